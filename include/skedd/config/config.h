@@ -1,0 +1,63 @@
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "skedd/core/job_spec.h"
+#include "skedd/time/time_zone.h"
+#include "skedd/time/types.h"
+#include "skedd/util/result.h"
+
+namespace skedd {
+
+enum class OnShutdown { kStop, kLeave };
+enum class Synchronous { kNormal, kFull };
+
+/// The [daemon] table. Relative paths are resolved against the config file's directory.
+struct DaemonConfig {
+  std::string state_dir = "/var/lib/skedd";
+  std::string socket = "/run/skedd/skedd.sock";
+  std::string jobs_dir = "jobs.d";
+  TimeZone timezone = TimeZone::local();  ///< default zone for jobs
+  int max_concurrent_runs = 64;
+  Duration kill_grace = std::chrono::seconds(10);
+  OnShutdown on_shutdown = OnShutdown::kStop;
+};
+
+/// The [store] table.
+struct StoreConfig {
+  Synchronous synchronous = Synchronous::kNormal;
+  int keep_runs = 100;
+  int keep_days = 30;
+};
+
+/// The [cron] table.
+struct CronConfig {
+  std::vector<std::string> sources;
+};
+
+/// Everything skedd.toml and jobs.d/*.toml say, typed and validated.
+struct Config {
+  std::string path;  ///< the main file, as given
+  DaemonConfig daemon;
+  std::map<std::string, int> pools;
+  StoreConfig store;
+  CronConfig cron;
+  std::vector<JobSpec> jobs;          ///< in file order, files in name order
+  std::vector<std::string> files;     ///< every file read
+};
+
+struct LoadOptions {
+  /// Refuse files that are not owned by root or the current user, or that are writable by
+  /// group or others (cron's rule; the daemon may run as root).
+  bool check_file_safety = true;
+};
+
+/// Reads `path` and the `*.toml` files of its jobs directory (hidden files skipped), in name
+/// order. On failure the Error's message holds every error found, one per line, each as
+/// `file:line:column: message` (e.g. `jobs.d/backup.toml:4:15: job "nightly": hard_timeout
+/// must be greater than soft_timeout`), files in the order read.
+Result<Config> load_config(const std::string& path, const LoadOptions& options = {});
+
+}  // namespace skedd

@@ -1,0 +1,96 @@
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "skedd/schedule/schedule.h"
+#include "skedd/time/time_zone.h"
+#include "skedd/time/types.h"
+#include "skedd/util/result.h"
+
+namespace skedd {
+
+/// What to do with a fire while the previous run of the same job is still running.
+enum class OverlapPolicy : std::uint8_t { kSkip, kQueue, kReplace, kAllow };
+/// Which fires missed while the daemon was down still run.
+enum class CatchUp : std::uint8_t { kNone, kOnce, kAll };
+/// What happens to a run whose process vanished while the daemon was down.
+enum class OnInterrupt : std::uint8_t { kResume, kRestart, kFail };
+
+const char* to_string(OverlapPolicy p);
+const char* to_string(CatchUp c);
+const char* to_string(OnInterrupt o);
+const char* to_string(DstSkipped d);
+const char* to_string(DstRepeated d);
+std::optional<OverlapPolicy> overlap_from_string(std::string_view s);
+std::optional<CatchUp> catch_up_from_string(std::string_view s);
+std::optional<OnInterrupt> on_interrupt_from_string(std::string_view s);
+std::optional<DstSkipped> dst_skipped_from_string(std::string_view s);
+std::optional<DstRepeated> dst_repeated_from_string(std::string_view s);
+
+/// Where a definition came from, for error messages: "jobs.d/backup.toml:4:1".
+struct SourceLocation {
+  std::string file;
+  int line = 0;
+  int column = 0;
+  std::string to_string() const;
+};
+
+/// A job's full definition: what, when, as whom, and with which limits. Built once from
+/// config (or, later, the API); immutable while the job runs.
+struct JobSpec {
+  std::string name;
+  Schedule schedule;
+  TimeZone zone;
+
+  /// argv; when the config gave a string, {"/bin/sh", "-c", text} and `shell` is true.
+  std::vector<std::string> command;
+  bool shell = false;
+
+  std::optional<std::string> user;
+  std::optional<std::string> group;
+  std::optional<std::string> working_dir;
+  std::map<std::string, std::string> env;
+  std::optional<int> umask;
+  std::optional<int> nice;
+  std::optional<std::uint64_t> limit_nofile;
+  std::optional<std::uint64_t> limit_memory;  ///< bytes
+
+  int priority = 0;
+  std::string pool;  ///< empty: no pool
+  std::optional<Duration> soft_timeout;
+  std::optional<Duration> hard_timeout;
+  int soft_signal = 15;  ///< SIGTERM
+  bool kill_leftovers = true;
+
+  int retries = 0;
+  Duration retry_backoff = std::chrono::seconds(30);
+  Duration retry_backoff_max = std::chrono::hours(1);
+
+  OverlapPolicy overlap = OverlapPolicy::kSkip;
+  CatchUp catch_up = CatchUp::kNone;
+  int max_catch_up = 10;
+  std::optional<Duration> starting_deadline;
+  Duration jitter{0};
+  bool jitter_fixed = false;
+  OnInterrupt on_interrupt = OnInterrupt::kResume;
+  int max_interrupts = 3;
+  std::uint64_t log_max_size = 10 * 1024 * 1024;
+
+  SourceLocation defined_at;
+};
+
+/// Checks a job name against [A-Za-z0-9][A-Za-z0-9_.-]{0,63} (names become file names).
+/// The message says what is wrong with it.
+Status validate_job_name(std::string_view name);
+
+/// Parses a signal name ("TERM", "SIGTERM", "INT", "HUP", "USR1", ...) or number.
+std::optional<int> signal_from_string(std::string_view s);
+/// "SIGTERM" for 15; "signal 99" for unknown numbers.
+std::string signal_name(int sig);
+
+}  // namespace skedd

@@ -1,0 +1,273 @@
+// skedd.toml + jobs.d/*.toml -> Config. Every error of every file is collected and reported
+// together; nothing is applied unless the whole configuration is valid.
+#include <algorithm>
+#include <filesystem>
+#include <map>
+#include <optional>
+
+#include <toml++/toml.h>
+
+#include "config/diagnostics.h"
+#include "config/file_safety.h"
+#include "config/job_table.h"
+#include "skedd/config/config.h"
+#include "skedd/time/duration.h"
+
+namespace skedd {
+namespace {
+
+namespace fs = std::filesystem;
+using config::Diagnostics;
+
+std::optional<toml::table> parse_file(const std::string& path, const LoadOptions& options,
+                                      Diagnostics& diag) {
+  if (options.check_file_safety) {
+    if (auto safe = config::check_file_safety(path); !safe) {
+      diag.add(path, safe.error().message.substr(safe.error().message.find(": ") + 2));
+      return std::nullopt;
+    }
+  }
+  try {
+    return toml::parse_file(path);
+  } catch (const toml::parse_error& e) {
+    diag.add(path, e.source(), std::string(e.description()));
+  }
+  return std::nullopt;
+}
+
+std::string resolve(const fs::path& base, const std::string& p) {
+  if (p.empty() || fs::path(p).is_absolute()) return p;
+  return (base / p).lexically_normal().string();
+}
+
+// Reads a string/int/duration/enum value of a settings table, reporting misfits.
+class TableReader {
+ public:
+  TableReader(const toml::table& table, std::string file, std::string name, Diagnostics& diag)
+      : table_(table), file_(std::move(file)), name_(std::move(name)), diag_(diag) {}
+
+  void string(const char* key, std::string& out) {
+    if (const toml::node* n = use(key)) {
+      if (auto v = n->value_exact<std::string>(); v && !v->empty()) out = *v;
+      else bad(*n, key, "must be a non-empty string");
+    }
+  }
+  void integer(const char* key, long long lo, long long hi, int& out) {
+    if (const toml::node* n = use(key)) {
+      auto v = n->value_exact<std::int64_t>();
+      if (v && *v >= lo && *v <= hi) out = static_cast<int>(*v);
+      else bad(*n, key, "must be an integer from " + std::to_string(lo) + " to " + std::to_string(hi));
+    }
+  }
+  void duration(const char* key, Duration& out) {
+    if (const toml::node* n = use(key)) {
+      auto text = n->value_exact<std::string>();
+      if (!text) return bad(*n, key, "must be a duration string such as \"10s\"");
+      auto d = parse_duration(*text);
+      if (d) out = d.value();
+      else bad(*n, key, d.error().message);
+    }
+  }
+  template <typename E>
+  void choice(const char* key, std::initializer_list<std::pair<const char*, E>> choices, E& out) {
+    if (const toml::node* n = use(key)) {
+      std::string names;
+      auto v = n->value_exact<std::string>();
+      for (const auto& [name, value] : choices) {
+        if (v && *v == name) {
+          out = value;
+          return;
+        }
+        names += names.empty() ? name : std::string(" or ") + name;
+      }
+      bad(*n, key, "must be " + names);
+    }
+  }
+  const toml::node* use(const char* key) {
+    used_.push_back(key);
+    return table_.get(key);
+  }
+  void bad(const toml::node& n, const char* key, const std::string& why) {
+    diag_.add(file_, n.source(), name_ + "." + key + ": " + why);
+  }
+  void reject_unknown() {
+    for (auto&& [key, node] : config::in_file_order(table_)) {
+      if (std::find(used_.begin(), used_.end(), key.str()) == used_.end()) {
+        diag_.add(file_, key.source(), "unknown key \"" + std::string(key.str()) + "\" in [" + name_ + "]");
+      }
+    }
+  }
+
+ private:
+  const toml::table& table_;
+  std::string file_;
+  std::string name_;
+  Diagnostics& diag_;
+  std::vector<std::string_view> used_;
+};
+
+const toml::table* sub_table(const toml::table& root, const char* key, const std::string& file,
+                             Diagnostics& diag) {
+  const toml::node* n = root.get(key);
+  if (n == nullptr) return nullptr;
+  if (!n->is_table()) {
+    diag.add(file, n->source(), std::string("\"") + key + "\" must be a table ([" + key + "])");
+    return nullptr;
+  }
+  return n->as_table();
+}
+
+void read_daemon(const toml::table& t, const std::string& file, DaemonConfig& d,
+                 Diagnostics& diag) {
+  TableReader r(t, file, "daemon", diag);
+  r.string("state_dir", d.state_dir);
+  r.string("socket", d.socket);
+  r.string("jobs_dir", d.jobs_dir);
+  std::string zone;
+  r.string("timezone", zone);
+  if (!zone.empty()) {
+    if (auto z = TimeZone::load(zone)) d.timezone = z.value();
+    else r.bad(*t.get("timezone"), "timezone", z.error().message);
+  }
+  r.integer("max_concurrent_runs", 1, 100000, d.max_concurrent_runs);
+  r.duration("kill_grace", d.kill_grace);
+  r.choice<OnShutdown>("on_shutdown", {{"leave", OnShutdown::kLeave}, {"stop", OnShutdown::kStop}},
+                       d.on_shutdown);
+  r.reject_unknown();
+}
+
+void read_store(const toml::table& t, const std::string& file, StoreConfig& s, Diagnostics& diag) {
+  TableReader r(t, file, "store", diag);
+  r.choice<Synchronous>("synchronous",
+                        {{"normal", Synchronous::kNormal}, {"full", Synchronous::kFull}},
+                        s.synchronous);
+  r.integer("keep_runs", 0, 100000000, s.keep_runs);
+  r.integer("keep_days", 0, 100000, s.keep_days);
+  r.reject_unknown();
+}
+
+void read_pools(const toml::table& t, const std::string& file, std::map<std::string, int>& pools,
+                Diagnostics& diag) {
+  for (auto&& [key, node] : config::in_file_order(t)) {
+    const std::string name(key.str());
+    if (auto valid = validate_job_name(name); !valid) {
+      diag.add(file, key.source(), "pools: invalid pool name \"" + name + "\"");
+      continue;
+    }
+    auto size = node.value_exact<std::int64_t>();
+    if (!size || *size < 1 || *size > 100000) {
+      diag.add(file, node.source(), "pools." + name + ": must be an integer from 1 to 100000");
+      continue;
+    }
+    pools[name] = static_cast<int>(*size);
+  }
+}
+
+void read_cron(const toml::table& t, const std::string& file, CronConfig& c, Diagnostics& diag) {
+  TableReader r(t, file, "cron", diag);
+  if (const toml::node* n = r.use("sources")) {
+    const toml::array* arr = n->as_array();
+    if (arr == nullptr) {
+      r.bad(*n, "sources", "must be an array of paths");
+    } else {
+      for (const toml::node& el : *arr) {
+        if (auto s = el.value_exact<std::string>(); s && !s->empty()) c.sources.push_back(*s);
+        else diag.add(file, el.source(), "cron.sources: every entry must be a path string");
+      }
+    }
+  }
+  r.reject_unknown();
+}
+
+std::vector<std::string> list_job_files(const fs::path& dir) {
+  std::vector<std::string> files;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.empty() || name[0] == '.' || entry.path().extension() != ".toml") continue;
+    files.push_back(entry.path().string());
+  }
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+// Jobs of one parsed file; `main` allows the settings tables too.
+void read_jobs_of(const toml::table& root, const std::string& file, bool main,
+                  const config::JobContext& ctx, Config& cfg, Diagnostics& diag) {
+  static constexpr const char* kMainKeys[] = {"daemon", "pools", "store", "defaults", "cron", "job"};
+  for (auto&& [key, node] : config::in_file_order(root)) {
+    const bool known = key.str() == "job" ||
+                       (main && std::find(std::begin(kMainKeys), std::end(kMainKeys), key.str()) !=
+                                    std::end(kMainKeys));
+    if (!known) {
+      diag.add(file, key.source(),
+               "unknown table \"" + std::string(key.str()) + "\"" +
+                   (main ? " (expected daemon, pools, store, defaults, cron or job)"
+                         : " (a jobs file holds only [job.NAME] tables)"));
+    }
+  }
+  if (const toml::table* jobs = sub_table(root, "job", file, diag)) {
+    config::read_job_tables(*jobs, file, ctx, cfg.jobs, diag);
+  }
+}
+
+}  // namespace
+
+Result<Config> load_config(const std::string& path, const LoadOptions& options) {
+  Diagnostics diag;
+  Config cfg;
+  cfg.path = path;
+  cfg.files.push_back(path);
+  std::optional<toml::table> root = parse_file(path, options, diag);
+  if (!root) return Error::invalid_argument(diag.joined());
+  const fs::path base = fs::path(path).parent_path();
+
+  if (const toml::table* t = sub_table(*root, "daemon", path, diag)) {
+    read_daemon(*t, path, cfg.daemon, diag);
+  }
+  if (const toml::table* t = sub_table(*root, "pools", path, diag)) {
+    read_pools(*t, path, cfg.pools, diag);
+  }
+  if (const toml::table* t = sub_table(*root, "store", path, diag)) {
+    read_store(*t, path, cfg.store, diag);
+  }
+  if (const toml::table* t = sub_table(*root, "cron", path, diag)) read_cron(*t, path, cfg.cron, diag);
+  const toml::table* defaults = sub_table(*root, "defaults", path, diag);
+  if (defaults != nullptr) config::check_defaults_table(*defaults, path, cfg.pools, diag);
+
+  const config::JobContext ctx{cfg.daemon, cfg.pools, defaults, path};
+  read_jobs_of(*root, path, true, ctx, cfg, diag);
+
+  const bool jobs_dir_explicit = root->at_path("daemon.jobs_dir").is_string();
+  const fs::path jobs_dir = resolve(base, cfg.daemon.jobs_dir);
+  std::error_code ec;
+  if (fs::is_directory(jobs_dir, ec)) {
+    for (const std::string& file : list_job_files(jobs_dir)) {
+      cfg.files.push_back(file);
+      if (std::optional<toml::table> jobs_root = parse_file(file, options, diag)) {
+        read_jobs_of(*jobs_root, file, false, ctx, cfg, diag);
+      }
+    }
+  } else if (jobs_dir_explicit) {
+    diag.add(path, root->at_path("daemon.jobs_dir").node()->source(),
+             "daemon.jobs_dir: \"" + jobs_dir.string() + "\" is not a directory");
+  }
+
+  // A name is one job, wherever it is defined.
+  std::map<std::string, const JobSpec*> seen;
+  for (const JobSpec& job : cfg.jobs) {
+    auto [it, inserted] = seen.emplace(job.name, &job);
+    if (!inserted) {
+      diag.add(job.defined_at.to_string(), "job \"" + job.name + "\" is already defined at " +
+                                                it->second->defined_at.to_string());
+    }
+  }
+  if (!diag.empty()) return Error::invalid_argument(diag.joined());
+
+  cfg.daemon.state_dir = resolve(base, cfg.daemon.state_dir);
+  cfg.daemon.socket = resolve(base, cfg.daemon.socket);
+  cfg.daemon.jobs_dir = jobs_dir.string();
+  return cfg;
+}
+
+}  // namespace skedd

@@ -1,0 +1,408 @@
+// [job.NAME] and [defaults] tables -> JobSpec. One handler per key, in a table.
+#include "config/job_table.h"
+
+#include <algorithm>
+#include <optional>
+
+#include "skedd/time/duration.h"
+#include "skedd/util/size.h"
+
+namespace skedd::config {
+namespace {
+
+using Problem = std::optional<std::string>;  // an error message, or nothing
+
+// A job being read: the spec so far, plus what can only be checked once all keys are in.
+struct Pending {
+  JobSpec spec;
+  struct Located {
+    std::string text;
+    toml::source_region where;
+  };
+  std::optional<Located> cron, every, at;
+  std::optional<toml::source_region> zone_at, dst_at, hard_timeout_at, pool_at, command_at;
+  std::optional<DstSkipped> dst_skipped;
+  std::optional<DstRepeated> dst_repeated;
+};
+
+Problem want_string(const toml::node& n, std::string& out) {
+  if (auto v = n.value_exact<std::string>()) {
+    out = *v;
+    return std::nullopt;
+  }
+  return "must be a string";
+}
+
+Problem want_int(const toml::node& n, long long lo, long long hi, int& out) {
+  auto v = n.value_exact<std::int64_t>();
+  if (!v) return "must be an integer";
+  if (*v < lo || *v > hi) {
+    return "must be between " + std::to_string(lo) + " and " + std::to_string(hi) + ", got " +
+           std::to_string(*v);
+  }
+  out = static_cast<int>(*v);
+  return std::nullopt;
+}
+
+Problem want_bool(const toml::node& n, bool& out) {
+  if (auto v = n.value_exact<bool>()) {
+    out = *v;
+    return std::nullopt;
+  }
+  return "must be true or false";
+}
+
+Problem want_duration(const toml::node& n, Duration& out) {
+  std::string text;
+  if (want_string(n, text)) return "must be a duration string such as \"30s\" or \"1h30m\"";
+  auto d = parse_duration(text);
+  if (!d) return d.error().message;
+  out = d.value();
+  return std::nullopt;
+}
+
+// Timeouts and deadlines: when set, they must be positive.
+Problem want_optional_duration(const toml::node& n, std::optional<Duration>& out) {
+  Duration d{};
+  if (auto p = want_duration(n, d)) return p;
+  if (d <= Duration::zero()) return "must be greater than zero";
+  out = d;
+  return std::nullopt;
+}
+
+Problem want_size(const toml::node& n, std::uint64_t& out) {
+  if (auto v = n.value_exact<std::int64_t>()) {
+    if (*v < 0) return "must not be negative";
+    out = static_cast<std::uint64_t>(*v);
+    return std::nullopt;
+  }
+  std::string text;
+  if (want_string(n, text)) return "must be a size such as \"512M\" or a number of bytes";
+  auto s = parse_size(text);
+  if (!s) return s.error().message;
+  out = s.value();
+  return std::nullopt;
+}
+
+template <typename E>
+Problem want_enum(const toml::node& n, std::optional<E> (*parse)(std::string_view),
+                  const char* choices, E& out) {
+  std::string text;
+  if (want_string(n, text)) return std::string("must be one of ") + choices;
+  auto v = parse(text);
+  if (!v) return "\"" + text + "\" is not one of " + choices;
+  out = *v;
+  return std::nullopt;
+}
+
+Problem set_command(Pending& p, const toml::node& n) {
+  p.command_at = n.source();
+  p.spec.command.clear();
+  if (auto s = n.value_exact<std::string>()) {
+    if (s->empty()) return "must not be empty";
+    p.spec.command = {"/bin/sh", "-c", *s};
+    p.spec.shell = true;
+    return std::nullopt;
+  }
+  const toml::array* arr = n.as_array();
+  if (arr == nullptr) return "must be an argv array such as [\"/usr/bin/backup\", \"--all\"] or a shell string";
+  for (const toml::node& el : *arr) {
+    auto s = el.value_exact<std::string>();
+    if (!s) return "every argv element must be a string";
+    p.spec.command.push_back(*s);
+  }
+  if (p.spec.command.empty() || p.spec.command[0].empty()) return "argv[0] must not be empty";
+  p.spec.shell = false;
+  return std::nullopt;
+}
+
+Problem set_env(Pending& p, const toml::node& n) {
+  const toml::table* t = n.as_table();
+  if (t == nullptr) return "must be a table such as { RETENTION = \"14\" }";
+  for (auto&& [k, v] : in_file_order(*t)) {
+    const std::string key(k.str());
+    if (key.empty() || key.find('=') != std::string::npos) {
+      return "variable name \"" + key + "\" is not valid";
+    }
+    auto s = v.value_exact<std::string>();
+    if (!s) return "value of " + key + " must be a string";
+    p.spec.env[key] = *s;
+  }
+  return std::nullopt;
+}
+
+Problem set_umask(Pending& p, const toml::node& n) {
+  if (auto v = n.value_exact<std::int64_t>()) {
+    // TOML has 0o022; a decimal 22 is almost certainly meant as octal text, so refuse it.
+    if (*v < 0 || *v > 0777) return "must be between 0o000 and 0o777";
+    p.spec.umask = static_cast<int>(*v);
+    return std::nullopt;
+  }
+  std::string text;
+  if (want_string(n, text) || text.empty() || text.size() > 4 ||
+      text.find_first_not_of("01234567") != std::string::npos) {
+    return "must be an octal string such as \"022\" or a TOML octal such as 0o022";
+  }
+  const int mask = std::stoi(text, nullptr, 8);
+  if (mask > 0777) return "must be between 000 and 777";
+  p.spec.umask = mask;
+  return std::nullopt;
+}
+
+Problem set_located(std::optional<Pending::Located>& slot, const toml::node& n) {
+  std::string text;
+  if (auto problem = want_string(n, text)) return problem;
+  slot = Pending::Located{text, n.source()};
+  return std::nullopt;
+}
+
+using Setter = Problem (*)(Pending&, const toml::node&);
+struct KeyHandler {
+  const char* key;
+  Setter set;
+  bool defaultable;  // may appear in [defaults]
+};
+
+// clang-format off
+constexpr KeyHandler kHandlers[] = {
+  {"cron", [](Pending& p, const toml::node& n) { return set_located(p.cron, n); }, false},
+  {"every", [](Pending& p, const toml::node& n) { return set_located(p.every, n); }, false},
+  {"at", [](Pending& p, const toml::node& n) { return set_located(p.at, n); }, false},
+  {"command", set_command, false},
+  {"description", [](Pending&, const toml::node& n) -> Problem {
+     std::string ignored; return want_string(n, ignored); }, false},
+  {"timezone", [](Pending& p, const toml::node& n) -> Problem {
+     std::string name;
+     if (auto problem = want_string(n, name)) return problem;
+     auto zone = TimeZone::load(name);
+     if (!zone) return zone.error().message;
+     p.spec.zone = zone.value();
+     p.zone_at = n.source();
+     return std::nullopt; }, true},
+  {"user", [](Pending& p, const toml::node& n) -> Problem {
+     std::string s; if (auto problem = want_string(n, s)) return problem;
+     if (s.empty()) return "must not be empty";
+     p.spec.user = s; return std::nullopt; }, true},
+  {"group", [](Pending& p, const toml::node& n) -> Problem {
+     std::string s; if (auto problem = want_string(n, s)) return problem;
+     if (s.empty()) return "must not be empty";
+     p.spec.group = s; return std::nullopt; }, true},
+  {"working_dir", [](Pending& p, const toml::node& n) -> Problem {
+     std::string s; if (auto problem = want_string(n, s)) return problem;
+     if (s.empty() || s[0] != '/') return "must be an absolute path";
+     p.spec.working_dir = s; return std::nullopt; }, true},
+  {"env", set_env, true},
+  {"umask", set_umask, true},
+  {"nice", [](Pending& p, const toml::node& n) -> Problem {
+     int v = 0; if (auto problem = want_int(n, -20, 19, v)) return problem;
+     p.spec.nice = v; return std::nullopt; }, true},
+  {"limit_nofile", [](Pending& p, const toml::node& n) -> Problem {
+     int v = 0; if (auto problem = want_int(n, 1, 1 << 30, v)) return problem;
+     p.spec.limit_nofile = static_cast<std::uint64_t>(v); return std::nullopt; }, true},
+  {"limit_memory", [](Pending& p, const toml::node& n) -> Problem {
+     std::uint64_t v = 0; if (auto problem = want_size(n, v)) return problem;
+     p.spec.limit_memory = v; return std::nullopt; }, true},
+  {"log_max_size", [](Pending& p, const toml::node& n) {
+     return want_size(n, p.spec.log_max_size); }, true},
+  {"priority", [](Pending& p, const toml::node& n) {
+     return want_int(n, -1000, 1000, p.spec.priority); }, true},
+  {"pool", [](Pending& p, const toml::node& n) -> Problem {
+     p.pool_at = n.source(); return want_string(n, p.spec.pool); }, true},
+  {"soft_timeout", [](Pending& p, const toml::node& n) {
+     return want_optional_duration(n, p.spec.soft_timeout); }, true},
+  {"hard_timeout", [](Pending& p, const toml::node& n) {
+     p.hard_timeout_at = n.source(); return want_optional_duration(n, p.spec.hard_timeout); }, true},
+  {"soft_signal", [](Pending& p, const toml::node& n) -> Problem {
+     std::string s;
+     if (want_string(n, s)) return "must be a signal name such as \"TERM\" or \"SIGINT\"";
+     auto sig = signal_from_string(s);
+     if (!sig) return "unknown signal \"" + s + "\"";
+     p.spec.soft_signal = *sig; return std::nullopt; }, true},
+  {"kill_leftovers", [](Pending& p, const toml::node& n) {
+     return want_bool(n, p.spec.kill_leftovers); }, true},
+  {"retries", [](Pending& p, const toml::node& n) {
+     return want_int(n, 0, 1000, p.spec.retries); }, true},
+  {"retry_backoff", [](Pending& p, const toml::node& n) {
+     return want_duration(n, p.spec.retry_backoff); }, true},
+  {"retry_backoff_max", [](Pending& p, const toml::node& n) {
+     return want_duration(n, p.spec.retry_backoff_max); }, true},
+  {"overlap", [](Pending& p, const toml::node& n) {
+     return want_enum(n, overlap_from_string, "skip, queue, replace, allow", p.spec.overlap); }, true},
+  {"catch_up", [](Pending& p, const toml::node& n) {
+     return want_enum(n, catch_up_from_string, "none, once, all", p.spec.catch_up); }, true},
+  {"max_catch_up", [](Pending& p, const toml::node& n) {
+     return want_int(n, 1, 100000, p.spec.max_catch_up); }, true},
+  {"starting_deadline", [](Pending& p, const toml::node& n) {
+     return want_optional_duration(n, p.spec.starting_deadline); }, true},
+  {"jitter", [](Pending& p, const toml::node& n) { return want_duration(n, p.spec.jitter); }, true},
+  {"jitter_fixed", [](Pending& p, const toml::node& n) {
+     return want_bool(n, p.spec.jitter_fixed); }, true},
+  {"on_interrupt", [](Pending& p, const toml::node& n) {
+     return want_enum(n, on_interrupt_from_string, "resume, restart, fail", p.spec.on_interrupt); }, true},
+  {"max_interrupts", [](Pending& p, const toml::node& n) {
+     return want_int(n, 0, 1000, p.spec.max_interrupts); }, true},
+  {"dst_skipped", [](Pending& p, const toml::node& n) -> Problem {
+     DstSkipped v{};
+     if (auto problem = want_enum(n, dst_skipped_from_string, "run, skip", v)) return problem;
+     p.dst_skipped = v; p.dst_at = n.source(); return std::nullopt; }, true},
+  {"dst_repeated", [](Pending& p, const toml::node& n) -> Problem {
+     DstRepeated v{};
+     if (auto problem = want_enum(n, dst_repeated_from_string, "once, twice", v)) return problem;
+     p.dst_repeated = v; p.dst_at = n.source(); return std::nullopt; }, true},
+};
+// clang-format on
+
+const KeyHandler* find_handler(std::string_view key) {
+  for (const KeyHandler& h : kHandlers) {
+    if (key == h.key) return &h;
+  }
+  return nullptr;
+}
+
+// Levenshtein distance, for "did you mean" on unknown keys.
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diag = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0u : 1u)});
+      diag = up;
+    }
+  }
+  return row[b.size()];
+}
+
+std::string unknown_key_message(std::string_view key) {
+  std::string msg = "unknown key \"" + std::string(key) + "\"";
+  const KeyHandler* best = nullptr;
+  std::size_t best_distance = 3;
+  for (const KeyHandler& h : kHandlers) {
+    const std::size_t d = edit_distance(key, h.key);
+    if (d < best_distance) {
+      best_distance = d;
+      best = &h;
+    }
+  }
+  if (best != nullptr) msg += " (did you mean \"" + std::string(best->key) + "\"?)";
+  return msg;
+}
+
+// Applies every key of `table` to `pending`; reports problems prefixed with `prefix`.
+void apply_keys(const toml::table& table, const std::string& file, const std::string& prefix,
+                bool is_defaults, Pending& pending, Diagnostics& diag) {
+  for (auto&& [key, node] : in_file_order(table)) {
+    const KeyHandler* handler = find_handler(key.str());
+    if (handler == nullptr) {
+      diag.add(file, key.source(), prefix + unknown_key_message(key.str()));
+      continue;
+    }
+    if (is_defaults && !handler->defaultable) {
+      diag.add(file, key.source(),
+               prefix + "\"" + std::string(key.str()) + "\" cannot have a default; set it per job");
+      continue;
+    }
+    if (Problem problem = handler->set(pending, node)) {
+      diag.add(file, node.source(), prefix + std::string(key.str()) + ": " + *problem);
+    }
+  }
+}
+
+// Cross-key checks and the schedule, once every key is in. Returns false on any error.
+bool finish_job(Pending& p, const toml::table& table, const std::string& file,
+                const std::string& prefix, const JobContext& ctx, Diagnostics& diag) {
+  const std::size_t errors_before = diag.size();
+  const int schedules = (p.cron ? 1 : 0) + (p.every ? 1 : 0) + (p.at ? 1 : 0);
+  if (schedules == 0) {
+    diag.add(file, table.source(), prefix + "no schedule: set one of cron, every or at");
+  } else if (schedules > 1) {
+    const auto& second = p.at ? p.at : p.every;
+    diag.add(file, second->where, prefix + "more than one of cron, every and at is set");
+  } else {
+    Result<Schedule> schedule = p.cron    ? parse_cron_schedule(p.cron->text, p.spec.zone)
+                                : p.every ? parse_every_schedule(p.every->text)
+                                          : parse_at_schedule(p.at->text);
+    const auto& where = p.cron ? p.cron->where : p.every ? p.every->where : p.at->where;
+    const char* key = p.cron ? "cron" : p.every ? "every" : "at";
+    if (!schedule) {
+      diag.add(file, where, prefix + key + ": " + schedule.error().message);
+    } else {
+      p.spec.schedule = std::move(schedule.value());
+      if (auto* cron = std::get_if<CronSchedule>(&p.spec.schedule.kind)) {
+        if (cron->spec.never_fires()) {
+          diag.add(file, where, prefix + "cron: \"" + p.cron->text + "\" never fires");
+        }
+        if (p.dst_at && cron->spec.follows_wall_time()) {
+          diag.add(file, *p.dst_at,
+                   prefix + "dst_skipped and dst_repeated apply only to fixed-time schedules; \"" +
+                       p.cron->text + "\" has a wildcard in its minute or hour field");
+        }
+        cron->spec.set_dst_policy(p.dst_skipped.value_or(DstSkipped::kRun),
+                                  p.dst_repeated.value_or(DstRepeated::kOnce));
+      } else if (p.dst_at) {
+        diag.add(file, *p.dst_at,
+                 prefix + "dst_skipped and dst_repeated apply only to cron schedules");
+      }
+    }
+  }
+  if (!p.command_at) diag.add(file, table.source(), prefix + "no command");
+  if (p.spec.soft_timeout && p.spec.hard_timeout &&
+      *p.spec.hard_timeout <= *p.spec.soft_timeout) {
+    diag.add(file, p.hard_timeout_at.value_or(table.source()),
+             prefix + "hard_timeout must be greater than soft_timeout");
+  }
+  if (!p.spec.pool.empty() && p.pool_at && !ctx.pools.contains(p.spec.pool)) {
+    diag.add(file, *p.pool_at, prefix + "pool \"" + p.spec.pool + "\" is not defined in [pools]");
+  }
+  return diag.size() == errors_before;
+}
+
+}  // namespace
+
+void check_defaults_table(const toml::table& defaults, const std::string& file,
+                          const std::map<std::string, int>& pools, Diagnostics& diag) {
+  Pending scratch;
+  apply_keys(defaults, file, "defaults: ", true, scratch, diag);
+  if (!scratch.spec.pool.empty() && scratch.pool_at && !pools.contains(scratch.spec.pool)) {
+    diag.add(file, *scratch.pool_at,
+             "defaults: pool \"" + scratch.spec.pool + "\" is not defined in [pools]");
+  }
+}
+
+void read_job_tables(const toml::table& jobs, const std::string& file, const JobContext& ctx,
+                     std::vector<JobSpec>& out, Diagnostics& diag) {
+  for (auto&& [key, node] : in_file_order(jobs)) {
+    const std::string name(key.str());
+    const std::string prefix = "job \"" + name + "\": ";
+    if (auto valid = validate_job_name(name); !valid) {
+      diag.add(file, key.source(), valid.error().message);
+      continue;
+    }
+    const toml::table* table = node.as_table();
+    if (table == nullptr) {
+      diag.add(file, node.source(), prefix + "must be a table ([job." + name + "])");
+      continue;
+    }
+    Pending pending;
+    pending.spec.name = name;
+    pending.spec.zone = ctx.daemon.timezone;
+    pending.spec.defined_at = {file, static_cast<int>(table->source().begin.line),
+                               static_cast<int>(table->source().begin.column)};
+    if (ctx.defaults != nullptr) {
+      // Defaults were checked once on their own; here they only fill in values.
+      Diagnostics ignored;
+      apply_keys(*ctx.defaults, ctx.defaults_file, "", true, pending, ignored);
+      // A default pool or DST policy was checked against [defaults]; a DST default simply
+      // does not apply to jobs that follow wall time.
+      pending.pool_at.reset();
+      pending.dst_at.reset();
+      pending.hard_timeout_at.reset();
+    }
+    apply_keys(*table, file, prefix, false, pending, diag);
+    if (finish_job(pending, *table, file, prefix, ctx, diag)) out.push_back(std::move(pending.spec));
+  }
+}
+
+}  // namespace skedd::config

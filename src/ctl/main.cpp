@@ -1,0 +1,36 @@
+// skedctl: the admin CLI. Each subcommand is an entry of kCommands.
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "ctl/command.h"
+#include "skedd/version.h"
+
+int main(int argc, char** argv) {
+  using skedd::ctl::Command;
+  const std::vector<Command> commands = {skedd::ctl::next_command()};
+
+  CLI::App app{"skedctl: control and inspect skedd"};
+  app.set_version_flag("-V,--version", std::string("skedctl ") + skedd::kVersion);
+  app.require_subcommand(1);
+  std::function<int()> run;
+  for (const Command& c : commands) {
+    CLI::App* sub = app.add_subcommand(c.name, c.help);
+    auto fn = c.setup(*sub);
+    sub->callback([&run, fn] { run = fn; });
+  }
+  app.add_subcommand("version", "print the version")->callback([&run] {
+    run = [] {
+      std::cout << "skedctl " << skedd::kVersion << '\n';
+      return 0;
+    };
+  });
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);
+    // CLI11's own codes (help = 0, errors > 0) map to 0 and the usage code.
+    return code == 0 ? skedd::ctl::kExitOk : skedd::ctl::kExitUsage;
+  }
+  return run ? run() : skedd::ctl::kExitUsage;
+}

@@ -1,0 +1,114 @@
+// skedctl next: the next fire times of an expression, computed locally (no daemon).
+#include <iostream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "ctl/command.h"
+#include "skedd/schedule/schedule.h"
+#include "skedd/time/clock.h"
+#include "skedd/time/timestamp.h"
+
+namespace skedd::ctl {
+namespace {
+
+struct NextOptions {
+  std::vector<std::string> words;
+  std::string zone = "local";
+  std::string from;
+  int count = 5;
+  bool json = false;
+};
+
+const char* weekday_name(Instant t, const TimeZone& zone) {
+  static const char* kNames[] = {"Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"};
+  const auto cs = zone.cctz_zone().lookup(std::chrono::floor<cctz::seconds>(t)).cs;
+  return kNames[static_cast<int>(cctz::get_weekday(cctz::civil_day(cs)))];
+}
+
+int run_next(const NextOptions& o) {
+  std::string expr;
+  for (const std::string& w : o.words) expr += (expr.empty() ? "" : " ") + w;
+  auto zone = TimeZone::load(o.zone);
+  if (!zone) {
+    std::cerr << "skedctl next: --tz: " << zone.error().message << '\n';
+    return kExitUsage;
+  }
+  SystemClock clock;
+  Instant from = clock.wall_now();
+  if (!o.from.empty()) {
+    auto t = parse_timestamp(o.from, zone.value());
+    if (!t) {
+      std::cerr << "skedctl next: --from: " << t.error().message << '\n';
+      return kExitUsage;
+    }
+    from = t.value();
+  }
+  auto schedule = parse_schedule_expression(expr, zone.value());
+  if (!schedule) {
+    std::cerr << "skedctl next: " << schedule.error().message << '\n';
+    return kExitFailure;
+  }
+  const auto* cron = std::get_if<CronSchedule>(&schedule->kind);
+  nlohmann::json fires = nlohmann::json::array();
+  Instant after = from;
+  int printed = 0;
+  for (int i = 0; i < o.count; ++i) {
+    auto fire = schedule->next_after(after, from);
+    if (!fire) break;
+    const std::string note = cron != nullptr ? cron->spec.dst_note(*fire) : "";
+    const int offset = zone->cctz_zone().lookup(std::chrono::floor<cctz::seconds>(fire->at)).offset;
+    if (o.json) {
+      nlohmann::json f = {{"time", format_rfc3339(fire->at, zone.value())},
+                          {"utc", format_rfc3339_utc(fire->at)},
+                          {"utc_offset_seconds", offset}};
+      if (!note.empty()) f["note"] = note;
+      fires.push_back(std::move(f));
+    } else {
+      std::cout << weekday_name(fire->at, zone.value()) << "  "
+                << format_rfc3339(fire->at, zone.value());
+      if (!note.empty()) std::cout << "  (" << note << ")";
+      std::cout << '\n';
+    }
+    after = fire->at;
+    ++printed;
+  }
+  if (o.json) {
+    nlohmann::json out = {{"expression", schedule->text},
+                          {"timezone", zone->name()},
+                          {"from", format_rfc3339(from, zone.value())},
+                          {"fires", fires}};
+    if (schedule->is_reboot()) out["reboot"] = true;
+    std::cout << out.dump() << '\n';
+  } else if (printed == 0) {
+    if (schedule->is_reboot()) std::cout << "@reboot: runs once per boot, not at a time\n";
+    else std::cout << "never: \"" << schedule->text << "\" has no fire after "
+                   << format_rfc3339(from, zone.value()) << '\n';
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+Command next_command() {
+  return {"next", "print the next fire times of a schedule expression (no daemon needed)",
+          [](CLI::App& sub) -> std::function<int()> {
+            auto o = std::make_shared<NextOptions>();
+            sub.add_option("expression", o->words,
+                           "cron expression or macro, \"every 90s\", or an RFC 3339 time")
+                ->required();
+            sub.add_option("--tz", o->zone, "IANA time zone (default: the host's)");
+            sub.add_option("--from", o->from,
+                           "start after this time: RFC 3339, or a local time in --tz "
+                           "(default: now)");
+            sub.add_option("-n,--count", o->count, "how many fire times")
+                ->check(CLI::Range(1, 100000))
+                ->capture_default_str();
+            sub.add_flag("--json", o->json, "print JSON");
+            return [o] { return run_next(*o); };
+          }};
+}
+
+}  // namespace skedd::ctl

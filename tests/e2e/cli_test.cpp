@@ -1,0 +1,346 @@
+// The real skedd and skedctl binaries, run as a user would: exit codes and whole outputs.
+// Every `skedctl next` passes --tz and --from, so nothing depends on the host or the clock.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include "skedd/version.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+
+// A directory under /tmp for one test; removed with everything in it at the end.
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl = "/tmp/skedd-cli-test-XXXXXX";
+    if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+    path_ = tmpl;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+
+  std::string operator/(const std::string& relative) const { return path_ + "/" + relative; }
+
+  /// Writes `text` to `relative` with mode 0644 whatever the umask; returns the full path.
+  std::string write(const std::string& relative, const std::string& text) const {
+    const fs::path p = fs::path(path_) / relative;
+    fs::create_directories(p.parent_path());
+    {
+      std::ofstream out(p, std::ios::binary | std::ios::trunc);
+      out << text;
+      if (!out) throw std::runtime_error("cannot write " + p.string());
+    }
+    fs::permissions(p, fs::perms(0644));
+    return p.string();
+  }
+
+ private:
+  std::string path_;
+};
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+struct Run {
+  int exit_code = -1;  ///< the exit status, or 128 + signal
+  std::string out;
+  std::string err;
+};
+
+// Runs `argv` (argv[0] is the binary's path) with stdin from /dev/null, capturing stdout and
+// stderr through files, so neither pipe can fill up and block the child.
+Run run(const std::vector<std::string>& argv) {
+  TempDir io;
+  const std::string out_path = io / "stdout";
+  const std::string err_path = io / "stderr";
+  const int in_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  const int out_fd = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  const int err_fd = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  REQUIRE(in_fd >= 0);
+  REQUIRE(out_fd >= 0);
+  REQUIRE(err_fd >= 0);
+  std::vector<char*> args;
+  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+
+  const pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    // Only async-signal-safe calls between fork and exec.
+    ::dup2(in_fd, 0);
+    ::dup2(out_fd, 1);
+    ::dup2(err_fd, 2);
+    ::execv(args[0], args.data());
+    ::_exit(127);
+  }
+  ::close(in_fd);
+  ::close(out_fd);
+  ::close(err_fd);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0) {
+    REQUIRE(errno == EINTR);
+  }
+  Run r;
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  r.out = read_file(out_path);
+  r.err = read_file(err_path);
+  return r;
+}
+
+Run skedd(std::vector<std::string> args) {
+  args.insert(args.begin(), SKEDD_BINARY);
+  return run(args);
+}
+
+Run skedctl(std::vector<std::string> args) {
+  args.insert(args.begin(), SKEDCTL_BINARY);
+  return run(args);
+}
+
+// Shows both streams when an assertion about a run fails.
+#define SHOW(r) INFO("exit " << (r).exit_code << "\nstdout:\n" << (r).out << "stderr:\n" << (r).err)
+
+constexpr int kExitConfig = 78;
+
+TEST_CASE("skedd --check-config accepts a valid configuration", "[cli]") {
+  TempDir dir;
+  const std::string main = dir.write("skedd.toml", R"([daemon]
+timezone = "Europe/Berlin"
+state_dir = "state"
+
+[job.hourly]
+cron = "@hourly"
+command = ["/bin/true"]
+)");
+  dir.write("jobs.d/backup.toml", R"([job.nightly]
+cron = "30 2 * * *"
+command = "backup --all"
+soft_timeout = "1h"
+hard_timeout = "2h"
+
+[job.poll]
+every = "90s"
+command = ["/usr/bin/poll"]
+)");
+  const Run r = skedd({"--check-config", "--config", main});
+  SHOW(r);
+  CHECK(r.exit_code == 0);
+  CHECK(r.out == main + ": OK, 3 job(s) in 2 file(s)\n");
+  CHECK(r.err.empty());
+}
+
+TEST_CASE("skedd --check-config refuses an invalid configuration with exit 78", "[cli]") {
+  TempDir dir;
+  const std::string main = dir.write("skedd.toml", "[daemon]\ntimezone = \"UTC\"\n");
+  const std::string jobs = dir.write("jobs.d/backup.toml", R"([job.nightly]
+cron = "0 3 * * *"
+command = "backup"
+hard_timeout= "30m"
+soft_timeout = "1h"
+
+[job.broken]
+cron = "0 3 * *"
+command = "true"
+)");
+  const Run r = skedd({"--check-config", "-c", main});
+  SHOW(r);
+  CHECK(r.exit_code == kExitConfig);
+  CHECK(r.out.empty());
+  CHECK(r.err == jobs +
+                     ":4:15: job \"nightly\": hard_timeout must be greater than soft_timeout\n" +
+                     jobs +
+                     ":8:8: job \"broken\": cron: expected 5 fields (minute hour day-of-month "
+                     "month day-of-week) or 6 with leading seconds, got 4 in \"0 3 * *\"\n" +
+                     "skedd: configuration " + main + " is invalid\n");
+}
+
+TEST_CASE("skedd --check-config on a missing file exits 78 naming it", "[cli]") {
+  TempDir dir;
+  const std::string missing = dir / "absent.toml";
+  const Run r = skedd({"--check-config", "--config", missing});
+  SHOW(r);
+  CHECK(r.exit_code == kExitConfig);
+  CHECK(r.err == missing + ": No such file or directory\nskedd: configuration " + missing +
+                     " is invalid\n");
+}
+
+TEST_CASE("skedd --version prints the version", "[cli]") {
+  const Run r = skedd({"--version"});
+  SHOW(r);
+  CHECK(r.exit_code == 0);
+  CHECK(r.out == std::string("skedd ") + skedd::kVersion + "\n");
+}
+
+TEST_CASE("skedctl version and --version print the version", "[cli]") {
+  for (const char* arg : {"version", "--version"}) {
+    const Run r = skedctl({arg});
+    SHOW(r);
+    CHECK(r.exit_code == 0);
+    CHECK(r.out == std::string("skedctl ") + skedd::kVersion + "\n");
+  }
+}
+
+TEST_CASE("skedctl next shows a fire moved by the spring-forward gap", "[cli]") {
+  const Run r = skedctl({"next", "30 2 * * *", "--tz", "America/New_York", "--from",
+                         "2026-03-07T12:00:00", "-n", "2"});
+  SHOW(r);
+  CHECK(r.exit_code == 0);
+  CHECK(r.out ==
+        "Sun  2026-03-08T03:00:00-04:00  (shifted: 02:30 does not exist on this day)\n"
+        "Mon  2026-03-09T02:30:00-04:00\n");
+  CHECK(r.err.empty());
+}
+
+TEST_CASE("skedctl next --json prints one parseable object", "[cli]") {
+  const Run r = skedctl({"next", "30 2 * * *", "--tz", "America/New_York", "--from",
+                         "2026-03-07T12:00:00", "-n", "2", "--json"});
+  SHOW(r);
+  REQUIRE(r.exit_code == 0);
+  const nlohmann::json j = nlohmann::json::parse(r.out);
+  CHECK(j == nlohmann::json{
+                 {"expression", "30 2 * * *"},
+                 {"timezone", "America/New_York"},
+                 {"from", "2026-03-07T12:00:00-05:00"},
+                 {"fires",
+                  {{{"time", "2026-03-08T03:00:00-04:00"},
+                    {"utc", "2026-03-08T07:00:00Z"},
+                    {"utc_offset_seconds", -14400},
+                    {"note", "shifted: 02:30 does not exist on this day"}},
+                   {{"time", "2026-03-09T02:30:00-04:00"},
+                    {"utc", "2026-03-09T06:30:00Z"},
+                    {"utc_offset_seconds", -14400}}}},
+             });
+}
+
+TEST_CASE("skedctl next with an invalid expression exits 1 with the error on stderr", "[cli]") {
+  const Run r = skedctl({"next", "61 * * * *", "--tz", "UTC", "--from", "2026-01-01T00:00:00Z"});
+  SHOW(r);
+  CHECK(r.exit_code == 1);
+  CHECK(r.out.empty());
+  CHECK(r.err ==
+        "skedctl next: minute field: 61 is out of range 0-59 (column 1 of \"61 * * * *\")\n");
+}
+
+TEST_CASE("skedctl next usage errors exit 2", "[cli]") {
+  SECTION("unknown time zone") {
+    const Run r =
+        skedctl({"next", "@daily", "--tz", "Mars/Olympus", "--from", "2026-01-01T00:00:00Z"});
+    SHOW(r);
+    CHECK(r.exit_code == 2);
+    CHECK(r.out.empty());
+    CHECK(r.err == "skedctl next: --tz: unknown time zone \"Mars/Olympus\" (expected an IANA "
+                   "name such as \"Europe/Berlin\")\n");
+  }
+  SECTION("bad --from") {
+    const Run r = skedctl({"next", "@daily", "--tz", "UTC", "--from", "yesterday"});
+    SHOW(r);
+    CHECK(r.exit_code == 2);
+    CHECK(r.out.empty());
+    CHECK(r.err.rfind("skedctl next: --from: invalid timestamp \"yesterday\": ", 0) == 0);
+  }
+  SECTION("unknown option") {
+    const Run r = skedctl({"next", "@daily", "--tz", "UTC", "--bogus"});
+    SHOW(r);
+    CHECK(r.exit_code == 2);
+    CHECK(r.out.empty());
+    CHECK(r.err.find("--bogus") != std::string::npos);
+  }
+  SECTION("no subcommand") {
+    const Run r = skedctl({});
+    SHOW(r);
+    CHECK(r.exit_code == 2);
+  }
+}
+
+TEST_CASE("skedctl next for `every` counts intervals from --from", "[cli]") {
+  const Run r = skedctl(
+      {"next", "every", "90s", "--tz", "UTC", "--from", "2026-01-01T00:00:00Z", "-n", "3"});
+  SHOW(r);
+  CHECK(r.exit_code == 0);
+  CHECK(r.out ==
+        "Thu  2026-01-01T00:01:30Z\n"
+        "Thu  2026-01-01T00:03:00Z\n"
+        "Thu  2026-01-01T00:04:30Z\n");
+}
+
+TEST_CASE("skedctl next for an RFC 3339 time fires once, shown in --tz", "[cli]") {
+  SECTION("in the future") {
+    const Run r = skedctl({"next", "2026-12-01T09:00:00+01:00", "--tz", "America/New_York",
+                           "--from", "2026-01-01T00:00:00Z"});
+    SHOW(r);
+    CHECK(r.exit_code == 0);
+    CHECK(r.out == "Tue  2026-12-01T03:00:00-05:00\n");
+  }
+  SECTION("in the past") {
+    const Run r = skedctl({"next", "2026-12-01T09:00:00+01:00", "--tz", "UTC", "--from",
+                           "2027-01-01T00:00:00Z"});
+    SHOW(r);
+    CHECK(r.exit_code == 0);
+    CHECK(r.out == "never: \"at 2026-12-01T09:00:00+01:00\" has no fire after "
+                   "2027-01-01T00:00:00Z\n");
+  }
+}
+
+TEST_CASE("skedctl next for an expression that never fires says so", "[cli]") {
+  SECTION("text") {
+    const Run r = skedctl({"next", "0 0 30 2 *", "--tz", "Europe/Berlin", "--from",
+                           "2026-01-01T00:00:00+01:00"});
+    SHOW(r);
+    CHECK(r.exit_code == 0);
+    CHECK(r.out == "never: \"0 0 30 2 *\" has no fire after 2026-01-01T00:00:00+01:00\n");
+  }
+  SECTION("json") {
+    const Run r = skedctl({"next", "0 0 30 2 *", "--tz", "UTC", "--from",
+                           "2026-01-01T00:00:00Z", "--json"});
+    SHOW(r);
+    REQUIRE(r.exit_code == 0);
+    const nlohmann::json j = nlohmann::json::parse(r.out);
+    CHECK(j == nlohmann::json{{"expression", "0 0 30 2 *"},
+                              {"timezone", "UTC"},
+                              {"from", "2026-01-01T00:00:00Z"},
+                              {"fires", nlohmann::json::array()}});
+  }
+}
+
+TEST_CASE("the example configuration in etc/ passes skedd --check-config", "[cli]") {
+  const fs::path source = fs::path(SKEDD_SOURCE_DIR) / "etc";
+  REQUIRE(fs::exists(source / "skedd.toml"));
+  // A checkout's file modes depend on the umask; skedd refuses group-writable files.
+  TempDir dir;
+  const fs::path etc = fs::path(dir / "etc");
+  fs::copy(source, etc, fs::copy_options::recursive);
+  for (const auto& entry : fs::recursive_directory_iterator(etc)) {
+    fs::permissions(entry.path(), fs::perms::group_write | fs::perms::others_write,
+                    fs::perm_options::remove);
+  }
+  const std::string main = (etc / "skedd.toml").string();
+  const Run r = skedd({"--check-config", "--config", main});
+  SHOW(r);
+  CHECK(r.exit_code == 0);
+  CHECK(r.out.rfind(main + ": OK, ", 0) == 0);
+  CHECK(r.err.empty());
+}
+
+}  // namespace

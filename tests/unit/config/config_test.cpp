@@ -1,0 +1,863 @@
+// load_config() on real files in a fresh temp dir per test: typed values, defaults, jobs.d
+// order, and every error as its whole text (file:line:column: message).
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <csignal>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <stdexcept>
+#include <string>
+
+#include <catch2/catch.hpp>
+
+#include "skedd/config/config.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using skedd::Config;
+using skedd::JobSpec;
+using skedd::load_config;
+
+// A directory under /tmp for one test; removed with everything in it at the end.
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl = "/tmp/skedd-config-test-XXXXXX";
+    if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+    path_ = tmpl;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+
+  const std::string& path() const { return path_; }
+  std::string operator/(const std::string& relative) const { return path_ + "/" + relative; }
+
+  /// Writes `text` to `relative` (parent directories created) and sets `mode` exactly, so
+  /// the process umask does not matter. Returns the full path.
+  std::string write(const std::string& relative, const std::string& text,
+                    mode_t mode = 0644) const {
+    const fs::path p = fs::path(path_) / relative;
+    fs::create_directories(p.parent_path());
+    {
+      std::ofstream out(p, std::ios::binary | std::ios::trunc);
+      out << text;
+      if (!out) throw std::runtime_error("cannot write " + p.string());
+    }
+    if (::chmod(p.c_str(), mode) != 0) throw std::runtime_error("cannot chmod " + p.string());
+    return p.string();
+  }
+
+ private:
+  std::string path_;
+};
+
+// The main file most error tests use: a fixed zone so nothing depends on the host.
+constexpr const char* kPlainMain = "[daemon]\ntimezone = \"UTC\"\n";
+
+Config load_ok(const std::string& path) {
+  auto cfg = load_config(path);
+  INFO((cfg.ok() ? std::string() : cfg.error().message));
+  REQUIRE(cfg.ok());
+  return std::move(cfg).value();
+}
+
+std::string load_error(const std::string& path) {
+  auto cfg = load_config(path);
+  REQUIRE_FALSE(cfg.ok());
+  CHECK(cfg.error().code == skedd::ErrorCode::kInvalidArgument);
+  return cfg.error().message;
+}
+
+// The error text of a config whose main file is kPlainMain and whose one jobs file is `job`.
+std::string job_file_error(const TempDir& dir, const std::string& job) {
+  const std::string main = dir.write("skedd.toml", kPlainMain);
+  dir.write("jobs.d/job.toml", job);
+  return load_error(main);
+}
+
+const JobSpec& job_named(const Config& cfg, const std::string& name) {
+  auto it = std::find_if(cfg.jobs.begin(), cfg.jobs.end(),
+                         [&](const JobSpec& j) { return j.name == name; });
+  INFO("job " << name);
+  REQUIRE(it != cfg.jobs.end());
+  return *it;
+}
+
+std::vector<std::string> job_names(const Config& cfg) {
+  std::vector<std::string> names;
+  for (const JobSpec& j : cfg.jobs) names.push_back(j.name);
+  return names;
+}
+
+const skedd::CronSpec& cron_of(const JobSpec& job) {
+  const auto* cron = std::get_if<skedd::CronSchedule>(&job.schedule.kind);
+  REQUIRE(cron != nullptr);
+  return cron->spec;
+}
+
+constexpr const char* kFullMain = R"([daemon]
+state_dir = "state/../var"
+socket = "run/skedd.sock"
+jobs_dir = "jobs.d"
+timezone = "Europe/Berlin"
+max_concurrent_runs = 8
+kill_grace = "15s"
+on_shutdown = "leave"
+
+[pools]
+db = 2
+io = 4
+
+[store]
+synchronous = "full"
+keep_runs = 500
+keep_days = 7
+
+[cron]
+sources = ["/etc/crontab", "/etc/cron.d"]
+
+[defaults]
+timezone = "America/New_York"
+user = "nobody"
+group = "nogroup"
+working_dir = "/tmp"
+env = { LANG = "C.UTF-8", TERM = "dumb" }
+umask = "027"
+nice = 5
+limit_nofile = 1024
+limit_memory = "512M"
+log_max_size = "1M"
+priority = 10
+pool = "io"
+soft_timeout = "10m"
+hard_timeout = "15m"
+soft_signal = "INT"
+kill_leftovers = false
+retries = 2
+retry_backoff = "1m"
+retry_backoff_max = "2h"
+overlap = "queue"
+catch_up = "once"
+max_catch_up = 3
+starting_deadline = "5m"
+jitter = "30s"
+jitter_fixed = true
+on_interrupt = "restart"
+max_interrupts = 5
+dst_skipped = "skip"
+dst_repeated = "twice"
+)";
+
+// Sets every job key, each to something other than its [defaults] value.
+constexpr const char* kFullJob = R"([job.nightly]
+description = "Nightly backup of the databases"
+cron = "30 2 * * *"
+command = ["/usr/bin/backup", "--all", "--to", "/srv/backup"]
+timezone = "UTC"
+user = "backup"
+group = "disk"
+working_dir = "/var/backups"
+env = { RETENTION = "14", LANG = "C" }
+umask = 0o077
+nice = -5
+limit_nofile = 4096
+limit_memory = 1073741824
+log_max_size = "64K"
+priority = -3
+pool = "db"
+soft_timeout = "1h"
+hard_timeout = "1h30m"
+soft_signal = "SIGUSR1"
+kill_leftovers = true
+retries = 3
+retry_backoff = "45s"
+retry_backoff_max = "10m"
+overlap = "replace"
+catch_up = "all"
+max_catch_up = 20
+starting_deadline = "2h"
+jitter = "1.5m"
+jitter_fixed = false
+on_interrupt = "fail"
+max_interrupts = 0
+dst_skipped = "run"
+dst_repeated = "once"
+)";
+
+// Says only what it must: everything else comes from [defaults].
+constexpr const char* kSilentJobs = R"([job.report]
+every = "90s"
+command = "df -h | mail -s disk root"
+
+[job.cleanup]
+cron = "15 3 * * *"
+command = ["/usr/bin/cleanup"]
+
+[job.launch]
+at = "2026-12-01T09:00:00+01:00"
+command = ["/bin/true"]
+)";
+
+TEST_CASE("a full configuration loads with every [daemon], [pools], [store] and [cron] key typed",
+          "[config]") {
+  TempDir dir;
+  const std::string main = dir.write("skedd.toml", kFullMain);
+  dir.write("jobs.d/10-nightly.toml", kFullJob);
+  dir.write("jobs.d/20-silent.toml", kSilentJobs);
+  const Config cfg = load_ok(main);
+
+  CHECK(cfg.path == main);
+  CHECK(cfg.files == std::vector<std::string>{main, dir / "jobs.d/10-nightly.toml",
+                                              dir / "jobs.d/20-silent.toml"});
+  // Relative paths are resolved against the config file's directory, and normalized.
+  CHECK(cfg.daemon.state_dir == dir / "var");
+  CHECK(cfg.daemon.socket == dir / "run/skedd.sock");
+  CHECK(cfg.daemon.jobs_dir == dir / "jobs.d");
+  CHECK(cfg.daemon.timezone.name() == "Europe/Berlin");
+  CHECK(cfg.daemon.max_concurrent_runs == 8);
+  CHECK(cfg.daemon.kill_grace == 15s);
+  CHECK(cfg.daemon.on_shutdown == skedd::OnShutdown::kLeave);
+
+  CHECK(cfg.pools == std::map<std::string, int>{{"db", 2}, {"io", 4}});
+
+  CHECK(cfg.store.synchronous == skedd::Synchronous::kFull);
+  CHECK(cfg.store.keep_runs == 500);
+  CHECK(cfg.store.keep_days == 7);
+
+  CHECK(cfg.cron.sources == std::vector<std::string>{"/etc/crontab", "/etc/cron.d"});
+
+  CHECK(job_names(cfg) == std::vector<std::string>{"nightly", "report", "cleanup", "launch"});
+}
+
+TEST_CASE("a job that sets every key gets exactly those values, overriding [defaults]",
+          "[config]") {
+  TempDir dir;
+  const std::string main = dir.write("skedd.toml", kFullMain);
+  const std::string file = dir.write("jobs.d/10-nightly.toml", kFullJob);
+  const Config cfg = load_ok(main);
+  const JobSpec& job = job_named(cfg, "nightly");
+
+  CHECK(job.schedule.is_cron());
+  CHECK(job.schedule.text == "30 2 * * *");
+  CHECK(job.zone.name() == "UTC");
+  CHECK(cron_of(job).zone().name() == "UTC");
+  CHECK(cron_of(job).dst_skipped() == skedd::DstSkipped::kRun);
+  CHECK(cron_of(job).dst_repeated() == skedd::DstRepeated::kOnce);
+  CHECK(job.command == std::vector<std::string>{"/usr/bin/backup", "--all", "--to", "/srv/backup"});
+  CHECK_FALSE(job.shell);
+  CHECK(job.user == "backup");
+  CHECK(job.group == "disk");
+  CHECK(job.working_dir == "/var/backups");
+  // A job's env is laid over the [defaults] env: its own keys win, the others stay.
+  CHECK(job.env == std::map<std::string, std::string>{
+                       {"LANG", "C"}, {"RETENTION", "14"}, {"TERM", "dumb"}});
+  CHECK(job.umask == 077);
+  CHECK(job.nice == -5);
+  CHECK(job.limit_nofile == 4096u);
+  CHECK(job.limit_memory == 1073741824u);
+  CHECK(job.log_max_size == 64u * 1024);
+  CHECK(job.priority == -3);
+  CHECK(job.pool == "db");
+  CHECK(job.soft_timeout == skedd::Duration(1h));
+  CHECK(job.hard_timeout == skedd::Duration(90min));
+  CHECK(job.soft_signal == SIGUSR1);
+  CHECK(job.kill_leftovers);
+  CHECK(job.retries == 3);
+  CHECK(job.retry_backoff == 45s);
+  CHECK(job.retry_backoff_max == 10min);
+  CHECK(job.overlap == skedd::OverlapPolicy::kReplace);
+  CHECK(job.catch_up == skedd::CatchUp::kAll);
+  CHECK(job.max_catch_up == 20);
+  CHECK(job.starting_deadline == skedd::Duration(2h));
+  CHECK(job.jitter == 90s);
+  CHECK_FALSE(job.jitter_fixed);
+  CHECK(job.on_interrupt == skedd::OnInterrupt::kFail);
+  CHECK(job.max_interrupts == 0);
+  CHECK(job.defined_at.to_string() == file + ":1:1");
+}
+
+TEST_CASE("a job that is silent on a key gets the [defaults] value", "[config]") {
+  TempDir dir;
+  const std::string main = dir.write("skedd.toml", kFullMain);
+  dir.write("jobs.d/20-silent.toml", kSilentJobs);
+  const Config cfg = load_ok(main);
+
+  const JobSpec& cleanup = job_named(cfg, "cleanup");
+  CHECK(cleanup.zone.name() == "America/New_York");
+  CHECK(cron_of(cleanup).zone().name() == "America/New_York");
+  CHECK(cron_of(cleanup).dst_skipped() == skedd::DstSkipped::kSkip);
+  CHECK(cron_of(cleanup).dst_repeated() == skedd::DstRepeated::kTwice);
+  CHECK(cleanup.user == "nobody");
+  CHECK(cleanup.group == "nogroup");
+  CHECK(cleanup.working_dir == "/tmp");
+  CHECK(cleanup.env == std::map<std::string, std::string>{{"LANG", "C.UTF-8"}, {"TERM", "dumb"}});
+  CHECK(cleanup.umask == 027);
+  CHECK(cleanup.nice == 5);
+  CHECK(cleanup.limit_nofile == 1024u);
+  CHECK(cleanup.limit_memory == 512u * 1024 * 1024);
+  CHECK(cleanup.log_max_size == 1024u * 1024);
+  CHECK(cleanup.priority == 10);
+  CHECK(cleanup.pool == "io");
+  CHECK(cleanup.soft_timeout == skedd::Duration(10min));
+  CHECK(cleanup.hard_timeout == skedd::Duration(15min));
+  CHECK(cleanup.soft_signal == SIGINT);
+  CHECK_FALSE(cleanup.kill_leftovers);
+  CHECK(cleanup.retries == 2);
+  CHECK(cleanup.retry_backoff == 1min);
+  CHECK(cleanup.retry_backoff_max == 2h);
+  CHECK(cleanup.overlap == skedd::OverlapPolicy::kQueue);
+  CHECK(cleanup.catch_up == skedd::CatchUp::kOnce);
+  CHECK(cleanup.max_catch_up == 3);
+  CHECK(cleanup.starting_deadline == skedd::Duration(5min));
+  CHECK(cleanup.jitter == 30s);
+  CHECK(cleanup.jitter_fixed);
+  CHECK(cleanup.on_interrupt == skedd::OnInterrupt::kRestart);
+  CHECK(cleanup.max_interrupts == 5);
+
+  // A string command runs through the shell; DST defaults do not apply to `every`.
+  const JobSpec& report = job_named(cfg, "report");
+  CHECK(report.schedule.is_every());
+  CHECK(report.schedule.text == "every 1m30s");
+  CHECK(std::get<skedd::EverySchedule>(report.schedule.kind).interval == 90s);
+  CHECK(report.command ==
+        std::vector<std::string>{"/bin/sh", "-c", "df -h | mail -s disk root"});
+  CHECK(report.shell);
+
+  const JobSpec& launch = job_named(cfg, "launch");
+  CHECK(launch.schedule.is_at());
+  CHECK(launch.schedule.text == "at 2026-12-01T09:00:00+01:00");
+  CHECK(std::get<skedd::AtSchedule>(launch.schedule.kind).at.time_since_epoch() ==
+        std::chrono::seconds(1796112000));
+}
+
+TEST_CASE("without [defaults] a job gets the built-in values and the [daemon] zone", "[config]") {
+  TempDir dir;
+  const std::string main = dir.write("skedd.toml",
+                                     "[daemon]\ntimezone = \"Asia/Tokyo\"\n\n"
+                                     "[job.tick]\ncron = \"0 * * * *\"\ncommand = [\"/bin/true\"]\n");
+  const Config cfg = load_ok(main);
+  const JobSpec& job = job_named(cfg, "tick");
+  CHECK(job.zone.name() == "Asia/Tokyo");
+  CHECK(job.defined_at.to_string() == main + ":4:1");
+  CHECK_FALSE(job.user.has_value());
+  CHECK_FALSE(job.umask.has_value());
+  CHECK_FALSE(job.soft_timeout.has_value());
+  CHECK_FALSE(job.hard_timeout.has_value());
+  CHECK(job.env.empty());
+  CHECK(job.pool.empty());
+  CHECK(job.soft_signal == SIGTERM);
+  CHECK(job.overlap == skedd::OverlapPolicy::kSkip);
+  CHECK(job.catch_up == skedd::CatchUp::kNone);
+  CHECK(job.retry_backoff == 30s);
+  CHECK(job.log_max_size == 10u * 1024 * 1024);
+  CHECK(cron_of(job).dst_skipped() == skedd::DstSkipped::kRun);
+
+  // The [daemon], [store] defaults; state_dir and socket stay absolute.
+  CHECK(cfg.daemon.state_dir == "/var/lib/skedd");
+  CHECK(cfg.daemon.socket == "/run/skedd/skedd.sock");
+  CHECK(cfg.daemon.jobs_dir == dir / "jobs.d");
+  CHECK(cfg.daemon.max_concurrent_runs == 64);
+  CHECK(cfg.daemon.kill_grace == 10s);
+  CHECK(cfg.daemon.on_shutdown == skedd::OnShutdown::kStop);
+  CHECK(cfg.store.synchronous == skedd::Synchronous::kNormal);
+  CHECK(cfg.store.keep_runs == 100);
+  CHECK(cfg.store.keep_days == 30);
+  CHECK(cfg.files == std::vector<std::string>{main});
+}
+
+TEST_CASE("umask, sizes and signals accept each documented spelling", "[config]") {
+  TempDir dir;
+  const std::string main = dir.write("skedd.toml", kPlainMain);
+  dir.write("jobs.d/a.toml", R"([job.a]
+every = "1m"
+command = "true"
+umask = "0022"
+limit_memory = "2GiB"
+log_max_size = 4096
+soft_signal = "HUP"
+
+[job.b]
+every = "1m"
+command = "true"
+umask = 0
+limit_memory = "10MB"
+log_max_size = "3k"
+soft_signal = "9"
+)");
+  const Config cfg = load_ok(main);
+  const JobSpec& a = job_named(cfg, "a");
+  CHECK(a.umask == 022);
+  CHECK(a.limit_memory == 2ull << 30);
+  CHECK(a.log_max_size == 4096u);
+  CHECK(a.soft_signal == SIGHUP);
+  const JobSpec& b = job_named(cfg, "b");
+  CHECK(b.umask == 0);
+  CHECK(b.limit_memory == 10u << 20);
+  CHECK(b.log_max_size == 3u << 10);
+  CHECK(b.soft_signal == SIGKILL);
+}
+
+TEST_CASE("jobs.d files load in file-name order; hidden and non-.toml files are ignored",
+          "[config]") {
+  TempDir dir;
+  const std::string main = dir.write(
+      "skedd.toml", std::string(kPlainMain) + "\n[job.main]\nevery = \"1h\"\ncommand = \"true\"\n");
+  const auto job = [](const std::string& name) {
+    return "[job." + name + "]\nevery = \"1h\"\ncommand = \"true\"\n";
+  };
+  // Written out of order, so the directory order is unlikely to be the name order.
+  dir.write("jobs.d/30-c.toml", job("c1") + "\n" + job("c2"));
+  dir.write("jobs.d/10-a.toml", job("a"));
+  dir.write("jobs.d/20-b.toml", job("b"));
+  dir.write("jobs.d/.hidden.toml", job("hidden"));
+  dir.write("jobs.d/15-notes.txt", job("txt"));
+  dir.write("jobs.d/25-b.toml.bak", job("bak"));
+  dir.write("jobs.d/26-b.toml~", job("tilde"));
+  dir.write("jobs.d/README", "not toml at all = = =");
+  const Config cfg = load_ok(main);
+  CHECK(job_names(cfg) == std::vector<std::string>{"main", "a", "b", "c1", "c2"});
+  CHECK(cfg.files == std::vector<std::string>{main, dir / "jobs.d/10-a.toml",
+                                              dir / "jobs.d/20-b.toml", dir / "jobs.d/30-c.toml"});
+}
+
+TEST_CASE("an explicit jobs_dir is resolved against the config dir and must exist", "[config]") {
+  TempDir dir;
+  SECTION("relative jobs_dir") {
+    const std::string main =
+        dir.write("etc/skedd.toml", "[daemon]\ntimezone = \"UTC\"\njobs_dir = \"../jobs\"\n");
+    dir.write("jobs/x.toml", "[job.x]\nevery = \"1h\"\ncommand = \"true\"\n");
+    const Config cfg = load_ok(main);
+    CHECK(cfg.daemon.jobs_dir == dir / "jobs");
+    CHECK(job_names(cfg) == std::vector<std::string>{"x"});
+  }
+  SECTION("missing jobs_dir") {
+    const std::string main =
+        dir.write("skedd.toml", "[daemon]\ntimezone = \"UTC\"\njobs_dir = \"nowhere\"\n");
+    CHECK(load_error(main) ==
+          main + ":3:12: daemon.jobs_dir: \"" + dir / "nowhere" + "\" is not a directory");
+  }
+  SECTION("the default jobs.d may be missing") {
+    const std::string main = dir.write("skedd.toml", kPlainMain);
+    CHECK(load_ok(main).jobs.empty());
+  }
+}
+
+// --- errors: each asserted as the whole message ---
+
+TEST_CASE("a TOML syntax error names the file, line and column", "[config]") {
+  TempDir dir;
+  SECTION("in a jobs file") {
+    const std::string err = job_file_error(dir, "[job.a]\nevery = \"1h\"\ncommand = \"true\n");
+    CHECK(err == dir / "jobs.d/job.toml:3:16: Error while parsing string: encountered end-of-line");
+  }
+  SECTION("in the main file, which stops the load") {
+    const std::string main = dir.write("skedd.toml", "[daemon]\ntimezone = UTC\n");
+    dir.write("jobs.d/job.toml", "[job.a]\n");
+    CHECK(load_error(main) == main + ":2:12: Error while parsing value: expected value, saw 'U'");
+  }
+}
+
+TEST_CASE("an unknown key is reported with a did-you-mean suggestion", "[config]") {
+  TempDir dir;
+  SECTION("job key") {
+    const std::string err =
+        job_file_error(dir, "[job.a]\nevery = \"1h\"\ncommand = \"true\"\nretires = 3\n");
+    CHECK(err == dir / "jobs.d/job.toml:4:1: job \"a\": unknown key \"retires\" (did you mean "
+                       "\"retries\"?)");
+  }
+  SECTION("job key too far from any known key") {
+    const std::string err =
+        job_file_error(dir, "[job.a]\nevery = \"1h\"\ncommand = \"true\"\nfrobnicate = 3\n");
+    CHECK(err == dir / "jobs.d/job.toml:4:1: job \"a\": unknown key \"frobnicate\"");
+  }
+  SECTION("settings tables") {
+    const std::string main = dir.write(
+        "skedd.toml", "[daemon]\nstatedir = \"/x\"\n[store]\nkeep = 1\n[cron]\nsource = []\n");
+    CHECK(load_error(main) == main + ":2:1: unknown key \"statedir\" in [daemon]\n" +  //
+                                  main + ":4:1: unknown key \"keep\" in [store]\n" +   //
+                                  main + ":6:1: unknown key \"source\" in [cron]");
+  }
+}
+
+TEST_CASE("values of the wrong type say what the key must be", "[config]") {
+  TempDir dir;
+  SECTION("job keys") {
+    const std::string err = job_file_error(dir, R"([job.a]
+every = "1h"
+command = 42
+retries = "3"
+kill_leftovers = "yes"
+env = "LANG=C"
+user = ""
+working_dir = "relative/dir"
+nice = 20
+umask = "0o22"
+overlap = "sometimes"
+soft_signal = "TERMINATE"
+limit_memory = "12X"
+)");
+    const std::string f = dir / "jobs.d/job.toml";
+    CHECK(err ==
+          f + ":3:11: job \"a\": command: must be an argv array such as [\"/usr/bin/backup\", "
+              "\"--all\"] or a shell string\n" +
+          f + ":4:11: job \"a\": retries: must be an integer\n" +
+          f + ":5:18: job \"a\": kill_leftovers: must be true or false\n" +
+          f + ":6:7: job \"a\": env: must be a table such as { RETENTION = \"14\" }\n" +
+          f + ":7:8: job \"a\": user: must not be empty\n" +
+          f + ":8:15: job \"a\": working_dir: must be an absolute path\n" +
+          f + ":9:8: job \"a\": nice: must be between -20 and 19, got 20\n" +
+          f + ":10:9: job \"a\": umask: must be an octal string such as \"022\" or a TOML "
+              "octal such as 0o022\n" +
+          f + ":11:11: job \"a\": overlap: \"sometimes\" is not one of skip, queue, replace, "
+              "allow\n" +
+          f + ":12:15: job \"a\": soft_signal: unknown signal \"TERMINATE\"\n" +
+          f + ":13:16: job \"a\": limit_memory: invalid size \"12X\": unknown unit \"X\" (K, M, "
+              "G, T)");
+  }
+  SECTION("command arrays") {
+    const std::string err = job_file_error(dir, R"([job.a]
+every = "1h"
+command = ["/bin/echo", 1]
+
+[job.b]
+every = "1h"
+command = []
+
+[job.c]
+every = "1h"
+command = ""
+)");
+    const std::string f = dir / "jobs.d/job.toml";
+    CHECK(err == f + ":3:11: job \"a\": command: every argv element must be a string\n" +  //
+                     f + ":7:11: job \"b\": command: argv[0] must not be empty\n" +        //
+                     f + ":11:11: job \"c\": command: must not be empty");
+  }
+  SECTION("settings tables") {
+    const std::string main = dir.write("skedd.toml", R"([daemon]
+state_dir = 3
+max_concurrent_runs = "8"
+on_shutdown = "kill"
+
+[pools]
+db = 0
+"bad pool" = 1
+
+[store]
+synchronous = true
+keep_days = -1
+
+[cron]
+sources = "/etc/crontab"
+)");
+    CHECK(load_error(main) ==
+          main + ":2:13: daemon.state_dir: must be a non-empty string\n" +                 //
+              main + ":3:23: daemon.max_concurrent_runs: must be an integer from 1 to 100000\n" +
+              main + ":4:15: daemon.on_shutdown: must be leave or stop\n" +               //
+              main + ":7:6: pools.db: must be an integer from 1 to 100000\n" +            //
+              main + ":8:1: pools: invalid pool name \"bad pool\"\n" +                    //
+              main + ":11:15: store.synchronous: must be normal or full\n" +              //
+              main + ":12:13: store.keep_days: must be an integer from 0 to 100000\n" +   //
+              main + ":15:11: cron.sources: must be an array of paths");
+  }
+  SECTION("a settings key that is not a table") {
+    const std::string main = dir.write("skedd.toml", "daemon = \"fast\"\njob = 1\n");
+    CHECK(load_error(main) == main + ":1:10: \"daemon\" must be a table ([daemon])\n" +  //
+                                  main + ":2:7: \"job\" must be a table ([job])");
+  }
+}
+
+TEST_CASE("a bad duration names the key and the column in the text", "[config]") {
+  TempDir dir;
+  const std::string main = dir.write("skedd.toml", "[daemon]\ntimezone = \"UTC\"\n"
+                                                   "kill_grace = \"5x\"\n");
+  dir.write("jobs.d/job.toml", R"([job.a]
+every = "1h"
+command = "true"
+soft_timeout = "10 minutes"
+retry_backoff = 30
+jitter = "-5s"
+)");
+  const std::string f = dir / "jobs.d/job.toml";
+  CHECK(load_error(main) ==
+        main + ":3:14: daemon.kill_grace: invalid duration \"5x\": unknown unit \"x\" (us, ms, s, "
+               "m, h, d, w) at column 2\n" +
+        f + ":4:16: job \"a\": soft_timeout: invalid duration \"10 minutes\": unexpected "
+            "character at column 3\n" +
+        f + ":5:17: job \"a\": retry_backoff: must be a duration string such as \"30s\" or "
+            "\"1h30m\"\n" +
+        f + ":6:10: job \"a\": jitter: invalid duration \"-5s\": negative durations at column 1");
+}
+
+TEST_CASE("hard_timeout must be greater than soft_timeout", "[config]") {
+  TempDir dir;
+  const std::string main = dir.write("skedd.toml", kPlainMain);
+  SECTION("both in the job: reported at hard_timeout") {
+    dir.write("jobs.d/backup.toml", R"([job.nightly]
+cron = "0 3 * * *"
+command = "backup"
+hard_timeout= "30m"
+soft_timeout = "1h"
+)");
+    CHECK(load_error(main) == dir / "jobs.d/backup.toml:4:15: job \"nightly\": hard_timeout must "
+                                    "be greater than soft_timeout");
+  }
+  SECTION("equal is not greater") {
+    dir.write("jobs.d/backup.toml", R"([job.nightly]
+cron = "0 3 * * *"
+command = "backup"
+soft_timeout = "1h"
+hard_timeout = "60m"
+)");
+    CHECK(load_error(main) == dir / "jobs.d/backup.toml:5:16: job \"nightly\": hard_timeout must "
+                                    "be greater than soft_timeout");
+  }
+  SECTION("hard_timeout from [defaults]: reported at the job") {
+    dir.write("skedd.toml", std::string(kPlainMain) + "[defaults]\nhard_timeout = \"10m\"\n");
+    dir.write("jobs.d/backup.toml", R"([job.nightly]
+cron = "0 3 * * *"
+command = "backup"
+soft_timeout = "1h"
+)");
+    CHECK(load_error(main) == dir / "jobs.d/backup.toml:1:1: job \"nightly\": hard_timeout must "
+                                    "be greater than soft_timeout");
+  }
+}
+
+TEST_CASE("a job needs exactly one schedule and a command", "[config]") {
+  TempDir dir;
+  const std::string f = dir / "jobs.d/job.toml";
+  SECTION("no schedule") {
+    CHECK(job_file_error(dir, "[job.a]\ncommand = \"true\"\n") ==
+          f + ":1:1: job \"a\": no schedule: set one of cron, every or at");
+  }
+  SECTION("two schedules") {
+    CHECK(job_file_error(dir, "[job.a]\ncron = \"@hourly\"\nevery = \"1h\"\ncommand = \"true\"\n") ==
+          f + ":3:9: job \"a\": more than one of cron, every and at is set");
+  }
+  SECTION("three schedules: reported at `at`") {
+    CHECK(job_file_error(dir, "[job.a]\nat = \"2030-01-01T00:00:00Z\"\ncron = \"@hourly\"\n"
+                              "every = \"1h\"\ncommand = \"true\"\n") ==
+          f + ":2:6: job \"a\": more than one of cron, every and at is set");
+  }
+  SECTION("no command") {
+    CHECK(job_file_error(dir, "[job.a]\nevery = \"1h\"\n") == f + ":1:1: job \"a\": no command");
+  }
+  SECTION("neither") {
+    CHECK(job_file_error(dir, "\n\n[job.a]\nuser = \"nobody\"\n") ==
+          f + ":3:1: job \"a\": no schedule: set one of cron, every or at\n" +  //
+              f + ":3:1: job \"a\": no command");
+  }
+}
+
+TEST_CASE("a job name must be usable as a file name", "[config]") {
+  TempDir dir;
+  const std::string err = job_file_error(dir, R"([job."bad name"]
+every = "1h"
+command = "true"
+
+[job._hidden]
+every = "1h"
+command = "true"
+)");
+  const std::string f = dir / "jobs.d/job.toml";
+  CHECK(err == f + ":1:6: invalid job name \"bad name\": character 4 is not a letter, digit, "
+                   "'_', '.' or '-' (names become file names)\n" +
+                   f + ":5:6: invalid job name \"_hidden\": must start with a letter or digit");
+}
+
+TEST_CASE("a job's pool must be defined in [pools]", "[config]") {
+  TempDir dir;
+  const std::string main = dir.write("skedd.toml", std::string(kPlainMain) + "[pools]\ndb = 1\n");
+  dir.write("jobs.d/job.toml", "[job.a]\nevery = \"1h\"\ncommand = \"true\"\npool = \"gpu\"\n");
+  CHECK(load_error(main) ==
+        dir / "jobs.d/job.toml:4:8: job \"a\": pool \"gpu\" is not defined in [pools]");
+}
+
+TEST_CASE("an unknown time zone is refused in [daemon] and in a job", "[config]") {
+  TempDir dir;
+  const std::string main = dir.write("skedd.toml", "[daemon]\ntimezone = \"Mars/Olympus\"\n");
+  dir.write("jobs.d/job.toml",
+            "[job.a]\ncron = \"0 3 * * *\"\ncommand = \"true\"\ntimezone = \"Europe/Atlantis\"\n");
+  CHECK(load_error(main) ==
+        main + ":2:12: daemon.timezone: unknown time zone \"Mars/Olympus\" (expected an IANA "
+               "name such as \"Europe/Berlin\")\n" +
+        dir / "jobs.d/job.toml:4:12: job \"a\": timezone: unknown time zone \"Europe/Atlantis\" "
+              "(expected an IANA name such as \"Europe/Berlin\")");
+}
+
+TEST_CASE("a bad cron expression reports the parser's message at the value", "[config]") {
+  TempDir dir;
+  const std::string err = job_file_error(dir, R"([job.a]
+cron = "61 * * * *"
+command = "true"
+
+[job.b]
+cron = "0 3 * *"
+command = "true"
+
+[job.c]
+cron = "@fortnightly"
+command = "true"
+
+[job.d]
+every = "500ms"
+command = "true"
+
+[job.e]
+at = "2030-01-01 09:00"
+command = "true"
+)");
+  const std::string f = dir / "jobs.d/job.toml";
+  CHECK(err ==
+        f + ":2:8: job \"a\": cron: minute field: 61 is out of range 0-59 (column 1 of \"61 * * "
+            "* *\")\n" +
+        f + ":6:8: job \"b\": cron: expected 5 fields (minute hour day-of-month month "
+            "day-of-week) or 6 with leading seconds, got 4 in \"0 3 * *\"\n" +
+        f + ":10:8: job \"c\": cron: unknown macro \"@fortnightly\" (expected @yearly, "
+            "@annually, @monthly, @weekly, @daily, @midnight, @hourly, @reboot or @every "
+            "<duration>)\n" +
+        f + ":14:9: job \"d\": every: every = \"500ms\": the interval must be at least 1s\n" +
+        f + ":18:6: job \"e\": at: invalid timestamp \"2030-01-01 09:00\": expected ':' at "
+            "column 17");
+}
+
+TEST_CASE("a cron expression that never fires is refused", "[config]") {
+  TempDir dir;
+  CHECK(job_file_error(dir, "[job.a]\ncron = \"0 0 30 2 *\"\ncommand = \"true\"\n") ==
+        dir / "jobs.d/job.toml:2:8: job \"a\": cron: \"0 0 30 2 *\" never fires");
+}
+
+TEST_CASE("DST policies apply only to fixed-time cron schedules", "[config]") {
+  TempDir dir;
+  const std::string f = dir / "jobs.d/job.toml";
+  SECTION("wildcard hour") {
+    CHECK(job_file_error(dir, "[job.a]\ncron = \"*/15 * * * *\"\ncommand = \"true\"\n"
+                              "dst_skipped = \"skip\"\n") ==
+          f + ":4:15: job \"a\": dst_skipped and dst_repeated apply only to fixed-time "
+              "schedules; \"*/15 * * * *\" has a wildcard in its minute or hour field");
+  }
+  SECTION("every") {
+    CHECK(job_file_error(dir, "[job.a]\nevery = \"1h\"\ncommand = \"true\"\n"
+                              "dst_repeated = \"twice\"\n") ==
+          f + ":4:16: job \"a\": dst_skipped and dst_repeated apply only to cron schedules");
+  }
+  SECTION("a [defaults] DST policy is silently not applied to wildcard jobs") {
+    const std::string main =
+        dir.write("skedd.toml", std::string(kPlainMain) + "[defaults]\ndst_skipped = \"skip\"\n");
+    dir.write("jobs.d/job.toml", "[job.a]\ncron = \"*/15 * * * *\"\ncommand = \"true\"\n");
+    CHECK(job_names(load_ok(main)) == std::vector<std::string>{"a"});
+  }
+}
+
+TEST_CASE("a job name defined twice names both locations", "[config]") {
+  TempDir dir;
+  const std::string main = dir.write(
+      "skedd.toml", std::string(kPlainMain) + "\n[job.backup]\nevery = \"1h\"\ncommand = \"a\"\n");
+  dir.write("jobs.d/a.toml", "[job.backup]\nevery = \"2h\"\ncommand = \"b\"\n");
+  dir.write("jobs.d/b.toml", "# the same again\n\n[job.backup]\nevery = \"3h\"\ncommand = \"c\"\n");
+  CHECK(load_error(main) ==
+        dir / "jobs.d/a.toml:1:1: job \"backup\" is already defined at " + main + ":4:1\n" +
+            dir / "jobs.d/b.toml:3:1: job \"backup\" is already defined at " + main + ":4:1");
+}
+
+TEST_CASE("a jobs file holds only [job.NAME] tables", "[config]") {
+  TempDir dir;
+  SECTION("jobs file") {
+    CHECK(job_file_error(dir, "[daemon]\ntimezone = \"UTC\"\n\n[job.a]\nevery = \"1h\"\n"
+                              "command = \"true\"\n") ==
+          dir / "jobs.d/job.toml:1:2: unknown table \"daemon\" (a jobs file holds only "
+                "[job.NAME] tables)");
+  }
+  SECTION("main file") {
+    const std::string main = dir.write("skedd.toml", "[deamon]\ntimezone = \"UTC\"\n");
+    CHECK(load_error(main) == main + ":1:2: unknown table \"deamon\" (expected daemon, pools, "
+                                     "store, defaults, cron or job)");
+  }
+  SECTION("a job table that is not a table") {
+    CHECK(job_file_error(dir, "job.a = \"0 3 * * *\"\n") ==
+          dir / "jobs.d/job.toml:1:9: job \"a\": must be a table ([job.a])");
+  }
+}
+
+TEST_CASE("[defaults] takes only per-job keys, checked once", "[config]") {
+  TempDir dir;
+  const std::string main = dir.write("skedd.toml", R"([daemon]
+timezone = "UTC"
+
+[defaults]
+cron = "@daily"
+command = "true"
+retry = 3
+pool = "gpu"
+nice = "low"
+)");
+  dir.write("jobs.d/a.toml", "[job.a]\nevery = \"1h\"\ncommand = \"true\"\n");
+  dir.write("jobs.d/b.toml", "[job.b]\nevery = \"1h\"\ncommand = \"true\"\n");
+  CHECK(load_error(main) ==
+        main + ":5:1: defaults: \"cron\" cannot have a default; set it per job\n" +
+            main + ":6:1: defaults: \"command\" cannot have a default; set it per job\n" +
+            main + ":7:1: defaults: unknown key \"retry\" (did you mean \"retries\"?)\n" +
+            main + ":9:8: defaults: nice: must be an integer\n" +
+            main + ":8:8: defaults: pool \"gpu\" is not defined in [pools]");
+}
+
+TEST_CASE("errors of several files are reported together, one per line, in order", "[config]") {
+  TempDir dir;
+  const std::string main = dir.write("skedd.toml", R"([daemon]
+timezone = "UTC"
+max_concurrent_runs = 0
+
+[job.inline]
+every = "1h"
+)");
+  dir.write("jobs.d/20-b.toml", "[job.b1]\nevery = \"1h\"\ncommand = \"true\"\nnice = 99\n\n"
+                                "[job.b2]\ncommand = \"true\"\n");
+  dir.write("jobs.d/10-a.toml", "[job.a]\nevery = \"1h\"\ncommand = \"true\"\n");
+  dir.write("jobs.d/15-broken.toml", "[job.x\n");
+  dir.write("jobs.d/30-c.toml", "[job.c]\ncron = \"0 25 * * *\"\ncommand = \"true\"\n");
+  const std::string d = dir / "jobs.d/";
+  CHECK(load_error(main) ==
+        main + ":3:23: daemon.max_concurrent_runs: must be an integer from 1 to 100000\n" +
+            main + ":5:1: job \"inline\": no command\n" +
+            d + "15-broken.toml:1:7: Error while parsing table header: expected ']', saw '\\n'\n" +
+            d + "20-b.toml:4:8: job \"b1\": nice: must be between -20 and 19, got 99\n" +
+            d + "20-b.toml:6:1: job \"b2\": no schedule: set one of cron, every or at\n" +
+            d + "30-c.toml:2:8: job \"c\": cron: hour field: 25 is out of range 0-23 (column 3 of "
+                "\"0 25 * * *\")");
+}
+
+TEST_CASE("files writable by group or others are refused with their mode", "[config]") {
+  TempDir dir;
+  SECTION("group-writable jobs file; the other files are still checked") {
+    const std::string main = dir.write("skedd.toml", kPlainMain);
+    dir.write("jobs.d/a.toml", "[job.a]\nevery = \"1h\"\ncommand = \"true\"\n", 0664);
+    dir.write("jobs.d/b.toml", "[job.b]\nevery = \"1h\"\n", 0600);
+    CHECK(load_error(main) ==
+          dir / "jobs.d/a.toml: refusing a file writable by group or others (mode 0664; fix with "
+                "chmod go-w)\n" +
+              dir / "jobs.d/b.toml:1:1: job \"b\": no command");
+  }
+  SECTION("world-writable main file") {
+    const std::string main = dir.write("skedd.toml", kPlainMain, 0646);
+    CHECK(load_error(main) ==
+          main + ": refusing a file writable by group or others (mode 0646; fix with chmod go-w)");
+  }
+  SECTION("the check can be turned off") {
+    const std::string main = dir.write("skedd.toml", kPlainMain, 0666);
+    auto cfg = load_config(main, skedd::LoadOptions{.check_file_safety = false});
+    CHECK(cfg.ok());
+  }
+  SECTION("a missing main file") {
+    CHECK(load_error(dir / "absent.toml") == dir / "absent.toml: No such file or directory");
+  }
+}
+
+}  // namespace
