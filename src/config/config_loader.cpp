@@ -48,15 +48,19 @@ class TableReader {
 
   void string(const char* key, std::string& out) {
     if (const toml::node* n = use(key)) {
-      if (auto v = n->value_exact<std::string>(); v && !v->empty()) out = *v;
-      else bad(*n, key, "must be a non-empty string");
+      if (auto v = n->value_exact<std::string>(); v && !v->empty())
+        out = *v;
+      else
+        bad(*n, key, "must be a non-empty string");
     }
   }
   void integer(const char* key, long long lo, long long hi, int& out) {
     if (const toml::node* n = use(key)) {
       auto v = n->value_exact<std::int64_t>();
-      if (v && *v >= lo && *v <= hi) out = static_cast<int>(*v);
-      else bad(*n, key, "must be an integer from " + std::to_string(lo) + " to " + std::to_string(hi));
+      if (v && *v >= lo && *v <= hi)
+        out = static_cast<int>(*v);
+      else
+        bad(*n, key, "must be an integer from " + std::to_string(lo) + " to " + std::to_string(hi));
     }
   }
   void duration(const char* key, Duration& out) {
@@ -64,8 +68,10 @@ class TableReader {
       auto text = n->value_exact<std::string>();
       if (!text) return bad(*n, key, "must be a duration string such as \"10s\"");
       auto d = parse_duration(*text);
-      if (d) out = d.value();
-      else bad(*n, key, d.error().message);
+      if (d)
+        out = d.value();
+      else
+        bad(*n, key, d.error().message);
     }
   }
   template <typename E>
@@ -93,7 +99,8 @@ class TableReader {
   void reject_unknown() {
     for (auto&& [key, node] : config::in_file_order(table_)) {
       if (std::find(used_.begin(), used_.end(), key.str()) == used_.end()) {
-        diag_.add(file_, key.source(), "unknown key \"" + std::string(key.str()) + "\" in [" + name_ + "]");
+        diag_.add(file_, key.source(),
+                  "unknown key \"" + std::string(key.str()) + "\" in [" + name_ + "]");
       }
     }
   }
@@ -126,8 +133,10 @@ void read_daemon(const toml::table& t, const std::string& file, DaemonConfig& d,
   std::string zone;
   r.string("timezone", zone);
   if (!zone.empty()) {
-    if (auto z = TimeZone::load(zone)) d.timezone = z.value();
-    else r.bad(*t.get("timezone"), "timezone", z.error().message);
+    if (auto z = TimeZone::load(zone))
+      d.timezone = z.value();
+    else
+      r.bad(*t.get("timezone"), "timezone", z.error().message);
   }
   r.integer("max_concurrent_runs", 1, 100000, d.max_concurrent_runs);
   r.duration("kill_grace", d.kill_grace);
@@ -171,8 +180,10 @@ void read_cron(const toml::table& t, const std::string& file, CronConfig& c, Dia
       r.bad(*n, "sources", "must be an array of paths");
     } else {
       for (const toml::node& el : *arr) {
-        if (auto s = el.value_exact<std::string>(); s && !s->empty()) c.sources.push_back(*s);
-        else diag.add(file, el.source(), "cron.sources: every entry must be a path string");
+        if (auto s = el.value_exact<std::string>(); s && !s->empty())
+          c.sources.push_back(*s);
+        else
+          diag.add(file, el.source(), "cron.sources: every entry must be a path string");
       }
     }
   }
@@ -194,7 +205,8 @@ std::vector<std::string> list_job_files(const fs::path& dir) {
 // Jobs of one parsed file; `main` allows the settings tables too.
 void read_jobs_of(const toml::table& root, const std::string& file, bool main,
                   const config::JobContext& ctx, Config& cfg, Diagnostics& diag) {
-  static constexpr const char* kMainKeys[] = {"daemon", "pools", "store", "defaults", "cron", "job"};
+  static constexpr const char* kMainKeys[] = {"daemon",   "pools", "store",
+                                              "defaults", "cron",  "job"};
   for (auto&& [key, node] : config::in_file_order(root)) {
     const bool known = key.str() == "job" ||
                        (main && std::find(std::begin(kMainKeys), std::end(kMainKeys), key.str()) !=
@@ -231,7 +243,8 @@ Result<Config> load_config(const std::string& path, const LoadOptions& options) 
   if (const toml::table* t = sub_table(*root, "store", path, diag)) {
     read_store(*t, path, cfg.store, diag);
   }
-  if (const toml::table* t = sub_table(*root, "cron", path, diag)) read_cron(*t, path, cfg.cron, diag);
+  if (const toml::table* t = sub_table(*root, "cron", path, diag))
+    read_cron(*t, path, cfg.cron, diag);
   const toml::table* defaults = sub_table(*root, "defaults", path, diag);
   if (defaults != nullptr) config::check_defaults_table(*defaults, path, cfg.pools, diag);
 
@@ -259,7 +272,7 @@ Result<Config> load_config(const std::string& path, const LoadOptions& options) 
     auto [it, inserted] = seen.emplace(job.name, &job);
     if (!inserted) {
       diag.add(job.defined_at.to_string(), "job \"" + job.name + "\" is already defined at " +
-                                                it->second->defined_at.to_string());
+                                               it->second->defined_at.to_string());
     }
   }
   if (!diag.empty()) return Error::invalid_argument(diag.joined());

@@ -105,7 +105,8 @@ Problem set_command(Pending& p, const toml::node& n) {
     return std::nullopt;
   }
   const toml::array* arr = n.as_array();
-  if (arr == nullptr) return "must be an argv array such as [\"/usr/bin/backup\", \"--all\"] or a shell string";
+  if (arr == nullptr)
+    return "must be an argv array such as [\"/usr/bin/backup\", \"--all\"] or a shell string";
   for (const toml::node& el : *arr) {
     auto s = el.value_exact<std::string>();
     if (!s) return "every argv element must be a string";
@@ -277,12 +278,17 @@ std::size_t edit_distance(std::string_view a, std::string_view b) {
 
 std::string unknown_key_message(std::string_view key) {
   std::string msg = "unknown key \"" + std::string(key) + "\"";
+  // Rank by edit distance (at most 2); a key sharing its first four letters with a known one
+  // ("retry" for "retries") is a near miss too. Ties go to the smaller edit distance.
   const KeyHandler* best = nullptr;
-  std::size_t best_distance = 3;
+  std::pair<std::size_t, std::size_t> best_rank{3, 0};
   for (const KeyHandler& h : kHandlers) {
-    const std::size_t d = edit_distance(key, h.key);
-    if (d < best_distance) {
-      best_distance = d;
+    const std::string_view candidate = h.key;
+    const std::size_t d = edit_distance(key, candidate);
+    const bool same_stem = key.size() >= 4 && candidate.substr(0, 4) == key.substr(0, 4);
+    const std::pair<std::size_t, std::size_t> rank{same_stem ? std::min<std::size_t>(d, 1) : d, d};
+    if (rank < best_rank) {
+      best_rank = rank;
       best = &h;
     }
   }
@@ -348,8 +354,7 @@ bool finish_job(Pending& p, const toml::table& table, const std::string& file,
     }
   }
   if (!p.command_at) diag.add(file, table.source(), prefix + "no command");
-  if (p.spec.soft_timeout && p.spec.hard_timeout &&
-      *p.spec.hard_timeout <= *p.spec.soft_timeout) {
+  if (p.spec.soft_timeout && p.spec.hard_timeout && *p.spec.hard_timeout <= *p.spec.soft_timeout) {
     diag.add(file, p.hard_timeout_at.value_or(table.source()),
              prefix + "hard_timeout must be greater than soft_timeout");
   }
@@ -401,7 +406,8 @@ void read_job_tables(const toml::table& jobs, const std::string& file, const Job
       pending.hard_timeout_at.reset();
     }
     apply_keys(*table, file, prefix, false, pending, diag);
-    if (finish_job(pending, *table, file, prefix, ctx, diag)) out.push_back(std::move(pending.spec));
+    if (finish_job(pending, *table, file, prefix, ctx, diag))
+      out.push_back(std::move(pending.spec));
   }
 }
 

@@ -36,20 +36,33 @@ constexpr std::pair<DstSkipped, const char*> kDstSkipped[] = {{DstSkipped::kRun,
 constexpr std::pair<DstRepeated, const char*> kDstRepeated[] = {{DstRepeated::kOnce, "once"},
                                                                 {DstRepeated::kTwice, "twice"}};
 constexpr std::pair<int, const char*> kSignals[] = {
-    {SIGHUP, "HUP"},   {SIGINT, "INT"},   {SIGQUIT, "QUIT"}, {SIGKILL, "KILL"},
-    {SIGUSR1, "USR1"}, {SIGUSR2, "USR2"}, {SIGTERM, "TERM"}, {SIGALRM, "ALRM"},
-    {SIGSTOP, "STOP"}, {SIGCONT, "CONT"}, {SIGPIPE, "PIPE"}, {SIGABRT, "ABRT"},
-    {SIGWINCH, "WINCH"}};
+    {SIGHUP, "HUP"},   {SIGINT, "INT"},   {SIGQUIT, "QUIT"},  {SIGKILL, "KILL"}, {SIGUSR1, "USR1"},
+    {SIGUSR2, "USR2"}, {SIGTERM, "TERM"}, {SIGALRM, "ALRM"},  {SIGSTOP, "STOP"}, {SIGCONT, "CONT"},
+    {SIGPIPE, "PIPE"}, {SIGABRT, "ABRT"}, {SIGWINCH, "WINCH"}};
 
 }  // namespace
 
-const char* to_string(OverlapPolicy p) { return name_of(kOverlap, p); }
-const char* to_string(CatchUp c) { return name_of(kCatchUp, c); }
-const char* to_string(OnInterrupt o) { return name_of(kOnInterrupt, o); }
-const char* to_string(DstSkipped d) { return name_of(kDstSkipped, d); }
-const char* to_string(DstRepeated d) { return name_of(kDstRepeated, d); }
-std::optional<OverlapPolicy> overlap_from_string(std::string_view s) { return lookup(kOverlap, s); }
-std::optional<CatchUp> catch_up_from_string(std::string_view s) { return lookup(kCatchUp, s); }
+const char* to_string(OverlapPolicy p) {
+  return name_of(kOverlap, p);
+}
+const char* to_string(CatchUp c) {
+  return name_of(kCatchUp, c);
+}
+const char* to_string(OnInterrupt o) {
+  return name_of(kOnInterrupt, o);
+}
+const char* to_string(DstSkipped d) {
+  return name_of(kDstSkipped, d);
+}
+const char* to_string(DstRepeated d) {
+  return name_of(kDstRepeated, d);
+}
+std::optional<OverlapPolicy> overlap_from_string(std::string_view s) {
+  return lookup(kOverlap, s);
+}
+std::optional<CatchUp> catch_up_from_string(std::string_view s) {
+  return lookup(kCatchUp, s);
+}
 std::optional<OnInterrupt> on_interrupt_from_string(std::string_view s) {
   return lookup(kOnInterrupt, s);
 }

@@ -83,9 +83,11 @@ int run_next(const NextOptions& o) {
     if (schedule->is_reboot()) out["reboot"] = true;
     std::cout << out.dump() << '\n';
   } else if (printed == 0) {
-    if (schedule->is_reboot()) std::cout << "@reboot: runs once per boot, not at a time\n";
-    else std::cout << "never: \"" << schedule->text << "\" has no fire after "
-                   << format_rfc3339(from, zone.value()) << '\n';
+    if (schedule->is_reboot())
+      std::cout << "@reboot: runs once per boot, not at a time\n";
+    else
+      std::cout << "never: \"" << schedule->text << "\" has no fire after "
+                << format_rfc3339(from, zone.value()) << '\n';
   }
   return kExitOk;
 }

@@ -19,7 +19,7 @@ struct FieldInfo {
 };
 
 constexpr FieldInfo kFieldInfo[] = {
-    {"second", 0, 59},      {"minute", 0, 59}, {"hour", 0, 23},
+    {"second", 0, 59},       {"minute", 0, 59}, {"hour", 0, 23},
     {"day-of-month", 1, 31}, {"month", 1, 12},  {"day-of-week", 0, 7},
 };
 
@@ -37,8 +37,12 @@ constexpr Macro kMacros[] = {
     {"@hourly", "0 * * * *"},
 };
 
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
-bool is_space(char c) { return c == ' ' || c == '\t'; }
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
+bool is_space(char c) {
+  return c == ' ' || c == '\t';
+}
 
 // A token of one field, with its position in the whole expression.
 struct Token {
@@ -63,10 +67,10 @@ class CronParser {
       if (i > start) fields.push_back({expr_.substr(start, i - start), start});
     }
     if (fields.size() != 5 && fields.size() != 6) {
-      return Error::invalid_argument("expected 5 fields (minute hour day-of-month month "
-                                     "day-of-week) or 6 with leading seconds, got " +
-                                     std::to_string(fields.size()) + " in \"" + std::string(expr_) +
-                                     "\"");
+      return Error::invalid_argument(
+          "expected 5 fields (minute hour day-of-month month "
+          "day-of-week) or 6 with leading seconds, got " +
+          std::to_string(fields.size()) + " in \"" + std::string(expr_) + "\"");
     }
     spec_.has_seconds_ = fields.size() == 6;
     std::size_t f = 0;
@@ -75,12 +79,13 @@ class CronParser {
     } else {
       spec_.seconds_ = 1;  // second 0
     }
-    for (Field field : {Field::kMinute, Field::kHour, Field::kDayOfMonth, Field::kMonth,
-                        Field::kDayOfWeek}) {
+    for (Field field :
+         {Field::kMinute, Field::kHour, Field::kDayOfMonth, Field::kMonth, Field::kDayOfWeek}) {
       if (auto s = parse_field(field, fields[f++]); !s) return s;
     }
     const std::size_t base = spec_.has_seconds_ ? 1 : 0;
-    spec_.wall_time_ = starts_with_star(fields[base].text) || starts_with_star(fields[base + 1].text);
+    spec_.wall_time_ =
+        starts_with_star(fields[base].text) || starts_with_star(fields[base + 1].text);
     spec_.dom_star_ = starts_with_star(fields[base + 2].text);
     spec_.dow_star_ = starts_with_star(fields[base + 4].text);
     return Ok{};
@@ -102,9 +107,11 @@ class CronParser {
     for (std::size_t i = 0; i <= tok.text.size(); ++i) {
       if (i == tok.text.size() || tok.text[i] == ',') {
         if (i == start) {
-          return error(field, tok.column + i, "empty list item in \"" + std::string(tok.text) + "\"");
+          return error(field, tok.column + i,
+                       "empty list item in \"" + std::string(tok.text) + "\"");
         }
-        if (auto s = parse_item(field, {tok.text.substr(start, i - start), tok.column + start}); !s) {
+        if (auto s = parse_item(field, {tok.text.substr(start, i - start), tok.column + start});
+            !s) {
           return s;
         }
         start = i + 1;
@@ -125,15 +132,17 @@ class CronParser {
       }
       const std::string shown(t.text.substr(0, n));
       if (v < info.min || v > info.max) {
-        return error(field, t.column, shown + " is out of range " + std::to_string(info.min) + "-" +
-                                          std::to_string(info.max));
+        return error(field, t.column,
+                     shown + " is out of range " + std::to_string(info.min) + "-" +
+                         std::to_string(info.max));
       }
       t = {t.text.substr(n), t.column + n};
       return static_cast<int>(v);
     }
     while (n < t.text.size() && std::isalpha(static_cast<unsigned char>(t.text[n]))) ++n;
     if (n == 0) {
-      const std::string what = t.text.empty() ? "end of field" : "'" + std::string(1, t.text[0]) + "'";
+      const std::string what =
+          t.text.empty() ? "end of field" : "'" + std::string(1, t.text[0]) + "'";
       return error(field, t.column, "expected a value, got " + what);
     }
     std::string upper(t.text.substr(0, n));
@@ -165,12 +174,16 @@ class CronParser {
     const FieldInfo& info = kFieldInfo[static_cast<int>(field)];
     const std::string_view text = item.text;
     if (field == Field::kDayOfMonth) {
-      if (auto handled = parse_dom_special(item); handled.ok() && handled.value()) return Ok{};
-      else if (!handled) return handled.error();
+      if (auto handled = parse_dom_special(item); handled.ok() && handled.value())
+        return Ok{};
+      else if (!handled)
+        return handled.error();
     }
     if (field == Field::kDayOfWeek) {
-      if (auto handled = parse_dow_special(item); handled.ok() && handled.value()) return Ok{};
-      else if (!handled) return handled.error();
+      if (auto handled = parse_dow_special(item); handled.ok() && handled.value())
+        return Ok{};
+      else if (!handled)
+        return handled.error();
     }
     int lo = info.min;
     int hi = field == Field::kDayOfWeek ? 6 : info.max;

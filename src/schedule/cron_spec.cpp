@@ -13,9 +13,13 @@ using Seconds = cctz::time_point<cctz::seconds>;
 
 constexpr int kDaysInMonth[13] = {0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
 
-bool is_leap(std::int64_t y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
+bool is_leap(std::int64_t y) {
+  return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
 
-int days_in_month(std::int64_t y, int m) { return m == 2 && is_leap(y) ? 29 : kDaysInMonth[m]; }
+int days_in_month(std::int64_t y, int m) {
+  return m == 2 && is_leap(y) ? 29 : kDaysInMonth[m];
+}
 
 // 0 = Sunday.
 int weekday_of(std::int64_t y, int m, int d) {
@@ -24,7 +28,9 @@ int weekday_of(std::int64_t y, int m, int d) {
 }
 
 // Bits at or above `from`.
-constexpr std::uint64_t at_or_above(int from) { return ~((std::uint64_t{1} << from) - 1); }
+constexpr std::uint64_t at_or_above(int from) {
+  return ~((std::uint64_t{1} << from) - 1);
+}
 
 Instant to_instant(const cctz::civil_second& cs, int utc_offset) {
   static const cctz::civil_second kEpoch(1970, 1, 1, 0, 0, 0);
@@ -57,8 +63,8 @@ std::uint32_t CronSpec::day_mask(std::int64_t y, int m) const {
 
   // Repeat the weekly pattern so that day d (1-based) reads bit wd1 + d - 1.
   const std::uint64_t week = dow_;
-  const std::uint64_t pattern = week | week << 7 | week << 14 | week << 21 | week << 28 |
-                                week << 35;
+  const std::uint64_t pattern =
+      week | week << 7 | week << 14 | week << 21 | week << 28 | week << 35;
   std::uint32_t dow = static_cast<std::uint32_t>((pattern >> wd1) << 1) & valid;
   if (dow_last_ != 0 || dow_nth_ != 0) {
     for (int w = 0; w < 7; ++w) {
@@ -149,8 +155,9 @@ Segment load_segment(const cctz::time_zone& tz, Seconds t) {
   seg.offset = tz.lookup(t).offset;
   seg.bounded = tz.next_transition(t, &seg.next);
   // `next.from` is the civil time at the transition in this segment's offset.
-  seg.end = seg.bounded ? Seconds(std::chrono::floor<cctz::seconds>(to_instant(seg.next.from, seg.offset)))
-                        : Seconds::max();
+  seg.end = seg.bounded
+                ? Seconds(std::chrono::floor<cctz::seconds>(to_instant(seg.next.from, seg.offset)))
+                : Seconds::max();
   cctz::time_zone::civil_transition prev;
   if (tz.prev_transition(t + cctz::seconds(1), &prev)) {
     seg.begin = std::chrono::floor<cctz::seconds>(to_instant(prev.to, seg.offset));

@@ -39,8 +39,8 @@ Result<Schedule> parse_every_schedule(std::string_view text) {
   auto d = parse_duration(trim(text));
   if (!d) return d.error();
   if (d.value() < std::chrono::seconds(1)) {
-    return Error::invalid_argument("every = \"" + std::string(text) +
-                                   "\": the interval must be at least 1s");
+    return Error::invalid_argument("the interval must be at least 1s, got \"" +
+                                   std::string(trim(text)) + "\"");
   }
   return Schedule{EverySchedule{d.value()}, "every " + format_duration(d.value())};
 }

@@ -27,8 +27,12 @@ Error duration_error(std::string_view text, std::size_t pos, std::string_view wh
                                  std::string(what) + " at column " + std::to_string(pos + 1));
 }
 
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
-bool is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
+bool is_alpha(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
 
 }  // namespace
 
@@ -77,8 +81,9 @@ Result<Duration> parse_duration(std::string_view text) {
       if (u.name == unit_name) unit = &u;
     }
     if (unit == nullptr) {
-      return duration_error(text, unit_start,
-                            "unknown unit \"" + std::string(unit_name) + "\" (us, ms, s, m, h, d, w)");
+      return duration_error(
+          text, unit_start,
+          "unknown unit \"" + std::string(unit_name) + "\" (us, ms, s, m, h, d, w)");
     }
     if (whole > kMax / unit->micros) return duration_error(text, number_start, "too large");
     total += whole * unit->micros + frac * unit->micros / frac_den;

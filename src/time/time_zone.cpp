@@ -37,6 +37,8 @@ Result<TimeZone> TimeZone::load(std::string_view name) {
   return TimeZone(std::string(name), zone);
 }
 
-TimeZone TimeZone::local() { return TimeZone(host_zone_name(), cctz::local_time_zone()); }
+TimeZone TimeZone::local() {
+  return TimeZone(host_zone_name(), cctz::local_time_zone());
+}
 
 }  // namespace skedd

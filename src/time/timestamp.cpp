@@ -153,6 +153,8 @@ std::string format_rfc3339(Instant t, const TimeZone& zone) {
   return out;
 }
 
-std::string format_rfc3339_utc(Instant t) { return format_rfc3339(t, TimeZone()); }
+std::string format_rfc3339_utc(Instant t) {
+  return format_rfc3339(t, TimeZone());
+}
 
 }  // namespace skedd

@@ -168,8 +168,7 @@ command = "true"
   SHOW(r);
   CHECK(r.exit_code == kExitConfig);
   CHECK(r.out.empty());
-  CHECK(r.err == jobs +
-                     ":4:15: job \"nightly\": hard_timeout must be greater than soft_timeout\n" +
+  CHECK(r.err == jobs + ":4:15: job \"nightly\": hard_timeout must be greater than soft_timeout\n" +
                      jobs +
                      ":8:8: job \"broken\": cron: expected 5 fields (minute hour day-of-month "
                      "month day-of-week) or 6 with leading seconds, got 4 in \"0 3 * *\"\n" +
@@ -182,8 +181,8 @@ TEST_CASE("skedd --check-config on a missing file exits 78 naming it", "[cli]") 
   const Run r = skedd({"--check-config", "--config", missing});
   SHOW(r);
   CHECK(r.exit_code == kExitConfig);
-  CHECK(r.err == missing + ": No such file or directory\nskedd: configuration " + missing +
-                     " is invalid\n");
+  CHECK(r.err ==
+        missing + ": No such file or directory\nskedd: configuration " + missing + " is invalid\n");
 }
 
 TEST_CASE("skedd --version prints the version", "[cli]") {
@@ -250,8 +249,9 @@ TEST_CASE("skedctl next usage errors exit 2", "[cli]") {
     SHOW(r);
     CHECK(r.exit_code == 2);
     CHECK(r.out.empty());
-    CHECK(r.err == "skedctl next: --tz: unknown time zone \"Mars/Olympus\" (expected an IANA "
-                   "name such as \"Europe/Berlin\")\n");
+    CHECK(r.err ==
+          "skedctl next: --tz: unknown time zone \"Mars/Olympus\" (expected an IANA "
+          "name such as \"Europe/Berlin\")\n");
   }
   SECTION("bad --from") {
     const Run r = skedctl({"next", "@daily", "--tz", "UTC", "--from", "yesterday"});
@@ -275,8 +275,8 @@ TEST_CASE("skedctl next usage errors exit 2", "[cli]") {
 }
 
 TEST_CASE("skedctl next for `every` counts intervals from --from", "[cli]") {
-  const Run r = skedctl(
-      {"next", "every", "90s", "--tz", "UTC", "--from", "2026-01-01T00:00:00Z", "-n", "3"});
+  const Run r =
+      skedctl({"next", "every", "90s", "--tz", "UTC", "--from", "2026-01-01T00:00:00Z", "-n", "3"});
   SHOW(r);
   CHECK(r.exit_code == 0);
   CHECK(r.out ==
@@ -294,26 +294,27 @@ TEST_CASE("skedctl next for an RFC 3339 time fires once, shown in --tz", "[cli]"
     CHECK(r.out == "Tue  2026-12-01T03:00:00-05:00\n");
   }
   SECTION("in the past") {
-    const Run r = skedctl({"next", "2026-12-01T09:00:00+01:00", "--tz", "UTC", "--from",
-                           "2027-01-01T00:00:00Z"});
+    const Run r = skedctl(
+        {"next", "2026-12-01T09:00:00+01:00", "--tz", "UTC", "--from", "2027-01-01T00:00:00Z"});
     SHOW(r);
     CHECK(r.exit_code == 0);
-    CHECK(r.out == "never: \"at 2026-12-01T09:00:00+01:00\" has no fire after "
-                   "2027-01-01T00:00:00Z\n");
+    CHECK(r.out ==
+          "never: \"at 2026-12-01T09:00:00+01:00\" has no fire after "
+          "2027-01-01T00:00:00Z\n");
   }
 }
 
 TEST_CASE("skedctl next for an expression that never fires says so", "[cli]") {
   SECTION("text") {
-    const Run r = skedctl({"next", "0 0 30 2 *", "--tz", "Europe/Berlin", "--from",
-                           "2026-01-01T00:00:00+01:00"});
+    const Run r = skedctl(
+        {"next", "0 0 30 2 *", "--tz", "Europe/Berlin", "--from", "2026-01-01T00:00:00+01:00"});
     SHOW(r);
     CHECK(r.exit_code == 0);
     CHECK(r.out == "never: \"0 0 30 2 *\" has no fire after 2026-01-01T00:00:00+01:00\n");
   }
   SECTION("json") {
-    const Run r = skedctl({"next", "0 0 30 2 *", "--tz", "UTC", "--from",
-                           "2026-01-01T00:00:00Z", "--json"});
+    const Run r =
+        skedctl({"next", "0 0 30 2 *", "--tz", "UTC", "--from", "2026-01-01T00:00:00Z", "--json"});
     SHOW(r);
     REQUIRE(r.exit_code == 0);
     const nlohmann::json j = nlohmann::json::parse(r.out);

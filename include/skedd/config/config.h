@@ -44,8 +44,8 @@ struct Config {
   std::map<std::string, int> pools;
   StoreConfig store;
   CronConfig cron;
-  std::vector<JobSpec> jobs;          ///< in file order, files in name order
-  std::vector<std::string> files;     ///< every file read
+  std::vector<JobSpec> jobs;       ///< in file order, files in name order
+  std::vector<std::string> files;  ///< every file read
 };
 
 struct LoadOptions {

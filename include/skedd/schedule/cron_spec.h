@@ -77,10 +77,10 @@ class CronSpec {
   /// Bit d (1..31) set for each matching day of month m of year y.
   std::uint32_t day_mask(std::int64_t y, int m) const;
 
-  std::uint64_t seconds_ = 0;  // bits 0..59
-  std::uint64_t minutes_ = 0;  // bits 0..59
-  std::uint32_t hours_ = 0;    // bits 0..23
-  std::uint32_t dom_ = 0;      // bits 1..31
+  std::uint64_t seconds_ = 0;              // bits 0..59
+  std::uint64_t minutes_ = 0;              // bits 0..59
+  std::uint32_t hours_ = 0;                // bits 0..23
+  std::uint32_t dom_ = 0;                  // bits 1..31
   std::uint32_t dom_nearest_weekday_ = 0;  // "nW": bits n = 1..31
   std::uint64_t dow_nth_ = 0;              // "w#k": bit w*5 + (k-1)
   std::uint16_t months_ = 0;               // bits 1..12

@@ -41,24 +41,27 @@ TEST_CASE("New York spring forward with dst_skipped = skip", "[cron][dst]") {
 }
 
 TEST_CASE("New York spring forward: wildcard jobs follow wall time", "[cron][dst]") {
-  CHECK(next_fires("*/30 * * * *", "America/New_York", "2026-03-08T01:00:00", 3) ==
-        Fires{"2026-03-08T01:30:00-05:00", "2026-03-08T03:00:00-04:00", "2026-03-08T03:30:00-04:00"});
+  CHECK(
+      next_fires("*/30 * * * *", "America/New_York", "2026-03-08T01:00:00", 3) ==
+      Fires{"2026-03-08T01:30:00-05:00", "2026-03-08T03:00:00-04:00", "2026-03-08T03:30:00-04:00"});
   CHECK(next_fires("30 * * * *", "America/New_York", "2026-03-08T01:00:00", 2) ==
         Fires{"2026-03-08T01:30:00-05:00", "2026-03-08T03:30:00-04:00"});
   // Minute wildcard, hour 2: nothing on the day the hour does not exist.
   CHECK(next_fires("* 2 * * *", "America/New_York", "2026-03-08T00:00:00", 1) ==
         Fires{"2026-03-09T02:00:00-04:00"});
   // dst_skipped does not apply to wildcard jobs.
-  CHECK(next_fires("*/30 * * * *", "America/New_York", "2026-03-08T01:30:00", 1, DstSkipped::kRun) ==
-        Fires{"2026-03-08T03:00:00-04:00"});
+  CHECK(next_fires("*/30 * * * *", "America/New_York", "2026-03-08T01:30:00", 1,
+                   DstSkipped::kRun) == Fires{"2026-03-08T03:00:00-04:00"});
 }
 
-TEST_CASE("New York fall back: fixed-time jobs run once by default, twice on request", "[cron][dst]") {
+TEST_CASE("New York fall back: fixed-time jobs run once by default, twice on request",
+          "[cron][dst]") {
   CHECK(next_fires("30 1 * * *", "America/New_York", "2026-10-31T12:00:00", 2) ==
         Fires{"2026-11-01T01:30:00-04:00", "2026-11-02T01:30:00-05:00"});
   CHECK(next_fires("30 1 * * *", "America/New_York", "2026-10-31T12:00:00", 3, DstSkipped::kRun,
-                   DstRepeated::kTwice) ==
-        Fires{"2026-11-01T01:30:00-04:00", "2026-11-01T01:30:00-05:00", "2026-11-02T01:30:00-05:00"});
+                   DstRepeated::kTwice) == Fires{"2026-11-01T01:30:00-04:00",
+                                                 "2026-11-01T01:30:00-05:00",
+                                                 "2026-11-02T01:30:00-05:00"});
   CHECK(next_fires("0 1 * * *", "America/New_York", "2026-10-31T12:00:00", 2) ==
         Fires{"2026-11-01T01:00:00-04:00", "2026-11-02T01:00:00-05:00"});
   CHECK(next_fires("0 2 * * *", "America/New_York", "2026-10-31T12:00:00", 1) ==
@@ -85,8 +88,9 @@ TEST_CASE("New York fall back: wildcard jobs run in both passes", "[cron][dst]")
         Fires{"2026-11-01T01:00:00-04:00", "2026-11-01T01:20:00-04:00", "2026-11-01T01:40:00-04:00",
               "2026-11-01T01:00:00-05:00", "2026-11-01T01:20:00-05:00", "2026-11-01T01:40:00-05:00",
               "2026-11-02T01:00:00-05:00"});
-  CHECK(next_fires("0 * * * *", "America/New_York", "2026-11-01T00:30:00", 3) ==
-        Fires{"2026-11-01T01:00:00-04:00", "2026-11-01T01:00:00-05:00", "2026-11-01T02:00:00-05:00"});
+  CHECK(
+      next_fires("0 * * * *", "America/New_York", "2026-11-01T00:30:00", 3) ==
+      Fires{"2026-11-01T01:00:00-04:00", "2026-11-01T01:00:00-05:00", "2026-11-01T02:00:00-05:00"});
 }
 
 TEST_CASE("London, both transitions", "[cron][dst]") {
@@ -94,15 +98,17 @@ TEST_CASE("London, both transitions", "[cron][dst]") {
         Fires{"2026-03-29T02:00:00+01:00 shifted", "2026-03-30T01:30:00+01:00"});
   CHECK(next_fires("30 1 * * *", "Europe/London", "2026-03-28T12:00:00", 1, DstSkipped::kSkip) ==
         Fires{"2026-03-30T01:30:00+01:00"});
-  CHECK(next_fires("0,30 * * * *", "Europe/London", "2026-03-29T00:00:00", 3) ==
-        Fires{"2026-03-29T00:30:00+00:00", "2026-03-29T02:00:00+01:00", "2026-03-29T02:30:00+01:00"});
+  CHECK(
+      next_fires("0,30 * * * *", "Europe/London", "2026-03-29T00:00:00", 3) ==
+      Fires{"2026-03-29T00:30:00+00:00", "2026-03-29T02:00:00+01:00", "2026-03-29T02:30:00+01:00"});
   CHECK(next_fires("30 1 * * *", "Europe/London", "2026-10-24T12:00:00", 2) ==
         Fires{"2026-10-25T01:30:00+01:00", "2026-10-26T01:30:00+00:00"});
   CHECK(next_fires("30 1 * * *", "Europe/London", "2026-10-24T12:00:00", 2, DstSkipped::kRun,
                    DstRepeated::kTwice) ==
         Fires{"2026-10-25T01:30:00+01:00", "2026-10-25T01:30:00+00:00"});
-  CHECK(next_fires("30 * * * *", "Europe/London", "2026-10-25T00:45:00", 3) ==
-        Fires{"2026-10-25T01:30:00+01:00", "2026-10-25T01:30:00+00:00", "2026-10-25T02:30:00+00:00"});
+  CHECK(
+      next_fires("30 * * * *", "Europe/London", "2026-10-25T00:45:00", 3) ==
+      Fires{"2026-10-25T01:30:00+01:00", "2026-10-25T01:30:00+00:00", "2026-10-25T02:30:00+00:00"});
 }
 
 TEST_CASE("Lord Howe: half-hour shifts", "[cron][dst]") {
@@ -110,8 +116,9 @@ TEST_CASE("Lord Howe: half-hour shifts", "[cron][dst]") {
   CHECK(next_fires("45 1 * * *", "Australia/Lord_Howe", "2026-04-04T12:00:00", 2) ==
         Fires{"2026-04-05T01:45:00+11:00", "2026-04-06T01:45:00+10:30"});
   CHECK(next_fires("45 1 * * *", "Australia/Lord_Howe", "2026-04-04T12:00:00", 3, DstSkipped::kRun,
-                   DstRepeated::kTwice) ==
-        Fires{"2026-04-05T01:45:00+11:00", "2026-04-05T01:45:00+10:30", "2026-04-06T01:45:00+10:30"});
+                   DstRepeated::kTwice) == Fires{"2026-04-05T01:45:00+11:00",
+                                                 "2026-04-05T01:45:00+10:30",
+                                                 "2026-04-06T01:45:00+10:30"});
   // 01:15 is before the repeated half hour: once, whatever the policy.
   CHECK(next_fires("15 1 * * *", "Australia/Lord_Howe", "2026-04-04T12:00:00", 2, DstSkipped::kRun,
                    DstRepeated::kTwice) ==
@@ -119,8 +126,8 @@ TEST_CASE("Lord Howe: half-hour shifts", "[cron][dst]") {
   // Spring forward: 02:00-02:30 does not exist.
   CHECK(next_fires("15 2 * * *", "Australia/Lord_Howe", "2026-10-03T12:00:00", 2) ==
         Fires{"2026-10-04T02:30:00+11:00 shifted", "2026-10-05T02:15:00+11:00"});
-  CHECK(next_fires("15 2 * * *", "Australia/Lord_Howe", "2026-10-03T12:00:00", 1, DstSkipped::kSkip) ==
-        Fires{"2026-10-05T02:15:00+11:00"});
+  CHECK(next_fires("15 2 * * *", "Australia/Lord_Howe", "2026-10-03T12:00:00", 1,
+                   DstSkipped::kSkip) == Fires{"2026-10-05T02:15:00+11:00"});
   CHECK(next_fires("*/15 * * * *", "Australia/Lord_Howe", "2026-10-04T01:50:00", 2) ==
         Fires{"2026-10-04T02:30:00+11:00", "2026-10-04T02:45:00+11:00"});
   CHECK(next_fires("*/15 * * * *", "Australia/Lord_Howe", "2026-04-05T01:35:00", 4) ==

@@ -11,7 +11,8 @@ TEST_CASE("next() is strictly after, also from fractional seconds", "[cron][next
   CHECK(next_fires("0 * * * *", "UTC", "2026-01-01T00:00:00Z", 1) == Fires{"2026-01-01T01:00:00Z"});
   CHECK(next_fires("* * * * * *", "UTC", "2026-01-01T00:00:00.999999Z", 1) ==
         Fires{"2026-01-01T00:00:01Z"});
-  CHECK(next_fires("* * * * * *", "UTC", "2026-01-01T00:00:00Z", 1) == Fires{"2026-01-01T00:00:01Z"});
+  CHECK(next_fires("* * * * * *", "UTC", "2026-01-01T00:00:00Z", 1) ==
+        Fires{"2026-01-01T00:00:01Z"});
 }
 
 TEST_CASE("rollover across minute, hour, day, month and year", "[cron][next]") {
@@ -20,8 +21,10 @@ TEST_CASE("rollover across minute, hour, day, month and year", "[cron][next]") {
   CHECK(next_fires("0 0 1 1 *", "UTC", "2026-12-31T23:59:59Z", 1) == Fires{"2027-01-01T00:00:00Z"});
   CHECK(next_fires("0 0 31 * *", "UTC", "2026-01-31T00:00:00Z", 3) ==
         Fires{"2026-03-31T00:00:00Z", "2026-05-31T00:00:00Z", "2026-07-31T00:00:00Z"});
-  CHECK(next_fires("0 12 * * *", "UTC", "2026-02-28T13:00:00Z", 1) == Fires{"2026-03-01T12:00:00Z"});
-  CHECK(next_fires("0 12 * * *", "UTC", "2028-02-28T13:00:00Z", 1) == Fires{"2028-02-29T12:00:00Z"});
+  CHECK(next_fires("0 12 * * *", "UTC", "2026-02-28T13:00:00Z", 1) ==
+        Fires{"2026-03-01T12:00:00Z"});
+  CHECK(next_fires("0 12 * * *", "UTC", "2028-02-28T13:00:00Z", 1) ==
+        Fires{"2028-02-29T12:00:00Z"});
 }
 
 TEST_CASE("leap years: Feb 29 and L in leap and common years, 400-year rule", "[cron][next]") {

@@ -43,7 +43,7 @@ TEST_CASE("six fields put seconds first", "[cron][parse]") {
 TEST_CASE("month and weekday names in any case", "[cron][parse]") {
   CHECK(matches("0 0 * jan,Mar,DEC *", 2026, 3, 1, 0, 0));
   CHECK_FALSE(matches("0 0 * jan,Mar,DEC *", 2026, 2, 1, 0, 0));
-  CHECK(matches("0 9 * * mon-FRI", 2026, 11, 27, 9, 0));       // a Friday
+  CHECK(matches("0 9 * * mon-FRI", 2026, 11, 27, 9, 0));        // a Friday
   CHECK_FALSE(matches("0 9 * * mon-FRI", 2026, 11, 28, 9, 0));  // a Saturday
   CHECK(matches("0 9 * * Fri-Sun", 2026, 11, 29, 9, 0));        // Sunday written as 0
   CHECK(matches("0 9 * JUN-AUG/2 *", 2026, 8, 1, 9, 0));
@@ -81,23 +81,29 @@ TEST_CASE("L, LW and nW in day-of-month", "[cron][parse]") {
         Fires{"2027-02-28T00:00:00Z", "2028-02-29T00:00:00Z", "2029-02-28T00:00:00Z"});
   // Last weekday: Jan 2027 ends on a Sunday (Fri 29th); Feb 2027 on a Sunday (Fri 26th);
   // Oct 2026 ends on a Saturday (Fri 30th).
-  CHECK(next_fires("0 0 LW * *", "UTC", "2026-10-01T00:00:00Z", 1) == Fires{"2026-10-30T00:00:00Z"});
+  CHECK(next_fires("0 0 LW * *", "UTC", "2026-10-01T00:00:00Z", 1) ==
+        Fires{"2026-10-30T00:00:00Z"});
   CHECK(next_fires("0 0 LW * *", "UTC", "2027-01-01T00:00:00Z", 2) ==
         Fires{"2027-01-29T00:00:00Z", "2027-02-26T00:00:00Z"});
   // 15W: Aug 15 2026 is a Saturday -> Fri 14; Nov 15 2026 a Sunday -> Mon 16.
-  CHECK(next_fires("0 0 15W 8 *", "UTC", "2026-01-01T00:00:00Z", 1) == Fires{"2026-08-14T00:00:00Z"});
-  CHECK(next_fires("0 0 15W 11 *", "UTC", "2026-01-01T00:00:00Z", 1) == Fires{"2026-11-16T00:00:00Z"});
+  CHECK(next_fires("0 0 15W 8 *", "UTC", "2026-01-01T00:00:00Z", 1) ==
+        Fires{"2026-08-14T00:00:00Z"});
+  CHECK(next_fires("0 0 15W 11 *", "UTC", "2026-01-01T00:00:00Z", 1) ==
+        Fires{"2026-11-16T00:00:00Z"});
   // 1W never leaves the month: Aug 1 2026 is a Saturday -> Mon 3.
-  CHECK(next_fires("0 0 1W 8 *", "UTC", "2026-01-01T00:00:00Z", 1) == Fires{"2026-08-03T00:00:00Z"});
+  CHECK(next_fires("0 0 1W 8 *", "UTC", "2026-01-01T00:00:00Z", 1) ==
+        Fires{"2026-08-03T00:00:00Z"});
   // 31W where the 31st is a Sunday -> Fri 29 (May 2026).
-  CHECK(next_fires("0 0 31W 5 *", "UTC", "2026-01-01T00:00:00Z", 1) == Fires{"2026-05-29T00:00:00Z"});
+  CHECK(next_fires("0 0 31W 5 *", "UTC", "2026-01-01T00:00:00Z", 1) ==
+        Fires{"2026-05-29T00:00:00Z"});
 }
 
 TEST_CASE("nL and n#k in day-of-week", "[cron][parse]") {
   // Last Friday: Jan 2026 has five Fridays (30th), Feb 2026 four (27th).
   CHECK(next_fires("0 0 * * 5L", "UTC", "2026-01-01T00:00:00Z", 2) ==
         Fires{"2026-01-30T00:00:00Z", "2026-02-27T00:00:00Z"});
-  CHECK(next_fires("0 0 * * FRIL", "UTC", "2026-01-01T00:00:00Z", 1) == Fires{"2026-01-30T00:00:00Z"});
+  CHECK(next_fires("0 0 * * FRIL", "UTC", "2026-01-01T00:00:00Z", 1) ==
+        Fires{"2026-01-30T00:00:00Z"});
   // Fifth Monday only in months that have one: 2026 -> Mar 30, Jun 29, Aug 31.
   CHECK(next_fires("0 0 * * 1#5", "UTC", "2026-01-01T00:00:00Z", 3) ==
         Fires{"2026-03-30T00:00:00Z", "2026-06-29T00:00:00Z", "2026-08-31T00:00:00Z"});
@@ -122,7 +128,9 @@ TEST_CASE("macros", "[cron][parse]") {
 }
 
 TEST_CASE("wall-time classification follows cronie: '*' first in minute or hour", "[cron][parse]") {
-  const auto wall = [](const char* e) { return parse_cron(e, TimeZone()).value().follows_wall_time(); };
+  const auto wall = [](const char* e) {
+    return parse_cron(e, TimeZone()).value().follows_wall_time();
+  };
   CHECK(wall("* 2 * * *"));
   CHECK(wall("30 * * * *"));
   CHECK(wall("*/2 3 * * *"));
@@ -164,13 +172,21 @@ TEST_CASE("parse errors name the field, the token and its column", "[cron][parse
       {"5-2 * * * *", "minute field: range 5-2 is reversed (column 1 of \"5-2 * * * *\")"},
       {"1,,2 * * * *", "minute field: empty list item in \"1,,2\" (column 3 of \"1,,2 * * * *\")"},
       {"0 0 * FOO *", "month field: unknown name \"FOO\" (column 7 of \"0 0 * FOO *\")"},
-      {"0 0 * * MON#6", "day-of-week field: occurrence after '#' must be 1-5, got \"6\" (column 13 of \"0 0 * * MON#6\")"},
-      {"0 0 * * *L", "day-of-week field: 'L' and '#' need a day of week, as in \"5L\" (column 9 of \"0 0 * * *L\")"},
+      {"0 0 * * MON#6",
+       "day-of-week field: occurrence after '#' must be 1-5, got \"6\" (column 13 of \"0 0 * * "
+       "MON#6\")"},
+      {"0 0 * * *L",
+       "day-of-week field: 'L' and '#' need a day of week, as in \"5L\" (column 9 of \"0 0 * * "
+       "*L\")"},
       {"0 0 32W * *", "day-of-month field: 32 is out of range 1-31 (column 5 of \"0 0 32W * *\")"},
       {"*/ * * * *", "minute field: expected a step number after '/' (column 3 of \"*/ * * * *\")"},
       {"1-5x * * * *", "minute field: unexpected 'x' (column 4 of \"1-5x * * * *\")"},
-      {"* * * *", "expected 5 fields (minute hour day-of-month month day-of-week) or 6 with leading seconds, got 4 in \"* * * *\""},
-      {"@fortnightly", "unknown macro \"@fortnightly\" (expected @yearly, @annually, @monthly, @weekly, @daily, @midnight, @hourly, @reboot or @every <duration>)"},
+      {"* * * *",
+       "expected 5 fields (minute hour day-of-month month day-of-week) or 6 with leading seconds, "
+       "got 4 in \"* * * *\""},
+      {"@fortnightly",
+       "unknown macro \"@fortnightly\" (expected @yearly, @annually, @monthly, @weekly, @daily, "
+       "@midnight, @hourly, @reboot or @every <duration>)"},
       {"", "empty cron expression"},
   };
   for (const Row& row : rows) {

@@ -27,7 +27,8 @@ class ExprGen {
   bool chance(int percent) { return uniform(1, 100) <= percent; }
 
   std::string field(int lo, int hi, int star_percent) {
-    if (chance(star_percent)) return chance(70) ? "*" : "*/" + std::to_string(uniform(1, (hi - lo + 1) / 2 + 1));
+    if (chance(star_percent))
+      return chance(70) ? "*" : "*/" + std::to_string(uniform(1, (hi - lo + 1) / 2 + 1));
     switch (uniform(0, 4)) {
       case 0:
         return std::to_string(uniform(lo, hi));
@@ -83,14 +84,14 @@ class ExprGen {
   }
 
   Instant instant(int first_year, int last_year) {
-    const std::int64_t lo = std::chrono::duration_cast<Seconds>(
-                                std::chrono::sys_days(std::chrono::year(first_year) / 1 / 1)
-                                    .time_since_epoch())
-                                .count();
-    const std::int64_t hi = std::chrono::duration_cast<Seconds>(
-                                std::chrono::sys_days(std::chrono::year(last_year) / 1 / 1)
-                                    .time_since_epoch())
-                                .count();
+    const std::int64_t lo =
+        std::chrono::duration_cast<Seconds>(
+            std::chrono::sys_days(std::chrono::year(first_year) / 1 / 1).time_since_epoch())
+            .count();
+    const std::int64_t hi =
+        std::chrono::duration_cast<Seconds>(
+            std::chrono::sys_days(std::chrono::year(last_year) / 1 / 1).time_since_epoch())
+            .count();
     const std::int64_t s = std::uniform_int_distribution<std::int64_t>(lo, hi)(rng_);
     // Sometimes a fractional start, sometimes one on a whole minute.
     const int frac = chance(50) ? 0 : uniform(0, 999999);
@@ -175,7 +176,7 @@ TEST_CASE("property: next() in DST zones agrees with the brute-force DST referen
           "[cron][property]") {
   ExprGen gen(4242);
   const char* zones[] = {"America/New_York", "Europe/London", "Australia/Lord_Howe",
-                         "Pacific/Chatham", "Europe/Berlin", "America/Santiago"};
+                         "Pacific/Chatham",  "Europe/Berlin", "America/Santiago"};
   int checked = 0;
   for (int i = 0; i < 500; ++i) {
     const TimeZone z = skedd::testing::zone(zones[i % 6]);

@@ -8,7 +8,9 @@
 
 namespace skedd::testing {
 
-inline TimeZone zone(const std::string& name) { return TimeZone::load(name).value(); }
+inline TimeZone zone(const std::string& name) {
+  return TimeZone::load(name).value();
+}
 
 inline Instant at(const std::string& rfc3339, const TimeZone& z = TimeZone()) {
   return parse_timestamp(rfc3339, z).value();

@@ -14,9 +14,10 @@ TEST_CASE("durations parse every unit and combination", "[duration]") {
     Duration want;
   };
   const Row rows[] = {
-      {"90s", 90s},         {"1h30m", 90min},    {"2d", 48h},          {"500ms", 500ms},
-      {"250us", 250us},     {"1w", 168h},        {"1.5h", 90min},      {"0.25s", 250ms},
-      {"1m30s", 90s},       {"2h0m5s", 7205s},   {"10s500ms", 10500ms}, {".5s", 500ms}, {"0s", 0s},
+      {"90s", 90s},     {"1h30m", 90min},  {"2d", 48h},           {"500ms", 500ms},
+      {"250us", 250us}, {"1w", 168h},      {"1.5h", 90min},       {"0.25s", 250ms},
+      {"1m30s", 90s},   {"2h0m5s", 7205s}, {"10s500ms", 10500ms}, {".5s", 500ms},
+      {"0s", 0s},
   };
   for (const Row& row : rows) {
     INFO(row.text);
@@ -38,7 +39,8 @@ TEST_CASE("duration errors name the text, the problem and the column", "[duratio
       {"h", "invalid duration \"h\": expected a number at column 1"},
       {"-5s", "invalid duration \"-5s\": negative durations at column 1"},
       {"5s 3m", "invalid duration \"5s 3m\": expected a number at column 3"},
-      {"99999999999999999999s", "invalid duration \"99999999999999999999s\": number too large at column 1"},
+      {"99999999999999999999s",
+       "invalid duration \"99999999999999999999s\": number too large at column 1"},
   };
   for (const Row& row : rows) {
     auto d = parse_duration(row.text);

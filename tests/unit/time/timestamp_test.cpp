@@ -11,7 +11,9 @@ Instant utc(int y, int mo, int d, int h, int mi, int s) {
   return Instant(std::chrono::sys_days(std::chrono::year(y) / mo / d) + std::chrono::hours(h) +
                  std::chrono::minutes(mi) + std::chrono::seconds(s));
 }
-TimeZone zone(const char* name) { return TimeZone::load(name).value(); }
+TimeZone zone(const char* name) {
+  return TimeZone::load(name).value();
+}
 }  // namespace
 
 TEST_CASE("RFC 3339 timestamps parse with offsets and fractions", "[timestamp]") {
@@ -31,14 +33,25 @@ TEST_CASE("RFC 3339 errors name the text and the column", "[timestamp]") {
     const char* message;
   };
   const Row rows[] = {
-      {"2026-03-08", "invalid timestamp \"2026-03-08\": expected 'T' between date and time at column 11"},
-      {"2026-13-08T00:00:00Z", "invalid timestamp \"2026-13-08T00:00:00Z\": month 13 is out of range at column 6"},
-      {"2027-02-29T00:00:00Z", "invalid timestamp \"2027-02-29T00:00:00Z\": day 29 does not exist in 2027-02 at column 9"},
-      {"2026-03-08T24:00:00Z", "invalid timestamp \"2026-03-08T24:00:00Z\": time of day is out of range at column 12"},
-      {"2026-03-08T06:30:00", "invalid timestamp \"2026-03-08T06:30:00\": missing 'Z' or a UTC offset like +01:00 at column 20"},
-      {"2026-03-08T06:30:00+1", "invalid timestamp \"2026-03-08T06:30:00+1\": expected an offset like +01:00 at column 22"},
-      {"2026-03-08T06:30:00Zx", "invalid timestamp \"2026-03-08T06:30:00Zx\": unexpected text after the offset at column 21"},
-      {"2026-03-08T06:30:00.Z", "invalid timestamp \"2026-03-08T06:30:00.Z\": expected fraction digits after '.' at column 21"},
+      {"2026-03-08",
+       "invalid timestamp \"2026-03-08\": expected 'T' between date and time at column 11"},
+      {"2026-13-08T00:00:00Z",
+       "invalid timestamp \"2026-13-08T00:00:00Z\": month 13 is out of range at column 6"},
+      {"2027-02-29T00:00:00Z",
+       "invalid timestamp \"2027-02-29T00:00:00Z\": day 29 does not exist in 2027-02 at column 9"},
+      {"2026-03-08T24:00:00Z",
+       "invalid timestamp \"2026-03-08T24:00:00Z\": time of day is out of range at column 12"},
+      {"2026-03-08T06:30:00",
+       "invalid timestamp \"2026-03-08T06:30:00\": missing 'Z' or a UTC offset like +01:00 at "
+       "column 20"},
+      {"2026-03-08T06:30:00+1",
+       "invalid timestamp \"2026-03-08T06:30:00+1\": expected an offset like +01:00 at column 22"},
+      {"2026-03-08T06:30:00Zx",
+       "invalid timestamp \"2026-03-08T06:30:00Zx\": unexpected text after the offset at column "
+       "21"},
+      {"2026-03-08T06:30:00.Z",
+       "invalid timestamp \"2026-03-08T06:30:00.Z\": expected fraction digits after '.' at column "
+       "21"},
   };
   for (const Row& row : rows) {
     auto t = skedd::parse_rfc3339(row.text);
@@ -70,6 +83,7 @@ TEST_CASE("instants format with the zone's offset", "[timestamp]") {
 TEST_CASE("unknown time zones are refused by name", "[timestamp]") {
   auto z = TimeZone::load("Mars/Olympus_Mons");
   REQUIRE_FALSE(z.ok());
-  CHECK(z.error().message ==
-        "unknown time zone \"Mars/Olympus_Mons\" (expected an IANA name such as \"Europe/Berlin\")");
+  CHECK(
+      z.error().message ==
+      "unknown time zone \"Mars/Olympus_Mons\" (expected an IANA name such as \"Europe/Berlin\")");
 }
