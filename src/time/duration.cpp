@@ -45,8 +45,9 @@ Result<Duration> parse_duration(std::string_view text) {
     const std::size_t number_start = i;
     std::int64_t whole = 0;
     while (i < text.size() && is_digit(text[i])) {
+      // Checked before multiplying: kMax * 10 still fits in int64, a larger value would not.
+      if (whole > kMax / 10) return duration_error(text, number_start, "number too large");
       whole = whole * 10 + (text[i] - '0');
-      if (whole > kMax) return duration_error(text, number_start, "number too large");
       ++i;
     }
     // Fraction digits, kept as numerator/denominator so "1.5h" is exact.

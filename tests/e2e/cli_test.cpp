@@ -14,7 +14,9 @@
 #include <vector>
 
 #include <catch2/catch.hpp>
+
 #include <nlohmann/json.hpp>
+#include "support/temp_dir.h"
 
 #include "skedd/version.h"
 
@@ -22,38 +24,10 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// A directory under /tmp for one test; removed with everything in it at the end.
-class TempDir {
+// Each test's files live in a directory of their own.
+class TempDir : public skedd::test::TempDir {
  public:
-  TempDir() {
-    std::string tmpl = "/tmp/skedd-cli-test-XXXXXX";
-    if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  std::string operator/(const std::string& relative) const { return path_ + "/" + relative; }
-
-  /// Writes `text` to `relative` with mode 0644 whatever the umask; returns the full path.
-  std::string write(const std::string& relative, const std::string& text) const {
-    const fs::path p = fs::path(path_) / relative;
-    fs::create_directories(p.parent_path());
-    {
-      std::ofstream out(p, std::ios::binary | std::ios::trunc);
-      out << text;
-      if (!out) throw std::runtime_error("cannot write " + p.string());
-    }
-    fs::permissions(p, fs::perms(0644));
-    return p.string();
-  }
-
- private:
-  std::string path_;
+  TempDir() : skedd::test::TempDir("skedd-cli-test") {}
 };
 
 std::string read_file(const std::string& path) {

@@ -12,6 +12,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "support/temp_dir.h"
+
 #include "skedd/config/config.h"
 
 namespace {
@@ -22,41 +24,10 @@ using skedd::Config;
 using skedd::JobSpec;
 using skedd::load_config;
 
-// A directory under /tmp for one test; removed with everything in it at the end.
-class TempDir {
+// Each test's files live in a directory of their own.
+class TempDir : public skedd::test::TempDir {
  public:
-  TempDir() {
-    std::string tmpl = "/tmp/skedd-config-test-XXXXXX";
-    if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  const std::string& path() const { return path_; }
-  std::string operator/(const std::string& relative) const { return path_ + "/" + relative; }
-
-  /// Writes `text` to `relative` (parent directories created) and sets `mode` exactly, so
-  /// the process umask does not matter. Returns the full path.
-  std::string write(const std::string& relative, const std::string& text,
-                    mode_t mode = 0644) const {
-    const fs::path p = fs::path(path_) / relative;
-    fs::create_directories(p.parent_path());
-    {
-      std::ofstream out(p, std::ios::binary | std::ios::trunc);
-      out << text;
-      if (!out) throw std::runtime_error("cannot write " + p.string());
-    }
-    if (::chmod(p.c_str(), mode) != 0) throw std::runtime_error("cannot chmod " + p.string());
-    return p.string();
-  }
-
- private:
-  std::string path_;
+  TempDir() : skedd::test::TempDir("skedd-config-test") {}
 };
 
 // The main file most error tests use: a fixed zone so nothing depends on the host.
