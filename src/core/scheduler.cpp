@@ -1,0 +1,193 @@
+#include "skedd/core/scheduler.h"
+
+#include <algorithm>
+
+namespace skedd {
+namespace {
+
+// Folding overdue calendar fires steps through them one by one (a cron schedule cannot be
+// counted in closed form); past this many the remainder is skipped with one next_after(now).
+constexpr std::uint64_t kMaxFoldSteps = 1'000'000;
+
+}  // namespace
+
+Scheduler::Scheduler(const Clock& clock, Random& random, std::string host)
+    : clock_(clock),
+      random_(random),
+      host_(std::move(host)),
+      last_wall_(clock.wall_now()),
+      last_mono_(clock.mono_now()) {}
+
+void Scheduler::add(JobId id, const JobSpec& spec, std::optional<Instant> anchor) {
+  remove(id);
+  const Instant now = clock_.wall_now();
+  Scheduled& job = jobs_[id.value];
+  job.spec = &spec;
+  job.anchor = anchor.value_or(now);
+  if (spec.schedule.is_reboot()) {
+    if (!reboot_fired_.insert(id.value).second) return;
+    Fire fire{id, now, now};
+    job.next = now;
+    mono_.push(job_key(id), clock_.mono_now(), spec.priority, Pending{fire});
+  } else if (spec.schedule.is_every()) {
+    enqueue_every(id, job, now);
+  } else {
+    enqueue_next(id, job, now);
+  }
+}
+
+void Scheduler::remove(JobId id) {
+  wall_.remove(job_key(id));
+  mono_.remove(job_key(id));
+  jobs_.erase(id.value);
+  if (auto it = retries_.find(id.value); it != retries_.end()) {
+    for (std::uint64_t key : it->second) mono_.remove(key);
+    retries_.erase(it);
+  }
+}
+
+void Scheduler::schedule_retry(Fire fire, Duration delay) {
+  const auto it = jobs_.find(fire.job.value);
+  const int priority = it == jobs_.end() ? 0 : it->second.spec->priority;
+  fire.due = clock_.wall_now() + delay;
+  const std::uint64_t key = retry_key();
+  retries_[fire.job.value].insert(key);
+  mono_.push(key, clock_.mono_now() + delay, priority, Pending{fire});
+}
+
+void Scheduler::enqueue_next(JobId id, Scheduled& job, Instant after) {
+  const auto next = job.spec->schedule.next_after(after, job.anchor);
+  if (!next) return;
+  job.next = next->at;
+  const Fire fire{id, next->at, next->at + jitter_for(*job.spec)};
+  wall_.push(job_key(id), fire.due, job.spec->priority, Pending{fire});
+}
+
+void Scheduler::enqueue_every(JobId id, Scheduled& job, Instant now) {
+  const Duration interval = std::get<EverySchedule>(job.spec->schedule.kind).interval;
+  const auto k = now < job.anchor ? 0 : (now - job.anchor) / interval + 1;
+  job.next = job.anchor + k * interval;
+  const Duration jitter = jitter_for(*job.spec);
+  const Fire fire{id, job.next, job.next + jitter};
+  mono_.push(job_key(id), to_mono(fire.due), job.spec->priority, Pending{fire});
+}
+
+MonoInstant Scheduler::to_mono(Instant wall) const {
+  return clock_.mono_now() + (wall - clock_.wall_now());
+}
+
+Fire Scheduler::fold_overdue_calendar(JobId id, Scheduled& job, Instant now, Instant first) {
+  Fire fire{id, first, first};
+  std::uint64_t steps = 0;
+  for (auto next = job.spec->schedule.next_after(fire.scheduled, job.anchor);
+       next && next->at <= now; next = job.spec->schedule.next_after(fire.scheduled, job.anchor)) {
+    if (fire.collapsed++ == 0) fire.first_collapsed = fire.scheduled;
+    fire.scheduled = next->at;
+    if (++steps == kMaxFoldSteps) break;
+  }
+  fire.due = fire.scheduled;
+  enqueue_next(id, job, std::max(fire.scheduled, steps == kMaxFoldSteps ? now : fire.scheduled));
+  return fire;
+}
+
+Fire Scheduler::fold_overdue_every(JobId id, Scheduled& job, Instant now) {
+  const Duration interval = std::get<EverySchedule>(job.spec->schedule.kind).interval;
+  Fire fire{id, job.next, job.next};
+  // `now` is wall time as the monotonic clock sees it: the queued fire's wall instant plus the
+  // monotonic time that passed since it was due, so a wall-clock step does not count.
+  const auto overdue = (now - job.next) / interval;
+  if (overdue > 0) {
+    fire.collapsed = static_cast<std::uint64_t>(overdue);
+    fire.first_collapsed = job.next;
+    fire.scheduled = job.next + overdue * interval;
+    fire.due = fire.scheduled;
+  }
+  job.next = fire.scheduled + interval;
+  const Fire next{id, job.next, job.next + jitter_for(*job.spec)};
+  mono_.push(job_key(id), clock_.mono_now() + (next.due - now), job.spec->priority, Pending{next});
+  return fire;
+}
+
+std::vector<Fire> Scheduler::pop_due() {
+  const Instant wall_now = clock_.wall_now();
+  const MonoInstant mono_now = clock_.mono_now();
+  last_wall_ = wall_now;
+  last_mono_ = mono_now;
+
+  struct Due {
+    Fire fire;
+    int priority;
+  };
+  std::vector<Due> due;
+  for (auto& entry : wall_.pop_due(wall_now)) {
+    const JobId id = entry.payload.fire.job;
+    Scheduled& job = jobs_.at(id.value);
+    Fire fire = fold_overdue_calendar(id, job, wall_now, entry.payload.fire.scheduled);
+    if (fire.collapsed == 0) fire.due = entry.payload.fire.due;
+    due.push_back({fire, entry.priority});
+  }
+  for (auto& entry : mono_.pop_due(mono_now)) {
+    Fire fire = entry.payload.fire;
+    if (entry.key != job_key(fire.job)) {
+      if (auto it = retries_.find(fire.job.value); it != retries_.end()) {
+        it->second.erase(entry.key);
+        if (it->second.empty()) retries_.erase(it);
+      }
+    } else {
+      Scheduled& job = jobs_.at(fire.job.value);
+      if (job.spec->schedule.is_every()) {
+        // The fire's own wall instant, advanced by how late the monotonic clock says it is.
+        const Instant seen_now = entry.payload.fire.due + (mono_now - entry.due);
+        fire = fold_overdue_every(fire.job, job, seen_now);
+        if (fire.collapsed == 0) fire.due = entry.payload.fire.due;
+      }
+    }
+    due.push_back({fire, entry.priority});
+  }
+  std::stable_sort(due.begin(), due.end(), [](const Due& a, const Due& b) {
+    if (a.fire.due != b.fire.due) return a.fire.due < b.fire.due;
+    return a.priority > b.priority;
+  });
+  std::vector<Fire> fires;
+  fires.reserve(due.size());
+  for (const Due& d : due) fires.push_back(d.fire);
+  return fires;
+}
+
+void Scheduler::clock_changed() {
+  const Instant wall_now = clock_.wall_now();
+  const MonoInstant mono_now = clock_.mono_now();
+  const Instant expected = last_wall_ + (mono_now - last_mono_);
+  last_wall_ = wall_now;
+  last_mono_ = mono_now;
+  if (wall_now - expected >= -kMaxBackwardStep) return;
+  for (auto& [raw_id, job] : jobs_) {
+    const JobId id{raw_id};
+    if (!wall_.contains(job_key(id))) continue;
+    enqueue_next(id, job, wall_now);
+  }
+}
+
+std::optional<Instant> Scheduler::next_fire(JobId id) const {
+  const auto it = jobs_.find(id.value);
+  if (it == jobs_.end()) return std::nullopt;
+  if (!wall_.contains(job_key(id)) && !mono_.contains(job_key(id))) return std::nullopt;
+  return it->second.next;
+}
+
+Duration Scheduler::jitter_for(const JobSpec& spec) {
+  const auto range = static_cast<std::uint64_t>(spec.jitter.count());
+  if (range == 0) return Duration{0};
+  if (spec.jitter_fixed) return Duration(stable_hash(spec.name + "@" + host_) % range);
+  return Duration(random_.below(range));
+}
+
+Duration retry_delay(const JobSpec& spec, int failed_attempt, Random& random) {
+  Duration base = spec.retry_backoff;
+  for (int i = 1; i < failed_attempt && base < spec.retry_backoff_max; ++i) base *= 2;
+  base = std::min(base, spec.retry_backoff_max);
+  const Duration half = base / 2;
+  return half + Duration(random.below(static_cast<std::uint64_t>((base - half).count()) + 1));
+}
+
+}  // namespace skedd
