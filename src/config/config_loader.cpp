@@ -54,6 +54,14 @@ class TableReader {
         bad(*n, key, "must be a non-empty string");
     }
   }
+  void boolean(const char* key, bool& out) {
+    if (const toml::node* n = use(key)) {
+      if (auto v = n->value_exact<bool>())
+        out = *v;
+      else
+        bad(*n, key, "must be true or false");
+    }
+  }
   void integer(const char* key, long long lo, long long hi, int& out) {
     if (const toml::node* n = use(key)) {
       auto v = n->value_exact<std::int64_t>();
@@ -142,6 +150,7 @@ void read_daemon(const toml::table& t, const std::string& file, DaemonConfig& d,
   r.duration("kill_grace", d.kill_grace);
   r.choice<OnShutdown>("on_shutdown", {{"leave", OnShutdown::kLeave}, {"stop", OnShutdown::kStop}},
                        d.on_shutdown);
+  r.boolean("cgroups", d.use_cgroups);
   r.reject_unknown();
 }
 

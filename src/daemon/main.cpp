@@ -1,7 +1,10 @@
-// skedd: wiring only. Loads the configuration and, at this stage, reports each job's next
-// fire times; running them arrives with the scheduler.
+// skedd: wiring only. Parses the command line, loads the configuration, sets up logging and
+// runs the engine on one io_context until SIGTERM or SIGINT.
+#include <sys/resource.h>
+
 #include <csignal>
 #include <cstdlib>
+#include <filesystem>
 #include <iostream>
 #include <string>
 
@@ -9,7 +12,10 @@
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 
+#include "daemon/engine.h"
+#include "daemon/event_log.h"
 #include "skedd/config/config.h"
+#include "skedd/exec/process_spawner.h"
 #include "skedd/time/clock.h"
 #include "skedd/time/timestamp.h"
 #include "skedd/version.h"
@@ -17,25 +23,15 @@
 namespace {
 
 constexpr int kExitUsage = 2;
-constexpr int kExitConfig = 78;  // EX_CONFIG from sysexits.h, as systemd understands it
+constexpr int kExitConfig = 78;      // EX_CONFIG
+constexpr int kExitCantCreate = 73;  // EX_CANTCREAT
 
-void log_next_fires(const skedd::Config& cfg, skedd::Instant now, int count) {
-  for (const skedd::JobSpec& job : cfg.jobs) {
-    if (job.schedule.is_reboot()) {
-      spdlog::info("job {}: @reboot (once per boot)", job.name);
-      continue;
-    }
-    std::string fires;
-    skedd::Instant after = now;
-    for (int i = 0; i < count; ++i) {
-      auto fire = job.schedule.next_after(after, now);
-      if (!fire) break;
-      if (!fires.empty()) fires += ", ";
-      fires += skedd::format_rfc3339(fire->at, job.zone);
-      after = fire->at;
-    }
-    if (fires.empty()) fires = "never (no future fire)";
-    spdlog::info("job {}: {} [{}] next: {}", job.name, job.schedule.text, job.zone.name(), fires);
+// Runs hold a few descriptors each (control channel, log while checking it).
+void raise_fd_limit() {
+  rlimit lim{};
+  if (::getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
+    lim.rlim_cur = lim.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &lim);
   }
 }
 
@@ -47,7 +43,10 @@ int main(int argc, char** argv) {
   std::string state_dir;
   std::string socket_path;
   std::string log_level = "info";
+  std::string log_format = "text";
+  std::string log_file;
   bool check_only = false;
+  bool no_cgroups = false;
   app.add_option("-c,--config", config_path, "main configuration file")->capture_default_str();
   app.add_flag("--check-config", check_only, "validate the configuration and exit");
   app.add_option("--state-dir", state_dir, "state directory (overrides [daemon] state_dir)");
@@ -55,16 +54,19 @@ int main(int argc, char** argv) {
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
       ->capture_default_str();
+  app.add_option("--log-format", log_format, "text or json (one object per line)")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
+  app.add_option("--log-file", log_file,
+                 "log to this file, rotated at 10 MiB keeping 3 (default: stderr)");
+  app.add_flag("--no-cgroups", no_cgroups,
+               "do not give runs their own cgroup (overrides [daemon] cgroups)");
   app.set_version_flag("-V,--version", std::string("skedd ") + skedd::kVersion);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : kExitUsage;
   }
-
-  auto logger = spdlog::stderr_color_mt("skedd");
-  spdlog::set_default_logger(logger);
-  spdlog::set_level(spdlog::level::from_str(log_level));
 
   auto cfg = skedd::load_config(config_path);
   if (!cfg) {
@@ -74,25 +76,57 @@ int main(int argc, char** argv) {
   }
   if (!state_dir.empty()) cfg->daemon.state_dir = state_dir;
   if (!socket_path.empty()) cfg->daemon.socket = socket_path;
+  if (no_cgroups) cfg->daemon.use_cgroups = false;
   if (check_only) {
     std::cout << config_path << ": OK, " << cfg->jobs.size() << " job(s) in " << cfg->files.size()
               << " file(s)\n";
     return 0;
   }
 
-  spdlog::info("skedd {} starting: config {}, state dir {}, socket {}", skedd::kVersion,
-               config_path, cfg->daemon.state_dir, cfg->daemon.socket);
-  skedd::SystemClock clock;
-  log_next_fires(cfg.value(), clock.wall_now(), 3);
+  try {
+    skedd::init_logging(log_format == "json" ? skedd::LogFormat::kJson : skedd::LogFormat::kText,
+                        spdlog::level::from_str(log_level),
+                        log_file.empty() ? std::nullopt : std::optional<std::string>(log_file));
+  } catch (const spdlog::spdlog_ex& e) {
+    std::cerr << "skedd: cannot open log file " << log_file << ": " << e.what() << '\n';
+    return kExitUsage;
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(cfg->daemon.state_dir, ec);
+  if (ec) {
+    std::cerr << "skedd: cannot create state dir " << cfg->daemon.state_dir << ": " << ec.message()
+              << '\n';
+    return kExitCantCreate;
+  }
+  raise_fd_limit();
+  // A job's control channel or a client that went away must not kill the daemon.
+  std::signal(SIGPIPE, SIG_IGN);
 
-  // The scheduler that runs jobs is not wired in yet: wait for a stop signal.
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGINT);
-  sigprocmask(SIG_BLOCK, &set, nullptr);
-  int sig = 0;
-  sigwait(&set, &sig);
-  spdlog::info("received {}, exiting", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+  skedd::log_event(spdlog::level::info, "starting",
+                   {{"version", skedd::kVersion},
+                    {"config", config_path},
+                    {"state_dir", cfg->daemon.state_dir},
+                    {"socket", cfg->daemon.socket},
+                    {"jobs", cfg->jobs.size()}});
+  try {
+    asio::io_context io;
+    skedd::SystemClock clock;
+    skedd::PosixSpawner spawner;
+    skedd::SeededRandom random;
+    skedd::Engine engine(io, std::move(cfg.value()), clock, spawner, random);
+    asio::signal_set stop_signals(io, SIGTERM, SIGINT);
+    stop_signals.async_wait([&](const boost::system::error_code& e, int sig) {
+      if (e) return;
+      skedd::log_event(spdlog::level::info, "signal",
+                       {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
+      engine.shutdown([&io] { io.stop(); });
+    });
+    engine.start();
+    io.run();
+  } catch (const std::exception& e) {
+    skedd::log_event(spdlog::level::critical, "fatal", {{"error", e.what()}});
+    return 1;
+  }
+  skedd::log_event(spdlog::level::info, "stopped");
   return 0;
 }

@@ -23,6 +23,8 @@ struct DaemonConfig {
   int max_concurrent_runs = 64;
   Duration kill_grace = std::chrono::seconds(10);
   OnShutdown on_shutdown = OnShutdown::kStop;
+  /// Give each run its own cgroup where a writable cgroup v2 hierarchy exists.
+  bool use_cgroups = true;
 };
 
 /// The [store] table.

@@ -1,0 +1,165 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "skedd/core/job_spec.h"
+#include "skedd/core/run.h"
+#include "skedd/time/types.h"
+
+namespace skedd {
+
+/// Capacity shared by all jobs: `[daemon] max_concurrent_runs` and the `[pools]` table.
+struct DispatchLimits {
+  int max_concurrent_runs = 64;      ///< runs that may run at once, over all jobs and pools
+  std::map<std::string, int> pools;  ///< pool name -> how many runs of the pool may run at once
+};
+
+/// The part of a job's definition that decides when its fires may start. Passed with each
+/// fire, so a reload takes effect from the next fire on.
+struct DispatchPolicy {
+  OverlapPolicy overlap = OverlapPolicy::kSkip;
+  int priority = 0;  ///< higher starts first when the dispatcher is saturated
+  std::string pool;  ///< empty: in no pool
+  std::optional<Duration> starting_deadline;  ///< unset: a ready fire may wait forever
+};
+
+/// What became of an offered fire.
+enum class OfferOutcome : std::uint8_t {
+  kReady,    ///< in the ready queue; take_startable() returns it when capacity allows
+  kPending,  ///< the job's single pending fire, until the job's running runs have ended
+  kSkipped,  ///< not run: the caller records it as skipped with NotRunReason::kOverlap
+};
+
+/// The answer to Dispatcher::offer().
+struct OfferResult {
+  OfferOutcome outcome = OfferOutcome::kReady;
+  /// overlap = replace only: the job's running runs, which the caller must cancel; the new
+  /// fire waits pending until they have all finished. A second replace fire lists the same
+  /// runs again, so cancelling a run that is already being cancelled must be harmless.
+  std::vector<RunId> to_cancel;
+  /// overlap = replace only: older fires of the same job, not yet started, that the new fire
+  /// replaced (its previous pending or ready fire). They will never start; the caller records
+  /// each as skipped with NotRunReason::kOverlap.
+  std::vector<Fire> displaced;
+};
+
+/// A ready fire that take_startable() removed without starting it.
+struct Dropped {
+  Fire fire;
+  NotRunReason reason = NotRunReason::kStartingDeadline;
+};
+
+/// The dispatch policy of the scheduler: decides which due fires start, in which order, and
+/// which are skipped or dropped, given the overlap policy of each job, the global bound and
+/// the pool sizes. Pure: no I/O and no clock; the caller passes the time in and starts,
+/// cancels and records runs itself. A plain value, owned by the scheduler's event loop.
+///
+/// Protocol: offer() each fire when it comes due; call take_startable() after each offer()
+/// and finished(), start each returned fire and report it with started() (or, if spawning
+/// fails, with finished() at once); report each run's end with finished().
+class Dispatcher {
+ public:
+  /// A pool named by a policy but missing from `limits.pools` has size 1 (config validation
+  /// rejects undefined pools, so this only guards against a caller's mistake).
+  explicit Dispatcher(DispatchLimits limits);
+
+  /// The dispatch policy of a job definition.
+  static DispatchPolicy policy_of(const JobSpec& spec);
+
+  /// A fire came due. By `policy.overlap`, while the job is busy (a run running, or a fire of
+  /// it already ready):
+  ///   allow:   always ready.
+  ///   skip:    skipped while the job is busy or has a pending fire, else ready.
+  ///   queue:   pending while busy (at most one; when the slot is taken the NEW fire is
+  ///            skipped), else ready.
+  ///   replace: replaces the job's not-yet-started fires (returned in `displaced`); pending
+  ///            with `to_cancel` = the job's running runs while any run, else ready.
+  /// The fire's own data (due, attempt, ...) is kept unchanged and returned when it starts.
+  OfferResult offer(const Fire& fire, const DispatchPolicy& policy);
+
+  /// Removes and returns, in start order, the ready fires that may start at `now`: while
+  /// fewer than max_concurrent_runs run, each fire whose pool has a free slot (a fire whose
+  /// pool is full is passed over, so fires behind it still start). Order: higher priority,
+  /// then earlier `due`, then earlier offer. Each returned fire counts as running at once.
+  /// First, every ready fire with `now - due > starting_deadline` is removed and appended to
+  /// `*dropped` (if not null) with NotRunReason::kStartingDeadline.
+  std::vector<Fire> take_startable(Instant now, std::vector<Dropped>* dropped);
+
+  /// The caller started a fire of `job` returned by take_startable() as run `run`. Fires of
+  /// one job are matched to runs in the order take_startable() returned them.
+  /// REQUIRES: a fire of `job` was returned by take_startable() and not yet started or
+  /// finished.
+  void started(JobId job, RunId run);
+
+  /// Run `run` of `job` ended (or its spawn failed: then `run` need not have been passed to
+  /// started(), and the job's oldest not-yet-started fire is released). Frees its global and
+  /// pool slot; when the job then has no run left, its pending fire becomes ready. A run the
+  /// dispatcher does not know is ignored.
+  void finished(JobId job, RunId run);
+
+  /// Runs counted as running: started, or returned by take_startable() and not yet started.
+  int running() const;
+  /// Runs of `pool` counted as running; 0 for an unknown pool.
+  int running_in_pool(const std::string& pool) const;
+  /// Fires in the ready queue (not counting pending fires).
+  std::size_t ready_size() const;
+  /// True while `job` has a pending fire (overlap = queue or replace).
+  bool has_pending(JobId job) const;
+  /// Runs of `job` counted as running (see running()).
+  int running_of(JobId job) const;
+
+ private:
+  /// A ready queue position: higher priority, then earlier due, then earlier offer.
+  struct StartKey {
+    int priority = 0;
+    Instant due{};
+    std::uint64_t seq = 0;  ///< offer order; unique, so keys are unique
+    bool operator<(const StartKey& other) const;
+  };
+  /// A fire waiting to start, with the policy it was offered under.
+  struct Queued {
+    Fire fire;
+    DispatchPolicy policy;
+    std::uint64_t seq = 0;
+    StartKey key() const { return {policy.priority, fire.due, seq}; }
+  };
+  struct JobState {
+    std::map<RunId, std::string> running;  ///< started runs -> their pool
+    std::deque<std::string> starting;      ///< pools of taken fires not yet started, in order
+    std::set<StartKey> ready;              ///< this job's entries in ready_
+    std::optional<Queued> pending;
+  };
+
+  OfferResult offer_skip(JobState& job, Queued fire);
+  OfferResult offer_queue(JobState& job, Queued fire);
+  OfferResult offer_replace(JobState& job, Queued fire);
+  void enqueue(JobState& job, Queued fire);
+  Queued remove_ready(JobState& job, StartKey key);
+  void drop_expired(Instant now, std::vector<Dropped>* dropped);
+  Fire start(JobState& job, StartKey key);
+  void release(JobId job, const std::string& pool);
+  void settle(JobId job);
+  bool pool_full(const std::string& pool) const;
+
+  static bool busy(const JobState& job);
+  static int running_count(const JobState& job);
+
+  DispatchLimits limits_;
+  std::uint64_t next_seq_ = 0;
+  int running_ = 0;
+  std::map<std::string, int> pool_running_;  ///< only pools with running runs
+  std::map<JobId, JobState> jobs_;           ///< only jobs with runs or waiting fires
+  std::map<StartKey, Queued> ready_;
+  /// Ready fires with a starting deadline, by (the last instant they may start, seq).
+  std::map<std::pair<Instant, std::uint64_t>, StartKey> expiry_;
+};
+
+}  // namespace skedd

@@ -1,0 +1,92 @@
+#include "skedd/core/run_channel.h"
+
+#include <charconv>
+
+namespace skedd {
+namespace {
+
+constexpr std::size_t kMaxLine = kMaxCheckpoint + 64;
+
+std::string quote_start(std::string_view line) {
+  constexpr std::size_t kShown = 40;
+  std::string shown(line.substr(0, kShown));
+  if (line.size() > kShown) shown += "...";
+  return "\"" + shown + "\"";
+}
+
+Error bad(std::string_view line, const std::string& what) {
+  return Error::invalid_argument(what + " in " + quote_start(line));
+}
+
+std::string_view rest_after(std::string_view line, std::size_t keyword_length) {
+  std::string_view rest = line.substr(keyword_length);
+  if (!rest.empty() && rest.front() == ' ') rest.remove_prefix(1);
+  return rest;
+}
+
+}  // namespace
+
+Result<RunChannelLine> parse_run_channel_line(std::string_view line) {
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  const std::string_view keyword = line.substr(0, line.find(' '));
+  if (keyword == "checkpoint") {
+    const std::string_view text = rest_after(line, keyword.size());
+    if (text.size() > kMaxCheckpoint) {
+      return bad(line, "checkpoint longer than " + std::to_string(kMaxCheckpoint) + " bytes");
+    }
+    return RunChannelLine{CheckpointLine{std::string(text)}};
+  }
+  if (keyword == "progress") {
+    const std::string_view rest = rest_after(line, keyword.size());
+    const std::string_view number = rest.substr(0, rest.find(' '));
+    double percent = 0;
+    const auto [end, ec] = std::from_chars(number.data(), number.data() + number.size(), percent);
+    if (number.empty() || ec != std::errc() || end != number.data() + number.size() ||
+        !(percent >= 0 && percent <= 100)) {
+      return bad(line, "progress wants a percentage from 0 to 100");
+    }
+    const std::string_view message =
+        number.size() < rest.size() ? rest.substr(number.size() + 1) : std::string_view();
+    return RunChannelLine{ProgressLine{percent, std::string(message)}};
+  }
+  if (keyword == "heartbeat" && line.size() == keyword.size()) {
+    return RunChannelLine{HeartbeatLine{}};
+  }
+  if (keyword == "exit") {
+    const std::string_view number = rest_after(line, keyword.size());
+    int code = -1;
+    const auto [end, ec] = std::from_chars(number.data(), number.data() + number.size(), code);
+    if (number.empty() || ec != std::errc() || end != number.data() + number.size() || code < 0 ||
+        code > 255) {
+      return bad(line, "exit wants a code from 0 to 255");
+    }
+    return RunChannelLine{ExitLine{code}};
+  }
+  return bad(line, "unknown message (expected checkpoint, progress, heartbeat or exit)");
+}
+
+bool LineSplitter::next(std::string& line) {
+  const std::size_t newline = buffer_.find('\n', start_);
+  if (newline == std::string::npos) {
+    if (buffer_.size() - start_ < kMaxLine) {
+      // Compact once the consumed prefix dominates, so the buffer does not grow forever.
+      if (start_ > 4096 && start_ * 2 > buffer_.size()) {
+        buffer_.erase(0, start_);
+        start_ = 0;
+      }
+      return false;
+    }
+    line.assign(buffer_, start_, kMaxLine);
+    start_ += kMaxLine;
+    return true;
+  }
+  line.assign(buffer_, start_, newline - start_);
+  start_ = newline + 1;
+  if (start_ == buffer_.size()) {
+    buffer_.clear();
+    start_ = 0;
+  }
+  return true;
+}
+
+}  // namespace skedd

@@ -1,0 +1,109 @@
+// The running daemon: the scheduler's fires go through the dispatcher to supervised processes.
+// Everything here runs on the io_context's one thread.
+#pragma once
+
+#include <sys/types.h>
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "daemon/timer_fd.h"
+#include "exec/cgroup.h"
+#include "skedd/config/config.h"
+#include "skedd/core/dispatcher.h"
+#include "skedd/core/run.h"
+#include "skedd/core/run_channel.h"
+#include "skedd/core/scheduler.h"
+#include "skedd/core/timer_queue.h"
+#include "skedd/exec/process_spawner.h"
+#include "skedd/time/clock.h"
+#include "skedd/util/random.h"
+#include "util/asio.h"
+
+namespace skedd {
+
+class Engine {
+ public:
+  /// Clock, spawner and random must outlive the engine. Throws std::system_error when a
+  /// timerfd or the state dir cannot be set up (start-up only).
+  Engine(asio::io_context& io, Config config, const Clock& clock, ProcessSpawner& spawner,
+         Random& random);
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  /// Schedules every job and starts waiting.
+  void start();
+  /// Stops starting runs, then per [daemon] on_shutdown: "leave" returns at once and leaves
+  /// runs going; "stop" signals every run, SIGKILLs what is left after kill_grace, and calls
+  /// `done` once all have been reaped.
+  void shutdown(std::function<void()> done);
+
+ private:
+  struct Job {
+    std::shared_ptr<const JobSpec> spec;
+    DispatchPolicy policy;
+  };
+  struct Run;
+  enum class Deadline : std::uint8_t { kSoft, kHard, kGraceKill, kLogCheck };
+  struct SupervisionEvent {
+    RunId run;
+    Deadline what;
+  };
+
+  void on_wall_timer(bool clock_was_set);
+  void on_mono_timer();
+  void on_child_signal();
+  void tick();
+  void rearm();
+  void handle_fire(const Fire& fire);
+  void pump();
+  void start_run(const Fire& fire);
+  Result<pid_t> spawn_run(Run& run);
+  void watch_control(Run& run);
+  void drain_control(Run& run);
+  void handle_control_line(Run& run, const std::string& line);
+  void on_exit(pid_t pid, int status);
+  void finish(Run& run, RunState state, std::optional<int> exit_code, std::optional<int> signal,
+              const std::string& message);
+  void maybe_retry(const Run& run, RunState state);
+  void on_deadline(const SupervisionEvent& event);
+  void signal_group(Run& run, int sig);
+  void cancel(Run& run, RunState as);
+  void record_not_run(const Fire& fire, RunState state, NotRunReason reason,
+                      std::uint64_t count = 1, std::optional<Instant> first = std::nullopt);
+  void push_deadline(const Run& run, Deadline what, MonoInstant at);
+  void forget_deadlines(const Run& run);
+  void check_shutdown_done();
+
+  asio::io_context& io_;
+  Config config_;
+  const Clock& clock_;
+  ProcessSpawner& spawner_;
+  Random& random_;
+  Scheduler scheduler_;
+  Dispatcher dispatcher_;
+  std::vector<Job> jobs_;
+  TimerFd wall_timer_;
+  TimerFd mono_timer_;
+  asio::signal_set child_signal_;
+  Cgroups cgroups_;
+  int dev_null_ = -1;
+
+  std::map<RunId, std::unique_ptr<Run>> runs_;
+  std::map<pid_t, RunId> run_by_pid_;
+  /// Process groups whose main process has exited but whose leftovers got the soft signal;
+  /// SIGKILLed after kill_grace.
+  std::map<std::uint64_t, pid_t> leftover_groups_;
+  TimerQueue<MonoInstant, SupervisionEvent> deadlines_;
+  /// The last checkpoint of each fire with an attempt still to come (retry or resume).
+  std::map<std::pair<std::uint32_t, Instant>, std::string> checkpoints_;
+  std::uint64_t next_run_id_;
+  bool shutting_down_ = false;
+  std::function<void()> shutdown_done_;
+};
+
+}  // namespace skedd

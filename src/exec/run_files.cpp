@@ -1,0 +1,104 @@
+#include "exec/run_files.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <system_error>
+
+namespace skedd {
+namespace {
+
+constexpr int kPipeSize = 1 << 20;
+
+Error io_error(const std::string& what, const std::string& path) {
+  return Error::io(what + " " + path + ": " + std::strerror(errno));
+}
+
+Status make_dirs(const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return Error::io("cannot create " + dir + ": " + ec.message());
+  return Ok{};
+}
+
+}  // namespace
+
+Result<RunFiles> create_run_files(const std::string& state_dir, const std::string& job, RunId run,
+                                  uid_t owner, gid_t group) {
+  RunFiles files;
+  const std::string id = std::to_string(run.value);
+  const std::string log_dir = state_dir + "/logs/" + job;
+  const std::string run_dir = state_dir + "/runs";
+  if (auto s = make_dirs(log_dir); !s) return s.error();
+  if (auto s = make_dirs(run_dir); !s) return s.error();
+  files.log_path = log_dir + "/" + id + ".log";
+  files.control_path = run_dir + "/" + id + ".ctl";
+
+  files.log.reset(
+      ::open(files.log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0640));
+  if (!files.log.valid()) return io_error("cannot open log", files.log_path);
+  if (::geteuid() == 0 && owner != 0 && ::fchown(files.log.get(), owner, group) != 0) {
+    return io_error("cannot chown log", files.log_path);
+  }
+
+  ::unlink(files.control_path.c_str());  // a leftover of a run id reused after a crash
+  if (::mkfifo(files.control_path.c_str(), 0600) != 0) {
+    return io_error("cannot create control FIFO", files.control_path);
+  }
+  // Read end first: opening O_RDONLY | O_NONBLOCK never waits for a writer.
+  files.control_read.reset(
+      ::open(files.control_path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW));
+  if (!files.control_read.valid()) return io_error("cannot open", files.control_path);
+  files.control_child.reset(
+      ::open(files.control_path.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW));
+  if (!files.control_child.valid()) return io_error("cannot open", files.control_path);
+  // Best effort: an unprivileged daemon may be limited by /proc/sys/fs/pipe-max-size.
+  ::fcntl(files.control_read.get(), F_SETPIPE_SZ, kPipeSize);
+  return files;
+}
+
+void remove_control_file(const std::string& control_path) {
+  ::unlink(control_path.c_str());
+}
+
+Result<bool> enforce_log_cap(const std::string& log_path, std::uint64_t cap) {
+  struct stat st {};
+  if (::stat(log_path.c_str(), &st) != 0) return io_error("cannot stat", log_path);
+  if (static_cast<std::uint64_t>(st.st_size) <= cap) return false;
+  UniqueFd log(::open(log_path.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW));
+  if (!log.valid()) return io_error("cannot open", log_path);
+  const std::string old_path = log_path + ".1";
+  UniqueFd old(::open(old_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+                      st.st_mode & 0777));
+  if (!old.valid()) return io_error("cannot open", old_path);
+  // Output written between the copy and the truncate is lost; that window is a few
+  // microseconds and the alternative (stopping the writer) is worse.
+  loff_t in_off = 0;
+  std::uint64_t left = static_cast<std::uint64_t>(st.st_size);
+  while (left > 0) {
+    const ssize_t n = ::copy_file_range(log.get(), &in_off, old.get(), nullptr, left, 0);
+    if (n <= 0) break;
+    left -= static_cast<std::uint64_t>(n);
+  }
+  if (::ftruncate(log.get(), 0) != 0) return io_error("cannot truncate", log_path);
+  return true;
+}
+
+std::string read_tail(const std::string& path, std::size_t max_bytes) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return {};
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) return {};
+  const auto size = static_cast<std::size_t>(st.st_size);
+  const std::size_t n = std::min(size, max_bytes);
+  std::string out(n, '\0');
+  const ssize_t got = ::pread(fd.get(), out.data(), n, static_cast<off_t>(size - n));
+  out.resize(got > 0 ? static_cast<std::size_t>(got) : 0);
+  return out;
+}
+
+}  // namespace skedd
