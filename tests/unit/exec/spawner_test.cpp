@@ -1,0 +1,125 @@
+// The real spawner on real programs: descriptors, environment, process group, errors.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <fstream>
+#include <iterator>
+
+#include <catch2/catch.hpp>
+
+#include "exec/run_files.h"
+#include "exec/run_setup.h"
+#include "skedd/exec/process_spawner.h"
+#include "skedd/time/timestamp.h"
+#include "support/temp_dir.h"
+
+namespace {
+
+using skedd::PosixSpawner;
+using skedd::SpawnRequest;
+
+int wait_exit(pid_t pid) {
+  int status = 0;
+  REQUIRE(::waitpid(pid, &status, 0) == pid);
+  REQUIRE(WIFEXITED(status));
+  return WEXITSTATUS(status);
+}
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+}  // namespace
+
+TEST_CASE("a spawned process gets the log on 1 and 2, the channel on 3, its own group",
+          "[spawner]") {
+  skedd::test::TempDir dir("skedd-spawn-test");
+  auto files = skedd::create_run_files(dir.path(), "job", skedd::RunId{7}, ::getuid(), ::getgid());
+  REQUIRE(files.ok());
+  SpawnRequest r;
+  r.path = "/bin/sh";
+  r.argv = {"sh", "-c",
+            "echo out; echo err >&2; echo checkpoint x >&3; "
+            "test $(ps -o pgid= $$) -eq $$ && echo own-group; pwd; echo $GREETING; "
+            "ls /proc/self/fd | wc -l"};
+  r.env = {"GREETING=hello", "PATH=/usr/bin:/bin"};
+  r.working_dir = "/tmp";
+  const int dev_null = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  r.stdin_fd = dev_null;
+  r.output_fd = files->log.get();
+  r.control_fd = files->control_child.get();
+  PosixSpawner spawner;
+  auto pid = spawner.spawn(r);
+  REQUIRE(pid.ok());
+  ::close(dev_null);
+  CHECK(wait_exit(pid.value()) == 0);
+  // 0-3, and the one ls opens to read the directory: nothing of the parent's leaked.
+  CHECK(slurp(files->log_path) == "out\nerr\nown-group\n/tmp\nhello\n5\n");
+  char buf[64] = {};
+  const ssize_t n = ::read(files->control_read.get(), buf, sizeof buf);
+  CHECK(std::string(buf, n > 0 ? static_cast<std::size_t>(n) : 0) == "checkpoint x\n");
+}
+
+TEST_CASE("spawn errors name the step that failed", "[spawner]") {
+  PosixSpawner spawner;
+  SpawnRequest r;
+  r.path = "/nonexistent/prog";
+  r.argv = {"prog"};
+  auto missing = spawner.spawn(r);
+  REQUIRE_FALSE(missing.ok());
+  CHECK(missing.error().message == "exec /nonexistent/prog: No such file or directory");
+
+  r.path = "/bin/true";
+  r.working_dir = "/nonexistent-dir";
+  auto bad_dir = spawner.spawn(r);
+  REQUIRE_FALSE(bad_dir.ok());
+  CHECK(bad_dir.error().message == "chdir /nonexistent-dir: No such file or directory");
+}
+
+TEST_CASE("the daemon's ignored signals do not reach the job", "[spawner]") {
+  auto old = std::signal(SIGPIPE, SIG_IGN);
+  PosixSpawner spawner;
+  SpawnRequest r;
+  r.path = "/bin/sh";
+  r.argv = {"sh", "-c", "grep -q '^SigIgn:[[:space:]]*0*$' /proc/self/status"};
+  auto pid = spawner.spawn(r);
+  std::signal(SIGPIPE, old);
+  REQUIRE(pid.ok());
+  CHECK(wait_exit(pid.value()) == 0);
+}
+
+TEST_CASE("executables are found on the job's PATH", "[spawner]") {
+  CHECK(skedd::resolve_executable("sh", "/nonexistent:/bin").value() == "/bin/sh");
+  CHECK(skedd::resolve_executable("./x", "/bin").value() == "./x");
+  CHECK(skedd::resolve_executable("no-such-cmd-xyz", "/bin:/usr/bin").error().message ==
+        "command \"no-such-cmd-xyz\" not found in PATH=/bin:/usr/bin");
+}
+
+TEST_CASE("a run's environment is cron's base, the job's env, then SKEDD_*", "[spawner]") {
+  skedd::JobSpec spec;
+  spec.name = "backup";
+  spec.env = {{"PATH", "/opt/bin:/bin"}, {"RETENTION", "14"}};
+  skedd::UserInfo user{1000, 1000, "alice", "/home/alice", "/bin/bash"};
+  skedd::RunContext ctx{skedd::RunId{42}, skedd::parse_rfc3339("2026-03-08T07:30:00Z").value(), 2,
+                        "step-3"};
+  CHECK(skedd::build_environment(spec, user, ctx) ==
+        std::vector<std::string>{"HOME=/home/alice", "LOGNAME=alice", "PATH=/opt/bin:/bin",
+                                 "RETENTION=14", "SHELL=/bin/sh", "SKEDD_ATTEMPT=2",
+                                 "SKEDD_CHECKPOINT=step-3", "SKEDD_CONTROL_FD=3",
+                                 "SKEDD_JOB=backup", "SKEDD_RUN_ID=42",
+                                 "SKEDD_SCHEDULED_AT=2026-03-08T07:30:00Z", "USER=alice"});
+}
+
+TEST_CASE("a log over its cap is copied aside and truncated", "[spawner]") {
+  skedd::test::TempDir dir("skedd-logcap-test");
+  const std::string log = dir.write("run.log", std::string(100, 'a'));
+  CHECK(skedd::enforce_log_cap(log, 200).value() == false);
+  CHECK(skedd::enforce_log_cap(log, 50).value() == true);
+  CHECK(slurp(log).empty());
+  CHECK(slurp(log + ".1") == std::string(100, 'a'));
+  CHECK(skedd::read_tail(log + ".1", 3) == "aaa");
+}
