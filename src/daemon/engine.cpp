@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <system_error>
 
 #include "daemon/event_log.h"
@@ -77,6 +78,8 @@ Engine::Engine(asio::io_context& io, Config config, const Clock& clock, ProcessS
       random_(random),
       scheduler_(clock, random, host_name()),
       dispatcher_(limits_of(config_)),
+      self_(current_user()),
+      runtime_dir_(std::filesystem::path(config_.daemon.socket).parent_path().string()),
       wall_timer_(io, CLOCK_REALTIME),
       mono_timer_(io, CLOCK_BOOTTIME),
       child_signal_(io, SIGCHLD),
@@ -130,13 +133,18 @@ void Engine::rearm() {
   if (!shutting_down_) {
     const Instant wall_now = clock_.wall_now();
     const Instant wall_at = scheduler_.next_wall_deadline().value_or(wall_now + kIdleWallHorizon);
-    wall_timer_.cancel();
-    wall_timer_.arm(wall_at.time_since_epoch(), true);
-    wall_timer_.async_wait([this](bool clock_was_set) { on_wall_timer(clock_was_set); });
+    if (wall_armed_ != wall_at) {
+      wall_armed_ = wall_at;
+      wall_timer_.cancel();
+      wall_timer_.arm(wall_at.time_since_epoch(), true);
+      wall_timer_.async_wait([this](bool clock_was_set) { on_wall_timer(clock_was_set); });
+    }
     if (const auto s = scheduler_.next_mono_deadline(); s && (!mono_at || *s < *mono_at)) {
       mono_at = s;
     }
   }
+  if (mono_at == mono_armed_) return;
+  mono_armed_ = mono_at;
   mono_timer_.cancel();
   if (mono_at) {
     mono_timer_.arm(mono_at->time_since_epoch(), false);
@@ -145,6 +153,7 @@ void Engine::rearm() {
 }
 
 void Engine::on_wall_timer(bool clock_was_set) {
+  wall_armed_.reset();
   if (clock_was_set) {
     log_event(warn, "clock_set", {{"now", utc(clock_.wall_now())}});
     scheduler_.clock_changed();
@@ -153,6 +162,7 @@ void Engine::on_wall_timer(bool clock_was_set) {
 }
 
 void Engine::on_mono_timer() {
+  mono_armed_.reset();
   tick();
 }
 
@@ -255,11 +265,14 @@ void Engine::start_run(const Fire& fire) {
 
 Result<pid_t> Engine::spawn_run(Run& run) {
   const JobSpec& spec = *run.spec;
-  auto user = job_user(spec);
+  // The daemon's own account is looked up once; a job's `user` on every run, so that an
+  // account change takes effect without a restart.
+  auto user = spec.user ? lookup_user(*spec.user) : Result<UserInfo>(self_);
   if (!user) return user.error();
   auto credentials = job_credentials(spec, user.value());
   if (!credentials) return credentials.error();
-  auto files = create_run_files(config_.daemon.state_dir, spec.name, run.id, user->uid, user->gid);
+  auto files = create_run_files(config_.daemon.state_dir, runtime_dir_, spec.name, run.id,
+                                user->uid, user->gid);
   if (!files) return files.error();
   run.files = std::move(files.value());
 
@@ -269,9 +282,14 @@ Result<pid_t> Engine::spawn_run(Run& run) {
       spec, user.value(), RunContext{run.id, run.fire.scheduled, run.fire.attempt, run.checkpoint});
   std::string path_list = default_path(user->uid);
   if (auto it = spec.env.find("PATH"); it != spec.env.end()) path_list = it->second;
-  auto executable = resolve_executable(spec.command.front(), path_list);
-  if (!executable) return executable.error();
-  request.path = executable.value();
+  // Found once per job (and definition): a PATH search is several stat calls per run.
+  std::string& executable = executables_[run.spec.get()];
+  if (executable.empty()) {
+    auto found = resolve_executable(spec.command.front(), path_list);
+    if (!found) return found.error();
+    executable = found.value();
+  }
+  request.path = executable;
   request.working_dir = spec.working_dir.value_or(user->home);
   request.stdin_fd = dev_null_;
   request.output_fd = run.files.log.get();

@@ -12,6 +12,7 @@
 
 #include "daemon/timer_fd.h"
 #include "exec/cgroup.h"
+#include "exec/run_setup.h"
 #include "skedd/config/config.h"
 #include "skedd/core/dispatcher.h"
 #include "skedd/core/run.h"
@@ -86,7 +87,15 @@ class Engine {
   Random& random_;
   Scheduler scheduler_;
   Dispatcher dispatcher_;
+  UserInfo self_;  ///< the daemon's own account, for jobs without `user`
+  /// Where run control FIFOs live: the socket's directory (a tmpfs such as /run/skedd).
+  std::string runtime_dir_;
   std::vector<Job> jobs_;
+  /// Resolved executables by definition (a reload makes new definitions).
+  std::map<const JobSpec*, std::string> executables_;
+  /// What each timer is armed for, so rearm() touches the kernel only on a change.
+  std::optional<Instant> wall_armed_;
+  std::optional<MonoInstant> mono_armed_;
   TimerFd wall_timer_;
   TimerFd mono_timer_;
   asio::signal_set child_signal_;

@@ -19,6 +19,8 @@ Error io_error(const std::string& what, const std::string& path) {
 }
 
 Status make_dirs(const std::string& dir) {
+  // The common case, the directory exists, costs one mkdir call.
+  if (::mkdir(dir.c_str(), 0755) == 0 || errno == EEXIST) return Ok{};
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) return Error::io("cannot create " + dir + ": " + ec.message());
@@ -27,15 +29,15 @@ Status make_dirs(const std::string& dir) {
 
 }  // namespace
 
-Result<RunFiles> create_run_files(const std::string& state_dir, const std::string& job, RunId run,
-                                  uid_t owner, gid_t group) {
+Result<RunFiles> create_run_files(const std::string& state_dir, const std::string& runtime_dir,
+                                  const std::string& job, RunId run, uid_t owner, gid_t group) {
   RunFiles files;
   const std::string id = std::to_string(run.value);
-  const std::string log_dir = state_dir + "/logs/" + job;
-  const std::string run_dir = state_dir + "/runs";
+  const std::string log_dir = state_dir + "/logs";
+  const std::string run_dir = runtime_dir + "/runs";
   if (auto s = make_dirs(log_dir); !s) return s.error();
   if (auto s = make_dirs(run_dir); !s) return s.error();
-  files.log_path = log_dir + "/" + id + ".log";
+  files.log_path = log_dir + "/" + job + "." + id + ".log";
   files.control_path = run_dir + "/" + id + ".ctl";
 
   files.log.reset(

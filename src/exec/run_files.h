@@ -18,17 +18,20 @@ namespace skedd {
 /// holds 1 MiB, so a job whose daemon is down neither blocks nor fails until that much is
 /// unread.
 struct RunFiles {
-  std::string log_path;      ///< STATE/logs/JOB/RUN.log
-  std::string control_path;  ///< STATE/runs/RUN.ctl
+  std::string log_path;      ///< STATE/logs/JOB.RUN.log
+  std::string control_path;  ///< RUNTIME/runs/RUN.ctl
   UniqueFd log;              ///< write end for the child, O_APPEND
   UniqueFd control_child;    ///< the FIFO, O_RDWR | O_NONBLOCK, for the child's fd 3
   UniqueFd control_read;     ///< the FIFO, O_RDONLY | O_NONBLOCK, for skedd
 };
 
-/// Creates the run's log (appending, owned by `owner` when skedd is root) and control FIFO.
-/// Every descriptor is close-on-exec. The error names the path.
-Result<RunFiles> create_run_files(const std::string& state_dir, const std::string& job, RunId run,
-                                  uid_t owner, gid_t group);
+/// Creates the run's log under `state_dir` (appending, owned by `owner` when skedd is root)
+/// and its control FIFO under `runtime_dir` (the socket's directory: /run/skedd, a tmpfs, in
+/// production, where creating a FIFO costs far less than on a disk). Logs are flat, one
+/// directory for all jobs, so a job's first run creates no directory. Every descriptor is
+/// close-on-exec. The error names the path.
+Result<RunFiles> create_run_files(const std::string& state_dir, const std::string& runtime_dir,
+                                  const std::string& job, RunId run, uid_t owner, gid_t group);
 
 /// Removes the control FIFO of a finished run; errors are ignored (it may be gone).
 void remove_control_file(const std::string& control_path);

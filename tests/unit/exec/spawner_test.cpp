@@ -38,7 +38,8 @@ std::string slurp(const std::string& path) {
 TEST_CASE("a spawned process gets the log on 1 and 2, the channel on 3, its own group",
           "[spawner]") {
   skedd::test::TempDir dir("skedd-spawn-test");
-  auto files = skedd::create_run_files(dir.path(), "job", skedd::RunId{7}, ::getuid(), ::getgid());
+  auto files = skedd::create_run_files(dir.path(), dir.path(), "job", skedd::RunId{7}, ::getuid(),
+                                       ::getgid());
   REQUIRE(files.ok());
   SpawnRequest r;
   r.path = "/bin/sh";
