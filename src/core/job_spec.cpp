@@ -1,5 +1,7 @@
 #include "skedd/core/job_spec.h"
 
+#include <tuple>
+
 #include <csignal>
 #include <string>
 
@@ -115,6 +117,31 @@ std::string signal_name(int sig) {
     if (n == sig) return std::string("SIG") + name;
   }
   return "signal " + std::to_string(sig);
+}
+
+namespace {
+
+std::string schedule_identity(const Schedule& s) {
+  std::string id = s.text;
+  if (const auto* cron = std::get_if<CronSchedule>(&s.kind)) {
+    id += "|" + std::string(to_string(cron->spec.dst_skipped())) + "|" +
+          to_string(cron->spec.dst_repeated());
+  }
+  return id;
+}
+
+}  // namespace
+
+bool same_definition(const JobSpec& a, const JobSpec& b) {
+  const auto fields = [](const JobSpec& j) {
+    return std::tie(j.name, j.command, j.shell, j.user, j.group, j.working_dir, j.env, j.umask,
+                    j.nice, j.limit_nofile, j.limit_memory, j.priority, j.pool, j.soft_timeout,
+                    j.hard_timeout, j.soft_signal, j.kill_leftovers, j.retries, j.retry_backoff,
+                    j.retry_backoff_max, j.overlap, j.catch_up, j.max_catch_up, j.starting_deadline,
+                    j.jitter, j.jitter_fixed, j.on_interrupt, j.max_interrupts, j.log_max_size);
+  };
+  return fields(a) == fields(b) && schedule_identity(a.schedule) == schedule_identity(b.schedule) &&
+         a.zone.name() == b.zone.name();
 }
 
 }  // namespace skedd

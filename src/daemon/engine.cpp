@@ -105,26 +105,80 @@ Engine::~Engine() {
 }
 
 void Engine::start() {
-  jobs_.reserve(config_.jobs.size());
-  for (JobSpec& spec : config_.jobs) {
-    auto shared = std::make_shared<const JobSpec>(std::move(spec));
-    jobs_.push_back(Job{shared, Dispatcher::policy_of(*shared)});
-  }
+  std::vector<JobSpec> specs = std::move(config_.jobs);
   config_.jobs.clear();
-  for (std::size_t i = 0; i < jobs_.size(); ++i) {
-    const JobId id{static_cast<std::uint32_t>(i)};
-    const JobSpec& spec = *jobs_[i].spec;
-    scheduler_.add(id, spec);
-    const auto next = scheduler_.next_fire(id);
-    log_event(info, "job_loaded",
-              {{"job", spec.name},
-               {"schedule", spec.schedule.text},
-               {"timezone", spec.zone.name()},
-               {"next", next ? format_rfc3339(*next, spec.zone) : "never"}});
-  }
+  for (JobSpec& spec : specs) add_job(std::move(spec));
   child_signal_.async_wait([this](const boost::system::error_code& ec, int) {
     if (!ec) on_child_signal();
   });
+  tick();
+}
+
+JobId Engine::add_job(JobSpec spec) {
+  const JobId id{static_cast<std::uint32_t>(jobs_.size())};
+  auto shared = std::make_shared<const JobSpec>(std::move(spec));
+  jobs_.push_back(Job{shared, Dispatcher::policy_of(*shared)});
+  job_by_name_[shared->name] = id;
+  scheduler_.add(id, *shared);
+  log_job(id, "job_loaded");
+  return id;
+}
+
+void Engine::log_job(JobId id, std::string_view event) {
+  const JobSpec& spec = *jobs_[id.value].spec;
+  const auto next = scheduler_.next_fire(id);
+  log_event(info, event,
+            {{"job", spec.name},
+             {"schedule", spec.schedule.text},
+             {"timezone", spec.zone.name()},
+             {"next", next ? format_rfc3339(*next, spec.zone) : "never"}});
+}
+
+void Engine::reload(Config config) {
+  if (shutting_down_) return;
+  if (config.daemon.state_dir != config_.daemon.state_dir ||
+      config.daemon.socket != config_.daemon.socket) {
+    log_event(warn, "reload_needs_restart",
+              {{"what", "state_dir and socket"}, {"effect", "kept until skedd restarts"}});
+    config.daemon.state_dir = config_.daemon.state_dir;
+    config.daemon.socket = config_.daemon.socket;
+  }
+  std::vector<JobSpec> specs = std::move(config.jobs);
+  config.jobs.clear();
+  std::map<std::string, JobId> previous = std::move(job_by_name_);
+  job_by_name_.clear();
+  int kept = 0, changed = 0, added = 0;
+  for (JobSpec& spec : specs) {
+    const auto old = previous.find(spec.name);
+    if (old == previous.end()) {
+      add_job(std::move(spec));
+      ++added;
+      continue;
+    }
+    const JobId id = old->second;
+    previous.erase(old);
+    job_by_name_[spec.name] = id;
+    if (same_definition(*jobs_[id.value].spec, spec)) {
+      ++kept;
+      continue;
+    }
+    // An `every` job keeps its rhythm: the new interval counts from the old next fire.
+    const auto anchor = scheduler_.next_fire(id);
+    auto shared = std::make_shared<const JobSpec>(std::move(spec));
+    jobs_[id.value] = Job{shared, Dispatcher::policy_of(*shared)};
+    scheduler_.add(id, *shared, shared->schedule.is_every() ? anchor : std::nullopt);
+    log_job(id, "job_changed");
+    ++changed;
+  }
+  for (const auto& [name, id] : previous) {
+    scheduler_.remove(id);
+    jobs_[id.value].removed = true;
+    log_event(info, "job_removed", {{"job", name}});
+  }
+  dispatcher_.set_limits(limits_of(config));
+  config_ = std::move(config);
+  log_event(info, "reloaded",
+            {{"kept", kept}, {"changed", changed}, {"added", added}, {"removed", previous.size()}});
   tick();
 }
 
@@ -221,6 +275,13 @@ void Engine::record_not_run(const Fire& fire, RunState state, NotRunReason reaso
 }
 
 void Engine::start_run(const Fire& fire) {
+  if (jobs_[fire.job.value].removed) {
+    // Waited in the ready queue while a reload removed its job.
+    dispatcher_.finished(fire.job, RunId{0});
+    log_event(info, "fire_dropped",
+              {{"job", jobs_[fire.job.value].spec->name}, {"reason", "job removed by reload"}});
+    return;
+  }
   auto run = std::make_unique<Run>();
   run->id = RunId{next_run_id_++};
   run->job = fire.job;

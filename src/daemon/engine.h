@@ -38,6 +38,12 @@ class Engine {
 
   /// Schedules every job and starts waiting.
   void start();
+  /// Applies a new, already validated configuration as a diff: jobs whose definition is the
+  /// same keep their state and next fire; a changed job is rescheduled (its running runs
+  /// finish on the old definition); a removed job's running runs are not killed; new jobs
+  /// start. Daemon limits and pools apply at once; state_dir and socket only at restart.
+  void reload(Config config);
+
   /// Stops starting runs, then per [daemon] on_shutdown: "leave" returns at once and leaves
   /// runs going; "stop" signals every run, SIGKILLs what is left after kill_grace, and calls
   /// `done` once all have been reaped.
@@ -47,6 +53,7 @@ class Engine {
   struct Job {
     std::shared_ptr<const JobSpec> spec;
     DispatchPolicy policy;
+    bool removed = false;  ///< by a reload; the slot stays so that ids are never reused
   };
   struct Run;
   enum class Deadline : std::uint8_t { kSoft, kHard, kGraceKill, kLogCheck };
@@ -55,6 +62,8 @@ class Engine {
     Deadline what;
   };
 
+  JobId add_job(JobSpec spec);
+  void log_job(JobId id, std::string_view event);
   void on_wall_timer(bool clock_was_set);
   void on_mono_timer();
   void on_child_signal();
@@ -90,7 +99,8 @@ class Engine {
   UserInfo self_;  ///< the daemon's own account, for jobs without `user`
   /// Where run control FIFOs live: the socket's directory (a tmpfs such as /run/skedd).
   std::string runtime_dir_;
-  std::vector<Job> jobs_;
+  std::vector<Job> jobs_;  ///< by JobId
+  std::map<std::string, JobId> job_by_name_;
   /// Resolved executables by definition (a reload makes new definitions).
   std::map<const JobSpec*, std::string> executables_;
   /// What each timer is armed for, so rearm() touches the kernel only on a change.

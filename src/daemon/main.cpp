@@ -5,6 +5,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <iostream>
 #include <string>
 
@@ -114,13 +115,32 @@ int main(int argc, char** argv) {
     skedd::PosixSpawner spawner;
     skedd::SeededRandom random;
     skedd::Engine engine(io, std::move(cfg.value()), clock, spawner, random);
+    asio::signal_set reload_signal(io, SIGHUP);
     asio::signal_set stop_signals(io, SIGTERM, SIGINT);
     stop_signals.async_wait([&](const boost::system::error_code& e, int sig) {
       if (e) return;
       skedd::log_event(spdlog::level::info, "signal",
                        {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
+      reload_signal.cancel();
       engine.shutdown([&io] { io.stop(); });
     });
+    std::function<void()> wait_reload = [&] {
+      reload_signal.async_wait([&](const boost::system::error_code& e, int) {
+        if (e) return;
+        auto next = skedd::load_config(config_path);
+        if (!next) {
+          skedd::log_event(spdlog::level::err, "reload_refused",
+                           {{"config", config_path}, {"errors", next.error().message}});
+        } else {
+          if (!state_dir.empty()) next->daemon.state_dir = state_dir;
+          if (!socket_path.empty()) next->daemon.socket = socket_path;
+          if (no_cgroups) next->daemon.use_cgroups = false;
+          engine.reload(std::move(next.value()));
+        }
+        wait_reload();
+      });
+    };
+    wait_reload();
     engine.start();
     io.run();
   } catch (const std::exception& e) {

@@ -74,6 +74,10 @@ class Dispatcher {
   /// The dispatch policy of a job definition.
   static DispatchPolicy policy_of(const JobSpec& spec);
 
+  /// New limits (a reload). Runs above a lowered bound keep running; no new start until the
+  /// count is below it.
+  void set_limits(DispatchLimits limits) { limits_ = std::move(limits); }
+
   /// A fire came due. By `policy.overlap`, while the job is busy (a run running, or a fire of
   /// it already ready):
   ///   allow:   always ready.

@@ -84,6 +84,10 @@ struct JobSpec {
   SourceLocation defined_at;
 };
 
+/// Whether two definitions would run the same way (the source location is ignored). A reload
+/// keeps the state of jobs whose definition is the same.
+bool same_definition(const JobSpec& a, const JobSpec& b);
+
 /// Checks a job name against [A-Za-z0-9][A-Za-z0-9_.-]{0,63} (names become file names).
 /// The message says what is wrong with it.
 Status validate_job_name(std::string_view name);
