@@ -33,8 +33,12 @@ std::string utc(Instant t) {
   return format_rfc3339_utc(t);
 }
 
+// Durations as log fields, from whole microseconds so they print without binary noise.
 double seconds(Duration d) {
-  return std::chrono::duration<double>(d).count();
+  return static_cast<double>(d.count()) / 1e6;
+}
+double millis(Duration d) {
+  return static_cast<double>(d.count()) / 1e3;
 }
 
 std::string host_name() {
@@ -313,7 +317,7 @@ void Engine::start_run(const Fire& fire) {
              {"pid", r.pid},
              {"attempt", fire.attempt},
              {"scheduled", utc(fire.scheduled)},
-             {"lateness_ms", seconds(now - fire.due) * 1000},
+             {"lateness_ms", millis(now - fire.due)},
              {"log", r.files.log_path}});
   r.control = std::make_unique<asio::posix::stream_descriptor>(io_, r.files.control_read.release());
   watch_control(r);
@@ -499,7 +503,7 @@ void Engine::finish(Run& run, RunState state, std::optional<int> exit_code,
                  {"started", utc(run.started)},
                  {"ended", utc(ended)},
                  {"duration_s", seconds(ended - run.started)},
-                 {"lateness_ms", seconds(run.started - run.fire.due) * 1000}};
+                 {"lateness_ms", millis(run.started - run.fire.due)}};
   if (exit_code) fields["exit_code"] = *exit_code;
   if (signal) fields["signal"] = signal_name(*signal);
   if (run.reported_exit) fields["reported_exit_code"] = *run.reported_exit;
