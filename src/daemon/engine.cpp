@@ -70,6 +70,7 @@ struct Engine::Run {
   bool hard_timeout_sent = false;
   std::optional<RunState> cancelled_as;  ///< kCancelled (stop, replace) when we ended it
   std::optional<int> reported_exit;      ///< from an `exit <code>` line
+  std::optional<MonoInstant> grace_end;  ///< when a cancelled run's group gets SIGKILL
   bool has_cgroup = false;
 };
 
@@ -485,7 +486,9 @@ void Engine::on_exit(pid_t pid, int status) {
     ::kill(-run.pid, run.spec->soft_signal);
     ::kill(-run.pid, SIGCONT);
     leftover_groups_[run.id.value] = run.pid;
-    push_deadline(run, Deadline::kGraceKill, clock_.mono_now() + config_.daemon.kill_grace);
+    // A cancelled run's group had its soft signal already: its grace period is not renewed.
+    push_deadline(run, Deadline::kGraceKill,
+                  run.grace_end.value_or(clock_.mono_now() + config_.daemon.kill_grace));
     log_event(info, "leftovers_signalled",
               {{"job", run.spec->name}, {"run", run.id.value}, {"pgid", run.pid}});
   }
@@ -615,7 +618,8 @@ void Engine::cancel(Run& run, RunState as) {
   run.cancelled_as = as;
   log_event(info, "run_cancelled", {{"job", run.spec->name}, {"run", run.id.value}});
   signal_group(run, run.spec->soft_signal);
-  push_deadline(run, Deadline::kGraceKill, clock_.mono_now() + config_.daemon.kill_grace);
+  run.grace_end = clock_.mono_now() + config_.daemon.kill_grace;
+  push_deadline(run, Deadline::kGraceKill, *run.grace_end);
 }
 
 void Engine::shutdown(std::function<void()> done) {
