@@ -400,7 +400,7 @@ void Engine::drain_control(Run& run) {
   for (;;) {
     const ssize_t n =
         ::read(run.control->native_handle(), run.read_buffer.data(), run.read_buffer.size());
-    if (n <= 0) break;  // EAGAIN: drained; 0 cannot happen while the child holds a writer
+    if (n <= 0) break;  // EAGAIN: drained (skedd holds a writer itself, so never 0)
     run.lines.append(std::string_view(run.read_buffer.data(), static_cast<std::size_t>(n)));
   }
   std::string line;
@@ -443,6 +443,24 @@ void Engine::on_child_signal() {
     const pid_t pid = ::waitpid(-1, &status, WNOHANG);
     if (pid <= 0) break;
     on_exit(pid, status);
+  }
+  // skedd is a child subreaper: the orphans of a run are reparented to it and were reaped just
+  // above, so a group that answers no more has no live process left.
+  for (auto it = leftover_groups_.begin(); it != leftover_groups_.end();) {
+    const RunId id{it->first};
+    if (::kill(-it->second, 0) == 0) {
+      ++it;
+      continue;
+    }
+    it = leftover_groups_.erase(it);
+    deadlines_.remove(id.value * 4 + static_cast<std::uint64_t>(Deadline::kGraceKill));
+    if (auto run = runs_.find(id); run != runs_.end()) {
+      if (run->second->has_cgroup) {
+        if (!cgroups_.empty(id)) cgroups_.kill(id);
+        cgroups_.remove(id);
+      }
+      runs_.erase(run);
+    }
   }
   child_signal_.async_wait([this](const boost::system::error_code& ec, int) {
     if (!ec) on_child_signal();

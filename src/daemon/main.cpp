@@ -1,5 +1,6 @@
 // skedd: wiring only. Parses the command line, loads the configuration, sets up logging and
 // runs the engine on one io_context until SIGTERM or SIGINT.
+#include <sys/prctl.h>
 #include <sys/resource.h>
 
 #include <csignal>
@@ -100,6 +101,10 @@ int main(int argc, char** argv) {
     return kExitCantCreate;
   }
   raise_fd_limit();
+  // Orphans of runs (children of a run's main process that outlive it) become skedd's children,
+  // so skedd reaps them and sees when a run's process group has emptied, even where PID 1
+  // does not reap.
+  ::prctl(PR_SET_CHILD_SUBREAPER, 1);
   // A job's control channel or a client that went away must not kill the daemon.
   std::signal(SIGPIPE, SIG_IGN);
 

@@ -51,9 +51,10 @@ Result<RunFiles> create_run_files(const std::string& state_dir, const std::strin
   if (::mkfifo(files.control_path.c_str(), 0600) != 0) {
     return io_error("cannot create control FIFO", files.control_path);
   }
-  // Read end first: opening O_RDONLY | O_NONBLOCK never waits for a writer.
+  // skedd's end is read-write too: with a writer of its own the FIFO never reports end of file
+  // (which would leave it readable forever) when the run closes fd 3.
   files.control_read.reset(
-      ::open(files.control_path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW));
+      ::open(files.control_path.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW));
   if (!files.control_read.valid()) return io_error("cannot open", files.control_path);
   files.control_child.reset(
       ::open(files.control_path.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW));
@@ -79,8 +80,10 @@ Result<bool> enforce_log_cap(const std::string& log_path, std::uint64_t cap) {
   if (!old.valid()) return io_error("cannot open", old_path);
   // Output written between the copy and the truncate is lost; that window is a few
   // microseconds and the alternative (stopping the writer) is worse.
-  loff_t in_off = 0;
-  std::uint64_t left = static_cast<std::uint64_t>(st.st_size);
+  // Only the newest `cap` bytes are kept, so the two files together stay within twice the cap
+  // (plus what is written between two checks).
+  std::uint64_t left = std::min<std::uint64_t>(static_cast<std::uint64_t>(st.st_size), cap);
+  loff_t in_off = static_cast<loff_t>(static_cast<std::uint64_t>(st.st_size) - left);
   while (left > 0) {
     const ssize_t n = ::copy_file_range(log.get(), &in_off, old.get(), nullptr, left, 0);
     if (n <= 0) break;

@@ -22,7 +22,7 @@ struct RunFiles {
   std::string control_path;  ///< RUNTIME/runs/RUN.ctl
   UniqueFd log;              ///< write end for the child, O_APPEND
   UniqueFd control_child;    ///< the FIFO, O_RDWR | O_NONBLOCK, for the child's fd 3
-  UniqueFd control_read;     ///< the FIFO, O_RDONLY | O_NONBLOCK, for skedd
+  UniqueFd control_read;     ///< the FIFO, O_RDWR | O_NONBLOCK, for skedd to read
 };
 
 /// Creates the run's log under `state_dir` (appending, owned by `owner` when skedd is root)
@@ -36,9 +36,9 @@ Result<RunFiles> create_run_files(const std::string& state_dir, const std::strin
 /// Removes the control FIFO of a finished run; errors are ignored (it may be gone).
 void remove_control_file(const std::string& control_path);
 
-/// Keeps a log under `cap` bytes without touching the writer: when it is larger, its content
-/// is copied to PATH.1 (replacing an older one) and the log truncated; the writer appends, so
-/// it carries on at the new end. Returns whether it rotated.
+/// Keeps a log under `cap` bytes without touching the writer: when it is larger, its newest
+/// `cap` bytes are copied to PATH.1 (replacing an older one) and the log truncated; the writer
+/// appends, so it carries on at the new end. Returns whether it rotated.
 Result<bool> enforce_log_cap(const std::string& log_path, std::uint64_t cap);
 
 /// The last `max_bytes` of a file (for run summaries); empty when unreadable.
