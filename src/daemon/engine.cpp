@@ -237,8 +237,9 @@ void Engine::tick() {
 void Engine::handle_fire(const Fire& fire) {
   const Job& job = jobs_[fire.job.value];
   if (fire.collapsed > 0) {
+    // Folded fires: `first` is the earliest, `count` how many, `folded_into` the one that runs.
     record_not_run(Fire{fire.job, fire.first_collapsed, fire.first_collapsed}, RunState::kMissed,
-                   NotRunReason::kClockJump, fire.collapsed, fire.first_collapsed);
+                   NotRunReason::kClockJump, fire.collapsed, fire.scheduled);
   }
   const OfferResult result = dispatcher_.offer(fire, job.policy);
   for (const Fire& displaced : result.displaced) {
@@ -269,13 +270,13 @@ void Engine::pump() {
 }
 
 void Engine::record_not_run(const Fire& fire, RunState state, NotRunReason reason,
-                            std::uint64_t count, std::optional<Instant> first) {
+                            std::uint64_t count, std::optional<Instant> folded_into) {
   json fields = {{"job", jobs_[fire.job.value].spec->name},
                  {"state", to_string(state)},
                  {"reason", to_string(reason)},
                  {"scheduled", utc(fire.scheduled)},
                  {"count", count}};
-  if (first) fields["first"] = utc(*first);
+  if (folded_into) fields["folded_into"] = utc(*folded_into);
   log_event(info, "fire_not_run", fields);
 }
 
@@ -455,12 +456,13 @@ void Engine::on_child_signal() {
     it = leftover_groups_.erase(it);
     deadlines_.remove(id.value * 4 + static_cast<std::uint64_t>(Deadline::kGraceKill));
     if (auto run = runs_.find(id); run != runs_.end()) {
-      if (run->second->has_cgroup) {
-        if (!cgroups_.empty(id)) cgroups_.kill(id);
-        cgroups_.remove(id);
-      }
+      if (run->second->has_cgroup) release_cgroup(*run->second);
       runs_.erase(run);
     }
+  }
+  // cgroup.kill is asynchronous: a cgroup is removed once its last process has been reaped.
+  for (auto it = cgroups_to_remove_.begin(); it != cgroups_to_remove_.end();) {
+    it = cgroups_.remove(RunId{*it}) ? cgroups_to_remove_.erase(it) : std::next(it);
   }
   child_signal_.async_wait([this](const boost::system::error_code& ec, int) {
     if (!ec) on_child_signal();
@@ -540,15 +542,19 @@ void Engine::finish(Run& run, RunState state, std::optional<int> exit_code,
     run.control->close(ignored);
   }
   if (!run.files.control_path.empty()) remove_control_file(run.files.control_path);
-  if (run.has_cgroup && !leftover_groups_.count(run.id.value)) {
-    if (!cgroups_.empty(run.id)) cgroups_.kill(run.id);
-    cgroups_.remove(run.id);
-  }
+  if (run.has_cgroup && !leftover_groups_.count(run.id.value)) release_cgroup(run);
   // Keep the grace-kill deadline of leftovers; drop the rest.
   deadlines_.remove(run.id.value * 4 + static_cast<std::uint64_t>(Deadline::kSoft));
   deadlines_.remove(run.id.value * 4 + static_cast<std::uint64_t>(Deadline::kHard));
   deadlines_.remove(run.id.value * 4 + static_cast<std::uint64_t>(Deadline::kLogCheck));
   if (!leftover_groups_.count(run.id.value)) runs_.erase(run.id);
+}
+
+void Engine::release_cgroup(const Run& run) {
+  // Processes that left the run's group are the run's leftovers too; kill_leftovers = false
+  // keeps them (and their cgroup, which is removed once they are gone).
+  if (run.spec->kill_leftovers && !cgroups_.empty(run.id)) cgroups_.kill(run.id);
+  if (!cgroups_.remove(run.id)) cgroups_to_remove_.insert(run.id.value);
 }
 
 void Engine::maybe_retry(const Run& run, RunState state) {
@@ -592,6 +598,10 @@ void Engine::on_deadline(const SupervisionEvent& event) {
                  {"run", run.id.value},
                  {"signal", signal_name(run.spec->soft_signal)}});
       signal_group(run, run.spec->soft_signal);
+      // Without a hard timeout, a run that ignores the soft signal is killed after kill_grace.
+      if (!run.spec->hard_timeout) {
+        push_deadline(run, Deadline::kHard, clock_.mono_now() + config_.daemon.kill_grace);
+      }
       break;
     case Deadline::kHard:
       if (run_by_pid_.count(run.pid) == 0) return;
@@ -609,10 +619,7 @@ void Engine::on_deadline(const SupervisionEvent& event) {
       }
       if (leftover_groups_.erase(run.id.value) != 0) {
         ::kill(-run.pid, SIGKILL);
-        if (run.has_cgroup) {
-          cgroups_.kill(run.id);
-          cgroups_.remove(run.id);
-        }
+        if (run.has_cgroup) release_cgroup(run);
         runs_.erase(it);
         check_shutdown_done();
       }

@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -83,8 +84,10 @@ class Engine {
   void on_deadline(const SupervisionEvent& event);
   void signal_group(Run& run, int sig);
   void cancel(Run& run, RunState as);
+  /// Logs a fire (or `count` fires from `fire.scheduled` on) that did not run.
   void record_not_run(const Fire& fire, RunState state, NotRunReason reason,
-                      std::uint64_t count = 1, std::optional<Instant> first = std::nullopt);
+                      std::uint64_t count = 1, std::optional<Instant> folded_into = std::nullopt);
+  void release_cgroup(const Run& run);
   void push_deadline(const Run& run, Deadline what, MonoInstant at);
   void forget_deadlines(const Run& run);
   void check_shutdown_done();
@@ -110,6 +113,7 @@ class Engine {
   TimerFd mono_timer_;
   asio::signal_set child_signal_;
   Cgroups cgroups_;
+  std::set<std::uint64_t> cgroups_to_remove_;  ///< runs whose cgroup still had processes
   int dev_null_ = -1;
 
   std::map<RunId, std::unique_ptr<Run>> runs_;

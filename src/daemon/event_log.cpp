@@ -22,9 +22,10 @@ bool needs_quotes(const std::string& s) {
 std::string text_value(const nlohmann::json& v) {
   if (v.is_string()) {
     const std::string s = v.get<std::string>();
-    return needs_quotes(s) ? v.dump() : s;
+    // A job's text may be any bytes: invalid UTF-8 is replaced, never thrown about.
+    return needs_quotes(s) ? v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) : s;
   }
-  return v.dump();
+  return v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 }  // namespace

@@ -28,13 +28,17 @@ constexpr int kExitUsage = 2;
 constexpr int kExitConfig = 78;      // EX_CONFIG
 constexpr int kExitCantCreate = 73;  // EX_CANTCREAT
 
-// Runs hold a few descriptors each (control channel, log while checking it).
-void raise_fd_limit() {
-  rlimit lim{};
-  if (::getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
+// Runs hold a few descriptors each (control channel, log while checking it). Returns the
+// limit as it was, which runs get back.
+rlimit raise_fd_limit() {
+  rlimit lim{RLIM_INFINITY, RLIM_INFINITY};
+  if (::getrlimit(RLIMIT_NOFILE, &lim) != 0) return lim;
+  const rlimit original = lim;
+  if (lim.rlim_cur < lim.rlim_max) {
     lim.rlim_cur = lim.rlim_max;
     ::setrlimit(RLIMIT_NOFILE, &lim);
   }
+  return original;
 }
 
 }  // namespace
@@ -100,7 +104,7 @@ int main(int argc, char** argv) {
               << '\n';
     return kExitCantCreate;
   }
-  raise_fd_limit();
+  const rlimit original_nofile = raise_fd_limit();
   // Orphans of runs (children of a run's main process that outlive it) become skedd's children,
   // so skedd reaps them and sees when a run's process group has emptied, even where PID 1
   // does not reap.
@@ -117,7 +121,7 @@ int main(int argc, char** argv) {
   try {
     asio::io_context io;
     skedd::SystemClock clock;
-    skedd::PosixSpawner spawner;
+    skedd::PosixSpawner spawner(original_nofile);
     skedd::SeededRandom random;
     skedd::Engine engine(io, std::move(cfg.value()), clock, spawner, random);
     asio::signal_set reload_signal(io, SIGHUP);

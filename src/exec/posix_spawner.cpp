@@ -78,7 +78,8 @@ bool move_fd(int from, int to) {
 }
 
 // Runs in the child between vfork and exec: system calls only, no allocation, no locks.
-[[noreturn]] void child(const SpawnRequest& r, char* const* argv, char* const* envp, int pipe_fd) {
+[[noreturn]] void child(const SpawnRequest& r, char* const* argv, char* const* envp,
+                        const rlimit& default_nofile, int pipe_fd) {
   // The report pipe must not sit where 0-3 are about to go.
   if (pipe_fd <= 3) {
     const int moved = ::fcntl(pipe_fd, F_DUPFD_CLOEXEC, 4);
@@ -103,12 +104,13 @@ bool move_fd(int from, int to) {
   if (out >= 0 && (!move_fd(out, 1) || !move_fd(out, 2))) fail(pipe_fd, kDup);
   if (ctl >= 0 && !move_fd(ctl, 3)) fail(pipe_fd, kDup);
 
-  if (!r.working_dir.empty() && ::chdir(r.working_dir.c_str()) != 0) fail(pipe_fd, kChdir);
   if (r.umask) ::umask(*r.umask);
   if (r.nice && ::setpriority(PRIO_PROCESS, 0, *r.nice) != 0) fail(pipe_fd, kNice);
   if (r.limit_nofile) {
     const rlimit lim{*r.limit_nofile, *r.limit_nofile};
     if (::setrlimit(RLIMIT_NOFILE, &lim) != 0) fail(pipe_fd, kLimitNofile);
+  } else if (default_nofile.rlim_cur != RLIM_INFINITY) {
+    if (::setrlimit(RLIMIT_NOFILE, &default_nofile) != 0) fail(pipe_fd, kLimitNofile);
   }
   if (r.limit_memory) {
     const rlimit lim{*r.limit_memory, *r.limit_memory};
@@ -120,6 +122,8 @@ bool move_fd(int from, int to) {
     if (::setgid(c.gid) != 0) fail(pipe_fd, kSetgid);
     if (::setuid(c.uid) != 0) fail(pipe_fd, kSetuid);
   }
+  // As the job's user, so that a directory it may not enter is refused as it would be to it.
+  if (!r.working_dir.empty() && ::chdir(r.working_dir.c_str()) != 0) fail(pipe_fd, kChdir);
 
   // Dispositions the daemon set (SIGPIPE ignored, handlers) must not reach the job; handlers
   // are reset by exec anyway, ignored signals are not.
@@ -149,6 +153,10 @@ std::vector<char*> c_strings(const std::vector<std::string>& v) {
 
 }  // namespace
 
+PosixSpawner::PosixSpawner() : default_nofile_{RLIM_INFINITY, RLIM_INFINITY} {}
+
+PosixSpawner::PosixSpawner(rlimit default_nofile) : default_nofile_(default_nofile) {}
+
 Result<pid_t> PosixSpawner::spawn(const SpawnRequest& request) {
   std::vector<char*> argv = c_strings(request.argv);
   std::vector<char*> envp = c_strings(request.env);
@@ -166,7 +174,7 @@ Result<pid_t> PosixSpawner::spawn(const SpawnRequest& request) {
 #else
   const pid_t pid = ::vfork();
 #endif
-  if (pid == 0) child(request, argv.data(), envp.data(), report[1]);
+  if (pid == 0) child(request, argv.data(), envp.data(), default_nofile_, report[1]);
   const int fork_errno = errno;
   ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
   ::close(report[1]);

@@ -6,6 +6,7 @@
 // depends on the wall-clock minute. Tests wait for events with deadlines, never for fixed
 // times, and timing assertions are loose bounds only.
 #include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -307,6 +308,53 @@ echo $! > "$DIR/kept.pid"
   CHECK(wait_until([&] { return d.gone(deaf); }, 4000ms));   // SIGKILL after kill_grace
   CHECK(d.events_named("leftovers_signalled", of_job("messy")).empty());
   CHECK_FALSE(d.gone(kept));  // kill_leftovers = false: left running, as cron does
+}
+
+TEST_CASE("a soft timeout without a hard one ends in SIGKILL after kill_grace", "[daemon]") {
+  TempDir dir;
+  const std::string config = write_config(dir, "kill_grace = \"1s\"\n",
+                                          job(dir, "deaf", at_line(), R"(
+trap '' TERM
+ulimit -n > "$DIR/nofile"
+sleep 300
+)",
+                                              "soft_timeout = \"1s\""));
+  Daemon d(dir, config);
+  const Json finished = d.wait_for("run_finished", of_job("deaf"), 6000ms);
+  SHOW_LOG(d);
+  CHECK(finished["state"] == "timed_out");
+  CHECK(finished["signal"] == "SIGKILL");
+  CHECK(finished["duration_s"].get<double>() >= 1.9);
+  // skedd raises its own descriptor limit; a run gets back the one skedd started with.
+  rlimit lim{};
+  REQUIRE(::getrlimit(RLIMIT_NOFILE, &lim) == 0);
+  CHECK(slurp(dir / "nofile") == std::to_string(lim.rlim_cur) + "\n");
+}
+
+// Needs a writable cgroup v2 hierarchy (as root on most machines); says so and passes
+// without one, where the test above covers what process groups alone do.
+TEST_CASE("hard timeout with cgroups also kills a process that left the run's group", "[daemon]") {
+  TempDir dir;
+  const std::string config = write_config(dir, "",
+                                          job(dir, "escaper", at_line(), R"(
+setsid sh -c 'trap "" TERM; echo $$ > "$DIR/escaped.tmp"; mv "$DIR/escaped.tmp" "$DIR/escaped.pid"; while :; do sleep 1; done' &
+trap '' TERM
+sleep 300
+)",
+                                              "soft_timeout = \"1s\"\nhard_timeout = \"2s\""));
+  Daemon d(dir, config, {}, true);
+  d.wait_for("job_loaded", of_job("escaper"));
+  if (!d.events_named("cgroups_unavailable").empty()) {
+    WARN("no writable cgroup v2 hierarchy here: "
+         << d.events_named("cgroups_unavailable")[0]["reason"].get<std::string>());
+    return;
+  }
+  const Json finished = d.wait_for("run_finished", of_job("escaper"), 6000ms);
+  SHOW_LOG(d);
+  CHECK(finished["state"] == "timed_out");
+  REQUIRE(wait_until([&] { return exists(dir / "escaped.pid"); }, 1000ms));
+  const pid_t escaped = std::stoi(slurp(dir / "escaped.pid"));
+  CHECK(wait_until([&] { return d.gone(escaped); }, 2000ms));
 }
 
 TEST_CASE("SIGTERM with on_shutdown = stop ends runs within kill_grace and exits 0", "[daemon]") {

@@ -85,12 +85,15 @@ inline bool pid_exists(pid_t pid) {
 class Daemon {
  public:
   /// Starts `SKEDD_BINARY --config CONFIG --state-dir DIR/state --socket DIR/skedd.sock
-  /// --log-format json --no-cgroups EXTRA...`. Throws std::runtime_error when it cannot fork.
-  Daemon(const TempDir& dir, const std::string& config, const std::vector<std::string>& extra = {})
+  /// --log-format json [--no-cgroups] EXTRA...` (--no-cgroups unless `cgroups`: most tests
+  /// check what process groups alone do). Throws std::runtime_error when it cannot fork.
+  Daemon(const TempDir& dir, const std::string& config, const std::vector<std::string>& extra = {},
+         bool cgroups = false)
       : log_path_(dir / "skedd.log") {
-    std::vector<std::string> argv = {
-        SKEDD_BINARY, "--config",         config,         "--state-dir", dir / "state",
-        "--socket",   dir / "skedd.sock", "--log-format", "json",        "--no-cgroups"};
+    std::vector<std::string> argv = {SKEDD_BINARY,       "--config",     config,
+                                     "--state-dir",      dir / "state",  "--socket",
+                                     dir / "skedd.sock", "--log-format", "json"};
+    if (!cgroups) argv.push_back("--no-cgroups");
     argv.insert(argv.end(), extra.begin(), extra.end());
     std::vector<char*> args;
     for (std::string& a : argv) args.push_back(a.data());

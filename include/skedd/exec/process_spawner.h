@@ -1,5 +1,6 @@
 #pragma once
 
+#include <sys/resource.h>
 #include <sys/types.h>
 
 #include <cstdint>
@@ -51,7 +52,15 @@ class ProcessSpawner {
 /// through a close-on-exec pipe.
 class PosixSpawner final : public ProcessSpawner {
  public:
+  /// Children keep the caller's RLIMIT_NOFILE.
+  PosixSpawner();
+  /// Children without `limit_nofile` get `default_nofile` (the limit the daemon started with,
+  /// before it raised its own).
+  explicit PosixSpawner(rlimit default_nofile);
   Result<pid_t> spawn(const SpawnRequest& request) override;
+
+ private:
+  rlimit default_nofile_;
 };
 
 /// `name` if it contains a slash, else the first executable `dir/name` of the colon-separated
