@@ -203,8 +203,11 @@ constexpr KeyHandler kHandlers[] = {
   {"limit_memory", [](Pending& p, const toml::node& n) -> Problem {
      std::uint64_t v = 0; if (auto problem = want_size(n, v)) return problem;
      p.spec.limit_memory = v; return std::nullopt; }, true},
-  {"log_max_size", [](Pending& p, const toml::node& n) {
-     return want_size(n, p.spec.log_max_size); }, true},
+  {"log_max_size", [](Pending& p, const toml::node& n) -> Problem {
+     if (auto problem = want_size(n, p.spec.log_max_size)) return problem;
+     // Below this a rotation would keep almost nothing of what the run printed.
+     if (p.spec.log_max_size < 4096) return "must be at least 4K";
+     return std::nullopt; }, true},
   {"priority", [](Pending& p, const toml::node& n) {
      return want_int(n, -1000, 1000, p.spec.priority); }, true},
   {"pool", [](Pending& p, const toml::node& n) -> Problem {

@@ -360,7 +360,7 @@ every = "1m"
 command = "true"
 umask = 0
 limit_memory = "10MB"
-log_max_size = "3k"
+log_max_size = "5k"
 soft_signal = "9"
 )");
   const Config cfg = load_ok(main);
@@ -372,7 +372,7 @@ soft_signal = "9"
   const JobSpec& b = job_named(cfg, "b");
   CHECK(b.umask == 0);
   CHECK(b.limit_memory == 10u << 20);
-  CHECK(b.log_max_size == 3u << 10);
+  CHECK(b.log_max_size == 5u << 10);
   CHECK(b.soft_signal == SIGKILL);
 }
 
@@ -667,6 +667,14 @@ TEST_CASE("a job's pool must be defined in [pools]", "[config]") {
   dir.write("jobs.d/job.toml", "[job.a]\nevery = \"1h\"\ncommand = \"true\"\npool = \"gpu\"\n");
   CHECK(load_error(main) ==
         dir / "jobs.d/job.toml:4:8: job \"a\": pool \"gpu\" is not defined in [pools]");
+}
+
+TEST_CASE("a log cap below 4K is refused", "[config]") {
+  TempDir dir;
+  const std::string main = dir.write("skedd.toml", kPlainMain);
+  dir.write("jobs.d/job.toml", "[job.a]\nevery = \"1h\"\ncommand = \"true\"\nlog_max_size = 0\n");
+  CHECK(load_error(main) ==
+        dir / "jobs.d/job.toml:4:16: job \"a\": log_max_size: must be at least 4K");
 }
 
 TEST_CASE("an unknown time zone is refused in [daemon] and in a job", "[config]") {
