@@ -271,6 +271,8 @@ void Engine::pump() {
 
 void Engine::record_not_run(const Fire& fire, RunState state, NotRunReason reason,
                             std::uint64_t count, std::optional<Instant> folded_into) {
+  // A retry that will not run needs its checkpoint no more.
+  if (fire.attempt > 1) checkpoints_.erase({fire.job.value, fire.scheduled});
   json fields = {{"job", jobs_[fire.job.value].spec->name},
                  {"state", to_string(state)},
                  {"reason", to_string(reason)},

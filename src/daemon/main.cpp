@@ -132,6 +132,13 @@ int main(int argc, char** argv) {
                        {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
       reload_signal.cancel();
       engine.shutdown([&io] { io.stop(); });
+      // A second stop signal does not wait for runs to end: skedd exits, leaving them running.
+      stop_signals.async_wait([&](const boost::system::error_code& e2, int) {
+        if (e2) return;
+        skedd::log_event(spdlog::level::warn, "forced_exit",
+                         {{"effect", "runs still going are left running"}});
+        io.stop();
+      });
     });
     std::function<void()> wait_reload = [&] {
       reload_signal.async_wait([&](const boost::system::error_code& e, int) {
