@@ -1,4 +1,4 @@
-// The running daemon: the scheduler's fires go through the dispatcher to supervised processes.
+// The running daemon: the scheduler's fires go through the dispatcher to the supervisor.
 // Everything here runs on the io_context's one thread.
 #pragma once
 
@@ -11,9 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "daemon/supervisor.h"
 #include "daemon/timer_fd.h"
-#include "exec/cgroup.h"
-#include "exec/run_setup.h"
 #include "skedd/config/config.h"
 #include "skedd/core/dispatcher.h"
 #include "skedd/core/run.h"
@@ -56,12 +55,6 @@ class Engine {
     DispatchPolicy policy;
     bool removed = false;  ///< by a reload; the slot stays so that ids are never reused
   };
-  struct Run;
-  enum class Deadline : std::uint8_t { kSoft, kHard, kGraceKill, kLogCheck };
-  struct SupervisionEvent {
-    RunId run;
-    Deadline what;
-  };
 
   JobId add_job(JobSpec spec);
   void log_job(JobId id, std::string_view event);
@@ -73,55 +66,28 @@ class Engine {
   void handle_fire(const Fire& fire);
   void pump();
   void start_run(const Fire& fire);
-  Result<pid_t> spawn_run(Run& run);
-  void watch_control(Run& run);
-  void drain_control(Run& run);
-  void handle_control_line(Run& run, const std::string& line);
-  void on_exit(pid_t pid, int status);
-  void finish(Run& run, RunState state, std::optional<int> exit_code, std::optional<int> signal,
-              const std::string& message);
-  void maybe_retry(const Run& run, RunState state);
-  void on_deadline(const SupervisionEvent& event);
-  void signal_group(Run& run, int sig);
-  void cancel(Run& run, RunState as);
+  void on_run_finished(const RunOutcome& outcome);
+  void maybe_retry(const RunOutcome& run);
   /// Logs a fire (or `count` fires from `fire.scheduled` on) that did not run.
   void record_not_run(const Fire& fire, RunState state, NotRunReason reason,
                       std::uint64_t count = 1, std::optional<Instant> folded_into = std::nullopt);
-  void release_cgroup(const Run& run);
-  void push_deadline(const Run& run, Deadline what, MonoInstant at);
-  void forget_deadlines(const Run& run);
   void check_shutdown_done();
 
   asio::io_context& io_;
   Config config_;
   const Clock& clock_;
-  ProcessSpawner& spawner_;
   Random& random_;
   Scheduler scheduler_;
   Dispatcher dispatcher_;
-  UserInfo self_;  ///< the daemon's own account, for jobs without `user`
-  /// Where run control FIFOs live: the socket's directory (a tmpfs such as /run/skedd).
-  std::string runtime_dir_;
+  Supervisor supervisor_;
   std::vector<Job> jobs_;  ///< by JobId
   std::map<std::string, JobId> job_by_name_;
-  /// Resolved executables by definition (a reload makes new definitions).
-  std::map<const JobSpec*, std::string> executables_;
-  /// What each timer is armed for, so rearm() touches the kernel only on a change.
-  std::optional<Instant> wall_armed_;
-  std::optional<MonoInstant> mono_armed_;
   TimerFd wall_timer_;
   TimerFd mono_timer_;
   asio::signal_set child_signal_;
-  Cgroups cgroups_;
-  std::set<std::uint64_t> cgroups_to_remove_;  ///< runs whose cgroup still had processes
-  int dev_null_ = -1;
-
-  std::map<RunId, std::unique_ptr<Run>> runs_;
-  std::map<pid_t, RunId> run_by_pid_;
-  /// Process groups whose main process has exited but whose leftovers got the soft signal;
-  /// SIGKILLed after kill_grace.
-  std::map<std::uint64_t, pid_t> leftover_groups_;
-  TimerQueue<MonoInstant, SupervisionEvent> deadlines_;
+  /// What each timer is armed for, so rearm() touches the kernel only on a change.
+  std::optional<Instant> wall_armed_;
+  std::optional<MonoInstant> mono_armed_;
   /// The last checkpoint of each fire with an attempt still to come (retry or resume).
   std::map<std::pair<std::uint32_t, Instant>, std::string> checkpoints_;
   std::uint64_t next_run_id_;

@@ -1,0 +1,119 @@
+// Runs' processes from spawn to reaping: files, control channel, timeouts, leftovers, cgroups.
+// Decides nothing about scheduling; tells its owner how each run ended. Runs on the
+// io_context's thread.
+#pragma once
+
+#include <sys/types.h>
+
+#include <array>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+
+#include "daemon/timer_fd.h"
+#include "exec/cgroup.h"
+#include "exec/run_files.h"
+#include "exec/run_setup.h"
+#include "skedd/core/job_spec.h"
+#include "skedd/core/run.h"
+#include "skedd/core/run_channel.h"
+#include "skedd/core/timer_queue.h"
+#include "skedd/exec/process_spawner.h"
+#include "skedd/time/clock.h"
+#include "util/asio.h"
+
+namespace skedd {
+
+struct SupervisorOptions {
+  std::string state_dir;    ///< logs go to STATE/logs
+  std::string runtime_dir;  ///< control FIFOs go to RUNTIME/runs
+  Duration kill_grace = std::chrono::seconds(10);
+  bool use_cgroups = true;
+};
+
+/// How a run ended, for its owner's bookkeeping (dispatcher slot, retries).
+struct RunOutcome {
+  RunId run;
+  JobId job;
+  std::shared_ptr<const JobSpec> spec;
+  Fire fire;
+  RunState state = RunState::kFailed;
+  std::string checkpoint;  ///< the last one the run wrote, or the one it was given
+};
+
+class Supervisor {
+ public:
+  using OnFinished = std::function<void(const RunOutcome&)>;
+
+  /// Throws std::system_error when /dev/null cannot be opened (start-up only). `on_finished`
+  /// is called once per started run, when its main process has been reaped (or at once when
+  /// it could not be spawned).
+  Supervisor(asio::io_context& io, const Clock& clock, ProcessSpawner& spawner,
+             SupervisorOptions options, OnFinished on_finished);
+  ~Supervisor();
+  Supervisor(const Supervisor&) = delete;
+  Supervisor& operator=(const Supervisor&) = delete;
+
+  /// Spawns attempt `fire` of `spec` as run `id`, handing it `checkpoint`.
+  void start(RunId id, JobId job, std::shared_ptr<const JobSpec> spec, const Fire& fire,
+             std::string checkpoint);
+  /// Sends the run's group its soft signal and SIGKILL after kill_grace; it ends as `as`.
+  void cancel(RunId id, RunState as);
+  /// Cancels every running run.
+  void cancel_all();
+  /// Reaps every exited child (SIGCHLD) and notices process groups that have emptied.
+  void reap();
+  /// Handles the supervision deadlines due by now (timeouts, grace kills, log checks).
+  void on_deadlines();
+  std::optional<MonoInstant> next_deadline() const { return deadlines_.next_deadline(); }
+
+  /// Runs whose main process runs.
+  std::size_t running() const { return run_by_pid_.size(); }
+  /// True when no run and no leftover group is being watched.
+  bool idle() const { return runs_.empty(); }
+  void set_kill_grace(Duration grace) { options_.kill_grace = grace; }
+
+ private:
+  struct Run;
+  enum class Deadline : std::uint8_t { kSoft, kHard, kGraceKill, kLogCheck };
+  struct Event {
+    RunId run;
+    Deadline what;
+  };
+
+  Result<pid_t> spawn(Run& run);
+  void watch_control(Run& run);
+  void drain_control(Run& run);
+  void handle_control_line(Run& run, const std::string& line);
+  void on_exit(pid_t pid, int status);
+  void finish(Run& run, RunState state, std::optional<int> exit_code, std::optional<int> signal,
+              const std::string& message);
+  void release_cgroup(const Run& run);
+  void push_deadline(const Run& run, Deadline what, MonoInstant at);
+  void remove_deadline(const Run& run, Deadline what);
+  void on_deadline(const Event& event);
+  void signal_group(Run& run, int sig);
+
+  asio::io_context& io_;
+  const Clock& clock_;
+  ProcessSpawner& spawner_;
+  SupervisorOptions options_;
+  OnFinished on_finished_;
+  UserInfo self_;  ///< the daemon's own account, for jobs without `user`
+  Cgroups cgroups_;
+  int dev_null_ = -1;
+  /// Resolved executables by definition (a reload makes new definitions).
+  std::map<const JobSpec*, std::string> executables_;
+  std::map<RunId, std::unique_ptr<Run>> runs_;
+  std::map<pid_t, RunId> run_by_pid_;
+  /// Process groups whose main process has exited but whose leftovers got the soft signal;
+  /// SIGKILLed after kill_grace unless they empty first.
+  std::map<std::uint64_t, pid_t> leftover_groups_;
+  std::set<std::uint64_t> cgroups_to_remove_;  ///< runs whose cgroup still had processes
+  TimerQueue<MonoInstant, Event> deadlines_;
+};
+
+}  // namespace skedd
