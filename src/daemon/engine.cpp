@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "daemon/event_log.h"
+#include "daemon/log_fields.h"
 #include "skedd/time/timestamp.h"
 
 namespace skedd {
@@ -18,15 +19,6 @@ using spdlog::level::warn;
 
 // Calendar timers are armed this far ahead when nothing is due, so a clock step is still seen.
 constexpr Duration kIdleWallHorizon = std::chrono::hours(24);
-
-std::string utc(Instant t) {
-  return format_rfc3339_utc(t);
-}
-
-// Durations as log fields, from whole microseconds so they print without binary noise.
-double seconds(Duration d) {
-  return static_cast<double>(d.count()) / 1e6;
-}
 
 std::string host_name() {
   char buf[256] = {};

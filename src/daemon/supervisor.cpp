@@ -9,6 +9,7 @@
 #include <system_error>
 
 #include "daemon/event_log.h"
+#include "daemon/log_fields.h"
 #include "skedd/time/timestamp.h"
 
 namespace skedd {
@@ -22,18 +23,6 @@ using spdlog::level::warn;
 
 // How often a running run's log is checked against log_max_size.
 constexpr Duration kLogCheckInterval = std::chrono::seconds(1);
-
-std::string utc(Instant t) {
-  return format_rfc3339_utc(t);
-}
-
-// Durations as log fields, from whole microseconds so they print without binary noise.
-double seconds(Duration d) {
-  return static_cast<double>(d.count()) / 1e6;
-}
-double millis(Duration d) {
-  return static_cast<double>(d.count()) / 1e3;
-}
 
 }  // namespace
 
