@@ -1,0 +1,26 @@
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "skedd/store/store.h"
+#include "skedd/util/result.h"
+
+namespace skedd {
+
+struct SqliteStoreOptions {
+  /// false: synchronous=NORMAL in WAL mode, survives a crash of skedd; true: FULL, survives
+  /// power loss.
+  bool full_sync = false;
+  /// How long a write or read waits for a lock held by another process before failing.
+  int busy_timeout_ms = 5000;
+};
+
+/// Opens (creating if needed) the history database at `path` in WAL mode and brings its
+/// schema up to date (PRAGMA user_version, forward migrations only). A file that is not a
+/// SQLite database, or one written by a newer skedd, is refused with a message saying what to
+/// do; it is never recreated silently.
+Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& path,
+                                                 const SqliteStoreOptions& options = {});
+
+}  // namespace skedd

@@ -1,0 +1,320 @@
+#include "skedd/store/sqlite_store.h"
+
+#include <SQLiteCpp/SQLiteCpp.h>
+#include <sqlite3.h>
+
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <thread>
+#include <variant>
+
+namespace skedd {
+namespace {
+
+// Each entry brings the schema from version i to i + 1. Never edit a released entry: append.
+constexpr const char* kMigrations[] = {
+    R"(CREATE TABLE runs (
+         id INTEGER PRIMARY KEY, job TEXT NOT NULL, scheduled_us INTEGER NOT NULL,
+         attempt INTEGER NOT NULL, state TEXT NOT NULL, exit_code INTEGER, signal INTEGER,
+         pid INTEGER, started_us INTEGER NOT NULL, ended_us INTEGER,
+         lateness_us INTEGER NOT NULL, checkpoint TEXT NOT NULL DEFAULT '',
+         log_path TEXT NOT NULL DEFAULT '', message TEXT NOT NULL DEFAULT '');
+       CREATE INDEX runs_by_job ON runs (job, id);
+       CREATE TABLE not_run (
+         id INTEGER PRIMARY KEY AUTOINCREMENT, job TEXT NOT NULL, state TEXT NOT NULL,
+         reason TEXT NOT NULL, first_us INTEGER NOT NULL, last_us INTEGER NOT NULL,
+         count INTEGER NOT NULL);
+       CREATE INDEX not_run_by_job ON not_run (job, id);)",
+};
+constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
+
+std::int64_t us(Instant t) {
+  return t.time_since_epoch().count();
+}
+Instant instant(std::int64_t v) {
+  return Instant(Duration(v));
+}
+
+struct CheckpointOp {
+  RunId run;
+  std::string text;
+};
+using Op = std::variant<RunRecord, CheckpointOp, NotRunRecord>;
+
+class SqliteStore final : public Store {
+ public:
+  SqliteStore(std::unique_ptr<SQLite::Database> writer, std::unique_ptr<SQLite::Database> reader)
+      : writer_db_(std::move(writer)), reader_db_(std::move(reader)) {
+    thread_ = std::thread([this] { write_loop(); });
+  }
+  ~SqliteStore() override {
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+
+  void put_run(const RunRecord& run) override { enqueue(run); }
+  void put_checkpoint(RunId run, const std::string& text) override {
+    enqueue(CheckpointOp{run, text});
+  }
+  void put_not_run(const NotRunRecord& record) override { enqueue(record); }
+
+  Status flush() override {
+    std::unique_lock lock(mu_);
+    const std::uint64_t target = queued_;
+    done_cv_.wait(lock, [&] { return committed_ >= target || !last_error_.empty(); });
+    if (committed_ >= target) return Ok{};
+    return Error::io(last_error_);
+  }
+
+  Result<std::vector<RunRecord>> runs(const RunQuery& query) override;
+  Result<std::vector<NotRunRecord>> not_run(const std::string& job, std::size_t limit) override;
+
+ private:
+  void enqueue(Op op) {
+    {
+      std::lock_guard lock(mu_);
+      pending_.push_back(std::move(op));
+      ++queued_;
+    }
+    cv_.notify_one();
+  }
+  void write_loop();
+  void apply(const Op& op);
+
+  std::unique_ptr<SQLite::Database> writer_db_;  // only the writer thread uses it
+  std::unique_ptr<SQLite::Database> reader_db_;  // GUARDED_BY(read_mu_)
+  std::mutex read_mu_;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::condition_variable done_cv_;
+  std::deque<Op> pending_;       // GUARDED_BY(mu_)
+  std::uint64_t queued_ = 0;     // GUARDED_BY(mu_): ops ever enqueued
+  std::uint64_t committed_ = 0;  // GUARDED_BY(mu_): ops ever committed
+  std::string last_error_;       // GUARDED_BY(mu_): empty after a successful commit
+  bool stop_ = false;            // GUARDED_BY(mu_)
+  std::thread thread_;
+
+  // Writer thread only: per job, the not_run row that a next record of the same state and
+  // reason extends; cleared when a run of the job is recorded.
+  struct Tail {
+    std::int64_t row;
+    RunState state;
+    NotRunReason reason;
+  };
+  std::map<std::string, Tail> tails_;
+};
+
+void SqliteStore::write_loop() {
+  for (;;) {
+    std::deque<Op> batch;
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [&] { return stop_ || !pending_.empty(); });
+      if (pending_.empty() && stop_) return;
+      batch.swap(pending_);
+    }
+    // Group commit: everything queued meanwhile goes in one transaction, one fsync.
+    std::string error;
+    try {
+      SQLite::Transaction tx(*writer_db_);
+      for (const Op& op : batch) apply(op);
+      tx.commit();
+    } catch (const std::exception& e) {
+      error = e.what();
+      tails_.clear();  // the rolled-back rows may be among them
+    }
+    std::unique_lock lock(mu_);
+    if (error.empty()) {
+      committed_ += batch.size();
+      last_error_.clear();
+    } else {
+      // Keep the batch, in order, ahead of what came meanwhile, and try again shortly.
+      last_error_ = error;
+      for (auto it = batch.rbegin(); it != batch.rend(); ++it) pending_.push_front(std::move(*it));
+      done_cv_.notify_all();
+      if (stop_) return;
+      cv_.wait_for(lock, std::chrono::seconds(1), [&] { return stop_; });
+      if (stop_) return;
+      continue;
+    }
+    done_cv_.notify_all();
+  }
+}
+
+void SqliteStore::apply(const Op& op) {
+  if (const auto* run = std::get_if<RunRecord>(&op)) {
+    SQLite::Statement q(*writer_db_,
+                        "INSERT OR REPLACE INTO runs (id, job, scheduled_us, attempt, state, "
+                        "exit_code, signal, pid, started_us, ended_us, lateness_us, checkpoint, "
+                        "log_path, message) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+    q.bind(1, static_cast<std::int64_t>(run->run.value));
+    q.bind(2, run->job);
+    q.bind(3, us(run->scheduled));
+    q.bind(4, run->attempt);
+    q.bind(5, to_string(run->state));
+    if (run->exit_code) q.bind(6, *run->exit_code);
+    if (run->signal) q.bind(7, *run->signal);
+    if (run->pid) q.bind(8, static_cast<std::int32_t>(*run->pid));
+    q.bind(9, us(run->started));
+    if (run->ended) q.bind(10, us(*run->ended));
+    q.bind(11, static_cast<std::int64_t>(run->lateness.count()));
+    q.bind(12, run->checkpoint);
+    q.bind(13, run->log_path);
+    q.bind(14, run->message);
+    q.exec();
+    tails_.erase(run->job);
+  } else if (const auto* cp = std::get_if<CheckpointOp>(&op)) {
+    SQLite::Statement q(*writer_db_, "UPDATE runs SET checkpoint = ? WHERE id = ?");
+    q.bind(1, cp->text);
+    q.bind(2, static_cast<std::int64_t>(cp->run.value));
+    q.exec();
+  } else {
+    const auto& nr = std::get<NotRunRecord>(op);
+    const auto tail = tails_.find(nr.job);
+    if (tail != tails_.end() && tail->second.state == nr.state &&
+        tail->second.reason == nr.reason) {
+      SQLite::Statement q(*writer_db_,
+                          "UPDATE not_run SET last_us = MAX(last_us, ?), count = count + ? "
+                          "WHERE id = ?");
+      q.bind(1, us(nr.last));
+      q.bind(2, static_cast<std::int64_t>(nr.count));
+      q.bind(3, tail->second.row);
+      q.exec();
+      return;
+    }
+    SQLite::Statement q(*writer_db_,
+                        "INSERT INTO not_run (job, state, reason, first_us, last_us, count) "
+                        "VALUES (?,?,?,?,?,?)");
+    q.bind(1, nr.job);
+    q.bind(2, to_string(nr.state));
+    q.bind(3, to_string(nr.reason));
+    q.bind(4, us(nr.first));
+    q.bind(5, us(nr.last));
+    q.bind(6, static_cast<std::int64_t>(nr.count));
+    q.exec();
+    tails_[nr.job] = Tail{writer_db_->getLastInsertRowid(), nr.state, nr.reason};
+  }
+}
+
+Result<std::vector<RunRecord>> SqliteStore::runs(const RunQuery& query) {
+  std::lock_guard lock(read_mu_);
+  try {
+    SQLite::Statement q(*reader_db_,
+                        "SELECT id, job, scheduled_us, attempt, state, exit_code, signal, pid, "
+                        "started_us, ended_us, lateness_us, checkpoint, log_path, message "
+                        "FROM runs WHERE (?1 IS NULL OR job = ?1) AND (?2 IS NULL OR state = ?2) "
+                        "ORDER BY id DESC LIMIT ?3");
+    if (query.job) q.bind(1, *query.job);
+    if (query.state) q.bind(2, to_string(*query.state));
+    q.bind(3, static_cast<std::int64_t>(query.limit));
+    std::vector<RunRecord> out;
+    while (q.executeStep()) {
+      RunRecord r;
+      r.run = RunId{static_cast<std::uint64_t>(q.getColumn(0).getInt64())};
+      r.job = q.getColumn(1).getString();
+      r.scheduled = instant(q.getColumn(2).getInt64());
+      r.attempt = q.getColumn(3).getInt();
+      r.state = run_state_from_string(q.getColumn(4).getString()).value_or(RunState::kFailed);
+      if (!q.getColumn(5).isNull()) r.exit_code = q.getColumn(5).getInt();
+      if (!q.getColumn(6).isNull()) r.signal = q.getColumn(6).getInt();
+      if (!q.getColumn(7).isNull()) r.pid = q.getColumn(7).getInt();
+      r.started = instant(q.getColumn(8).getInt64());
+      if (!q.getColumn(9).isNull()) r.ended = instant(q.getColumn(9).getInt64());
+      r.lateness = Duration(q.getColumn(10).getInt64());
+      r.checkpoint = q.getColumn(11).getString();
+      r.log_path = q.getColumn(12).getString();
+      r.message = q.getColumn(13).getString();
+      out.push_back(std::move(r));
+    }
+    return out;
+  } catch (const std::exception& e) {
+    return Error::io(std::string("reading runs: ") + e.what());
+  }
+}
+
+Result<std::vector<NotRunRecord>> SqliteStore::not_run(const std::string& job, std::size_t limit) {
+  std::lock_guard lock(read_mu_);
+  try {
+    SQLite::Statement q(*reader_db_,
+                        "SELECT state, reason, first_us, last_us, count FROM not_run "
+                        "WHERE job = ? ORDER BY id DESC LIMIT ?");
+    q.bind(1, job);
+    q.bind(2, static_cast<std::int64_t>(limit));
+    std::vector<NotRunRecord> out;
+    while (q.executeStep()) {
+      NotRunRecord r;
+      r.job = job;
+      r.state = run_state_from_string(q.getColumn(0).getString()).value_or(RunState::kMissed);
+      const std::string reason = q.getColumn(1).getString();
+      for (int i = 0; i <= static_cast<int>(NotRunReason::kDstSkip); ++i) {
+        if (reason == to_string(static_cast<NotRunReason>(i)))
+          r.reason = static_cast<NotRunReason>(i);
+      }
+      r.first = instant(q.getColumn(2).getInt64());
+      r.last = instant(q.getColumn(3).getInt64());
+      r.count = static_cast<std::uint64_t>(q.getColumn(4).getInt64());
+      out.push_back(std::move(r));
+    }
+    return out;
+  } catch (const std::exception& e) {
+    return Error::io(std::string("reading not-run records: ") + e.what());
+  }
+}
+
+Status migrate(SQLite::Database& db, const std::string& path) {
+  const int version = db.execAndGet("PRAGMA user_version").getInt();
+  if (version > kSchemaVersion) {
+    return Error::io("state database " + path + " has schema version " + std::to_string(version) +
+                     ", newer than this skedd knows (" + std::to_string(kSchemaVersion) +
+                     "): run the newer skedd, or restore a backup made by this version");
+  }
+  for (int v = version; v < kSchemaVersion; ++v) {
+    SQLite::Transaction tx(db);
+    db.exec(kMigrations[v]);
+    db.exec("PRAGMA user_version = " + std::to_string(v + 1));
+    tx.commit();
+  }
+  return Ok{};
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& path,
+                                                 const SqliteStoreOptions& options) {
+  try {
+    auto writer = std::make_unique<SQLite::Database>(
+        path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_NOFOLLOW,
+        options.busy_timeout_ms);
+    // The first statement reads the header: a file that is not a database fails here.
+    const std::string mode = writer->execAndGet("PRAGMA journal_mode = WAL").getString();
+    if (mode != "wal") {
+      return Error::io("state database " + path + ": cannot use WAL mode (got " + mode + ")");
+    }
+    writer->exec(options.full_sync ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL");
+    if (auto s = migrate(*writer, path); !s) return s.error();
+    auto reader =
+        std::make_unique<SQLite::Database>(path, SQLite::OPEN_READONLY, options.busy_timeout_ms);
+    return std::unique_ptr<Store>(new SqliteStore(std::move(writer), std::move(reader)));
+  } catch (const SQLite::Exception& e) {
+    const int code = e.getErrorCode();
+    if (code == SQLITE_NOTADB || code == SQLITE_CORRUPT) {
+      return Error::io("state database " + path + " is damaged (" + e.what() +
+                       "): skedd will not overwrite it; move it aside to start a new history, "
+                       "or restore it from a backup, then start skedd again");
+    }
+    if (code == SQLITE_BUSY || code == SQLITE_LOCKED) {
+      return Error::io("state database " + path + " is locked by another process (" + e.what() +
+                       "); is another skedd using this state dir?");
+    }
+    return Error::io("state database " + path + ": " + e.what());
+  }
+}
+
+}  // namespace skedd

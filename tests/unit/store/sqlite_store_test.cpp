@@ -1,0 +1,148 @@
+// The SQLite store on a real file in a temp dir: round trips, coalescing, reopening, and the
+// refusals with their whole messages.
+#include "skedd/store/sqlite_store.h"
+
+#include <sqlite3.h>
+
+#include <catch2/catch.hpp>
+
+#include "skedd/time/timestamp.h"
+#include "support/temp_dir.h"
+
+namespace {
+
+using skedd::NotRunReason;
+using skedd::RunState;
+
+skedd::Instant at(const std::string& t) {
+  return skedd::parse_rfc3339(t).value();
+}
+
+skedd::RunRecord run(std::uint64_t id, const std::string& job, RunState state) {
+  skedd::RunRecord r;
+  r.run = skedd::RunId{id};
+  r.job = job;
+  r.scheduled = at("2026-03-08T07:30:00Z");
+  r.started = at("2026-03-08T07:30:00.001Z");
+  r.state = state;
+  r.pid = 4242;
+  r.log_path = "/var/lib/skedd/logs/" + job + "." + std::to_string(id) + ".log";
+  return r;
+}
+
+std::unique_ptr<skedd::Store> open(const std::string& path) {
+  auto store = skedd::open_sqlite_store(path);
+  INFO((store ? std::string() : store.error().message));
+  REQUIRE(store.ok());
+  return std::move(store).value();
+}
+
+}  // namespace
+
+TEST_CASE("runs survive a reopen with every field", "[store]") {
+  skedd::test::TempDir dir("skedd-store-test");
+  const std::string path = dir / "skedd.db";
+  {
+    auto store = open(path);
+    skedd::RunRecord r = run(1, "backup", RunState::kRunning);
+    store->put_run(r);
+    store->put_checkpoint(r.run, "step-2");
+    r.state = RunState::kFailed;
+    r.exit_code = 3;
+    r.ended = at("2026-03-08T07:31:00Z");
+    r.checkpoint = "step-3";
+    r.message = "boom";
+    store->put_run(r);
+    store->put_run(run(2, "report", RunState::kSucceeded));
+    REQUIRE(store->flush().ok());
+  }
+  auto store = open(path);
+  auto all = store->runs({});
+  REQUIRE(all.ok());
+  REQUIRE(all->size() == 2);
+  CHECK(all.value()[0].job == "report");  // newest first
+  const skedd::RunRecord& b = all.value()[1];
+  CHECK(b.run.value == 1);
+  CHECK(b.state == RunState::kFailed);
+  CHECK(b.exit_code == 3);
+  CHECK_FALSE(b.signal.has_value());
+  CHECK(b.pid == 4242);
+  CHECK(skedd::format_rfc3339_utc(b.scheduled) == "2026-03-08T07:30:00Z");
+  CHECK(skedd::format_rfc3339_utc(*b.ended) == "2026-03-08T07:31:00Z");
+  CHECK(b.checkpoint == "step-3");
+  CHECK(b.message == "boom");
+  CHECK(b.log_path == "/var/lib/skedd/logs/backup.1.log");
+
+  auto failed = store->runs({std::string("backup"), RunState::kFailed, 10});
+  REQUIRE(failed.ok());
+  CHECK(failed->size() == 1);
+  auto none = store->runs({std::string("backup"), RunState::kSucceeded, 10});
+  REQUIRE(none.ok());
+  CHECK(none->empty());
+}
+
+TEST_CASE("consecutive not-run fires of a job with one reason are one record", "[store]") {
+  skedd::test::TempDir dir("skedd-store-test");
+  auto store = open(dir / "skedd.db");
+  auto skipped = [](const std::string& t) {
+    return skedd::NotRunRecord{"tick", RunState::kSkipped, NotRunReason::kPaused, at(t), at(t), 1};
+  };
+  for (int s = 0; s < 50; ++s) {
+    store->put_not_run(
+        skipped("2026-01-01T00:00:" + std::string(s < 10 ? "0" : "") + std::to_string(s) + "Z"));
+  }
+  store->put_not_run({"tick", RunState::kSkipped, NotRunReason::kOverlap,
+                      at("2026-01-01T00:01:00Z"), at("2026-01-01T00:01:00Z"), 1});
+  store->put_run(run(7, "tick", RunState::kSucceeded));
+  store->put_not_run(skipped("2026-01-01T00:02:00Z"));
+  REQUIRE(store->flush().ok());
+  auto records = store->not_run("tick", 10);
+  REQUIRE(records.ok());
+  REQUIRE(records->size() == 3);
+  const auto& paused = records.value()[2];
+  CHECK(paused.count == 50);
+  CHECK(skedd::format_rfc3339_utc(paused.first) == "2026-01-01T00:00:00Z");
+  CHECK(skedd::format_rfc3339_utc(paused.last) == "2026-01-01T00:00:49Z");
+  CHECK(records.value()[1].reason == NotRunReason::kOverlap);
+  CHECK(records.value()[0].count == 1);  // after a run: a new record
+}
+
+TEST_CASE("a file that is not a database is refused, never overwritten", "[store]") {
+  skedd::test::TempDir dir("skedd-store-test");
+  const std::string path = dir.write("skedd.db", std::string(4096, 'x'));
+  auto store = skedd::open_sqlite_store(path);
+  REQUIRE_FALSE(store.ok());
+  CHECK(store.error().message ==
+        "state database " + path +
+            " is damaged (file is not a database): skedd will not overwrite it; move it aside "
+            "to start a new history, or restore it from a backup, then start skedd again");
+}
+
+TEST_CASE("a database from a newer skedd is refused", "[store]") {
+  skedd::test::TempDir dir("skedd-store-test");
+  const std::string path = dir / "skedd.db";
+  { open(path); }
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+  REQUIRE(sqlite3_exec(db, "PRAGMA user_version = 99", nullptr, nullptr, nullptr) == SQLITE_OK);
+  sqlite3_close(db);
+  auto store = skedd::open_sqlite_store(path);
+  REQUIRE_FALSE(store.ok());
+  CHECK(store.error().message ==
+        "state database " + path +
+            " has schema version 99, newer than this skedd knows (1): run the newer skedd, or "
+            "restore a backup made by this version");
+}
+
+TEST_CASE("a reopened database keeps its schema version and data", "[store]") {
+  skedd::test::TempDir dir("skedd-store-test");
+  const std::string path = dir / "skedd.db";
+  {
+    auto store = open(path);
+    store->put_run(run(1, "a", RunState::kSucceeded));
+    REQUIRE(store->flush().ok());
+  }
+  { open(path); }  // migrations run only from the stored version on
+  auto store = open(path);
+  CHECK(store->runs({})->size() == 1);
+}
