@@ -82,6 +82,7 @@ Fire Scheduler::fold_overdue_calendar(JobId id, Scheduled& job, Instant now, Ins
   for (auto next = job.spec->schedule.next_after(fire.scheduled, job.anchor);
        next && next->at <= now; next = job.spec->schedule.next_after(fire.scheduled, job.anchor)) {
     if (fire.collapsed++ == 0) fire.first_collapsed = fire.scheduled;
+    fire.last_collapsed = fire.scheduled;
     fire.scheduled = next->at;
     if (++steps == kMaxFoldSteps) break;
   }
@@ -99,6 +100,7 @@ Fire Scheduler::fold_overdue_every(JobId id, Scheduled& job, Instant now) {
   if (overdue > 0) {
     fire.collapsed = static_cast<std::uint64_t>(overdue);
     fire.first_collapsed = job.next;
+    fire.last_collapsed = job.next + (overdue - 1) * interval;
     fire.scheduled = job.next + overdue * interval;
     fire.due = fire.scheduled;
   }

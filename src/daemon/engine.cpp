@@ -33,15 +33,16 @@ DispatchLimits limits_of(const Config& config) {
 }  // namespace
 
 Engine::Engine(asio::io_context& io, Config config, const Clock& clock, ProcessSpawner& spawner,
-               Random& random)
+               Store& store, Random& random)
     : io_(io),
+      store_(store),
       config_(std::move(config)),
       clock_(clock),
       random_(random),
       scheduler_(clock, random, host_name()),
       dispatcher_(limits_of(config_)),
       supervisor_(
-          io, clock, spawner,
+          io, clock, spawner, store,
           SupervisorOptions{config_.daemon.state_dir,
                             std::filesystem::path(config_.daemon.socket).parent_path().string(),
                             config_.daemon.kill_grace, config_.daemon.use_cgroups},
@@ -185,8 +186,10 @@ void Engine::handle_fire(const Fire& fire) {
   const Job& job = jobs_[fire.job.value];
   if (fire.collapsed > 0) {
     // Folded fires: `first` is the earliest, `count` how many, `folded_into` the one that runs.
-    record_not_run(Fire{fire.job, fire.first_collapsed, fire.first_collapsed}, RunState::kMissed,
-                   NotRunReason::kClockJump, fire.collapsed, fire.scheduled);
+    Fire folded{fire.job, fire.first_collapsed, fire.first_collapsed};
+    folded.last_collapsed = fire.last_collapsed;
+    record_not_run(folded, RunState::kMissed, NotRunReason::kClockJump, fire.collapsed,
+                   fire.scheduled);
   }
   const OfferResult result = dispatcher_.offer(fire, job.policy);
   for (const Fire& displaced : result.displaced) {
@@ -227,6 +230,9 @@ void Engine::record_not_run(const Fire& fire, RunState state, NotRunReason reaso
                  {"count", count}};
   if (folded_into) fields["folded_into"] = utc(*folded_into);
   log_event(info, "fire_not_run", fields);
+  const Instant last = count > 1 ? fire.last_collapsed : fire.scheduled;
+  store_.put_not_run(
+      NotRunRecord{jobs_[fire.job.value].spec->name, state, reason, fire.scheduled, last, count});
 }
 
 void Engine::start_run(const Fire& fire) {

@@ -28,10 +28,10 @@ namespace skedd {
 
 class Engine {
  public:
-  /// Clock, spawner and random must outlive the engine. Throws std::system_error when a
+  /// Clock, spawner, store and random must outlive the engine. Throws std::system_error when a
   /// timerfd or the state dir cannot be set up (start-up only).
   Engine(asio::io_context& io, Config config, const Clock& clock, ProcessSpawner& spawner,
-         Random& random);
+         Store& store, Random& random);
   ~Engine();
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
@@ -74,6 +74,7 @@ class Engine {
   void check_shutdown_done();
 
   asio::io_context& io_;
+  Store& store_;
   Config config_;
   const Clock& clock_;
   Random& random_;

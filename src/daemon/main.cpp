@@ -1,10 +1,15 @@
 // skedd: wiring only. Parses the command line, loads the configuration, sets up logging and
 // runs the engine on one io_context until SIGTERM or SIGINT.
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <csignal>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <functional>
 #include <iostream>
@@ -18,6 +23,7 @@
 #include "daemon/event_log.h"
 #include "skedd/config/config.h"
 #include "skedd/exec/process_spawner.h"
+#include "skedd/store/sqlite_store.h"
 #include "skedd/time/clock.h"
 #include "skedd/time/timestamp.h"
 #include "skedd/version.h"
@@ -27,6 +33,8 @@ namespace {
 constexpr int kExitUsage = 2;
 constexpr int kExitConfig = 78;      // EX_CONFIG
 constexpr int kExitCantCreate = 73;  // EX_CANTCREAT
+constexpr int kExitStore = 74;       // EX_IOERR: the state database is unusable
+constexpr int kExitInUse = 75;       // EX_TEMPFAIL: another skedd holds the state dir
 
 // Runs hold a few descriptors each (control channel, log while checking it). Returns the
 // limit as it was, which runs get back.
@@ -104,6 +112,32 @@ int main(int argc, char** argv) {
               << '\n';
     return kExitCantCreate;
   }
+  // One daemon per state dir: the lock is held for the life of the process.
+  const std::string lock_path = cfg->daemon.state_dir + "/skedd.lock";
+  const int lock_fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (lock_fd < 0 || ::flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
+    std::string holder;
+    if (lock_fd >= 0) {
+      char buf[32] = {};
+      if (::pread(lock_fd, buf, sizeof buf - 1, 0) > 0) holder = buf;
+    }
+    while (!holder.empty() && (holder.back() == '\n' || holder.back() == ' ')) holder.pop_back();
+    std::cerr << "skedd: state dir " << cfg->daemon.state_dir << " is in use"
+              << (holder.empty() ? std::string() : " by skedd pid " + holder) << " (lock "
+              << lock_path << ")\n";
+    return kExitInUse;
+  }
+  const std::string pid_text = std::to_string(::getpid()) + "\n";
+  if (::ftruncate(lock_fd, 0) != 0 || ::pwrite(lock_fd, pid_text.data(), pid_text.size(), 0) < 0) {
+    std::cerr << "skedd: cannot write " << lock_path << ": " << std::strerror(errno) << '\n';
+  }
+  auto store = skedd::open_sqlite_store(
+      cfg->daemon.state_dir + "/skedd.db",
+      skedd::SqliteStoreOptions{cfg->store.synchronous == skedd::Synchronous::kFull, 5000});
+  if (!store) {
+    std::cerr << "skedd: " << store.error().message << '\n';
+    return kExitStore;
+  }
   const rlimit original_nofile = raise_fd_limit();
   // Orphans of runs (children of a run's main process that outlive it) become skedd's children,
   // so skedd reaps them and sees when a run's process group has emptied, even where PID 1
@@ -123,7 +157,7 @@ int main(int argc, char** argv) {
     skedd::SystemClock clock;
     skedd::PosixSpawner spawner(original_nofile);
     skedd::SeededRandom random;
-    skedd::Engine engine(io, std::move(cfg.value()), clock, spawner, random);
+    skedd::Engine engine(io, std::move(cfg.value()), clock, spawner, *store.value(), random);
     asio::signal_set reload_signal(io, SIGHUP);
     asio::signal_set stop_signals(io, SIGTERM, SIGINT);
     stop_signals.async_wait([&](const boost::system::error_code& e, int sig) {
@@ -159,6 +193,10 @@ int main(int argc, char** argv) {
     wait_reload();
     engine.start();
     io.run();
+    if (auto flushed = store.value()->flush(); !flushed) {
+      skedd::log_event(spdlog::level::err, "store_flush_failed",
+                       {{"error", flushed.error().message}});
+    }
   } catch (const std::exception& e) {
     skedd::log_event(spdlog::level::critical, "fatal", {{"error", e.what()}});
     return 1;

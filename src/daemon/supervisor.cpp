@@ -48,10 +48,11 @@ struct Supervisor::Run {
 };
 
 Supervisor::Supervisor(asio::io_context& io, const Clock& clock, ProcessSpawner& spawner,
-                       SupervisorOptions options, OnFinished on_finished)
+                       Store& store, SupervisorOptions options, OnFinished on_finished)
     : io_(io),
       clock_(clock),
       spawner_(spawner),
+      store_(store),
       options_(std::move(options)),
       on_finished_(std::move(on_finished)),
       self_(current_user()) {
@@ -95,6 +96,7 @@ void Supervisor::start(RunId id, JobId job, std::shared_ptr<const JobSpec> spec,
   }
   run.pid = pid.value();
   run_by_pid_[run.pid] = id;
+  store_.put_run(record_of(run, RunState::kRunning));
   log_event(info, "run_started",
             {{"job", run.spec->name},
              {"run", id.value},
@@ -113,6 +115,21 @@ void Supervisor::start(RunId id, JobId job, std::shared_ptr<const JobSpec> spec,
     push_deadline(run, Deadline::kHard, run.started_mono + *run.spec->hard_timeout);
   }
   push_deadline(run, Deadline::kLogCheck, run.started_mono + kLogCheckInterval);
+}
+
+RunRecord Supervisor::record_of(const Run& run, RunState state) const {
+  RunRecord r;
+  r.run = run.id;
+  r.job = run.spec->name;
+  r.scheduled = run.fire.scheduled;
+  r.attempt = run.fire.attempt;
+  r.state = state;
+  if (run.pid > 0) r.pid = run.pid;
+  r.started = run.started;
+  r.lateness = run.started - run.fire.due;
+  r.checkpoint = run.checkpoint;
+  r.log_path = run.files.log_path;
+  return r;
 }
 
 void Supervisor::cancel_all() {
@@ -248,6 +265,7 @@ void Supervisor::handle_control_line(Run& run, const std::string& line) {
         using T = std::decay_t<decltype(msg)>;
         if constexpr (std::is_same_v<T, CheckpointLine>) {
           run.checkpoint = msg.text;
+          store_.put_checkpoint(run.id, msg.text);
           log_event(info, "checkpoint",
                     {{"job", run.spec->name}, {"run", run.id.value}, {"checkpoint", msg.text}});
         } else if constexpr (std::is_same_v<T, ProgressLine>) {
@@ -327,6 +345,12 @@ void Supervisor::finish(Run& run, RunState state, std::optional<int> exit_code,
   if (!run.files.log_path.empty()) fields["log"] = run.files.log_path;
   const bool bad = state != RunState::kSucceeded;
   log_event(bad ? warn : info, "run_finished", fields);
+  RunRecord record = record_of(run, state);
+  record.exit_code = exit_code;
+  record.signal = signal;
+  record.ended = ended;
+  record.message = message;
+  store_.put_run(record);
 
   on_finished_(RunOutcome{run.id, run.job, run.spec, run.fire, state, run.checkpoint});
   if (run.control) {

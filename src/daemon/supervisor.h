@@ -22,6 +22,7 @@
 #include "skedd/core/run_channel.h"
 #include "skedd/core/timer_queue.h"
 #include "skedd/exec/process_spawner.h"
+#include "skedd/store/store.h"
 #include "skedd/time/clock.h"
 #include "util/asio.h"
 
@@ -50,8 +51,8 @@ class Supervisor {
 
   /// Throws std::system_error when /dev/null cannot be opened (start-up only). `on_finished`
   /// is called once per started run, when its main process has been reaped (or at once when
-  /// it could not be spawned).
-  Supervisor(asio::io_context& io, const Clock& clock, ProcessSpawner& spawner,
+  /// it could not be spawned). Every run, its checkpoints and its end go to `store`.
+  Supervisor(asio::io_context& io, const Clock& clock, ProcessSpawner& spawner, Store& store,
              SupervisorOptions options, OnFinished on_finished);
   ~Supervisor();
   Supervisor(const Supervisor&) = delete;
@@ -85,6 +86,7 @@ class Supervisor {
   };
 
   Result<pid_t> spawn(Run& run);
+  RunRecord record_of(const Run& run, RunState state) const;
   void watch_control(Run& run);
   void drain_control(Run& run);
   void handle_control_line(Run& run, const std::string& line);
@@ -100,6 +102,7 @@ class Supervisor {
   asio::io_context& io_;
   const Clock& clock_;
   ProcessSpawner& spawner_;
+  Store& store_;
   SupervisorOptions options_;
   OnFinished on_finished_;
   UserInfo self_;  ///< the daemon's own account, for jobs without `user`

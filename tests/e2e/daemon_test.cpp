@@ -7,10 +7,12 @@
 // times, and timing assertions are loose bounds only.
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <functional>
 #include <sstream>
@@ -24,6 +26,7 @@
 #include "support/daemon.h"
 #include "support/temp_dir.h"
 
+#include "skedd/store/sqlite_store.h"
 #include "skedd/time/timestamp.h"
 
 namespace {
@@ -588,6 +591,68 @@ TEST_CASE("overlap = skip: a fire while the previous run still runs is recorded 
   CHECK(instant(skipped["scheduled"]) > instant(started["scheduled"]));
   CHECK(d.events_named("run_started", of_job("long")).size() == 1);
   CHECK(d.events_named("run_finished", of_job("long")).empty());
+}
+
+TEST_CASE("runs, checkpoints and coalesced not-run fires are kept in STATE/skedd.db", "[daemon]") {
+  TempDir dir;
+  const std::string config =
+      write_config(dir, "",
+                   job(dir, "long", R"(every = "1s")", "echo checkpoint half >&3\nsleep 3.5\n",
+                       R"(overlap = "skip")"));
+  {
+    Daemon d(dir, config);
+    d.wait_for("run_finished", of_job("long"), 6000ms);
+    d.signal(SIGTERM);
+    REQUIRE(d.wait_exit(5000ms).has_value());
+  }
+  auto store = skedd::open_sqlite_store(dir / "state/skedd.db");
+  REQUIRE(store.ok());
+  auto runs = store.value()->runs({std::string("long"), skedd::RunState::kSucceeded, 10});
+  REQUIRE(runs.ok());
+  REQUIRE(runs->size() == 1);
+  CHECK(runs.value()[0].checkpoint == "half");
+  CHECK(runs.value()[0].exit_code == 0);
+  auto not_run = store.value()->not_run("long", 10);
+  REQUIRE(not_run.ok());
+  REQUIRE_FALSE(not_run->empty());
+  // The fires skipped while the first run ran are one record.
+  const skedd::NotRunRecord& first = not_run->back();
+  CHECK(first.reason == skedd::NotRunReason::kOverlap);
+  CHECK(first.count >= 2);
+  CHECK(first.last > first.first);
+}
+
+TEST_CASE("a second skedd on the same state dir exits 75 naming the first", "[daemon]") {
+  TempDir dir;
+  const std::string config = write_config(dir, "", job(dir, "idle", R"(every = "1h")", "true\n"));
+  Daemon first(dir, config);
+  first.wait_for("job_loaded");
+  const std::string err = dir / "second.err";
+  const int status =
+      std::system((std::string(SKEDD_BINARY) + " --config " + config + " --state-dir " +
+                   dir / "state" + " --socket " + dir / "skedd.sock" + " 2> " + err)
+                      .c_str());
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 75);
+  CHECK(slurp(err) == "skedd: state dir " + dir / "state" + " is in use by skedd pid " +
+                          std::to_string(first.pid()) + " (lock " + dir / "state" +
+                          "/skedd.lock)\n");
+  CHECK(first.running());
+}
+
+TEST_CASE("a damaged state database is refused with exit status 74 and left alone", "[daemon]") {
+  TempDir dir;
+  const std::string config = write_config(dir, "", job(dir, "idle", R"(every = "1h")", "true\n"));
+  const std::string db = dir.write("state/skedd.db", std::string(8192, 'x'));
+  Daemon d(dir, config);
+  const std::optional<int> status = d.wait_exit(5000ms);
+  REQUIRE(status.has_value());
+  CHECK(*status == 74);
+  CHECK(d.log_text() ==
+        "skedd: state database " + db +
+            " is damaged (file is not a database): skedd will not overwrite it; move it aside "
+            "to start a new history, or restore it from a backup, then start skedd again\n");
+  CHECK(slurp(db) == std::string(8192, 'x'));
 }
 
 }  // namespace

@@ -32,6 +32,7 @@ struct Fire {
   /// suspend) and were folded into it rather than run in a burst; 0 normally.
   std::uint64_t collapsed = 0;
   Instant first_collapsed{};  ///< the earliest folded fire, when collapsed > 0
+  Instant last_collapsed{};   ///< the latest folded fire, when collapsed > 0
 };
 
 /// The states of a run, as the protocol and store name them.

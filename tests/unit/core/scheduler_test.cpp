@@ -90,6 +90,7 @@ TEST_CASE("a forward clock step folds the passed fires of each job into one", "[
   CHECK(utc(fires[0].scheduled) == "2026-01-01T00:10:00Z");
   CHECK(fires[0].collapsed == 9);
   CHECK(utc(fires[0].first_collapsed) == "2026-01-01T00:01:00Z");
+  CHECK(utc(fires[0].last_collapsed) == "2026-01-01T00:09:00Z");
   CHECK(utc(*f.scheduler.next_fire(JobId{0})) == "2026-01-01T00:11:00Z");
 }
 
@@ -133,6 +134,7 @@ TEST_CASE("every counts elapsed time and folds fires missed during suspend", "[s
   CHECK(utc(fires[0].scheduled) == "2026-01-01T00:01:40Z");
   CHECK(fires[0].collapsed == 8);
   CHECK(utc(fires[0].first_collapsed) == "2026-01-01T00:00:20Z");
+  CHECK(utc(fires[0].last_collapsed) == "2026-01-01T00:01:30Z");
   CHECK(utc(*f.scheduler.next_fire(JobId{0})) == "2026-01-01T00:01:50Z");
   CHECK(*f.scheduler.next_mono_deadline() == f.clock.mono_now() + 5s);
 }
