@@ -4,9 +4,11 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 
 #include "daemon/event_log.h"
 #include "daemon/log_fields.h"
+#include "skedd/core/catch_up.h"
 #include "skedd/time/timestamp.h"
 
 namespace skedd {
@@ -24,6 +26,14 @@ std::string host_name() {
   char buf[256] = {};
   if (::gethostname(buf, sizeof buf - 1) != 0) return "localhost";
   return buf;
+}
+
+// This boot's id; empty when unreadable (then @reboot jobs run at every start).
+std::string boot_id() {
+  std::ifstream in("/proc/sys/kernel/random/boot_id");
+  std::string id;
+  std::getline(in, id);
+  return id;
 }
 
 DispatchLimits limits_of(const Config& config) {
@@ -59,19 +69,64 @@ Engine::~Engine() = default;
 void Engine::start() {
   std::vector<JobSpec> specs = std::move(config_.jobs);
   config_.jobs.clear();
-  for (JobSpec& spec : specs) add_job(std::move(spec));
+  const Instant now = clock_.wall_now();
+  // What the previous skedd left: each job's last fire, when it was last seen running, and
+  // the boot its @reboot jobs ran in. A store that cannot be read means no catch-up.
+  auto last_fires = store_.last_fires();
+  if (!last_fires) log_event(warn, "store_read_failed", {{"error", last_fires.error().message}});
+  std::optional<Instant> last_seen;
+  if (auto seen = store_.meta("last_seen"); seen && seen.value()) {
+    if (auto t = parse_rfc3339(*seen.value())) last_seen = t.value();
+  }
+  const std::string boot = boot_id();
+  const auto stored_boot = store_.meta("boot_id");
+  const bool same_boot = !boot.empty() && stored_boot && stored_boot.value() == boot;
+
+  for (JobSpec& spec : specs) {
+    std::optional<Instant> last;
+    if (last_fires) {
+      if (auto it = last_fires->find(spec.name); it != last_fires->end()) last = it->second;
+    }
+    if (same_boot && spec.schedule.is_reboot()) {
+      scheduler_.mark_reboot_done(JobId{static_cast<std::uint32_t>(jobs_.size())});
+    }
+    const JobId id = add_job(std::move(spec), last);
+    // A one-shot has no last fire: whether it passed while skedd was down is measured from
+    // when skedd was last seen. Other jobs catch up from their own last fire only, so that a
+    // job added while skedd was down does not "catch up" fires from before it existed.
+    const JobSpec& added = *jobs_[id.value].spec;
+    const std::optional<Instant> since = added.schedule.is_at() && !last ? last_seen : last;
+    if (since && !added.schedule.is_reboot()) catch_up(id, *since, now);
+  }
+  store_.put_meta("boot_id", boot);
+  store_.put_meta("last_seen", format_rfc3339_utc(now));
   child_signal_.async_wait([this](const boost::system::error_code& ec, int) {
     if (!ec) on_child_signal();
   });
   tick();
 }
 
-JobId Engine::add_job(JobSpec spec) {
+void Engine::catch_up(JobId id, Instant since, Instant now) {
+  const JobSpec& spec = *jobs_[id.value].spec;
+  const CatchUpPlan plan = plan_catch_up(spec, since, now);
+  if (plan.missed > 0) {
+    Fire first{id, plan.first_missed, plan.first_missed};
+    first.last_collapsed = plan.last_missed;
+    record_not_run(first, RunState::kMissed, NotRunReason::kMissedWhileDown, plan.missed);
+  }
+  for (Instant t : plan.run) {
+    log_event(info, "catch_up", {{"job", spec.name}, {"scheduled", utc(t)}});
+    handle_fire(Fire{id, t, t});
+  }
+}
+
+JobId Engine::add_job(JobSpec spec, std::optional<Instant> last_fire) {
   const JobId id{static_cast<std::uint32_t>(jobs_.size())};
   auto shared = std::make_shared<const JobSpec>(std::move(spec));
   jobs_.push_back(Job{shared, Dispatcher::policy_of(*shared)});
   job_by_name_[shared->name] = id;
-  scheduler_.add(id, *shared);
+  // An `every` job keeps its rhythm across restarts: it counts from its last fire.
+  scheduler_.add(id, *shared, shared->schedule.is_every() ? last_fire : std::nullopt);
   log_job(id, "job_loaded");
   return id;
 }
@@ -176,7 +231,9 @@ void Engine::on_mono_timer() {
 void Engine::tick() {
   supervisor_.on_deadlines();
   if (!shutting_down_) {
-    for (const Fire& fire : scheduler_.pop_due()) handle_fire(fire);
+    const std::vector<Fire> due = scheduler_.pop_due();
+    for (const Fire& fire : due) handle_fire(fire);
+    if (!due.empty()) store_.put_meta("last_seen", utc(clock_.wall_now()));
     pump();
   }
   rearm();
@@ -184,6 +241,7 @@ void Engine::tick() {
 
 void Engine::handle_fire(const Fire& fire) {
   const Job& job = jobs_[fire.job.value];
+  if (fire.attempt == 1) store_.put_last_fire(job.spec->name, fire.scheduled);
   if (fire.collapsed > 0) {
     // Folded fires: `first` is the earliest, `count` how many, `folded_into` the one that runs.
     Fire folded{fire.job, fire.first_collapsed, fire.first_collapsed};
@@ -287,6 +345,7 @@ void Engine::maybe_retry(const RunOutcome& run) {
 
 void Engine::shutdown(std::function<void()> done) {
   shutting_down_ = true;
+  store_.put_meta("last_seen", utc(clock_.wall_now()));
   wall_timer_.cancel();
   shutdown_done_ = std::move(done);
   if (config_.daemon.on_shutdown == OnShutdown::kLeave) {

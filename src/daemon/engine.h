@@ -56,7 +56,9 @@ class Engine {
     bool removed = false;  ///< by a reload; the slot stays so that ids are never reused
   };
 
-  JobId add_job(JobSpec spec);
+  JobId add_job(JobSpec spec, std::optional<Instant> last_fire = std::nullopt);
+  /// Runs or records the fires `id` missed between `since` and `now`, per its catch_up.
+  void catch_up(JobId id, Instant since, Instant now);
   void log_job(JobId id, std::string_view event);
   void on_wall_timer(bool clock_was_set);
   void on_mono_timer();

@@ -27,6 +27,8 @@ constexpr const char* kMigrations[] = {
          reason TEXT NOT NULL, first_us INTEGER NOT NULL, last_us INTEGER NOT NULL,
          count INTEGER NOT NULL);
        CREATE INDEX not_run_by_job ON not_run (job, id);)",
+    R"(CREATE TABLE job_state (job TEXT PRIMARY KEY, last_fire_us INTEGER NOT NULL);
+       CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);)",
 };
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 
@@ -41,7 +43,15 @@ struct CheckpointOp {
   RunId run;
   std::string text;
 };
-using Op = std::variant<RunRecord, CheckpointOp, NotRunRecord>;
+struct LastFireOp {
+  std::string job;
+  Instant scheduled;
+};
+struct MetaOp {
+  std::string key;
+  std::string value;
+};
+using Op = std::variant<RunRecord, CheckpointOp, NotRunRecord, LastFireOp, MetaOp>;
 
 class SqliteStore final : public Store {
  public:
@@ -63,6 +73,12 @@ class SqliteStore final : public Store {
     enqueue(CheckpointOp{run, text});
   }
   void put_not_run(const NotRunRecord& record) override { enqueue(record); }
+  void put_last_fire(const std::string& job, Instant scheduled) override {
+    enqueue(LastFireOp{job, scheduled});
+  }
+  void put_meta(const std::string& key, const std::string& value) override {
+    enqueue(MetaOp{key, value});
+  }
 
   Status flush() override {
     std::unique_lock lock(mu_);
@@ -74,6 +90,8 @@ class SqliteStore final : public Store {
 
   Result<std::vector<RunRecord>> runs(const RunQuery& query) override;
   Result<std::vector<NotRunRecord>> not_run(const std::string& job, std::size_t limit) override;
+  Result<std::map<std::string, Instant>> last_fires() override;
+  Result<std::optional<std::string>> meta(const std::string& key) override;
 
  private:
   void enqueue(Op op) {
@@ -170,6 +188,20 @@ void SqliteStore::apply(const Op& op) {
     q.bind(14, run->message);
     q.exec();
     tails_.erase(run->job);
+  } else if (const auto* fire = std::get_if<LastFireOp>(&op)) {
+    SQLite::Statement q(*writer_db_,
+                        "INSERT INTO job_state (job, last_fire_us) VALUES (?1, ?2) "
+                        "ON CONFLICT (job) DO UPDATE SET last_fire_us = MAX(last_fire_us, ?2)");
+    q.bind(1, fire->job);
+    q.bind(2, us(fire->scheduled));
+    q.exec();
+  } else if (const auto* meta = std::get_if<MetaOp>(&op)) {
+    SQLite::Statement q(*writer_db_,
+                        "INSERT INTO meta (key, value) VALUES (?1, ?2) "
+                        "ON CONFLICT (key) DO UPDATE SET value = ?2");
+    q.bind(1, meta->key);
+    q.bind(2, meta->value);
+    q.exec();
   } else if (const auto* cp = std::get_if<CheckpointOp>(&op)) {
     SQLite::Statement q(*writer_db_, "UPDATE runs SET checkpoint = ? WHERE id = ?");
     q.bind(1, cp->text);
@@ -265,6 +297,30 @@ Result<std::vector<NotRunRecord>> SqliteStore::not_run(const std::string& job, s
     return out;
   } catch (const std::exception& e) {
     return Error::io(std::string("reading not-run records: ") + e.what());
+  }
+}
+
+Result<std::map<std::string, Instant>> SqliteStore::last_fires() {
+  std::lock_guard lock(read_mu_);
+  try {
+    SQLite::Statement q(*reader_db_, "SELECT job, last_fire_us FROM job_state");
+    std::map<std::string, Instant> out;
+    while (q.executeStep()) out[q.getColumn(0).getString()] = instant(q.getColumn(1).getInt64());
+    return out;
+  } catch (const std::exception& e) {
+    return Error::io(std::string("reading last fires: ") + e.what());
+  }
+}
+
+Result<std::optional<std::string>> SqliteStore::meta(const std::string& key) {
+  std::lock_guard lock(read_mu_);
+  try {
+    SQLite::Statement q(*reader_db_, "SELECT value FROM meta WHERE key = ?");
+    q.bind(1, key);
+    if (!q.executeStep()) return std::optional<std::string>();
+    return std::optional<std::string>(q.getColumn(0).getString());
+  } catch (const std::exception& e) {
+    return Error::io("reading " + key + ": " + e.what());
   }
 }
 

@@ -17,6 +17,7 @@
 #include <functional>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -653,6 +654,58 @@ TEST_CASE("a damaged state database is refused with exit status 74 and left alon
             " is damaged (file is not a database): skedd will not overwrite it; move it aside "
             "to start a new history, or restore it from a backup, then start skedd again\n");
   CHECK(slurp(db) == std::string(8192, 'x'));
+}
+
+TEST_CASE("fires missed while skedd was down: catch_up none, once and all", "[daemon]") {
+  TempDir dir;
+  const std::string every_second = R"(cron = "* * * * * *")";
+  const std::string config = write_config(
+      dir, "",
+      job(dir, "none", every_second, "true\n") +
+          job(dir, "once", every_second, "true\n", R"(catch_up = "once")") +
+          job(dir, "all", every_second, "true\n", "catch_up = \"all\"\nmax_catch_up = 100"));
+  {
+    Daemon d(dir, config);
+    for (const char* name : {"none", "once", "all"}) d.wait_for("run_finished", of_job(name));
+    d.signal(SIGTERM);
+    REQUIRE(d.wait_exit(5000ms).has_value());
+  }
+  std::this_thread::sleep_for(3500ms);  // skedd is down across three or four fires
+  Daemon d(dir, config);
+  d.wait_for("run_started", 3, {}, 3000ms);
+  SHOW_LOG(d);
+  auto missed = [&](const std::string& name) {
+    for (const Json& e : d.events_named("fire_not_run", of_job(name))) {
+      if (e["reason"] == "missed_while_down") return e["count"].get<int>();
+    }
+    return 0;
+  };
+  const auto caught_up = [&](const std::string& name) {
+    return d.events_named("catch_up", of_job(name)).size();
+  };
+  CHECK(caught_up("none") == 0);
+  CHECK(missed("none") >= 3);
+  CHECK(caught_up("once") == 1);
+  CHECK(missed("once") == missed("none") - 1);
+  CHECK(caught_up("all") == static_cast<std::size_t>(missed("none")));
+  CHECK(missed("all") == 0);
+}
+
+TEST_CASE("@reboot runs once per boot, not again when skedd restarts", "[daemon]") {
+  TempDir dir;
+  const std::string config =
+      write_config(dir, "", job(dir, "boot", R"(cron = "@reboot")", "echo booted\n"));
+  {
+    Daemon d(dir, config);
+    d.wait_for("run_finished", of_job("boot"));
+    d.signal(SIGTERM);
+    REQUIRE(d.wait_exit(5000ms).has_value());
+  }
+  Daemon d(dir, config);
+  d.wait_for("job_loaded", of_job("boot"));
+  std::this_thread::sleep_for(500ms);
+  SHOW_LOG(d);
+  CHECK(d.events_named("run_started", of_job("boot")).empty());
 }
 
 }  // namespace

@@ -33,6 +33,9 @@ class Scheduler {
   /// strictly after now; `every` counts from `anchor` (its last fire) or, without one, from now.
   /// An @reboot job fires once, now, the first time its id is added.
   void add(JobId id, const JobSpec& spec, std::optional<Instant> anchor = std::nullopt);
+  /// Marks @reboot job `id` as already run in this boot (by an earlier skedd): add() will not
+  /// fire it.
+  void mark_reboot_done(JobId id) { reboot_fired_.insert(id.value); }
   /// Stops scheduling `id`, pending retries included. No effect for unknown ids.
   void remove(JobId id);
 

@@ -3,6 +3,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -62,12 +63,22 @@ class Store {
   /// with the same state and reason, that record grows (its `last` and `count`) instead.
   virtual void put_not_run(const NotRunRecord& record) = 0;
 
+  /// Records that `job` fired at `scheduled` (its latest fire: `every` anchors and catch-up
+  /// after downtime count from it).
+  virtual void put_last_fire(const std::string& job, Instant scheduled) = 0;
+  /// Sets a daemon-wide value (such as the boot id @reboot jobs last ran in).
+  virtual void put_meta(const std::string& key, const std::string& value) = 0;
+
   /// Waits until every write queued before the call is committed. Returns the writer's last
   /// error when a commit failed (the writes are kept and retried).
   virtual Status flush() = 0;
 
   virtual Result<std::vector<RunRecord>> runs(const RunQuery& query) = 0;
   virtual Result<std::vector<NotRunRecord>> not_run(const std::string& job, std::size_t limit) = 0;
+  /// Every job's latest fire, as committed.
+  virtual Result<std::map<std::string, Instant>> last_fires() = 0;
+  /// A daemon-wide value, or nullopt when never set.
+  virtual Result<std::optional<std::string>> meta(const std::string& key) = 0;
 };
 
 }  // namespace skedd

@@ -130,7 +130,7 @@ TEST_CASE("a database from a newer skedd is refused", "[store]") {
   REQUIRE_FALSE(store.ok());
   CHECK(store.error().message ==
         "state database " + path +
-            " has schema version 99, newer than this skedd knows (1): run the newer skedd, or "
+            " has schema version 99, newer than this skedd knows (2): run the newer skedd, or "
             "restore a backup made by this version");
 }
 
@@ -145,4 +145,25 @@ TEST_CASE("a reopened database keeps its schema version and data", "[store]") {
   { open(path); }  // migrations run only from the stored version on
   auto store = open(path);
   CHECK(store->runs({})->size() == 1);
+}
+
+TEST_CASE("last fires and meta values survive a reopen; a last fire never moves back", "[store]") {
+  skedd::test::TempDir dir("skedd-store-test");
+  const std::string path = dir / "skedd.db";
+  {
+    auto store = open(path);
+    store->put_last_fire("a", at("2026-01-01T00:00:10Z"));
+    store->put_last_fire("a", at("2026-01-01T00:00:05Z"));
+    store->put_last_fire("b", at("2026-01-02T00:00:00Z"));
+    store->put_meta("boot_id", "one");
+    store->put_meta("boot_id", "two");
+    REQUIRE(store->flush().ok());
+  }
+  auto store = open(path);
+  const auto fires = store->last_fires();
+  REQUIRE(fires.ok());
+  CHECK(fires->size() == 2);
+  CHECK(skedd::format_rfc3339_utc(fires->at("a")) == "2026-01-01T00:00:10Z");
+  CHECK(store->meta("boot_id").value() == std::optional<std::string>("two"));
+  CHECK_FALSE(store->meta("nothing").value().has_value());
 }
