@@ -19,6 +19,8 @@ using spdlog::level::debug;
 using spdlog::level::info;
 using spdlog::level::warn;
 
+// How often old runs and their logs are pruned (also at start).
+constexpr Duration kPruneInterval = std::chrono::hours(1);
 // Calendar timers are armed this far ahead when nothing is due, so a clock step is still seen.
 constexpr Duration kIdleWallHorizon = std::chrono::hours(24);
 
@@ -100,6 +102,7 @@ void Engine::start() {
   }
   store_.put_meta("boot_id", boot);
   store_.put_meta("last_seen", format_rfc3339_utc(now));
+  prune_history();
   child_signal_.async_wait([this](const boost::system::error_code& ec, int) {
     if (!ec) on_child_signal();
   });
@@ -228,8 +231,26 @@ void Engine::on_mono_timer() {
   tick();
 }
 
+void Engine::prune_history() {
+  last_prune_ = clock_.mono_now();
+  const StoreConfig& keep = config_.store;
+  std::optional<Instant> cutoff;
+  if (keep.keep_days > 0) cutoff = clock_.wall_now() - std::chrono::days(keep.keep_days);
+  auto logs = store_.prune(static_cast<std::size_t>(keep.keep_runs), cutoff);
+  if (!logs) {
+    log_event(warn, "prune_failed", {{"error", logs.error().message}});
+    return;
+  }
+  for (const std::string& log : logs.value()) {
+    ::unlink(log.c_str());
+    ::unlink((log + ".1").c_str());
+  }
+  if (!logs->empty()) log_event(info, "history_pruned", {{"runs", logs->size()}});
+}
+
 void Engine::tick() {
   supervisor_.on_deadlines();
+  if (clock_.mono_now() - last_prune_ >= kPruneInterval) prune_history();
   if (!shutting_down_) {
     const std::vector<Fire> due = scheduler_.pop_due();
     for (const Fire& fire : due) handle_fire(fire);

@@ -74,6 +74,8 @@ class Engine {
   void record_not_run(const Fire& fire, RunState state, NotRunReason reason,
                       std::uint64_t count = 1, std::optional<Instant> folded_into = std::nullopt);
   void check_shutdown_done();
+  /// Applies [store] keep_runs and keep_days to the history and removes pruned runs' logs.
+  void prune_history();
 
   asio::io_context& io_;
   Store& store_;
@@ -94,6 +96,7 @@ class Engine {
   /// The last checkpoint of each fire with an attempt still to come (retry or resume).
   std::map<std::pair<std::uint32_t, Instant>, std::string> checkpoints_;
   std::uint64_t next_run_id_;
+  MonoInstant last_prune_{};
   bool shutting_down_ = false;
   std::function<void()> shutdown_done_;
 };

@@ -51,7 +51,11 @@ struct MetaOp {
   std::string key;
   std::string value;
 };
-using Op = std::variant<RunRecord, CheckpointOp, NotRunRecord, LastFireOp, MetaOp>;
+struct PruneOp {
+  std::vector<std::int64_t> runs;
+  std::optional<Instant> cutoff;
+};
+using Op = std::variant<RunRecord, CheckpointOp, NotRunRecord, LastFireOp, MetaOp, PruneOp>;
 
 class SqliteStore final : public Store {
  public:
@@ -92,6 +96,8 @@ class SqliteStore final : public Store {
   Result<std::vector<NotRunRecord>> not_run(const std::string& job, std::size_t limit) override;
   Result<std::map<std::string, Instant>> last_fires() override;
   Result<std::optional<std::string>> meta(const std::string& key) override;
+  Result<std::vector<std::string>> prune(std::size_t keep_runs,
+                                         std::optional<Instant> cutoff) override;
 
  private:
   void enqueue(Op op) {
@@ -202,6 +208,19 @@ void SqliteStore::apply(const Op& op) {
     q.bind(1, meta->key);
     q.bind(2, meta->value);
     q.exec();
+  } else if (const auto* prune = std::get_if<PruneOp>(&op)) {
+    SQLite::Statement q(*writer_db_, "DELETE FROM runs WHERE id = ?");
+    for (std::int64_t id : prune->runs) {
+      q.bind(1, id);
+      q.exec();
+      q.reset();
+    }
+    if (prune->cutoff) {
+      SQLite::Statement nr(*writer_db_, "DELETE FROM not_run WHERE last_us < ?");
+      nr.bind(1, us(*prune->cutoff));
+      nr.exec();
+      tails_.clear();  // a record being extended may be gone
+    }
   } else if (const auto* cp = std::get_if<CheckpointOp>(&op)) {
     SQLite::Statement q(*writer_db_, "UPDATE runs SET checkpoint = ? WHERE id = ?");
     q.bind(1, cp->text);
@@ -322,6 +341,34 @@ Result<std::optional<std::string>> SqliteStore::meta(const std::string& key) {
   } catch (const std::exception& e) {
     return Error::io("reading " + key + ": " + e.what());
   }
+}
+
+Result<std::vector<std::string>> SqliteStore::prune(std::size_t keep_runs,
+                                                    std::optional<Instant> cutoff) {
+  PruneOp op{{}, cutoff};
+  std::vector<std::string> logs;
+  {
+    std::lock_guard lock(read_mu_);
+    try {
+      SQLite::Statement q(
+          *reader_db_,
+          "SELECT id, log_path FROM (SELECT id, log_path, state, ended_us, "
+          "ROW_NUMBER() OVER (PARTITION BY job ORDER BY id DESC) AS n FROM runs) "
+          "WHERE state NOT IN ('running', 'paused') AND "
+          "((?1 > 0 AND n > ?1) OR (?2 IS NOT NULL AND ended_us < ?2)) ORDER BY id DESC");
+      q.bind(1, static_cast<std::int64_t>(keep_runs));
+      if (cutoff) q.bind(2, us(*cutoff));
+      while (q.executeStep()) {
+        op.runs.push_back(q.getColumn(0).getInt64());
+        const std::string log = q.getColumn(1).getString();
+        if (!log.empty()) logs.push_back(log);
+      }
+    } catch (const std::exception& e) {
+      return Error::io(std::string("selecting runs to prune: ") + e.what());
+    }
+  }
+  if (!op.runs.empty() || cutoff) enqueue(std::move(op));
+  return logs;
 }
 
 Status migrate(SQLite::Database& db, const std::string& path) {

@@ -691,6 +691,30 @@ TEST_CASE("fires missed while skedd was down: catch_up none, once and all", "[da
   CHECK(missed("all") == 0);
 }
 
+TEST_CASE("retention: keep_runs prunes old runs and their logs at start", "[daemon]") {
+  TempDir dir;
+  const std::string config = write_config(dir, "[store]\nkeep_runs = 2\n",
+                                          job(dir, "tick", R"(every = "1s")", "echo hi\n"));
+  std::vector<std::string> logs;
+  {
+    Daemon d(dir, config);
+    for (const Json& e : d.wait_for("run_finished", 4, of_job("tick"), 8000ms)) {
+      logs.push_back(e["log"]);
+    }
+    d.signal(SIGTERM);
+    REQUIRE(d.wait_exit(5000ms).has_value());
+  }
+  REQUIRE(logs.size() == 4);
+  // Pruning happens at start and then hourly, so all four logs are still here.
+  for (const std::string& log : logs) CHECK(exists(log));
+  Daemon d(dir, config);
+  const Json pruned = d.wait_for("history_pruned");
+  SHOW_LOG(d);
+  CHECK(pruned["runs"].get<int>() >= 2);
+  CHECK_FALSE(exists(logs[0]));
+  CHECK_FALSE(exists(logs[1]));
+}
+
 TEST_CASE("@reboot runs once per boot, not again when skedd restarts", "[daemon]") {
   TempDir dir;
   const std::string config =

@@ -69,6 +69,13 @@ class Store {
   /// Sets a daemon-wide value (such as the boot id @reboot jobs last ran in).
   virtual void put_meta(const std::string& key, const std::string& value) = 0;
 
+  /// Retention: deletes finished runs beyond the newest `keep_runs` of each job or that
+  /// ended before `cutoff`, and not-run records last seen before `cutoff` (0 keep_runs: no
+  /// count limit; no cutoff: no age limit). Returns the log paths of the deleted runs, for
+  /// the caller to remove. The deletion is queued like any write.
+  virtual Result<std::vector<std::string>> prune(std::size_t keep_runs,
+                                                 std::optional<Instant> cutoff) = 0;
+
   /// Waits until every write queued before the call is committed. Returns the writer's last
   /// error when a commit failed (the writes are kept and retried).
   virtual Status flush() = 0;

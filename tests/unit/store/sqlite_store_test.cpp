@@ -167,3 +167,40 @@ TEST_CASE("last fires and meta values survive a reopen; a last fire never moves 
   CHECK(store->meta("boot_id").value() == std::optional<std::string>("two"));
   CHECK_FALSE(store->meta("nothing").value().has_value());
 }
+
+TEST_CASE("retention keeps the newest runs of each job and drops old ones", "[store]") {
+  skedd::test::TempDir dir("skedd-store-test");
+  auto store = open(dir / "skedd.db");
+  for (std::uint64_t i = 1; i <= 5; ++i) {
+    skedd::RunRecord r = run(i, "a", RunState::kSucceeded);
+    r.ended = at("2026-01-0" + std::to_string(i) + "T00:00:00Z");
+    store->put_run(r);
+  }
+  store->put_run(run(6, "a", RunState::kRunning));  // never pruned while it runs
+  skedd::RunRecord b = run(7, "b", RunState::kFailed);
+  b.ended = at("2026-01-05T00:00:00Z");
+  store->put_run(b);
+  store->put_not_run({"a", RunState::kMissed, NotRunReason::kMissedWhileDown,
+                      at("2026-01-01T00:00:00Z"), at("2026-01-01T01:00:00Z"), 2});
+  REQUIRE(store->flush().ok());
+
+  auto by_count = store->prune(3, std::nullopt);
+  REQUIRE(by_count.ok());
+  // The running run counts among the newest three: 6 (running), 5, 4 stay.
+  CHECK(by_count.value() == std::vector<std::string>{"/var/lib/skedd/logs/a.3.log",
+                                                     "/var/lib/skedd/logs/a.2.log",
+                                                     "/var/lib/skedd/logs/a.1.log"});
+  REQUIRE(store->flush().ok());
+  CHECK(store->runs({std::string("a"), std::nullopt, 10})->size() == 3);
+
+  auto by_age = store->prune(0, at("2026-01-04T12:00:00Z"));
+  REQUIRE(by_age.ok());
+  CHECK(by_age.value() == std::vector<std::string>{"/var/lib/skedd/logs/a.4.log"});
+  REQUIRE(store->flush().ok());
+  std::vector<std::uint64_t> left;
+  const auto remaining = store->runs({});
+  REQUIRE(remaining.ok());
+  for (const auto& r : remaining.value()) left.push_back(r.run.value);
+  CHECK(left == std::vector<std::uint64_t>{7, 6, 5});
+  CHECK(store->not_run("a", 10)->empty());
+}
