@@ -161,6 +161,12 @@ void Dispatcher::started(JobId job, RunId run) {
   state.starting.pop_front();
 }
 
+void Dispatcher::adopt(JobId job, RunId run, const std::string& pool) {
+  jobs_[job].running.emplace(run, pool);
+  ++running_;
+  if (!pool.empty()) ++pool_running_[pool];
+}
+
 void Dispatcher::finished(JobId job, RunId run) {
   auto it = jobs_.find(job);
   if (it == jobs_.end()) return;

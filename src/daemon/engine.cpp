@@ -8,6 +8,7 @@
 
 #include "daemon/event_log.h"
 #include "daemon/log_fields.h"
+#include "exec/proc.h"
 #include "skedd/core/catch_up.h"
 #include "skedd/time/timestamp.h"
 
@@ -84,6 +85,7 @@ void Engine::start() {
   const auto stored_boot = store_.meta("boot_id");
   const bool same_boot = !boot.empty() && stored_boot && stored_boot.value() == boot;
 
+  std::vector<std::pair<JobId, Instant>> catch_ups;
   for (JobSpec& spec : specs) {
     std::optional<Instant> last;
     if (last_fires) {
@@ -98,8 +100,11 @@ void Engine::start() {
     // job added while skedd was down does not "catch up" fires from before it existed.
     const JobSpec& added = *jobs_[id.value].spec;
     const std::optional<Instant> since = added.schedule.is_at() && !last ? last_seen : last;
-    if (since && !added.schedule.is_reboot()) catch_up(id, *since, now);
+    if (since && !added.schedule.is_reboot()) catch_ups.emplace_back(id, *since);
   }
+  // Runs first, so that catch-up fires meet the adopted runs under their overlap policy.
+  recover_runs(now);
+  for (const auto& [id, since] : catch_ups) catch_up(id, since, now);
   store_.put_meta("boot_id", boot);
   store_.put_meta("last_seen", format_rfc3339_utc(now));
   prune_history();
@@ -107,6 +112,68 @@ void Engine::start() {
     if (!ec) on_child_signal();
   });
   tick();
+}
+
+void Engine::recover_runs(Instant now) {
+  auto running = store_.runs(RunQuery{std::nullopt, RunState::kRunning, 1'000'000});
+  if (!running) {
+    log_event(warn, "store_read_failed", {{"error", running.error().message}});
+    return;
+  }
+  for (RunRecord& record : running.value()) {
+    const auto job = job_by_name_.find(record.job);
+    // The same pid and process start time: the very process the earlier skedd started.
+    const bool alive =
+        record.pid && record.pid_start && process_start_time(*record.pid) == record.pid_start;
+    if (alive && job != job_by_name_.end()) {
+      const Job& j = jobs_[job->second.value];
+      if (supervisor_.adopt(record, job->second, j.spec)) {
+        dispatcher_.adopt(job->second, record.run, j.policy.pool);
+        continue;
+      }
+    }
+    // Its process is gone (or its job is): the run was interrupted.
+    record.state = RunState::kInterrupted;
+    record.ended = now;
+    record.message = alive ? "its job is no longer defined; the process was left running"
+                           : "its process ended while skedd was not running";
+    store_.put_run(record);
+    log_event(warn, "run_interrupted",
+              {{"job", record.job}, {"run", record.run.value}, {"message", record.message}});
+    if (!alive && job != job_by_name_.end()) resume(job->second, record);
+  }
+}
+
+void Engine::resume(JobId id, const RunRecord& interrupted) {
+  const JobSpec& spec = *jobs_[id.value].spec;
+  if (spec.on_interrupt == OnInterrupt::kFail) return;
+  auto earlier = store_.runs(RunQuery{spec.name, RunState::kInterrupted, 1'000'000});
+  int interrupts = 1;  // this one, whose record may not be committed yet
+  if (earlier) {
+    for (const RunRecord& r : earlier.value()) {
+      if (r.scheduled == interrupted.scheduled && r.run != interrupted.run) ++interrupts;
+    }
+  }
+  if (interrupts > spec.max_interrupts) {
+    log_event(warn, "resume_refused",
+              {{"job", spec.name},
+               {"scheduled", utc(interrupted.scheduled)},
+               {"interrupts", interrupts},
+               {"max_interrupts", spec.max_interrupts}});
+    return;
+  }
+  // The same fire, a further attempt; a resume hands over the last checkpoint.
+  Fire fire{id, interrupted.scheduled, clock_.wall_now(), interrupted.attempt + 1};
+  fire.resumes = interrupts;  // resumes do not use up `retries`
+  if (spec.on_interrupt == OnInterrupt::kResume && !interrupted.checkpoint.empty()) {
+    checkpoints_[{id.value, fire.scheduled}] = interrupted.checkpoint;
+  }
+  log_event(info, "run_resumed",
+            {{"job", spec.name},
+             {"scheduled", utc(fire.scheduled)},
+             {"attempt", fire.attempt},
+             {"mode", to_string(spec.on_interrupt)}});
+  handle_fire(fire);
 }
 
 void Engine::catch_up(JobId id, Instant since, Instant now) {
@@ -350,7 +417,8 @@ void Engine::on_child_signal() {
 void Engine::maybe_retry(const RunOutcome& run) {
   if (shutting_down_) return;
   if (run.state != RunState::kFailed && run.state != RunState::kTimedOut) return;
-  if (run.fire.attempt > run.spec->retries) return;
+  if (!run.retryable) return;
+  if (run.fire.attempt - run.fire.resumes > run.spec->retries) return;
   Fire next = run.fire;
   ++next.attempt;
   next.collapsed = 0;

@@ -57,6 +57,11 @@ class Engine {
   };
 
   JobId add_job(JobSpec spec, std::optional<Instant> last_fire = std::nullopt);
+  /// Adopts the runs an earlier skedd left running, and handles those whose process is gone
+  /// as interrupted.
+  void recover_runs(Instant now);
+  /// A further attempt of an interrupted run's fire, per its job's on_interrupt.
+  void resume(JobId id, const RunRecord& interrupted);
   /// Runs or records the fires `id` missed between `since` and `now`, per its catch_up.
   void catch_up(JobId id, Instant since, Instant now);
   void log_job(JobId id, std::string_view event);

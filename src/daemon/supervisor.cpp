@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -10,6 +11,7 @@
 
 #include "daemon/event_log.h"
 #include "daemon/log_fields.h"
+#include "exec/proc.h"
 #include "skedd/time/timestamp.h"
 
 namespace skedd {
@@ -45,6 +47,9 @@ struct Supervisor::Run {
   std::optional<int> reported_exit;      ///< from an `exit <code>` line
   std::optional<MonoInstant> grace_end;  ///< when a cancelled run's group gets SIGKILL
   bool has_cgroup = false;
+  std::optional<std::uint64_t> pid_start;
+  /// Adopted from an earlier skedd: not our child; its exit is seen through this pidfd.
+  std::unique_ptr<asio::posix::stream_descriptor> exit_watch;
 };
 
 Supervisor::Supervisor(asio::io_context& io, const Clock& clock, ProcessSpawner& spawner,
@@ -95,6 +100,7 @@ void Supervisor::start(RunId id, JobId job, std::shared_ptr<const JobSpec> spec,
     return;
   }
   run.pid = pid.value();
+  run.pid_start = process_start_time(run.pid);
   run_by_pid_[run.pid] = id;
   store_.put_run(record_of(run, RunState::kRunning));
   log_event(info, "run_started",
@@ -129,6 +135,7 @@ RunRecord Supervisor::record_of(const Run& run, RunState state) const {
   r.lateness = run.started - run.fire.due;
   r.checkpoint = run.checkpoint;
   r.log_path = run.files.log_path;
+  r.pid_start = run.pid_start;
   return r;
 }
 
@@ -289,13 +296,28 @@ void Supervisor::on_exit(pid_t pid, int status) {
   const auto it = runs_.find(found->second);
   run_by_pid_.erase(found);
   if (it == runs_.end()) return;
-  Run& run = *it->second;
-  drain_control(run);
-
   std::optional<int> exit_code;
   std::optional<int> signal;
   if (WIFEXITED(status)) exit_code = WEXITSTATUS(status);
   if (WIFSIGNALED(status)) signal = WTERMSIG(status);
+  ended(*it->second, exit_code, signal);
+}
+
+void Supervisor::on_adopted_exit(RunId id) {
+  const auto it = runs_.find(id);
+  if (it == runs_.end()) return;
+  Run& run = *it->second;
+  run_by_pid_.erase(run.pid);
+  boost::system::error_code ignored;
+  run.exit_watch->close(ignored);
+  ended(run, std::nullopt, std::nullopt);
+}
+
+void Supervisor::ended(Run& run, std::optional<int> exit_code, std::optional<int> signal) {
+  drain_control(run);
+  // An adopted run's status is unknown to skedd: its own `exit <code>` line stands in.
+  const bool unknown = !exit_code && !signal;
+  if (unknown && run.reported_exit) exit_code = run.reported_exit;
 
   RunState state;
   std::string message;
@@ -308,6 +330,11 @@ void Supervisor::on_exit(pid_t pid, int status) {
   } else if (signal) {
     state = RunState::kKilled;
     message = "killed by " + signal_name(*signal);
+  } else if (!exit_code) {
+    state = RunState::kFailed;
+    message =
+        "exit status unknown: adopted after a restart of skedd, and the run wrote no "
+        "`exit <code>` line";
   } else {
     state = *exit_code == 0 ? RunState::kSucceeded : RunState::kFailed;
   }
@@ -324,6 +351,58 @@ void Supervisor::on_exit(pid_t pid, int status) {
               {{"job", run.spec->name}, {"run", run.id.value}, {"pgid", run.pid}});
   }
   finish(run, state, exit_code, signal, message);
+}
+
+bool Supervisor::adopt(const RunRecord& record, JobId job, std::shared_ptr<const JobSpec> spec) {
+  if (!record.pid) return false;
+  const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, *record.pid, 0));
+  if (pidfd < 0) return false;
+  ::fcntl(pidfd, F_SETFD, FD_CLOEXEC);
+  auto owned = std::make_unique<Run>();
+  Run& run = *owned;
+  run.id = record.run;
+  run.job = job;
+  run.spec = std::move(spec);
+  run.fire = Fire{job, record.scheduled, record.started - record.lateness, record.attempt};
+  run.pid = *record.pid;
+  run.pid_start = record.pid_start;
+  run.started = record.started;
+  // Its budget keeps counting from its recorded start, on this daemon's monotonic clock.
+  run.started_mono = clock_.mono_now() - (clock_.wall_now() - record.started);
+  run.checkpoint = record.checkpoint;
+  run.files.log_path = record.log_path;
+  run.files.control_path =
+      options_.runtime_dir + "/runs/" + std::to_string(record.run.value) + ".ctl";
+  runs_.emplace(run.id, std::move(owned));
+  run_by_pid_[run.pid] = run.id;
+  run.exit_watch = std::make_unique<asio::posix::stream_descriptor>(io_, pidfd);
+  const RunId id = run.id;
+  run.exit_watch->async_wait(asio::posix::stream_descriptor::wait_read,
+                             [this, id](const boost::system::error_code& ec) {
+                               if (!ec) on_adopted_exit(id);
+                             });
+  const int control =
+      ::open(run.files.control_path.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW);
+  if (control >= 0) {
+    run.control = std::make_unique<asio::posix::stream_descriptor>(io_, control);
+    watch_control(run);
+  }
+  log_event(info, "run_adopted",
+            {{"job", run.spec->name},
+             {"run", id.value},
+             {"pid", run.pid},
+             {"attempt", run.fire.attempt},
+             {"control", control >= 0}});
+  if (run.spec->soft_timeout) {
+    push_deadline(run, Deadline::kSoft, run.started_mono + *run.spec->soft_timeout);
+  }
+  if (run.spec->hard_timeout) {
+    push_deadline(run, Deadline::kHard, run.started_mono + *run.spec->hard_timeout);
+  }
+  if (!run.files.log_path.empty()) {
+    push_deadline(run, Deadline::kLogCheck, clock_.mono_now() + kLogCheckInterval);
+  }
+  return true;
 }
 
 void Supervisor::finish(Run& run, RunState state, std::optional<int> exit_code,
@@ -352,7 +431,9 @@ void Supervisor::finish(Run& run, RunState state, std::optional<int> exit_code,
   record.message = message;
   store_.put_run(record);
 
-  on_finished_(RunOutcome{run.id, run.job, run.spec, run.fire, state, run.checkpoint});
+  const bool status_unknown = run.exit_watch && !exit_code && !signal;
+  on_finished_(
+      RunOutcome{run.id, run.job, run.spec, run.fire, state, run.checkpoint, !status_unknown});
   if (run.control) {
     boost::system::error_code ignored;
     run.control->close(ignored);

@@ -43,6 +43,7 @@ struct RunOutcome {
   Fire fire;
   RunState state = RunState::kFailed;
   std::string checkpoint;  ///< the last one the run wrote, or the one it was given
+  bool retryable = true;   ///< false when the exit status is unknown (an adopted run)
 };
 
 class Supervisor {
@@ -61,6 +62,11 @@ class Supervisor {
   /// Spawns attempt `fire` of `spec` as run `id`, handing it `checkpoint`.
   void start(RunId id, JobId job, std::shared_ptr<const JobSpec> spec, const Fire& fire,
              std::string checkpoint);
+  /// Takes over run `record` that an earlier skedd started and whose process still runs: its
+  /// control channel is reopened by path, its exit watched through a pidfd (it is not our
+  /// child, so its exit status is what it wrote as `exit <code>`, else unknown), its timeouts
+  /// count from its recorded start. False when the process cannot be watched.
+  bool adopt(const RunRecord& record, JobId job, std::shared_ptr<const JobSpec> spec);
   /// Sends the run's group its soft signal and SIGKILL after kill_grace; it ends as `as`.
   void cancel(RunId id, RunState as);
   /// Cancels every running run.
@@ -91,6 +97,8 @@ class Supervisor {
   void drain_control(Run& run);
   void handle_control_line(Run& run, const std::string& line);
   void on_exit(pid_t pid, int status);
+  void on_adopted_exit(RunId id);
+  void ended(Run& run, std::optional<int> exit_code, std::optional<int> signal);
   void finish(Run& run, RunState state, std::optional<int> exit_code, std::optional<int> signal,
               const std::string& message);
   void release_cgroup(const Run& run);

@@ -29,6 +29,7 @@ constexpr const char* kMigrations[] = {
        CREATE INDEX not_run_by_job ON not_run (job, id);)",
     R"(CREATE TABLE job_state (job TEXT PRIMARY KEY, last_fire_us INTEGER NOT NULL);
        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);)",
+    R"(ALTER TABLE runs ADD COLUMN pid_start INTEGER;)",
 };
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 
@@ -177,7 +178,7 @@ void SqliteStore::apply(const Op& op) {
     SQLite::Statement q(*writer_db_,
                         "INSERT OR REPLACE INTO runs (id, job, scheduled_us, attempt, state, "
                         "exit_code, signal, pid, started_us, ended_us, lateness_us, checkpoint, "
-                        "log_path, message) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+                        "log_path, message, pid_start) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
     q.bind(1, static_cast<std::int64_t>(run->run.value));
     q.bind(2, run->job);
     q.bind(3, us(run->scheduled));
@@ -192,6 +193,7 @@ void SqliteStore::apply(const Op& op) {
     q.bind(12, run->checkpoint);
     q.bind(13, run->log_path);
     q.bind(14, run->message);
+    if (run->pid_start) q.bind(15, static_cast<std::int64_t>(*run->pid_start));
     q.exec();
     tails_.erase(run->job);
   } else if (const auto* fire = std::get_if<LastFireOp>(&op)) {
@@ -257,11 +259,12 @@ void SqliteStore::apply(const Op& op) {
 Result<std::vector<RunRecord>> SqliteStore::runs(const RunQuery& query) {
   std::lock_guard lock(read_mu_);
   try {
-    SQLite::Statement q(*reader_db_,
-                        "SELECT id, job, scheduled_us, attempt, state, exit_code, signal, pid, "
-                        "started_us, ended_us, lateness_us, checkpoint, log_path, message "
-                        "FROM runs WHERE (?1 IS NULL OR job = ?1) AND (?2 IS NULL OR state = ?2) "
-                        "ORDER BY id DESC LIMIT ?3");
+    SQLite::Statement q(
+        *reader_db_,
+        "SELECT id, job, scheduled_us, attempt, state, exit_code, signal, pid, "
+        "started_us, ended_us, lateness_us, checkpoint, log_path, message, pid_start "
+        "FROM runs WHERE (?1 IS NULL OR job = ?1) AND (?2 IS NULL OR state = ?2) "
+        "ORDER BY id DESC LIMIT ?3");
     if (query.job) q.bind(1, *query.job);
     if (query.state) q.bind(2, to_string(*query.state));
     q.bind(3, static_cast<std::int64_t>(query.limit));
@@ -282,6 +285,9 @@ Result<std::vector<RunRecord>> SqliteStore::runs(const RunQuery& query) {
       r.checkpoint = q.getColumn(11).getString();
       r.log_path = q.getColumn(12).getString();
       r.message = q.getColumn(13).getString();
+      if (!q.getColumn(14).isNull()) {
+        r.pid_start = static_cast<std::uint64_t>(q.getColumn(14).getInt64());
+      }
       out.push_back(std::move(r));
     }
     return out;

@@ -715,6 +715,72 @@ TEST_CASE("retention: keep_runs prunes old runs and their logs at start", "[daem
   CHECK_FALSE(exists(logs[1]));
 }
 
+// Waits for `job`'s first run to write a checkpoint, then kill -9s skedd; returns run_started.
+Json kill_after_checkpoint(Daemon& d, const std::string& job) {
+  const Json started = d.wait_for("run_started", of_job(job));
+  d.wait_for("checkpoint", of_run(started));
+  d.signal(SIGKILL);
+  REQUIRE(d.wait_exit(3000ms).has_value());
+  return started;
+}
+
+TEST_CASE("kill -9 of skedd: the next skedd adopts the running run, which is not started twice",
+          "[daemon]") {
+  TempDir dir;
+  const std::string config = write_config(dir, "", job(dir, "slow", at_line(), R"(
+echo started >> "$DIR/starts"
+echo checkpoint 1 >&3
+while [ ! -e "$DIR/go" ]; do sleep 0.05; done
+echo checkpoint 2 >&3
+echo exit 0 >&3
+)"));
+  Daemon first(dir, config);
+  const Json started = kill_after_checkpoint(first, "slow");
+  REQUIRE_FALSE(first.gone(started["pid"].get<pid_t>()));  // the run outlives skedd
+
+  Daemon second(dir, config);
+  const Json adopted = second.wait_for("run_adopted", of_run(started));
+  CHECK(adopted["pid"] == started["pid"]);
+  dir.write("go", "");
+  const Json finished = second.wait_for("run_finished", of_run(started));
+  SHOW_LOG(second);
+  CHECK(finished["state"] == "succeeded");
+  CHECK(finished["exit_code"] == 0);  // from its `exit 0` line: skedd is not its parent
+  CHECK(second.events_named("checkpoint", of_run(started)).size() == 1);  // "2", reattached
+  CHECK(second.events_named("run_started", of_job("slow")).empty());
+  CHECK(slurp(dir / "starts") == "started\n");
+  auto store = skedd::open_sqlite_store(dir / "state/skedd.db");
+  REQUIRE(store.ok());
+  auto runs = store.value()->runs({std::string("slow"), std::nullopt, 10});
+  REQUIRE(runs.ok());
+  REQUIRE(runs->size() == 1);
+  CHECK(runs.value()[0].checkpoint == "2");
+}
+
+TEST_CASE("kill -9 of skedd and its run: the next skedd resumes the fire from its checkpoint",
+          "[daemon]") {
+  TempDir dir;
+  const std::string config = write_config(dir, "", job(dir, "resumable", at_line(), R"(
+echo "attempt $SKEDD_ATTEMPT checkpoint ${SKEDD_CHECKPOINT:-none}" >> "$DIR/attempts"
+echo checkpoint step-1 >&3
+if [ -z "$SKEDD_CHECKPOINT" ]; then sleep 300; fi
+)"));
+  Daemon first(dir, config);
+  const Json started = kill_after_checkpoint(first, "resumable");
+  const pid_t pgid = started["pid"].get<pid_t>();
+  ::kill(-pgid, SIGKILL);
+  REQUIRE(wait_until([&] { return first.group_gone(pgid); }, 3000ms));
+
+  Daemon second(dir, config);
+  const Json interrupted = second.wait_for("run_interrupted", of_run(started));
+  const Json finished = second.wait_for("run_finished", of_job("resumable"));
+  SHOW_LOG(second);
+  CHECK(finished["attempt"] == 2);
+  CHECK(finished["scheduled"] == started["scheduled"]);
+  CHECK(finished["state"] == "succeeded");
+  CHECK(slurp(dir / "attempts") == "attempt 1 checkpoint none\nattempt 2 checkpoint step-1\n");
+}
+
 TEST_CASE("@reboot runs once per boot, not again when skedd restarts", "[daemon]") {
   TempDir dir;
   const std::string config =

@@ -103,6 +103,10 @@ class Dispatcher {
   /// finished.
   void started(JobId job, RunId run);
 
+  /// Counts a run that an earlier skedd started and this one adopted as running (global bound,
+  /// its pool, its job's overlap policy) until finished().
+  void adopt(JobId job, RunId run, const std::string& pool);
+
   /// Run `run` of `job` ended (or its spawn failed: then `run` need not have been passed to
   /// started(), and the job's oldest not-yet-started fire is released). Frees its global and
   /// pool slot; when the job then has no run left, its pending fire becomes ready. A run the

@@ -28,6 +28,7 @@ struct Fire {
   Instant scheduled{};  ///< the schedule's instant, before jitter
   Instant due{};        ///< when it may start: scheduled + jitter, or the retry time
   int attempt = 1;      ///< 1 for the first run of the fire
+  int resumes = 0;      ///< attempts that were resumes after an interruption (not retries)
   /// Earlier fires of the same job that were overdue together with this one (clock step,
   /// suspend) and were folded into it rather than run in a burst; 0 normally.
   std::uint64_t collapsed = 0;

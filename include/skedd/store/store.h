@@ -24,6 +24,9 @@ struct RunRecord {
   std::optional<int> exit_code;
   std::optional<int> signal;
   std::optional<pid_t> pid;
+  /// The process's start time (/proc/PID/stat, clock ticks since boot): with the pid, it
+  /// tells a run's process from a later one that reuses its pid.
+  std::optional<std::uint64_t> pid_start;
   Instant started{};
   std::optional<Instant> ended;
   Duration lateness{0};

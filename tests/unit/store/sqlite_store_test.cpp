@@ -26,6 +26,7 @@ skedd::RunRecord run(std::uint64_t id, const std::string& job, RunState state) {
   r.started = at("2026-03-08T07:30:00.001Z");
   r.state = state;
   r.pid = 4242;
+  r.pid_start = 987654;
   r.log_path = "/var/lib/skedd/logs/" + job + "." + std::to_string(id) + ".log";
   return r;
 }
@@ -67,6 +68,7 @@ TEST_CASE("runs survive a reopen with every field", "[store]") {
   CHECK(b.exit_code == 3);
   CHECK_FALSE(b.signal.has_value());
   CHECK(b.pid == 4242);
+  CHECK(b.pid_start == 987654u);
   CHECK(skedd::format_rfc3339_utc(b.scheduled) == "2026-03-08T07:30:00Z");
   CHECK(skedd::format_rfc3339_utc(*b.ended) == "2026-03-08T07:31:00Z");
   CHECK(b.checkpoint == "step-3");
@@ -130,7 +132,7 @@ TEST_CASE("a database from a newer skedd is refused", "[store]") {
   REQUIRE_FALSE(store.ok());
   CHECK(store.error().message ==
         "state database " + path +
-            " has schema version 99, newer than this skedd knows (2): run the newer skedd, or "
+            " has schema version 99, newer than this skedd knows (3): run the newer skedd, or "
             "restore a backup made by this version");
 }
 
