@@ -17,6 +17,7 @@ namespace {
 
 using nlohmann::json;
 using spdlog::level::debug;
+using spdlog::level::err;
 using spdlog::level::info;
 using spdlog::level::warn;
 
@@ -363,6 +364,15 @@ void Engine::pump() {
   const std::vector<Fire> startable = dispatcher_.take_startable(clock_.wall_now(), &dropped);
   for (const Dropped& d : dropped) record_not_run(d.fire, RunState::kMissed, d.reason);
   for (const Fire& fire : startable) start_run(fire);
+  // The runs just started must be on record before anything else happens, so that a skedd
+  // killed from here on finds and adopts them. One commit covers the whole batch; in WAL mode
+  // with synchronous = normal it is a write to the log, not an fsync.
+  // NOTE: a kill between a spawn and this commit still loses the record: recording the run
+  // before its spawn, and finding a pid-less run's process at start, closes that window.
+  if (!startable.empty()) {
+    if (auto s = store_.flush(); !s)
+      log_event(err, "store_write_failed", {{"error", s.error().message}});
+  }
 }
 
 void Engine::record_not_run(const Fire& fire, RunState state, NotRunReason reason,

@@ -134,6 +134,11 @@ class SqliteStore final : public Store {
     NotRunReason reason;
   };
   std::map<std::string, Tail> tails_;
+
+  // Writer thread only: prepared statements, see statement().
+  SQLite::Statement& statement(std::unique_ptr<SQLite::Statement>& slot, const char* sql);
+  std::unique_ptr<SQLite::Statement> insert_run_, upsert_fire_, upsert_meta_, delete_run_,
+      delete_not_run_, update_checkpoint_, extend_not_run_, insert_not_run_;
 };
 
 void SqliteStore::write_loop() {
@@ -173,12 +178,22 @@ void SqliteStore::write_loop() {
   }
 }
 
+SQLite::Statement& SqliteStore::statement(std::unique_ptr<SQLite::Statement>& slot,
+                                          const char* sql) {
+  // Prepared once per store: preparing is a good part of a small write's cost.
+  if (!slot) slot = std::make_unique<SQLite::Statement>(*writer_db_, sql);
+  slot->reset();
+  slot->clearBindings();
+  return *slot;
+}
+
 void SqliteStore::apply(const Op& op) {
   if (const auto* run = std::get_if<RunRecord>(&op)) {
-    SQLite::Statement q(*writer_db_,
-                        "INSERT OR REPLACE INTO runs (id, job, scheduled_us, attempt, state, "
-                        "exit_code, signal, pid, started_us, ended_us, lateness_us, checkpoint, "
-                        "log_path, message, pid_start) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+    SQLite::Statement& q =
+        statement(insert_run_,
+                  "INSERT OR REPLACE INTO runs (id, job, scheduled_us, attempt, state, "
+                  "exit_code, signal, pid, started_us, ended_us, lateness_us, checkpoint, "
+                  "log_path, message, pid_start) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
     q.bind(1, static_cast<std::int64_t>(run->run.value));
     q.bind(2, run->job);
     q.bind(3, us(run->scheduled));
@@ -197,34 +212,36 @@ void SqliteStore::apply(const Op& op) {
     q.exec();
     tails_.erase(run->job);
   } else if (const auto* fire = std::get_if<LastFireOp>(&op)) {
-    SQLite::Statement q(*writer_db_,
-                        "INSERT INTO job_state (job, last_fire_us) VALUES (?1, ?2) "
-                        "ON CONFLICT (job) DO UPDATE SET last_fire_us = MAX(last_fire_us, ?2)");
+    SQLite::Statement& q =
+        statement(upsert_fire_,
+                  "INSERT INTO job_state (job, last_fire_us) VALUES (?1, ?2) "
+                  "ON CONFLICT (job) DO UPDATE SET last_fire_us = MAX(last_fire_us, ?2)");
     q.bind(1, fire->job);
     q.bind(2, us(fire->scheduled));
     q.exec();
   } else if (const auto* meta = std::get_if<MetaOp>(&op)) {
-    SQLite::Statement q(*writer_db_,
-                        "INSERT INTO meta (key, value) VALUES (?1, ?2) "
-                        "ON CONFLICT (key) DO UPDATE SET value = ?2");
+    SQLite::Statement& q = statement(upsert_meta_,
+                                     "INSERT INTO meta (key, value) VALUES (?1, ?2) "
+                                     "ON CONFLICT (key) DO UPDATE SET value = ?2");
     q.bind(1, meta->key);
     q.bind(2, meta->value);
     q.exec();
   } else if (const auto* prune = std::get_if<PruneOp>(&op)) {
-    SQLite::Statement q(*writer_db_, "DELETE FROM runs WHERE id = ?");
+    SQLite::Statement& q = statement(delete_run_, "DELETE FROM runs WHERE id = ?");
     for (std::int64_t id : prune->runs) {
       q.bind(1, id);
       q.exec();
       q.reset();
     }
     if (prune->cutoff) {
-      SQLite::Statement nr(*writer_db_, "DELETE FROM not_run WHERE last_us < ?");
+      SQLite::Statement& nr = statement(delete_not_run_, "DELETE FROM not_run WHERE last_us < ?");
       nr.bind(1, us(*prune->cutoff));
       nr.exec();
       tails_.clear();  // a record being extended may be gone
     }
   } else if (const auto* cp = std::get_if<CheckpointOp>(&op)) {
-    SQLite::Statement q(*writer_db_, "UPDATE runs SET checkpoint = ? WHERE id = ?");
+    SQLite::Statement& q =
+        statement(update_checkpoint_, "UPDATE runs SET checkpoint = ? WHERE id = ?");
     q.bind(1, cp->text);
     q.bind(2, static_cast<std::int64_t>(cp->run.value));
     q.exec();
@@ -233,18 +250,20 @@ void SqliteStore::apply(const Op& op) {
     const auto tail = tails_.find(nr.job);
     if (tail != tails_.end() && tail->second.state == nr.state &&
         tail->second.reason == nr.reason) {
-      SQLite::Statement q(*writer_db_,
-                          "UPDATE not_run SET last_us = MAX(last_us, ?), count = count + ? "
-                          "WHERE id = ?");
+      SQLite::Statement& q =
+          statement(extend_not_run_,
+                    "UPDATE not_run SET last_us = MAX(last_us, ?), count = count + ? "
+                    "WHERE id = ?");
       q.bind(1, us(nr.last));
       q.bind(2, static_cast<std::int64_t>(nr.count));
       q.bind(3, tail->second.row);
       q.exec();
       return;
     }
-    SQLite::Statement q(*writer_db_,
-                        "INSERT INTO not_run (job, state, reason, first_us, last_us, count) "
-                        "VALUES (?,?,?,?,?,?)");
+    SQLite::Statement& q =
+        statement(insert_not_run_,
+                  "INSERT INTO not_run (job, state, reason, first_us, last_us, count) "
+                  "VALUES (?,?,?,?,?,?)");
     q.bind(1, nr.job);
     q.bind(2, to_string(nr.state));
     q.bind(3, to_string(nr.reason));
