@@ -22,7 +22,7 @@ struct DaemonConfig {
   TimeZone timezone = TimeZone::local();  ///< default zone for jobs
   int max_concurrent_runs = 64;
   Duration kill_grace = std::chrono::seconds(10);
-  OnShutdown on_shutdown = OnShutdown::kStop;
+  OnShutdown on_shutdown = OnShutdown::kLeave;  ///< the next start adopts left runs
   /// Give each run its own cgroup where a writable cgroup v2 hierarchy exists.
   bool use_cgroups = true;
 };

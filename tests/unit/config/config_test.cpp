@@ -337,7 +337,7 @@ TEST_CASE("without [defaults] a job gets the built-in values and the [daemon] zo
   CHECK(cfg.daemon.jobs_dir == dir / "jobs.d");
   CHECK(cfg.daemon.max_concurrent_runs == 64);
   CHECK(cfg.daemon.kill_grace == 10s);
-  CHECK(cfg.daemon.on_shutdown == skedd::OnShutdown::kStop);
+  CHECK(cfg.daemon.on_shutdown == skedd::OnShutdown::kLeave);
   CHECK(cfg.store.synchronous == skedd::Synchronous::kNormal);
   CHECK(cfg.store.keep_runs == 100);
   CHECK(cfg.store.keep_days == 30);
