@@ -17,7 +17,6 @@ namespace {
 
 using nlohmann::json;
 using spdlog::level::debug;
-using spdlog::level::err;
 using spdlog::level::info;
 using spdlog::level::warn;
 
@@ -364,15 +363,10 @@ void Engine::pump() {
   const std::vector<Fire> startable = dispatcher_.take_startable(clock_.wall_now(), &dropped);
   for (const Dropped& d : dropped) record_not_run(d.fire, RunState::kMissed, d.reason);
   for (const Fire& fire : startable) start_run(fire);
-  // The runs just started must be on record before anything else happens, so that a skedd
-  // killed from here on finds and adopts them. One commit covers the whole batch; in WAL mode
-  // with synchronous = normal it is a write to the log, not an fsync.
-  // NOTE: a kill between a spawn and this commit still loses the record: recording the run
-  // before its spawn, and finding a pid-less run's process at start, closes that window.
-  if (!startable.empty()) {
-    if (auto s = store_.flush(); !s)
-      log_event(err, "store_write_failed", {{"error", s.error().message}});
-  }
+  // NOTE: the records of these runs reach the database when the writer thread commits
+  // them, microseconds later; a kill -9 in between loses them (the next start then neither
+  // adopts nor resumes the run). The event loop does not wait for that commit: recording a
+  // pid-less "starting" run before the spawn, and finding its process at start, is the fix.
 }
 
 void Engine::record_not_run(const Fire& fire, RunState state, NotRunReason reason,

@@ -715,10 +715,19 @@ TEST_CASE("retention: keep_runs prunes old runs and their logs at start", "[daem
   CHECK_FALSE(exists(logs[1]));
 }
 
-// Waits for `job`'s first run to write a checkpoint, then kill -9s skedd; returns run_started.
-Json kill_after_checkpoint(Daemon& d, const std::string& job) {
+// Waits for `job`'s first run to write a checkpoint and for the run to be in the history
+// (the writer commits asynchronously), then kill -9s skedd; returns run_started.
+Json kill_after_checkpoint(Daemon& d, const TempDir& dir, const std::string& job) {
   const Json started = d.wait_for("run_started", of_job(job));
   d.wait_for("checkpoint", of_run(started));
+  REQUIRE(wait_until(
+      [&] {
+        auto store = skedd::open_sqlite_store(dir / "state/skedd.db");
+        if (!store) return false;
+        auto runs = store.value()->runs({job, skedd::RunState::kRunning, 1});
+        return runs.ok() && !runs->empty() && !runs.value()[0].checkpoint.empty();
+      },
+      3000ms));
   d.signal(SIGKILL);
   REQUIRE(d.wait_exit(3000ms).has_value());
   return started;
@@ -735,7 +744,7 @@ echo checkpoint 2 >&3
 echo exit 0 >&3
 )"));
   Daemon first(dir, config);
-  const Json started = kill_after_checkpoint(first, "slow");
+  const Json started = kill_after_checkpoint(first, dir, "slow");
   REQUIRE_FALSE(first.gone(started["pid"].get<pid_t>()));  // the run outlives skedd
 
   Daemon second(dir, config);
@@ -766,7 +775,7 @@ echo checkpoint step-1 >&3
 if [ -z "$SKEDD_CHECKPOINT" ]; then sleep 300; fi
 )"));
   Daemon first(dir, config);
-  const Json started = kill_after_checkpoint(first, "resumable");
+  const Json started = kill_after_checkpoint(first, dir, "resumable");
   const pid_t pgid = started["pid"].get<pid_t>();
   ::kill(-pgid, SIGKILL);
   REQUIRE(wait_until([&] { return first.group_gone(pgid); }, 3000ms));
