@@ -263,12 +263,19 @@ void Engine::reload(Config config) {
 void Engine::rearm() {
   std::optional<MonoInstant> mono_at = supervisor_.next_deadline();
   if (!shutting_down_) {
+    // With nothing due on the wall clock the timer still waits, far ahead, to see clock steps;
+    // that far deadline is kept while it is more than half the horizon away, so that an idle
+    // wall clock does not re-arm the timer on every event.
     const Instant wall_now = clock_.wall_now();
-    const Instant wall_at = scheduler_.next_wall_deadline().value_or(wall_now + kIdleWallHorizon);
+    std::optional<Instant> wall_at = scheduler_.next_wall_deadline();
+    if (!wall_at) {
+      const bool idle_armed = wall_armed_ && *wall_armed_ > wall_now + kIdleWallHorizon / 2;
+      wall_at = idle_armed ? *wall_armed_ : wall_now + kIdleWallHorizon;
+    }
     if (wall_armed_ != wall_at) {
       wall_armed_ = wall_at;
       wall_timer_.cancel();
-      wall_timer_.arm(wall_at.time_since_epoch(), true);
+      wall_timer_.arm(wall_at->time_since_epoch(), true);
       wall_timer_.async_wait([this](bool clock_was_set) { on_wall_timer(clock_was_set); });
     }
     if (const auto s = scheduler_.next_mono_deadline(); s && (!mono_at || *s < *mono_at)) {

@@ -84,11 +84,6 @@ std::vector<std::string> build_environment(const JobSpec& spec, const UserInfo& 
   return out;
 }
 
-Result<UserInfo> job_user(const JobSpec& spec) {
-  if (!spec.user) return current_user();
-  return lookup_user(*spec.user);
-}
-
 Result<std::optional<Credentials>> job_credentials(const JobSpec& spec, const UserInfo& user) {
   if (!spec.user && !spec.group) return std::optional<Credentials>();
   const uid_t self = ::geteuid();

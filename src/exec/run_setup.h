@@ -49,7 +49,4 @@ std::string default_path(uid_t uid);
 /// A different user when the daemon is not root is an error saying so.
 Result<std::optional<Credentials>> job_credentials(const JobSpec& spec, const UserInfo& user);
 
-/// The user a job runs as: its `user`, or the daemon's own account.
-Result<UserInfo> job_user(const JobSpec& spec);
-
 }  // namespace skedd
