@@ -1,11 +1,13 @@
 #include "daemon/engine.h"
 
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
 
+#include "daemon/after_commit.h"
 #include "daemon/event_log.h"
 #include "daemon/log_fields.h"
 #include "exec/proc.h"
@@ -102,8 +104,10 @@ void Engine::start() {
     const std::optional<Instant> since = added.schedule.is_at() && !last ? last_seen : last;
     if (since && !added.schedule.is_reboot()) catch_ups.emplace_back(id, *since);
   }
-  // Runs first, so that catch-up fires meet the adopted runs under their overlap policy.
+  // Runs first, so that recovered and catch-up fires meet the adopted runs under their
+  // overlap policy.
   recover_runs(now);
+  recover_pending(now);
   for (const auto& [id, since] : catch_ups) catch_up(id, since, now);
   store_.put_meta("boot_id", boot);
   store_.put_meta("last_seen", format_rfc3339_utc(now));
@@ -116,9 +120,33 @@ void Engine::start() {
 
 void Engine::recover_runs(Instant now) {
   auto running = store_.runs(RunQuery{std::nullopt, RunState::kRunning, 1'000'000});
-  if (!running) {
-    log_event(warn, "store_read_failed", {{"error", running.error().message}});
+  auto unspawned = store_.runs(RunQuery{std::nullopt, RunState::kScheduled, 1'000'000});
+  if (!running || !unspawned) {
+    log_event(warn, "store_read_failed",
+              {{"error", (!running ? running.error() : unspawned.error()).message}});
     return;
+  }
+  // Recorded before a spawn: with no log, the spawn never began and the fire is offered
+  // again as the same attempt; with one, its process is looked for (its pid was not recorded).
+  for (RunRecord& record : unspawned.value()) {
+    struct stat st {};
+    if (record.log_path.empty() || ::lstat(record.log_path.c_str(), &st) != 0) {
+      const auto job = job_by_name_.find(record.job);
+      if (job == job_by_name_.end()) continue;  // kept until its job is back
+      StoreGroup group(store_);
+      store_.delete_run(record.run);
+      const int resumes = interrupts_of(record.job, record.scheduled, record.run);
+      offer_recovered(job->second,
+                      PendingFire{record.job, record.scheduled, record.started - record.lateness,
+                                  record.attempt, resumes},
+                      now);
+      continue;
+    }
+    if (const auto pid = find_run_process(record.run.value)) {
+      record.pid = *pid;
+      record.pid_start = process_start_time(*pid);
+    }
+    running->push_back(std::move(record));
   }
   for (RunRecord& record : running.value()) {
     const auto job = job_by_name_.find(record.job);
@@ -129,10 +157,16 @@ void Engine::recover_runs(Instant now) {
       const Job& j = jobs_[job->second.value];
       if (supervisor_.adopt(record, job->second, j.spec)) {
         dispatcher_.adopt(job->second, record.run, j.policy.pool);
+        if (record.state != RunState::kRunning) {
+          record.state = RunState::kRunning;
+          store_.put_run(record);
+        }
         continue;
       }
     }
-    // Its process is gone (or its job is): the run was interrupted.
+    // Its process is gone (or its job is): the run was interrupted. Its record and the next
+    // attempt's pending fire are one write.
+    StoreGroup group(store_);
     record.state = RunState::kInterrupted;
     record.ended = now;
     record.message = alive ? "its job is no longer defined; the process was left running"
@@ -144,16 +178,67 @@ void Engine::recover_runs(Instant now) {
   }
 }
 
+void Engine::recover_pending(Instant now) {
+  auto pending = store_.pending_fires();
+  if (!pending) {
+    log_event(warn, "store_read_failed", {{"error", pending.error().message}});
+    return;
+  }
+  for (const PendingFire& p : pending.value()) {
+    const auto job = job_by_name_.find(p.job);
+    if (job == job_by_name_.end()) {
+      log_event(warn, "pending_fire_kept",
+                {{"job", p.job},
+                 {"scheduled", utc(p.scheduled)},
+                 {"reason", "its job is not defined; it waits until the job is back"}});
+      continue;
+    }
+    offer_recovered(job->second, p, now);
+  }
+}
+
+void Engine::offer_recovered(JobId id, const PendingFire& pending, Instant now) {
+  const JobSpec& spec = *jobs_[id.value].spec;
+  Fire fire{id, pending.scheduled, pending.due, pending.attempt};
+  fire.resumes = pending.resumes;
+  if (fire.attempt > 1) {
+    // A retry gets its fire's last checkpoint; so does a resume (on_interrupt = resume).
+    auto earlier = store_.runs(RunQuery{spec.name, std::nullopt, 1'000'000});
+    if (earlier) {
+      for (const RunRecord& r : earlier.value()) {
+        if (r.scheduled != fire.scheduled || r.attempt >= fire.attempt) continue;
+        const bool restart =
+            r.state == RunState::kInterrupted && spec.on_interrupt != OnInterrupt::kResume;
+        if (!restart && !r.checkpoint.empty()) checkpoints_[{id.value, fire.scheduled}] = r.checkpoint;
+        break;
+      }
+    }
+  }
+  log_event(info, "fire_recovered",
+            {{"job", spec.name}, {"scheduled", utc(fire.scheduled)}, {"attempt", fire.attempt}});
+  if (fire.attempt > 1 && fire.due > now) {
+    scheduler_.schedule_retry(fire, fire.due - now);
+    return;
+  }
+  handle_fire(fire);
+}
+
+int Engine::interrupts_of(const std::string& job, Instant scheduled, RunId except) {
+  auto earlier = store_.runs(RunQuery{job, RunState::kInterrupted, 1'000'000});
+  int n = 0;
+  if (earlier) {
+    for (const RunRecord& r : earlier.value()) {
+      if (r.scheduled == scheduled && r.run != except) ++n;
+    }
+  }
+  return n;
+}
+
 void Engine::resume(JobId id, const RunRecord& interrupted) {
   const JobSpec& spec = *jobs_[id.value].spec;
   if (spec.on_interrupt == OnInterrupt::kFail) return;
-  auto earlier = store_.runs(RunQuery{spec.name, RunState::kInterrupted, 1'000'000});
-  int interrupts = 1;  // this one, whose record may not be committed yet
-  if (earlier) {
-    for (const RunRecord& r : earlier.value()) {
-      if (r.scheduled == interrupted.scheduled && r.run != interrupted.run) ++interrupts;
-    }
-  }
+  // This one, whose record may not be committed yet, and the earlier ones.
+  const int interrupts = 1 + interrupts_of(spec.name, interrupted.scheduled, interrupted.run);
   if (interrupts > spec.max_interrupts) {
     log_event(warn, "resume_refused",
               {{"job", spec.name},
@@ -204,6 +289,7 @@ JobId Engine::add_job(JobSpec spec, std::optional<Instant> last_fire) {
 void Engine::log_job(JobId id, std::string_view event) {
   const JobSpec& spec = *jobs_[id.value].spec;
   const auto next = scheduler_.next_fire(id);
+  store_.put_next_fire(spec.name, next);
   log_event(info, event,
             {{"job", spec.name},
              {"schedule", spec.schedule.text},
@@ -250,6 +336,7 @@ void Engine::reload(Config config) {
   for (const auto& [name, id] : previous) {
     scheduler_.remove(id);
     jobs_[id.value].removed = true;
+    store_.put_next_fire(name, std::nullopt);
     log_event(info, "job_removed", {{"job", name}});
   }
   dispatcher_.set_limits(limits_of(config));
@@ -324,6 +411,7 @@ void Engine::prune_history() {
 
 void Engine::tick() {
   supervisor_.on_deadlines();
+  check_store_health();
   if (clock_.mono_now() - last_prune_ >= kPruneInterval) prune_history();
   if (!shutting_down_) {
     const std::vector<Fire> due = scheduler_.pop_due();
@@ -336,7 +424,9 @@ void Engine::tick() {
 
 void Engine::handle_fire(const Fire& fire) {
   const Job& job = jobs_[fire.job.value];
-  if (fire.attempt == 1) store_.put_last_fire(job.spec->name, fire.scheduled);
+  // One write: the fire is pending (or not run) and the job's last fire moves with it, so
+  // that after a crash the fire is either recorded or still ahead of the last fire.
+  StoreGroup group(store_);
   if (fire.collapsed > 0) {
     // Folded fires: `first` is the earliest, `count` how many, `folded_into` the one that runs.
     Fire folded{fire.job, fire.first_collapsed, fire.first_collapsed};
@@ -349,7 +439,7 @@ void Engine::handle_fire(const Fire& fire) {
     record_not_run(displaced, RunState::kSkipped, NotRunReason::kOverlap);
   }
   for (RunId id : result.to_cancel) {
-    supervisor_.cancel(id, RunState::kCancelled);
+    if (!cancel_unspawned(id)) supervisor_.cancel(id, RunState::kCancelled);
   }
   switch (result.outcome) {
     case OfferOutcome::kSkipped:
@@ -358,10 +448,13 @@ void Engine::handle_fire(const Fire& fire) {
     case OfferOutcome::kPending:
       log_event(debug, "fire_pending",
                 {{"job", job.spec->name}, {"scheduled", utc(fire.scheduled)}});
-      break;
+      [[fallthrough]];
     case OfferOutcome::kReady:
+      store_.put_fire(
+          PendingFire{job.spec->name, fire.scheduled, fire.due, fire.attempt, fire.resumes});
       break;
   }
+  if (fire.attempt == 1) store_.put_next_fire(job.spec->name, scheduler_.next_fire(fire.job));
 }
 
 void Engine::pump() {
@@ -369,11 +462,66 @@ void Engine::pump() {
   std::vector<Dropped> dropped;
   const std::vector<Fire> startable = dispatcher_.take_startable(clock_.wall_now(), &dropped);
   for (const Dropped& d : dropped) record_not_run(d.fire, RunState::kMissed, d.reason);
-  for (const Fire& fire : startable) start_run(fire);
-  // NOTE: the records of these runs reach the database when the writer thread commits
-  // them, microseconds later; a kill -9 in between loses them (the next start then neither
-  // adopts nor resumes the run). The event loop does not wait for that commit: recording a
-  // pid-less "starting" run before the spawn, and finding its process at start, is the fix.
+  if (startable.empty()) return;
+  std::vector<RunId> recorded;
+  for (const Fire& fire : startable) start_run(fire, recorded);
+  if (recorded.empty()) return;
+  // Spawned once their records are committed: a kill -9 at any moment then leaves either a
+  // pending fire, a run recorded before its spawn (found again at start), or a running run.
+  after_commit(store_, io_, alive_, [this, ids = std::move(recorded)](const Status& status) {
+    spawn_recorded(ids, status);
+  });
+}
+
+void Engine::spawn_recorded(const std::vector<RunId>& ids, const Status& status) {
+  if (!status) {
+    // The spawn does not wait for a disk that refuses writes; the records are retried.
+    check_store_health();
+  }
+  // A shutdown leaves them recorded and unspawned: the next start offers them again.
+  if (shutting_down_) return;
+  for (RunId id : ids) {
+    const auto it = unspawned_.find(id);
+    if (it == unspawned_.end()) continue;  // cancelled meanwhile
+    Unspawned run = std::move(it->second);
+    unspawned_.erase(it);
+    supervisor_.start(id, run.fire.job, std::move(run.spec), run.fire, std::move(run.checkpoint));
+  }
+  rearm();
+}
+
+bool Engine::cancel_unspawned(RunId id) {
+  const auto it = unspawned_.find(id);
+  if (it == unspawned_.end()) return false;
+  const Unspawned& run = it->second;
+  RunRecord record;
+  record.run = id;
+  record.job = run.spec->name;
+  record.scheduled = run.fire.scheduled;
+  record.attempt = run.fire.attempt;
+  record.state = RunState::kCancelled;
+  record.started = clock_.wall_now();
+  record.ended = record.started;
+  record.checkpoint = run.checkpoint;
+  record.message = "cancelled before its process was spawned";
+  store_.put_run(record);
+  log_event(info, "run_cancelled", {{"job", record.job}, {"run", id.value}, {"spawned", false}});
+  dispatcher_.finished(run.fire.job, id);
+  unspawned_.erase(it);
+  return true;
+}
+
+void Engine::check_store_health() {
+  const StoreHealth health = store_.health();
+  if (!health.ok && !store_failing_) {
+    log_event(spdlog::level::err, "store_unwritable",
+              {{"error", health.error},
+               {"unwritten", health.unwritten},
+               {"effect", "scheduling goes on; writes are kept and retried every second"}});
+  } else if (health.ok && store_failing_) {
+    log_event(info, "store_writable", {{"unwritten", health.unwritten}});
+  }
+  store_failing_ = !health.ok;
 }
 
 void Engine::record_not_run(const Fire& fire, RunState state, NotRunReason reason,
@@ -392,12 +540,12 @@ void Engine::record_not_run(const Fire& fire, RunState state, NotRunReason reaso
       NotRunRecord{jobs_[fire.job.value].spec->name, state, reason, fire.scheduled, last, count});
 }
 
-void Engine::start_run(const Fire& fire) {
-  if (jobs_[fire.job.value].removed) {
+void Engine::start_run(const Fire& fire, std::vector<RunId>& recorded) {
+  const Job& job = jobs_[fire.job.value];
+  if (job.removed) {
     // Waited in the ready queue while a reload removed its job.
     dispatcher_.finished(fire.job, RunId{0});
-    log_event(info, "fire_dropped",
-              {{"job", jobs_[fire.job.value].spec->name}, {"reason", "job removed by reload"}});
+    log_event(info, "fire_dropped", {{"job", job.spec->name}, {"reason", "job removed by reload"}});
     return;
   }
   std::string checkpoint;
@@ -407,7 +555,19 @@ void Engine::start_run(const Fire& fire) {
   }
   const RunId id{next_run_id_++};
   dispatcher_.started(fire.job, id);
-  supervisor_.start(id, fire.job, jobs_[fire.job.value].spec, fire, std::move(checkpoint));
+  RunRecord record;
+  record.run = id;
+  record.job = job.spec->name;
+  record.scheduled = fire.scheduled;
+  record.attempt = fire.attempt;
+  record.state = RunState::kScheduled;
+  record.started = clock_.wall_now();
+  record.lateness = record.started - fire.due;
+  record.checkpoint = checkpoint;
+  record.log_path = supervisor_.log_path(job.spec->name, id);
+  store_.put_run(record);
+  unspawned_.emplace(id, Unspawned{fire, job.spec, std::move(checkpoint)});
+  recorded.push_back(id);
 }
 
 void Engine::on_run_finished(const RunOutcome& outcome) {
@@ -435,6 +595,10 @@ void Engine::maybe_retry(const RunOutcome& run) {
   next.collapsed = 0;
   const Duration delay = retry_delay(*run.spec, run.fire.attempt, random_);
   if (!run.checkpoint.empty()) checkpoints_[{run.job.value, run.fire.scheduled}] = run.checkpoint;
+  // Pending from now on (in one write with the failed run's record, see Supervisor::finish),
+  // so that a restart before its time still retries it.
+  store_.put_fire(PendingFire{run.spec->name, next.scheduled, clock_.wall_now() + delay,
+                              next.attempt, next.resumes});
   scheduler_.schedule_retry(next, delay);
   log_event(info, "retry_scheduled",
             {{"job", run.spec->name},

@@ -58,12 +58,19 @@ class Engine {
 
   JobId add_job(JobSpec spec, std::optional<Instant> last_fire = std::nullopt);
   /// Adopts the runs an earlier skedd left running, and handles those whose process is gone
-  /// as interrupted.
+  /// as interrupted. Runs recorded before a spawn that never happened are offered again.
   void recover_runs(Instant now);
+  /// Offers again the fires an earlier skedd had taken and neither started nor recorded.
+  void recover_pending(Instant now);
+  /// Offers a fire that is already recorded as pending (or whose unstarted run was).
+  void offer_recovered(JobId id, const PendingFire& pending, Instant now);
+  /// How many runs of the fire (`job`, `scheduled`) were interrupted, `except` one.
+  int interrupts_of(const std::string& job, Instant scheduled, RunId except);
   /// A further attempt of an interrupted run's fire, per its job's on_interrupt.
   void resume(JobId id, const RunRecord& interrupted);
   /// Runs or records the fires `id` missed between `since` and `now`, per its catch_up.
   void catch_up(JobId id, Instant since, Instant now);
+  /// Logs the job with its next fire, and records that next fire.
   void log_job(JobId id, std::string_view event);
   void on_wall_timer(bool clock_was_set);
   void on_mono_timer();
@@ -72,7 +79,14 @@ class Engine {
   void rearm();
   void handle_fire(const Fire& fire);
   void pump();
-  void start_run(const Fire& fire);
+  /// Records the run before its spawn; the spawn waits for that record's commit.
+  void start_run(const Fire& fire, std::vector<RunId>& recorded);
+  /// Spawns the recorded runs `ids` (their records are committed, or `status` says why not).
+  void spawn_recorded(const std::vector<RunId>& ids, const Status& status);
+  /// Cancels a run recorded and not yet spawned; false when `id` is not one.
+  bool cancel_unspawned(RunId id);
+  /// Logs when the store stops or resumes committing.
+  void check_store_health();
   void on_run_finished(const RunOutcome& outcome);
   void maybe_retry(const RunOutcome& run);
   /// Logs a fire (or `count` fires from `fire.scheduled` on) that did not run.
@@ -102,6 +116,16 @@ class Engine {
   std::map<std::pair<std::uint32_t, Instant>, std::string> checkpoints_;
   std::uint64_t next_run_id_;
   MonoInstant last_prune_{};
+  /// Runs recorded (kScheduled) whose spawn waits for the record's commit.
+  struct Unspawned {
+    Fire fire;
+    std::shared_ptr<const JobSpec> spec;
+    std::string checkpoint;
+  };
+  std::map<RunId, Unspawned> unspawned_;
+  bool store_failing_ = false;
+  /// Expires with the engine, so that commit notices posted later are dropped.
+  std::shared_ptr<const int> alive_ = std::make_shared<const int>(0);
   bool shutting_down_ = false;
   std::function<void()> shutdown_done_;
 };

@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <system_error>
 
+#include "daemon/after_commit.h"
 #include "daemon/event_log.h"
 #include "daemon/log_fields.h"
 #include "exec/proc.h"
@@ -25,6 +26,8 @@ using spdlog::level::warn;
 
 // How often a running run's log is checked against log_max_size.
 constexpr Duration kLogCheckInterval = std::chrono::seconds(1);
+// How much of a run's output its record keeps.
+constexpr std::size_t kOutputTail = 4096;
 
 }  // namespace
 
@@ -41,6 +44,9 @@ struct Supervisor::Run {
   std::array<char, 4096> read_buffer{};
   LineSplitter lines;
   std::string checkpoint;
+  bool awaiting_commit = false;  ///< of a checkpoint: its next line waits
+  std::optional<double> progress;
+  std::string progress_message;
   bool soft_timeout_sent = false;
   bool hard_timeout_sent = false;
   std::optional<RunState> cancelled_as;  ///< kCancelled (stop, replace) when we ended it
@@ -136,7 +142,13 @@ RunRecord Supervisor::record_of(const Run& run, RunState state) const {
   r.checkpoint = run.checkpoint;
   r.log_path = run.files.log_path;
   r.pid_start = run.pid_start;
+  r.progress = run.progress;
+  r.progress_message = run.progress_message;
   return r;
+}
+
+std::string Supervisor::log_path(const std::string& job, RunId id) const {
+  return run_log_path(options_.state_dir, job, id);
 }
 
 void Supervisor::cancel_all() {
@@ -243,24 +255,33 @@ void Supervisor::watch_control(Run& run) {
                             if (ec) return;  // closed: the run finished
                             auto it = runs_.find(id);
                             if (it == runs_.end()) return;
-                            drain_control(*it->second);
-                            watch_control(*it->second);
+                            read_control(*it->second);
+                            handle_lines(*it->second, false);
                           });
 }
 
-void Supervisor::drain_control(Run& run) {
-  if (!run.control) return;
+void Supervisor::read_control(Run& run) {
+  if (!run.control || !run.control->is_open()) return;
   for (;;) {
     const ssize_t n =
         ::read(run.control->native_handle(), run.read_buffer.data(), run.read_buffer.size());
     if (n <= 0) break;  // EAGAIN: drained (skedd holds a writer itself, so never 0)
     run.lines.append(std::string_view(run.read_buffer.data(), static_cast<std::size_t>(n)));
   }
-  std::string line;
-  while (run.lines.next(line)) handle_control_line(run, line);
 }
 
-void Supervisor::handle_control_line(Run& run, const std::string& line) {
+void Supervisor::handle_lines(Run& run, bool to_end) {
+  std::string line;
+  while ((to_end || !run.awaiting_commit) && run.lines.next(line)) {
+    handle_control_line(run, line, to_end);
+  }
+  // Reading goes on once the last checkpoint is durable (see handle_control_line).
+  if (!to_end && !run.awaiting_commit && run.control && run.control->is_open()) {
+    watch_control(run);
+  }
+}
+
+void Supervisor::handle_control_line(Run& run, const std::string& line, bool to_end) {
   auto parsed = parse_run_channel_line(line);
   if (!parsed) {
     log_event(warn, "run_channel_error",
@@ -275,7 +296,21 @@ void Supervisor::handle_control_line(Run& run, const std::string& line) {
           store_.put_checkpoint(run.id, msg.text);
           log_event(info, "checkpoint",
                     {{"job", run.spec->name}, {"run", run.id.value}, {"checkpoint", msg.text}});
+          if (to_end) return;
+          // The run's next line waits until this checkpoint is committed: a run that goes
+          // on after a checkpoint may rely on it (the writer commits at once for a waiter).
+          run.awaiting_commit = true;
+          const RunId id = run.id;
+          after_commit(store_, io_, alive_, [this, id](const Status&) {
+            const auto it = runs_.find(id);
+            if (it == runs_.end() || !it->second->awaiting_commit) return;
+            it->second->awaiting_commit = false;
+            handle_lines(*it->second, false);
+          });
         } else if constexpr (std::is_same_v<T, ProgressLine>) {
+          run.progress = msg.percent;
+          run.progress_message = msg.message;
+          store_.put_progress(run.id, msg.percent, msg.message);
           log_event(info, "progress",
                     {{"job", run.spec->name},
                      {"run", run.id.value},
@@ -314,7 +349,8 @@ void Supervisor::on_adopted_exit(RunId id) {
 }
 
 void Supervisor::ended(Run& run, std::optional<int> exit_code, std::optional<int> signal) {
-  drain_control(run);
+  read_control(run);
+  handle_lines(run, true);
   // An adopted run's status is unknown to skedd: its own `exit <code>` line stands in.
   const bool unknown = !exit_code && !signal;
   if (unknown && run.reported_exit) exit_code = run.reported_exit;
@@ -429,11 +465,15 @@ void Supervisor::finish(Run& run, RunState state, std::optional<int> exit_code,
   record.signal = signal;
   record.ended = ended;
   record.message = message;
-  store_.put_run(record);
-
-  const bool status_unknown = run.exit_watch && !exit_code && !signal;
-  on_finished_(
-      RunOutcome{run.id, run.job, run.spec, run.fire, state, run.checkpoint, !status_unknown});
+  if (!run.files.log_path.empty()) record.output_tail = read_tail(run.files.log_path, kOutputTail);
+  {
+    // The run's end and what its owner makes of it (a retry's pending fire) are one write.
+    StoreGroup group(store_);
+    store_.put_run(record);
+    const bool status_unknown = run.exit_watch && !exit_code && !signal;
+    on_finished_(
+        RunOutcome{run.id, run.job, run.spec, run.fire, state, run.checkpoint, !status_unknown});
+  }
   if (run.control) {
     boost::system::error_code ignored;
     run.control->close(ignored);

@@ -59,7 +59,8 @@ class Supervisor {
   Supervisor(const Supervisor&) = delete;
   Supervisor& operator=(const Supervisor&) = delete;
 
-  /// Spawns attempt `fire` of `spec` as run `id`, handing it `checkpoint`.
+  /// Spawns attempt `fire` of `spec` as run `id`, handing it `checkpoint`. The run is already
+  /// recorded (kScheduled, see Engine::pump); it is recorded again with its pid.
   void start(RunId id, JobId job, std::shared_ptr<const JobSpec> spec, const Fire& fire,
              std::string checkpoint);
   /// Takes over run `record` that an earlier skedd started and whose process still runs: its
@@ -77,6 +78,8 @@ class Supervisor {
   void on_deadlines();
   std::optional<MonoInstant> next_deadline() const { return deadlines_.next_deadline(); }
 
+  /// The log path of run `id` of job `job` (it exists once a spawn was attempted).
+  std::string log_path(const std::string& job, RunId id) const;
   /// Runs whose main process runs.
   std::size_t running() const { return run_by_pid_.size(); }
   /// True when no run and no leftover group is being watched.
@@ -94,8 +97,12 @@ class Supervisor {
   Result<pid_t> spawn(Run& run);
   RunRecord record_of(const Run& run, RunState state) const;
   void watch_control(Run& run);
-  void drain_control(Run& run);
-  void handle_control_line(Run& run, const std::string& line);
+  /// Reads what the run's control channel holds into its line buffer.
+  void read_control(Run& run);
+  /// Handles buffered lines; after a checkpoint it stops until the store has committed it,
+  /// unless `to_end` (the run has ended: its final record follows the checkpoint anyway).
+  void handle_lines(Run& run, bool to_end);
+  void handle_control_line(Run& run, const std::string& line, bool to_end);
   void on_exit(pid_t pid, int status);
   void on_adopted_exit(RunId id);
   void ended(Run& run, std::optional<int> exit_code, std::optional<int> signal);
@@ -125,6 +132,8 @@ class Supervisor {
   std::map<std::uint64_t, pid_t> leftover_groups_;
   std::set<std::uint64_t> cgroups_to_remove_;  ///< runs whose cgroup still had processes
   TimerQueue<MonoInstant, Event> deadlines_;
+  /// Expires with the supervisor, so that commit notices posted later are dropped.
+  std::shared_ptr<const int> alive_ = std::make_shared<const int>(0);
 };
 
 }  // namespace skedd

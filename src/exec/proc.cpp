@@ -1,7 +1,12 @@
 #include "exec/proc.h"
 
+#include <dirent.h>
+#include <unistd.h>
+
 #include <fstream>
+#include <iterator>
 #include <sstream>
+#include <cstdlib>
 #include <string>
 
 namespace skedd {
@@ -20,6 +25,35 @@ std::optional<std::uint64_t> process_start_time(pid_t pid) {
   std::uint64_t start = 0;
   if (!(fields >> start)) return std::nullopt;
   return start;
+}
+
+std::optional<pid_t> find_run_process(std::uint64_t run_id) {
+  const std::string wanted = "SKEDD_RUN_ID=" + std::to_string(run_id);
+  DIR* proc = ::opendir("/proc");
+  if (proc == nullptr) return std::nullopt;
+  std::optional<pid_t> found;
+  while (const dirent* entry = ::readdir(proc)) {
+    char* end = nullptr;
+    const long pid = std::strtol(entry->d_name, &end, 10);
+    if (pid <= 0 || *end != '\0') continue;
+    if (::getpgid(static_cast<pid_t>(pid)) != pid) continue;
+    std::ifstream in("/proc/" + std::string(entry->d_name) + "/environ", std::ios::binary);
+    const std::string environ((std::istreambuf_iterator<char>(in)), {});
+    std::size_t at = 0;
+    while (at < environ.size()) {
+      const std::size_t next = environ.find('\0', at);
+      const std::size_t len = (next == std::string::npos ? environ.size() : next) - at;
+      if (environ.compare(at, len, wanted) == 0) {
+        found = static_cast<pid_t>(pid);
+        break;
+      }
+      if (next == std::string::npos) break;
+      at = next + 1;
+    }
+    if (found) break;
+  }
+  ::closedir(proc);
+  return found;
 }
 
 }  // namespace skedd

@@ -29,6 +29,10 @@ Status make_dirs(const std::string& dir) {
 
 }  // namespace
 
+std::string run_log_path(const std::string& state_dir, const std::string& job, RunId run) {
+  return state_dir + "/logs/" + job + "." + std::to_string(run.value) + ".log";
+}
+
 Result<RunFiles> create_run_files(const std::string& state_dir, const std::string& runtime_dir,
                                   const std::string& job, RunId run, uid_t owner, gid_t group) {
   RunFiles files;
@@ -37,7 +41,7 @@ Result<RunFiles> create_run_files(const std::string& state_dir, const std::strin
   const std::string run_dir = runtime_dir + "/runs";
   if (auto s = make_dirs(log_dir); !s) return s.error();
   if (auto s = make_dirs(run_dir); !s) return s.error();
-  files.log_path = log_dir + "/" + job + "." + id + ".log";
+  files.log_path = run_log_path(state_dir, job, run);
   files.control_path = run_dir + "/" + id + ".ctl";
 
   files.log.reset(

@@ -33,6 +33,9 @@ struct RunFiles {
 Result<RunFiles> create_run_files(const std::string& state_dir, const std::string& runtime_dir,
                                   const std::string& job, RunId run, uid_t owner, gid_t group);
 
+/// STATE/logs/JOB.RUN.log: where create_run_files puts the run's log.
+std::string run_log_path(const std::string& state_dir, const std::string& job, RunId run);
+
 /// Removes the control FIFO of a finished run; errors are ignored (it may be gone).
 void remove_control_file(const std::string& control_path);
 

@@ -30,6 +30,19 @@ constexpr const char* kMigrations[] = {
     R"(CREATE TABLE job_state (job TEXT PRIMARY KEY, last_fire_us INTEGER NOT NULL);
        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);)",
     R"(ALTER TABLE runs ADD COLUMN pid_start INTEGER;)",
+    R"(CREATE TABLE pending_fires (
+         job TEXT NOT NULL, scheduled_us INTEGER NOT NULL, due_us INTEGER NOT NULL,
+         attempt INTEGER NOT NULL, resumes INTEGER NOT NULL, PRIMARY KEY (job, scheduled_us));
+       ALTER TABLE runs ADD COLUMN progress REAL;
+       ALTER TABLE runs ADD COLUMN progress_message TEXT NOT NULL DEFAULT '';
+       ALTER TABLE runs ADD COLUMN frozen_us INTEGER NOT NULL DEFAULT 0;
+       ALTER TABLE runs ADD COLUMN output_tail BLOB NOT NULL DEFAULT '';
+       CREATE INDEX runs_by_state ON runs (state);
+       CREATE TABLE next_fires (job TEXT PRIMARY KEY, next_us INTEGER NOT NULL);
+       CREATE TABLE paused (job TEXT PRIMARY KEY);
+       CREATE TABLE job_versions (
+         job TEXT NOT NULL, version INTEGER NOT NULL, definition TEXT NOT NULL,
+         created_us INTEGER NOT NULL, PRIMARY KEY (job, version));)",
 };
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 
@@ -47,9 +60,27 @@ struct CheckpointOp {
   RunId run;
   std::string text;
 };
-struct LastFireOp {
+struct DeleteRunOp {
+  RunId run;
+};
+struct ProgressOp {
+  RunId run;
+  double percent;
+  std::string message;
+};
+struct NextFireOp {
   std::string job;
-  Instant scheduled;
+  std::optional<Instant> next;
+};
+struct PausedOp {
+  std::string job;
+  bool paused;
+};
+struct VersionOp {
+  std::string job;
+  int version;
+  std::string definition;
+  Instant created;
 };
 struct MetaOp {
   std::string key;
@@ -59,7 +90,8 @@ struct PruneOp {
   std::vector<std::int64_t> runs;
   std::optional<Instant> cutoff;
 };
-using Op = std::variant<RunRecord, CheckpointOp, NotRunRecord, LastFireOp, MetaOp, PruneOp>;
+using Op = std::variant<RunRecord, CheckpointOp, NotRunRecord, PendingFire, MetaOp, PruneOp,
+                        DeleteRunOp, ProgressOp, NextFireOp, PausedOp, VersionOp>;
 
 class SqliteStore final : public Store {
  public:
@@ -81,8 +113,20 @@ class SqliteStore final : public Store {
     enqueue(CheckpointOp{run, text});
   }
   void put_not_run(const NotRunRecord& record) override { enqueue(record); }
-  void put_last_fire(const std::string& job, Instant scheduled) override {
-    enqueue(LastFireOp{job, scheduled});
+  void delete_run(RunId run) override { enqueue(DeleteRunOp{run}); }
+  void put_fire(const PendingFire& fire) override { enqueue(fire); }
+  void put_progress(RunId run, double percent, const std::string& message) override {
+    enqueue(ProgressOp{run, percent, message});
+  }
+  void put_next_fire(const std::string& job, std::optional<Instant> next) override {
+    enqueue(NextFireOp{job, next});
+  }
+  void put_paused(const std::string& job, bool paused) override {
+    enqueue(PausedOp{job, paused});
+  }
+  void put_job_version(const std::string& job, int version, const std::string& definition,
+                       Instant created) override {
+    enqueue(VersionOp{job, version, definition, created});
   }
   void put_meta(const std::string& key, const std::string& value) override {
     enqueue(MetaOp{key, value});
@@ -91,33 +135,73 @@ class SqliteStore final : public Store {
   Status flush() override {
     std::unique_lock lock(mu_);
     const std::uint64_t target = queued_;
+    const std::uint64_t failures = failures_;
     ++flush_waiting_;
     cv_.notify_one();
-    done_cv_.wait(lock, [&] { return committed_ >= target || !last_error_.empty(); });
+    // Done when committed, or when a commit tried after this call failed.
+    done_cv_.wait(lock, [&] { return committed_ >= target || failures_ > failures; });
     --flush_waiting_;
     if (committed_ >= target) return Ok{};
     return Error::io(last_error_);
   }
 
+  void when_committed(std::function<void(Status)> done) override {
+    {
+      std::lock_guard lock(mu_);
+      if (committed_ < queued_) {
+        waiters_.push_back(Waiter{queued_, std::move(done)});
+        cv_.notify_one();
+        return;
+      }
+    }
+    done(Ok{});
+  }
+
+  void begin_group() override {
+    std::lock_guard lock(mu_);
+    if (open_groups_++ == 0) group_start_ = pending_.size();
+  }
+  void end_group() override {
+    {
+      std::lock_guard lock(mu_);
+      if (--open_groups_ > 0 || pending_.empty()) return;
+    }
+    cv_.notify_one();
+  }
+
+  StoreHealth health() override {
+    std::lock_guard lock(mu_);
+    return StoreHealth{last_error_.empty(), last_error_, queued_ - committed_};
+  }
+
   Result<std::vector<RunRecord>> runs(const RunQuery& query) override;
   Result<std::vector<NotRunRecord>> not_run(const std::string& job, std::size_t limit) override;
   Result<std::map<std::string, Instant>> last_fires() override;
+  Result<std::map<std::string, Instant>> next_fires() override;
+  Result<std::vector<PendingFire>> pending_fires() override;
+  Result<std::vector<std::string>> paused() override;
+  Result<std::vector<std::pair<int, std::string>>> job_versions(const std::string& job) override;
   Result<std::optional<std::string>> meta(const std::string& key) override;
   Result<std::vector<std::string>> prune(std::size_t keep_runs,
                                          std::optional<Instant> cutoff) override;
 
  private:
   void enqueue(Op op) {
-    bool was_empty = false;
+    bool wake = false;
     {
       std::lock_guard lock(mu_);
-      was_empty = pending_.empty();
+      // Only an empty queue can have the writer asleep on it: one wake-up per batch (an open
+      // group wakes it when it ends).
+      wake = pending_.empty() && open_groups_ == 0;
       pending_.push_back(std::move(op));
       ++queued_;
     }
-    // Only an empty queue can have the writer asleep on it: one wake-up per batch.
-    if (was_empty) cv_.notify_one();
+    if (wake) cv_.notify_one();
   }
+  // How many queued writes the writer may take: not those of an open group.
+  std::size_t takeable() const { return open_groups_ > 0 ? group_start_ : pending_.size(); }
+  // Calls the waiters whose writes are all in the first `upto` ops, with `status`.
+  void notify_waiters(std::unique_lock<std::mutex>& lock, std::uint64_t upto, const Status& status);
   void write_loop();
   void apply(const Op& op);
 
@@ -132,8 +216,16 @@ class SqliteStore final : public Store {
   std::uint64_t queued_ = 0;     // GUARDED_BY(mu_): ops ever enqueued
   std::uint64_t committed_ = 0;  // GUARDED_BY(mu_): ops ever committed
   std::string last_error_;       // GUARDED_BY(mu_): empty after a successful commit
+  std::uint64_t failures_ = 0;   // GUARDED_BY(mu_): failed commits
   bool stop_ = false;            // GUARDED_BY(mu_)
   int flush_waiting_ = 0;        // GUARDED_BY(mu_): callers blocked in flush()
+  struct Waiter {
+    std::uint64_t target;  // committed_ at which it is done
+    std::function<void(Status)> done;
+  };
+  std::deque<Waiter> waiters_;  // GUARDED_BY(mu_), by target
+  int open_groups_ = 0;         // GUARDED_BY(mu_)
+  std::size_t group_start_ = 0;  // GUARDED_BY(mu_): pending_ index where the open group begins
   std::thread thread_;
 
   // Writer thread only: per job, the not_run row that a next record of the same state and
@@ -148,7 +240,12 @@ class SqliteStore final : public Store {
   // Writer thread only: prepared statements, see statement().
   SQLite::Statement& statement(std::unique_ptr<SQLite::Statement>& slot, const char* sql);
   std::unique_ptr<SQLite::Statement> insert_run_, upsert_fire_, upsert_meta_, delete_run_,
-      delete_not_run_, update_checkpoint_, extend_not_run_, insert_not_run_;
+      delete_not_run_, update_checkpoint_, extend_not_run_, insert_not_run_, insert_pending_,
+      delete_pending_, delete_pending_range_, update_progress_, upsert_next_, delete_next_,
+      insert_paused_, delete_paused_, insert_version_;
+  void apply_run(const RunRecord& run);
+  void apply_not_run(const NotRunRecord& nr);
+  void upsert_last_fire(const std::string& job, Instant t);
 };
 
 void SqliteStore::write_loop() {
@@ -156,12 +253,19 @@ void SqliteStore::write_loop() {
     std::deque<Op> batch;
     {
       std::unique_lock lock(mu_);
-      cv_.wait(lock, [&] { return stop_ || !pending_.empty(); });
-      if (pending_.empty() && stop_) return;
+      cv_.wait(lock, [&] { return stop_ || takeable() > 0; });
+      if (stop_ && pending_.empty()) return;
       // Let a burst gather for a moment: fewer, larger commits, and fewer wake-ups competing
-      // with the event loop and the runs for the CPU. flush() cuts the wait short.
-      cv_.wait_for(lock, kGatherWindow, [&] { return stop_ || flush_waiting_; });
-      batch.swap(pending_);
+      // with the event loop and the runs for the CPU. flush() and waiters cut the wait short.
+      cv_.wait_for(lock, kGatherWindow,
+                   [&] { return stop_ || flush_waiting_ > 0 || !waiters_.empty(); });
+      if (stop_ && open_groups_ > 0) group_start_ = pending_.size();  // none will end now
+      const std::size_t n = takeable();
+      if (n == 0) continue;
+      batch.insert(batch.end(), std::make_move_iterator(pending_.begin()),
+                   std::make_move_iterator(pending_.begin() + static_cast<std::ptrdiff_t>(n)));
+      pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(n));
+      if (open_groups_ > 0) group_start_ = 0;
     }
     // Group commit: everything queued meanwhile goes in one transaction, one fsync.
     std::string error;
@@ -177,18 +281,35 @@ void SqliteStore::write_loop() {
     if (error.empty()) {
       committed_ += batch.size();
       last_error_.clear();
-    } else {
-      // Keep the batch, in order, ahead of what came meanwhile, and try again shortly.
-      last_error_ = error;
-      for (auto it = batch.rbegin(); it != batch.rend(); ++it) pending_.push_front(std::move(*it));
+      notify_waiters(lock, committed_, Ok{});
       done_cv_.notify_all();
-      if (stop_) return;
-      cv_.wait_for(lock, std::chrono::seconds(1), [&] { return stop_; });
-      if (stop_) return;
       continue;
     }
+    // Keep the batch, in order, ahead of what came meanwhile, and try again shortly. Those
+    // waiting for these writes hear of the failure: they go on without them.
+    last_error_ = error;
+    ++failures_;
+    for (auto it = batch.rbegin(); it != batch.rend(); ++it) pending_.push_front(std::move(*it));
+    if (open_groups_ > 0) group_start_ += batch.size();
+    notify_waiters(lock, committed_ + batch.size(), Error::io(error));
     done_cv_.notify_all();
+    if (stop_) return;
+    cv_.wait_for(lock, std::chrono::seconds(1), [&] { return stop_; });
+    if (stop_) return;
   }
+}
+
+void SqliteStore::notify_waiters(std::unique_lock<std::mutex>& lock, std::uint64_t upto,
+                                 const Status& status) {
+  std::vector<std::function<void(Status)>> ready;
+  while (!waiters_.empty() && waiters_.front().target <= upto) {
+    ready.push_back(std::move(waiters_.front().done));
+    waiters_.pop_front();
+  }
+  if (ready.empty()) return;
+  lock.unlock();
+  for (auto& done : ready) done(status);
+  lock.lock();
 }
 
 SQLite::Statement& SqliteStore::statement(std::unique_ptr<SQLite::Statement>& slot,
@@ -202,36 +323,48 @@ SQLite::Statement& SqliteStore::statement(std::unique_ptr<SQLite::Statement>& sl
 
 void SqliteStore::apply(const Op& op) {
   if (const auto* run = std::get_if<RunRecord>(&op)) {
-    SQLite::Statement& q =
-        statement(insert_run_,
-                  "INSERT OR REPLACE INTO runs (id, job, scheduled_us, attempt, state, "
-                  "exit_code, signal, pid, started_us, ended_us, lateness_us, checkpoint, "
-                  "log_path, message, pid_start) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
-    q.bind(1, static_cast<std::int64_t>(run->run.value));
-    q.bind(2, run->job);
-    q.bind(3, us(run->scheduled));
-    q.bind(4, run->attempt);
-    q.bind(5, to_string(run->state));
-    if (run->exit_code) q.bind(6, *run->exit_code);
-    if (run->signal) q.bind(7, *run->signal);
-    if (run->pid) q.bind(8, static_cast<std::int32_t>(*run->pid));
-    q.bind(9, us(run->started));
-    if (run->ended) q.bind(10, us(*run->ended));
-    q.bind(11, static_cast<std::int64_t>(run->lateness.count()));
-    q.bind(12, run->checkpoint);
-    q.bind(13, run->log_path);
-    q.bind(14, run->message);
-    if (run->pid_start) q.bind(15, static_cast<std::int64_t>(*run->pid_start));
-    q.exec();
-    tails_.erase(run->job);
-  } else if (const auto* fire = std::get_if<LastFireOp>(&op)) {
-    SQLite::Statement& q =
-        statement(upsert_fire_,
-                  "INSERT INTO job_state (job, last_fire_us) VALUES (?1, ?2) "
-                  "ON CONFLICT (job) DO UPDATE SET last_fire_us = MAX(last_fire_us, ?2)");
+    apply_run(*run);
+  } else if (const auto* nr = std::get_if<NotRunRecord>(&op)) {
+    apply_not_run(*nr);
+  } else if (const auto* fire = std::get_if<PendingFire>(&op)) {
+    SQLite::Statement& q = statement(insert_pending_,
+                                     "INSERT OR REPLACE INTO pending_fires (job, scheduled_us, "
+                                     "due_us, attempt, resumes) VALUES (?,?,?,?,?)");
     q.bind(1, fire->job);
     q.bind(2, us(fire->scheduled));
+    q.bind(3, us(fire->due));
+    q.bind(4, fire->attempt);
+    q.bind(5, fire->resumes);
     q.exec();
+    if (fire->attempt == 1) upsert_last_fire(fire->job, fire->scheduled);
+  } else if (const auto* cp = std::get_if<CheckpointOp>(&op)) {
+    SQLite::Statement& q =
+        statement(update_checkpoint_, "UPDATE runs SET checkpoint = ? WHERE id = ?");
+    q.bind(1, cp->text);
+    q.bind(2, static_cast<std::int64_t>(cp->run.value));
+    q.exec();
+  } else if (const auto* progress = std::get_if<ProgressOp>(&op)) {
+    SQLite::Statement& q =
+        statement(update_progress_,
+                  "UPDATE runs SET progress = ?, progress_message = ? WHERE id = ?");
+    q.bind(1, progress->percent);
+    q.bind(2, progress->message);
+    q.bind(3, static_cast<std::int64_t>(progress->run.value));
+    q.exec();
+  } else if (const auto* next = std::get_if<NextFireOp>(&op)) {
+    if (next->next) {
+      SQLite::Statement& q =
+          statement(upsert_next_,
+                    "INSERT INTO next_fires (job, next_us) VALUES (?1, ?2) "
+                    "ON CONFLICT (job) DO UPDATE SET next_us = ?2");
+      q.bind(1, next->job);
+      q.bind(2, us(*next->next));
+      q.exec();
+    } else {
+      SQLite::Statement& q = statement(delete_next_, "DELETE FROM next_fires WHERE job = ?");
+      q.bind(1, next->job);
+      q.exec();
+    }
   } else if (const auto* meta = std::get_if<MetaOp>(&op)) {
     SQLite::Statement& q = statement(upsert_meta_,
                                      "INSERT INTO meta (key, value) VALUES (?1, ?2) "
@@ -239,53 +372,122 @@ void SqliteStore::apply(const Op& op) {
     q.bind(1, meta->key);
     q.bind(2, meta->value);
     q.exec();
-  } else if (const auto* prune = std::get_if<PruneOp>(&op)) {
+  } else if (const auto* del = std::get_if<DeleteRunOp>(&op)) {
     SQLite::Statement& q = statement(delete_run_, "DELETE FROM runs WHERE id = ?");
-    for (std::int64_t id : prune->runs) {
+    q.bind(1, static_cast<std::int64_t>(del->run.value));
+    q.exec();
+  } else if (const auto* paused = std::get_if<PausedOp>(&op)) {
+    SQLite::Statement& q =
+        paused->paused
+            ? statement(insert_paused_, "INSERT OR IGNORE INTO paused (job) VALUES (?)")
+            : statement(delete_paused_, "DELETE FROM paused WHERE job = ?");
+    q.bind(1, paused->job);
+    q.exec();
+  } else if (const auto* version = std::get_if<VersionOp>(&op)) {
+    SQLite::Statement& q = statement(insert_version_,
+                                     "INSERT OR REPLACE INTO job_versions (job, version, "
+                                     "definition, created_us) VALUES (?,?,?,?)");
+    q.bind(1, version->job);
+    q.bind(2, version->version);
+    q.bind(3, version->definition);
+    q.bind(4, us(version->created));
+    q.exec();
+  } else {
+    const auto& prune = std::get<PruneOp>(op);
+    SQLite::Statement& q = statement(delete_run_, "DELETE FROM runs WHERE id = ?");
+    for (std::int64_t id : prune.runs) {
       q.bind(1, id);
       q.exec();
       q.reset();
     }
-    if (prune->cutoff) {
+    if (prune.cutoff) {
       SQLite::Statement& nr = statement(delete_not_run_, "DELETE FROM not_run WHERE last_us < ?");
-      nr.bind(1, us(*prune->cutoff));
+      nr.bind(1, us(*prune.cutoff));
       nr.exec();
       tails_.clear();  // a record being extended may be gone
     }
-  } else if (const auto* cp = std::get_if<CheckpointOp>(&op)) {
-    SQLite::Statement& q =
-        statement(update_checkpoint_, "UPDATE runs SET checkpoint = ? WHERE id = ?");
-    q.bind(1, cp->text);
-    q.bind(2, static_cast<std::int64_t>(cp->run.value));
-    q.exec();
-  } else {
-    const auto& nr = std::get<NotRunRecord>(op);
-    const auto tail = tails_.find(nr.job);
-    if (tail != tails_.end() && tail->second.state == nr.state &&
-        tail->second.reason == nr.reason) {
-      SQLite::Statement& q =
-          statement(extend_not_run_,
-                    "UPDATE not_run SET last_us = MAX(last_us, ?), count = count + ? "
-                    "WHERE id = ?");
-      q.bind(1, us(nr.last));
-      q.bind(2, static_cast<std::int64_t>(nr.count));
-      q.bind(3, tail->second.row);
-      q.exec();
-      return;
-    }
-    SQLite::Statement& q =
-        statement(insert_not_run_,
-                  "INSERT INTO not_run (job, state, reason, first_us, last_us, count) "
-                  "VALUES (?,?,?,?,?,?)");
-    q.bind(1, nr.job);
-    q.bind(2, to_string(nr.state));
-    q.bind(3, to_string(nr.reason));
-    q.bind(4, us(nr.first));
-    q.bind(5, us(nr.last));
-    q.bind(6, static_cast<std::int64_t>(nr.count));
-    q.exec();
-    tails_[nr.job] = Tail{writer_db_->getLastInsertRowid(), nr.state, nr.reason};
   }
+}
+
+void SqliteStore::upsert_last_fire(const std::string& job, Instant t) {
+  SQLite::Statement& q =
+      statement(upsert_fire_,
+                "INSERT INTO job_state (job, last_fire_us) VALUES (?1, ?2) "
+                "ON CONFLICT (job) DO UPDATE SET last_fire_us = MAX(last_fire_us, ?2)");
+  q.bind(1, job);
+  q.bind(2, us(t));
+  q.exec();
+}
+
+void SqliteStore::apply_run(const RunRecord& run) {
+  SQLite::Statement& q = statement(
+      insert_run_,
+      "INSERT OR REPLACE INTO runs (id, job, scheduled_us, attempt, state, exit_code, signal, "
+      "pid, started_us, ended_us, lateness_us, checkpoint, log_path, message, pid_start, "
+      "progress, progress_message, frozen_us, output_tail) "
+      "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+  q.bind(1, static_cast<std::int64_t>(run.run.value));
+  q.bind(2, run.job);
+  q.bind(3, us(run.scheduled));
+  q.bind(4, run.attempt);
+  q.bind(5, to_string(run.state));
+  if (run.exit_code) q.bind(6, *run.exit_code);
+  if (run.signal) q.bind(7, *run.signal);
+  if (run.pid) q.bind(8, static_cast<std::int32_t>(*run.pid));
+  q.bind(9, us(run.started));
+  if (run.ended) q.bind(10, us(*run.ended));
+  q.bind(11, static_cast<std::int64_t>(run.lateness.count()));
+  q.bind(12, run.checkpoint);
+  q.bind(13, run.log_path);
+  q.bind(14, run.message);
+  if (run.pid_start) q.bind(15, static_cast<std::int64_t>(*run.pid_start));
+  if (run.progress) q.bind(16, *run.progress);
+  q.bind(17, run.progress_message);
+  q.bind(18, static_cast<std::int64_t>(run.frozen.count()));
+  q.bind(19, run.output_tail.data(), static_cast<int>(run.output_tail.size()));
+  q.exec();
+  tails_.erase(run.job);
+  SQLite::Statement& p = statement(
+      delete_pending_, "DELETE FROM pending_fires WHERE job = ? AND scheduled_us = ?");
+  p.bind(1, run.job);
+  p.bind(2, us(run.scheduled));
+  p.exec();
+}
+
+void SqliteStore::apply_not_run(const NotRunRecord& nr) {
+  upsert_last_fire(nr.job, nr.last);
+  SQLite::Statement& p =
+      statement(delete_pending_range_,
+                "DELETE FROM pending_fires WHERE job = ? AND scheduled_us BETWEEN ? AND ?");
+  p.bind(1, nr.job);
+  p.bind(2, us(nr.first));
+  p.bind(3, us(nr.last));
+  p.exec();
+  const auto tail = tails_.find(nr.job);
+  if (tail != tails_.end() && tail->second.state == nr.state &&
+      tail->second.reason == nr.reason) {
+    SQLite::Statement& q =
+        statement(extend_not_run_,
+                  "UPDATE not_run SET last_us = MAX(last_us, ?), count = count + ? "
+                  "WHERE id = ?");
+    q.bind(1, us(nr.last));
+    q.bind(2, static_cast<std::int64_t>(nr.count));
+    q.bind(3, tail->second.row);
+    q.exec();
+    return;
+  }
+  SQLite::Statement& q =
+      statement(insert_not_run_,
+                "INSERT INTO not_run (job, state, reason, first_us, last_us, count) "
+                "VALUES (?,?,?,?,?,?)");
+  q.bind(1, nr.job);
+  q.bind(2, to_string(nr.state));
+  q.bind(3, to_string(nr.reason));
+  q.bind(4, us(nr.first));
+  q.bind(5, us(nr.last));
+  q.bind(6, static_cast<std::int64_t>(nr.count));
+  q.exec();
+  tails_[nr.job] = Tail{writer_db_->getLastInsertRowid(), nr.state, nr.reason};
 }
 
 Result<std::vector<RunRecord>> SqliteStore::runs(const RunQuery& query) {
@@ -294,8 +496,8 @@ Result<std::vector<RunRecord>> SqliteStore::runs(const RunQuery& query) {
     SQLite::Statement q(
         *reader_db_,
         "SELECT id, job, scheduled_us, attempt, state, exit_code, signal, pid, "
-        "started_us, ended_us, lateness_us, checkpoint, log_path, message, pid_start "
-        "FROM runs WHERE (?1 IS NULL OR job = ?1) AND (?2 IS NULL OR state = ?2) "
+        "started_us, ended_us, lateness_us, checkpoint, log_path, message, pid_start, "
+        "progress, progress_message, frozen_us, output_tail FROM runs WHERE (?1 IS NULL OR job = ?1) AND (?2 IS NULL OR state = ?2) "
         "ORDER BY id DESC LIMIT ?3");
     if (query.job) q.bind(1, *query.job);
     if (query.state) q.bind(2, to_string(*query.state));
@@ -320,6 +522,12 @@ Result<std::vector<RunRecord>> SqliteStore::runs(const RunQuery& query) {
       if (!q.getColumn(14).isNull()) {
         r.pid_start = static_cast<std::uint64_t>(q.getColumn(14).getInt64());
       }
+      if (!q.getColumn(15).isNull()) r.progress = q.getColumn(15).getDouble();
+      r.progress_message = q.getColumn(16).getString();
+      r.frozen = Duration(q.getColumn(17).getInt64());
+      const SQLite::Column tail = q.getColumn(18);
+      r.output_tail.assign(static_cast<const char*>(tail.getBlob()),
+                           static_cast<std::size_t>(tail.getBytes()));
       out.push_back(std::move(r));
     }
     return out;
@@ -366,6 +574,64 @@ Result<std::map<std::string, Instant>> SqliteStore::last_fires() {
     return out;
   } catch (const std::exception& e) {
     return Error::io(std::string("reading last fires: ") + e.what());
+  }
+}
+
+Result<std::map<std::string, Instant>> SqliteStore::next_fires() {
+  std::lock_guard lock(read_mu_);
+  try {
+    SQLite::Statement q(*reader_db_, "SELECT job, next_us FROM next_fires");
+    std::map<std::string, Instant> out;
+    while (q.executeStep()) out[q.getColumn(0).getString()] = instant(q.getColumn(1).getInt64());
+    return out;
+  } catch (const std::exception& e) {
+    return Error::io(std::string("reading next fires: ") + e.what());
+  }
+}
+
+Result<std::vector<PendingFire>> SqliteStore::pending_fires() {
+  std::lock_guard lock(read_mu_);
+  try {
+    SQLite::Statement q(*reader_db_,
+                        "SELECT job, scheduled_us, due_us, attempt, resumes FROM pending_fires "
+                        "ORDER BY due_us");
+    std::vector<PendingFire> out;
+    while (q.executeStep()) {
+      out.push_back(PendingFire{q.getColumn(0).getString(), instant(q.getColumn(1).getInt64()),
+                                instant(q.getColumn(2).getInt64()), q.getColumn(3).getInt(),
+                                q.getColumn(4).getInt()});
+    }
+    return out;
+  } catch (const std::exception& e) {
+    return Error::io(std::string("reading pending fires: ") + e.what());
+  }
+}
+
+Result<std::vector<std::string>> SqliteStore::paused() {
+  std::lock_guard lock(read_mu_);
+  try {
+    SQLite::Statement q(*reader_db_, "SELECT job FROM paused ORDER BY job");
+    std::vector<std::string> out;
+    while (q.executeStep()) out.push_back(q.getColumn(0).getString());
+    return out;
+  } catch (const std::exception& e) {
+    return Error::io(std::string("reading pause flags: ") + e.what());
+  }
+}
+
+Result<std::vector<std::pair<int, std::string>>> SqliteStore::job_versions(
+    const std::string& job) {
+  std::lock_guard lock(read_mu_);
+  try {
+    SQLite::Statement q(*reader_db_,
+                        "SELECT version, definition FROM job_versions WHERE job = ? "
+                        "ORDER BY version");
+    q.bind(1, job);
+    std::vector<std::pair<int, std::string>> out;
+    while (q.executeStep()) out.emplace_back(q.getColumn(0).getInt(), q.getColumn(1).getString());
+    return out;
+  } catch (const std::exception& e) {
+    return Error::io("reading versions of " + job + ": " + e.what());
   }
 }
 

@@ -3,6 +3,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -33,6 +34,28 @@ struct RunRecord {
   std::string checkpoint;  ///< the last one
   std::string log_path;
   std::string message;
+  std::optional<double> progress;  ///< the last `progress` line's percent
+  std::string progress_message;    ///< and its message
+  Duration frozen{0};              ///< time spent paused (SIGSTOP or cgroup freeze)
+  std::string output_tail;         ///< the last 4 KiB of its log, once it has ended
+};
+
+/// A fire the scheduler handed over that has neither started (a run row) nor been recorded
+/// as not run: it waits for a slot, for its overlap turn, or (attempt > 1) for its retry time.
+/// Kept so that a restart starts it instead of losing it.
+struct PendingFire {
+  std::string job;
+  Instant scheduled{};
+  Instant due{};  ///< when it may start (a retry's time)
+  int attempt = 1;
+  int resumes = 0;
+};
+
+/// Whether writes reach the disk (for status): the last commit's error, if it failed.
+struct StoreHealth {
+  bool ok = true;
+  std::string error;         ///< the last failed commit's error
+  std::uint64_t unwritten = 0;  ///< writes queued and not yet committed
 };
 
 /// Fires of one job that did not run for one reason: consecutive ones are one record.
@@ -58,17 +81,29 @@ class Store {
  public:
   virtual ~Store() = default;
 
-  /// Records a run (insert or replace by run id): at its start and again when it ends.
+  /// Records a run (insert or replace by run id): before its spawn (state kScheduled, no
+  /// pid), once spawned, and when it ends. Its fire is no longer pending.
   virtual void put_run(const RunRecord& run) = 0;
+  /// Forgets a run recorded before a spawn that never happened (its fire is pending again).
+  virtual void delete_run(RunId run) = 0;
+  /// Records a fire taken from the scheduler as pending, and (attempt 1) as its job's latest
+  /// fire, in one write: after a crash it is either pending or before the last fire.
+  virtual void put_fire(const PendingFire& fire) = 0;
+  /// Records the run's latest progress line.
+  virtual void put_progress(RunId run, double percent, const std::string& message) = 0;
   /// Records the run's latest checkpoint.
   virtual void put_checkpoint(RunId run, const std::string& checkpoint) = 0;
   /// Records fires that did not run. When the job's latest history entry is a not-run record
-  /// with the same state and reason, that record grows (its `last` and `count`) instead.
+  /// with the same state and reason, that record grows (its `last` and `count`) instead. The
+  /// fires are no longer pending, and the job's last fire is at least `record.last`.
   virtual void put_not_run(const NotRunRecord& record) = 0;
-
-  /// Records that `job` fired at `scheduled` (its latest fire: `every` anchors and catch-up
-  /// after downtime count from it).
-  virtual void put_last_fire(const std::string& job, Instant scheduled) = 0;
+  /// Records the job's next fire (for status and `skedctl list`); nullopt: none.
+  virtual void put_next_fire(const std::string& job, std::optional<Instant> next) = 0;
+  /// Per-job and global pause flags (the global one is job "" ).
+  virtual void put_paused(const std::string& job, bool paused) = 0;
+  /// Records a version of a job's definition added over the API (its text, TOML).
+  virtual void put_job_version(const std::string& job, int version,
+                               const std::string& definition, Instant created) = 0;
   /// Sets a daemon-wide value (such as the boot id @reboot jobs last ran in).
   virtual void put_meta(const std::string& key, const std::string& value) = 0;
 
@@ -82,13 +117,41 @@ class Store {
   /// Waits until every write queued before the call is committed. Returns the writer's last
   /// error when a commit failed (the writes are kept and retried).
   virtual Status flush() = 0;
+  /// Calls `done` on the writer's thread once every write queued before the call is
+  /// committed, or once a commit of them failed (with its error; they stay queued and are
+  /// retried). Never blocks; a waiter makes the writer commit at once.
+  virtual void when_committed(std::function<void(Status)> done) = 0;
+  /// Writes between begin_group() and end_group() are committed in one transaction, never
+  /// split between two (groups nest; keep them short: the writer waits for the end).
+  virtual void begin_group() = 0;
+  virtual void end_group() = 0;
+  virtual StoreHealth health() = 0;
 
   virtual Result<std::vector<RunRecord>> runs(const RunQuery& query) = 0;
   virtual Result<std::vector<NotRunRecord>> not_run(const std::string& job, std::size_t limit) = 0;
   /// Every job's latest fire, as committed.
   virtual Result<std::map<std::string, Instant>> last_fires() = 0;
+  /// Every job's next fire, as last recorded.
+  virtual Result<std::map<std::string, Instant>> next_fires() = 0;
+  virtual Result<std::vector<PendingFire>> pending_fires() = 0;
+  /// The paused jobs ("" for the global flag).
+  virtual Result<std::vector<std::string>> paused() = 0;
+  /// A job's recorded definitions: version and text, oldest first.
+  virtual Result<std::vector<std::pair<int, std::string>>> job_versions(const std::string& job) = 0;
   /// A daemon-wide value, or nullopt when never set.
   virtual Result<std::optional<std::string>> meta(const std::string& key) = 0;
+};
+
+/// Keeps the writes of its scope in one transaction.
+class StoreGroup {
+ public:
+  explicit StoreGroup(Store& store) : store_(store) { store_.begin_group(); }
+  ~StoreGroup() { store_.end_group(); }
+  StoreGroup(const StoreGroup&) = delete;
+  StoreGroup& operator=(const StoreGroup&) = delete;
+
+ private:
+  Store& store_;
 };
 
 }  // namespace skedd

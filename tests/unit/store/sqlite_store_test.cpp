@@ -2,7 +2,10 @@
 // refusals with their whole messages.
 #include "skedd/store/sqlite_store.h"
 
+#include <SQLiteCpp/SQLiteCpp.h>
 #include <sqlite3.h>
+
+#include <future>
 
 #include <catch2/catch.hpp>
 
@@ -132,7 +135,7 @@ TEST_CASE("a database from a newer skedd is refused", "[store]") {
   REQUIRE_FALSE(store.ok());
   CHECK(store.error().message ==
         "state database " + path +
-            " has schema version 99, newer than this skedd knows (3): run the newer skedd, or "
+            " has schema version 99, newer than this skedd knows (4): run the newer skedd, or "
             "restore a backup made by this version");
 }
 
@@ -154,9 +157,9 @@ TEST_CASE("last fires and meta values survive a reopen; a last fire never moves 
   const std::string path = dir / "skedd.db";
   {
     auto store = open(path);
-    store->put_last_fire("a", at("2026-01-01T00:00:10Z"));
-    store->put_last_fire("a", at("2026-01-01T00:00:05Z"));
-    store->put_last_fire("b", at("2026-01-02T00:00:00Z"));
+    store->put_fire({"a", at("2026-01-01T00:00:10Z"), at("2026-01-01T00:00:10Z")});
+    store->put_fire({"a", at("2026-01-01T00:00:05Z"), at("2026-01-01T00:00:05Z")});
+    store->put_fire({"b", at("2026-01-02T00:00:00Z"), at("2026-01-02T00:00:00Z")});
     store->put_meta("boot_id", "one");
     store->put_meta("boot_id", "two");
     REQUIRE(store->flush().ok());
@@ -205,4 +208,131 @@ TEST_CASE("retention keeps the newest runs of each job and drops old ones", "[st
   for (const auto& r : remaining.value()) left.push_back(r.run.value);
   CHECK(left == std::vector<std::uint64_t>{7, 6, 5});
   CHECK(store->not_run("a", 10)->empty());
+}
+
+TEST_CASE("a fire is pending until its run or not-run record is written", "[store]") {
+  skedd::test::TempDir dir("skedd-store-test");
+  const std::string path = dir / "skedd.db";
+  {
+    auto store = open(path);
+    store->put_fire({"a", at("2026-03-08T07:30:00Z"), at("2026-03-08T07:30:00Z")});
+    store->put_fire({"b", at("2026-03-08T07:31:00Z"), at("2026-03-08T07:31:05Z")});
+    store->put_fire({"c", at("2026-03-08T07:32:00Z"), at("2026-03-08T07:32:00Z")});
+    store->put_run(run(1, "a", RunState::kScheduled));  // a's fire is 07:30 too
+    store->put_not_run({"b", RunState::kMissed, NotRunReason::kStartingDeadline,
+                        at("2026-03-08T07:31:00Z"), at("2026-03-08T07:31:00Z"), 1});
+    {
+      // A failed attempt and its retry's pending fire: one write.
+      skedd::StoreGroup group(*store);
+      skedd::RunRecord failed = run(2, "c", RunState::kFailed);
+      failed.scheduled = at("2026-03-08T07:32:00Z");
+      store->put_run(failed);
+      store->put_fire({"c", at("2026-03-08T07:32:00Z"), at("2026-03-08T07:33:00Z"), 2, 0});
+    }
+    REQUIRE(store->flush().ok());
+  }
+  auto store = open(path);
+  const auto pending = store->pending_fires();
+  REQUIRE(pending.ok());
+  REQUIRE(pending->size() == 1);
+  CHECK(pending->at(0).job == "c");
+  CHECK(pending->at(0).attempt == 2);
+  CHECK(skedd::format_rfc3339_utc(pending->at(0).due) == "2026-03-08T07:33:00Z");
+  // Every fire moved its job's last fire, whether it ran or not.
+  const auto last = store->last_fires().value();
+  CHECK(skedd::format_rfc3339_utc(last.at("a")) == "2026-03-08T07:30:00Z");
+  CHECK(skedd::format_rfc3339_utc(last.at("b")) == "2026-03-08T07:31:00Z");
+  CHECK(skedd::format_rfc3339_utc(last.at("c")) == "2026-03-08T07:32:00Z");
+}
+
+TEST_CASE("a run recorded before its spawn can be forgotten; progress and output are kept",
+          "[store]") {
+  skedd::test::TempDir dir("skedd-store-test");
+  const std::string path = dir / "skedd.db";
+  {
+    auto store = open(path);
+    store->put_run(run(1, "a", RunState::kScheduled));
+    store->put_run(run(2, "a", RunState::kRunning));
+    store->put_progress(skedd::RunId{2}, 42.5, "copying");
+    store->delete_run(skedd::RunId{1});
+    skedd::RunRecord done = run(3, "a", RunState::kSucceeded);
+    done.output_tail = std::string("last\0bytes\xff", 11);
+    done.frozen = std::chrono::seconds(3);
+    store->put_run(done);
+    REQUIRE(store->flush().ok());
+  }
+  auto store = open(path);
+  const auto runs = store->runs({}).value();
+  REQUIRE(runs.size() == 2);
+  CHECK(runs[0].output_tail == std::string("last\0bytes\xff", 11));
+  CHECK(runs[0].frozen == std::chrono::seconds(3));
+  CHECK(runs[1].progress == std::optional<double>(42.5));
+  CHECK(runs[1].progress_message == "copying");
+}
+
+TEST_CASE("next fires, pause flags and job versions survive a reopen", "[store]") {
+  skedd::test::TempDir dir("skedd-store-test");
+  const std::string path = dir / "skedd.db";
+  {
+    auto store = open(path);
+    store->put_next_fire("a", at("2026-03-08T08:00:00Z"));
+    store->put_next_fire("b", at("2026-03-08T09:00:00Z"));
+    store->put_next_fire("b", std::nullopt);
+    store->put_paused("a", true);
+    store->put_paused("", true);
+    store->put_paused("b", true);
+    store->put_paused("b", false);
+    store->put_job_version("a", 1, "command = [\"true\"]", at("2026-03-08T07:00:00Z"));
+    store->put_job_version("a", 2, "command = [\"false\"]", at("2026-03-08T07:10:00Z"));
+    REQUIRE(store->flush().ok());
+  }
+  auto store = open(path);
+  const auto next = store->next_fires().value();
+  CHECK(next.size() == 1);
+  CHECK(skedd::format_rfc3339_utc(next.at("a")) == "2026-03-08T08:00:00Z");
+  CHECK(store->paused().value() == std::vector<std::string>{"", "a"});
+  const auto versions = store->job_versions("a").value();
+  REQUIRE(versions.size() == 2);
+  CHECK(versions[1] == std::pair<int, std::string>{2, "command = [\"false\"]"});
+}
+
+TEST_CASE("a waiter hears of its writes' commit, and writes of an open group wait for its end",
+          "[store]") {
+  skedd::test::TempDir dir("skedd-store-test");
+  auto store = open(dir / "skedd.db");
+  std::promise<bool> committed;
+  store->begin_group();
+  store->put_meta("k", "v");
+  store->when_committed([&](skedd::Status s) { committed.set_value(s.ok()); });
+  auto future = committed.get_future();
+  // Far longer than the writer's gather window: the group holds the write back.
+  CHECK(future.wait_for(std::chrono::milliseconds(50)) == std::future_status::timeout);
+  CHECK_FALSE(store->meta("k").value().has_value());
+  store->end_group();
+  CHECK(future.get());
+  CHECK(store->meta("k").value() == std::optional<std::string>("v"));
+  CHECK(store->health().ok);
+}
+
+TEST_CASE("a locked database fails a commit after the busy timeout; the writes are retried",
+          "[store]") {
+  skedd::test::TempDir dir("skedd-store-test");
+  const std::string path = dir / "skedd.db";
+  auto opened = skedd::open_sqlite_store(path, skedd::SqliteStoreOptions{false, 50});
+  REQUIRE(opened.ok());
+  auto store = std::move(opened).value();
+  SQLite::Database other(path, SQLite::OPEN_READWRITE);
+  other.exec("BEGIN EXCLUSIVE");
+  std::promise<std::string> first;
+  store->put_meta("k", "v");
+  store->when_committed([&](skedd::Status s) { first.set_value(s ? "" : s.error().message); });
+  const std::string error = first.get_future().get();
+  CHECK_THAT(error, Catch::Contains("locked"));
+  const skedd::StoreHealth failing = store->health();
+  CHECK_FALSE(failing.ok);
+  CHECK(failing.unwritten == 1);
+  other.exec("COMMIT");
+  REQUIRE(store->flush().ok());  // retried within a second
+  CHECK(store->health().ok);
+  CHECK(store->meta("k").value() == std::optional<std::string>("v"));
 }
