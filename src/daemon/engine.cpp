@@ -209,7 +209,8 @@ void Engine::offer_recovered(JobId id, const PendingFire& pending, Instant now) 
         if (r.scheduled != fire.scheduled || r.attempt >= fire.attempt) continue;
         const bool restart =
             r.state == RunState::kInterrupted && spec.on_interrupt != OnInterrupt::kResume;
-        if (!restart && !r.checkpoint.empty()) checkpoints_[{id.value, fire.scheduled}] = r.checkpoint;
+        if (!restart && !r.checkpoint.empty())
+          checkpoints_[{id.value, fire.scheduled}] = r.checkpoint;
         break;
       }
     }

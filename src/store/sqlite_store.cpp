@@ -121,9 +121,7 @@ class SqliteStore final : public Store {
   void put_next_fire(const std::string& job, std::optional<Instant> next) override {
     enqueue(NextFireOp{job, next});
   }
-  void put_paused(const std::string& job, bool paused) override {
-    enqueue(PausedOp{job, paused});
-  }
+  void put_paused(const std::string& job, bool paused) override { enqueue(PausedOp{job, paused}); }
   void put_job_version(const std::string& job, int version, const std::string& definition,
                        Instant created) override {
     enqueue(VersionOp{job, version, definition, created});
@@ -223,8 +221,8 @@ class SqliteStore final : public Store {
     std::uint64_t target;  // committed_ at which it is done
     std::function<void(Status)> done;
   };
-  std::deque<Waiter> waiters_;  // GUARDED_BY(mu_), by target
-  int open_groups_ = 0;         // GUARDED_BY(mu_)
+  std::deque<Waiter> waiters_;   // GUARDED_BY(mu_), by target
+  int open_groups_ = 0;          // GUARDED_BY(mu_)
   std::size_t group_start_ = 0;  // GUARDED_BY(mu_): pending_ index where the open group begins
   std::thread thread_;
 
@@ -344,19 +342,17 @@ void SqliteStore::apply(const Op& op) {
     q.bind(2, static_cast<std::int64_t>(cp->run.value));
     q.exec();
   } else if (const auto* progress = std::get_if<ProgressOp>(&op)) {
-    SQLite::Statement& q =
-        statement(update_progress_,
-                  "UPDATE runs SET progress = ?, progress_message = ? WHERE id = ?");
+    SQLite::Statement& q = statement(
+        update_progress_, "UPDATE runs SET progress = ?, progress_message = ? WHERE id = ?");
     q.bind(1, progress->percent);
     q.bind(2, progress->message);
     q.bind(3, static_cast<std::int64_t>(progress->run.value));
     q.exec();
   } else if (const auto* next = std::get_if<NextFireOp>(&op)) {
     if (next->next) {
-      SQLite::Statement& q =
-          statement(upsert_next_,
-                    "INSERT INTO next_fires (job, next_us) VALUES (?1, ?2) "
-                    "ON CONFLICT (job) DO UPDATE SET next_us = ?2");
+      SQLite::Statement& q = statement(upsert_next_,
+                                       "INSERT INTO next_fires (job, next_us) VALUES (?1, ?2) "
+                                       "ON CONFLICT (job) DO UPDATE SET next_us = ?2");
       q.bind(1, next->job);
       q.bind(2, us(*next->next));
       q.exec();
@@ -378,9 +374,8 @@ void SqliteStore::apply(const Op& op) {
     q.exec();
   } else if (const auto* paused = std::get_if<PausedOp>(&op)) {
     SQLite::Statement& q =
-        paused->paused
-            ? statement(insert_paused_, "INSERT OR IGNORE INTO paused (job) VALUES (?)")
-            : statement(delete_paused_, "DELETE FROM paused WHERE job = ?");
+        paused->paused ? statement(insert_paused_, "INSERT OR IGNORE INTO paused (job) VALUES (?)")
+                       : statement(delete_paused_, "DELETE FROM paused WHERE job = ?");
     q.bind(1, paused->job);
     q.exec();
   } else if (const auto* version = std::get_if<VersionOp>(&op)) {
@@ -447,8 +442,8 @@ void SqliteStore::apply_run(const RunRecord& run) {
   q.bind(19, run.output_tail.data(), static_cast<int>(run.output_tail.size()));
   q.exec();
   tails_.erase(run.job);
-  SQLite::Statement& p = statement(
-      delete_pending_, "DELETE FROM pending_fires WHERE job = ? AND scheduled_us = ?");
+  SQLite::Statement& p =
+      statement(delete_pending_, "DELETE FROM pending_fires WHERE job = ? AND scheduled_us = ?");
   p.bind(1, run.job);
   p.bind(2, us(run.scheduled));
   p.exec();
@@ -464,8 +459,7 @@ void SqliteStore::apply_not_run(const NotRunRecord& nr) {
   p.bind(3, us(nr.last));
   p.exec();
   const auto tail = tails_.find(nr.job);
-  if (tail != tails_.end() && tail->second.state == nr.state &&
-      tail->second.reason == nr.reason) {
+  if (tail != tails_.end() && tail->second.state == nr.state && tail->second.reason == nr.reason) {
     SQLite::Statement& q =
         statement(extend_not_run_,
                   "UPDATE not_run SET last_us = MAX(last_us, ?), count = count + ? "
@@ -497,7 +491,8 @@ Result<std::vector<RunRecord>> SqliteStore::runs(const RunQuery& query) {
         *reader_db_,
         "SELECT id, job, scheduled_us, attempt, state, exit_code, signal, pid, "
         "started_us, ended_us, lateness_us, checkpoint, log_path, message, pid_start, "
-        "progress, progress_message, frozen_us, output_tail FROM runs WHERE (?1 IS NULL OR job = ?1) AND (?2 IS NULL OR state = ?2) "
+        "progress, progress_message, frozen_us, output_tail FROM runs WHERE (?1 IS NULL OR job = "
+        "?1) AND (?2 IS NULL OR state = ?2) "
         "ORDER BY id DESC LIMIT ?3");
     if (query.job) q.bind(1, *query.job);
     if (query.state) q.bind(2, to_string(*query.state));
@@ -619,8 +614,7 @@ Result<std::vector<std::string>> SqliteStore::paused() {
   }
 }
 
-Result<std::vector<std::pair<int, std::string>>> SqliteStore::job_versions(
-    const std::string& job) {
+Result<std::vector<std::pair<int, std::string>>> SqliteStore::job_versions(const std::string& job) {
   std::lock_guard lock(read_mu_);
   try {
     SQLite::Statement q(*reader_db_,

@@ -194,6 +194,10 @@ class Daemon {
   /// Sends `sig` to the daemon.
   void signal(int sig) const { ::kill(pid_, sig); }
 
+  /// The destructor then kills the daemon only: its runs are left for the next daemon (they
+  /// are the test's children now; a later Daemon's cleanup kills them).
+  void leave_runs() { leave_runs_ = true; }
+
   /// Whether the daemon has not yet been seen to exit.
   bool running() {
     reap();
@@ -256,6 +260,7 @@ class Daemon {
         exit_status_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
       }
     }
+    if (leave_runs_) return;
     std::set<pid_t> groups;
     try {
       for (const Json& e : events()) {
@@ -327,6 +332,7 @@ class Daemon {
   std::string log_path_;
   pid_t pid_ = -1;
   std::optional<int> exit_status_;
+  bool leave_runs_ = false;
   std::size_t offset_ = 0;
   std::string partial_;
   std::vector<Json> events_;

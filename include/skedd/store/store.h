@@ -54,7 +54,7 @@ struct PendingFire {
 /// Whether writes reach the disk (for status): the last commit's error, if it failed.
 struct StoreHealth {
   bool ok = true;
-  std::string error;         ///< the last failed commit's error
+  std::string error;            ///< the last failed commit's error
   std::uint64_t unwritten = 0;  ///< writes queued and not yet committed
 };
 
@@ -102,8 +102,8 @@ class Store {
   /// Per-job and global pause flags (the global one is job "" ).
   virtual void put_paused(const std::string& job, bool paused) = 0;
   /// Records a version of a job's definition added over the API (its text, TOML).
-  virtual void put_job_version(const std::string& job, int version,
-                               const std::string& definition, Instant created) = 0;
+  virtual void put_job_version(const std::string& job, int version, const std::string& definition,
+                               Instant created) = 0;
   /// Sets a daemon-wide value (such as the boot id @reboot jobs last ran in).
   virtual void put_meta(const std::string& key, const std::string& value) = 0;
 
