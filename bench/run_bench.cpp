@@ -28,18 +28,14 @@
 
 #include <nlohmann/json.hpp>
 
-#include "skedd/time/timestamp.h"
+#include "bench_support.h"
 
 extern char** environ;
 
 namespace {
 
 namespace fs = std::filesystem;
-using Clock = std::chrono::steady_clock;
-
-double elapsed_s(Clock::time_point since) {
-  return std::chrono::duration<double>(Clock::now() - since).count();
-}
+using namespace skedd::bench;
 
 // Spawns `n` children of `program`, at most `concurrency` at a time, stdout to /dev/null.
 double bare_rate(const std::string& program, int n, int concurrency) {
@@ -67,92 +63,6 @@ double bare_rate(const std::string& program, int n, int concurrency) {
   return n / elapsed_s(start);
 }
 
-std::string rfc3339(std::chrono::system_clock::time_point t) {
-  return skedd::format_rfc3339_utc(std::chrono::time_point_cast<skedd::Duration>(t));
-}
-
-struct DaemonRun {
-  fs::path dir;
-  pid_t pid = -1;
-};
-
-// Writes a config of one-shot jobs at `times` and starts skedd on it (JSON log to a file).
-DaemonRun start_daemon(const std::string& skedd, const std::string& child, const fs::path& dir,
-                       const std::vector<std::chrono::system_clock::time_point>& times,
-                       int concurrency) {
-  fs::create_directories(dir / "jobs.d");
-  {
-    std::ofstream main(dir / "skedd.toml");
-    main << "[daemon]\ntimezone = \"UTC\"\nmax_concurrent_runs = " << concurrency
-         << "\non_shutdown = \"stop\"\n";
-    std::ofstream jobs(dir / "jobs.d" / "bench.toml");
-    for (std::size_t i = 0; i < times.size(); ++i) {
-      jobs << "[job.b" << i << "]\nat = \"" << rfc3339(times[i]) << "\"\ncommand = [\"" << child
-           << "\"]\n";
-    }
-  }
-  ::chmod((dir / "skedd.toml").c_str(), 0644);
-  ::chmod((dir / "jobs.d" / "bench.toml").c_str(), 0644);
-  DaemonRun run{dir, ::fork()};
-  if (run.pid == 0) {
-    const std::string log = (dir / "skedd.log").string();
-    const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    ::dup2(fd, 2);
-    // As in production: state on the disk, the socket and run FIFOs on a tmpfs (/run/skedd).
-    const std::string socket = "/dev/shm/skedd-bench-" + std::to_string(::getpid()) + "/skedd.sock";
-    ::execl(skedd.c_str(), skedd.c_str(), "--config", (dir / "skedd.toml").c_str(), "--state-dir",
-            (dir / "state").c_str(), "--socket", socket.c_str(), "--log-format", "json",
-            "--no-cgroups", static_cast<char*>(nullptr));
-    std::_Exit(127);
-  }
-  return run;
-}
-
-// Waits until the daemon's log holds `n` run_finished events (or `limit` passes).
-std::vector<nlohmann::json> wait_finished(const fs::path& log, std::size_t n, double limit_s) {
-  const auto start = Clock::now();
-  std::vector<nlohmann::json> events;
-  std::size_t finished = 0;
-  std::streamoff offset = 0;
-  std::string partial;
-  while (finished < n && elapsed_s(start) < limit_s) {
-    std::ifstream in(log);
-    in.seekg(offset);
-    std::string chunk((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    offset += static_cast<std::streamoff>(chunk.size());
-    partial += chunk;
-    std::size_t pos;
-    while ((pos = partial.find('\n')) != std::string::npos) {
-      auto e = nlohmann::json::parse(partial.substr(0, pos), nullptr, false);
-      partial.erase(0, pos + 1);
-      if (e.is_discarded()) continue;
-      if (e.value("event", "") == "run_finished") ++finished;
-      events.push_back(std::move(e));
-    }
-    if (finished < n) std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return events;
-}
-
-void stop(const DaemonRun& run) {
-  ::kill(run.pid, SIGTERM);
-  int status = 0;
-  ::waitpid(run.pid, &status, 0);
-  std::error_code ec;
-  fs::remove_all("/dev/shm/skedd-bench-" + std::to_string(run.pid), ec);
-}
-
-skedd::Instant parse(const std::string& t) {
-  return skedd::parse_rfc3339(t).value();
-}
-
-double percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  const auto i = static_cast<std::size_t>(p / 100.0 * static_cast<double>(v.size() - 1) + 0.5);
-  return v[std::min(i, v.size() - 1)];
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -170,9 +80,8 @@ int main(int argc, char** argv) {
   const auto due = std::chrono::system_clock::now() + std::chrono::seconds(3) +
                    std::chrono::milliseconds(n / 10);  // leaves time to load the config
   DaemonRun burst = start_daemon(
-      skedd, child, root / "burst",
-      std::vector<std::chrono::system_clock::time_point>(static_cast<std::size_t>(n), due),
-      concurrency);
+      skedd, root / "burst",
+      one_shots(child, std::vector<SysTime>(static_cast<std::size_t>(n), due)), concurrency);
   auto events = wait_finished(root / "burst" / "skedd.log", static_cast<std::size_t>(n), 600);
   stop(burst);
   skedd::Instant first{skedd::Instant::max()}, last{skedd::Instant::min()};
@@ -194,14 +103,14 @@ int main(int argc, char** argv) {
   std::printf("  ratio                  %9.2f        (target >= 0.80)\n", rate / bare);
 
   // Lateness.
-  std::vector<std::chrono::system_clock::time_point> times;
+  std::vector<SysTime> times;
   const auto start = std::chrono::system_clock::now() + std::chrono::seconds(3) +
                      std::chrono::milliseconds(m / 10);
   for (int i = 0; i < m; ++i) {
     times.push_back(
         start + std::chrono::microseconds(static_cast<long long>(i) * spread_s * 1'000'000 / m));
   }
-  DaemonRun spread = start_daemon(skedd, child, root / "spread", times, concurrency);
+  DaemonRun spread = start_daemon(skedd, root / "spread", one_shots(child, times), concurrency);
   events =
       wait_finished(root / "spread" / "skedd.log", static_cast<std::size_t>(m), spread_s + 600.0);
   stop(spread);

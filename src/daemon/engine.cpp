@@ -164,11 +164,12 @@ void Engine::recover_runs(Instant now) {
         continue;
       }
     }
-    // Its process is gone (or its job is): the run was interrupted. Its record and the next
-    // attempt's pending fire are one write.
+    // Its process is gone (or its job is): the run was interrupted (what it wrote to its
+    // control channel meanwhile went with the channel's last open end). Its record and the
+    // next attempt's pending fire are one write.
     StoreGroup group(store_);
-    record.state = RunState::kInterrupted;
     record.ended = now;
+    record.state = RunState::kInterrupted;
     record.message = alive ? "its job is no longer defined; the process was left running"
                            : "its process ended while skedd was not running";
     store_.put_run(record);

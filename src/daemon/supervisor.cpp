@@ -407,8 +407,7 @@ bool Supervisor::adopt(const RunRecord& record, JobId job, std::shared_ptr<const
   run.started_mono = clock_.mono_now() - (clock_.wall_now() - record.started);
   run.checkpoint = record.checkpoint;
   run.files.log_path = record.log_path;
-  run.files.control_path =
-      options_.runtime_dir + "/runs/" + std::to_string(record.run.value) + ".ctl";
+  run.files.control_path = control_path(record.run);
   runs_.emplace(run.id, std::move(owned));
   run_by_pid_[run.pid] = run.id;
   run.exit_watch = std::make_unique<asio::posix::stream_descriptor>(io_, pidfd);
@@ -439,6 +438,10 @@ bool Supervisor::adopt(const RunRecord& record, JobId job, std::shared_ptr<const
     push_deadline(run, Deadline::kLogCheck, clock_.mono_now() + kLogCheckInterval);
   }
   return true;
+}
+
+std::string Supervisor::control_path(RunId id) const {
+  return options_.runtime_dir + "/runs/" + std::to_string(id.value) + ".ctl";
 }
 
 void Supervisor::finish(Run& run, RunState state, std::optional<int> exit_code,

@@ -95,6 +95,7 @@ class Supervisor {
   };
 
   Result<pid_t> spawn(Run& run);
+  std::string control_path(RunId id) const;
   RunRecord record_of(const Run& run, RunState state) const;
   void watch_control(Run& run);
   /// Reads what the run's control channel holds into its line buffer.

@@ -21,7 +21,9 @@ std::optional<std::uint64_t> process_start_time(pid_t pid) {
   if (close == std::string::npos) return std::nullopt;
   std::istringstream fields(stat.substr(close + 1));
   std::string field;
-  for (int i = 3; i < 22; ++i) fields >> field;
+  fields >> field;  // the state: a zombie has ended, it only waits to be reaped
+  if (field == "Z" || field == "X") return std::nullopt;
+  for (int i = 4; i < 22; ++i) fields >> field;
   std::uint64_t start = 0;
   if (!(fields >> start)) return std::nullopt;
   return start;

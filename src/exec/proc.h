@@ -9,8 +9,8 @@
 namespace skedd {
 
 /// The start time of process `pid` (field 22 of /proc/PID/stat, clock ticks since boot), or
-/// nullopt when it does not exist. With the pid it identifies one process: a pid is reused,
-/// a (pid, start time) pair is not within one boot.
+/// nullopt when it does not exist or has ended (a zombie). With the pid it identifies one process:
+/// a pid is reused, a (pid, start time) pair is not within one boot.
 std::optional<std::uint64_t> process_start_time(pid_t pid);
 
 /// The process that skedd spawned as run `run_id`, found by its environment

@@ -1,0 +1,149 @@
+// What the benchmarks of the real skedd binary share: a daemon in a directory of its own, its
+// JSON log read as events, percentiles.
+#pragma once
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "skedd/time/timestamp.h"
+
+namespace skedd::bench {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+using SysTime = std::chrono::system_clock::time_point;
+
+inline double elapsed_s(Clock::time_point since) {
+  return std::chrono::duration<double>(Clock::now() - since).count();
+}
+
+inline std::string rfc3339(SysTime t) {
+  return format_rfc3339_utc(std::chrono::time_point_cast<Duration>(t));
+}
+
+inline Instant parse(const std::string& t) {
+  return parse_rfc3339(t).value();
+}
+
+/// One-shot jobs b0, b1, ... running `command` (a TOML value) at `times`.
+inline std::string one_shots(const std::string& program, const std::vector<SysTime>& times) {
+  std::string jobs;
+  for (std::size_t i = 0; i < times.size(); ++i) {
+    jobs += "[job.b" + std::to_string(i) + "]\nat = \"" + rfc3339(times[i]) + "\"\ncommand = [\"" +
+            program + "\"]\n";
+  }
+  return jobs;
+}
+
+/// Where a daemon for `dir` keeps its socket and run FIFOs: a tmpfs, as /run/skedd is.
+inline fs::path runtime_dir(const fs::path& dir) {
+  return "/dev/shm/skedd-bench-" + dir.parent_path().filename().string() + "-" +
+         dir.filename().string();
+}
+
+struct DaemonRun {
+  fs::path dir;
+  pid_t pid = -1;
+};
+
+/// Writes DIR/skedd.toml ([daemon] in UTC, `max_concurrent_runs`, `daemon_lines`) and
+/// DIR/jobs.d/bench.toml (`jobs`), and starts skedd on them with its state in DIR/state and its
+/// JSON log in DIR/skedd.log (appended, so that a restart adds to it).
+inline DaemonRun start_daemon(const std::string& skedd, const fs::path& dir,
+                              const std::string& jobs, int max_concurrent_runs,
+                              const std::string& daemon_lines = "on_shutdown = \"stop\"\n") {
+  fs::create_directories(dir / "jobs.d");
+  {
+    std::ofstream main(dir / "skedd.toml");
+    main << "[daemon]\ntimezone = \"UTC\"\nmax_concurrent_runs = " << max_concurrent_runs << "\n"
+         << daemon_lines;
+    std::ofstream(dir / "jobs.d" / "bench.toml") << jobs;
+  }
+  ::chmod((dir / "skedd.toml").c_str(), 0644);
+  ::chmod((dir / "jobs.d" / "bench.toml").c_str(), 0644);
+  DaemonRun run{dir, ::fork()};
+  if (run.pid == 0) {
+    const std::string log = (dir / "skedd.log").string();
+    const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    ::dup2(fd, 2);
+    // As in production: state on the disk, the socket and run FIFOs on a tmpfs.
+    const std::string socket = (runtime_dir(dir) / "skedd.sock").string();
+    ::execl(skedd.c_str(), skedd.c_str(), "--config", (dir / "skedd.toml").c_str(), "--state-dir",
+            (dir / "state").c_str(), "--socket", socket.c_str(), "--log-format", "json",
+            "--no-cgroups", static_cast<char*>(nullptr));
+    std::_Exit(127);
+  }
+  return run;
+}
+
+/// Reads the daemon's log as it grows until `done(events so far)` or `limit_s` passes.
+inline std::vector<nlohmann::json> wait_events(
+    const fs::path& log, const std::function<bool(const std::vector<nlohmann::json>&)>& done,
+    double limit_s) {
+  const auto start = Clock::now();
+  std::vector<nlohmann::json> events;
+  std::streamoff offset = 0;
+  std::string partial;
+  while (elapsed_s(start) < limit_s) {
+    std::ifstream in(log);
+    in.seekg(offset);
+    std::string chunk((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    offset += static_cast<std::streamoff>(chunk.size());
+    partial += chunk;
+    std::size_t pos;
+    while ((pos = partial.find('\n')) != std::string::npos) {
+      auto e = nlohmann::json::parse(partial.substr(0, pos), nullptr, false);
+      partial.erase(0, pos + 1);
+      if (!e.is_discarded()) events.push_back(std::move(e));
+    }
+    if (done(events)) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return events;
+}
+
+/// Waits until the daemon's log holds `n` run_finished events (or `limit_s` passes).
+inline std::vector<nlohmann::json> wait_finished(const fs::path& log, std::size_t n,
+                                                 double limit_s) {
+  return wait_events(
+      log,
+      [n](const std::vector<nlohmann::json>& events) {
+        return static_cast<std::size_t>(std::count_if(events.begin(), events.end(), [](auto& e) {
+                 return e.value("event", "") == "run_finished";
+               })) >= n;
+      },
+      limit_s);
+}
+
+/// Sends the daemon `sig` and reaps it; `cleanup` removes its runtime dir.
+inline void stop(const DaemonRun& run, int sig = SIGTERM, bool cleanup = true) {
+  ::kill(run.pid, sig);
+  int status = 0;
+  ::waitpid(run.pid, &status, 0);
+  std::error_code ec;
+  if (cleanup) fs::remove_all(runtime_dir(run.dir), ec);
+}
+
+inline double percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const auto i = static_cast<std::size_t>(p / 100.0 * static_cast<double>(v.size() - 1) + 0.5);
+  return v[std::min(i, v.size() - 1)];
+}
+
+}  // namespace skedd::bench
