@@ -48,6 +48,8 @@ constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 
 // How long the writer lets writes gather before a commit (see write_loop).
 constexpr auto kGatherWindow = std::chrono::milliseconds(2);
+// How often the WAL is copied into the database file (see checkpoint_loop).
+constexpr auto kCheckpointInterval = std::chrono::milliseconds(500);
 
 std::int64_t us(Instant t) {
   return t.time_since_epoch().count();
@@ -95,9 +97,13 @@ using Op = std::variant<RunRecord, CheckpointOp, NotRunRecord, PendingFire, Meta
 
 class SqliteStore final : public Store {
  public:
-  SqliteStore(std::unique_ptr<SQLite::Database> writer, std::unique_ptr<SQLite::Database> reader)
-      : writer_db_(std::move(writer)), reader_db_(std::move(reader)) {
+  SqliteStore(std::unique_ptr<SQLite::Database> writer, std::unique_ptr<SQLite::Database> reader,
+              std::unique_ptr<SQLite::Database> checkpointer)
+      : writer_db_(std::move(writer)),
+        reader_db_(std::move(reader)),
+        checkpoint_db_(std::move(checkpointer)) {
     thread_ = std::thread([this] { write_loop(); });
+    checkpoint_thread_ = std::thread([this] { checkpoint_loop(); });
   }
   ~SqliteStore() override {
     {
@@ -105,7 +111,9 @@ class SqliteStore final : public Store {
       stop_ = true;
     }
     cv_.notify_all();
+    checkpoint_cv_.notify_all();
     thread_.join();
+    checkpoint_thread_.join();
   }
 
   void put_run(const RunRecord& run) override { enqueue(run); }
@@ -201,22 +209,28 @@ class SqliteStore final : public Store {
   // Calls the waiters whose writes are all in the first `upto` ops, with `status`.
   void notify_waiters(std::unique_lock<std::mutex>& lock, std::uint64_t upto, const Status& status);
   void write_loop();
+  /// Copies the WAL into the database file (and syncs it) off the writer's thread, so that a
+  /// commit never waits for that; the writer's own automatic checkpoints are off.
+  void checkpoint_loop();
   void apply(const Op& op);
 
-  std::unique_ptr<SQLite::Database> writer_db_;  // only the writer thread uses it
-  std::unique_ptr<SQLite::Database> reader_db_;  // GUARDED_BY(read_mu_)
+  std::unique_ptr<SQLite::Database> writer_db_;      // only the writer thread uses it
+  std::unique_ptr<SQLite::Database> reader_db_;      // GUARDED_BY(read_mu_)
+  std::unique_ptr<SQLite::Database> checkpoint_db_;  // only the checkpoint thread uses it
+  std::thread checkpoint_thread_;
   std::mutex read_mu_;
 
   std::mutex mu_;
   std::condition_variable cv_;
   std::condition_variable done_cv_;
-  std::deque<Op> pending_;       // GUARDED_BY(mu_)
-  std::uint64_t queued_ = 0;     // GUARDED_BY(mu_): ops ever enqueued
-  std::uint64_t committed_ = 0;  // GUARDED_BY(mu_): ops ever committed
-  std::string last_error_;       // GUARDED_BY(mu_): empty after a successful commit
-  std::uint64_t failures_ = 0;   // GUARDED_BY(mu_): failed commits
-  bool stop_ = false;            // GUARDED_BY(mu_)
-  int flush_waiting_ = 0;        // GUARDED_BY(mu_): callers blocked in flush()
+  std::condition_variable checkpoint_cv_;  // the checkpoint thread's, for stop_ only
+  std::deque<Op> pending_;                 // GUARDED_BY(mu_)
+  std::uint64_t queued_ = 0;               // GUARDED_BY(mu_): ops ever enqueued
+  std::uint64_t committed_ = 0;            // GUARDED_BY(mu_): ops ever committed
+  std::string last_error_;                 // GUARDED_BY(mu_): empty after a successful commit
+  std::uint64_t failures_ = 0;             // GUARDED_BY(mu_): failed commits
+  bool stop_ = false;                      // GUARDED_BY(mu_)
+  int flush_waiting_ = 0;                  // GUARDED_BY(mu_): callers blocked in flush()
   struct Waiter {
     std::uint64_t target;  // committed_ at which it is done
     std::function<void(Status)> done;
@@ -294,6 +308,22 @@ void SqliteStore::write_loop() {
     if (stop_) return;
     cv_.wait_for(lock, std::chrono::seconds(1), [&] { return stop_; });
     if (stop_) return;
+  }
+}
+
+void SqliteStore::checkpoint_loop() {
+  std::unique_lock lock(mu_);
+  while (!stop_) {
+    checkpoint_cv_.wait_for(lock, kCheckpointInterval);
+    if (stop_) break;
+    lock.unlock();
+    try {
+      // PASSIVE: copies what no reader still needs, never blocks the writer.
+      checkpoint_db_->exec("PRAGMA wal_checkpoint(PASSIVE)");
+    } catch (const std::exception&) {
+      // Busy or failing: the WAL keeps the data; the next round tries again.
+    }
+    lock.lock();
   }
 }
 
@@ -700,9 +730,15 @@ Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& path,
     }
     writer->exec(options.full_sync ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL");
     if (auto s = migrate(*writer, path); !s) return s.error();
+    writer->exec("PRAGMA wal_autocheckpoint = 0");
     auto reader =
         std::make_unique<SQLite::Database>(path, SQLite::OPEN_READONLY, options.busy_timeout_ms);
-    return std::unique_ptr<Store>(new SqliteStore(std::move(writer), std::move(reader)));
+    auto checkpointer = std::make_unique<SQLite::Database>(
+        path, SQLite::OPEN_READWRITE | SQLite::OPEN_NOFOLLOW, options.busy_timeout_ms);
+    checkpointer->exec(options.full_sync ? "PRAGMA synchronous = FULL"
+                                         : "PRAGMA synchronous = NORMAL");
+    return std::unique_ptr<Store>(
+        new SqliteStore(std::move(writer), std::move(reader), std::move(checkpointer)));
   } catch (const SQLite::Exception& e) {
     const int code = e.getErrorCode();
     if (code == SQLITE_NOTADB || code == SQLITE_CORRUPT) {
