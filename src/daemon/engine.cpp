@@ -104,10 +104,17 @@ void Engine::start() {
     const std::optional<Instant> since = added.schedule.is_at() && !last ? last_seen : last;
     if (since && !added.schedule.is_reboot()) catch_ups.emplace_back(id, *since);
   }
+  // Pending fires are read before anything is written: recovery queues pending fires of its
+  // own, which the writer may commit at any moment.
+  auto pending = store_.pending_fires();
   // Runs first, so that recovered and catch-up fires meet the adopted runs under their
   // overlap policy.
   recover_runs(now);
-  recover_pending(now);
+  if (pending) {
+    recover_pending(pending.value(), now);
+  } else {
+    log_event(warn, "store_read_failed", {{"error", pending.error().message}});
+  }
   for (const auto& [id, since] : catch_ups) catch_up(id, since, now);
   store_.put_meta("boot_id", boot);
   store_.put_meta("last_seen", format_rfc3339_utc(now));
@@ -179,13 +186,8 @@ void Engine::recover_runs(Instant now) {
   }
 }
 
-void Engine::recover_pending(Instant now) {
-  auto pending = store_.pending_fires();
-  if (!pending) {
-    log_event(warn, "store_read_failed", {{"error", pending.error().message}});
-    return;
-  }
-  for (const PendingFire& p : pending.value()) {
+void Engine::recover_pending(const std::vector<PendingFire>& pending, Instant now) {
+  for (const PendingFire& p : pending) {
     const auto job = job_by_name_.find(p.job);
     if (job == job_by_name_.end()) {
       log_event(warn, "pending_fire_kept",

@@ -61,7 +61,7 @@ class Engine {
   /// as interrupted. Runs recorded before a spawn that never happened are offered again.
   void recover_runs(Instant now);
   /// Offers again the fires an earlier skedd had taken and neither started nor recorded.
-  void recover_pending(Instant now);
+  void recover_pending(const std::vector<PendingFire>& pending, Instant now);
   /// Offers a fire that is already recorded as pending (or whose unstarted run was).
   void offer_recovered(JobId id, const PendingFire& pending, Instant now);
   /// How many runs of the fire (`job`, `scheduled`) were interrupted, `except` one.

@@ -6,14 +6,18 @@
 // depends on the wall-clock minute. Tests wait for events with deadlines, never for fixed
 // times, and timing assertions are loose bounds only.
 #include <signal.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <map>
 #include <random>
@@ -793,6 +797,49 @@ if [ -z "$SKEDD_CHECKPOINT" ]; then sleep 300; fi
   CHECK(slurp(dir / "attempts") == "attempt 1 checkpoint none\nattempt 2 checkpoint step-1\n");
 }
 
+TEST_CASE("a full disk under the state dir does not stop scheduling; the history catches up",
+          "[daemon]") {
+  TempDir dir;
+  const std::string state = dir / "state";
+  fs::create_directories(state);
+  if (::mount("skedd-test", state.c_str(), "tmpfs", 0, "size=4m") != 0) {
+    WARN("skipped: cannot mount a tmpfs (needs root): " << std::strerror(errno));
+    return;
+  }
+  struct Unmount {
+    std::string path;
+    ~Unmount() { ::umount2(path.c_str(), MNT_DETACH); }
+  } unmount{state};
+  const std::string config =
+      write_config(dir, "", job(dir, "tick", R"(cron = "* * * * * *")", "true\n"));
+  Daemon d(dir, config);
+  d.wait_for("run_finished", of_job("tick"));
+  // Fill the file system: the next commits fail with "database or disk is full".
+  {
+    std::ofstream filler(state + "/filler", std::ios::binary);
+    const std::string block(64 * 1024, 'x');
+    while (filler.write(block.data(), static_cast<std::streamsize>(block.size()))) {
+    }
+  }
+  const Json unwritable = d.wait_for("store_unwritable");
+  SHOW_LOG(d);
+  CHECK_THAT(unwritable["error"].get<std::string>(), Catch::Contains("full"));
+  const std::size_t finished_when_full = d.events_named("run_finished", of_job("tick")).size();
+  // Scheduling goes on: more runs start and finish while nothing can be written.
+  d.wait_for("run_finished", finished_when_full + 2, of_job("tick"));
+  CHECK(d.running());
+  fs::remove(state + "/filler");
+  d.wait_for("store_writable");
+  d.signal(SIGTERM);
+  REQUIRE(d.wait_exit(5000ms) == 0);
+  // The runs of the full-disk time reached the history once space was back.
+  auto store = skedd::open_sqlite_store(state + "/skedd.db");
+  REQUIRE(store.ok());
+  const auto runs = store.value()->runs({std::string("tick"), skedd::RunState::kSucceeded, 1000});
+  REQUIRE(runs.ok());
+  CHECK(runs->size() >= finished_when_full + 2);
+}
+
 TEST_CASE("@reboot runs once per boot, not again when skedd restarts", "[daemon]") {
   TempDir dir;
   const std::string config =
@@ -920,7 +967,22 @@ TEST_CASE("kill loop: 20 kill -9 and restarts under load, and every fire is in t
     for (skedd::Instant t = first; t <= last; t += std::chrono::seconds(1)) {
       const auto it = accounted.find(t);
       const int n = it == accounted.end() ? 0 : it->second;
-      if (n != 1) wrong.push_back(skedd::format_rfc3339_utc(t) + " x" + std::to_string(n));
+      if (n == 1) continue;
+      std::string what = skedd::format_rfc3339_utc(t) + " x" + std::to_string(n) + ":";
+      for (const skedd::RunRecord& r : runs) {
+        if (r.job == name && r.scheduled == t) {
+          what += " run " + std::to_string(r.run.value) + " attempt " + std::to_string(r.attempt) +
+                  " " + to_string(r.state) + ";";
+        }
+      }
+      for (const skedd::NotRunRecord& nr : not_run) {
+        if (nr.first <= t && t <= nr.last) {
+          what += std::string(" ") + to_string(nr.state) + "/" + to_string(nr.reason) + " " +
+                  skedd::format_rfc3339_utc(nr.first) + ".." + skedd::format_rfc3339_utc(nr.last) +
+                  ";";
+        }
+      }
+      wrong.push_back(what);
     }
     CHECK(wrong == std::vector<std::string>{});
   }
