@@ -18,7 +18,8 @@ Scheduler::Scheduler(const Clock& clock, Random& random, std::string host)
       last_wall_(clock.wall_now()),
       last_mono_(clock.mono_now()) {}
 
-void Scheduler::add(JobId id, const JobSpec& spec, std::optional<Instant> anchor) {
+void Scheduler::add(JobId id, const JobSpec& spec, std::optional<Instant> anchor,
+                    std::optional<Instant> taken) {
   remove(id);
   const Instant now = clock_.wall_now();
   Scheduled& job = jobs_[id.value];
@@ -32,7 +33,7 @@ void Scheduler::add(JobId id, const JobSpec& spec, std::optional<Instant> anchor
   } else if (spec.schedule.is_every()) {
     enqueue_every(id, job, now);
   } else {
-    enqueue_next(id, job, now);
+    enqueue_next(id, job, taken ? std::max(now, *taken) : now);
   }
 }
 
@@ -110,7 +111,7 @@ Fire Scheduler::fold_overdue_every(JobId id, Scheduled& job, Instant now) {
   return fire;
 }
 
-std::vector<Fire> Scheduler::pop_due() {
+std::vector<Fire> Scheduler::pop_due(Duration lookahead) {
   const Instant wall_now = clock_.wall_now();
   const MonoInstant mono_now = clock_.mono_now();
   last_wall_ = wall_now;
@@ -121,14 +122,14 @@ std::vector<Fire> Scheduler::pop_due() {
     int priority;
   };
   std::vector<Due> due;
-  for (auto& entry : wall_.pop_due(wall_now)) {
+  for (auto& entry : wall_.pop_due(wall_now + lookahead)) {
     const JobId id = entry.payload.fire.job;
     Scheduled& job = jobs_.at(id.value);
     Fire fire = fold_overdue_calendar(id, job, wall_now, entry.payload.fire.scheduled);
     if (fire.collapsed == 0) fire.due = entry.payload.fire.due;
     due.push_back({fire, entry.priority});
   }
-  for (auto& entry : mono_.pop_due(mono_now)) {
+  for (auto& entry : mono_.pop_due(mono_now + lookahead)) {
     Fire fire = entry.payload.fire;
     if (entry.key != job_key(fire.job)) {
       if (auto it = retries_.find(fire.job.value); it != retries_.end()) {

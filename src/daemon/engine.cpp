@@ -26,6 +26,9 @@ using spdlog::level::warn;
 constexpr Duration kPruneInterval = std::chrono::hours(1);
 // Calendar timers are armed this far ahead when nothing is due, so a clock step is still seen.
 constexpr Duration kIdleWallHorizon = std::chrono::hours(24);
+// Fires are taken from the scheduler and recorded as pending this long before they are due,
+// so that the record is committed by then and the spawn need not wait for the disk.
+constexpr Duration kLookahead = std::chrono::milliseconds(50);
 
 std::string host_name() {
   char buf[256] = {};
@@ -107,9 +110,33 @@ void Engine::start() {
   // Pending fires are read before anything is written: recovery queues pending fires of its
   // own, which the writer may commit at any moment.
   auto pending = store_.pending_fires();
+  // A pending fire whose reserved run has a log file was being spawned: it is a run recorded
+  // before its spawn, found (or found interrupted) as such.
+  std::vector<RunRecord> spawning;
+  if (pending) {
+    std::erase_if(pending.value(), [&](const PendingFire& p) {
+      if (p.run.value == 0) return false;
+      const std::string log = supervisor_.log_path(p.job, p.run);
+      struct stat st {};
+      if (::lstat(log.c_str(), &st) != 0) return false;
+      RunRecord record;
+      record.run = p.run;
+      record.job = p.job;
+      record.scheduled = p.scheduled;
+      record.attempt = p.attempt;
+      record.state = RunState::kScheduled;
+      record.started = p.due;
+      record.log_path = log;
+      if (const auto job = job_by_name_.find(p.job); job != job_by_name_.end()) {
+        record.checkpoint = earlier_checkpoint(job->second, p.scheduled, p.attempt);
+      }
+      spawning.push_back(std::move(record));
+      return true;
+    });
+  }
   // Runs first, so that recovered and catch-up fires meet the adopted runs under their
   // overlap policy.
-  recover_runs(now);
+  recover_runs(now, std::move(spawning));
   if (pending) {
     recover_pending(pending.value(), now);
   } else {
@@ -125,7 +152,7 @@ void Engine::start() {
   tick();
 }
 
-void Engine::recover_runs(Instant now) {
+void Engine::recover_runs(Instant now, std::vector<RunRecord> spawning) {
   auto running = store_.runs(RunQuery{std::nullopt, RunState::kRunning, 1'000'000});
   auto unspawned = store_.runs(RunQuery{std::nullopt, RunState::kScheduled, 1'000'000});
   if (!running || !unspawned) {
@@ -133,6 +160,7 @@ void Engine::recover_runs(Instant now) {
               {{"error", (!running ? running.error() : unspawned.error()).message}});
     return;
   }
+  std::move(spawning.begin(), spawning.end(), std::back_inserter(unspawned.value()));
   // Recorded before a spawn: with no log, the spawn never began and the fire is offered
   // again as the same attempt; with one, its process is looked for (its pid was not recorded).
   for (RunRecord& record : unspawned.value()) {
@@ -204,27 +232,37 @@ void Engine::offer_recovered(JobId id, const PendingFire& pending, Instant now) 
   const JobSpec& spec = *jobs_[id.value].spec;
   Fire fire{id, pending.scheduled, pending.due, pending.attempt};
   fire.resumes = pending.resumes;
-  if (fire.attempt > 1) {
-    // A retry gets its fire's last checkpoint; so does a resume (on_interrupt = resume).
-    auto earlier = store_.runs(RunQuery{spec.name, std::nullopt, 1'000'000});
-    if (earlier) {
-      for (const RunRecord& r : earlier.value()) {
-        if (r.scheduled != fire.scheduled || r.attempt >= fire.attempt) continue;
-        const bool restart =
-            r.state == RunState::kInterrupted && spec.on_interrupt != OnInterrupt::kResume;
-        if (!restart && !r.checkpoint.empty())
-          checkpoints_[{id.value, fire.scheduled}] = r.checkpoint;
-        break;
-      }
-    }
+  if (std::string checkpoint = earlier_checkpoint(id, fire.scheduled, fire.attempt);
+      !checkpoint.empty()) {
+    checkpoints_[{id.value, fire.scheduled}] = std::move(checkpoint);
   }
   log_event(info, "fire_recovered",
             {{"job", spec.name}, {"scheduled", utc(fire.scheduled)}, {"attempt", fire.attempt}});
-  if (fire.attempt > 1 && fire.due > now) {
-    scheduler_.schedule_retry(fire, fire.due - now);
+  if (fire.due > now) {
+    if (fire.attempt > 1) {
+      scheduler_.schedule_retry(fire, fire.due - now);
+    } else {
+      // Taken ahead of its time before the restart.
+      hold_until_due(fire, now, clock_.mono_now());
+    }
     return;
   }
   handle_fire(fire);
+}
+
+std::string Engine::earlier_checkpoint(JobId id, Instant scheduled, int attempt) {
+  if (attempt <= 1) return {};
+  // A retry gets its fire's last checkpoint; so does a resume (on_interrupt = resume).
+  const JobSpec& spec = *jobs_[id.value].spec;
+  auto earlier = store_.runs(RunQuery{spec.name, std::nullopt, 1'000'000});
+  if (!earlier) return {};
+  for (const RunRecord& r : earlier.value()) {
+    if (r.scheduled != scheduled || r.attempt >= attempt) continue;
+    const bool restart =
+        r.state == RunState::kInterrupted && spec.on_interrupt != OnInterrupt::kResume;
+    return restart ? std::string() : r.checkpoint;
+  }
+  return {};
 }
 
 int Engine::interrupts_of(const std::string& job, Instant scheduled, RunId except) {
@@ -329,11 +367,17 @@ void Engine::reload(Config config) {
       ++kept;
       continue;
     }
-    // An `every` job keeps its rhythm: the new interval counts from the old next fire.
+    // An `every` job keeps its rhythm: the new interval counts from the old next fire. A fire
+    // already taken from the scheduler (held until due) is not taken again.
     const auto anchor = scheduler_.next_fire(id);
+    std::optional<Instant> taken;
+    for (const auto& [at, fire] : held_) {
+      if (fire.job == id && fire.attempt == 1)
+        taken = std::max(taken.value_or(fire.scheduled), fire.scheduled);
+    }
     auto shared = std::make_shared<const JobSpec>(std::move(spec));
     jobs_[id.value] = Job{shared, Dispatcher::policy_of(*shared)};
-    scheduler_.add(id, *shared, shared->schedule.is_every() ? anchor : std::nullopt);
+    scheduler_.add(id, *shared, shared->schedule.is_every() ? anchor : std::nullopt, taken);
     log_job(id, "job_changed");
     ++changed;
   }
@@ -358,7 +402,9 @@ void Engine::rearm() {
     // that far deadline is kept while it is more than half the horizon away, so that an idle
     // wall clock does not re-arm the timer on every event.
     const Instant wall_now = clock_.wall_now();
+    // Fires are taken kLookahead before they are due (see tick()).
     std::optional<Instant> wall_at = scheduler_.next_wall_deadline();
+    if (wall_at) *wall_at -= kLookahead;
     if (!wall_at) {
       const bool idle_armed = wall_armed_ && *wall_armed_ > wall_now + kIdleWallHorizon / 2;
       wall_at = idle_armed ? *wall_armed_ : wall_now + kIdleWallHorizon;
@@ -369,9 +415,10 @@ void Engine::rearm() {
       wall_timer_.arm(wall_at->time_since_epoch(), true);
       wall_timer_.async_wait([this](bool clock_was_set) { on_wall_timer(clock_was_set); });
     }
-    if (const auto s = scheduler_.next_mono_deadline(); s && (!mono_at || *s < *mono_at)) {
-      mono_at = s;
-    }
+    std::optional<MonoInstant> s = scheduler_.next_mono_deadline();
+    if (s) *s -= kLookahead;
+    if (!held_.empty() && (!s || held_.begin()->first < *s)) s = held_.begin()->first;
+    if (s && (!mono_at || *s < *mono_at)) mono_at = s;
   }
   if (mono_at == mono_armed_) return;
   mono_armed_ = mono_at;
@@ -418,16 +465,32 @@ void Engine::tick() {
   check_store_health();
   if (clock_.mono_now() - last_prune_ >= kPruneInterval) prune_history();
   if (!shutting_down_) {
-    const std::vector<Fire> due = scheduler_.pop_due();
+    const Instant wall_now = clock_.wall_now();
+    const MonoInstant mono_now = clock_.mono_now();
+    // Held fires first: they were taken earlier, so they are due no later than the rest.
+    std::vector<Fire> due;
+    while (!held_.empty() && held_.begin()->first <= mono_now) {
+      due.push_back(held_.begin()->second);
+      held_.erase(held_.begin());
+    }
+    for (Fire& fire : scheduler_.pop_due(kLookahead)) {
+      if (fire.due > wall_now) {
+        hold_until_due(std::move(fire), wall_now, mono_now);
+      } else {
+        due.push_back(std::move(fire));
+      }
+    }
     for (const Fire& fire : due) handle_fire(fire);
-    if (!due.empty()) store_.put_meta("last_seen", utc(clock_.wall_now()));
+    if (!due.empty()) store_.put_meta("last_seen", utc(wall_now));
     pump();
   }
   rearm();
 }
 
-void Engine::handle_fire(const Fire& fire) {
+void Engine::handle_fire(Fire fire) {
   const Job& job = jobs_[fire.job.value];
+  const bool recorded = fire.run.value != 0;
+  if (!recorded) fire.run = reserve_run_id();
   // One write: the fire is pending (or not run) and the job's last fire moves with it, so
   // that after a crash the fire is either recorded or still ahead of the last fire.
   StoreGroup group(store_);
@@ -454,14 +517,52 @@ void Engine::handle_fire(const Fire& fire) {
                 {{"job", job.spec->name}, {"scheduled", utc(fire.scheduled)}});
       [[fallthrough]];
     case OfferOutcome::kReady:
-      store_.put_fire(
-          PendingFire{job.spec->name, fire.scheduled, fire.due, fire.attempt, fire.resumes});
+      if (!recorded) store_.put_fire(pending_of(fire));
       break;
   }
-  if (fire.attempt == 1) store_.put_next_fire(job.spec->name, scheduler_.next_fire(fire.job));
+  if (fire.attempt == 1 && !recorded) {
+    store_.put_next_fire(job.spec->name, scheduler_.next_fire(fire.job));
+  }
+}
+
+PendingFire Engine::pending_of(const Fire& fire) const {
+  return PendingFire{jobs_[fire.job.value].spec->name,
+                     fire.scheduled,
+                     fire.due,
+                     fire.attempt,
+                     fire.resumes,
+                     fire.run};
+}
+
+RunId Engine::reserve_run_id() {
+  const RunId id{next_run_id_++};
+  unsettled_.insert(id.value);
+  fresh_.push_back(id.value);
+  return id;
+}
+
+void Engine::hold_until_due(Fire fire, Instant wall_now, MonoInstant mono_now) {
+  if (fire.run.value == 0) {
+    StoreGroup group(store_);
+    fire.run = reserve_run_id();
+    store_.put_fire(pending_of(fire));
+    if (fire.attempt == 1) {
+      store_.put_next_fire(jobs_[fire.job.value].spec->name, scheduler_.next_fire(fire.job));
+    }
+  }
+  held_.emplace(mono_now + (fire.due - wall_now), std::move(fire));
+}
+
+void Engine::settle_reservations() {
+  if (fresh_.empty()) return;
+  // A failed commit settles them too: spawns do not wait for a disk that refuses writes.
+  after_commit(store_, io_, alive_, [this, ids = std::exchange(fresh_, {})](const Status&) {
+    for (const std::uint64_t id : ids) unsettled_.erase(id);
+  });
 }
 
 void Engine::pump() {
+  settle_reservations();
   if (shutting_down_) return;
   std::vector<Dropped> dropped;
   const std::vector<Fire> startable = dispatcher_.take_startable(clock_.wall_now(), &dropped);
@@ -557,8 +658,14 @@ void Engine::start_run(const Fire& fire, std::vector<RunId>& recorded) {
     checkpoint = std::move(it->second);
     checkpoints_.erase(it);
   }
-  const RunId id{next_run_id_++};
+  const RunId id = fire.run.value != 0 ? fire.run : RunId{next_run_id_++};
   dispatcher_.started(fire.job, id);
+  if (fire.run.value != 0 && !unsettled_.contains(id.value)) {
+    // Its pending record, under this run id, is committed: after a crash from here on, a
+    // log file of the run tells that its spawn began, and its process is looked for.
+    supervisor_.start(id, fire.job, job.spec, fire, std::move(checkpoint));
+    return;
+  }
   RunRecord record;
   record.run = id;
   record.job = job.spec->name;
@@ -601,8 +708,9 @@ void Engine::maybe_retry(const RunOutcome& run) {
   if (!run.checkpoint.empty()) checkpoints_[{run.job.value, run.fire.scheduled}] = run.checkpoint;
   // Pending from now on (in one write with the failed run's record, see Supervisor::finish),
   // so that a restart before its time still retries it.
-  store_.put_fire(PendingFire{run.spec->name, next.scheduled, clock_.wall_now() + delay,
-                              next.attempt, next.resumes});
+  next.due = clock_.wall_now() + delay;
+  next.run = reserve_run_id();
+  store_.put_fire(pending_of(next));
   scheduler_.schedule_retry(next, delay);
   log_event(info, "retry_scheduled",
             {{"job", run.spec->name},

@@ -59,11 +59,15 @@ class Engine {
   JobId add_job(JobSpec spec, std::optional<Instant> last_fire = std::nullopt);
   /// Adopts the runs an earlier skedd left running, and handles those whose process is gone
   /// as interrupted. Runs recorded before a spawn that never happened are offered again.
-  void recover_runs(Instant now);
+  /// `spawning`: pending fires whose run's spawn had begun (recorded as kScheduled runs).
+  void recover_runs(Instant now, std::vector<RunRecord> spawning);
   /// Offers again the fires an earlier skedd had taken and neither started nor recorded.
   void recover_pending(const std::vector<PendingFire>& pending, Instant now);
   /// Offers a fire that is already recorded as pending (or whose unstarted run was).
   void offer_recovered(JobId id, const PendingFire& pending, Instant now);
+  /// The checkpoint attempt `attempt` (> 1) of the fire gets: the last one of an earlier
+  /// attempt, unless that attempt was interrupted and the job restarts interrupted runs.
+  std::string earlier_checkpoint(JobId id, Instant scheduled, int attempt);
   /// How many runs of the fire (`job`, `scheduled`) were interrupted, `except` one.
   int interrupts_of(const std::string& job, Instant scheduled, RunId except);
   /// A further attempt of an interrupted run's fire, per its job's on_interrupt.
@@ -77,9 +81,20 @@ class Engine {
   void on_child_signal();
   void tick();
   void rearm();
-  void handle_fire(const Fire& fire);
+  /// Offers a fire that came due to the dispatcher, recording it (pending, or not run) unless
+  /// it was recorded already (`fire.run` set).
+  void handle_fire(Fire fire);
+  PendingFire pending_of(const Fire& fire) const;
+  /// A run id for a fire about to be recorded as pending, unsettled until committed.
+  RunId reserve_run_id();
+  /// Keeps a fire taken from the scheduler before it is due until it is; it is recorded as
+  /// pending meanwhile, so that its record is committed by the time it may start.
+  void hold_until_due(Fire fire, Instant wall_now, MonoInstant mono_now);
+  /// Marks the run ids reserved since the last call as committed once they are.
+  void settle_reservations();
   void pump();
-  /// Records the run before its spawn; the spawn waits for that record's commit.
+  /// Spawns the fire's run at once when its pending record is committed; otherwise records
+  /// the run (kScheduled) first and spawns once that record is committed.
   void start_run(const Fire& fire, std::vector<RunId>& recorded);
   /// Spawns the recorded runs `ids` (their records are committed, or `status` says why not).
   void spawn_recorded(const std::vector<RunId>& ids, const Status& status);
@@ -123,6 +138,12 @@ class Engine {
     std::string checkpoint;
   };
   std::map<RunId, Unspawned> unspawned_;
+  /// Fires taken from the scheduler ahead of time (kLookahead), by when they are due.
+  std::multimap<MonoInstant, Fire> held_;
+  /// Run ids reserved in pending records that may not be committed yet; fresh_ are those
+  /// whose commit nobody waits for yet (see settle_reservations()).
+  std::set<std::uint64_t> unsettled_;
+  std::vector<std::uint64_t> fresh_;
   bool store_failing_ = false;
   /// Expires with the engine, so that commit notices posted later are dropped.
   std::shared_ptr<const int> alive_ = std::make_shared<const int>(0);

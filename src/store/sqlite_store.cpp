@@ -43,6 +43,7 @@ constexpr const char* kMigrations[] = {
        CREATE TABLE job_versions (
          job TEXT NOT NULL, version INTEGER NOT NULL, definition TEXT NOT NULL,
          created_us INTEGER NOT NULL, PRIMARY KEY (job, version));)",
+    R"(ALTER TABLE pending_fires ADD COLUMN run INTEGER NOT NULL DEFAULT 0;)",
 };
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 
@@ -357,12 +358,13 @@ void SqliteStore::apply(const Op& op) {
   } else if (const auto* fire = std::get_if<PendingFire>(&op)) {
     SQLite::Statement& q = statement(insert_pending_,
                                      "INSERT OR REPLACE INTO pending_fires (job, scheduled_us, "
-                                     "due_us, attempt, resumes) VALUES (?,?,?,?,?)");
+                                     "due_us, attempt, resumes, run) VALUES (?,?,?,?,?,?)");
     q.bind(1, fire->job);
     q.bind(2, us(fire->scheduled));
     q.bind(3, us(fire->due));
     q.bind(4, fire->attempt);
     q.bind(5, fire->resumes);
+    q.bind(6, static_cast<std::int64_t>(fire->run.value));
     q.exec();
     if (fire->attempt == 1) upsert_last_fire(fire->job, fire->scheduled);
   } else if (const auto* cp = std::get_if<CheckpointOp>(&op)) {
@@ -618,13 +620,14 @@ Result<std::vector<PendingFire>> SqliteStore::pending_fires() {
   std::lock_guard lock(read_mu_);
   try {
     SQLite::Statement q(*reader_db_,
-                        "SELECT job, scheduled_us, due_us, attempt, resumes FROM pending_fires "
-                        "ORDER BY due_us");
+                        "SELECT job, scheduled_us, due_us, attempt, resumes, run FROM "
+                        "pending_fires ORDER BY due_us");
     std::vector<PendingFire> out;
     while (q.executeStep()) {
       out.push_back(PendingFire{q.getColumn(0).getString(), instant(q.getColumn(1).getInt64()),
                                 instant(q.getColumn(2).getInt64()), q.getColumn(3).getInt(),
-                                q.getColumn(4).getInt()});
+                                q.getColumn(4).getInt(),
+                                RunId{static_cast<std::uint64_t>(q.getColumn(5).getInt64())}});
     }
     return out;
   } catch (const std::exception& e) {

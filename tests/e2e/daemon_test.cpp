@@ -797,6 +797,126 @@ if [ -z "$SKEDD_CHECKPOINT" ]; then sleep 300; fi
   CHECK(slurp(dir / "attempts") == "attempt 1 checkpoint none\nattempt 2 checkpoint step-1\n");
 }
 
+// Leaves in DIR/state what a skedd killed between a spawn and its run's record leaves: the
+// fire pending under the run id reserved for it, that run's log file and, when `script` is
+// not empty, its process (a group leader with SKEDD_RUN_ID, as skedd spawns them), whose pid
+// is returned.
+pid_t leave_spawned_pending_fire(const TempDir& dir, const std::string& job, skedd::RunId run,
+                                 skedd::Instant scheduled, const std::string& script) {
+  {
+    auto store = skedd::open_sqlite_store(dir / "state/skedd.db");
+    REQUIRE(store.ok());
+    store.value()->put_fire(skedd::PendingFire{job, scheduled, scheduled, 1, 0, run});
+    REQUIRE(store.value()->flush().ok());
+  }
+  const std::string id = std::to_string(run.value);
+  dir.write("state/logs/" + job + "." + id + ".log", "");
+  if (script.empty()) return 0;
+  const std::string fifo = dir / ("runs/" + id + ".ctl");
+  fs::create_directories(dir / "runs");
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  const pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    ::setsid();
+    ::setenv("SKEDD_RUN_ID", id.c_str(), 1);
+    ::setenv("DIR", dir.path().c_str(), 1);
+    ::setenv("FIFO", fifo.c_str(), 1);
+    ::execl("/bin/sh", "sh", "-c", script.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  return pid;
+}
+
+TEST_CASE("a fire spawned before its run was recorded is adopted by its reserved run id",
+          "[daemon]") {
+  TempDir dir;
+  // The job's own schedule is far off: only the fire left pending runs.
+  const std::string config =
+      write_config(dir, "", job(dir, "slow", at_line(3600s), "echo started >> \"$DIR/starts\"\n"));
+  {
+    Daemon first(dir, config);
+    first.wait_for("job_loaded", of_job("slow"));
+    first.signal(SIGKILL);
+    REQUIRE(first.wait_exit(3000ms).has_value());
+  }
+  const skedd::RunId run{4242};
+  const auto scheduled = std::chrono::floor<std::chrono::seconds>(
+      skedd::Instant(std::chrono::duration_cast<skedd::Duration>(
+          std::chrono::system_clock::now().time_since_epoch())));
+  const pid_t pid = leave_spawned_pending_fire(dir, "slow", run, scheduled, R"(
+while [ ! -e "$DIR/go" ]; do sleep 0.05; done
+exec 3>"$FIFO"
+echo exit 0 >&3
+)");
+  Daemon second(dir, config);
+  const Json adopted = second.wait_for("run_adopted", of_job("slow"));
+  CHECK(adopted["run"] == run.value);
+  CHECK(adopted["pid"] == pid);
+  dir.write("go", "");
+  const Json finished = second.wait_for("run_finished", of_job("slow"));
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  SHOW_LOG(second);
+  CHECK(finished["run"] == run.value);
+  CHECK(finished["state"] == "succeeded");
+  CHECK(finished["exit_code"] == 0);
+  CHECK(second.events_named("run_started", of_job("slow")).empty());
+  CHECK(second.events_named("fire_recovered", of_job("slow")).empty());
+  CHECK_FALSE(exists(dir / "starts"));
+  auto store = skedd::open_sqlite_store(dir / "state/skedd.db");
+  REQUIRE(store.ok());
+  auto pending = store.value()->pending_fires();
+  REQUIRE(pending.ok());
+  CHECK(pending->empty());
+  auto runs = store.value()->runs({std::string("slow"), std::nullopt, 10});
+  REQUIRE(runs.ok());
+  REQUIRE(runs->size() == 1);
+  CHECK(runs.value()[0].run == run);
+  CHECK(runs.value()[0].scheduled == scheduled);
+}
+
+TEST_CASE(
+    "a reserved run whose spawn began and whose process is gone is interrupted, not rerun "
+    "as the same attempt; one whose spawn never began is",
+    "[daemon]") {
+  TempDir dir;
+  const std::string config = write_config(
+      dir, "",
+      job(dir, "gone", at_line(3600s), "echo \"$SKEDD_ATTEMPT\" >> \"$DIR/gone\"\n",
+          "on_interrupt = \"restart\"") +
+          job(dir, "unspawned", at_line(3600s), "echo \"$SKEDD_ATTEMPT\" >> \"$DIR/unspawned\"\n"));
+  {
+    Daemon first(dir, config);
+    first.wait_for("job_loaded", of_job("unspawned"));
+    first.signal(SIGKILL);
+    REQUIRE(first.wait_exit(3000ms).has_value());
+  }
+  const auto scheduled = std::chrono::floor<std::chrono::seconds>(
+      skedd::Instant(std::chrono::duration_cast<skedd::Duration>(
+          std::chrono::system_clock::now().time_since_epoch())));
+  leave_spawned_pending_fire(dir, "gone", skedd::RunId{77}, scheduled, "");
+  {
+    auto store = skedd::open_sqlite_store(dir / "state/skedd.db");
+    REQUIRE(store.ok());
+    store.value()->put_fire(
+        skedd::PendingFire{"unspawned", scheduled, scheduled, 1, 0, skedd::RunId{78}});
+    REQUIRE(store.value()->flush().ok());
+  }
+  Daemon second(dir, config);
+  const Json interrupted = second.wait_for("run_interrupted", of_job("gone"));
+  CHECK(interrupted["run"] == 77);
+  const Json restarted = second.wait_for("run_finished", of_job("gone"));
+  const Json rerun = second.wait_for("run_finished", of_job("unspawned"));
+  SHOW_LOG(second);
+  CHECK(restarted["attempt"] == 2);
+  CHECK(restarted["state"] == "succeeded");
+  CHECK(rerun["attempt"] == 1);
+  CHECK(rerun["state"] == "succeeded");
+  CHECK(slurp(dir / "gone") == "2\n");
+  CHECK(slurp(dir / "unspawned") == "1\n");
+}
+
 TEST_CASE("a full disk under the state dir does not stop scheduling; the history catches up",
           "[daemon]") {
   TempDir dir;

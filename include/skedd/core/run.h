@@ -34,6 +34,9 @@ struct Fire {
   std::uint64_t collapsed = 0;
   Instant first_collapsed{};  ///< the earliest folded fire, when collapsed > 0
   Instant last_collapsed{};   ///< the latest folded fire, when collapsed > 0
+  /// The id of the run this attempt will be, reserved when the attempt was recorded as a
+  /// pending fire (0: not recorded yet). A restart finds the process by it.
+  RunId run{};
 };
 
 /// The states of a run, as the protocol and store name them.

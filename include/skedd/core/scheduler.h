@@ -31,8 +31,10 @@ class Scheduler {
 
   /// Starts scheduling `spec` under `id` (the spec must outlive its registration). Fires are
   /// strictly after now; `every` counts from `anchor` (its last fire) or, without one, from now.
-  /// An @reboot job fires once, now, the first time its id is added.
-  void add(JobId id, const JobSpec& spec, std::optional<Instant> anchor = std::nullopt);
+  /// An @reboot job fires once, now, the first time its id is added. A calendar job's fires
+  /// are also strictly after `taken` (a fire of it already taken by pop_due()).
+  void add(JobId id, const JobSpec& spec, std::optional<Instant> anchor = std::nullopt,
+           std::optional<Instant> taken = std::nullopt);
   /// Marks @reboot job `id` as already run in this boot (by an earlier skedd): add() will not
   /// fire it.
   void mark_reboot_done(JobId id) { reboot_fired_.insert(id.value); }
@@ -42,8 +44,9 @@ class Scheduler {
   /// Puts a further attempt of `fire` on the monotonic queue, due after `delay`.
   void schedule_retry(Fire fire, Duration delay);
 
-  /// Every fire due now, of both clocks, ordered by (due, -priority, sequence).
-  std::vector<Fire> pop_due();
+  /// Every fire due by now + `lookahead`, of both clocks, ordered by (due, -priority,
+  /// sequence). A lookahead lets the caller prepare fires (record them) before they are due.
+  std::vector<Fire> pop_due(Duration lookahead = Duration::zero());
 
   std::optional<Instant> next_wall_deadline() const { return wall_.next_deadline(); }
   std::optional<MonoInstant> next_mono_deadline() const { return mono_.next_deadline(); }

@@ -49,6 +49,8 @@ struct PendingFire {
   Instant due{};  ///< when it may start (a retry's time)
   int attempt = 1;
   int resumes = 0;
+  /// The run id reserved for it: once a log file of that run exists, its spawn began.
+  RunId run{};
 };
 
 /// Whether writes reach the disk (for status): the last commit's error, if it failed.

@@ -264,3 +264,54 @@ TEST_CASE("retry delay doubles per attempt up to the cap, with equal jitter", "[
   ScriptedRandom highest{{30'000'000}};
   CHECK(skedd::retry_delay(spec, 4, highest) == 60s);
 }
+
+TEST_CASE("a lookahead takes fires early, unfolded, and the rhythm stays", "[scheduler]") {
+  Fixture f;
+  const JobSpec minutely = cron_job("minutely", "* * * * *");
+  const JobSpec tick = every_job("tick", "10s");
+  f.scheduler.add(JobId{0}, minutely);
+  f.scheduler.add(JobId{1}, tick);
+  const std::vector<const JobSpec*> jobs{&minutely, &tick};
+
+  f.clock.advance(9s + 900ms);
+  CHECK(f.scheduler.pop_due(50ms).empty());
+  f.clock.advance(60ms);  // 00:00:09.960: the every fire at :10 is within 50 ms
+  auto fires = f.scheduler.pop_due(50ms);
+  CHECK(describe(fires, jobs) == std::vector<std::string>{"tick@2026-01-01T00:00:10Z"});
+  CHECK(fires[0].collapsed == 0);
+  CHECK(utc(fires[0].due) == "2026-01-01T00:00:10Z");
+  // The next one is a whole interval after the taken one, not after now.
+  CHECK(utc(*f.scheduler.next_fire(JobId{1})) == "2026-01-01T00:00:20Z");
+  CHECK(*f.scheduler.next_mono_deadline() == f.clock.mono_now() + 10s + 40ms);
+
+  for (int s = 20; s <= 50; s += 10) {  // each taken 40 ms early, none folded
+    f.clock.advance(10s);
+    fires = f.scheduler.pop_due(50ms);
+    REQUIRE(fires.size() == 1);
+    CHECK(utc(fires[0].scheduled) == "2026-01-01T00:00:" + std::to_string(s) + "Z");
+    CHECK(fires[0].collapsed == 0);
+  }
+  f.clock.advance(10s);  // 00:00:59.960
+  fires = f.scheduler.pop_due(50ms);
+  CHECK(describe(fires, jobs) ==
+        std::vector<std::string>{"minutely@2026-01-01T00:01:00Z", "tick@2026-01-01T00:01:00Z"});
+  for (const Fire& fire : fires) CHECK(fire.collapsed == 0);
+  CHECK(utc(*f.scheduler.next_fire(JobId{0})) == "2026-01-01T00:02:00Z");
+  CHECK(f.scheduler.pop_due(50ms).empty());
+}
+
+TEST_CASE("a job added again after a fire was taken does not fire it twice", "[scheduler]") {
+  Fixture f;
+  const JobSpec minutely = cron_job("minutely", "* * * * *");
+  f.scheduler.add(JobId{0}, minutely);
+  f.clock.advance(59s + 980ms);
+  const auto fires = f.scheduler.pop_due(50ms);
+  REQUIRE(fires.size() == 1);
+  CHECK(utc(fires[0].scheduled) == "2026-01-01T00:01:00Z");
+  // A reload changes the job while its 00:01:00 fire is held, not yet due.
+  f.scheduler.add(JobId{0}, minutely, std::nullopt, fires[0].scheduled);
+  CHECK(utc(*f.scheduler.next_fire(JobId{0})) == "2026-01-01T00:02:00Z");
+  // Without `taken`, the same fire would come again.
+  f.scheduler.add(JobId{0}, minutely);
+  CHECK(utc(*f.scheduler.next_fire(JobId{0})) == "2026-01-01T00:01:00Z");
+}

@@ -135,7 +135,7 @@ TEST_CASE("a database from a newer skedd is refused", "[store]") {
   REQUIRE_FALSE(store.ok());
   CHECK(store.error().message ==
         "state database " + path +
-            " has schema version 99, newer than this skedd knows (4): run the newer skedd, or "
+            " has schema version 99, newer than this skedd knows (5): run the newer skedd, or "
             "restore a backup made by this version");
 }
 
