@@ -1,6 +1,9 @@
 #pragma once
 
 #include <functional>
+#include <memory>
+#include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
@@ -10,6 +13,9 @@ namespace skedd::ctl {
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitFailure = 1;
 inline constexpr int kExitUsage = 2;
+inline constexpr int kExitNotFound = 3;  ///< no such job or run
+inline constexpr int kExitDenied = 4;    ///< PERMISSION_DENIED
+inline constexpr int kExitSelf = 125;    ///< wait / trigger --wait: skedctl itself failed
 
 /// One skedctl subcommand (ninja's kTools[]): `setup` declares its options on `sub` and
 /// returns the function that runs it once parsing succeeded.
@@ -20,5 +26,8 @@ struct Command {
 };
 
 Command next_command();
+/// The subcommands that talk to skedd (and checkpoint/progress, for jobs); `socket` is the
+/// global --socket option, read when they run.
+std::vector<Command> daemon_commands(std::shared_ptr<const std::string> socket);
 
 }  // namespace skedd::ctl

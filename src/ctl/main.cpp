@@ -8,9 +8,14 @@
 
 int main(int argc, char** argv) {
   using skedd::ctl::Command;
-  const std::vector<Command> commands = {skedd::ctl::next_command()};
+  auto socket = std::make_shared<std::string>();
+  std::vector<Command> commands = skedd::ctl::daemon_commands(socket);
+  commands.push_back(skedd::ctl::next_command());
 
   CLI::App app{"skedctl: control and inspect skedd"};
+  app.add_option("--socket", *socket,
+                 "skedd's control socket (default: $SKEDD_SOCKET, else /run/skedd/skedd.sock)");
+  app.fallthrough();
   app.set_version_flag("-V,--version", std::string("skedctl ") + skedd::kVersion);
   app.require_subcommand(1);
   std::function<int()> run;

@@ -78,6 +78,18 @@ void Engine::start() {
   std::vector<JobSpec> specs = std::move(config_.jobs);
   config_.jobs.clear();
   const Instant now = clock_.wall_now();
+  started_at_ = now;
+  if (auto paused = store_.paused()) {
+    for (std::string& name : paused.value()) {
+      if (name.empty()) {
+        paused_all_ = true;
+      } else {
+        paused_.insert(std::move(name));
+      }
+    }
+  } else {
+    log_event(warn, "store_read_failed", {{"error", paused.error().message}});
+  }
   // What the previous skedd left: each job's last fire, when it was last seen running, and
   // the boot its @reboot jobs ran in. A store that cannot be read means no catch-up.
   auto last_fires = store_.last_fires();
@@ -487,10 +499,16 @@ void Engine::tick() {
   rearm();
 }
 
-void Engine::handle_fire(Fire fire) {
+Engine::Triggered Engine::handle_fire(Fire fire, const DispatchPolicy* policy) {
   const Job& job = jobs_[fire.job.value];
   const bool recorded = fire.run.value != 0;
   if (!recorded) fire.run = reserve_run_id();
+  if (fire.attempt == 1 && !policy && (paused_all_ || paused_.contains(job.spec->name))) {
+    StoreGroup group(store_);
+    record_not_run(fire, RunState::kSkipped, NotRunReason::kPaused);
+    if (!recorded) store_.put_next_fire(job.spec->name, scheduler_.next_fire(fire.job));
+    return {OfferOutcome::kSkipped, fire.run};
+  }
   // One write: the fire is pending (or not run) and the job's last fire moves with it, so
   // that after a crash the fire is either recorded or still ahead of the last fire.
   StoreGroup group(store_);
@@ -501,7 +519,7 @@ void Engine::handle_fire(Fire fire) {
     record_not_run(folded, RunState::kMissed, NotRunReason::kClockJump, fire.collapsed,
                    fire.scheduled);
   }
-  const OfferResult result = dispatcher_.offer(fire, job.policy);
+  const OfferResult result = dispatcher_.offer(fire, policy ? *policy : job.policy);
   for (const Fire& displaced : result.displaced) {
     record_not_run(displaced, RunState::kSkipped, NotRunReason::kOverlap);
   }
@@ -523,6 +541,7 @@ void Engine::handle_fire(Fire fire) {
   if (fire.attempt == 1 && !recorded) {
     store_.put_next_fire(job.spec->name, scheduler_.next_fire(fire.job));
   }
+  return {result.outcome, fire.run};
 }
 
 PendingFire Engine::pending_of(const Fire& fire) const {

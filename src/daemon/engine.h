@@ -49,6 +49,46 @@ class Engine {
   /// `done` once all have been reaped.
   void shutdown(std::function<void()> done);
 
+  // What the control socket reads and does (engine_control.cpp), on the loop's thread.
+
+  struct JobInfo {
+    std::shared_ptr<const JobSpec> spec;
+    bool paused = false;
+    std::optional<Instant> next;  ///< its next scheduled fire
+    int running = 0;              ///< runs counted as running
+  };
+  /// The loaded jobs, by name.
+  std::vector<JobInfo> jobs() const;
+  /// nullopt when no such job is loaded.
+  std::optional<JobInfo> job(const std::string& name) const;
+  bool paused_all() const { return paused_all_; }
+  /// Pauses or resumes the fires of a job (recorded, so it lasts across restarts): while
+  /// paused, its fires are recorded as not run (reason "paused"); retries and resumes of fires
+  /// taken before go on. False when no such job is loaded.
+  bool set_paused(const std::string& job, bool paused);
+  /// The global pause: every job's fires, as above; per-job flags are left as they are.
+  void set_paused_all(bool paused);
+  struct Triggered {
+    OfferOutcome outcome;
+    RunId run;  ///< the run it will be (when not skipped)
+  };
+  /// A fire of `job` now, under its overlap policy (`force`: as overlap = "allow"), paused or
+  /// not. nullopt when no such job is loaded.
+  std::optional<Triggered> trigger(const std::string& job, bool force);
+  /// Cancels a running run (soft signal, then SIGKILL after kill_grace) or one recorded and
+  /// not yet spawned. False when `run` is neither.
+  bool cancel(RunId run);
+  /// The global bound on concurrent runs, until the next reload or restart.
+  void set_max_concurrent_runs(int n);
+  struct Counts {
+    int running = 0;         ///< runs counted as running
+    std::size_t queued = 0;  ///< fires waiting for a slot
+    int max_concurrent_runs = 0;
+    std::size_t jobs = 0;
+  };
+  Counts counts() const;
+  Instant started_at() const { return started_at_; }
+
  private:
   struct Job {
     std::shared_ptr<const JobSpec> spec;
@@ -83,7 +123,8 @@ class Engine {
   void rearm();
   /// Offers a fire that came due to the dispatcher, recording it (pending, or not run) unless
   /// it was recorded already (`fire.run` set).
-  void handle_fire(Fire fire);
+  /// `policy`: instead of the job's own (a forced trigger).
+  Triggered handle_fire(Fire fire, const DispatchPolicy* policy = nullptr);
   PendingFire pending_of(const Fire& fire) const;
   /// A run id for a fire about to be recorded as pending, unsettled until committed.
   RunId reserve_run_id();
@@ -148,6 +189,9 @@ class Engine {
   /// Expires with the engine, so that commit notices posted later are dropped.
   std::shared_ptr<const int> alive_ = std::make_shared<const int>(0);
   bool shutting_down_ = false;
+  bool paused_all_ = false;
+  std::set<std::string> paused_;  ///< names of paused jobs (kept while a job is not loaded)
+  Instant started_at_{};
   std::function<void()> shutdown_done_;
 };
 

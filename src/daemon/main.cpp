@@ -19,6 +19,8 @@
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 
+#include "daemon/control.h"
+#include "daemon/control_server.h"
 #include "daemon/engine.h"
 #include "daemon/event_log.h"
 #include "skedd/config/config.h"
@@ -157,7 +159,35 @@ int main(int argc, char** argv) {
     skedd::SystemClock clock;
     skedd::PosixSpawner spawner(original_nofile);
     skedd::SeededRandom random;
+    const std::string socket = cfg->daemon.socket;
     skedd::Engine engine(io, std::move(cfg.value()), clock, spawner, *store.value(), random);
+    // SIGHUP and `skedctl reload`: a configuration with errors is refused whole.
+    auto reload = [&]() -> skedd::Result<std::string> {
+      auto next = skedd::load_config(config_path);
+      if (!next) {
+        skedd::log_event(spdlog::level::err, "reload_refused",
+                         {{"config", config_path}, {"errors", next.error().message}});
+        return skedd::Error::invalid_argument(config_path +
+                                              " is invalid; the running "
+                                              "configuration is kept:\n" +
+                                              next.error().message);
+      }
+      if (!state_dir.empty()) next->daemon.state_dir = state_dir;
+      if (!socket_path.empty()) next->daemon.socket = socket_path;
+      if (no_cgroups) next->daemon.use_cgroups = false;
+      const std::size_t jobs = next->jobs.size();
+      engine.reload(std::move(next.value()));
+      return "reloaded " + config_path + ": " + std::to_string(jobs) + " job(s)";
+    };
+    skedd::Control control(engine, *store.value(), reload);
+    skedd::ControlServer server(
+        io, [&control](const skedd::control::Request& request, const skedd::Peer& peer) {
+          return control.handle(request, peer);
+        });
+    if (auto listening = server.listen(socket); !listening) {
+      std::cerr << "skedd: control socket: " << listening.error().message << '\n';
+      return kExitCantCreate;
+    }
     asio::signal_set reload_signal(io, SIGHUP);
     asio::signal_set stop_signals(io, SIGTERM, SIGINT);
     stop_signals.async_wait([&](const boost::system::error_code& e, int sig) {
@@ -165,6 +195,7 @@ int main(int argc, char** argv) {
       skedd::log_event(spdlog::level::info, "signal",
                        {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
       reload_signal.cancel();
+      server.close();
       engine.shutdown([&io] { io.stop(); });
       // A second stop signal does not wait for runs to end: skedd exits, leaving them running.
       stop_signals.async_wait([&](const boost::system::error_code& e2, int) {
@@ -177,16 +208,7 @@ int main(int argc, char** argv) {
     std::function<void()> wait_reload = [&] {
       reload_signal.async_wait([&](const boost::system::error_code& e, int) {
         if (e) return;
-        auto next = skedd::load_config(config_path);
-        if (!next) {
-          skedd::log_event(spdlog::level::err, "reload_refused",
-                           {{"config", config_path}, {"errors", next.error().message}});
-        } else {
-          if (!state_dir.empty()) next->daemon.state_dir = state_dir;
-          if (!socket_path.empty()) next->daemon.socket = socket_path;
-          if (no_cgroups) next->daemon.use_cgroups = false;
-          engine.reload(std::move(next.value()));
-        }
+        (void)reload();
         wait_reload();
       });
     };

@@ -82,6 +82,8 @@ class Supervisor {
   std::string log_path(const std::string& job, RunId id) const;
   /// Runs whose main process runs.
   std::size_t running() const { return run_by_pid_.size(); }
+  /// Whether `id` is a run this supervisor started or adopted and has not finished.
+  bool has_run(RunId id) const { return runs_.contains(id); }
   /// True when no run and no leftover group is being watched.
   bool idle() const { return runs_.empty(); }
   void set_kill_grace(Duration grace) { options_.kill_grace = grace; }

@@ -182,6 +182,7 @@ class SqliteStore final : public Store {
   }
 
   Result<std::vector<RunRecord>> runs(const RunQuery& query) override;
+  Result<std::map<std::string, RunRecord>> latest_ended_runs() override;
   Result<std::vector<NotRunRecord>> not_run(const std::string& job, std::size_t limit) override;
   Result<std::map<std::string, Instant>> last_fires() override;
   Result<std::map<std::string, Instant>> next_fires() override;
@@ -516,50 +517,81 @@ void SqliteStore::apply_not_run(const NotRunRecord& nr) {
   tails_[nr.job] = Tail{writer_db_->getLastInsertRowid(), nr.state, nr.reason};
 }
 
+namespace {
+
+RunRecord read_run(SQLite::Statement& q) {
+  RunRecord r;
+  r.run = RunId{static_cast<std::uint64_t>(q.getColumn(0).getInt64())};
+  r.job = q.getColumn(1).getString();
+  r.scheduled = instant(q.getColumn(2).getInt64());
+  r.attempt = q.getColumn(3).getInt();
+  r.state = run_state_from_string(q.getColumn(4).getString()).value_or(RunState::kFailed);
+  if (!q.getColumn(5).isNull()) r.exit_code = q.getColumn(5).getInt();
+  if (!q.getColumn(6).isNull()) r.signal = q.getColumn(6).getInt();
+  if (!q.getColumn(7).isNull()) r.pid = q.getColumn(7).getInt();
+  r.started = instant(q.getColumn(8).getInt64());
+  if (!q.getColumn(9).isNull()) r.ended = instant(q.getColumn(9).getInt64());
+  r.lateness = Duration(q.getColumn(10).getInt64());
+  r.checkpoint = q.getColumn(11).getString();
+  r.log_path = q.getColumn(12).getString();
+  r.message = q.getColumn(13).getString();
+  if (!q.getColumn(14).isNull()) {
+    r.pid_start = static_cast<std::uint64_t>(q.getColumn(14).getInt64());
+  }
+  if (!q.getColumn(15).isNull()) r.progress = q.getColumn(15).getDouble();
+  r.progress_message = q.getColumn(16).getString();
+  r.frozen = Duration(q.getColumn(17).getInt64());
+  const SQLite::Column tail = q.getColumn(18);
+  r.output_tail.assign(static_cast<const char*>(tail.getBlob()),
+                       static_cast<std::size_t>(tail.getBytes()));
+  return r;
+}
+
+constexpr const char* kRunColumns =
+    "SELECT id, job, scheduled_us, attempt, state, exit_code, signal, pid, started_us, ended_us, "
+    "lateness_us, checkpoint, log_path, message, pid_start, progress, progress_message, "
+    "frozen_us, output_tail FROM runs ";
+
+}  // namespace
+
 Result<std::vector<RunRecord>> SqliteStore::runs(const RunQuery& query) {
   std::lock_guard lock(read_mu_);
   try {
-    SQLite::Statement q(
-        *reader_db_,
-        "SELECT id, job, scheduled_us, attempt, state, exit_code, signal, pid, "
-        "started_us, ended_us, lateness_us, checkpoint, log_path, message, pid_start, "
-        "progress, progress_message, frozen_us, output_tail FROM runs WHERE (?1 IS NULL OR job = "
-        "?1) AND (?2 IS NULL OR state = ?2) "
-        "ORDER BY id DESC LIMIT ?3");
+    SQLite::Statement q(*reader_db_,
+                        std::string(kRunColumns) +
+                            "WHERE (?1 IS NULL OR job = ?1) AND (?2 IS NULL OR state = ?2) "
+                            "AND (?4 IS NULL OR id = ?4) AND (?5 IS NULL OR started_us >= ?5) "
+                            "ORDER BY id DESC LIMIT ?3");
     if (query.job) q.bind(1, *query.job);
     if (query.state) q.bind(2, to_string(*query.state));
     q.bind(3, static_cast<std::int64_t>(query.limit));
+    if (query.run) q.bind(4, static_cast<std::int64_t>(query.run->value));
+    if (query.since) q.bind(5, us(*query.since));
     std::vector<RunRecord> out;
     while (q.executeStep()) {
-      RunRecord r;
-      r.run = RunId{static_cast<std::uint64_t>(q.getColumn(0).getInt64())};
-      r.job = q.getColumn(1).getString();
-      r.scheduled = instant(q.getColumn(2).getInt64());
-      r.attempt = q.getColumn(3).getInt();
-      r.state = run_state_from_string(q.getColumn(4).getString()).value_or(RunState::kFailed);
-      if (!q.getColumn(5).isNull()) r.exit_code = q.getColumn(5).getInt();
-      if (!q.getColumn(6).isNull()) r.signal = q.getColumn(6).getInt();
-      if (!q.getColumn(7).isNull()) r.pid = q.getColumn(7).getInt();
-      r.started = instant(q.getColumn(8).getInt64());
-      if (!q.getColumn(9).isNull()) r.ended = instant(q.getColumn(9).getInt64());
-      r.lateness = Duration(q.getColumn(10).getInt64());
-      r.checkpoint = q.getColumn(11).getString();
-      r.log_path = q.getColumn(12).getString();
-      r.message = q.getColumn(13).getString();
-      if (!q.getColumn(14).isNull()) {
-        r.pid_start = static_cast<std::uint64_t>(q.getColumn(14).getInt64());
-      }
-      if (!q.getColumn(15).isNull()) r.progress = q.getColumn(15).getDouble();
-      r.progress_message = q.getColumn(16).getString();
-      r.frozen = Duration(q.getColumn(17).getInt64());
-      const SQLite::Column tail = q.getColumn(18);
-      r.output_tail.assign(static_cast<const char*>(tail.getBlob()),
-                           static_cast<std::size_t>(tail.getBytes()));
-      out.push_back(std::move(r));
+      out.push_back(read_run(q));
     }
     return out;
   } catch (const std::exception& e) {
     return Error::io(std::string("reading runs: ") + e.what());
+  }
+}
+
+Result<std::map<std::string, RunRecord>> SqliteStore::latest_ended_runs() {
+  std::lock_guard lock(read_mu_);
+  try {
+    SQLite::Statement q(*reader_db_, std::string(kRunColumns) +
+                                         "WHERE id IN (SELECT MAX(id) FROM runs WHERE ended_us "
+                                         "IS NOT NULL GROUP BY job)");
+    std::map<std::string, RunRecord> out;
+    while (q.executeStep()) {
+      RunRecord r = read_run(q);
+      std::string job = r.job;
+      out.emplace(std::move(job), std::move(r));
+    }
+    return out;
+  } catch (const std::exception& e) {
+    return Error::io(std::string("reading the latest runs: ") + e.what());
   }
 }
 

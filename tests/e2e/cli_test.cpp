@@ -16,6 +16,7 @@
 #include <catch2/catch.hpp>
 
 #include <nlohmann/json.hpp>
+#include "support/command.h"
 #include "support/temp_dir.h"
 
 #include "skedd/version.h"
@@ -30,57 +31,10 @@ class TempDir : public skedd::test::TempDir {
   TempDir() : skedd::test::TempDir("skedd-cli-test") {}
 };
 
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+using Run = skedd::test::CommandResult;
 
-struct Run {
-  int exit_code = -1;  ///< the exit status, or 128 + signal
-  std::string out;
-  std::string err;
-};
-
-// Runs `argv` (argv[0] is the binary's path) with stdin from /dev/null, capturing stdout and
-// stderr through files, so neither pipe can fill up and block the child.
 Run run(const std::vector<std::string>& argv) {
-  TempDir io;
-  const std::string out_path = io / "stdout";
-  const std::string err_path = io / "stderr";
-  const int in_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-  const int out_fd = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  const int err_fd = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  REQUIRE(in_fd >= 0);
-  REQUIRE(out_fd >= 0);
-  REQUIRE(err_fd >= 0);
-  std::vector<char*> args;
-  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-
-  const pid_t pid = ::fork();
-  REQUIRE(pid >= 0);
-  if (pid == 0) {
-    // Only async-signal-safe calls between fork and exec.
-    ::dup2(in_fd, 0);
-    ::dup2(out_fd, 1);
-    ::dup2(err_fd, 2);
-    ::execv(args[0], args.data());
-    ::_exit(127);
-  }
-  ::close(in_fd);
-  ::close(out_fd);
-  ::close(err_fd);
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0) {
-    REQUIRE(errno == EINTR);
-  }
-  Run r;
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  r.out = read_file(out_path);
-  r.err = read_file(err_path);
-  return r;
+  return skedd::test::run_command(argv);
 }
 
 Run skedd(std::vector<std::string> args) {

@@ -72,9 +72,14 @@ struct NotRunRecord {
 
 /// Which runs to read, newest first.
 struct RunQuery {
+  RunQuery(std::optional<std::string> job_ = std::nullopt,
+           std::optional<RunState> state_ = std::nullopt, std::size_t limit_ = 100)
+      : job(std::move(job_)), state(state_), limit(limit_) {}
   std::optional<std::string> job;
   std::optional<RunState> state;
   std::size_t limit = 100;
+  std::optional<RunId> run;      ///< that run only
+  std::optional<Instant> since;  ///< runs started at or after
 };
 
 /// Durable history. Writes are queued and committed in batches by one writer, so the caller
@@ -130,6 +135,8 @@ class Store {
   virtual StoreHealth health() = 0;
 
   virtual Result<std::vector<RunRecord>> runs(const RunQuery& query) = 0;
+  /// Each job's latest run that has ended, by job name.
+  virtual Result<std::map<std::string, RunRecord>> latest_ended_runs() = 0;
   virtual Result<std::vector<NotRunRecord>> not_run(const std::string& job, std::size_t limit) = 0;
   /// Every job's latest fire, as committed.
   virtual Result<std::map<std::string, Instant>> last_fires() = 0;

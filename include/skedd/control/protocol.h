@@ -1,0 +1,104 @@
+// The control protocol: one JSON object per line each way over the daemon's Unix socket.
+// A request is {"id": ..., "op": "...", ...}; a reply {"id": ..., "ok": true, ...} or
+// {"id": ..., "ok": false, "error": {"code": "JOB_NOT_FOUND", "message": "..."}}.
+// Decoding turns a line into one typed request; nothing here does I/O.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+
+#include <nlohmann/json.hpp>
+
+#include "skedd/core/run.h"
+#include "skedd/time/types.h"
+
+namespace skedd::control {
+
+/// Requests larger than this (the line, without its newline) are refused.
+constexpr std::size_t kMaxRequestBytes = 1024 * 1024;
+
+/// The protocol's error codes.
+inline constexpr const char* kInvalidArgument = "INVALID_ARGUMENT";
+inline constexpr const char* kJobNotFound = "JOB_NOT_FOUND";
+inline constexpr const char* kRunNotFound = "RUN_NOT_FOUND";
+inline constexpr const char* kPermissionDenied = "PERMISSION_DENIED";
+inline constexpr const char* kConflict = "CONFLICT";
+inline constexpr const char* kInternal = "INTERNAL";
+
+/// A refused request: one of the codes above and a message saying what and where.
+struct Failure {
+  std::string code;
+  std::string message;
+};
+
+struct StatusRequest {};
+struct ListRequest {};
+struct ShowRequest {
+  std::string job;
+};
+/// pause / resume of a job, or of everything (`all`, the global flag).
+struct PauseRequest {
+  std::string job;  ///< empty when `all`
+  bool all = false;
+  bool pause = true;  ///< false: resume
+};
+struct TriggerRequest {
+  std::string job;
+  bool force = false;  ///< start even when its overlap policy says no
+};
+struct CancelRequest {
+  RunId run;
+};
+/// One run's record (what `wait` polls).
+struct RunRequest {
+  RunId run;
+};
+struct RunsRequest {
+  std::optional<std::string> job;
+  std::optional<RunState> state;
+  std::optional<Instant> since;  ///< runs started at or after
+  std::size_t limit = 20;
+};
+/// Up to `max_bytes` of a run's log from byte `offset` (`logs --follow` asks again from the
+/// end it got).
+struct LogsRequest {
+  RunId run;
+  std::uint64_t offset = 0;
+  std::uint64_t max_bytes = 256 * 1024;
+};
+struct ReloadRequest {};
+/// `set max-concurrent-runs N`.
+struct SetRequest {
+  int max_concurrent_runs = 0;
+};
+
+using Request =
+    std::variant<StatusRequest, ListRequest, ShowRequest, PauseRequest, TriggerRequest,
+                 CancelRequest, RunRequest, RunsRequest, LogsRequest, ReloadRequest, SetRequest>;
+
+/// A decoded line: the request id to echo (null when the line had none or was unreadable)
+/// and the request, or why it was refused.
+struct Decoded {
+  nlohmann::json id;
+  std::variant<Request, Failure> request;
+};
+
+/// Decodes one request line. Malformed JSON, a non-object, an unknown op or a field of the
+/// wrong type is an INVALID_ARGUMENT failure naming the field.
+Decoded decode_request(std::string_view line);
+
+/// The request as a line (without the newline), for clients.
+std::string encode_request(const nlohmann::json& id, const Request& request);
+
+/// The op name of a request ("status", "pause", ...).
+const char* op_name(const Request& request);
+
+/// Reply lines (without the newline). `body`'s fields are merged into the reply. Text that is
+/// not valid UTF-8 (a job's output) is replaced, never refused.
+std::string encode_ok(const nlohmann::json& id, nlohmann::json body);
+std::string encode_failure(const nlohmann::json& id, const Failure& failure);
+
+}  // namespace skedd::control

@@ -1,0 +1,215 @@
+#include "skedd/control/protocol.h"
+
+#include "skedd/time/timestamp.h"
+
+namespace skedd::control {
+namespace {
+
+using nlohmann::json;
+
+// Reads the request's fields, remembering the first one that is missing or of the wrong type.
+class Fields {
+ public:
+  explicit Fields(const json& object) : object_(object) {}
+
+  std::string string(const char* name, bool required = true) {
+    const auto it = object_.find(name);
+    if (it == object_.end() || it->is_null()) {
+      if (required) fail(std::string("missing field \"") + name + "\"");
+      return {};
+    }
+    if (!it->is_string()) {
+      fail(std::string("field \"") + name + "\" must be a string");
+      return {};
+    }
+    return it->get<std::string>();
+  }
+  bool boolean(const char* name) {
+    const auto it = object_.find(name);
+    if (it == object_.end() || it->is_null()) return false;
+    if (!it->is_boolean()) {
+      fail(std::string("field \"") + name + "\" must be true or false");
+      return false;
+    }
+    return it->get<bool>();
+  }
+  // A non-negative integer no larger than `max`, or `fallback` when absent.
+  std::uint64_t count(const char* name, std::uint64_t fallback, std::uint64_t max,
+                      bool required = false) {
+    const auto it = object_.find(name);
+    if (it == object_.end() || it->is_null()) {
+      if (required) fail(std::string("missing field \"") + name + "\"");
+      return fallback;
+    }
+    if (!it->is_number_unsigned() || it->get<std::uint64_t>() > max) {
+      fail(std::string("field \"") + name + "\" must be an integer from 0 to " +
+           std::to_string(max));
+      return fallback;
+    }
+    return it->get<std::uint64_t>();
+  }
+  std::optional<Failure> failure() const { return failure_; }
+
+ private:
+  void fail(std::string message) {
+    if (!failure_) failure_ = Failure{kInvalidArgument, std::move(message)};
+  }
+  const json& object_;
+  std::optional<Failure> failure_;
+};
+
+std::variant<Request, Failure> decode_op(const std::string& op, Fields& f) {
+  auto run_id = [&f] { return RunId{f.count("run", 0, UINT64_MAX, true)}; };
+  if (op == "status") return StatusRequest{};
+  if (op == "list") return ListRequest{};
+  if (op == "show") return ShowRequest{f.string("job")};
+  if (op == "pause" || op == "resume") {
+    PauseRequest r;
+    r.pause = op == "pause";
+    r.all = f.boolean("all");
+    r.job = f.string("job", !r.all);
+    if (r.all && !r.job.empty()) {
+      return Failure{kInvalidArgument, "give either \"job\" or \"all\", not both"};
+    }
+    return r;
+  }
+  if (op == "trigger") return TriggerRequest{f.string("job"), f.boolean("force")};
+  if (op == "cancel") return CancelRequest{run_id()};
+  if (op == "run") return RunRequest{run_id()};
+  if (op == "runs") {
+    RunsRequest r;
+    if (std::string job = f.string("job", false); !job.empty()) r.job = job;
+    if (std::string state = f.string("state", false); !state.empty()) {
+      r.state = run_state_from_string(state);
+      if (!r.state) return Failure{kInvalidArgument, "unknown run state \"" + state + "\""};
+    }
+    if (std::string since = f.string("since", false); !since.empty()) {
+      auto t = parse_rfc3339(since);
+      if (!t) return Failure{kInvalidArgument, "field \"since\": " + t.error().message};
+      r.since = t.value();
+    }
+    r.limit = f.count("limit", 20, 100'000);
+    return r;
+  }
+  if (op == "logs") {
+    LogsRequest r;
+    r.run = run_id();
+    r.offset = f.count("offset", 0, UINT64_MAX);
+    r.max_bytes = f.count("max_bytes", r.max_bytes, 1024 * 1024);
+    return r;
+  }
+  if (op == "reload") return ReloadRequest{};
+  if (op == "set") {
+    SetRequest r;
+    r.max_concurrent_runs =
+        static_cast<int>(f.count("max_concurrent_runs", 0, 1'000'000, /*required=*/true));
+    if (!f.failure() && r.max_concurrent_runs < 1) {
+      return Failure{kInvalidArgument, "max_concurrent_runs must be at least 1"};
+    }
+    return r;
+  }
+  return Failure{kInvalidArgument, "unknown op \"" + op + "\""};
+}
+
+std::string dump(const json& j) {
+  // A job's output may be any bytes: invalid UTF-8 is replaced, not an exception.
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+}  // namespace
+
+Decoded decode_request(std::string_view line) {
+  Decoded out;
+  json object = json::parse(line, nullptr, /*allow_exceptions=*/false);
+  if (object.is_discarded()) {
+    out.request = Failure{kInvalidArgument, "the request is not valid JSON"};
+    return out;
+  }
+  if (!object.is_object()) {
+    out.request = Failure{kInvalidArgument, "the request must be a JSON object"};
+    return out;
+  }
+  if (auto it = object.find("id"); it != object.end()) out.id = *it;
+  Fields fields(object);
+  const std::string op = fields.string("op");
+  if (auto failure = fields.failure()) {
+    out.request = *failure;
+    return out;
+  }
+  auto request = decode_op(op, fields);
+  if (auto failure = fields.failure()) {
+    out.request = Failure{failure->code, "op \"" + op + "\": " + failure->message};
+  } else {
+    out.request = std::move(request);
+  }
+  return out;
+}
+
+const char* op_name(const Request& request) {
+  struct Visitor {
+    const char* operator()(const StatusRequest&) const { return "status"; }
+    const char* operator()(const ListRequest&) const { return "list"; }
+    const char* operator()(const ShowRequest&) const { return "show"; }
+    const char* operator()(const PauseRequest& r) const { return r.pause ? "pause" : "resume"; }
+    const char* operator()(const TriggerRequest&) const { return "trigger"; }
+    const char* operator()(const CancelRequest&) const { return "cancel"; }
+    const char* operator()(const RunRequest&) const { return "run"; }
+    const char* operator()(const RunsRequest&) const { return "runs"; }
+    const char* operator()(const LogsRequest&) const { return "logs"; }
+    const char* operator()(const ReloadRequest&) const { return "reload"; }
+    const char* operator()(const SetRequest&) const { return "set"; }
+  };
+  return std::visit(Visitor{}, request);
+}
+
+std::string encode_request(const json& id, const Request& request) {
+  json j{{"id", id}, {"op", op_name(request)}};
+  struct Visitor {
+    json& j;
+    void operator()(const StatusRequest&) const {}
+    void operator()(const ListRequest&) const {}
+    void operator()(const ReloadRequest&) const {}
+    void operator()(const ShowRequest& r) const { j["job"] = r.job; }
+    void operator()(const PauseRequest& r) const {
+      if (r.all) {
+        j["all"] = true;
+      } else {
+        j["job"] = r.job;
+      }
+    }
+    void operator()(const TriggerRequest& r) const {
+      j["job"] = r.job;
+      if (r.force) j["force"] = true;
+    }
+    void operator()(const CancelRequest& r) const { j["run"] = r.run.value; }
+    void operator()(const RunRequest& r) const { j["run"] = r.run.value; }
+    void operator()(const RunsRequest& r) const {
+      if (r.job) j["job"] = *r.job;
+      if (r.state) j["state"] = to_string(*r.state);
+      if (r.since) j["since"] = format_rfc3339_utc(*r.since);
+      j["limit"] = r.limit;
+    }
+    void operator()(const LogsRequest& r) const {
+      j["run"] = r.run.value;
+      j["offset"] = r.offset;
+      j["max_bytes"] = r.max_bytes;
+    }
+    void operator()(const SetRequest& r) const { j["max_concurrent_runs"] = r.max_concurrent_runs; }
+  };
+  std::visit(Visitor{j}, request);
+  return dump(j);
+}
+
+std::string encode_ok(const json& id, json body) {
+  json j{{"id", id}, {"ok", true}};
+  if (body.is_object()) j.update(body);
+  return dump(j);
+}
+
+std::string encode_failure(const json& id, const Failure& failure) {
+  return dump(json{{"id", id},
+                   {"ok", false},
+                   {"error", {{"code", failure.code}, {"message", failure.message}}}});
+}
+
+}  // namespace skedd::control

@@ -1,0 +1,34 @@
+// What each control request does, and who may do it: the handler behind ControlServer.
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include "daemon/control_server.h"
+#include "daemon/engine.h"
+#include "skedd/store/store.h"
+
+namespace skedd {
+
+class Control {
+ public:
+  /// `reload` re-reads the configuration and applies it; it returns a summary or the errors
+  /// that made it refuse the new configuration (the old one stays). All must outlive this.
+  Control(Engine& engine, Store& store, std::function<Result<std::string>()> reload);
+
+  /// Authorizes the request by the peer's uid and carries it out. Root (and the daemon's own
+  /// user) manages everything; another user sees and manages only the jobs that run as that
+  /// user, and is refused reload, set and pause/resume --all.
+  ControlReply handle(const control::Request& request, const Peer& peer);
+
+ private:
+  struct Caller;
+  Caller caller_of(const Peer& peer) const;
+
+  Engine& engine_;
+  Store& store_;
+  std::function<Result<std::string>()> reload_;
+  std::string daemon_user_;
+};
+
+}  // namespace skedd

@@ -1,0 +1,65 @@
+// The control socket: accepts clients on a Unix stream socket, reads one request per line,
+// asks the handler and writes its reply. Everything runs on the io_context's thread; no
+// client can stall the loop or the other clients (bounded lines, connections and idle time).
+#pragma once
+
+#include <sys/types.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <variant>
+
+#include <nlohmann/json.hpp>
+
+#include "skedd/control/protocol.h"
+#include "skedd/time/types.h"
+#include "skedd/util/result.h"
+#include "util/asio.h"
+
+namespace skedd {
+
+/// Who is on the other end of a connection (SO_PEERCRED).
+struct Peer {
+  uid_t uid = 0;
+  gid_t gid = 0;
+  pid_t pid = 0;
+};
+
+struct ControlLimits {
+  std::size_t max_connections = 256;  ///< more are accepted, told so and closed
+  Duration idle_timeout = std::chrono::seconds(60);
+};
+
+/// The reply body (fields merged into {"id", "ok": true}) or a failure.
+using ControlReply = std::variant<nlohmann::json, control::Failure>;
+using ControlHandler = std::function<ControlReply(const control::Request&, const Peer&)>;
+
+class ControlServer {
+ public:
+  ControlServer(asio::io_context& io, ControlHandler handler, ControlLimits limits = {});
+  ~ControlServer();
+  ControlServer(const ControlServer&) = delete;
+  ControlServer& operator=(const ControlServer&) = delete;
+
+  /// Listens on `path`, mode 0666 (authorization is by the peer's uid alone), creating its
+  /// directory (0755) if missing. A stale socket file is replaced; one another process still
+  /// listens on is an error, as is a path that is not a socket.
+  Status listen(const std::string& path);
+  /// Stops accepting, closes every connection and removes the socket file.
+  void close();
+  std::size_t connections() const;
+
+ private:
+  class Session;
+  void accept();
+
+  asio::io_context& io_;
+  ControlHandler handler_;
+  ControlLimits limits_;
+  std::string path_;
+  struct State;
+  std::shared_ptr<State> state_;
+};
+
+}  // namespace skedd

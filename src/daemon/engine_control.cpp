@@ -1,0 +1,79 @@
+// The engine's side of the control socket: snapshots of its state and the operations that
+// change it. Authorization and the protocol are the caller's (daemon/control.cpp).
+#include "daemon/engine.h"
+#include "daemon/event_log.h"
+#include "daemon/log_fields.h"
+
+namespace skedd {
+
+using spdlog::level::info;
+
+std::vector<Engine::JobInfo> Engine::jobs() const {
+  std::vector<JobInfo> out;
+  out.reserve(job_by_name_.size());
+  for (const auto& [name, id] : job_by_name_) out.push_back(*job(name));
+  return out;
+}
+
+std::optional<Engine::JobInfo> Engine::job(const std::string& name) const {
+  const auto it = job_by_name_.find(name);
+  if (it == job_by_name_.end()) return std::nullopt;
+  const JobId id = it->second;
+  return JobInfo{jobs_[id.value].spec, paused_.contains(name), scheduler_.next_fire(id),
+                 dispatcher_.running_of(id)};
+}
+
+bool Engine::set_paused(const std::string& name, bool paused) {
+  if (!job_by_name_.contains(name)) return false;
+  const bool changed = paused ? paused_.insert(name).second : paused_.erase(name) > 0;
+  if (changed) {
+    store_.put_paused(name, paused);
+    log_event(info, paused ? "job_paused" : "job_resumed", {{"job", name}});
+  }
+  return true;
+}
+
+void Engine::set_paused_all(bool paused) {
+  if (paused_all_ == paused) return;
+  paused_all_ = paused;
+  store_.put_paused("", paused);
+  log_event(info, paused ? "paused_all" : "resumed_all", {});
+}
+
+std::optional<Engine::Triggered> Engine::trigger(const std::string& name, bool force) {
+  const auto it = job_by_name_.find(name);
+  if (it == job_by_name_.end() || shutting_down_) return std::nullopt;
+  const JobId id = it->second;
+  DispatchPolicy policy = jobs_[id.value].policy;
+  if (force) policy.overlap = OverlapPolicy::kAllow;
+  // A fire of its own: now, as its scheduled instant.
+  const Instant now = clock_.wall_now();
+  log_event(info, "triggered", {{"job", name}, {"scheduled", utc(now)}, {"force", force}});
+  const Triggered triggered = handle_fire(Fire{id, now, now}, &policy);
+  pump();
+  rearm();
+  return triggered;
+}
+
+bool Engine::cancel(RunId run) {
+  if (cancel_unspawned(run)) return true;
+  if (!supervisor_.has_run(run)) return false;
+  supervisor_.cancel(run, RunState::kCancelled);
+  rearm();
+  return true;
+}
+
+void Engine::set_max_concurrent_runs(int n) {
+  config_.daemon.max_concurrent_runs = n;
+  dispatcher_.set_limits(DispatchLimits{n, config_.pools});
+  log_event(info, "max_concurrent_runs_set", {{"max_concurrent_runs", n}});
+  pump();
+  rearm();
+}
+
+Engine::Counts Engine::counts() const {
+  return Counts{dispatcher_.running(), dispatcher_.ready_size(), config_.daemon.max_concurrent_runs,
+                job_by_name_.size()};
+}
+
+}  // namespace skedd

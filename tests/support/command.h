@@ -1,0 +1,87 @@
+// Runs a program as a user would (optionally as another uid), capturing its exit code and
+// whole outputs.
+#pragma once
+
+#include <fcntl.h>
+#include <grp.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <fstream>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <catch2/catch.hpp>
+
+#include "support/temp_dir.h"
+
+namespace skedd::test {
+
+struct CommandResult {
+  int exit_code = -1;  ///< the exit status, or 128 + signal
+  std::string out;
+  std::string err;
+};
+
+/// Who to run a command as (root tests only).
+struct RunAs {
+  uid_t uid;
+  gid_t gid;
+};
+
+inline std::string read_whole_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+/// Runs `argv` (argv[0] is the binary's path) with stdin from /dev/null, capturing stdout and
+/// stderr through files, so neither pipe can fill up and block the child.
+inline CommandResult run_command(const std::vector<std::string>& argv,
+                                 std::optional<RunAs> as = std::nullopt) {
+  TempDir io("skedd-command");
+  if (as) REQUIRE(::chown(io.path().c_str(), as->uid, as->gid) == 0);
+  const std::string out_path = io / "stdout";
+  const std::string err_path = io / "stderr";
+  const int in_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  const int out_fd = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  const int err_fd = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  REQUIRE(in_fd >= 0);
+  REQUIRE(out_fd >= 0);
+  REQUIRE(err_fd >= 0);
+  std::vector<char*> args;
+  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+
+  const pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    // Only async-signal-safe calls between fork and exec.
+    ::dup2(in_fd, 0);
+    ::dup2(out_fd, 1);
+    ::dup2(err_fd, 2);
+    if (as && (::setgroups(0, nullptr) != 0 || ::setgid(as->gid) != 0 || ::setuid(as->uid) != 0)) {
+      ::_exit(126);
+    }
+    ::execv(args[0], args.data());
+    ::_exit(127);
+  }
+  ::close(in_fd);
+  ::close(out_fd);
+  ::close(err_fd);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0) {
+    REQUIRE(errno == EINTR);
+  }
+  CommandResult r;
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  r.out = read_whole_file(out_path);
+  r.err = read_whole_file(err_path);
+  return r;
+}
+
+}  // namespace skedd::test
