@@ -67,9 +67,12 @@ std::variant<Request, Failure> decode_op(const std::string& op, Fields& f) {
     PauseRequest r;
     r.pause = op == "pause";
     r.all = f.boolean("all");
-    r.job = f.string("job", !r.all);
-    if (r.all && !r.job.empty()) {
-      return Failure{kInvalidArgument, "give either \"job\" or \"all\", not both"};
+    if (const std::uint64_t run = f.count("run", 0, UINT64_MAX); run != 0) r.run = RunId{run};
+    r.job = f.string("job", !r.all && !r.run);
+    if (static_cast<int>(r.all) + static_cast<int>(r.run.has_value()) +
+            static_cast<int>(!r.job.empty()) !=
+        1) {
+      return Failure{kInvalidArgument, "give one of \"job\", \"all\" and \"run\""};
     }
     return r;
   }
@@ -173,6 +176,8 @@ std::string encode_request(const json& id, const Request& request) {
     void operator()(const PauseRequest& r) const {
       if (r.all) {
         j["all"] = true;
+      } else if (r.run) {
+        j["run"] = r.run->value;
       } else {
         j["job"] = r.job;
       }

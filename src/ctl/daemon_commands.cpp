@@ -243,23 +243,33 @@ Command show_command(std::shared_ptr<Common> c) {
 
 Command pause_command(std::shared_ptr<Common> c, bool pause) {
   return {pause ? "pause" : "resume",
-          pause ? "pause a job's fires, or every job's with --all (recorded as not run)"
-                : "resume a paused job, or lift the global pause with --all",
+          pause ? "pause a job's fires, every job's (--all), or a running run (--run)"
+                : "resume a paused job, lift the global pause (--all), or continue a run (--run)",
           [c, pause](CLI::App& sub) -> std::function<int()> {
             auto r = std::make_shared<control::PauseRequest>();
             r->pause = pause;
             auto* job = sub.add_option("job", r->job, "job name");
             auto* all = sub.add_flag("--all", r->all,
                                      "the global flag (root only); per-job flags stay as they are");
+            auto run = std::make_shared<std::uint64_t>(0);
+            auto* run_option = sub.add_option(
+                "--run", *run,
+                "a running run: its processes stop (cgroup freeze or SIGSTOP) and its "
+                "timeouts stand still");
             job->excludes(all);
+            run_option->excludes(all);
+            run_option->excludes(job);
             sub.add_flag("--json", c->json, "print JSON");
-            return [c, r, pause] {
-              if (r->job.empty() && !r->all) {
-                std::cerr << "skedctl: give a job name or --all\n";
+            return [c, r, run, pause] {
+              if (*run != 0) r->run = RunId{*run};
+              if (r->job.empty() && !r->all && !r->run) {
+                std::cerr << "skedctl: give a job name, --all or --run RUN\n";
                 return kExitUsage;
               }
               return simple(*c, *r, [&](const json&) {
-                const std::string what = r->all ? std::string("all jobs") : "job " + r->job;
+                const std::string what = r->all   ? std::string("all jobs")
+                                         : r->run ? "run " + std::to_string(*run)
+                                                  : "job " + r->job;
                 return what + (pause ? " paused" : " resumed");
               });
             };
@@ -420,7 +430,8 @@ Command set_command(std::shared_ptr<Common> c) {
             ->check(CLI::IsMember({"max-concurrent-runs"}));
         sub.add_option("value", *value, "at least 1")->required()->check(CLI::Range(1, 1000000));
         sub.add_flag("--json", c->json, "print JSON");
-        return [c, value] {
+        // `name` is written by CLI11 while parsing: it must live as long as the command.
+        return [c, name, value] {
           return simple(*c, control::SetRequest{*value}, [&](const json&) {
             return "max-concurrent-runs = " + std::to_string(*value);
           });

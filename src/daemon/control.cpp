@@ -217,6 +217,16 @@ ControlReply Control::handle(const control::Request& request, const Peer& peer) 
                 {"not_run", std::move(skipped)}};
   }
   if (const auto* r = std::get_if<control::PauseRequest>(&request)) {
+    if (r->run) {
+      auto found = visible_run(*r->run);
+      if (auto* failure = std::get_if<Failure>(&found)) return *failure;
+      if (!engine_.set_run_paused(*r->run, r->pause)) {
+        return Failure{control::kConflict,
+                       "run " + std::to_string(r->run->value) +
+                           (r->pause ? " is not running, or is paused already" : " is not paused")};
+      }
+      return json{{"run", r->run->value}, {"paused", r->pause}};
+    }
     if (r->all) {
       if (auto denied = root_only(r->pause ? "pause --all" : "resume --all")) return *denied;
       engine_.set_paused_all(r->pause);

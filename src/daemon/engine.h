@@ -78,6 +78,9 @@ class Engine {
   /// Cancels a running run (soft signal, then SIGKILL after kill_grace) or one recorded and
   /// not yet spawned. False when `run` is neither.
   bool cancel(RunId run);
+  /// Freezes (`paused`) or continues a running run; see Supervisor::freeze(). False when it
+  /// is not a running (or, to continue, a frozen) run.
+  bool set_run_paused(RunId run, bool paused);
   /// The global bound on concurrent runs, until the next reload or restart.
   void set_max_concurrent_runs(int n);
   struct Counts {

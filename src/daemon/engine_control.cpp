@@ -63,6 +63,12 @@ bool Engine::cancel(RunId run) {
   return true;
 }
 
+bool Engine::set_run_paused(RunId run, bool paused) {
+  const bool done = paused ? supervisor_.freeze(run) : supervisor_.thaw(run);
+  rearm();
+  return done;
+}
+
 void Engine::set_max_concurrent_runs(int n) {
   config_.daemon.max_concurrent_runs = n;
   dispatcher_.set_limits(DispatchLimits{n, config_.pools});

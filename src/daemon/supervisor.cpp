@@ -54,6 +54,9 @@ struct Supervisor::Run {
   std::optional<MonoInstant> grace_end;  ///< when a cancelled run's group gets SIGKILL
   bool has_cgroup = false;
   std::optional<std::uint64_t> pid_start;
+  Duration frozen{0};                       ///< time spent frozen, up to frozen_since
+  std::optional<MonoInstant> frozen_since;  ///< while frozen
+  bool frozen_by_cgroup = false;
   /// Adopted from an earlier skedd: not our child; its exit is seen through this pidfd.
   std::unique_ptr<asio::posix::stream_descriptor> exit_watch;
 };
@@ -120,12 +123,7 @@ void Supervisor::start(RunId id, JobId job, std::shared_ptr<const JobSpec> spec,
   run.control =
       std::make_unique<asio::posix::stream_descriptor>(io_, run.files.control_read.release());
   watch_control(run);
-  if (run.spec->soft_timeout) {
-    push_deadline(run, Deadline::kSoft, run.started_mono + *run.spec->soft_timeout);
-  }
-  if (run.spec->hard_timeout) {
-    push_deadline(run, Deadline::kHard, run.started_mono + *run.spec->hard_timeout);
-  }
+  push_timeouts(run);
   push_deadline(run, Deadline::kLogCheck, run.started_mono + kLogCheckInterval);
 }
 
@@ -144,6 +142,8 @@ RunRecord Supervisor::record_of(const Run& run, RunState state) const {
   r.pid_start = run.pid_start;
   r.progress = run.progress;
   r.progress_message = run.progress_message;
+  r.frozen = run.frozen;
+  if (run.frozen_since) r.frozen += clock_.mono_now() - *run.frozen_since;
   return r;
 }
 
@@ -406,6 +406,7 @@ bool Supervisor::adopt(const RunRecord& record, JobId job, std::shared_ptr<const
   // Its budget keeps counting from its recorded start, on this daemon's monotonic clock.
   run.started_mono = clock_.mono_now() - (clock_.wall_now() - record.started);
   run.checkpoint = record.checkpoint;
+  run.frozen = record.frozen;
   run.files.log_path = record.log_path;
   run.files.control_path = control_path(record.run);
   runs_.emplace(run.id, std::move(owned));
@@ -428,12 +429,7 @@ bool Supervisor::adopt(const RunRecord& record, JobId job, std::shared_ptr<const
              {"pid", run.pid},
              {"attempt", run.fire.attempt},
              {"control", control >= 0}});
-  if (run.spec->soft_timeout) {
-    push_deadline(run, Deadline::kSoft, run.started_mono + *run.spec->soft_timeout);
-  }
-  if (run.spec->hard_timeout) {
-    push_deadline(run, Deadline::kHard, run.started_mono + *run.spec->hard_timeout);
-  }
+  push_timeouts(run);
   if (!run.files.log_path.empty()) {
     push_deadline(run, Deadline::kLogCheck, clock_.mono_now() + kLogCheckInterval);
   }
@@ -559,11 +555,67 @@ void Supervisor::on_deadline(const Event& event) {
   }
 }
 
+void Supervisor::push_timeouts(const Run& run) {
+  // Frozen time does not count: the budget runs from the start plus the time frozen.
+  if (run.spec->soft_timeout && !run.soft_timeout_sent) {
+    push_deadline(run, Deadline::kSoft, run.started_mono + run.frozen + *run.spec->soft_timeout);
+  }
+  if (run.spec->hard_timeout && !run.hard_timeout_sent) {
+    push_deadline(run, Deadline::kHard, run.started_mono + run.frozen + *run.spec->hard_timeout);
+  } else if (run.soft_timeout_sent && !run.hard_timeout_sent) {
+    // Sent its soft signal, then frozen: kill_grace starts again.
+    push_deadline(run, Deadline::kHard, clock_.mono_now() + options_.kill_grace);
+  }
+}
+
+bool Supervisor::freeze(RunId id) {
+  const auto it = runs_.find(id);
+  if (it == runs_.end()) return false;
+  Run& run = *it->second;
+  if (run.frozen_since || run.cancelled_as || run_by_pid_.count(run.pid) == 0) return false;
+  run.frozen_by_cgroup = run.has_cgroup && cgroups_.freeze(run.id, true);
+  if (!run.frozen_by_cgroup) ::kill(-run.pid, SIGSTOP);
+  run.frozen_since = clock_.mono_now();
+  remove_deadline(run, Deadline::kSoft);
+  remove_deadline(run, Deadline::kHard);
+  store_.put_run(record_of(run, RunState::kPaused));
+  log_event(info, "run_paused",
+            {{"job", run.spec->name},
+             {"run", run.id.value},
+             {"how", run.frozen_by_cgroup ? "cgroup freeze" : "SIGSTOP"}});
+  return true;
+}
+
+bool Supervisor::thaw(RunId id) {
+  const auto it = runs_.find(id);
+  if (it == runs_.end() || !it->second->frozen_since) return false;
+  Run& run = *it->second;
+  if (run.frozen_by_cgroup) {
+    cgroups_.freeze(run.id, false);
+  } else {
+    ::kill(-run.pid, SIGCONT);
+  }
+  run.frozen += clock_.mono_now() - *run.frozen_since;
+  run.frozen_since.reset();
+  run.frozen_by_cgroup = false;
+  push_timeouts(run);
+  if (run_by_pid_.count(run.pid) != 0) store_.put_run(record_of(run, RunState::kRunning));
+  log_event(info, "run_resumed_from_pause",
+            {{"job", run.spec->name}, {"run", run.id.value}, {"frozen_s", seconds(run.frozen)}});
+  return true;
+}
+
+bool Supervisor::frozen(RunId id) const {
+  const auto it = runs_.find(id);
+  return it != runs_.end() && it->second->frozen_since.has_value();
+}
+
 void Supervisor::cancel(RunId id, RunState as) {
   const auto it = runs_.find(id);
   if (it == runs_.end()) return;
   Run& run = *it->second;
   if (run.cancelled_as || run_by_pid_.count(run.pid) == 0) return;
+  thaw(id);  // a frozen run must run to act on its signal
   run.cancelled_as = as;
   log_event(info, "run_cancelled", {{"job", run.spec->name}, {"run", run.id.value}});
   signal_group(run, run.spec->soft_signal);

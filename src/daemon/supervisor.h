@@ -72,6 +72,15 @@ class Supervisor {
   void cancel(RunId id, RunState as);
   /// Cancels every running run.
   void cancel_all();
+  /// Stops a running run's processes (its cgroup frozen, else SIGSTOP to its group) until
+  /// thaw(); its timeouts stand still meanwhile (frozen time does not count). False when `id`
+  /// is not a running run or is frozen already.
+  bool freeze(RunId id);
+  /// Continues a frozen run; its timeouts count on from where they stood. False when `id`
+  /// is not a frozen run.
+  bool thaw(RunId id);
+  /// Whether `id` is a frozen run.
+  bool frozen(RunId id) const;
   /// Reaps every exited child (SIGCHLD) and notices process groups that have emptied.
   void reap();
   /// Handles the supervision deadlines due by now (timeouts, grace kills, log checks).
@@ -113,6 +122,8 @@ class Supervisor {
               const std::string& message);
   void release_cgroup(const Run& run);
   void push_deadline(const Run& run, Deadline what, MonoInstant at);
+  /// Arms the soft and hard timeouts not yet sent, counting frozen time out.
+  void push_timeouts(const Run& run);
   void remove_deadline(const Run& run, Deadline what);
   void on_deadline(const Event& event);
   void signal_group(Run& run, int sig);

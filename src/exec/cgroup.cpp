@@ -99,6 +99,10 @@ void Cgroups::kill(RunId run) const {
   while (in >> pid) ::kill(pid, SIGKILL);
 }
 
+bool Cgroups::freeze(RunId run, bool frozen) const {
+  return enabled() && write_file(path(run) + "/cgroup.freeze", frozen ? "1" : "0");
+}
+
 bool Cgroups::empty(RunId run) const {
   if (!enabled()) return true;
   std::ifstream in(path(run) + "/cgroup.procs");

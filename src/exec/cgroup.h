@@ -29,6 +29,9 @@ class Cgroups {
   /// SIGKILLs every process in the run's cgroup (cgroup.kill, or one by one on kernels
   /// before 5.14).
   void kill(RunId run) const;
+  /// Freezes (or thaws) every process in the run's cgroup (cgroup.freeze); false when the
+  /// kernel refused.
+  bool freeze(RunId run, bool frozen) const;
   /// Whether the run's cgroup has no processes left (true when it does not exist).
   bool empty(RunId run) const;
   /// Removes the run's cgroup; false while processes remain in it.

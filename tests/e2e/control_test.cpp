@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <fstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -362,4 +363,37 @@ command = "true"
   skedctl_json(dir, {"trigger", "theirs"});
   const json root_runs = skedctl_json(dir, {"runs", "theirs"});
   CHECK(skedctl(dir, {"runs", "--json"}, as).out.find("\"theirs\"") == std::string::npos);
+}
+
+TEST_CASE("pausing a running run stops its processes and its timeout clock", "[control]") {
+  TempDir dir("skedd-control-test");
+  // Without the pause, the hard timeout would kill it at 2 s.
+  const std::string config = write_config(dir, R"([job.long]
+every = "1h"
+hard_timeout = "2s"
+command = "echo start; sleep 3.5; echo end"
+)");
+  Daemon d(dir, config);
+  d.wait_for("job_loaded");
+  const std::string id = skedctl_json(dir, {"trigger", "long"})["run"].dump();
+  const json started = d.wait_for("run_started");
+  std::this_thread::sleep_for(500ms);
+  const CommandResult paused = skedctl(dir, {"pause", "--run", id});
+  SHOW(paused);
+  REQUIRE(paused.exit_code == 0);
+  const pid_t pid = started["pid"].get<pid_t>();
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string pid_field, comm, state;
+  stat >> pid_field >> comm >> state;
+  CHECK(state == "T");  // stopped
+  CHECK(skedctl_json(dir, {"runs", "long"})["runs"][0]["state"] == "paused");
+  CHECK(skedctl(dir, {"pause", "--run", id}).exit_code == 1);  // already paused
+  std::this_thread::sleep_for(2500ms);
+  CHECK(d.events_named("hard_timeout").empty());
+  CHECK(skedctl(dir, {"resume", "--run", id}).exit_code == 0);
+  const json finished = d.wait_for("run_finished");
+  CHECK(finished["state"] == "succeeded");
+  const json run = skedctl_json(dir, {"runs", "long"})["runs"][0];
+  CHECK(run["frozen_s"].get<double>() > 2.0);
+  CHECK(skedctl(dir, {"resume", "--run", id}).exit_code == 1);  // not paused
 }

@@ -39,10 +39,11 @@ struct ListRequest {};
 struct ShowRequest {
   std::string job;
 };
-/// pause / resume of a job, or of everything (`all`, the global flag).
+/// pause / resume of a job, of everything (`all`, the global flag) or of a running run.
 struct PauseRequest {
-  std::string job;  ///< empty when `all`
+  std::string job;  ///< empty when `all` or `run`
   bool all = false;
+  std::optional<RunId> run;
   bool pause = true;  ///< false: resume
 };
 struct TriggerRequest {
