@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <map>
 #include <optional>
+#include <sstream>
 
 #include <toml++/toml.h>
 
@@ -151,6 +152,20 @@ void read_daemon(const toml::table& t, const std::string& file, DaemonConfig& d,
   r.choice<OnShutdown>("on_shutdown", {{"leave", OnShutdown::kLeave}, {"stop", OnShutdown::kStop}},
                        d.on_shutdown);
   r.boolean("cgroups", d.use_cgroups);
+  r.integer("user_max_priority", -1000, 1000, d.user_max_priority);
+  if (const toml::node* n = r.use("user_pools")) {
+    const toml::array* arr = n->as_array();
+    if (arr == nullptr) {
+      r.bad(*n, "user_pools", "must be an array of pool names");
+    } else {
+      for (const toml::node& el : *arr) {
+        if (auto s = el.value_exact<std::string>(); s && !s->empty())
+          d.user_pools.push_back(*s);
+        else
+          diag.add(file, el.source(), "daemon.user_pools: every entry must be a pool name");
+      }
+    }
+  }
   r.reject_unknown();
 }
 
@@ -290,6 +305,34 @@ Result<Config> load_config(const std::string& path, const LoadOptions& options) 
   cfg.daemon.socket = resolve(base, cfg.daemon.socket);
   cfg.daemon.jobs_dir = jobs_dir.string();
   return cfg;
+}
+
+std::string with_job_user(const std::string& text, const std::string& job,
+                          const std::string& user) {
+  toml::table root = toml::parse(text);
+  if (toml::table* jobs = root["job"].as_table()) {
+    if (toml::table* t = (*jobs)[job].as_table()) t->insert_or_assign("user", user);
+  }
+  std::ostringstream out;
+  out << root << '\n';
+  return out.str();
+}
+
+Result<std::vector<JobSpec>> parse_job_definitions(const std::string& text,
+                                                   const std::string& source, const Config& base) {
+  Diagnostics diag;
+  toml::table root;
+  try {
+    root = toml::parse(text, source);
+  } catch (const toml::parse_error& e) {
+    diag.add(source, e.source(), std::string(e.description()));
+    return Error::invalid_argument(diag.joined());
+  }
+  Config cfg;
+  const config::JobContext ctx{base.daemon, base.pools, nullptr, source};
+  read_jobs_of(root, source, false, ctx, cfg, diag);
+  if (!diag.empty()) return Error::invalid_argument(diag.joined());
+  return std::move(cfg.jobs);
 }
 
 }  // namespace skedd

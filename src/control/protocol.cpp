@@ -102,6 +102,8 @@ std::variant<Request, Failure> decode_op(const std::string& op, Fields& f) {
     return r;
   }
   if (op == "reload") return ReloadRequest{};
+  if (op == "add" || op == "update") return AddRequest{f.string("definition"), op == "update"};
+  if (op == "remove") return RemoveRequest{f.string("job")};
   if (op == "set") {
     SetRequest r;
     r.max_concurrent_runs =
@@ -161,6 +163,8 @@ const char* op_name(const Request& request) {
     const char* operator()(const LogsRequest&) const { return "logs"; }
     const char* operator()(const ReloadRequest&) const { return "reload"; }
     const char* operator()(const SetRequest&) const { return "set"; }
+    const char* operator()(const AddRequest& r) const { return r.replace ? "update" : "add"; }
+    const char* operator()(const RemoveRequest&) const { return "remove"; }
   };
   return std::visit(Visitor{}, request);
 }
@@ -200,6 +204,8 @@ std::string encode_request(const json& id, const Request& request) {
       j["max_bytes"] = r.max_bytes;
     }
     void operator()(const SetRequest& r) const { j["max_concurrent_runs"] = r.max_concurrent_runs; }
+    void operator()(const AddRequest& r) const { j["definition"] = r.definition; }
+    void operator()(const RemoveRequest& r) const { j["job"] = r.job; }
   };
   std::visit(Visitor{j}, request);
   return dump(j);

@@ -5,8 +5,11 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
 #include <memory>
+#include <optional>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -439,6 +442,109 @@ Command set_command(std::shared_ptr<Common> c) {
       }};
 }
 
+// What `add` and `update` read: a TOML file, or flags that make one.
+struct JobFlags {
+  std::string file;
+  std::string name;
+  std::string cron, every, at, command, user, group, timezone, overlap, soft_timeout, hard_timeout,
+      pool;
+  std::optional<int> retries, priority;
+};
+
+std::string toml_string(const std::string& s) {
+  return json(s).dump();  // a JSON string is a TOML basic string
+}
+
+// The definition to send, or an error message.
+Result<std::string> definition_of(const JobFlags& f) {
+  if (!f.file.empty()) {
+    if (!f.name.empty() || !f.command.empty()) {
+      return Error::invalid_argument("give either --file or a name and flags, not both");
+    }
+    std::ifstream in(f.file);
+    if (!in) return Error::invalid_argument("cannot read " + f.file);
+    std::ostringstream text;
+    text << in.rdbuf();
+    return text.str();
+  }
+  if (f.name.empty() || f.command.empty()) {
+    return Error::invalid_argument("give a job name and --command (or --file)");
+  }
+  if (static_cast<int>(!f.cron.empty()) + static_cast<int>(!f.every.empty()) +
+          static_cast<int>(!f.at.empty()) !=
+      1) {
+    return Error::invalid_argument("give one of --cron, --every and --at");
+  }
+  std::string t = "[job." + toml_string(f.name) + "]\n";
+  auto line = [&t](const char* key, const std::string& value) {
+    if (!value.empty()) t += std::string(key) + " = " + toml_string(value) + "\n";
+  };
+  line("cron", f.cron);
+  line("every", f.every);
+  line("at", f.at);
+  line("command", f.command);
+  line("user", f.user);
+  line("group", f.group);
+  line("timezone", f.timezone);
+  line("overlap", f.overlap);
+  line("soft_timeout", f.soft_timeout);
+  line("hard_timeout", f.hard_timeout);
+  line("pool", f.pool);
+  if (f.retries) t += "retries = " + std::to_string(*f.retries) + "\n";
+  if (f.priority) t += "priority = " + std::to_string(*f.priority) + "\n";
+  return t;
+}
+
+Command add_command(std::shared_ptr<Common> c, bool replace) {
+  return {replace ? "update" : "add",
+          replace ? "replace a job added over the socket (a new version of its definition)"
+                  : "add a job over the socket (kept across restarts): flags or a TOML file",
+          [c, replace](CLI::App& sub) -> std::function<int()> {
+            auto f = std::make_shared<JobFlags>();
+            sub.add_option("name", f->name, "job name");
+            sub.add_option("--file", f->file, "a TOML file with one [job.NAME] table");
+            sub.add_option("--cron", f->cron, "cron expression or macro");
+            sub.add_option("--every", f->every, "fixed interval, such as 90s");
+            sub.add_option("--at", f->at, "one-shot time, RFC 3339");
+            sub.add_option("--command", f->command, "command line, run by /bin/sh -c");
+            sub.add_option("--user", f->user, "run as (root only, unless your own name)");
+            sub.add_option("--group", f->group, "run with this group (one of yours)");
+            sub.add_option("--timezone", f->timezone, "IANA zone of --cron");
+            sub.add_option("--overlap", f->overlap, "skip, queue, replace or allow");
+            sub.add_option("--soft-timeout", f->soft_timeout, "duration");
+            sub.add_option("--hard-timeout", f->hard_timeout, "duration");
+            sub.add_option("--retries", f->retries, "retries of a failed run");
+            sub.add_option("--priority", f->priority, "priority in the ready queue");
+            sub.add_option("--pool", f->pool, "pool the runs count against");
+            sub.add_flag("--json", c->json, "print JSON");
+            return [c, f, replace]() -> int {
+              auto definition = definition_of(*f);
+              if (!definition) {
+                std::cerr << "skedctl: " << definition.error().message << '\n';
+                return kExitUsage;
+              }
+              return simple(*c, control::AddRequest{definition.value(), replace},
+                            [&](const json& r) {
+                              return std::string(replace ? "updated" : "added") + " job " +
+                                     str(r, "job") + " (version " + str(r, "version") + ")";
+                            });
+            };
+          }};
+}
+
+Command remove_command(std::shared_ptr<Common> c) {
+  return {"remove", "remove a job added over the socket (its running runs finish)",
+          [c](CLI::App& sub) -> std::function<int()> {
+            auto name = std::make_shared<std::string>();
+            sub.add_option("name", *name, "job name")->required();
+            sub.add_flag("--json", c->json, "print JSON");
+            return [c, name] {
+              return simple(*c, control::RemoveRequest{*name},
+                            [&](const json&) { return "removed job " + *name; });
+            };
+          }};
+}
+
 Command checkpoint_command() {
   return {"checkpoint", "inside a job: record a checkpoint (durable before skedd reads on)",
           [](CLI::App& sub) -> std::function<int()> {
@@ -477,13 +583,23 @@ std::vector<Command> daemon_commands(std::shared_ptr<const std::string> socket) 
     c->socket = socket;
     return c;
   };
-  return {status_command(common()),       list_command(common()),
-          show_command(common()),         pause_command(common(), true),
-          pause_command(common(), false), trigger_command(common()),
-          cancel_command(common()),       runs_command(common()),
-          logs_command(common()),         wait_command(common()),
-          reload_command(common()),       set_command(common()),
-          checkpoint_command(),           progress_command()};
+  return {status_command(common()),
+          list_command(common()),
+          show_command(common()),
+          pause_command(common(), true),
+          pause_command(common(), false),
+          trigger_command(common()),
+          cancel_command(common()),
+          runs_command(common()),
+          logs_command(common()),
+          wait_command(common()),
+          reload_command(common()),
+          set_command(common()),
+          add_command(common(), false),
+          add_command(common(), true),
+          remove_command(common()),
+          checkpoint_command(),
+          progress_command()};
 }
 
 }  // namespace skedd::ctl

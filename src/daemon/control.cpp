@@ -1,13 +1,17 @@
 #include "daemon/control.h"
 
 #include <fcntl.h>
+#include <grp.h>
 #include <pwd.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <vector>
 
 #include "daemon/log_fields.h"
+#include "skedd/config/config.h"
 #include "skedd/version.h"
 
 namespace skedd {
@@ -71,6 +75,7 @@ struct Control::Caller {
   bool admin = false;
   std::string user;
   std::string uid;
+  gid_t gid = 0;
 };
 
 Control::Control(Engine& engine, Store& store, std::function<Result<std::string>()> reload)
@@ -81,7 +86,7 @@ Control::Control(Engine& engine, Store& store, std::function<Result<std::string>
 
 Control::Caller Control::caller_of(const Peer& peer) const {
   return Caller{peer.uid == 0 || peer.uid == ::geteuid(), user_name(peer.uid),
-                std::to_string(peer.uid)};
+                std::to_string(peer.uid), peer.gid};
 }
 
 ControlReply Control::handle(const control::Request& request, const Peer& peer) {
@@ -209,6 +214,7 @@ ControlReply Control::handle(const control::Request& request, const Peer& peer) 
                   {"pool", spec.pool},
                   {"retries", spec.retries},
                   {"defined_at", spec.defined_at.to_string()}}},
+                {"api", engine_.is_api_job(spec.name)},
                 {"paused", info.paused},
                 {"paused_all", engine_.paused_all()},
                 {"running", info.running},
@@ -318,6 +324,8 @@ ControlReply Control::handle(const control::Request& request, const Peer& peer) 
                 {"state", to_string(run.state)},
                 {"ended", ended}};
   }
+  if (const auto* r = std::get_if<control::AddRequest>(&request)) return put_job(*r, caller);
+  if (const auto* r = std::get_if<control::RemoveRequest>(&request)) return remove_job(*r, caller);
   if (std::holds_alternative<control::ReloadRequest>(request)) {
     if (auto denied = root_only("reload")) return *denied;
     auto result = reload_();
@@ -331,6 +339,108 @@ ControlReply Control::handle(const control::Request& request, const Peer& peer) 
   }
   return Failure{control::kInternal,
                  std::string("op ") + control::op_name(request) + " is not handled"};
+}
+
+std::optional<Failure> Control::refuse_for_user(const JobSpec& spec, const Caller& caller) const {
+  auto denied = [&](const std::string& why) {
+    return Failure{control::kPermissionDenied, "job \"" + spec.name + "\": " + why};
+  };
+  if (spec.user && *spec.user != caller.user && *spec.user != caller.uid) {
+    return denied("it would run as " + *spec.user + "; a job you add runs as you (" + caller.user +
+                  ")");
+  }
+  if (spec.group) {
+    int n = 64;
+    std::vector<gid_t> groups(static_cast<std::size_t>(n));
+    if (::getgrouplist(caller.user.c_str(), caller.gid, groups.data(), &n) < 0) {
+      groups.resize(static_cast<std::size_t>(n));
+      ::getgrouplist(caller.user.c_str(), caller.gid, groups.data(), &n);
+    }
+    groups.resize(static_cast<std::size_t>(std::max(n, 0)));
+    bool member = false;
+    for (gid_t g : groups) {
+      const group* gr = ::getgrgid(g);
+      if (std::to_string(g) == *spec.group || (gr != nullptr && *spec.group == gr->gr_name)) {
+        member = true;
+      }
+    }
+    if (!member) return denied("group " + *spec.group + " is not one of " + caller.user + "'s");
+  }
+  if (spec.nice && *spec.nice < 0) return denied("a negative nice is for root only");
+  if (spec.limit_nofile) {
+    rlimit lim{};
+    ::getrlimit(RLIMIT_NOFILE, &lim);
+    if (lim.rlim_max != RLIM_INFINITY && *spec.limit_nofile > lim.rlim_max) {
+      return denied("limit_nofile " + std::to_string(*spec.limit_nofile) + " raises the limit (" +
+                    std::to_string(lim.rlim_max) + ")");
+    }
+  }
+  const DaemonConfig& daemon = engine_.config().daemon;
+  if (spec.priority > daemon.user_max_priority) {
+    return denied("priority " + std::to_string(spec.priority) + " is above user_max_priority (" +
+                  std::to_string(daemon.user_max_priority) + ")");
+  }
+  if (!spec.pool.empty() && std::find(daemon.user_pools.begin(), daemon.user_pools.end(),
+                                      spec.pool) == daemon.user_pools.end()) {
+    return denied("pool " + spec.pool + " is not one of [daemon] user_pools");
+  }
+  return std::nullopt;
+}
+
+ControlReply Control::put_job(const control::AddRequest& request, const Caller& caller) {
+  auto specs = parse_job_definitions(request.definition, "api", engine_.config());
+  if (!specs) return Failure{control::kInvalidArgument, specs.error().message};
+  if (specs->size() != 1) {
+    return Failure{control::kInvalidArgument,
+                   "a definition holds exactly one [job.NAME] table; this one holds " +
+                       std::to_string(specs->size())};
+  }
+  JobSpec spec = std::move(specs.value()[0]);
+  std::string definition = request.definition;
+  if (!caller.admin) {
+    if (!spec.user) {
+      // It runs as its owner, also when the text is read again at a restart.
+      spec.user = caller.user;
+      definition = with_job_user(definition, spec.name, caller.user);
+    }
+    if (auto refused = refuse_for_user(spec, caller)) return *refused;
+    if (request.replace) {
+      const auto info = engine_.job(spec.name);
+      const std::string owner = info && info->spec->user ? *info->spec->user : daemon_user_;
+      if (info && owner != caller.user && owner != caller.uid) {
+        return Failure{control::kPermissionDenied,
+                       "job \"" + spec.name + "\" does not run as " + caller.user};
+      }
+    }
+  }
+  const std::string name = spec.name;
+  auto version = engine_.put_api_job(std::move(spec), std::move(definition), request.replace);
+  if (!version) {
+    const Error& e = version.error();
+    return Failure{e.code == ErrorCode::kNotFound   ? control::kJobNotFound
+                   : e.code == ErrorCode::kConflict ? control::kConflict
+                                                    : control::kInternal,
+                   e.message};
+  }
+  return json{{"job", name}, {"version", version.value()}};
+}
+
+ControlReply Control::remove_job(const control::RemoveRequest& request, const Caller& caller) {
+  const auto info = engine_.job(request.job);
+  if (info && !caller.admin) {
+    const std::string owner = info->spec->user ? *info->spec->user : daemon_user_;
+    if (owner != caller.user && owner != caller.uid) {
+      return Failure{control::kPermissionDenied,
+                     "job \"" + request.job + "\" does not run as " + caller.user};
+    }
+  }
+  auto removed = engine_.remove_api_job(request.job);
+  if (!removed) {
+    return Failure{
+        removed.error().code == ErrorCode::kNotFound ? control::kJobNotFound : control::kConflict,
+        removed.error().message};
+  }
+  return json{{"job", request.job}, {"removed", true}};
 }
 
 }  // namespace skedd

@@ -24,6 +24,10 @@ class Control {
  private:
   struct Caller;
   Caller caller_of(const Peer& peer) const;
+  ControlReply put_job(const control::AddRequest& request, const Caller& caller);
+  ControlReply remove_job(const control::RemoveRequest& request, const Caller& caller);
+  /// Why a user other than root may not have `spec` (after its user was filled in), if so.
+  std::optional<control::Failure> refuse_for_user(const JobSpec& spec, const Caller& caller) const;
 
   Engine& engine_;
   Store& store_;

@@ -36,8 +36,16 @@ class Engine {
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
 
-  /// Schedules every job and starts waiting.
-  void start();
+  /// A job added over the control socket: its definition (TOML text, as recorded) and
+  /// version.
+  struct ApiJob {
+    JobSpec spec;
+    std::string definition;
+    int version = 1;
+  };
+  /// Schedules every job (the configuration's and `api_jobs`, those added over the control
+  /// socket before) and starts waiting. A file job shadows an API job of the same name.
+  void start(std::vector<ApiJob> api_jobs = {});
   /// Applies a new, already validated configuration as a diff: jobs whose definition is the
   /// same keep their state and next fire; a changed job is rescheduled (its running runs
   /// finish on the old definition); a removed job's running runs are not killed; new jobs
@@ -81,6 +89,14 @@ class Engine {
   /// Freezes (`paused`) or continues a running run; see Supervisor::freeze(). False when it
   /// is not a running (or, to continue, a frozen) run.
   bool set_run_paused(RunId run, bool paused);
+  /// Adds (`replace` false) or replaces an API job: its definition is recorded as a new
+  /// version, and the job applied as a reload applies a change. Fails with kConflict when a
+  /// file job has the name or (add) an API job does; kNotFound (replace) when none does.
+  Result<int> put_api_job(JobSpec spec, std::string definition, bool replace);
+  /// Removes an API job (recorded as an empty version); its running runs finish.
+  Status remove_api_job(const std::string& name);
+  bool is_api_job(const std::string& name) const { return api_jobs_.contains(name); }
+  const Config& config() const { return config_; }
   /// The global bound on concurrent runs, until the next reload or restart.
   void set_max_concurrent_runs(int n);
   struct Counts {
@@ -193,6 +209,11 @@ class Engine {
   std::shared_ptr<const int> alive_ = std::make_shared<const int>(0);
   bool shutting_down_ = false;
   bool paused_all_ = false;
+  std::map<std::string, ApiJob> api_jobs_;
+  /// The loaded jobs that are not API jobs.
+  std::vector<JobSpec> file_jobs() const;
+  /// Applies `file_jobs` plus api_jobs_, as a reload.
+  void apply_api_jobs(std::vector<JobSpec> file_jobs);
   std::set<std::string> paused_;  ///< names of paused jobs (kept while a job is not loaded)
   Instant started_at_{};
   std::function<void()> shutdown_done_;

@@ -83,3 +83,66 @@ Engine::Counts Engine::counts() const {
 }
 
 }  // namespace skedd
+
+namespace skedd {
+
+std::vector<JobSpec> Engine::file_jobs() const {
+  std::vector<JobSpec> out;
+  for (const auto& [name, id] : job_by_name_) {
+    if (!api_jobs_.contains(name)) out.push_back(*jobs_[id.value].spec);
+  }
+  return out;
+}
+
+void Engine::apply_api_jobs(std::vector<JobSpec> file_jobs) {
+  Config next = config_;
+  next.jobs = std::move(file_jobs);
+  reload(std::move(next));  // merges api_jobs_
+}
+
+Result<int> Engine::put_api_job(JobSpec spec, std::string definition, bool replace) {
+  const std::string name = spec.name;
+  const auto api = api_jobs_.find(name);
+  if (api == api_jobs_.end() && job_by_name_.contains(name)) {
+    return Error{ErrorCode::kConflict,
+                 "job \"" + name + "\" is defined in " + job(name)->spec->defined_at.to_string() +
+                     "; a file job can be paused, not replaced or removed over the socket"};
+  }
+  if (replace && api == api_jobs_.end()) {
+    return Error::not_found("no job named \"" + name + "\" was added over the socket");
+  }
+  if (!replace && api != api_jobs_.end()) {
+    return Error{ErrorCode::kConflict, "job \"" + name + "\" exists; update replaces it"};
+  }
+  int version = 1;
+  if (auto versions = store_.job_versions(name); versions && !versions->empty()) {
+    version = versions->back().first + 1;
+  }
+  std::vector<JobSpec> files = file_jobs();
+  store_.put_job_version(name, version, definition, clock_.wall_now());
+  api_jobs_.insert_or_assign(name, ApiJob{std::move(spec), std::move(definition), version});
+  log_event(info, replace ? "api_job_updated" : "api_job_added",
+            {{"job", name}, {"version", version}});
+  apply_api_jobs(std::move(files));
+  return version;
+}
+
+Status Engine::remove_api_job(const std::string& name) {
+  const auto api = api_jobs_.find(name);
+  if (api == api_jobs_.end()) {
+    if (job_by_name_.contains(name)) {
+      return Error{ErrorCode::kConflict, "job \"" + name +
+                                             "\" is defined in a file; a file job can be "
+                                             "paused, not removed over the socket"};
+    }
+    return Error::not_found("no job named \"" + name + "\"");
+  }
+  std::vector<JobSpec> files = file_jobs();
+  store_.put_job_version(name, api->second.version + 1, "", clock_.wall_now());
+  api_jobs_.erase(api);
+  log_event(info, "api_job_removed", {{"job", name}});
+  apply_api_jobs(std::move(files));
+  return Ok{};
+}
+
+}  // namespace skedd

@@ -160,6 +160,25 @@ int main(int argc, char** argv) {
     skedd::PosixSpawner spawner(original_nofile);
     skedd::SeededRandom random;
     const std::string socket = cfg->daemon.socket;
+    // Jobs added over the control socket, as last recorded.
+    std::vector<skedd::Engine::ApiJob> api_jobs;
+    if (auto recorded = store.value()->latest_job_versions()) {
+      for (auto& [name, version] : recorded.value()) {
+        if (version.second.empty()) continue;  // removed
+        auto specs = skedd::parse_job_definitions(version.second, "api:" + name, cfg.value());
+        if (!specs || specs->size() != 1) {
+          skedd::log_event(spdlog::level::err, "api_job_invalid",
+                           {{"job", name},
+                            {"version", version.first},
+                            {"error", specs ? "not one job" : specs.error().message}});
+          continue;
+        }
+        api_jobs.push_back({std::move(specs.value()[0]), version.second, version.first});
+      }
+    } else {
+      skedd::log_event(spdlog::level::err, "store_read_failed",
+                       {{"error", recorded.error().message}});
+    }
     skedd::Engine engine(io, std::move(cfg.value()), clock, spawner, *store.value(), random);
     // SIGHUP and `skedctl reload`: a configuration with errors is refused whole.
     auto reload = [&]() -> skedd::Result<std::string> {
@@ -213,7 +232,7 @@ int main(int argc, char** argv) {
       });
     };
     wait_reload();
-    engine.start();
+    engine.start(std::move(api_jobs));
     io.run();
     if (auto flushed = store.value()->flush(); !flushed) {
       skedd::log_event(spdlog::level::err, "store_flush_failed",

@@ -189,6 +189,7 @@ class SqliteStore final : public Store {
   Result<std::vector<PendingFire>> pending_fires() override;
   Result<std::vector<std::string>> paused() override;
   Result<std::vector<std::pair<int, std::string>>> job_versions(const std::string& job) override;
+  Result<std::map<std::string, std::pair<int, std::string>>> latest_job_versions() override;
   Result<std::optional<std::string>> meta(const std::string& key) override;
   Result<std::vector<std::string>> prune(std::size_t keep_runs,
                                          std::optional<Instant> cutoff) override;
@@ -691,6 +692,22 @@ Result<std::vector<std::pair<int, std::string>>> SqliteStore::job_versions(const
     return out;
   } catch (const std::exception& e) {
     return Error::io("reading versions of " + job + ": " + e.what());
+  }
+}
+
+Result<std::map<std::string, std::pair<int, std::string>>> SqliteStore::latest_job_versions() {
+  std::lock_guard lock(read_mu_);
+  try {
+    SQLite::Statement q(*reader_db_,
+                        "SELECT job, version, definition FROM job_versions v WHERE version = "
+                        "(SELECT MAX(version) FROM job_versions WHERE job = v.job)");
+    std::map<std::string, std::pair<int, std::string>> out;
+    while (q.executeStep()) {
+      out[q.getColumn(0).getString()] = {q.getColumn(1).getInt(), q.getColumn(2).getString()};
+    }
+    return out;
+  } catch (const std::exception& e) {
+    return Error::io(std::string("reading job definitions: ") + e.what());
   }
 }
 

@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <string>
 #include <thread>
@@ -322,6 +323,9 @@ TEST_CASE("another user sees and manages only its own jobs, which run as that us
   const passwd* pw = ::getpwnam(user);
   REQUIRE(pw != nullptr);
   const skedd::test::RunAs as{pw->pw_uid, pw->pw_gid};
+  // Runs start in the user's home, as cron's do.
+  std::filesystem::create_directories(pw->pw_dir);
+  REQUIRE(::chown(pw->pw_dir, pw->pw_uid, pw->pw_gid) == 0);
   TempDir dir("skedd-control-test");
   ::chmod(dir.path().c_str(), 0755);  // the user reaches the socket
   const std::string config = write_config(dir, std::string(R"([job.mine]
@@ -334,6 +338,9 @@ working_dir = "/"
 every = "1h"
 command = "true"
 )");
+  // A pool exists, but is not one users may name.
+  const std::string main_text = skedd::test::read_whole_file(config);
+  dir.write("skedd.toml", main_text + "\n[pools]\nbig = 2\n");
   Daemon d(dir, config);
   d.wait_for("job_loaded", 2);
 
@@ -350,6 +357,33 @@ command = "true"
   CHECK(skedctl(dir, {"reload"}, as).exit_code == 4);
   CHECK(skedctl(dir, {"pause", "--all"}, as).exit_code == 4);
   CHECK(skedctl(dir, {"set", "max-concurrent-runs", "1"}, as).exit_code == 4);
+  // What the user may not give its own jobs.
+  auto add_as_user = [&](std::vector<std::string> extra) {
+    std::vector<std::string> args{"add", "added", "--every", "1h", "--command", "id -u"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    const CommandResult r = skedctl(dir, args, as);
+    INFO("stderr: " << r.err);
+    return r.exit_code;
+  };
+  CHECK(add_as_user({"--user", "root"}) == 4);
+  CHECK(add_as_user({"--group", "root"}) == 4);
+  CHECK(add_as_user({"--priority", "5"}) == 4);
+  CHECK(add_as_user({"--pool", "big"}) == 4);
+  dir.write("nice.toml", "[job.added]\nevery = \"1h\"\ncommand = \"true\"\nnice = -5\n");
+  ::chmod((dir / "nice.toml").c_str(), 0644);
+  CHECK(skedctl(dir, {"add", "--file", dir / "nice.toml"}, as).exit_code == 4);
+  dir.write("limit.toml",
+            "[job.added]\nevery = \"1h\"\ncommand = \"true\"\nlimit_nofile = 100000000\n");
+  ::chmod((dir / "limit.toml").c_str(), 0644);
+  CHECK(skedctl(dir, {"add", "--file", dir / "limit.toml"}, as).exit_code == 4);
+  // Without `user`, the job runs as the user who added it, also after a restart.
+  CHECK(add_as_user({}) == 0);
+  const CommandResult added_run = skedctl(dir, {"trigger", "added", "--wait", "--json"}, as);
+  REQUIRE(added_run.exit_code == 0);
+  CHECK(skedctl(dir, {"logs", json::parse(added_run.out)["run"].dump()}, as).out ==
+        std::to_string(pw->pw_uid) + "\n");
+  CHECK(skedctl(dir, {"remove", "theirs"}, as).exit_code == 4);
+  CHECK(skedctl(dir, {"remove", "added"}, as).exit_code == 0);
   CHECK(skedctl(dir, {"pause", "mine"}, as).exit_code == 0);
   CHECK(skedctl(dir, {"resume", "mine"}, as).exit_code == 0);
 
@@ -396,4 +430,48 @@ command = "echo start; sleep 3.5; echo end"
   const json run = skedctl_json(dir, {"runs", "long"})["runs"][0];
   CHECK(run["frozen_s"].get<double>() > 2.0);
   CHECK(skedctl(dir, {"resume", "--run", id}).exit_code == 1);  // not paused
+}
+
+TEST_CASE("a job added over the API runs, survives a restart, is updated and removed",
+          "[control]") {
+  TempDir dir("skedd-control-test");
+  const std::string config =
+      write_config(dir, "[job.file-job]\nevery = \"1h\"\ncommand = \"true\"\n");
+  {
+    Daemon d(dir, config);
+    d.wait_for("job_loaded");
+    const CommandResult added = skedctl(
+        dir, {"add", "api-job", "--every", "1h", "--command", "echo v1 > \"$DIR/out\"; echo v1"});
+    SHOW(added);
+    REQUIRE(added.exit_code == 0);
+    CHECK(added.out == "added job api-job (version 1)\n");
+    CHECK(skedctl(dir, {"add", "api-job", "--every", "1h", "--command", "true"}).exit_code == 1);
+    CHECK(skedctl(dir, {"add", "file-job", "--every", "1h", "--command", "true"}).exit_code == 1);
+    CHECK(skedctl(dir, {"remove", "file-job"}).exit_code == 1);
+    const CommandResult bad = skedctl(dir, {"add", "broken", "--every", "soon", "--command", "x"});
+    SHOW(bad);
+    CHECK(bad.exit_code == 1);
+    CHECK(bad.err.find("api:2:") != std::string::npos);
+    CHECK(skedctl(dir, {"trigger", "api-job", "--wait"}).exit_code == 0);
+  }
+  Daemon d(dir, config);
+  d.wait_for("job_loaded", 2);
+  json show = skedctl_json(dir, {"show", "api-job"});
+  CHECK(show["api"] == true);
+  CHECK(show["runs"].size() == 1);
+  const CommandResult updated =
+      skedctl(dir, {"update", "api-job", "--every", "1h", "--command", "echo v2"});
+  SHOW(updated);
+  CHECK(updated.out == "updated job api-job (version 2)\n");
+  const CommandResult run = skedctl(dir, {"trigger", "api-job", "--wait", "--json"});
+  REQUIRE(run.exit_code == 0);
+  CHECK(skedctl(dir, {"logs", json::parse(run.out)["run"].dump()}).out == "v2\n");
+  CHECK(skedctl(dir, {"remove", "api-job"}).exit_code == 0);
+  CHECK(skedctl(dir, {"show", "api-job"}).exit_code == 3);
+  CHECK(skedctl(dir, {"remove", "api-job"}).exit_code == 3);
+  d.signal(SIGTERM);
+  REQUIRE(d.wait_exit(5000ms).has_value());
+  Daemon again(dir, config);
+  again.wait_for("job_loaded");
+  CHECK(skedctl_json(dir, {"list"})["jobs"].size() == 1);
 }

@@ -25,6 +25,10 @@ struct DaemonConfig {
   OnShutdown on_shutdown = OnShutdown::kLeave;  ///< the next start adopts left runs
   /// Give each run its own cgroup where a writable cgroup v2 hierarchy exists.
   bool use_cgroups = true;
+  /// Caps on the jobs users other than root add over the control socket: the highest
+  /// priority they may give, and the pools they may name.
+  int user_max_priority = 0;
+  std::vector<std::string> user_pools;
 };
 
 /// The [store] table.
@@ -61,5 +65,16 @@ struct LoadOptions {
 /// `file:line:column: message` (e.g. `jobs.d/backup.toml:4:15: job "nightly": hard_timeout
 /// must be greater than soft_timeout`), files in the order read.
 Result<Config> load_config(const std::string& path, const LoadOptions& options = {});
+
+/// Reads job definitions given over the control socket: TOML text holding [job.NAME] tables
+/// only, read against `base`'s daemon settings and pools (not its [defaults]). `source` names
+/// the text in error messages ("api:NAME:line:column: ...").
+Result<std::vector<JobSpec>> parse_job_definitions(const std::string& text,
+                                                   const std::string& source, const Config& base);
+
+/// The definition text with `user = USER` set in job `job`'s table (reformatted; comments
+/// dropped), so that the job runs as that user wherever the text is read again.
+/// REQUIRES: `text` parses and defines `job`.
+std::string with_job_user(const std::string& text, const std::string& job, const std::string& user);
 
 }  // namespace skedd

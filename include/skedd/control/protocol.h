@@ -70,15 +70,23 @@ struct LogsRequest {
   std::uint64_t offset = 0;
   std::uint64_t max_bytes = 256 * 1024;
 };
+/// add / update of a job over the socket: TOML text with one [job.NAME] table.
+struct AddRequest {
+  std::string definition;
+  bool replace = false;  ///< update
+};
+struct RemoveRequest {
+  std::string job;
+};
 struct ReloadRequest {};
 /// `set max-concurrent-runs N`.
 struct SetRequest {
   int max_concurrent_runs = 0;
 };
 
-using Request =
-    std::variant<StatusRequest, ListRequest, ShowRequest, PauseRequest, TriggerRequest,
-                 CancelRequest, RunRequest, RunsRequest, LogsRequest, ReloadRequest, SetRequest>;
+using Request = std::variant<StatusRequest, ListRequest, ShowRequest, PauseRequest, TriggerRequest,
+                             CancelRequest, RunRequest, RunsRequest, LogsRequest, ReloadRequest,
+                             SetRequest, AddRequest, RemoveRequest>;
 
 /// A decoded line: the request id to echo (null when the line had none or was unreadable)
 /// and the request, or why it was refused.

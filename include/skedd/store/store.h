@@ -147,6 +147,8 @@ class Store {
   virtual Result<std::vector<std::string>> paused() = 0;
   /// A job's recorded definitions: version and text, oldest first.
   virtual Result<std::vector<std::pair<int, std::string>>> job_versions(const std::string& job) = 0;
+  /// Every job's latest recorded definition: version and text (empty text: removed).
+  virtual Result<std::map<std::string, std::pair<int, std::string>>> latest_job_versions() = 0;
   /// A daemon-wide value, or nullopt when never set.
   virtual Result<std::optional<std::string>> meta(const std::string& key) = 0;
 };
