@@ -133,6 +133,26 @@ const toml::table* sub_table(const toml::table& root, const char* key, const std
   return n->as_table();
 }
 
+// An array of non-empty strings at `key` of [table], each described as `what`.
+void read_strings(TableReader& r, const std::string& file, const char* table, const char* key,
+                  const char* what, std::vector<std::string>& out, Diagnostics& diag) {
+  const toml::node* n = r.use(key);
+  if (n == nullptr) return;
+  const toml::array* arr = n->as_array();
+  if (arr == nullptr) {
+    r.bad(*n, key, std::string("must be an array of ") + what + "s");
+    return;
+  }
+  for (const toml::node& el : *arr) {
+    if (auto s = el.value_exact<std::string>(); s && !s->empty()) {
+      out.push_back(*s);
+    } else {
+      diag.add(file, el.source(),
+               std::string(table) + "." + key + ": every entry must be a " + what + " string");
+    }
+  }
+}
+
 void read_daemon(const toml::table& t, const std::string& file, DaemonConfig& d,
                  Diagnostics& diag) {
   TableReader r(t, file, "daemon", diag);
@@ -153,19 +173,7 @@ void read_daemon(const toml::table& t, const std::string& file, DaemonConfig& d,
                        d.on_shutdown);
   r.boolean("cgroups", d.use_cgroups);
   r.integer("user_max_priority", -1000, 1000, d.user_max_priority);
-  if (const toml::node* n = r.use("user_pools")) {
-    const toml::array* arr = n->as_array();
-    if (arr == nullptr) {
-      r.bad(*n, "user_pools", "must be an array of pool names");
-    } else {
-      for (const toml::node& el : *arr) {
-        if (auto s = el.value_exact<std::string>(); s && !s->empty())
-          d.user_pools.push_back(*s);
-        else
-          diag.add(file, el.source(), "daemon.user_pools: every entry must be a pool name");
-      }
-    }
-  }
+  read_strings(r, file, "daemon", "user_pools", "pool name", d.user_pools, diag);
   r.reject_unknown();
 }
 
@@ -198,19 +206,7 @@ void read_pools(const toml::table& t, const std::string& file, std::map<std::str
 
 void read_cron(const toml::table& t, const std::string& file, CronConfig& c, Diagnostics& diag) {
   TableReader r(t, file, "cron", diag);
-  if (const toml::node* n = r.use("sources")) {
-    const toml::array* arr = n->as_array();
-    if (arr == nullptr) {
-      r.bad(*n, "sources", "must be an array of paths");
-    } else {
-      for (const toml::node& el : *arr) {
-        if (auto s = el.value_exact<std::string>(); s && !s->empty())
-          c.sources.push_back(*s);
-        else
-          diag.add(file, el.source(), "cron.sources: every entry must be a path string");
-      }
-    }
-  }
+  read_strings(r, file, "cron", "sources", "path", c.sources, diag);
   r.reject_unknown();
 }
 

@@ -78,17 +78,10 @@ void Engine::start(std::vector<ApiJob> api_jobs) {
   std::vector<JobSpec> specs = std::move(config_.jobs);
   config_.jobs.clear();
   for (ApiJob& api : api_jobs) {
-    const std::string name = api.spec.name;
-    const bool shadowed =
-        std::any_of(specs.begin(), specs.end(), [&](const JobSpec& s) { return s.name == name; });
-    if (shadowed) {
-      log_event(warn, "api_job_shadowed",
-                {{"job", name}, {"effect", "a file job of the same name is used instead"}});
-    } else {
-      specs.push_back(api.spec);
-    }
-    api_jobs_.emplace(name, std::move(api));
+    std::string name = api.spec.name;
+    api_jobs_.emplace(std::move(name), std::move(api));
   }
+  add_api_specs(specs);
   const Instant now = clock_.wall_now();
   started_at_ = now;
   if (auto paused = store_.paused()) {
@@ -374,16 +367,7 @@ void Engine::reload(Config config) {
   }
   std::vector<JobSpec> specs = std::move(config.jobs);
   config.jobs.clear();
-  for (const auto& [name, api] : api_jobs_) {
-    const bool shadowed =
-        std::any_of(specs.begin(), specs.end(), [&](const JobSpec& s) { return s.name == name; });
-    if (shadowed) {
-      log_event(warn, "api_job_shadowed",
-                {{"job", name}, {"effect", "a file job of the same name is used instead"}});
-    } else {
-      specs.push_back(api.spec);
-    }
-  }
+  add_api_specs(specs);
   std::map<std::string, JobId> previous = std::move(job_by_name_);
   job_by_name_.clear();
   int kept = 0, changed = 0, added = 0;

@@ -210,6 +210,8 @@ class Engine {
   bool shutting_down_ = false;
   bool paused_all_ = false;
   std::map<std::string, ApiJob> api_jobs_;
+  /// Appends the API jobs that no job of `specs` (file jobs) shadows.
+  void add_api_specs(std::vector<JobSpec>& specs) const;
   /// The loaded jobs that are not API jobs.
   std::vector<JobSpec> file_jobs() const;
   /// Applies `file_jobs` plus api_jobs_, as a reload.

@@ -86,6 +86,19 @@ Engine::Counts Engine::counts() const {
 
 namespace skedd {
 
+void Engine::add_api_specs(std::vector<JobSpec>& specs) const {
+  for (const auto& [name, api] : api_jobs_) {
+    const bool shadowed =
+        std::any_of(specs.begin(), specs.end(), [&](const JobSpec& s) { return s.name == name; });
+    if (shadowed) {
+      log_event(spdlog::level::warn, "api_job_shadowed",
+                {{"job", name}, {"effect", "a file job of the same name is used instead"}});
+    } else {
+      specs.push_back(api.spec);
+    }
+  }
+}
+
 std::vector<JobSpec> Engine::file_jobs() const {
   std::vector<JobSpec> out;
   for (const auto& [name, id] : job_by_name_) {
