@@ -20,5 +20,6 @@ struct Command {
 };
 
 Command next_command();
+Command import_crontab_command();
 
 }  // namespace skedd::ctl

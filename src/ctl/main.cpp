@@ -8,7 +8,8 @@
 
 int main(int argc, char** argv) {
   using skedd::ctl::Command;
-  const std::vector<Command> commands = {skedd::ctl::next_command()};
+  const std::vector<Command> commands = {skedd::ctl::next_command(),
+                                         skedd::ctl::import_crontab_command()};
 
   CLI::App app{"skedctl: control and inspect skedd"};
   app.set_version_flag("-V,--version", std::string("skedctl ") + skedd::kVersion);
