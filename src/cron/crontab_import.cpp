@@ -8,6 +8,7 @@
 #include <set>
 #include <utility>
 
+#include "cron/crontab_line.h"
 #include "skedd/time/duration.h"
 
 namespace skedd {
@@ -84,13 +85,6 @@ std::string file_job_name(const std::string& cron_name) {
   return "cron-" + file + "-" + hash;
 }
 
-const std::string* variable(const CrontabEntry& entry, std::string_view name) {
-  for (const CrontabVariable& v : entry.env) {
-    if (v.name == name) return &v.value;
-  }
-  return nullptr;
-}
-
 // Everything of `entry` that goes into the TOML, in one string, to check it is UTF-8.
 std::string all_text(const CrontabEntry& entry) {
   std::string text = entry.user + entry.command_text;
@@ -135,7 +129,7 @@ class Importer {
 
   // Where skedd will not do what cron did, said once per cause.
   void notes(const CrontabEntry& e) {
-    const std::string* mailto = variable(e, "MAILTO");
+    const std::string* mailto = crontab_variable(e, "MAILTO");
     if (mailto == nullptr && !warned_owner_mail_) {
       warned_owner_mail_ = true;
       warn(e.line,
@@ -145,7 +139,7 @@ class Importer {
       warn(e.line,
            "MAILTO=" + *mailto + ": skedd does not mail a job's output, it stays in the run's log");
     }
-    const std::string* delay = variable(e, "RANDOM_DELAY");
+    const std::string* delay = crontab_variable(e, "RANDOM_DELAY");
     if (e.random_delay_minutes && *e.random_delay_minutes > 0 && delays_.insert(*delay).second) {
       warn(e.line, "RANDOM_DELAY=" + *delay + " becomes jitter = \"" + jitter(e) +
                        "\" with jitter_fixed = true: a stable delay per job, where cronie "
@@ -175,7 +169,7 @@ class Importer {
     out += "\n# " + source_.path + ":" + std::to_string(e.line) + ": " + comment_text(line) + "\n";
     out += "[job." + toml_key(file_job_name(e.job_name)) + "]\n";
     out += "cron = " + toml_quote(e.schedule.text) + "\n";
-    if (const std::string* tz = variable(e, "CRON_TZ"); tz != nullptr && !tz->empty()) {
+    if (const std::string* tz = crontab_variable(e, "CRON_TZ"); tz != nullptr && !tz->empty()) {
       out += "timezone = " + toml_quote(*tz) + "\n";
     }
     const std::string shell = crontab_shell(e);
@@ -198,7 +192,7 @@ class Importer {
     };
     // cron's PATH differs from the one skedd gives runs by default; HOME, LOGNAME and USER
     // the daemon sets from the user as cron does (and a crontab cannot change the last two).
-    if (variable(e, "PATH") == nullptr) put("PATH", "/usr/bin:/bin");
+    if (crontab_variable(e, "PATH") == nullptr) put("PATH", "/usr/bin:/bin");
     for (const CrontabVariable& v : e.env) {
       if (v.name != "LOGNAME" && v.name != "USER") put(v.name, v.value);
     }

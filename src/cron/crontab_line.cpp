@@ -52,8 +52,8 @@ Status check_cron_field(std::size_t field, std::string_view text, std::string_vi
       std::size_t end = i;
       while (end < text.size() && is_alpha(text[end])) ++end;
       if (end - i != 3) {
-        return error(i, "unknown name \"" + std::string(text.substr(i, end - i)) +
-                            "\" (cron takes three-letter names)");
+        return error(i,
+                     "\"" + std::string(text.substr(i, end - i)) + "\" is not a three-letter name");
       }
       i = end - 1;
     } else if (c == ',') {
@@ -65,10 +65,10 @@ Status check_cron_field(std::size_t field, std::string_view text, std::string_vi
         if (end == std::string_view::npos) end = text.size();
         const std::string step(text.substr(i, end - i));
         return error(item, "\"" + std::string(before) + step +
-                               "\": a step needs a range or '*' before it, as in \"" +
-                               std::string(before) + "-" + kFieldMax[field] + step +
-                               "\" (Debian's cron reads this as " + std::string(before) +
-                               " alone and cronie refuses it)");
+                               "\" steps from a single value, which Debian's cron reads as " +
+                               std::string(before) + " alone and cronie refuses; write \"" +
+                               std::string(before) + "-" + kFieldMax[field] + step + "\" or \"" +
+                               std::string(before) + "\"");
       }
     } else if (!std::isdigit(static_cast<unsigned char>(c)) && c != '*' && c != '-') {
       return error(i, "'" + std::string(1, c) + "' is not cron syntax");
@@ -270,6 +270,13 @@ void split_command(std::string_view text, std::string& command, std::string& inp
   }
   if (escaped) input += '\\';
   if (need_newline) input += '\n';
+}
+
+const std::string* crontab_variable(const CrontabEntry& entry, std::string_view name) {
+  for (const CrontabVariable& v : entry.env) {
+    if (v.name == name) return &v.value;
+  }
+  return nullptr;
 }
 
 }  // namespace skedd

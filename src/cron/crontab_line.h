@@ -48,4 +48,7 @@ Result<JobFields> split_job_line(std::string_view line, CrontabFormat format);
 /// rest.
 void split_command(std::string_view text, std::string& command, std::string& input);
 
+/// The value of the entry's variable `name`, or nullptr when the crontab did not set it.
+const std::string* crontab_variable(const CrontabEntry& entry, std::string_view name);
+
 }  // namespace skedd

@@ -353,4 +353,139 @@ TEST_CASE("0 0 */2 * 1 is odd days that are Mondays (cronie's day rule)", "[cron
                                  "2026-01-15T00:00:00+01:00", "2026-01-16T00:00:00+01:00"});
 }
 
+TEST_CASE("bad lines: an error each with file, line and what is wrong; the rest loads",
+          "[crontab]") {
+  const Crontab c = read_crontab(
+      "MAILTO=\n"
+      "FOO=\"unterminated\n"
+      "FOO=\"a\" b\n"
+      "61 * * * * root x\n"
+      "* * * * root x\n"
+      "0 0 L * * root x\n"
+      "0 0 * * 5#2 root x\n"
+      "5/10 * * * * root x\n"
+      "@every 5m root x\n"
+      "@fortnightly root x\n"
+      "0 5 * * *\n"
+      "0 5 * * * root\n"
+      "0 5 * *\n"
+      "0 * * * * * root x\n"
+      "0 0 * jan-foo * root x\n"
+      "CRON_TZ=Mars/Olympus\n"
+      "0 0 * * * root in-mars\n"
+      "CRON_TZ=UTC\n"
+      "0 12 * * * root good\n"
+      "0 0 30 2 * root never\n"
+      "0 0 * * * root no newline",
+      system_file("/etc/cron.d/broken"));
+  CHECK(messages(c.errors) ==
+        std::vector<std::string>{
+            "/etc/cron.d/broken:1: \"MAILTO=\" has no value: cron takes an empty value only in "
+            "quotes, as in MAILTO=\"\"",
+            "/etc/cron.d/broken:2: the value of FOO has no closing \"",
+            "/etc/cron.d/broken:3: text after the closing \" of the value of FOO",
+            "/etc/cron.d/broken:4: minute field: 61 is out of range 0-59 (column 1 of \"61 * * "
+            "* *\")",
+            "/etc/cron.d/broken:5: day-of-week field: \"root\" is not a three-letter name "
+            "(column 9 of \"* * * * root\")",
+            "/etc/cron.d/broken:6: day-of-month field: 'L' is not cron syntax (column 5 of \"0 "
+            "0 L * *\")",
+            "/etc/cron.d/broken:7: day-of-week field: '#' is not cron syntax (column 10 of \"0 "
+            "0 * * 5#2\")",
+            "/etc/cron.d/broken:8: minute field: \"5/10\" steps from a single value, which "
+            "Debian's cron reads as 5 alone and cronie refuses; write \"5-59/10\" or \"5\" "
+            "(column 1 of \"5/10 * * * *\")",
+            "/etc/cron.d/broken:9: unknown macro \"@every\" (cron takes @reboot, @yearly, "
+            "@annually, @monthly, @weekly, @daily, @midnight and @hourly)",
+            "/etc/cron.d/broken:10: unknown macro \"@fortnightly\" (cron takes @reboot, "
+            "@yearly, @annually, @monthly, @weekly, @daily, @midnight and @hourly)",
+            "/etc/cron.d/broken:11: no user name and command after the time fields \"0 5 * * "
+            "*\"",
+            "/etc/cron.d/broken:12: no command after the user name \"root\"",
+            "/etc/cron.d/broken:13: expected five time fields (minute hour day-of-month month "
+            "day-of-week) and a command, got only \"0 5 * *\"",
+            "/etc/cron.d/broken:14: the user name starts with '*': cron refuses this as a sixth "
+            "time field (crontabs have five)",
+            "/etc/cron.d/broken:15: month field: unknown name \"foo\" (column 11 of \"0 0 * "
+            "jan-foo *\")",
+            "/etc/cron.d/broken:17: CRON_TZ (line 16): unknown time zone \"Mars/Olympus\" "
+            "(expected an IANA name such as \"Europe/Berlin\")",
+            "/etc/cron.d/broken:21: no newline at the end of the file: cron does not run this "
+            "last line",
+        });
+  CHECK(messages(c.warnings) ==
+        std::vector<std::string>{"/etc/cron.d/broken:20: \"0 0 30 2 *\" never fires"});
+  REQUIRE(c.entries.size() == 2);
+  CHECK(c.entries[0].line == 19);
+  CHECK(c.entries[0].zone.name() == "UTC");
+  CHECK(c.entries[0].command == "good");
+  CHECK(c.entries[1].line == 20);
+}
+
+TEST_CASE("user format: errors name the missing command and a sixth time field", "[crontab]") {
+  const Crontab c = read_crontab("* * * * * * /bin/x\n@daily\n@daily   \n", user_file("bob"));
+  CHECK(messages(c.errors) ==
+        std::vector<std::string>{
+            "/var/spool/cron/crontabs/bob:1: the command starts with '*': cron refuses this as "
+            "a sixth time field (crontabs have five)",
+            "/var/spool/cron/crontabs/bob:2: no command after \"@daily\"",
+            "/var/spool/cron/crontabs/bob:3: no command after \"@daily\""});
+  CHECK(c.entries.empty());
+}
+
+TEST_CASE("notes on lines that load: RANDOM_DELAY, LOGNAME", "[crontab]") {
+  const Crontab c = read_crontab(
+      "RANDOM_DELAY=30\n"
+      "@hourly a\n"
+      "RANDOM_DELAY=soon\n"
+      "@hourly b\n"
+      "LOGNAME=someone-else\n"
+      "@hourly c\n",
+      user_file("u"));
+  CHECK(c.errors.empty());
+  CHECK(messages(c.warnings) ==
+        std::vector<std::string>{
+            "/var/spool/cron/crontabs/u:3: RANDOM_DELAY=\"soon\" is not a number of minutes; "
+            "cronie ignores it, and so does skedd",
+            "/var/spool/cron/crontabs/u:5: LOGNAME cannot be set in a crontab: cron sets it to "
+            "the job's user"});
+  REQUIRE(c.entries.size() == 3);
+  CHECK(c.entries[0].random_delay_minutes == 30);
+  CHECK_FALSE(c.entries[1].random_delay_minutes.has_value());
+}
+
+TEST_CASE("job names: cron:<file>:<FNV-1a hash>, stable when other lines change", "[crontab]") {
+  // Published FNV-1a 64-bit test vectors.
+  CHECK(skedd::fnv1a_64("") == 0xcbf29ce484222325ULL);
+  CHECK(skedd::fnv1a_64("a") == 0xaf63dc4c8601ec8cULL);
+  CHECK(skedd::fnv1a_64("foobar") == 0x85944171f73967e8ULL);
+  char expected[32];
+  std::snprintf(expected, sizeof expected, "cron:php:%08x",
+                static_cast<unsigned>(skedd::fnv1a_64("root\n09,39 * * * *\nsessionclean") >> 32));
+  CHECK(skedd::crontab_job_name("/etc/cron.d/php", "root", "09,39 * * * *", "sessionclean") ==
+        expected);
+
+  const std::string line = "17 * * * * root cd / && run-parts --report /etc/cron.hourly\n";
+  const Crontab alone = read_clean(line, system_file("/etc/crontab"));
+  const Crontab edited = read_clean(
+      "SHELL=/bin/bash\n@daily root other\n\t17 *  * * *\troot  "
+      "cd / && run-parts --report /etc/cron.hourly\n",
+      system_file("/etc/crontab"));
+  REQUIRE(alone.entries.size() == 1);
+  REQUIRE(edited.entries.size() == 2);
+  CHECK(alone.entries[0].job_name == edited.entries[1].job_name);
+  CHECK(alone.entries[0].job_name ==
+        skedd::crontab_job_name("/etc/crontab", "root", "17 * * * *",
+                                "cd / && run-parts --report /etc/cron.hourly"));
+  // The same line in another file, or for another user, is another job.
+  CHECK(read_clean(line, system_file("/etc/cron.d/hourly"))
+            .entries[0]
+            .job_name.starts_with("cron:hourly:"));
+  // Identical lines of one file run twice under cron, so they are two jobs.
+  const Crontab twice = read_clean(line + line + line, system_file("/etc/crontab"));
+  REQUIRE(twice.entries.size() == 3);
+  CHECK(twice.entries[1].job_name == twice.entries[0].job_name + "-2");
+  CHECK(twice.entries[2].job_name == twice.entries[0].job_name + "-3");
+}
+
 }  // namespace
