@@ -29,5 +29,6 @@ Command next_command();
 /// The subcommands that talk to skedd (and checkpoint/progress, for jobs); `socket` is the
 /// global --socket option, read when they run.
 std::vector<Command> daemon_commands(std::shared_ptr<const std::string> socket);
+Command import_crontab_command();
 
 }  // namespace skedd::ctl

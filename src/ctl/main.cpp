@@ -11,6 +11,7 @@ int main(int argc, char** argv) {
   auto socket = std::make_shared<std::string>();
   std::vector<Command> commands = skedd::ctl::daemon_commands(socket);
   commands.push_back(skedd::ctl::next_command());
+  commands.push_back(skedd::ctl::import_crontab_command());
 
   CLI::App app{"skedctl: control and inspect skedd"};
   app.add_option("--socket", *socket,

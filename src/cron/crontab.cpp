@@ -1,0 +1,242 @@
+// Crontab text -> entries, line by line as Debian's cron and cronie read it, and an entry
+// -> the job skedd runs (shell, here-document for '%' input, environment). Pure.
+#include "skedd/cron/crontab.h"
+
+#include <cctype>
+#include <chrono>
+#include <cstdio>
+#include <map>
+#include <utility>
+
+#include "cron/crontab_line.h"
+
+namespace skedd {
+namespace {
+
+bool is_blank(char c) {
+  return c == ' ' || c == '\t';
+}
+
+std::string base_name(std::string_view path) {
+  while (path.size() > 1 && path.back() == '/') path.remove_suffix(1);
+  const std::size_t slash = path.rfind('/');
+  return std::string(slash == std::string_view::npos ? path : path.substr(slash + 1));
+}
+
+// cronie reads RANDOM_DELAY with strtol and ignores a value without leading digits.
+std::optional<int> random_delay_minutes(std::string_view value) {
+  std::size_t i = 0;
+  while (i < value.size() && std::isspace(static_cast<unsigned char>(value[i]))) ++i;
+  long minutes = 0;
+  std::size_t digits = 0;
+  for (; i < value.size() && std::isdigit(static_cast<unsigned char>(value[i])); ++i, ++digits) {
+    if (minutes < 1'000'000) minutes = minutes * 10 + (value[i] - '0');
+  }
+  if (digits == 0) return std::nullopt;
+  return static_cast<int>(minutes);
+}
+
+// The state of the file above the current line.
+class Reader {
+ public:
+  explicit Reader(const CrontabSource& source) : source_(source) {}
+
+  void assignment(int line, CrontabVariable var) {
+    if (var.name == "LOGNAME" || var.name == "USER") {
+      warn(line, var.name + " cannot be set in a crontab: cron sets it to the job's user");
+    }
+    if (var.name == "RANDOM_DELAY" && !random_delay_minutes(var.value)) {
+      warn(line, "RANDOM_DELAY=\"" + var.value +
+                     "\" is not a number of minutes; cronie ignores it, and so does skedd");
+    }
+    if (var.name == "CRON_TZ") {
+      cron_tz_line_ = line;
+      zone_ = std::nullopt;
+      if (!var.value.empty()) zone_ = TimeZone::load(var.value);
+    }
+    for (CrontabVariable& v : env_) {
+      if (v.name == var.name) {
+        v.value = std::move(var.value);
+        return;
+      }
+    }
+    env_.push_back(std::move(var));
+  }
+
+  void job(int line, std::string_view text, bool has_newline) {
+    auto fields = split_job_line(text, source_.format);
+    if (!fields) return error(line, fields.error().message);
+    const TimeZone* zone = &source_.default_zone;
+    if (zone_) {
+      if (!*zone_) {
+        return error(line, "CRON_TZ (line " + std::to_string(cron_tz_line_) +
+                               "): " + zone_->error().message);
+      }
+      zone = &zone_->value();
+    }
+    auto schedule = parse_cron_schedule(fields->schedule, *zone);
+    if (!schedule) return error(line, schedule.error().message);
+    // cron's load_entry: "a file without a \n before the EOF is rude".
+    if (!has_newline) {
+      return error(line, "no newline at the end of the file: cron does not run this last line");
+    }
+    CrontabEntry e;
+    e.file = source_.path;
+    e.line = line;
+    e.user = source_.format == CrontabFormat::kSystem ? fields->user : source_.user;
+    e.schedule = std::move(schedule.value());
+    e.zone = *zone;
+    e.command_text = fields->command_text;
+    split_command(e.command_text, e.command, e.input);
+    e.env = env_;
+    for (const CrontabVariable& v : env_) {
+      if (v.name == "RANDOM_DELAY") e.random_delay_minutes = random_delay_minutes(v.value);
+    }
+    if (const auto* cron = std::get_if<CronSchedule>(&e.schedule.kind);
+        cron != nullptr && cron->spec.never_fires()) {
+      warn(line, "\"" + e.schedule.text + "\" never fires");
+    }
+    e.job_name =
+        unique_name(crontab_job_name(source_.path, e.user, e.schedule.text, e.command_text));
+    crontab_.entries.push_back(std::move(e));
+  }
+
+  void error(int line, std::string message) {
+    crontab_.errors.push_back({source_.path, line, std::move(message)});
+  }
+  void warn(int line, std::string message) {
+    crontab_.warnings.push_back({source_.path, line, std::move(message)});
+  }
+
+  Crontab take() { return std::move(crontab_); }
+
+ private:
+  // Identical lines of one file would share a name; the later ones get "-2", "-3", ...
+  std::string unique_name(const std::string& name) {
+    const int seen = ++names_[name];
+    return seen == 1 ? name : name + "-" + std::to_string(seen);
+  }
+
+  const CrontabSource& source_;
+  std::vector<CrontabVariable> env_;
+  std::optional<Result<TimeZone>> zone_;  // CRON_TZ: unset, or its zone (or why not)
+  int cron_tz_line_ = 0;
+  std::map<std::string, int> names_;
+  Crontab crontab_;
+};
+
+constexpr const char* kDefaultShell = "/bin/sh";
+constexpr const char* kDefaultPath = "/usr/bin:/bin";  // _PATH_DEFPATH of cron and cronie
+
+bool has_line(std::string_view text, std::string_view wanted) {
+  std::size_t at = 0;
+  while (at < text.size()) {
+    std::size_t end = text.find('\n', at);
+    if (end == std::string_view::npos) end = text.size();
+    if (text.substr(at, end - at) == wanted) return true;
+    at = end + 1;
+  }
+  return false;
+}
+
+}  // namespace
+
+std::string CrontabMessage::to_string() const {
+  return file + ":" + std::to_string(line) + ": " + message;
+}
+
+std::uint64_t fnv1a_64(std::string_view bytes) {
+  std::uint64_t h = 0xcbf29ce484222325ULL;
+  for (unsigned char c : bytes) {
+    h ^= c;
+    h *= 0x100000001b3ULL;
+  }
+  return h;
+}
+
+std::string crontab_job_name(std::string_view path, std::string_view user,
+                             std::string_view schedule, std::string_view command_text) {
+  std::string key;
+  key.reserve(user.size() + schedule.size() + command_text.size() + 2);
+  key.append(user).append(1, '\n').append(schedule).append(1, '\n').append(command_text);
+  char hex[9];
+  std::snprintf(hex, sizeof hex, "%08x", static_cast<unsigned>(fnv1a_64(key) >> 32));
+  return "cron:" + base_name(path) + ":" + hex;
+}
+
+Crontab read_crontab(std::string_view text, const CrontabSource& source) {
+  Reader reader(source);
+  int number = 0;
+  std::size_t at = 0;
+  while (at < text.size()) {
+    ++number;
+    const std::size_t end = text.find('\n', at);
+    const bool has_newline = end != std::string_view::npos;
+    std::string_view line = text.substr(at, has_newline ? end - at : text.size() - at);
+    at = has_newline ? end + 1 : text.size();
+    // cron's skip_comments() eats the blanks in front of every line it reads.
+    while (!line.empty() && is_blank(line.front())) line.remove_prefix(1);
+    if (line.empty() || line.front() == '#') continue;
+    AssignmentParse a = parse_assignment(line);
+    if (a.kind == AssignmentParse::kAssignment) {
+      reader.assignment(number, std::move(a.variable));
+    } else if (a.kind == AssignmentParse::kMalformed) {
+      reader.error(number, std::move(a.problem));
+    } else {
+      reader.job(number, line, has_newline);
+    }
+  }
+  return reader.take();
+}
+
+std::string crontab_shell(const CrontabEntry& entry) {
+  const std::string* shell = crontab_variable(entry, "SHELL");
+  return shell != nullptr && !shell->empty() ? *shell : kDefaultShell;
+}
+
+std::string crontab_shell_script(const CrontabEntry& entry) {
+  if (entry.input.empty()) return entry.command;
+  // A quoted delimiter turns off expansion in the body, so the shell passes the input on
+  // byte for byte; `exec` with only a redirection applies it to the shell itself, so the
+  // whole command (a list, a pipeline) reads it, as from cron's pipe.
+  std::string delimiter = "SKEDD_STDIN";
+  while (has_line(entry.input, delimiter)) delimiter += '_';
+  return "exec 0<<'" + delimiter + "'\n" + entry.input + delimiter + "\n" + entry.command;
+}
+
+std::map<std::string, std::string> crontab_environment(const CrontabEntry& entry,
+                                                       const std::string& home) {
+  std::map<std::string, std::string> env{
+      {"SHELL", kDefaultShell}, {"PATH", kDefaultPath}, {"HOME", home}};
+  for (const CrontabVariable& v : entry.env) env[v.name] = v.value;
+  env["LOGNAME"] = entry.user;
+  env["USER"] = entry.user;
+  return env;
+}
+
+Result<JobSpec> crontab_job_spec(const CrontabEntry& entry, const HomeDirectoryLookup& home) {
+  const std::optional<std::string> dir = home ? home(entry.user) : std::nullopt;
+  if (!dir) {
+    return Error::not_found(entry.file + ":" + std::to_string(entry.line) + ": user \"" +
+                            entry.user + "\" does not exist");
+  }
+  JobSpec spec;
+  spec.name = entry.job_name;
+  spec.schedule = entry.schedule;
+  spec.zone = entry.zone;
+  const std::string shell = crontab_shell(entry);
+  spec.command = {shell, "-c", crontab_shell_script(entry)};
+  spec.shell = shell == kDefaultShell;
+  spec.user = entry.user;
+  spec.env = crontab_environment(entry, *dir);
+  spec.overlap = OverlapPolicy::kAllow;
+  spec.kill_leftovers = false;
+  if (entry.random_delay_minutes && *entry.random_delay_minutes > 0) {
+    spec.jitter = std::chrono::minutes(*entry.random_delay_minutes);
+    spec.jitter_fixed = true;
+  }
+  spec.defined_at = {entry.file, entry.line, 1};
+  return spec;
+}
+
+}  // namespace skedd
