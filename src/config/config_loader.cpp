@@ -2,6 +2,7 @@
 // together; nothing is applied unless the whole configuration is valid.
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <optional>
 #include <sstream>
@@ -301,6 +302,29 @@ Result<Config> load_config(const std::string& path, const LoadOptions& options) 
   cfg.daemon.socket = resolve(base, cfg.daemon.socket);
   cfg.daemon.jobs_dir = jobs_dir.string();
   return cfg;
+}
+
+Result<std::string> validate_config_file(const std::string& path) {
+  toml::table root;
+  try {
+    root = toml::parse_file(path);
+  } catch (const toml::parse_error& e) {
+    Diagnostics diag;
+    diag.add(path, e.source(), std::string(e.description()));
+    return Error::invalid_argument(diag.joined());
+  }
+  const bool jobs_file = root.size() == 1 && root.contains("job");
+  if (!jobs_file) {
+    auto cfg = load_config(path);
+    if (!cfg) return cfg.error();
+    return path + ": OK, " + std::to_string(cfg->jobs.size()) + " job(s) in " +
+           std::to_string(cfg->files.size()) + " file(s)";
+  }
+  std::ostringstream text;
+  text << std::ifstream(path).rdbuf();
+  auto jobs = parse_job_definitions(text.str(), path, Config{});
+  if (!jobs) return jobs.error();
+  return path + ": OK, a jobs file with " + std::to_string(jobs->size()) + " job(s)";
 }
 
 std::string with_job_user(const std::string& text, const std::string& job,

@@ -102,6 +102,7 @@ std::variant<Request, Failure> decode_op(const std::string& op, Fields& f) {
     return r;
   }
   if (op == "reload") return ReloadRequest{};
+  if (op == "drain") return DrainRequest{};
   if (op == "add" || op == "update") return AddRequest{f.string("definition"), op == "update"};
   if (op == "remove") return RemoveRequest{f.string("job")};
   if (op == "set") {
@@ -165,6 +166,7 @@ const char* op_name(const Request& request) {
     const char* operator()(const SetRequest&) const { return "set"; }
     const char* operator()(const AddRequest& r) const { return r.replace ? "update" : "add"; }
     const char* operator()(const RemoveRequest&) const { return "remove"; }
+    const char* operator()(const DrainRequest&) const { return "drain"; }
   };
   return std::visit(Visitor{}, request);
 }
@@ -176,6 +178,7 @@ std::string encode_request(const json& id, const Request& request) {
     void operator()(const StatusRequest&) const {}
     void operator()(const ListRequest&) const {}
     void operator()(const ReloadRequest&) const {}
+    void operator()(const DrainRequest&) const {}
     void operator()(const ShowRequest& r) const { j["job"] = r.job; }
     void operator()(const PauseRequest& r) const {
       if (r.all) {

@@ -17,6 +17,7 @@
 #include "ctl/client.h"
 #include "ctl/command.h"
 #include "ctl/table.h"
+#include "skedd/config/config.h"
 #include "skedd/time/timestamp.h"
 
 namespace skedd::ctl {
@@ -545,6 +546,56 @@ Command remove_command(std::shared_ptr<Common> c) {
           }};
 }
 
+Command drain_command(std::shared_ptr<Common> c) {
+  return {"drain", "stop starting runs (global pause) and wait for the running ones (root)",
+          [c](CLI::App& sub) -> std::function<int()> {
+            auto no_wait = std::make_shared<bool>(false);
+            sub.add_flag("--no-wait", *no_wait, "return at once");
+            sub.add_flag("--json", c->json, "print JSON");
+            return [c, no_wait]() -> int {
+              json r;
+              if (const int rc = ask(*c, control::DrainRequest{}, &r); rc != kExitOk) return rc;
+              int running = r["running"].get<int>();
+              int shown = -1;
+              while (!*no_wait && running > 0) {
+                if (!c->json && running != shown) {
+                  std::cerr << "draining: " << running << " run(s) still running\n";
+                  shown = running;
+                }
+                std::this_thread::sleep_for(std::chrono::milliseconds(250));
+                if (const int rc = ask(*c, control::StatusRequest{}, &r); rc != kExitOk) {
+                  return rc;
+                }
+                running = r["running"].get<int>();
+              }
+              std::cout << (c->json ? json{{"draining", true}, {"running", running}}.dump()
+                            : running == 0
+                                ? std::string("drained: no run is running; "
+                                              "`skedctl resume --all` starts runs again")
+                                : "draining: " + std::to_string(running) + " run(s) still running")
+                        << '\n';
+              return kExitOk;
+            };
+          }};
+}
+
+Command validate_command() {
+  return {"validate", "check a configuration file (skedd.toml, or a jobs file); no daemon",
+          [](CLI::App& sub) -> std::function<int()> {
+            auto file = std::make_shared<std::string>();
+            sub.add_option("file", *file, "the file")->required();
+            return [file]() -> int {
+              auto result = validate_config_file(*file);
+              if (!result) {
+                std::cerr << result.error().message << '\n';
+                return kExitFailure;
+              }
+              std::cout << result.value() << '\n';
+              return kExitOk;
+            };
+          }};
+}
+
 Command checkpoint_command() {
   return {"checkpoint", "inside a job: record a checkpoint (durable before skedd reads on)",
           [](CLI::App& sub) -> std::function<int()> {
@@ -598,6 +649,8 @@ std::vector<Command> daemon_commands(std::shared_ptr<const std::string> socket) 
           add_command(common(), false),
           add_command(common(), true),
           remove_command(common()),
+          drain_command(common()),
+          validate_command(),
           checkpoint_command(),
           progress_command()};
 }

@@ -144,6 +144,7 @@ ControlReply Control::handle(const control::Request& request, const Peer& peer) 
         {"jobs", jobs},
         {"paused_jobs", paused},
         {"paused_all", engine_.paused_all()},
+        {"draining", engine_.draining()},
         {"running", counts.running},
         {"queued", counts.queued},
         {"max_concurrent_runs", counts.max_concurrent_runs},
@@ -326,6 +327,11 @@ ControlReply Control::handle(const control::Request& request, const Peer& peer) 
   }
   if (const auto* r = std::get_if<control::AddRequest>(&request)) return put_job(*r, caller);
   if (const auto* r = std::get_if<control::RemoveRequest>(&request)) return remove_job(*r, caller);
+  if (std::holds_alternative<control::DrainRequest>(request)) {
+    if (auto denied = root_only("drain")) return *denied;
+    engine_.drain();
+    return json{{"draining", true}, {"running", engine_.counts().running}};
+  }
   if (std::holds_alternative<control::ReloadRequest>(request)) {
     if (auto denied = root_only("reload")) return *denied;
     auto result = reload_();

@@ -588,7 +588,7 @@ void Engine::settle_reservations() {
 
 void Engine::pump() {
   settle_reservations();
-  if (shutting_down_) return;
+  if (shutting_down_ || draining_) return;
   std::vector<Dropped> dropped;
   const std::vector<Fire> startable = dispatcher_.take_startable(clock_.wall_now(), &dropped);
   for (const Dropped& d : dropped) record_not_run(d.fire, RunState::kMissed, d.reason);

@@ -75,7 +75,13 @@ class Engine {
   /// taken before go on. False when no such job is loaded.
   bool set_paused(const std::string& job, bool paused);
   /// The global pause: every job's fires, as above; per-job flags are left as they are.
+  /// Lifting it also ends a drain.
   void set_paused_all(bool paused);
+  /// Stops starting runs: the global pause, and fires already waiting for a slot wait on
+  /// (they are recorded, and start after `resume --all` or at the next start). Running runs
+  /// go on; the caller watches counts().running reach 0.
+  void drain();
+  bool draining() const { return draining_; }
   struct Triggered {
     OfferOutcome outcome;
     RunId run;  ///< the run it will be (when not skipped)
@@ -209,6 +215,7 @@ class Engine {
   std::shared_ptr<const int> alive_ = std::make_shared<const int>(0);
   bool shutting_down_ = false;
   bool paused_all_ = false;
+  bool draining_ = false;
   std::map<std::string, ApiJob> api_jobs_;
   /// Appends the API jobs that no job of `specs` (file jobs) shadows.
   void add_api_specs(std::vector<JobSpec>& specs) const;

@@ -34,10 +34,23 @@ bool Engine::set_paused(const std::string& name, bool paused) {
 }
 
 void Engine::set_paused_all(bool paused) {
+  if (!paused && draining_) {
+    draining_ = false;
+    log_event(info, "drain_ended", {});
+    pump();
+    rearm();
+  }
   if (paused_all_ == paused) return;
   paused_all_ = paused;
   store_.put_paused("", paused);
   log_event(info, paused ? "paused_all" : "resumed_all", {});
+}
+
+void Engine::drain() {
+  set_paused_all(true);
+  if (draining_) return;
+  draining_ = true;
+  log_event(info, "draining", {{"running", dispatcher_.running()}});
 }
 
 std::optional<Engine::Triggered> Engine::trigger(const std::string& name, bool force) {

@@ -475,3 +475,53 @@ TEST_CASE("a job added over the API runs, survives a restart, is updated and rem
   again.wait_for("job_loaded");
   CHECK(skedctl_json(dir, {"list"})["jobs"].size() == 1);
 }
+
+TEST_CASE("drain stops new starts, waits for running runs, and resume --all ends it", "[control]") {
+  TempDir dir("skedd-control-test");
+  const std::string config = write_config(dir, R"([job.slow]
+every = "1h"
+command = "sleep 1"
+
+[job.tick]
+every = "1s"
+command = "true"
+)");
+  Daemon d(dir, config);
+  d.wait_for("job_loaded", 2);
+  skedctl_json(dir, {"trigger", "slow"});
+  d.wait_for("run_started", [](const json& e) { return e["job"] == "slow"; });
+  const CommandResult drained = skedctl(dir, {"drain"});
+  SHOW(drained);
+  CHECK(drained.exit_code == 0);
+  CHECK(drained.out.find("drained: no run is running") == 0);
+  CHECK(d.events_named("run_finished", [](const json& e) { return e["job"] == "slow"; }).size() ==
+        1);
+  const json status = skedctl_json(dir, {"status"});
+  CHECK(status["draining"] == true);
+  CHECK(status["paused_all"] == true);
+  // While drained, even a trigger waits.
+  skedctl_json(dir, {"trigger", "slow"});
+  std::this_thread::sleep_for(1500ms);
+  CHECK(d.events_named("run_started", [](const json& e) { return e["job"] == "slow"; }).size() ==
+        1);
+  CHECK(skedctl(dir, {"resume", "--all"}).exit_code == 0);
+  d.wait_for("run_started", 2, [](const json& e) { return e["job"] == "slow"; });
+  CHECK(skedctl_json(dir, {"status"})["draining"] == false);
+}
+
+TEST_CASE("skedctl validate checks a main file or a jobs file without a daemon", "[control]") {
+  TempDir dir("skedd-control-test");
+  const std::string config = write_config(dir, "[job.ok]\nevery = \"1h\"\ncommand = \"true\"\n");
+  CommandResult r = skedctl(dir, {"validate", config});
+  SHOW(r);
+  CHECK(r.exit_code == 0);
+  CHECK(r.out == config + ": OK, 1 job(s) in 2 file(s)\n");
+  r = skedctl(dir, {"validate", dir / "jobs.d/test.toml"});
+  CHECK(r.out == dir / "jobs.d/test.toml" + ": OK, a jobs file with 1 job(s)\n");
+  const std::string bad =
+      dir.write("bad.toml", "[job.x]\nevery = \"1h\"\ncommand = \"true\"\nretries = -1\n");
+  r = skedctl(dir, {"validate", bad});
+  SHOW(r);
+  CHECK(r.exit_code == 1);
+  CHECK(r.err.find(bad + ":4:") == 0);
+}

@@ -72,6 +72,11 @@ Result<Config> load_config(const std::string& path, const LoadOptions& options =
 Result<std::vector<JobSpec>> parse_job_definitions(const std::string& text,
                                                    const std::string& source, const Config& base);
 
+/// Checks a configuration file without running anything: a main file (skedd.toml, with its
+/// jobs directory), or a jobs file, one that holds only [job.NAME] tables (read against the
+/// default settings). Returns a one-line summary, or every error as load_config() does.
+Result<std::string> validate_config_file(const std::string& path);
+
 /// The definition text with `user = USER` set in job `job`'s table (reformatted; comments
 /// dropped), so that the job runs as that user wherever the text is read again.
 /// REQUIRES: `text` parses and defines `job`.

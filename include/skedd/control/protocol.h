@@ -79,6 +79,8 @@ struct RemoveRequest {
   std::string job;
 };
 struct ReloadRequest {};
+/// Stop starting runs (global pause, queued fires held); the reply has the running count.
+struct DrainRequest {};
 /// `set max-concurrent-runs N`.
 struct SetRequest {
   int max_concurrent_runs = 0;
@@ -86,7 +88,7 @@ struct SetRequest {
 
 using Request = std::variant<StatusRequest, ListRequest, ShowRequest, PauseRequest, TriggerRequest,
                              CancelRequest, RunRequest, RunsRequest, LogsRequest, ReloadRequest,
-                             SetRequest, AddRequest, RemoveRequest>;
+                             SetRequest, AddRequest, RemoveRequest, DrainRequest>;
 
 /// A decoded line: the request id to echo (null when the line had none or was unreadable)
 /// and the request, or why it was refused.
