@@ -84,8 +84,14 @@ Control::Control(Engine& engine, Store& store, std::function<Result<std::string>
       reload_(std::move(reload)),
       daemon_user_(user_name(::geteuid())) {}
 
-Control::Caller Control::caller_of(const Peer& peer) const {
-  return Caller{peer.uid == 0 || peer.uid == ::geteuid(), user_name(peer.uid),
+Control::Caller Control::caller_of(const Peer& peer) {
+  // The account database is read once a minute per uid at most, not for every request.
+  const auto now = std::chrono::steady_clock::now();
+  auto it = names_.find(peer.uid);
+  if (it == names_.end() || now - it->second.second > std::chrono::minutes(1)) {
+    it = names_.insert_or_assign(peer.uid, std::pair{user_name(peer.uid), now}).first;
+  }
+  return Caller{peer.uid == 0 || peer.uid == ::geteuid(), it->second.first,
                 std::to_string(peer.uid), peer.gid};
 }
 
@@ -131,11 +137,15 @@ ControlReply Control::handle(const control::Request& request, const Peer& peer) 
   if (std::holds_alternative<control::StatusRequest>(request)) {
     const Engine::Counts counts = engine_.counts();
     const StoreHealth health = store_.health();
-    std::size_t jobs = 0, paused = 0;
-    for (const Engine::JobInfo& info : engine_.jobs()) {
-      if (!owns(*info.spec)) continue;
-      ++jobs;
-      if (info.paused) ++paused;
+    // Root's counts are the engine's own; another user's, of its jobs (a walk over them).
+    std::size_t jobs = counts.jobs, paused = engine_.paused_jobs();
+    if (!caller.admin) {
+      jobs = paused = 0;
+      for (const Engine::JobInfo& info : engine_.jobs()) {
+        if (!owns(*info.spec)) continue;
+        ++jobs;
+        if (info.paused) ++paused;
+      }
     }
     return json{
         {"version", kVersion},

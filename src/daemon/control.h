@@ -1,7 +1,9 @@
 // What each control request does, and who may do it: the handler behind ControlServer.
 #pragma once
 
+#include <chrono>
 #include <functional>
+#include <map>
 #include <string>
 
 #include "daemon/control_server.h"
@@ -23,7 +25,7 @@ class Control {
 
  private:
   struct Caller;
-  Caller caller_of(const Peer& peer) const;
+  Caller caller_of(const Peer& peer);
   ControlReply put_job(const control::AddRequest& request, const Caller& caller);
   ControlReply remove_job(const control::RemoveRequest& request, const Caller& caller);
   /// Why a user other than root may not have `spec` (after its user was filled in), if so.
@@ -33,6 +35,8 @@ class Control {
   Store& store_;
   std::function<Result<std::string>()> reload_;
   std::string daemon_user_;
+  /// User names by uid, with when they were looked up.
+  std::map<uid_t, std::pair<std::string, std::chrono::steady_clock::time_point>> names_;
 };
 
 }  // namespace skedd

@@ -70,6 +70,8 @@ class Engine {
   /// nullopt when no such job is loaded.
   std::optional<JobInfo> job(const std::string& name) const;
   bool paused_all() const { return paused_all_; }
+  /// How many loaded jobs are paused.
+  std::size_t paused_jobs() const;
   /// Pauses or resumes the fires of a job (recorded, so it lasts across restarts): while
   /// paused, its fires are recorded as not run (reason "paused"); retries and resumes of fires
   /// taken before go on. False when no such job is loaded.

@@ -23,6 +23,12 @@ std::optional<Engine::JobInfo> Engine::job(const std::string& name) const {
                  dispatcher_.running_of(id)};
 }
 
+std::size_t Engine::paused_jobs() const {
+  std::size_t n = 0;
+  for (const std::string& name : paused_) n += job_by_name_.contains(name) ? 1 : 0;
+  return n;
+}
+
 bool Engine::set_paused(const std::string& name, bool paused) {
   if (!job_by_name_.contains(name)) return false;
   const bool changed = paused ? paused_.insert(name).second : paused_.erase(name) > 0;
