@@ -19,6 +19,9 @@
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 
+#include <boost/asio/steady_timer.hpp>
+
+#include "config/crontab_sources.h"
 #include "daemon/control.h"
 #include "daemon/control_server.h"
 #include "daemon/engine.h"
@@ -49,6 +52,22 @@ rlimit raise_fd_limit() {
     ::setrlimit(RLIMIT_NOFILE, &lim);
   }
   return original;
+}
+
+// Appends the jobs of the crontabs of [cron] sources to `cfg`, logging what cron would
+// refuse (a file or a line) with its reason.
+void add_crontab_jobs(skedd::Config& cfg) {
+  if (cfg.cron.sources.empty()) return;
+  skedd::CrontabJobs tabs = skedd::load_crontabs(cfg.cron.sources, cfg.daemon.timezone);
+  for (const std::string& e : tabs.errors) {
+    skedd::log_event(spdlog::level::warn, "crontab_error", {{"error", e}});
+  }
+  for (const std::string& w : tabs.warnings) {
+    skedd::log_event(spdlog::level::info, "crontab_note", {{"note", w}});
+  }
+  skedd::log_event(spdlog::level::info, "crontabs_read",
+                   {{"sources", cfg.cron.sources}, {"jobs", tabs.jobs.size()}});
+  for (skedd::JobSpec& job : tabs.jobs) cfg.jobs.push_back(std::move(job));
 }
 
 }  // namespace
@@ -140,6 +159,13 @@ int main(int argc, char** argv) {
     std::cerr << "skedd: " << store.error().message << '\n';
     return kExitStore;
   }
+  if (!cfg->cron.sources.empty() && skedd::cron_daemon_running()) {
+    skedd::log_event(spdlog::level::warn, "cron_running",
+                     {{"effect",
+                       "a cron daemon runs too: every crontab job would run twice; "
+                       "stop cron or empty [cron] sources"}});
+  }
+  add_crontab_jobs(cfg.value());
   const rlimit original_nofile = raise_fd_limit();
   // Orphans of runs (children of a run's main process that outlive it) become skedd's children,
   // so skedd reaps them and sees when a run's process group has emptied, even where PID 1
@@ -160,6 +186,10 @@ int main(int argc, char** argv) {
     skedd::PosixSpawner spawner(original_nofile);
     skedd::SeededRandom random;
     const std::string socket = cfg->daemon.socket;
+    // Crontabs are read again when one changes (cron looks every minute; this, every second).
+    std::vector<std::string> cron_sources = cfg->cron.sources;
+    std::string cron_seen = skedd::crontab_fingerprint(cron_sources);
+    asio::steady_timer cron_watch(io);
     // Jobs added over the control socket, as last recorded.
     std::vector<skedd::Engine::ApiJob> api_jobs;
     if (auto recorded = store.value()->latest_job_versions()) {
@@ -194,6 +224,9 @@ int main(int argc, char** argv) {
       if (!state_dir.empty()) next->daemon.state_dir = state_dir;
       if (!socket_path.empty()) next->daemon.socket = socket_path;
       if (no_cgroups) next->daemon.use_cgroups = false;
+      add_crontab_jobs(next.value());
+      cron_sources = next->cron.sources;
+      cron_seen = skedd::crontab_fingerprint(cron_sources);
       const std::size_t jobs = next->jobs.size();
       engine.reload(std::move(next.value()));
       return "reloaded " + config_path + ": " + std::to_string(jobs) + " job(s)";
@@ -214,6 +247,7 @@ int main(int argc, char** argv) {
       skedd::log_event(spdlog::level::info, "signal",
                        {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
       reload_signal.cancel();
+      cron_watch.cancel();
       server.close();
       engine.shutdown([&io] { io.stop(); });
       // A second stop signal does not wait for runs to end: skedd exits, leaving them running.
@@ -232,6 +266,19 @@ int main(int argc, char** argv) {
       });
     };
     wait_reload();
+    std::function<void()> watch_crontabs = [&] {
+      cron_watch.expires_after(std::chrono::seconds(1));
+      cron_watch.async_wait([&](const boost::system::error_code& e) {
+        if (e) return;
+        if (!cron_sources.empty() && skedd::crontab_fingerprint(cron_sources) != cron_seen) {
+          skedd::log_event(spdlog::level::info, "crontab_changed", {});
+          cron_seen = skedd::crontab_fingerprint(cron_sources);
+          (void)reload();
+        }
+        watch_crontabs();
+      });
+    };
+    watch_crontabs();
     engine.start(std::move(api_jobs));
     io.run();
     if (auto flushed = store.value()->flush(); !flushed) {

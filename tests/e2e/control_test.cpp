@@ -525,3 +525,43 @@ TEST_CASE("skedctl validate checks a main file or a jobs file without a daemon",
   CHECK(r.exit_code == 1);
   CHECK(r.err.find(bad + ":4:") == 0);
 }
+
+TEST_CASE(
+    "inside a job, skedctl checkpoint and progress reach skedd; logs --follow and wait "
+    "outside",
+    "[control]") {
+  TempDir dir("skedd-control-test");
+  const std::string skedctl_path = SKEDCTL_BINARY;
+  const std::string config = write_config(dir, R"([job.steps]
+every = "1h"
+command = '''
+)" + skedctl_path + R"( progress 25 first step
+echo one
+)" + skedctl_path + R"( checkpoint step-1
+sleep 0.5
+echo two
+exit 7
+'''
+)");
+  Daemon d(dir, config);
+  d.wait_for("job_loaded");
+  const std::string id = skedctl_json(dir, {"trigger", "steps"})["run"].dump();
+  const CommandResult follow = skedctl(dir, {"logs", id, "--follow"});
+  SHOW(follow);
+  CHECK(follow.exit_code == 0);
+  CHECK(follow.out == "one\ntwo\n");  // followed until the run ended
+  const CommandResult waited = skedctl(dir, {"wait", id});
+  CHECK(waited.exit_code == 7);
+  CHECK(waited.out == "run " + id + " failed, exit code 7\n");
+  const json runs =
+      skedctl_json(dir, {"runs", "--state", "failed", "--since",
+                         skedd::test::rfc3339_utc_ms(std::chrono::system_clock::now() - 60s)});
+  REQUIRE(runs["runs"].size() == 1);
+  CHECK(runs["runs"][0]["checkpoint"] == "step-1");
+  CHECK(runs["runs"][0]["progress"] == 25);
+  CHECK(runs["runs"][0]["progress_message"] == "first step");
+  CHECK(skedctl_json(dir, {"runs", "--state", "succeeded"})["runs"].empty());
+  CHECK(skedctl(dir, {"runs", "--state", "bogus"}).exit_code == 2);
+  // Outside a job there is no control channel.
+  CHECK(skedctl(dir, {"checkpoint", "x"}).exit_code == 1);
+}

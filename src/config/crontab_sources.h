@@ -1,0 +1,44 @@
+// Reading the crontabs of [cron] sources as cron would: which files, whose, and whether they
+// are safe to run.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "skedd/core/job_spec.h"
+#include "skedd/time/time_zone.h"
+
+namespace skedd {
+
+/// The jobs of every crontab of `sources`, and what could not be loaded.
+struct CrontabJobs {
+  std::vector<JobSpec> jobs;
+  /// Skipped files ("FILE: reason") and lines ("FILE:LINE: message"), in the order read.
+  std::vector<std::string> errors;
+  /// Lines that load but behave in a way worth a note.
+  std::vector<std::string> warnings;
+};
+
+/// Reads the crontabs of `sources`, each a file or a directory:
+///  - a file is read in the system format (/etc/crontab: a user field on each line);
+///  - a directory whose name is `crontabs` is a user spool (/var/spool/cron/crontabs): each
+///    file is named after its user, must be owned by that user, and is read in the user
+///    format;
+///  - any other directory is read as /etc/cron.d: each file in the system format, skipping
+///    names that are not only letters, digits, '-' and '_' (as Debian's cron skips
+///    *.dpkg-old and the like).
+/// Every file must be a regular file not writable by group or others, owned by root (system
+/// format) or by its user (spool); a file that is not is skipped with the reason. Lines cron
+/// could not read are skipped; the rest load. A missing source is not an error (cron's
+/// directories may be absent).
+CrontabJobs load_crontabs(const std::vector<std::string>& sources, const TimeZone& zone);
+
+/// A text that changes when a crontab of `sources` is added, removed or modified (paths,
+/// sizes and modification times), for noticing edits.
+std::string crontab_fingerprint(const std::vector<std::string>& sources);
+
+/// Whether a cron daemon (a process named cron or crond) runs on this host: with [cron]
+/// sources set, every job would then run twice.
+bool cron_daemon_running();
+
+}  // namespace skedd

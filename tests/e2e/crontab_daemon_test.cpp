@@ -1,0 +1,148 @@
+// skedd reading crontabs directly ([cron] sources), as cron would: the real daemon on temp
+// crontabs, jobs run through `skedctl trigger` so nothing waits for the wall-clock minute.
+// cron's ownership rules need root to set up: without it the tests exit 77 (skipped).
+#include <pwd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <catch2/catch.hpp>
+
+#include <nlohmann/json.hpp>
+#include "support/command.h"
+#include "support/daemon.h"
+#include "support/temp_dir.h"
+
+namespace {
+
+using namespace std::chrono_literals;
+using nlohmann::json;
+using skedd::test::CommandResult;
+using skedd::test::Daemon;
+using skedd::test::TempDir;
+
+#define SHOW(r) INFO("exit " << (r).exit_code << "\nstdout:\n" << (r).out << "stderr:\n" << (r).err)
+
+CommandResult skedctl(const TempDir& dir, std::vector<std::string> args) {
+  args.insert(args.begin(), {SKEDCTL_BINARY, "--socket", dir / "skedd.sock"});
+  return skedd::test::run_command(args);
+}
+
+// The name of the loaded job whose name starts with `prefix`, or "".
+std::string job_named(const TempDir& dir, const std::string& prefix) {
+  const CommandResult r = skedctl(dir, {"list", "--json"});
+  if (r.exit_code != 0) return {};
+  const json list = json::parse(r.out);
+  for (const json& j : list["jobs"]) {
+    const std::string name = j["name"];
+    if (name.rfind(prefix, 0) == 0) return name;
+  }
+  return {};
+}
+
+std::string write_mode(const TempDir& dir, const std::string& rel, const std::string& text,
+                       mode_t mode) {
+  const std::string path = dir.write(rel, text);
+  ::chmod(path.c_str(), mode);
+  return path;
+}
+
+}  // namespace
+
+TEST_CASE("skedd runs the crontabs of [cron] sources as cron would, and rereads them",
+          "[cron][root]") {
+  if (::geteuid() != 0) std::_Exit(77);  // files must be owned by root: skipped
+  TempDir dir("skedd-crontab-test");
+  ::chmod(dir.path().c_str(), 0755);
+  write_mode(dir, "cron.d/good",
+             "# a comment\nFOO='bar baz'\n@reboot root echo \"reboot $FOO\" > " + dir / "reboot" +
+                 "\n17 3 * * * root cat > " + dir / "stdin" + " % line1%line2 \\% kept\n",
+             0644);
+  write_mode(dir, "cron.d/loose", "17 3 * * * root true\n", 0664);
+  write_mode(dir, "cron.d/php.dpkg-old", "17 3 * * * root true\n", 0644);
+  write_mode(dir, "cron.d/broken", "61 3 * * * root true\n17 3 * * * root echo ok\n", 0644);
+  dir.write("jobs.d/none.toml", "");
+  const std::string config = dir.write(
+      "skedd.toml", "[daemon]\nstate_dir = \"" + dir / "state" + "\"\nsocket = \"" +
+                        dir / "skedd.sock" + "\"\ntimezone = \"UTC\"\n[cron]\nsources = [\"" +
+                        dir / "cron.d" + "\"]\n");
+  ::chmod(config.c_str(), 0644);
+  ::chmod((dir / "jobs.d/none.toml").c_str(), 0644);
+  Daemon d(dir, config);
+  const json read = d.wait_for("crontabs_read");
+  CHECK(read["jobs"] == 3);  // good (2 lines) and broken's second line
+  const auto errors = d.events_named("crontab_error");
+  std::string all;
+  for (const json& e : errors) all += e["error"].get<std::string>() + "\n";
+  INFO(all);
+  CHECK(all.find(dir / "cron.d/loose: skipped: writable by group or others (mode 0664") !=
+        std::string::npos);
+  CHECK(all.find(dir / "cron.d/broken:1: ") != std::string::npos);
+  CHECK(all.find("dpkg-old") == std::string::npos);  // skipped silently, as cron does
+
+  // @reboot ran at start, with the file's environment.
+  d.wait_for("run_finished",
+             [](const json& e) { return e["job"].get<std::string>().rfind("cron:good:", 0) == 0; });
+  CHECK(skedd::test::slurp(dir / "reboot") == "reboot bar baz\n");
+
+  // The 03:17 line, triggered now: % makes its standard input.
+  std::string name;
+  const json list = json::parse(skedctl(dir, {"list", "--json"}).out);
+  for (const json& j : list["jobs"]) {
+    if (j["schedule"] == "17 3 * * *" && j["name"].get<std::string>().rfind("cron:good:", 0) == 0) {
+      name = j["name"];
+    }
+  }
+  REQUIRE_FALSE(name.empty());
+  const CommandResult run = skedctl(dir, {"trigger", name, "--wait"});
+  SHOW(run);
+  CHECK(run.exit_code == 0);
+  CHECK(skedd::test::slurp(dir / "stdin") == " line1\nline2 % kept\n");  // as cron: all after the %
+  CHECK(skedctl(dir, {"show", name, "--json"}).out.find("\"overlap\":\"allow\"") !=
+        std::string::npos);
+
+  // An edit is noticed: a new line becomes a job, with no signal sent.
+  write_mode(dir, "cron.d/added", "5 4 * * * root true\n", 0644);
+  REQUIRE(skedd::test::wait_until([&] { return !job_named(dir, "cron:added:").empty(); }, 5000ms));
+}
+
+TEST_CASE("a user's crontab in the spool runs as that user, with its HOME", "[cron][root]") {
+  if (::geteuid() != 0) std::_Exit(77);
+  const char* user = "skedd-ctl-test";
+  if (::getpwnam(user) == nullptr) {
+    const CommandResult added =
+        skedd::test::run_command({"/usr/sbin/useradd", "-M", "-N", "-s", "/bin/sh", user});
+    if (added.exit_code != 0) std::_Exit(77);
+  }
+  const passwd* pw = ::getpwnam(user);
+  REQUIRE(pw != nullptr);
+  std::filesystem::create_directories(pw->pw_dir);
+  REQUIRE(::chown(pw->pw_dir, pw->pw_uid, pw->pw_gid) == 0);
+  TempDir dir("skedd-crontab-test");
+  ::chmod(dir.path().c_str(), 0755);
+  const std::string tab = write_mode(dir, std::string("spool/crontabs/") + user,
+                                     "0 5 * * * id -u; echo \"$HOME\"\n", 0600);
+  REQUIRE(::chown(tab.c_str(), pw->pw_uid, pw->pw_gid) == 0);
+  write_mode(dir, "spool/crontabs/nobody-here", "0 5 * * * true\n", 0600);
+  dir.write("jobs.d/none.toml", "");
+  ::chmod((dir / "jobs.d/none.toml").c_str(), 0644);
+  const std::string config = dir.write(
+      "skedd.toml", "[daemon]\nstate_dir = \"" + dir / "state" + "\"\nsocket = \"" +
+                        dir / "skedd.sock" + "\"\ntimezone = \"UTC\"\n[cron]\nsources = [\"" +
+                        dir / "spool/crontabs" + "\"]\n");
+  ::chmod(config.c_str(), 0644);
+  Daemon d(dir, config);
+  const json read = d.wait_for("crontabs_read");
+  CHECK(read["jobs"] == 1);
+  CHECK(d.events_named("crontab_error").size() == 1);  // no user named nobody-here
+  const std::string name = job_named(dir, std::string("cron:") + user + ":");
+  REQUIRE_FALSE(name.empty());
+  const CommandResult run = skedctl(dir, {"trigger", name, "--wait", "--json"});
+  SHOW(run);
+  REQUIRE(run.exit_code == 0);
+  const CommandResult logs = skedctl(dir, {"logs", json::parse(run.out)["run"].dump()});
+  CHECK(logs.out == std::to_string(pw->pw_uid) + "\n" + pw->pw_dir + "\n");
+}
