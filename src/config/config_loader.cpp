@@ -208,6 +208,8 @@ void read_pools(const toml::table& t, const std::string& file, std::map<std::str
 void read_cron(const toml::table& t, const std::string& file, CronConfig& c, Diagnostics& diag) {
   TableReader r(t, file, "cron", diag);
   read_strings(r, file, "cron", "sources", "path", c.sources, diag);
+  r.string("allow", c.allow);
+  r.string("deny", c.deny);
   r.reject_unknown();
 }
 

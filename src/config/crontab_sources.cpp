@@ -102,6 +102,7 @@ CrontabJobs load_crontabs(const std::vector<std::string>& sources, const TimeZon
     const bool spool = fs::path(source).filename() == "crontabs";
     for (const std::string& name : files_of(source)) {
       const std::string path = (fs::path(source) / name).string();
+      if (name[0] == '.') continue;  // such as a crontab being installed
       if (!spool) {
         if (!cron_d_name(name)) continue;  // as cron skips backups such as php.dpkg-old
         if (auto why = unsafe(path, 0, "root"); !why.empty()) {

@@ -103,6 +103,22 @@ std::variant<Request, Failure> decode_op(const std::string& op, Fields& f) {
   }
   if (op == "reload") return ReloadRequest{};
   if (op == "drain") return DrainRequest{};
+  if (op == "crontab") {
+    CrontabRequest r;
+    const std::string action = f.string("action");
+    r.user = f.string("user", false);
+    if (action == "get") {
+      r.action = CrontabRequest::Action::kGet;
+    } else if (action == "put") {
+      r.action = CrontabRequest::Action::kPut;
+      r.text = f.string("text");
+    } else if (action == "remove") {
+      r.action = CrontabRequest::Action::kRemove;
+    } else if (!f.failure()) {
+      return Failure{kInvalidArgument, "op \"crontab\": action must be get, put or remove"};
+    }
+    return r;
+  }
   if (op == "add" || op == "update") return AddRequest{f.string("definition"), op == "update"};
   if (op == "remove") return RemoveRequest{f.string("job")};
   if (op == "set") {
@@ -167,6 +183,7 @@ const char* op_name(const Request& request) {
     const char* operator()(const AddRequest& r) const { return r.replace ? "update" : "add"; }
     const char* operator()(const RemoveRequest&) const { return "remove"; }
     const char* operator()(const DrainRequest&) const { return "drain"; }
+    const char* operator()(const CrontabRequest&) const { return "crontab"; }
   };
   return std::visit(Visitor{}, request);
 }
@@ -179,6 +196,12 @@ std::string encode_request(const json& id, const Request& request) {
     void operator()(const ListRequest&) const {}
     void operator()(const ReloadRequest&) const {}
     void operator()(const DrainRequest&) const {}
+    void operator()(const CrontabRequest& r) const {
+      static constexpr const char* kActions[] = {"get", "put", "remove"};
+      j["action"] = kActions[static_cast<int>(r.action)];
+      if (!r.user.empty()) j["user"] = r.user;
+      if (r.action == CrontabRequest::Action::kPut) j["text"] = r.text;
+    }
     void operator()(const ShowRequest& r) const { j["job"] = r.job; }
     void operator()(const PauseRequest& r) const {
       if (r.all) {

@@ -30,5 +30,7 @@ Command next_command();
 /// global --socket option, read when they run.
 std::vector<Command> daemon_commands(std::shared_ptr<const std::string> socket);
 Command import_crontab_command();
+/// crontab(1) through skedd; `socket` as for daemon_commands().
+Command crontab_command(std::shared_ptr<const std::string> socket);
 
 }  // namespace skedd::ctl

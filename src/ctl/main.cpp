@@ -12,6 +12,7 @@ int main(int argc, char** argv) {
   std::vector<Command> commands = skedd::ctl::daemon_commands(socket);
   commands.push_back(skedd::ctl::next_command());
   commands.push_back(skedd::ctl::import_crontab_command());
+  commands.push_back(skedd::ctl::crontab_command(socket));
 
   CLI::App app{"skedctl: control and inspect skedd"};
   app.add_option("--socket", *socket,

@@ -71,13 +71,6 @@ Failure store_failure(const Error& error) {
 
 }  // namespace
 
-struct Control::Caller {
-  bool admin = false;
-  std::string user;
-  std::string uid;
-  gid_t gid = 0;
-};
-
 Control::Control(Engine& engine, Store& store, std::function<Result<std::string>()> reload)
     : engine_(engine),
       store_(store),
@@ -337,6 +330,7 @@ ControlReply Control::handle(const control::Request& request, const Peer& peer) 
   }
   if (const auto* r = std::get_if<control::AddRequest>(&request)) return put_job(*r, caller);
   if (const auto* r = std::get_if<control::RemoveRequest>(&request)) return remove_job(*r, caller);
+  if (const auto* r = std::get_if<control::CrontabRequest>(&request)) return crontab(*r, caller);
   if (std::holds_alternative<control::DrainRequest>(request)) {
     if (auto denied = root_only("drain")) return *denied;
     engine_.drain();

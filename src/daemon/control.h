@@ -24,10 +24,17 @@ class Control {
   ControlReply handle(const control::Request& request, const Peer& peer);
 
  private:
-  struct Caller;
+  /// Who asks: root (or the daemon's own user) is `admin`.
+  struct Caller {
+    bool admin = false;
+    std::string user;
+    std::string uid;
+    gid_t gid = 0;
+  };
   Caller caller_of(const Peer& peer);
   ControlReply put_job(const control::AddRequest& request, const Caller& caller);
   ControlReply remove_job(const control::RemoveRequest& request, const Caller& caller);
+  ControlReply crontab(const control::CrontabRequest& request, const Caller& caller);
   /// Why a user other than root may not have `spec` (after its user was filled in), if so.
   std::optional<control::Failure> refuse_for_user(const JobSpec& spec, const Caller& caller) const;
 

@@ -313,19 +313,12 @@ TEST_CASE("bad input on the socket gets an error or a close, and a due job start
 
 TEST_CASE("another user sees and manages only its own jobs, which run as that user",
           "[control][root]") {
-  if (::geteuid() != 0) std::_Exit(77);  // CTest's SKIP_RETURN_CODE: needs root and useradd
-  const char* user = "skedd-ctl-test";
-  if (::getpwnam(user) == nullptr) {
-    const CommandResult added =
-        skedd::test::run_command({"/usr/sbin/useradd", "-M", "-N", "-s", "/bin/sh", user});
-    if (added.exit_code != 0) std::_Exit(77);
-  }
+  // CTest's SKIP_RETURN_CODE when not root: see test_user_or_skip().
+  const skedd::test::TestUser account = skedd::test::test_user_or_skip();
+  const char* user = account.name.c_str();
   const passwd* pw = ::getpwnam(user);
   REQUIRE(pw != nullptr);
-  const skedd::test::RunAs as{pw->pw_uid, pw->pw_gid};
-  // Runs start in the user's home, as cron's do.
-  std::filesystem::create_directories(pw->pw_dir);
-  REQUIRE(::chown(pw->pw_dir, pw->pw_uid, pw->pw_gid) == 0);
+  const skedd::test::RunAs as = account.as;
   TempDir dir("skedd-control-test");
   ::chmod(dir.path().c_str(), 0755);  // the user reaches the socket
   const std::string config = write_config(dir, std::string(R"([job.mine]

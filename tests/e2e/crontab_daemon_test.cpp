@@ -110,17 +110,10 @@ TEST_CASE("skedd runs the crontabs of [cron] sources as cron would, and rereads 
 }
 
 TEST_CASE("a user's crontab in the spool runs as that user, with its HOME", "[cron][root]") {
-  if (::geteuid() != 0) std::_Exit(77);
-  const char* user = "skedd-ctl-test";
-  if (::getpwnam(user) == nullptr) {
-    const CommandResult added =
-        skedd::test::run_command({"/usr/sbin/useradd", "-M", "-N", "-s", "/bin/sh", user});
-    if (added.exit_code != 0) std::_Exit(77);
-  }
+  const skedd::test::TestUser account = skedd::test::test_user_or_skip();
+  const char* user = account.name.c_str();
   const passwd* pw = ::getpwnam(user);
   REQUIRE(pw != nullptr);
-  std::filesystem::create_directories(pw->pw_dir);
-  REQUIRE(::chown(pw->pw_dir, pw->pw_uid, pw->pw_gid) == 0);
   TempDir dir("skedd-crontab-test");
   ::chmod(dir.path().c_str(), 0755);
   const std::string tab = write_mode(dir, std::string("spool/crontabs/") + user,
@@ -145,4 +138,77 @@ TEST_CASE("a user's crontab in the spool runs as that user, with its HOME", "[cr
   REQUIRE(run.exit_code == 0);
   const CommandResult logs = skedctl(dir, {"logs", json::parse(run.out)["run"].dump()});
   CHECK(logs.out == std::to_string(pw->pw_uid) + "\n" + pw->pw_dir + "\n");
+}
+
+TEST_CASE("skedctl crontab installs, lists, edits and removes a user's crontab through skedd",
+          "[cron][root]") {
+  const skedd::test::TestUser account = skedd::test::test_user_or_skip();
+  const char* user = account.name.c_str();
+  const passwd* pw = ::getpwnam(user);
+  REQUIRE(pw != nullptr);
+  const skedd::test::RunAs as = account.as;
+  TempDir dir("skedd-crontab-test");
+  ::chmod(dir.path().c_str(), 0755);
+  dir.write("jobs.d/none.toml", "");
+  ::chmod((dir / "jobs.d/none.toml").c_str(), 0644);
+  const std::string config = dir.write(
+      "skedd.toml", "[daemon]\nstate_dir = \"" + dir / "state" + "\"\nsocket = \"" +
+                        dir / "skedd.sock" + "\"\ntimezone = \"UTC\"\n[cron]\nsources = [\"" +
+                        dir / "spool/crontabs" + "\"]\nallow = \"" + dir / "cron.allow" +
+                        "\"\ndeny = \"" + dir / "cron.deny" + "\"\n");
+  ::chmod(config.c_str(), 0644);
+  Daemon d(dir, config);
+  d.wait_for("crontabs_read");
+  auto as_user = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {SKEDCTL_BINARY, "--socket", dir / "skedd.sock", "crontab"});
+    return skedd::test::run_command(args, as);
+  };
+  CHECK(as_user({"-l"}).exit_code == 3);  // no crontab yet
+  const std::string tab = dir.write("mytab", "# mine\n0 6 * * * echo six\n");
+  ::chmod(tab.c_str(), 0644);
+  const CommandResult installed = as_user({tab});
+  SHOW(installed);
+  CHECK(installed.exit_code == 0);
+  struct stat st {};
+  REQUIRE(::stat((dir / "spool/crontabs/" + user).c_str(), &st) == 0);
+  CHECK(st.st_uid == pw->pw_uid);
+  CHECK((st.st_mode & 0777) == 0600);
+  CHECK(as_user({"-l"}).out == "# mine\n0 6 * * * echo six\n");
+  REQUIRE(skedd::test::wait_until([&] { return !job_named(dir, "cron:skedd-ctl-test:").empty(); },
+                                  5000ms));
+
+  // A crontab with an error is refused whole, naming the line; the installed one stays.
+  const std::string bad = dir.write("badtab", "0 6 * * * echo six\n0 25 * * * echo never\n");
+  ::chmod(bad.c_str(), 0644);
+  const CommandResult refused = as_user({bad});
+  SHOW(refused);
+  CHECK(refused.exit_code == 1);
+  CHECK(refused.err.find("crontab:2: hour field") != std::string::npos);
+  CHECK(as_user({"-l"}).out == "# mine\n0 6 * * * echo six\n");
+
+  // -e with an editor that appends a line.
+  const std::string editor =
+      dir.write("editor.sh", "#!/bin/sh\necho '30 7 * * * echo half' >> \"$1\"\n");
+  ::chmod(editor.c_str(), 0755);
+  ::setenv("EDITOR", editor.c_str(), 1);
+  const CommandResult edited = as_user({"-e"});
+  ::unsetenv("EDITOR");
+  SHOW(edited);
+  CHECK(edited.exit_code == 0);
+  CHECK(as_user({"-l"}).out == "# mine\n0 6 * * * echo six\n30 7 * * * echo half\n");
+
+  // Only root uses -u; cron.deny and cron.allow are honoured.
+  CHECK(as_user({"-u", "root", "-l"}).exit_code == 4);
+  dir.write("cron.deny", std::string(user) + "\n");
+  CHECK(as_user({"-l"}).exit_code == 4);
+  dir.write("cron.allow", "root\n");
+  ::unlink((dir / "cron.deny").c_str());
+  CHECK(as_user({"-l"}).exit_code == 4);
+  dir.write("cron.allow", std::string(user) + "\n");
+  CHECK(as_user({"-l"}).exit_code == 0);
+
+  CHECK(as_user({"-r"}).exit_code == 0);
+  CHECK(as_user({"-l"}).exit_code == 3);
+  REQUIRE(skedd::test::wait_until([&] { return job_named(dir, "cron:skedd-ctl-test:").empty(); },
+                                  5000ms));
 }

@@ -4,10 +4,13 @@
 
 #include <fcntl.h>
 #include <grp.h>
+#include <pwd.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <optional>
 #include <sstream>
@@ -31,6 +34,35 @@ struct RunAs {
   uid_t uid;
   gid_t gid;
 };
+
+/// The account the root-only tests act as, created (useradd) on first use, with its home
+/// directory (runs start there, as cron's do). Exits the test process with 77, which CTest
+/// reports as skipped, when not root or when the account cannot be made.
+struct TestUser {
+  std::string name;
+  std::string home;
+  RunAs as;
+};
+inline TestUser test_user_or_skip() {
+  const char* name = "skedd-ctl-test";
+  if (::geteuid() != 0) std::_Exit(77);
+  if (::getpwnam(name) == nullptr) {
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+      ::execl("/usr/sbin/useradd", "useradd", "-M", "-N", "-s", "/bin/sh", name,
+              static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+  }
+  const passwd* pw = ::getpwnam(name);
+  if (pw == nullptr) std::_Exit(77);
+  TestUser user{name, pw->pw_dir, RunAs{pw->pw_uid, pw->pw_gid}};
+  std::filesystem::create_directories(user.home);
+  if (::chown(user.home.c_str(), user.as.uid, user.as.gid) != 0) std::_Exit(77);
+  return user;
+}
 
 inline std::string read_whole_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

@@ -41,6 +41,10 @@ struct StoreConfig {
 /// The [cron] table.
 struct CronConfig {
   std::vector<std::string> sources;
+  /// crontab(1)'s access files for `skedctl crontab`: when `allow` exists, only the users it
+  /// lists may have a crontab; otherwise those `deny` lists may not. Root always may.
+  std::string allow = "/etc/cron.allow";
+  std::string deny = "/etc/cron.deny";
 };
 
 /// Everything skedd.toml and jobs.d/*.toml say, typed and validated.

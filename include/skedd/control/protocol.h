@@ -78,6 +78,13 @@ struct AddRequest {
 struct RemoveRequest {
   std::string job;
 };
+/// A user's crontab in the spool, as crontab(1) manages it: read, install or remove.
+struct CrontabRequest {
+  enum class Action : std::uint8_t { kGet, kPut, kRemove };
+  Action action = Action::kGet;
+  std::string user;  ///< empty: the caller's own (another user's: root only)
+  std::string text;  ///< kPut
+};
 struct ReloadRequest {};
 /// Stop starting runs (global pause, queued fires held); the reply has the running count.
 struct DrainRequest {};
@@ -88,7 +95,7 @@ struct SetRequest {
 
 using Request = std::variant<StatusRequest, ListRequest, ShowRequest, PauseRequest, TriggerRequest,
                              CancelRequest, RunRequest, RunsRequest, LogsRequest, ReloadRequest,
-                             SetRequest, AddRequest, RemoveRequest, DrainRequest>;
+                             SetRequest, AddRequest, RemoveRequest, DrainRequest, CrontabRequest>;
 
 /// A decoded line: the request id to echo (null when the line had none or was unreadable)
 /// and the request, or why it was refused.
