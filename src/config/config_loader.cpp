@@ -210,6 +210,7 @@ void read_cron(const toml::table& t, const std::string& file, CronConfig& c, Dia
   read_strings(r, file, "cron", "sources", "path", c.sources, diag);
   r.string("allow", c.allow);
   r.string("deny", c.deny);
+  r.string("sendmail", c.sendmail);
   r.reject_unknown();
 }
 

@@ -138,7 +138,8 @@ bool same_definition(const JobSpec& a, const JobSpec& b) {
                     j.nice, j.limit_nofile, j.limit_memory, j.priority, j.pool, j.soft_timeout,
                     j.hard_timeout, j.soft_signal, j.kill_leftovers, j.retries, j.retry_backoff,
                     j.retry_backoff_max, j.overlap, j.catch_up, j.max_catch_up, j.starting_deadline,
-                    j.jitter, j.jitter_fixed, j.on_interrupt, j.max_interrupts, j.log_max_size);
+                    j.jitter, j.jitter_fixed, j.on_interrupt, j.max_interrupts, j.log_max_size,
+                    j.mail_to);
   };
   return fields(a) == fields(b) && schedule_identity(a.schedule) == schedule_identity(b.schedule) &&
          a.zone.name() == b.zone.name();

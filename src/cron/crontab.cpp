@@ -231,6 +231,11 @@ Result<JobSpec> crontab_job_spec(const CrontabEntry& entry, const HomeDirectoryL
   spec.env = crontab_environment(entry, *dir);
   spec.overlap = OverlapPolicy::kAllow;
   spec.kill_leftovers = false;
+  // cron mails what a job writes to MAILTO, else to the crontab's user; MAILTO="" stops it.
+  spec.mail_to = entry.user;
+  for (const CrontabVariable& v : entry.env) {
+    if (v.name == "MAILTO") spec.mail_to = v.value;
+  }
   if (entry.random_delay_minutes && *entry.random_delay_minutes > 0) {
     spec.jitter = std::chrono::minutes(*entry.random_delay_minutes);
     spec.jitter_fixed = true;

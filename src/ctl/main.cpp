@@ -1,4 +1,5 @@
 // skedctl: the admin CLI. Each subcommand is an entry of kCommands.
+#include <cstdlib>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -17,6 +18,9 @@ int main(int argc, char** argv) {
   CLI::App app{"skedctl: control and inspect skedd"};
   app.add_option("--socket", *socket,
                  "skedd's control socket (default: $SKEDD_SOCKET, else /run/skedd/skedd.sock)");
+  bool user = false;
+  app.add_flag("--user", user,
+               "talk to this user's own daemon (skedd --user): $XDG_RUNTIME_DIR/skedd.sock");
   app.fallthrough();
   app.set_version_flag("-V,--version", std::string("skedctl ") + skedd::kVersion);
   app.require_subcommand(1);
@@ -38,6 +42,14 @@ int main(int argc, char** argv) {
     const int code = app.exit(e);
     // CLI11's own codes (help = 0, errors > 0) map to 0 and the usage code.
     return code == 0 ? skedd::ctl::kExitOk : skedd::ctl::kExitUsage;
+  }
+  if (user && socket->empty()) {
+    const char* runtime = std::getenv("XDG_RUNTIME_DIR");
+    if (runtime == nullptr || *runtime == '\0') {
+      std::cerr << "skedctl: --user: XDG_RUNTIME_DIR is not set\n";
+      return skedd::ctl::kExitUsage;
+    }
+    *socket = std::string(runtime) + "/skedd.sock";
   }
   return run ? run() : skedd::ctl::kExitUsage;
 }

@@ -59,12 +59,12 @@ Engine::Engine(asio::io_context& io, Config config, const Clock& clock, ProcessS
       random_(random),
       scheduler_(clock, random, host_name()),
       dispatcher_(limits_of(config_)),
-      supervisor_(
-          io, clock, spawner, store,
-          SupervisorOptions{config_.daemon.state_dir,
-                            std::filesystem::path(config_.daemon.socket).parent_path().string(),
-                            config_.daemon.kill_grace, config_.daemon.use_cgroups},
-          [this](const RunOutcome& outcome) { on_run_finished(outcome); }),
+      supervisor_(io, clock, spawner, store,
+                  SupervisorOptions{
+                      config_.daemon.state_dir,
+                      std::filesystem::path(config_.daemon.socket).parent_path().string(),
+                      config_.daemon.kill_grace, config_.daemon.use_cgroups, config_.cron.sendmail},
+                  [this](const RunOutcome& outcome) { on_run_finished(outcome); }),
       wall_timer_(io, CLOCK_REALTIME),
       mono_timer_(io, CLOCK_BOOTTIME),
       child_signal_(io, SIGCHLD),

@@ -4,6 +4,7 @@
 #include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -11,8 +12,10 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <iostream>
+#include <optional>
 #include <string>
 
 #include <spdlog/sinks/stdout_color_sinks.h>
@@ -54,6 +57,43 @@ rlimit raise_fd_limit() {
   return original;
 }
 
+struct UserPaths {
+  std::string config;
+  std::string state_dir;
+  std::string socket;
+};
+
+// An XDG base directory: $NAME, else $HOME/`fallback`.
+std::string xdg(const char* name, const char* fallback) {
+  if (const char* v = std::getenv(name); v != nullptr && *v == '/') return v;
+  const char* home = std::getenv("HOME");
+  return std::string(home != nullptr ? home : "") + "/" + fallback;
+}
+
+// Where a user's own daemon keeps things; its configuration file is created when missing, so
+// that a first `skedd --user` starts with no jobs rather than fails.
+skedd::Result<UserPaths> user_paths(std::optional<std::string> config) {
+  UserPaths p;
+  const char* runtime = std::getenv("XDG_RUNTIME_DIR");
+  if (runtime == nullptr || *runtime != '/') {
+    return skedd::Error::invalid_argument("XDG_RUNTIME_DIR is not set: give --socket");
+  }
+  p.socket = std::string(runtime) + "/skedd.sock";
+  p.state_dir = xdg("XDG_STATE_HOME", ".local/state") + "/skedd";
+  p.config = config ? *config : xdg("XDG_CONFIG_HOME", ".config") + "/skedd/skedd.toml";
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (!config && !fs::exists(p.config, ec)) {
+    fs::create_directories(fs::path(p.config).parent_path() / "jobs.d", ec);
+    std::ofstream out(p.config);
+    out << "# skedd --user: this user's own scheduler. Jobs go in jobs.d/*.toml (skedd-jobs(5)).\n"
+           "[daemon]\n";
+    if (!out) return skedd::Error::io("cannot create " + p.config);
+    ::chmod(p.config.c_str(), 0644);
+  }
+  return p;
+}
+
 // Appends the jobs of the crontabs of [cron] sources to `cfg`, logging what cron would
 // refuse (a file or a line) with its reason.
 void add_crontab_jobs(skedd::Config& cfg) {
@@ -80,6 +120,7 @@ int main(int argc, char** argv) {
   std::string log_level = "info";
   std::string log_format = "text";
   std::string log_file;
+  std::string user_state_dir, user_socket;  // --user: the XDG places
   bool check_only = false;
   bool no_cgroups = false;
   app.add_option("-c,--config", config_path, "main configuration file")->capture_default_str();
@@ -96,6 +137,12 @@ int main(int argc, char** argv) {
                  "log to this file, rotated at 10 MiB keeping 3 (default: stderr)");
   app.add_flag("--no-cgroups", no_cgroups,
                "do not give runs their own cgroup (overrides [daemon] cgroups)");
+  bool user_mode = false;
+  auto* config_option = app.get_option("--config");
+  app.add_flag("--user", user_mode,
+               "a user's own daemon: configuration $XDG_CONFIG_HOME/skedd/skedd.toml (created "
+               "when missing), state in $XDG_STATE_HOME/skedd, socket "
+               "$XDG_RUNTIME_DIR/skedd.sock, unless the file or options say otherwise");
   app.set_version_flag("-V,--version", std::string("skedd ") + skedd::kVersion);
   try {
     app.parse(argc, argv);
@@ -103,11 +150,30 @@ int main(int argc, char** argv) {
     return app.exit(e) == 0 ? 0 : kExitUsage;
   }
 
+  if (user_mode) {
+    auto paths = user_paths(config_option->count() > 0 ? std::optional(config_path) : std::nullopt);
+    if (!paths) {
+      std::cerr << "skedd --user: " << paths.error().message << '\n';
+      return kExitCantCreate;
+    }
+    config_path = paths->config;
+    user_state_dir = paths->state_dir;
+    user_socket = paths->socket;
+  }
   auto cfg = skedd::load_config(config_path);
   if (!cfg) {
     std::cerr << cfg.error().message << '\n';
     std::cerr << "skedd: configuration " << config_path << " is invalid\n";
     return kExitConfig;
+  }
+  // In user mode the XDG places replace the system defaults the file did not change.
+  if (state_dir.empty() && !user_state_dir.empty() &&
+      cfg->daemon.state_dir == skedd::DaemonConfig{}.state_dir) {
+    state_dir = user_state_dir;
+  }
+  if (socket_path.empty() && !user_socket.empty() &&
+      cfg->daemon.socket == skedd::DaemonConfig{}.socket) {
+    socket_path = user_socket;
   }
   if (!state_dir.empty()) cfg->daemon.state_dir = state_dir;
   if (!socket_path.empty()) cfg->daemon.socket = socket_path;

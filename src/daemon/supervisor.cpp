@@ -12,6 +12,7 @@
 #include "daemon/after_commit.h"
 #include "daemon/event_log.h"
 #include "daemon/log_fields.h"
+#include "daemon/run_mail.h"
 #include "exec/proc.h"
 #include "skedd/time/timestamp.h"
 
@@ -478,6 +479,14 @@ void Supervisor::finish(Run& run, RunState state, std::optional<int> exit_code,
     run.control->close(ignored);
   }
   if (!run.files.control_path.empty()) remove_control_file(run.files.control_path);
+  if (run.spec->mail_to && !run.files.log_path.empty()) {
+    if (auto mailed = mail_output(spawner_, options_.sendmail, *run.spec, run.files.log_path);
+        !mailed) {
+      log_event(
+          warn, "mail_failed",
+          {{"job", run.spec->name}, {"run", run.id.value}, {"error", mailed.error().message}});
+    }
+  }
   if (run.has_cgroup && !leftover_groups_.count(run.id.value)) release_cgroup(run);
   // Keep the grace-kill deadline of leftovers; drop the rest.
   remove_deadline(run, Deadline::kSoft);

@@ -33,6 +33,7 @@ struct SupervisorOptions {
   std::string runtime_dir;  ///< control FIFOs go to RUNTIME/runs
   Duration kill_grace = std::chrono::seconds(10);
   bool use_cgroups = true;
+  std::string sendmail = "/usr/sbin/sendmail";  ///< for JobSpec::mail_to
 };
 
 /// How a run ended, for its owner's bookkeeping (dispatcher slot, retries).

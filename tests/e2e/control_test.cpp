@@ -1,10 +1,14 @@
 // The control socket end to end: the real skedd, the real skedctl (or a raw client for bad
 // input), in a temp dir with its own socket and state. Jobs fire only when triggered or a
 // second or two ahead; nothing depends on the wall-clock minute.
+#include <fcntl.h>
 #include <pwd.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -557,4 +561,53 @@ exit 7
   CHECK(skedctl(dir, {"runs", "--state", "bogus"}).exit_code == 2);
   // Outside a job there is no control channel.
   CHECK(skedctl(dir, {"checkpoint", "x"}).exit_code == 1);
+}
+
+TEST_CASE("skedd --user keeps to the XDG places, and skedctl --user finds it", "[control]") {
+  TempDir dir("skedd-control-test");
+  const std::string home = dir / "home";
+  const std::string runtime = dir / "run";
+  std::filesystem::create_directories(runtime);
+  ::setenv("HOME", home.c_str(), 1);
+  ::setenv("XDG_RUNTIME_DIR", runtime.c_str(), 1);
+  ::unsetenv("XDG_CONFIG_HOME");
+  ::unsetenv("XDG_STATE_HOME");
+  ::unsetenv("SKEDD_SOCKET");
+  // A first start creates the configuration file.
+  const CommandResult check = skedd::test::run_command({SKEDD_BINARY, "--user", "--check-config"});
+  SHOW(check);
+  CHECK(check.exit_code == 0);
+  CHECK(check.out == home + "/.config/skedd/skedd.toml: OK, 0 job(s) in 1 file(s)\n");
+  dir.write("home/.config/skedd/jobs.d/mine.toml",
+            "[job.mine]\nevery = \"1h\"\ncommand = \"true\"\n");
+  ::chmod((dir / "home/.config/skedd/jobs.d/mine.toml").c_str(), 0644);
+
+  const pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    const int log = ::open((dir / "user.log").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    ::dup2(log, 2);
+    ::execl(SKEDD_BINARY, SKEDD_BINARY, "--user", "--no-cgroups", static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  struct Stop {
+    pid_t pid;
+    ~Stop() {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, nullptr, 0);
+    }
+  } stop{pid};
+  CommandResult status;
+  REQUIRE(skedd::test::wait_until(
+      [&] {
+        status = skedd::test::run_command({SKEDCTL_BINARY, "--user", "status", "--json"});
+        return status.exit_code == 0;
+      },
+      5000ms));
+  CHECK(json::parse(status.out)["jobs"] == 1);
+  CHECK(std::filesystem::exists(home + "/.local/state/skedd/skedd.db"));
+  CHECK(std::filesystem::exists(runtime + "/skedd.sock"));
+  ::unsetenv("XDG_RUNTIME_DIR");
+  CHECK(skedd::test::run_command({SKEDCTL_BINARY, "--user", "status"}).exit_code == 2);
 }

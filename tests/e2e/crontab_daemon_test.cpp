@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <catch2/catch.hpp>
@@ -211,4 +212,56 @@ TEST_CASE("skedctl crontab installs, lists, edits and removes a user's crontab t
   CHECK(as_user({"-l"}).exit_code == 3);
   REQUIRE(skedd::test::wait_until([&] { return job_named(dir, "cron:skedd-ctl-test:").empty(); },
                                   5000ms));
+}
+
+TEST_CASE("a crontab job's output is mailed to MAILTO through sendmail, as cron does",
+          "[cron][root]") {
+  if (::geteuid() != 0) std::_Exit(77);
+  TempDir dir("skedd-crontab-test");
+  ::chmod(dir.path().c_str(), 0755);
+  // A stand-in sendmail: its arguments and the message, one file per mail.
+  write_mode(dir, "sendmail.sh",
+             "#!/bin/sh\nf=" + dir / "mail.$$" +
+                 "\necho \"$*\" > \"$f.tmp\"\ncat >> \"$f.tmp\"\n"
+                 "mv \"$f.tmp\" \"$f\"\n",
+             0755);
+  write_mode(dir, "cron.d/jobs",
+             "MAILTO=ops@example.com\n1 1 * * * root echo to-ops\n"
+             "2 2 * * * root true\n"
+             "MAILTO=\"\"\n3 3 * * * root echo nobody-gets-this\n",
+             0644);
+  dir.write("jobs.d/none.toml", "");
+  ::chmod((dir / "jobs.d/none.toml").c_str(), 0644);
+  const std::string config = dir.write(
+      "skedd.toml", "[daemon]\nstate_dir = \"" + dir / "state" + "\"\nsocket = \"" +
+                        dir / "skedd.sock" + "\"\ntimezone = \"UTC\"\n[cron]\nsources = [\"" +
+                        dir / "cron.d" + "\"]\nsendmail = \"" + dir / "sendmail.sh" + "\"\n");
+  ::chmod(config.c_str(), 0644);
+  Daemon d(dir, config);
+  d.wait_for("crontabs_read");
+  const json listed = json::parse(skedctl(dir, {"list", "--json"}).out);
+  for (const json& j : listed["jobs"]) {
+    REQUIRE(skedctl(dir, {"trigger", j["name"].get<std::string>(), "--wait"}).exit_code == 0);
+  }
+  std::vector<std::string> mails;
+  REQUIRE(skedd::test::wait_until(
+      [&] {
+        mails.clear();
+        for (const auto& e : std::filesystem::directory_iterator(dir.path())) {
+          const std::string name = e.path().filename().string();
+          if (name.rfind("mail.", 0) == 0 && name.find(".tmp") == std::string::npos) {
+            mails.push_back(skedd::test::slurp(e.path().string()));
+          }
+        }
+        return !mails.empty();
+      },
+      5000ms));
+  std::this_thread::sleep_for(500ms);  // a second mail would have come by now
+  REQUIRE(mails.size() == 1);          // `true` wrote nothing; MAILTO="" mails nothing
+  const std::string& mail = mails[0];
+  INFO(mail);
+  CHECK(mail.rfind("-i -FCronDaemon -oem ops@example.com\n", 0) == 0);
+  CHECK(mail.find("To: ops@example.com\n") != std::string::npos);
+  CHECK(mail.find("Subject: Cron <root@") != std::string::npos);
+  CHECK(mail.find("\n\nto-ops\n") != std::string::npos);
 }

@@ -45,6 +45,9 @@ struct CronConfig {
   /// lists may have a crontab; otherwise those `deny` lists may not. Root always may.
   std::string allow = "/etc/cron.allow";
   std::string deny = "/etc/cron.deny";
+  /// What mails crontab jobs' output (see JobSpec::mail_to); when it is missing, the output
+  /// only stays in the run's log.
+  std::string sendmail = "/usr/sbin/sendmail";
 };
 
 /// Everything skedd.toml and jobs.d/*.toml say, typed and validated.

@@ -80,6 +80,9 @@ struct JobSpec {
   OnInterrupt on_interrupt = OnInterrupt::kResume;
   int max_interrupts = 3;
   std::uint64_t log_max_size = 10 * 1024 * 1024;
+  /// Where a run's output is mailed when it wrote any, as cron mails it (jobs read from
+  /// crontabs: MAILTO, else the crontab's user; empty or unset: no mail).
+  std::optional<std::string> mail_to;
 
   SourceLocation defined_at;
 };
