@@ -87,7 +87,7 @@ expect "$skedctl sta" "status"
 expect "$skedctl hi" "history"
 expect "$skedctl res" "resume"
 expect "$skedctl zzz" ""
-expect "$skedctl --" "--help --socket --version"
+expect "$skedctl --" "--help --socket --user --version"
 expect "$skedctl --socket $dir/none sh" "show"
 
 expect "$skedctl pause --" "--all --help --json --run"
