@@ -117,8 +117,9 @@ TEST_CASE("a user's crontab in the spool runs as that user, with its HOME", "[cr
   REQUIRE(pw != nullptr);
   TempDir dir("skedd-crontab-test");
   ::chmod(dir.path().c_str(), 0755);
-  const std::string tab = write_mode(dir, std::string("spool/crontabs/") + user,
-                                     "0 5 * * * id -u; echo \"$HOME\"\n", 0600);
+  const std::string tab = write_mode(
+      dir, std::string("spool/crontabs/") + user,
+      "GREETING=\"hello there\"\n0 5 * * * id -u; echo \"$HOME $GREETING\"; cat % in%put\n", 0600);
   REQUIRE(::chown(tab.c_str(), pw->pw_uid, pw->pw_gid) == 0);
   write_mode(dir, "spool/crontabs/nobody-here", "0 5 * * * true\n", 0600);
   dir.write("jobs.d/none.toml", "");
@@ -138,7 +139,8 @@ TEST_CASE("a user's crontab in the spool runs as that user, with its HOME", "[cr
   SHOW(run);
   REQUIRE(run.exit_code == 0);
   const CommandResult logs = skedctl(dir, {"logs", json::parse(run.out)["run"].dump()});
-  CHECK(logs.out == std::to_string(pw->pw_uid) + "\n" + pw->pw_dir + "\n");
+  // Its uid, its HOME, the file's environment and the % input.
+  CHECK(logs.out == std::to_string(pw->pw_uid) + "\n" + pw->pw_dir + " hello there\n in\nput\n");
 }
 
 TEST_CASE("skedctl crontab installs, lists, edits and removes a user's crontab through skedd",
