@@ -20,7 +20,11 @@ Scheduler::Scheduler(const Clock& clock, Random& random, std::string host)
 
 void Scheduler::add(JobId id, const JobSpec& spec, std::optional<Instant> anchor,
                     std::optional<Instant> taken) {
-  remove(id);
+  // A changed definition (a reload) replaces the job's next fire; its retries are attempts of
+  // fires already taken, and stay due.
+  wall_.remove(job_key(id));
+  mono_.remove(job_key(id));
+  jobs_.erase(id.value);
   const Instant now = clock_.wall_now();
   Scheduled& job = jobs_[id.value];
   job.spec = &spec;

@@ -32,7 +32,8 @@ class Scheduler {
   /// Starts scheduling `spec` under `id` (the spec must outlive its registration). Fires are
   /// strictly after now; `every` counts from `anchor` (its last fire) or, without one, from now.
   /// An @reboot job fires once, now, the first time its id is added. A calendar job's fires
-  /// are also strictly after `taken` (a fire of it already taken by pop_due()).
+  /// are also strictly after `taken` (a fire of it already taken by pop_due()). Adding an id
+  /// again replaces its schedule and keeps its pending retries.
   void add(JobId id, const JobSpec& spec, std::optional<Instant> anchor = std::nullopt,
            std::optional<Instant> taken = std::nullopt);
   /// Marks @reboot job `id` as already run in this boot (by an earlier skedd): add() will not

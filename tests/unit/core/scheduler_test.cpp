@@ -315,3 +315,19 @@ TEST_CASE("a job added again after a fire was taken does not fire it twice", "[s
   f.scheduler.add(JobId{0}, minutely);
   CHECK(utc(*f.scheduler.next_fire(JobId{0})) == "2026-01-01T00:01:00Z");
 }
+
+TEST_CASE("a job added again (a reload that changed it) keeps its pending retries", "[scheduler]") {
+  Fixture f;
+  const JobSpec before = cron_job("r", "0 0 1 1 *");
+  const JobSpec after = cron_job("r", "0 0 2 1 *");
+  f.scheduler.add(JobId{0}, before);
+  Fire failed{JobId{0}, at("2026-01-01T00:00:00Z"), at("2026-01-01T00:00:00Z")};
+  failed.attempt = 2;
+  f.scheduler.schedule_retry(failed, 30s);
+  f.scheduler.add(JobId{0}, after);
+  CHECK(utc(*f.scheduler.next_fire(JobId{0})) == "2026-01-02T00:00:00Z");
+  f.clock.advance(30s);
+  const auto fires = f.scheduler.pop_due();
+  REQUIRE(fires.size() == 1);
+  CHECK(fires[0].attempt == 2);
+}
