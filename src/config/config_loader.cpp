@@ -174,6 +174,10 @@ void read_daemon(const toml::table& t, const std::string& file, DaemonConfig& d,
                        d.on_shutdown);
   r.boolean("cgroups", d.use_cgroups);
   r.integer("user_max_priority", -1000, 1000, d.user_max_priority);
+  r.duration("client_idle_timeout", d.client_idle_timeout);
+  if (d.client_idle_timeout <= Duration::zero()) {
+    r.bad(*t.get("client_idle_timeout"), "client_idle_timeout", "must be longer than 0s");
+  }
   read_strings(r, file, "daemon", "user_pools", "pool name", d.user_pools, diag);
   r.reject_unknown();
 }

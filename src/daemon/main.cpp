@@ -252,6 +252,7 @@ int main(int argc, char** argv) {
     skedd::PosixSpawner spawner(original_nofile);
     skedd::SeededRandom random;
     const std::string socket = cfg->daemon.socket;
+    const skedd::Duration client_idle_timeout = cfg->daemon.client_idle_timeout;
     // Crontabs are read again when one changes (cron looks every minute; this, every second).
     std::vector<std::string> cron_sources = cfg->cron.sources;
     std::string cron_seen = skedd::crontab_fingerprint(cron_sources);
@@ -299,9 +300,11 @@ int main(int argc, char** argv) {
     };
     skedd::Control control(engine, *store.value(), reload);
     skedd::ControlServer server(
-        io, [&control](const skedd::control::Request& request, const skedd::Peer& peer) {
+        io,
+        [&control](const skedd::control::Request& request, const skedd::Peer& peer) {
           return control.handle(request, peer);
-        });
+        },
+        skedd::ControlLimits{256, client_idle_timeout});
     if (auto listening = server.listen(socket); !listening) {
       std::cerr << "skedd: control socket: " << listening.error().message << '\n';
       return kExitCantCreate;

@@ -611,3 +611,23 @@ TEST_CASE("skedd --user keeps to the XDG places, and skedctl --user finds it", "
   ::unsetenv("XDG_RUNTIME_DIR");
   CHECK(skedd::test::run_command({SKEDCTL_BINARY, "--user", "status"}).exit_code == 2);
 }
+
+TEST_CASE("a client that says nothing is dropped after client_idle_timeout", "[control]") {
+  TempDir dir("skedd-control-test");
+  dir.write("jobs.d/test.toml", "[job.x]\nevery = \"1h\"\ncommand = \"true\"\n");
+  const std::string config =
+      dir.write("skedd.toml", "[daemon]\nstate_dir = \"" + dir / "state" + "\"\nsocket = \"" +
+                                  dir / "skedd.sock" + "\"\nclient_idle_timeout = \"1s\"\n");
+  Daemon d(dir, config);
+  d.wait_for("job_loaded");
+  RawClient idle(dir / "skedd.sock");
+  const auto start = std::chrono::steady_clock::now();
+  REQUIRE(idle.send("{\"id\":1,\"op\":\"sta"));  // half a request, then silence
+  CHECK(idle.line().empty());                    // closed, well before RawClient's 5 s
+  const auto waited = std::chrono::steady_clock::now() - start;
+  CHECK(waited >= 900ms);
+  CHECK(waited < 4s);
+  RawClient busy(dir / "skedd.sock");  // the daemon still serves others
+  REQUIRE(busy.send("{\"id\":2,\"op\":\"status\"}\n"));
+  CHECK(json::parse(busy.line())["id"] == 2);
+}

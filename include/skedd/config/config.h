@@ -28,6 +28,8 @@ struct DaemonConfig {
   /// Caps on the jobs users other than root add over the control socket: the highest
   /// priority they may give, and the pools they may name.
   int user_max_priority = 0;
+  /// A control socket client that neither sends nor reads for this long is disconnected.
+  Duration client_idle_timeout = std::chrono::seconds(60);
   std::vector<std::string> user_pools;
 };
 
