@@ -90,265 +90,276 @@ Control::Caller Control::caller_of(const Peer& peer) {
 
 ControlReply Control::handle(const control::Request& request, const Peer& peer) {
   const Caller caller = caller_of(peer);
-  // A job belongs to the user it runs as (the daemon's own user when it names none).
-  auto owns = [&](const JobSpec& spec) {
-    if (caller.admin) return true;
-    const std::string& user = spec.user ? *spec.user : daemon_user_;
-    return user == caller.user || user == caller.uid;
-  };
-  // The job, if it exists and the caller may see it; a job of another user is "not found"
-  // to a caller who could not list it, unless `manage` (then it is PERMISSION_DENIED).
-  auto visible_job = [&](const std::string& name) -> std::variant<Engine::JobInfo, Failure> {
-    auto info = engine_.job(name);
-    if (!info) return job_not_found(name);
-    if (!owns(*info->spec)) {
-      return Failure{control::kPermissionDenied,
-                     "job \"" + name + "\" does not run as " + caller.user};
-    }
-    return *info;
-  };
-  auto visible_run = [&](RunId id) -> std::variant<RunRecord, Failure> {
-    RunQuery query(std::nullopt, std::nullopt, 1);
-    query.run = id;
-    auto runs = store_.runs(query);
-    if (!runs) return store_failure(runs.error());
-    if (runs->empty()) return run_not_found(id);
-    RunRecord& r = runs.value()[0];
-    const auto info = engine_.job(r.job);
-    if (!caller.admin && (!info || !owns(*info->spec))) {
-      return Failure{
-          control::kPermissionDenied,
-          "run " + std::to_string(id.value) + " is of a job that does not run as " + caller.user};
-    }
-    return std::move(r);
-  };
-  auto root_only = [&](const char* what) -> std::optional<Failure> {
-    if (caller.admin) return std::nullopt;
-    return Failure{control::kPermissionDenied, std::string(what) + " is for root only"};
-  };
+  return std::visit([&](const auto& r) { return on(r, caller); }, request);
+}
 
-  if (std::holds_alternative<control::StatusRequest>(request)) {
-    const Engine::Counts counts = engine_.counts();
-    const StoreHealth health = store_.health();
-    // Root's counts are the engine's own; another user's, of its jobs (a walk over them).
-    std::size_t jobs = counts.jobs, paused = engine_.paused_jobs();
-    if (!caller.admin) {
-      jobs = paused = 0;
-      for (const Engine::JobInfo& info : engine_.jobs()) {
-        if (!owns(*info.spec)) continue;
-        ++jobs;
-        if (info.paused) ++paused;
-      }
-    }
-    return json{
-        {"version", kVersion},
-        {"pid", ::getpid()},
-        {"started", utc(engine_.started_at())},
-        {"jobs", jobs},
-        {"paused_jobs", paused},
-        {"paused_all", engine_.paused_all()},
-        {"draining", engine_.draining()},
-        {"running", counts.running},
-        {"queued", counts.queued},
-        {"max_concurrent_runs", counts.max_concurrent_runs},
-        {"store", {{"ok", health.ok}, {"error", health.error}, {"unwritten", health.unwritten}}}};
+bool Control::owns(const Caller& caller, const JobSpec& spec) const {
+  // A job belongs to the user it runs as (the daemon's own user when it names none).
+  if (caller.admin) return true;
+  const std::string& user = spec.user ? *spec.user : daemon_user_;
+  return user == caller.user || user == caller.uid;
+}
+
+std::variant<Engine::JobInfo, Failure> Control::visible_job(const Caller& caller,
+                                                            const std::string& name) const {
+  auto info = engine_.job(name);
+  if (!info) return job_not_found(name);
+  if (!owns(caller, *info->spec)) {
+    return Failure{control::kPermissionDenied,
+                   "job \"" + name + "\" does not run as " + caller.user};
   }
-  if (std::holds_alternative<control::ListRequest>(request)) {
-    auto latest = store_.latest_ended_runs();
-    if (!latest) return store_failure(latest.error());
-    json jobs = json::array();
+  return *info;
+}
+
+std::variant<RunRecord, Failure> Control::visible_run(const Caller& caller, RunId id) {
+  RunQuery query(std::nullopt, std::nullopt, 1);
+  query.run = id;
+  auto runs = store_.runs(query);
+  if (!runs) return store_failure(runs.error());
+  if (runs->empty()) return run_not_found(id);
+  RunRecord& r = runs.value()[0];
+  const auto info = engine_.job(r.job);
+  if (!caller.admin && (!info || !owns(caller, *info->spec))) {
+    return Failure{
+        control::kPermissionDenied,
+        "run " + std::to_string(id.value) + " is of a job that does not run as " + caller.user};
+  }
+  return std::move(r);
+}
+
+std::optional<Failure> Control::root_only(const Caller& caller, const char* what) const {
+  if (caller.admin) return std::nullopt;
+  return Failure{control::kPermissionDenied, std::string(what) + " is for root only"};
+}
+
+ControlReply Control::on(const control::StatusRequest&, const Caller& caller) {
+  const Engine::Counts counts = engine_.counts();
+  const StoreHealth health = store_.health();
+  // Root's counts are the engine's own; another user's, of its jobs (a walk over them).
+  std::size_t jobs = counts.jobs, paused = engine_.paused_jobs();
+  if (!caller.admin) {
+    jobs = paused = 0;
     for (const Engine::JobInfo& info : engine_.jobs()) {
-      if (!owns(*info.spec)) continue;
-      json j{{"name", info.spec->name},
-             {"schedule", info.spec->schedule.text},
-             {"zone", info.spec->zone.name()},
-             {"next", time_or_null(info.next)},
-             {"paused", info.paused},
-             {"running", info.running},
-             {"last", nullptr}};
-      if (auto it = latest->find(info.spec->name); it != latest->end()) {
-        j["last"] = {{"run", it->second.run.value},
-                     {"state", to_string(it->second.state)},
-                     {"ended", time_or_null(it->second.ended)}};
-      }
-      jobs.push_back(std::move(j));
+      if (!owns(caller, *info.spec)) continue;
+      ++jobs;
+      if (info.paused) ++paused;
     }
-    return json{{"jobs", std::move(jobs)}, {"paused_all", engine_.paused_all()}};
   }
-  if (const auto* r = std::get_if<control::ShowRequest>(&request)) {
-    auto found = visible_job(r->job);
-    if (auto* failure = std::get_if<Failure>(&found)) return *failure;
-    const Engine::JobInfo& info = std::get<Engine::JobInfo>(found);
-    const JobSpec& spec = *info.spec;
-    json next = json::array();
-    if (info.next) {
-      Instant t = *info.next;
+  return json{
+      {"version", kVersion},
+      {"pid", ::getpid()},
+      {"started", utc(engine_.started_at())},
+      {"jobs", jobs},
+      {"paused_jobs", paused},
+      {"paused_all", engine_.paused_all()},
+      {"draining", engine_.draining()},
+      {"running", counts.running},
+      {"queued", counts.queued},
+      {"max_concurrent_runs", counts.max_concurrent_runs},
+      {"store", {{"ok", health.ok}, {"error", health.error}, {"unwritten", health.unwritten}}}};
+}
+
+ControlReply Control::on(const control::ListRequest&, const Caller& caller) {
+  auto latest = store_.latest_ended_runs();
+  if (!latest) return store_failure(latest.error());
+  json jobs = json::array();
+  for (const Engine::JobInfo& info : engine_.jobs()) {
+    if (!owns(caller, *info.spec)) continue;
+    json j{{"name", info.spec->name},
+           {"schedule", info.spec->schedule.text},
+           {"zone", info.spec->zone.name()},
+           {"next", time_or_null(info.next)},
+           {"paused", info.paused},
+           {"running", info.running},
+           {"last", nullptr}};
+    if (auto it = latest->find(info.spec->name); it != latest->end()) {
+      j["last"] = {{"run", it->second.run.value},
+                   {"state", to_string(it->second.state)},
+                   {"ended", time_or_null(it->second.ended)}};
+    }
+    jobs.push_back(std::move(j));
+  }
+  return json{{"jobs", std::move(jobs)}, {"paused_all", engine_.paused_all()}};
+}
+
+ControlReply Control::on(const control::ShowRequest& request, const Caller& caller) {
+  auto found = visible_job(caller, request.job);
+  if (auto* failure = std::get_if<Failure>(&found)) return *failure;
+  const Engine::JobInfo& info = std::get<Engine::JobInfo>(found);
+  const JobSpec& spec = *info.spec;
+  json next = json::array();
+  if (info.next) {
+    Instant t = *info.next;
+    next.push_back(utc(t));
+    for (int i = 1; i < 5; ++i) {
+      const auto fire = spec.schedule.next_after(t, *info.next);
+      if (!fire) break;
+      t = fire->at;
       next.push_back(utc(t));
-      for (int i = 1; i < 5; ++i) {
-        const auto fire = spec.schedule.next_after(t, *info.next);
-        if (!fire) break;
-        t = fire->at;
-        next.push_back(utc(t));
-      }
     }
-    auto runs = store_.runs(RunQuery(spec.name, std::nullopt, 10));
-    auto not_run = store_.not_run(spec.name, 10);
-    if (!runs) return store_failure(runs.error());
-    if (!not_run) return store_failure(not_run.error());
-    json last_runs = json::array();
-    for (const RunRecord& run : runs.value()) last_runs.push_back(run_json(run));
-    json skipped = json::array();
-    for (const NotRunRecord& nr : not_run.value()) {
-      skipped.push_back({{"state", to_string(nr.state)},
-                         {"reason", to_string(nr.reason)},
-                         {"first", utc(nr.first)},
-                         {"last", utc(nr.last)},
-                         {"count", nr.count}});
-    }
-    json command =
-        spec.shell && spec.command.size() == 3 ? json(spec.command[2]) : json(spec.command);
-    return json{{"job",
-                 {{"name", spec.name},
-                  {"schedule", spec.schedule.text},
-                  {"zone", spec.zone.name()},
-                  {"command", std::move(command)},
-                  {"user", spec.user ? *spec.user : daemon_user_},
-                  {"overlap", to_string(spec.overlap)},
-                  {"priority", spec.priority},
-                  {"pool", spec.pool},
-                  {"retries", spec.retries},
-                  {"defined_at", spec.defined_at.to_string()}}},
-                {"api", engine_.is_api_job(spec.name)},
-                {"paused", info.paused},
-                {"paused_all", engine_.paused_all()},
-                {"running", info.running},
-                {"next", std::move(next)},
-                {"runs", std::move(last_runs)},
-                {"not_run", std::move(skipped)}};
   }
-  if (const auto* r = std::get_if<control::PauseRequest>(&request)) {
-    if (r->run) {
-      auto found = visible_run(*r->run);
-      if (auto* failure = std::get_if<Failure>(&found)) return *failure;
-      if (!engine_.set_run_paused(*r->run, r->pause)) {
-        return Failure{control::kConflict,
-                       "run " + std::to_string(r->run->value) +
-                           (r->pause ? " is not running, or is paused already" : " is not paused")};
-      }
-      return json{{"run", r->run->value}, {"paused", r->pause}};
-    }
-    if (r->all) {
-      if (auto denied = root_only(r->pause ? "pause --all" : "resume --all")) return *denied;
-      engine_.set_paused_all(r->pause);
-      return json{{"paused_all", r->pause}};
-    }
-    auto found = visible_job(r->job);
+  auto runs = store_.runs(RunQuery(spec.name, std::nullopt, 10));
+  auto not_run = store_.not_run(spec.name, 10);
+  if (!runs) return store_failure(runs.error());
+  if (!not_run) return store_failure(not_run.error());
+  json last_runs = json::array();
+  for (const RunRecord& run : runs.value()) last_runs.push_back(run_json(run));
+  json skipped = json::array();
+  for (const NotRunRecord& nr : not_run.value()) {
+    skipped.push_back({{"state", to_string(nr.state)},
+                       {"reason", to_string(nr.reason)},
+                       {"first", utc(nr.first)},
+                       {"last", utc(nr.last)},
+                       {"count", nr.count}});
+  }
+  json command =
+      spec.shell && spec.command.size() == 3 ? json(spec.command[2]) : json(spec.command);
+  return json{{"job",
+               {{"name", spec.name},
+                {"schedule", spec.schedule.text},
+                {"zone", spec.zone.name()},
+                {"command", std::move(command)},
+                {"user", spec.user ? *spec.user : daemon_user_},
+                {"overlap", to_string(spec.overlap)},
+                {"priority", spec.priority},
+                {"pool", spec.pool},
+                {"retries", spec.retries},
+                {"defined_at", spec.defined_at.to_string()}}},
+              {"api", engine_.is_api_job(spec.name)},
+              {"paused", info.paused},
+              {"paused_all", engine_.paused_all()},
+              {"running", info.running},
+              {"next", std::move(next)},
+              {"runs", std::move(last_runs)},
+              {"not_run", std::move(skipped)}};
+}
+
+ControlReply Control::on(const control::PauseRequest& request, const Caller& caller) {
+  if (request.run) {
+    auto found = visible_run(caller, *request.run);
     if (auto* failure = std::get_if<Failure>(&found)) return *failure;
-    engine_.set_paused(r->job, r->pause);
-    return json{{"job", r->job}, {"paused", r->pause}};
-  }
-  if (const auto* r = std::get_if<control::TriggerRequest>(&request)) {
-    auto found = visible_job(r->job);
-    if (auto* failure = std::get_if<Failure>(&found)) return *failure;
-    const auto triggered = engine_.trigger(r->job, r->force);
-    if (!triggered) return Failure{control::kConflict, "skedd is shutting down"};
-    if (triggered->outcome == OfferOutcome::kSkipped) {
-      return Failure{control::kConflict,
-                     "job \"" + r->job +
-                         "\" is running and its overlap policy skips this "
-                         "fire (recorded as skipped); --force starts it anyway"};
+    if (!engine_.set_run_paused(*request.run, request.pause)) {
+      return Failure{
+          control::kConflict,
+          "run " + std::to_string(request.run->value) +
+              (request.pause ? " is not running, or is paused already" : " is not paused")};
     }
-    return json{
-        {"job", r->job},
-        {"run", triggered->run.value},
-        {"queued", triggered->outcome != OfferOutcome::kReady || engine_.counts().queued > 0}};
+    return json{{"run", request.run->value}, {"paused", request.pause}};
   }
-  if (const auto* r = std::get_if<control::CancelRequest>(&request)) {
-    auto found = visible_run(r->run);
-    if (auto* failure = std::get_if<Failure>(&found)) return *failure;
-    const RunRecord& run = std::get<RunRecord>(found);
-    if (!engine_.cancel(r->run)) {
-      return Failure{control::kConflict, "run " + std::to_string(r->run.value) +
-                                             " is not running (" + to_string(run.state) + ")"};
+  if (request.all) {
+    if (auto denied = root_only(caller, request.pause ? "pause --all" : "resume --all"))
+      return *denied;
+    engine_.set_paused_all(request.pause);
+    return json{{"paused_all", request.pause}};
+  }
+  auto found = visible_job(caller, request.job);
+  if (auto* failure = std::get_if<Failure>(&found)) return *failure;
+  engine_.set_paused(request.job, request.pause);
+  return json{{"job", request.job}, {"paused", request.pause}};
+}
+
+ControlReply Control::on(const control::TriggerRequest& request, const Caller& caller) {
+  auto found = visible_job(caller, request.job);
+  if (auto* failure = std::get_if<Failure>(&found)) return *failure;
+  const auto triggered = engine_.trigger(request.job, request.force);
+  if (!triggered) return Failure{control::kConflict, "skedd is shutting down"};
+  if (triggered->outcome == OfferOutcome::kSkipped) {
+    return Failure{control::kConflict, "job \"" + request.job +
+                                           "\" is running and its overlap policy skips this "
+                                           "fire (recorded as skipped); --force starts it anyway"};
+  }
+  return json{
+      {"job", request.job},
+      {"run", triggered->run.value},
+      {"queued", triggered->outcome != OfferOutcome::kReady || engine_.counts().queued > 0}};
+}
+
+ControlReply Control::on(const control::CancelRequest& request, const Caller& caller) {
+  auto found = visible_run(caller, request.run);
+  if (auto* failure = std::get_if<Failure>(&found)) return *failure;
+  const RunRecord& run = std::get<RunRecord>(found);
+  if (!engine_.cancel(request.run)) {
+    return Failure{control::kConflict, "run " + std::to_string(request.run.value) +
+                                           " is not running (" + to_string(run.state) + ")"};
+  }
+  return json{{"run", request.run.value}, {"cancelling", true}};
+}
+
+ControlReply Control::on(const control::RunRequest& request, const Caller& caller) {
+  auto found = visible_run(caller, request.run);
+  if (auto* failure = std::get_if<Failure>(&found)) return *failure;
+  return json{{"run", run_json(std::get<RunRecord>(found))}};
+}
+
+ControlReply Control::on(const control::RunsRequest& request, const Caller& caller) {
+  if (request.job) {
+    auto found = visible_job(caller, *request.job);
+    if (auto* failure = std::get_if<Failure>(&found)) {
+      // The history of a job no longer loaded is still there for root.
+      if (!caller.admin || failure->code != control::kJobNotFound) return *failure;
     }
-    return json{{"run", r->run.value}, {"cancelling", true}};
   }
-  if (const auto* r = std::get_if<control::RunRequest>(&request)) {
-    auto found = visible_run(r->run);
-    if (auto* failure = std::get_if<Failure>(&found)) return *failure;
-    return json{{"run", run_json(std::get<RunRecord>(found))}};
-  }
-  if (const auto* r = std::get_if<control::RunsRequest>(&request)) {
-    if (r->job) {
-      auto found = visible_job(*r->job);
-      if (auto* failure = std::get_if<Failure>(&found)) {
-        // The history of a job no longer loaded is still there for root.
-        if (!caller.admin || failure->code != control::kJobNotFound) return *failure;
-      }
+  // Another user's runs are filtered out; reading on until `limit` are found.
+  json out = json::array();
+  RunQuery query(request.job, request.state, caller.admin ? request.limit : 100'000);
+  query.since = request.since;
+  auto runs = store_.runs(query);
+  if (!runs) return store_failure(runs.error());
+  for (const RunRecord& run : runs.value()) {
+    if (out.size() >= request.limit) break;
+    if (!caller.admin) {
+      const auto info = engine_.job(run.job);
+      if (!info || !owns(caller, *info->spec)) continue;
     }
-    // Another user's runs are filtered out; reading on until `limit` are found.
-    json out = json::array();
-    RunQuery query(r->job, r->state, caller.admin ? r->limit : 100'000);
-    query.since = r->since;
-    auto runs = store_.runs(query);
-    if (!runs) return store_failure(runs.error());
-    for (const RunRecord& run : runs.value()) {
-      if (out.size() >= r->limit) break;
-      if (!caller.admin) {
-        const auto info = engine_.job(run.job);
-        if (!info || !owns(*info->spec)) continue;
-      }
-      out.push_back(run_json(run));
-    }
-    return json{{"runs", std::move(out)}};
+    out.push_back(run_json(run));
   }
-  if (const auto* r = std::get_if<control::LogsRequest>(&request)) {
-    auto found = visible_run(r->run);
-    if (auto* failure = std::get_if<Failure>(&found)) return *failure;
-    const RunRecord& run = std::get<RunRecord>(found);
-    const int fd = ::open(run.log_path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0) {
-      return Failure{control::kRunNotFound, "the log of run " + std::to_string(r->run.value) +
-                                                " is gone (" + run.log_path + ")"};
-    }
-    struct stat st {};
-    ::fstat(fd, &st);
-    const auto size = static_cast<std::uint64_t>(st.st_size);
-    // Past the end: the log was rotated (log_max_size); start again from its beginning.
-    const std::uint64_t offset = r->offset > size ? 0 : r->offset;
-    std::string data(static_cast<std::size_t>(std::min(size - offset, r->max_bytes)), '\0');
-    const ssize_t n = ::pread(fd, data.data(), data.size(), static_cast<off_t>(offset));
-    ::close(fd);
-    data.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
-    const bool ended = run.ended.has_value();
-    return json{{"run", r->run.value},
-                {"data", std::move(data)},
-                {"offset", offset + static_cast<std::uint64_t>(n > 0 ? n : 0)},
-                {"size", size},
-                {"state", to_string(run.state)},
-                {"ended", ended}};
+  return json{{"runs", std::move(out)}};
+}
+
+ControlReply Control::on(const control::LogsRequest& request, const Caller& caller) {
+  auto found = visible_run(caller, request.run);
+  if (auto* failure = std::get_if<Failure>(&found)) return *failure;
+  const RunRecord& run = std::get<RunRecord>(found);
+  const int fd = ::open(run.log_path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) {
+    return Failure{control::kRunNotFound, "the log of run " + std::to_string(request.run.value) +
+                                              " is gone (" + run.log_path + ")"};
   }
-  if (const auto* r = std::get_if<control::AddRequest>(&request)) return put_job(*r, caller);
-  if (const auto* r = std::get_if<control::RemoveRequest>(&request)) return remove_job(*r, caller);
-  if (const auto* r = std::get_if<control::CrontabRequest>(&request)) return crontab(*r, caller);
-  if (std::holds_alternative<control::DrainRequest>(request)) {
-    if (auto denied = root_only("drain")) return *denied;
-    engine_.drain();
-    return json{{"draining", true}, {"running", engine_.counts().running}};
-  }
-  if (std::holds_alternative<control::ReloadRequest>(request)) {
-    if (auto denied = root_only("reload")) return *denied;
-    auto result = reload_();
-    if (!result) return Failure{control::kInvalidArgument, result.error().message};
-    return json{{"summary", result.value()}};
-  }
-  if (const auto* r = std::get_if<control::SetRequest>(&request)) {
-    if (auto denied = root_only("set")) return *denied;
-    engine_.set_max_concurrent_runs(r->max_concurrent_runs);
-    return json{{"max_concurrent_runs", r->max_concurrent_runs}};
-  }
-  return Failure{control::kInternal,
-                 std::string("op ") + control::op_name(request) + " is not handled"};
+  struct stat st {};
+  ::fstat(fd, &st);
+  const auto size = static_cast<std::uint64_t>(st.st_size);
+  // Past the end: the log was rotated (log_max_size); start again from its beginning.
+  const std::uint64_t offset = request.offset > size ? 0 : request.offset;
+  std::string data(static_cast<std::size_t>(std::min(size - offset, request.max_bytes)), '\0');
+  const ssize_t n = ::pread(fd, data.data(), data.size(), static_cast<off_t>(offset));
+  ::close(fd);
+  data.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
+  const bool ended = run.ended.has_value();
+  return json{{"run", request.run.value},
+              {"data", std::move(data)},
+              {"offset", offset + static_cast<std::uint64_t>(n > 0 ? n : 0)},
+              {"size", size},
+              {"state", to_string(run.state)},
+              {"ended", ended}};
+}
+
+ControlReply Control::on(const control::DrainRequest&, const Caller& caller) {
+  if (auto denied = root_only(caller, "drain")) return *denied;
+  engine_.drain();
+  return json{{"draining", true}, {"running", engine_.counts().running}};
+}
+
+ControlReply Control::on(const control::ReloadRequest&, const Caller& caller) {
+  if (auto denied = root_only(caller, "reload")) return *denied;
+  auto result = reload_();
+  if (!result) return Failure{control::kInvalidArgument, result.error().message};
+  return json{{"summary", result.value()}};
+}
+
+ControlReply Control::on(const control::SetRequest& request, const Caller& caller) {
+  if (auto denied = root_only(caller, "set")) return *denied;
+  engine_.set_max_concurrent_runs(request.max_concurrent_runs);
+  return json{{"max_concurrent_runs", request.max_concurrent_runs}};
 }
 
 std::optional<Failure> Control::refuse_for_user(const JobSpec& spec, const Caller& caller) const {

@@ -32,6 +32,36 @@ class Control {
     gid_t gid = 0;
   };
   Caller caller_of(const Peer& peer);
+  // One per request type; handle() picks by the request's type.
+  ControlReply on(const control::StatusRequest& request, const Caller& caller);
+  ControlReply on(const control::ListRequest& request, const Caller& caller);
+  ControlReply on(const control::ShowRequest& request, const Caller& caller);
+  ControlReply on(const control::PauseRequest& request, const Caller& caller);
+  ControlReply on(const control::TriggerRequest& request, const Caller& caller);
+  ControlReply on(const control::CancelRequest& request, const Caller& caller);
+  ControlReply on(const control::RunRequest& request, const Caller& caller);
+  ControlReply on(const control::RunsRequest& request, const Caller& caller);
+  ControlReply on(const control::LogsRequest& request, const Caller& caller);
+  ControlReply on(const control::DrainRequest& request, const Caller& caller);
+  ControlReply on(const control::ReloadRequest& request, const Caller& caller);
+  ControlReply on(const control::SetRequest& request, const Caller& caller);
+  ControlReply on(const control::AddRequest& request, const Caller& caller) {
+    return put_job(request, caller);
+  }
+  ControlReply on(const control::RemoveRequest& request, const Caller& caller) {
+    return remove_job(request, caller);
+  }
+  ControlReply on(const control::CrontabRequest& request, const Caller& caller) {
+    return crontab(request, caller);
+  }
+  bool owns(const Caller& caller, const JobSpec& spec) const;
+  /// The job, if it is loaded and the caller may manage it (else JOB_NOT_FOUND or
+  /// PERMISSION_DENIED).
+  std::variant<Engine::JobInfo, control::Failure> visible_job(const Caller& caller,
+                                                              const std::string& name) const;
+  /// The run's record, if the caller may see it.
+  std::variant<RunRecord, control::Failure> visible_run(const Caller& caller, RunId id);
+  std::optional<control::Failure> root_only(const Caller& caller, const char* what) const;
   ControlReply put_job(const control::AddRequest& request, const Caller& caller);
   ControlReply remove_job(const control::RemoveRequest& request, const Caller& caller);
   ControlReply crontab(const control::CrontabRequest& request, const Caller& caller);
