@@ -184,6 +184,11 @@ int main(int argc, char** argv) {
     return 0;
   }
 
+  if (!log_file.empty()) {
+    // As for the state dir: a missing directory is made, not an error.
+    std::error_code made;
+    std::filesystem::create_directories(std::filesystem::path(log_file).parent_path(), made);
+  }
   try {
     skedd::init_logging(log_format == "json" ? skedd::LogFormat::kJson : skedd::LogFormat::kText,
                         spdlog::level::from_str(log_level),

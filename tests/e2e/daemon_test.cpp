@@ -1107,3 +1107,14 @@ TEST_CASE("kill loop: 20 kill -9 and restarts under load, and every fire is in t
     CHECK(wrong == std::vector<std::string>{});
   }
 }
+
+TEST_CASE("a log file (--log-file) in a directory that does not exist yet: it is made",
+          "[daemon]") {
+  TempDir dir;
+  const std::string config = write_config(dir, "", job(dir, "x", "every = \"1h\"", "true\n"));
+  const std::string log = dir / "logs/deeper/skedd.log";
+  Daemon d(dir, config, {"--log-file", log});
+  REQUIRE(wait_until([&] { return slurp(log).find("job_loaded") != std::string::npos; }, 5000ms));
+  d.signal(SIGTERM);
+  CHECK(d.wait_exit(5000ms) == 0);
+}
