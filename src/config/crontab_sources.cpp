@@ -1,7 +1,6 @@
 #include "config/crontab_sources.h"
 
 #include <dirent.h>
-#include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -11,6 +10,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "exec/run_setup.h"
 #include "skedd/cron/crontab.h"
 
 namespace skedd {
@@ -18,21 +18,10 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::optional<passwd> lookup(const std::string& user, std::vector<char>& buf) {
-  passwd pw{};
-  passwd* found = nullptr;
-  buf.resize(16384);
-  if (::getpwnam_r(user.c_str(), &pw, buf.data(), buf.size(), &found) != 0 || found == nullptr) {
-    return std::nullopt;
-  }
-  return pw;
-}
-
 std::optional<std::string> home_of(const std::string& user) {
-  std::vector<char> buf;
-  auto pw = lookup(user, buf);
-  if (!pw) return std::nullopt;
-  return std::string(pw->pw_dir);
+  auto found = lookup_user(user);
+  if (!found) return std::nullopt;
+  return found->home;
 }
 
 // cron's checks on a file: why it is skipped, or empty.
@@ -112,13 +101,12 @@ CrontabJobs load_crontabs(const std::vector<std::string>& sources, const TimeZon
         read_one(path, CrontabSource{path, CrontabFormat::kSystem, "", zone}, out);
         continue;
       }
-      std::vector<char> buf;
-      const auto pw = lookup(name, buf);
+      const auto pw = lookup_user(name);
       if (!pw) {
         out.errors.push_back(path + ": skipped: no user named " + name);
         continue;
       }
-      if (auto why = unsafe(path, pw->pw_uid, name); !why.empty()) {
+      if (auto why = unsafe(path, pw->uid, name); !why.empty()) {
         out.errors.push_back(path + ": skipped: " + why);
         continue;
       }

@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <grp.h>
-#include <pwd.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -11,6 +10,7 @@
 #include <vector>
 
 #include "daemon/log_fields.h"
+#include "exec/run_setup.h"
 #include "skedd/config/config.h"
 #include "skedd/version.h"
 
@@ -21,13 +21,8 @@ using control::Failure;
 using nlohmann::json;
 
 std::string user_name(uid_t uid) {
-  passwd pw{};
-  passwd* found = nullptr;
-  std::vector<char> buf(16384);
-  if (::getpwuid_r(uid, &pw, buf.data(), buf.size(), &found) == 0 && found != nullptr) {
-    return pw.pw_name;
-  }
-  return std::to_string(uid);
+  auto user = lookup_user(std::to_string(uid));
+  return user ? user->name : std::to_string(uid);
 }
 
 json time_or_null(const std::optional<Instant>& t) {

@@ -1,7 +1,6 @@
 // `skedctl crontab`: a user's crontab in the spool, installed by the daemon (users cannot
 // write the spool), checked as cron would read it, and allowed as crontab(1) allows it.
 #include <fcntl.h>
-#include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -12,6 +11,7 @@
 #include <sstream>
 
 #include "daemon/control.h"
+#include "exec/run_setup.h"
 #include "skedd/cron/crontab.h"
 
 namespace skedd {
@@ -90,8 +90,8 @@ ControlReply Control::crontab(const control::CrontabRequest& request, const Call
     return Failure{control::kPermissionDenied,
                    user + " may not use crontab (" + cron.allow + " or " + cron.deny + ")"};
   }
-  const passwd* pw = ::getpwnam(user.c_str());
-  if (pw == nullptr) return Failure{control::kInvalidArgument, "no user named " + user};
+  const auto pw = lookup_user(user);
+  if (!pw) return Failure{control::kInvalidArgument, "no user named " + user};
   const std::string path = (fs::path(spool) / user).string();
   struct stat st {};
   const bool exists = ::lstat(path.c_str(), &st) == 0;
@@ -122,7 +122,7 @@ ControlReply Control::crontab(const control::CrontabRequest& request, const Call
     fs::create_directories(spool, ec);
     ::chmod(spool.c_str(), 0700);  // only skedd reads it; users go through the socket
   }
-  if (auto installed = install(path, text, pw->pw_uid, pw->pw_gid); !installed) {
+  if (auto installed = install(path, text, pw->uid, pw->gid); !installed) {
     return Failure{control::kInternal, installed.error().message};
   }
   (void)reload_();

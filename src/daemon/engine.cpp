@@ -11,6 +11,7 @@
 #include "daemon/event_log.h"
 #include "daemon/log_fields.h"
 #include "exec/proc.h"
+#include "exec/run_setup.h"
 #include "skedd/core/catch_up.h"
 #include "skedd/time/timestamp.h"
 
@@ -29,12 +30,6 @@ constexpr Duration kIdleWallHorizon = std::chrono::hours(24);
 // Fires are taken from the scheduler and recorded as pending this long before they are due,
 // so that the record is committed by then and the spawn need not wait for the disk.
 constexpr Duration kLookahead = std::chrono::milliseconds(50);
-
-std::string host_name() {
-  char buf[256] = {};
-  if (::gethostname(buf, sizeof buf - 1) != 0) return "localhost";
-  return buf;
-}
 
 // This boot's id; empty when unreadable (then @reboot jobs run at every start).
 std::string boot_id() {

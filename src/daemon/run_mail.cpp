@@ -16,12 +16,6 @@
 namespace skedd {
 namespace {
 
-std::string host_name() {
-  char buf[256] = {};
-  if (::gethostname(buf, sizeof buf - 1) != 0) return "localhost";
-  return buf;
-}
-
 // A header value on one line.
 std::string one_line(std::string s) {
   for (char& c : s) {

@@ -53,6 +53,12 @@ Result<UserInfo> lookup_user(const std::string& name) {
   return from_passwd(pw);
 }
 
+std::string host_name() {
+  char buf[256] = {};
+  if (::gethostname(buf, sizeof buf - 1) != 0) return "localhost";
+  return buf;
+}
+
 UserInfo current_user() {
   const uid_t uid = ::geteuid();
   auto user = lookup_user(std::to_string(uid));

@@ -27,6 +27,8 @@ struct UserInfo {
 Result<UserInfo> lookup_user(const std::string& name);
 /// The account the daemon runs as (falls back to the uid when it has no passwd entry).
 UserInfo current_user();
+/// This host's name (gethostname), or "localhost" when it cannot be read.
+std::string host_name();
 
 /// What a run sees of its attempt: the SKEDD_* variables.
 struct RunContext {

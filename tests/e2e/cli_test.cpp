@@ -47,9 +47,6 @@ Run skedctl(std::vector<std::string> args) {
   return run(args);
 }
 
-// Shows both streams when an assertion about a run fails.
-#define SHOW(r) INFO("exit " << (r).exit_code << "\nstdout:\n" << (r).out << "stderr:\n" << (r).err)
-
 constexpr int kExitConfig = 78;
 
 TEST_CASE("skedd --check-config accepts a valid configuration", "[cli]") {

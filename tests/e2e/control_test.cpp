@@ -36,8 +36,6 @@ using skedd::test::CommandResult;
 using skedd::test::Daemon;
 using skedd::test::TempDir;
 
-#define SHOW(r) INFO("exit " << (r).exit_code << "\nstdout:\n" << (r).out << "stderr:\n" << (r).err)
-
 // skedd.toml (UTC, state and socket in `dir`) and jobs.d/test.toml = `jobs`.
 std::string write_config(const TempDir& dir, const std::string& jobs) {
   dir.write("jobs.d/test.toml", jobs);
@@ -47,8 +45,7 @@ std::string write_config(const TempDir& dir, const std::string& jobs) {
 
 CommandResult skedctl(const TempDir& dir, std::vector<std::string> args,
                       std::optional<skedd::test::RunAs> as = std::nullopt) {
-  args.insert(args.begin(), {SKEDCTL_BINARY, "--socket", dir / "skedd.sock"});
-  return skedd::test::run_command(args, as);
+  return skedd::test::skedctl_in(dir.path(), std::move(args), as);
 }
 
 json skedctl_json(const TempDir& dir, std::vector<std::string> args) {

@@ -25,11 +25,8 @@ using skedd::test::CommandResult;
 using skedd::test::Daemon;
 using skedd::test::TempDir;
 
-#define SHOW(r) INFO("exit " << (r).exit_code << "\nstdout:\n" << (r).out << "stderr:\n" << (r).err)
-
 CommandResult skedctl(const TempDir& dir, std::vector<std::string> args) {
-  args.insert(args.begin(), {SKEDCTL_BINARY, "--socket", dir / "skedd.sock"});
-  return skedd::test::run_command(args);
+  return skedd::test::skedctl_in(dir.path(), std::move(args));
 }
 
 // The name of the loaded job whose name starts with `prefix`, or "".
@@ -163,8 +160,8 @@ TEST_CASE("skedctl crontab installs, lists, edits and removes a user's crontab t
   Daemon d(dir, config);
   d.wait_for("crontabs_read");
   auto as_user = [&](std::vector<std::string> args) {
-    args.insert(args.begin(), {SKEDCTL_BINARY, "--socket", dir / "skedd.sock", "crontab"});
-    return skedd::test::run_command(args, as);
+    args.insert(args.begin(), "crontab");
+    return skedd::test::skedctl_in(dir.path(), std::move(args), as);
   };
   CHECK(as_user({"-l"}).exit_code == 3);  // no crontab yet
   const std::string tab = dir.write("mytab", "# mine\n0 6 * * * echo six\n");

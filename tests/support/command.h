@@ -21,6 +21,9 @@
 
 #include "support/temp_dir.h"
 
+// Shows a command's exit code and both streams when an assertion about it fails.
+#define SHOW(r) INFO("exit " << (r).exit_code << "\nstdout:\n" << (r).out << "stderr:\n" << (r).err)
+
 namespace skedd::test {
 
 struct CommandResult {
@@ -114,6 +117,13 @@ inline CommandResult run_command(const std::vector<std::string>& argv,
   r.out = read_whole_file(out_path);
   r.err = read_whole_file(err_path);
   return r;
+}
+
+/// Runs skedctl against the daemon whose socket is DIR/skedd.sock (`dir` a TempDir's path).
+inline CommandResult skedctl_in(const std::string& dir, std::vector<std::string> args,
+                                std::optional<RunAs> as = std::nullopt) {
+  args.insert(args.begin(), {SKEDCTL_BINARY, "--socket", dir + "/skedd.sock"});
+  return run_command(args, as);
 }
 
 }  // namespace skedd::test
