@@ -179,6 +179,7 @@ void read_daemon(const toml::table& t, const std::string& file, DaemonConfig& d,
     r.bad(*t.get("client_idle_timeout"), "client_idle_timeout", "must be longer than 0s");
   }
   read_strings(r, file, "daemon", "user_pools", "pool name", d.user_pools, diag);
+  r.integer("handler_threads", 0, 1024, d.handler_threads);
   r.reject_unknown();
 }
 
@@ -258,6 +259,7 @@ Result<Config> load_config(const std::string& path, const LoadOptions& options) 
   Config cfg;
   cfg.path = path;
   cfg.files.push_back(path);
+  cfg.daemon.handlers = options.handlers;
   std::optional<toml::table> root = parse_file(path, options, diag);
   if (!root) return Error::invalid_argument(diag.joined());
   const fs::path base = fs::path(path).parent_path();
@@ -311,7 +313,8 @@ Result<Config> load_config(const std::string& path, const LoadOptions& options) 
   return cfg;
 }
 
-Result<std::string> validate_config_file(const std::string& path) {
+Result<std::string> validate_config_file(const std::string& path,
+                                         const std::set<std::string>& handlers) {
   toml::table root;
   try {
     root = toml::parse_file(path);
@@ -322,14 +325,18 @@ Result<std::string> validate_config_file(const std::string& path) {
   }
   const bool jobs_file = root.size() == 1 && root.contains("job");
   if (!jobs_file) {
-    auto cfg = load_config(path);
+    LoadOptions options;
+    options.handlers = handlers;
+    auto cfg = load_config(path, options);
     if (!cfg) return cfg.error();
     return path + ": OK, " + std::to_string(cfg->jobs.size()) + " job(s) in " +
            std::to_string(cfg->files.size()) + " file(s)";
   }
   std::ostringstream text;
   text << std::ifstream(path).rdbuf();
-  auto jobs = parse_job_definitions(text.str(), path, Config{});
+  Config base;
+  base.daemon.handlers = handlers;
+  auto jobs = parse_job_definitions(text.str(), path, base);
   if (!jobs) return jobs.error();
   return path + ": OK, a jobs file with " + std::to_string(jobs->size()) + " job(s)";
 }

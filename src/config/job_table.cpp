@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <optional>
+#include <sstream>
 
 #include "skedd/time/duration.h"
 #include "skedd/util/size.h"
@@ -20,7 +21,8 @@ struct Pending {
     toml::source_region where;
   };
   std::optional<Located> cron, every, at;
-  std::optional<toml::source_region> zone_at, dst_at, hard_timeout_at, pool_at, command_at;
+  std::optional<toml::source_region> zone_at, dst_at, hard_timeout_at, pool_at, command_at,
+      handler_at;
   std::optional<DstSkipped> dst_skipped;
   std::optional<DstRepeated> dst_repeated;
 };
@@ -117,6 +119,25 @@ Problem set_command(Pending& p, const toml::node& n) {
   return std::nullopt;
 }
 
+Problem set_handler(Pending& p, const toml::node& n) {
+  p.handler_at = n.source();
+  if (Problem problem = want_string(n, p.spec.handler)) return problem;
+  if (auto valid = validate_job_name(p.spec.handler); !valid) {
+    return "\"" + p.spec.handler + "\" is not a handler name ([A-Za-z0-9][A-Za-z0-9_.-]{0,63})";
+  }
+  return std::nullopt;
+}
+
+// `params = { ... }`: any TOML table, kept as the text of the same JSON object.
+Problem set_params(Pending& p, const toml::node& n) {
+  const toml::table* table = n.as_table();
+  if (table == nullptr) return "must be a table, such as { region = \"eu\", days = 7 }";
+  std::ostringstream json;
+  json << toml::json_formatter{*table, toml::format_flags::none};
+  p.spec.params = json.str();
+  return std::nullopt;
+}
+
 Problem set_env(Pending& p, const toml::node& n) {
   const toml::table* t = n.as_table();
   if (t == nullptr) return "must be a table such as { RETENTION = \"14\" }";
@@ -170,6 +191,8 @@ constexpr KeyHandler kHandlers[] = {
   {"every", [](Pending& p, const toml::node& n) { return set_located(p.every, n); }, false},
   {"at", [](Pending& p, const toml::node& n) { return set_located(p.at, n); }, false},
   {"command", set_command, false},
+  {"handler", set_handler, false},
+  {"params", set_params, false},
   {"description", [](Pending&, const toml::node& n) -> Problem {
      std::string ignored; return want_string(n, ignored); }, false},
   {"timezone", [](Pending& p, const toml::node& n) -> Problem {
@@ -356,7 +379,22 @@ bool finish_job(Pending& p, const toml::table& table, const std::string& file,
       }
     }
   }
-  if (!p.command_at) diag.add(file, table.source(), prefix + "no command");
+  if (p.command_at && p.handler_at) {
+    diag.add(file, *p.handler_at, prefix + "command and handler are both set; a job has one");
+  } else if (!p.command_at && !p.handler_at) {
+    diag.add(file, table.source(), prefix + "no command (or handler)");
+  } else if (p.handler_at && !ctx.daemon.handlers.contains(p.spec.handler)) {
+    std::string known;
+    for (const std::string& h : ctx.daemon.handlers) known += (known.empty() ? "" : ", ") + h;
+    diag.add(file, *p.handler_at,
+             prefix + "handler \"" + p.spec.handler + "\" is not registered" +
+                 (known.empty() ? std::string(" (this program registers none)")
+                                : " (registered: " + known + ")"));
+  }
+  if (!p.handler_at && !p.spec.params.empty()) {
+    diag.add(file, table.source(), prefix + "params is set but handler is not");
+  }
+  if (p.handler_at && p.spec.params.empty()) p.spec.params = "{}";
   if (p.spec.soft_timeout && p.spec.hard_timeout && *p.spec.hard_timeout <= *p.spec.soft_timeout) {
     diag.add(file, p.hard_timeout_at.value_or(table.source()),
              prefix + "hard_timeout must be greater than soft_timeout");

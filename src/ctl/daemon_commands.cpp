@@ -17,6 +17,7 @@
 #include "ctl/client.h"
 #include "ctl/command.h"
 #include "ctl/table.h"
+#include "embed/builtin_handlers.h"
 #include "skedd/config/config.h"
 #include "skedd/time/timestamp.h"
 
@@ -585,7 +586,7 @@ Command validate_command() {
             auto file = std::make_shared<std::string>();
             sub.add_option("file", *file, "the file")->required();
             return [file]() -> int {
-              auto result = validate_config_file(*file);
+              auto result = validate_config_file(*file, builtin_handler_names());
               if (!result) {
                 std::cerr << result.error().message << '\n';
                 return kExitFailure;

@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "daemon/after_commit.h"
 #include "daemon/event_log.h"
@@ -39,6 +40,11 @@ std::string boot_id() {
   return id;
 }
 
+int handler_threads(const Config& config) {
+  if (config.daemon.handler_threads > 0) return config.daemon.handler_threads;
+  return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+}
+
 DispatchLimits limits_of(const Config& config) {
   return DispatchLimits{config.daemon.max_concurrent_runs, config.pools};
 }
@@ -46,7 +52,7 @@ DispatchLimits limits_of(const Config& config) {
 }  // namespace
 
 Engine::Engine(asio::io_context& io, Config config, const Clock& clock, ProcessSpawner& spawner,
-               Store& store, Random& random)
+               Store& store, Random& random, const HandlerRegistry* handlers)
     : io_(io),
       store_(store),
       config_(std::move(config)),
@@ -60,6 +66,8 @@ Engine::Engine(asio::io_context& io, Config config, const Clock& clock, ProcessS
                       std::filesystem::path(config_.daemon.socket).parent_path().string(),
                       config_.daemon.kill_grace, config_.daemon.use_cgroups, config_.cron.sendmail},
                   [this](const RunOutcome& outcome) { on_run_finished(outcome); }),
+      handlers_(io, clock, store, handlers, handler_threads(config_),
+                [this](const RunOutcome& outcome) { on_run_finished(outcome); }),
       wall_timer_(io, CLOCK_REALTIME),
       mono_timer_(io, CLOCK_BOOTTIME),
       child_signal_(io, SIGCHLD),
@@ -610,7 +618,7 @@ void Engine::spawn_recorded(const std::vector<RunId>& ids, const Status& status)
     if (it == unspawned_.end()) continue;  // cancelled meanwhile
     Unspawned run = std::move(it->second);
     unspawned_.erase(it);
-    supervisor_.start(id, run.fire.job, std::move(run.spec), run.fire, std::move(run.checkpoint));
+    launch(id, run.fire, std::move(run.spec), std::move(run.checkpoint));
   }
   rearm();
 }
@@ -683,7 +691,7 @@ void Engine::start_run(const Fire& fire, std::vector<RunId>& recorded) {
   if (fire.run.value != 0 && !unsettled_.contains(id.value)) {
     // Its pending record, under this run id, is committed: after a crash from here on, a
     // log file of the run tells that its spawn began, and its process is looked for.
-    supervisor_.start(id, fire.job, job.spec, fire, std::move(checkpoint));
+    launch(id, fire, job.spec, std::move(checkpoint));
     return;
   }
   RunRecord record;
@@ -695,15 +703,35 @@ void Engine::start_run(const Fire& fire, std::vector<RunId>& recorded) {
   record.started = clock_.wall_now();
   record.lateness = record.started - fire.due;
   record.checkpoint = checkpoint;
-  record.log_path = supervisor_.log_path(job.spec->name, id);
+  if (!is_handler_job(*job.spec)) record.log_path = supervisor_.log_path(job.spec->name, id);
   store_.put_run(record);
   unspawned_.emplace(id, Unspawned{fire, job.spec, std::move(checkpoint)});
   recorded.push_back(id);
 }
 
+void Engine::launch(RunId id, const Fire& fire, std::shared_ptr<const JobSpec> spec,
+                    std::string checkpoint) {
+  if (observer_) observer_(RunEvent{id, spec->name, fire.scheduled, fire.attempt});
+  if (is_handler_job(*spec)) {
+    handlers_.start(id, fire.job, std::move(spec), fire, std::move(checkpoint));
+  } else {
+    supervisor_.start(id, fire.job, std::move(spec), fire, std::move(checkpoint));
+  }
+}
+
 void Engine::on_run_finished(const RunOutcome& outcome) {
   dispatcher_.finished(outcome.job, outcome.run);
   maybe_retry(outcome);
+  if (observer_) {
+    observer_(RunEvent{outcome.run, outcome.spec->name, outcome.fire.scheduled,
+                       outcome.fire.attempt, outcome.state});
+  }
+  // A handler's return frees a slot without a SIGCHLD to notice it.
+  if (is_handler_job(*outcome.spec) && !shutting_down_) {
+    pump();
+    rearm();
+  }
+  check_shutdown_done();
 }
 
 void Engine::on_child_signal() {
@@ -745,20 +773,38 @@ void Engine::shutdown(std::function<void()> done) {
   wall_timer_.cancel();
   shutdown_done_ = std::move(done);
   if (config_.daemon.on_shutdown == OnShutdown::kLeave) {
-    log_event(info, "shutdown", {{"mode", "leave"}, {"running", supervisor_.running()}});
+    log_event(info, "shutdown",
+              {{"mode", "leave"},
+               {"running", supervisor_.running()},
+               {"handlers_running", handlers_.running()}});
+    // Processes are left running; handler runs are asked to stop, left recorded as running,
+    // and resumed at the next start. Their threads are waited for.
+    handlers_.stop_all();
     child_signal_.cancel();
-    mono_timer_.cancel();
-    asio::post(io_, std::exchange(shutdown_done_, nullptr));
+    if (handlers_.idle()) {
+      mono_timer_.cancel();
+      asio::post(io_, std::exchange(shutdown_done_, nullptr));
+    }
     return;
   }
-  log_event(info, "shutdown", {{"mode", "stop"}, {"running", supervisor_.running()}});
+  log_event(info, "shutdown",
+            {{"mode", "stop"},
+             {"running", supervisor_.running()},
+             {"handlers_running", handlers_.running()}});
   supervisor_.cancel_all();
+  handlers_.cancel_all(RunState::kCancelled);
   rearm();
   check_shutdown_done();
 }
 
 void Engine::check_shutdown_done() {
   if (!shutting_down_ || !shutdown_done_) return;
+  if (!handlers_.idle()) return;
+  if (config_.daemon.on_shutdown == OnShutdown::kLeave) {
+    mono_timer_.cancel();
+    asio::post(io_, std::exchange(shutdown_done_, nullptr));
+    return;
+  }
   if (!supervisor_.idle()) return;
   child_signal_.cancel();
   mono_timer_.cancel();

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "daemon/supervisor.h"
+#include "embed/handler_runner.h"
 #include "daemon/timer_fd.h"
 #include "skedd/config/config.h"
 #include "skedd/core/dispatcher.h"
@@ -28,10 +29,10 @@ namespace skedd {
 
 class Engine {
  public:
-  /// Clock, spawner, store and random must outlive the engine. Throws std::system_error when a
-  /// timerfd or the state dir cannot be set up (start-up only).
+  /// Clock, spawner, store, random and `handlers` (null: none) must outlive the engine. Throws
+  /// std::system_error when a timerfd or the state dir cannot be set up (start-up only).
   Engine(asio::io_context& io, Config config, const Clock& clock, ProcessSpawner& spawner,
-         Store& store, Random& random);
+         Store& store, Random& random, const HandlerRegistry* handlers = nullptr);
   ~Engine();
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
@@ -116,6 +117,11 @@ class Engine {
   Counts counts() const;
   Instant started_at() const { return started_at_; }
 
+  /// Called on the loop's thread when a run starts and when it ends (its slot freed).
+  void set_run_observer(std::function<void(const RunEvent&)> observer) {
+    observer_ = std::move(observer);
+  }
+
  private:
   struct Job {
     std::shared_ptr<const JobSpec> spec;
@@ -171,6 +177,9 @@ class Engine {
   /// Logs when the store stops or resumes committing.
   void check_store_health();
   void on_run_finished(const RunOutcome& outcome);
+  /// Starts a run: the handler runner for handler jobs, the supervisor for the rest.
+  void launch(RunId id, const Fire& fire, std::shared_ptr<const JobSpec> spec,
+              std::string checkpoint);
   void maybe_retry(const RunOutcome& run);
   /// Logs a fire (or `count` fires from `fire.scheduled` on) that did not run.
   void record_not_run(const Fire& fire, RunState state, NotRunReason reason,
@@ -187,6 +196,8 @@ class Engine {
   Scheduler scheduler_;
   Dispatcher dispatcher_;
   Supervisor supervisor_;
+  HandlerRunner handlers_;
+  std::function<void(const RunEvent&)> observer_;
   std::vector<Job> jobs_;  ///< by JobId
   std::map<std::string, JobId> job_by_name_;
   TimerFd wall_timer_;

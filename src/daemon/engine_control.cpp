@@ -76,6 +76,10 @@ std::optional<Engine::Triggered> Engine::trigger(const std::string& name, bool f
 
 bool Engine::cancel(RunId run) {
   if (cancel_unspawned(run)) return true;
+  if (handlers_.has_run(run)) {
+    handlers_.cancel(run, RunState::kCancelled);
+    return true;
+  }
   if (!supervisor_.has_run(run)) return false;
   supervisor_.cancel(run, RunState::kCancelled);
   rearm();

@@ -35,6 +35,8 @@
 #include "skedd/time/clock.h"
 #include "skedd/time/timestamp.h"
 #include "skedd/version.h"
+#include "store/state_lock.h"
+#include "embed/builtin_handlers.h"
 
 namespace {
 
@@ -160,7 +162,12 @@ int main(int argc, char** argv) {
     user_state_dir = paths->state_dir;
     user_socket = paths->socket;
   }
-  auto cfg = skedd::load_config(config_path);
+  // The in-process handlers this daemon has (jobs may name them: `handler = "sleep"`).
+  skedd::HandlerRegistry handlers;
+  skedd::register_builtin_handlers(handlers);
+  skedd::LoadOptions load_options;
+  load_options.handlers = handlers.names();
+  auto cfg = skedd::load_config(config_path, load_options);
   if (!cfg) {
     std::cerr << cfg.error().message << '\n';
     std::cerr << "skedd: configuration " << config_path << " is invalid\n";
@@ -205,23 +212,9 @@ int main(int argc, char** argv) {
     return kExitCantCreate;
   }
   // One daemon per state dir: the lock is held for the life of the process.
-  const std::string lock_path = cfg->daemon.state_dir + "/skedd.lock";
-  const int lock_fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (lock_fd < 0 || ::flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
-    std::string holder;
-    if (lock_fd >= 0) {
-      char buf[32] = {};
-      if (::pread(lock_fd, buf, sizeof buf - 1, 0) > 0) holder = buf;
-    }
-    while (!holder.empty() && (holder.back() == '\n' || holder.back() == ' ')) holder.pop_back();
-    std::cerr << "skedd: state dir " << cfg->daemon.state_dir << " is in use"
-              << (holder.empty() ? std::string() : " by skedd pid " + holder) << " (lock "
-              << lock_path << ")\n";
-    return kExitInUse;
-  }
-  const std::string pid_text = std::to_string(::getpid()) + "\n";
-  if (::ftruncate(lock_fd, 0) != 0 || ::pwrite(lock_fd, pid_text.data(), pid_text.size(), 0) < 0) {
-    std::cerr << "skedd: cannot write " << lock_path << ": " << std::strerror(errno) << '\n';
+  if (auto lock = skedd::lock_state_dir(cfg->daemon.state_dir); !lock) {
+    std::cerr << "skedd: " << lock.error().message << '\n';
+    return lock.error().code == skedd::ErrorCode::kConflict ? kExitInUse : kExitCantCreate;
   }
   auto store = skedd::open_sqlite_store(
       cfg->daemon.state_dir + "/skedd.db",
@@ -281,10 +274,11 @@ int main(int argc, char** argv) {
       skedd::log_event(spdlog::level::err, "store_read_failed",
                        {{"error", recorded.error().message}});
     }
-    skedd::Engine engine(io, std::move(cfg.value()), clock, spawner, *store.value(), random);
+    skedd::Engine engine(io, std::move(cfg.value()), clock, spawner, *store.value(), random,
+                         &handlers);
     // SIGHUP and `skedctl reload`: a configuration with errors is refused whole.
     auto reload = [&]() -> skedd::Result<std::string> {
-      auto next = skedd::load_config(config_path);
+      auto next = skedd::load_config(config_path, load_options);
       if (!next) {
         skedd::log_event(spdlog::level::err, "reload_refused",
                          {{"config", config_path}, {"errors", next.error().message}});

@@ -211,7 +211,7 @@ Result<pid_t> Supervisor::spawn(Run& run) {
   SpawnRequest request;
   request.argv = spec.command;
   request.env = build_environment(
-      spec, user.value(), RunContext{run.id, run.fire.scheduled, run.fire.attempt, run.checkpoint});
+      spec, user.value(), RunAttempt{run.id, run.fire.scheduled, run.fire.attempt, run.checkpoint});
   std::string path_list = default_path(user->uid);
   if (auto it = spec.env.find("PATH"); it != spec.env.end()) path_list = it->second;
   // Found once per job (and definition): a PATH search is several stat calls per run.

@@ -72,7 +72,7 @@ std::string default_path(uid_t uid) {
 }
 
 std::vector<std::string> build_environment(const JobSpec& spec, const UserInfo& user,
-                                           const RunContext& context) {
+                                           const RunAttempt& context) {
   std::map<std::string, std::string> env{
       {"HOME", user.home},  {"LOGNAME", user.name},           {"USER", user.name},
       {"SHELL", "/bin/sh"}, {"PATH", default_path(user.uid)},

@@ -31,7 +31,7 @@ UserInfo current_user();
 std::string host_name();
 
 /// What a run sees of its attempt: the SKEDD_* variables.
-struct RunContext {
+struct RunAttempt {
   RunId run;
   Instant scheduled{};
   int attempt = 1;
@@ -42,7 +42,7 @@ struct RunContext {
 /// `env` (which may override any of them), then SKEDD_JOB, SKEDD_RUN_ID, SKEDD_SCHEDULED_AT,
 /// SKEDD_ATTEMPT, SKEDD_CHECKPOINT (when there is one) and SKEDD_CONTROL_FD=3. Sorted by name.
 std::vector<std::string> build_environment(const JobSpec& spec, const UserInfo& user,
-                                           const RunContext& context);
+                                           const RunAttempt& context);
 
 /// The PATH a job gets unless its `env` sets one: cron's, plus the sbin directories for root.
 std::string default_path(uid_t uid);

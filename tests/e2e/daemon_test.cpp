@@ -642,7 +642,7 @@ TEST_CASE("a second skedd on the same state dir exits 75 naming the first", "[da
                       .c_str());
   REQUIRE(WIFEXITED(status));
   CHECK(WEXITSTATUS(status) == 75);
-  CHECK(slurp(err) == "skedd: state dir " + dir / "state" + " is in use by skedd pid " +
+  CHECK(slurp(err) == "skedd: state dir " + dir / "state" + " is in use by pid " +
                           std::to_string(first.pid()) + " (lock " + dir / "state" +
                           "/skedd.lock)\n");
   CHECK(first.running());

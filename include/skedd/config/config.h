@@ -1,6 +1,7 @@
 #pragma once
 
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -31,6 +32,11 @@ struct DaemonConfig {
   /// A control socket client that neither sends nor reads for this long is disconnected.
   Duration client_idle_timeout = std::chrono::seconds(60);
   std::vector<std::string> user_pools;
+  /// Threads that run in-process handler runs; 0: one per CPU.
+  int handler_threads = 0;
+  /// The in-process handlers the program registered (not read from the file): a job naming
+  /// any other handler is a config error.
+  std::set<std::string> handlers;
 };
 
 /// The [store] table.
@@ -67,6 +73,8 @@ struct LoadOptions {
   /// Refuse files that are not owned by root or the current user, or that are writable by
   /// group or others (cron's rule; the daemon may run as root).
   bool check_file_safety = true;
+  /// The in-process handlers the program has (DaemonConfig::handlers).
+  std::set<std::string> handlers;
 };
 
 /// Reads `path` and the `*.toml` files of its jobs directory (hidden files skipped), in name
@@ -84,7 +92,8 @@ Result<std::vector<JobSpec>> parse_job_definitions(const std::string& text,
 /// Checks a configuration file without running anything: a main file (skedd.toml, with its
 /// jobs directory), or a jobs file, one that holds only [job.NAME] tables (read against the
 /// default settings). Returns a one-line summary, or every error as load_config() does.
-Result<std::string> validate_config_file(const std::string& path);
+Result<std::string> validate_config_file(const std::string& path,
+                                         const std::set<std::string>& handlers = {});
 
 /// The definition text with `user = USER` set in job `job`'s table (reformatted; comments
 /// dropped), so that the job runs as that user wherever the text is read again.

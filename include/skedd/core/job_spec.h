@@ -50,6 +50,10 @@ struct JobSpec {
   /// argv; when the config gave a string, {"/bin/sh", "-c", text} and `shell` is true.
   std::vector<std::string> command;
   bool shell = false;
+  /// Instead of a command: the name of an in-process handler (libskedd, or one compiled into
+  /// the daemon), called with `params`, a JSON object's text. Empty for process jobs.
+  std::string handler;
+  std::string params;
 
   std::optional<std::string> user;
   std::optional<std::string> group;
@@ -90,6 +94,9 @@ struct JobSpec {
 /// Whether two definitions would run the same way (the source location is ignored). A reload
 /// keeps the state of jobs whose definition is the same.
 bool same_definition(const JobSpec& a, const JobSpec& b);
+
+/// True when the job's action is an in-process handler rather than a process.
+inline bool is_handler_job(const JobSpec& spec) { return !spec.handler.empty(); }
 
 /// Checks a job name against [A-Za-z0-9][A-Za-z0-9_.-]{0,63} (names become file names).
 /// The message says what is wrong with it.

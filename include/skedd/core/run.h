@@ -3,6 +3,7 @@
 #include <compare>
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
 
 #include "skedd/time/types.h"
@@ -68,5 +69,14 @@ enum class NotRunReason : std::uint8_t {
   kDstSkip,           ///< dst_skipped = "skip"
 };
 const char* to_string(NotRunReason r);
+
+/// A run started (state kRunning) or ended (its final state), as an observer hears of it.
+struct RunEvent {
+  RunId run;
+  std::string job;
+  Instant scheduled{};
+  int attempt = 1;
+  RunState state = RunState::kRunning;
+};
 
 }  // namespace skedd

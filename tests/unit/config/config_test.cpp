@@ -11,6 +11,7 @@
 #include <string>
 
 #include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
 
 #include "support/temp_dir.h"
 
@@ -635,12 +636,12 @@ TEST_CASE("a job needs exactly one schedule and a command", "[config]") {
           f + ":2:6: job \"a\": more than one of cron, every and at is set");
   }
   SECTION("no command") {
-    CHECK(job_file_error(dir, "[job.a]\nevery = \"1h\"\n") == f + ":1:1: job \"a\": no command");
+    CHECK(job_file_error(dir, "[job.a]\nevery = \"1h\"\n") == f + ":1:1: job \"a\": no command (or handler)");
   }
   SECTION("neither") {
     CHECK(job_file_error(dir, "\n\n[job.a]\nuser = \"nobody\"\n") ==
           f + ":3:1: job \"a\": no schedule: set one of cron, every or at\n" +  //
-              f + ":3:1: job \"a\": no command");
+              f + ":3:1: job \"a\": no command (or handler)");
   }
 }
 
@@ -833,7 +834,7 @@ every = "1h"
   const std::string d = dir / "jobs.d/";
   CHECK(load_error(main) ==
         main + ":3:23: daemon.max_concurrent_runs: must be an integer from 1 to 100000\n" + main +
-            ":5:1: job \"inline\": no command\n" + d +
+            ":5:1: job \"inline\": no command (or handler)\n" + d +
             "15-broken.toml:1:7: Error while parsing table header: expected ']', saw '\\n'\n" + d +
             "20-b.toml:4:8: job \"b1\": nice: must be between -20 and 19, got 99\n" + d +
             "20-b.toml:6:1: job \"b2\": no schedule: set one of cron, every or at\n" + d +
@@ -850,7 +851,7 @@ TEST_CASE("files writable by group or others are refused with their mode", "[con
     CHECK(load_error(main) ==
           dir / "jobs.d/a.toml: refusing a file writable by group or others (mode 0664; fix with "
                 "chmod go-w)\n" +
-              dir / "jobs.d/b.toml:1:1: job \"b\": no command");
+              dir / "jobs.d/b.toml:1:1: job \"b\": no command (or handler)");
   }
   SECTION("world-writable main file") {
     const std::string main = dir.write("skedd.toml", kPlainMain, 0646);
@@ -859,11 +860,57 @@ TEST_CASE("files writable by group or others are refused with their mode", "[con
   }
   SECTION("the check can be turned off") {
     const std::string main = dir.write("skedd.toml", kPlainMain, 0666);
-    auto cfg = load_config(main, skedd::LoadOptions{.check_file_safety = false});
+    auto cfg = load_config(main, skedd::LoadOptions{.check_file_safety = false, .handlers = {}});
     CHECK(cfg.ok());
   }
   SECTION("a missing main file") {
     CHECK(load_error(dir / "absent.toml") == dir / "absent.toml: No such file or directory");
+  }
+}
+
+TEST_CASE("handler jobs: a registered handler with its params as JSON", "[config]") {
+  TempDir dir;
+  const std::string main = dir.write("skedd.toml", kPlainMain);
+  const skedd::LoadOptions with_report{.check_file_safety = true, .handlers = {"report", "noop"}};
+  SECTION("params become a JSON object; no params is {}") {
+    dir.write("jobs.d/job.toml",
+              "[job.a]\nevery = \"1h\"\nhandler = \"report\"\n"
+              "params = { region = \"eu\", days = 7, tags = [\"x\"] }\n"
+              "[job.b]\nevery = \"1h\"\nhandler = \"noop\"\n");
+    auto cfg = load_config(main, with_report);
+    INFO((cfg.ok() ? std::string() : cfg.error().message));
+    REQUIRE(cfg.ok());
+    const JobSpec& a = job_named(cfg.value(), "a");
+    CHECK(a.handler == "report");
+    CHECK(a.command.empty());
+    CHECK(nlohmann::json::parse(a.params) ==
+          nlohmann::json{{"region", "eu"}, {"days", 7}, {"tags", {"x"}}});
+    CHECK(job_named(cfg.value(), "b").params == "{}");
+  }
+  const std::string f = dir / "jobs.d/job.toml";
+  SECTION("an unknown handler is a config error naming the registered ones") {
+    dir.write("jobs.d/job.toml", "[job.a]\nevery = \"1h\"\nhandler = \"reprot\"\n");
+    auto cfg = load_config(main, with_report);
+    REQUIRE_FALSE(cfg.ok());
+    CHECK(cfg.error().message ==
+          f + ":3:11: job \"a\": handler \"reprot\" is not registered (registered: noop, report)");
+  }
+  SECTION("a program with no handlers says so") {
+    CHECK(job_file_error(dir, "[job.a]\nevery = \"1h\"\nhandler = \"report\"\n") ==
+          f + ":3:11: job \"a\": handler \"report\" is not registered (this program registers "
+              "none)");
+  }
+  SECTION("command and handler together, params without handler, params not a table") {
+    dir.write("jobs.d/job.toml",
+              "[job.a]\nevery = \"1h\"\ncommand = \"true\"\nhandler = \"report\"\n"
+              "[job.b]\nevery = \"1h\"\ncommand = \"true\"\nparams = { x = 1 }\n"
+              "[job.c]\nevery = \"1h\"\nhandler = \"report\"\nparams = 3\n");
+    auto cfg = load_config(main, with_report);
+    REQUIRE_FALSE(cfg.ok());
+    CHECK(cfg.error().message ==
+          f + ":4:11: job \"a\": command and handler are both set; a job has one\n" + f +
+              ":5:1: job \"b\": params is set but handler is not\n" + f +
+              ":12:10: job \"c\": params: must be a table, such as { region = \"eu\", days = 7 }");
   }
 }
 

@@ -105,7 +105,7 @@ TEST_CASE("a run's environment is cron's base, the job's env, then SKEDD_*", "[s
   spec.name = "backup";
   spec.env = {{"PATH", "/opt/bin:/bin"}, {"RETENTION", "14"}};
   skedd::UserInfo user{1000, 1000, "alice", "/home/alice", "/bin/bash"};
-  skedd::RunContext ctx{skedd::RunId{42}, skedd::parse_rfc3339("2026-03-08T07:30:00Z").value(), 2,
+  skedd::RunAttempt ctx{skedd::RunId{42}, skedd::parse_rfc3339("2026-03-08T07:30:00Z").value(), 2,
                         "step-3"};
   CHECK(skedd::build_environment(spec, user, ctx) ==
         std::vector<std::string>{"HOME=/home/alice", "LOGNAME=alice", "PATH=/opt/bin:/bin",

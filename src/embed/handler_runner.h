@@ -1,0 +1,81 @@
+// Runs of in-process handlers, from start to return: a bounded thread pool, cancellation at
+// the soft timeout, accounting at the hard timeout. Decides nothing about scheduling; tells
+// its owner how each run ended, as the Supervisor does for processes. Its interface runs on
+// the io_context's thread; handlers run on the pool's.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <stop_token>
+#include <string>
+
+#include "daemon/supervisor.h"
+#include "skedd/embed/handler.h"
+#include "skedd/store/store.h"
+#include "skedd/time/clock.h"
+#include "util/asio.h"
+
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
+
+namespace skedd {
+
+class HandlerRunner : private RunContext::Sink {
+ public:
+  using OnFinished = std::function<void(const RunOutcome&)>;
+
+  /// `threads` > 0. `handlers` (may be null: none) and `store` must outlive the runner.
+  /// `on_finished` is called on the loop's thread once per started run, when its handler has
+  /// returned (or at once when it cannot start).
+  HandlerRunner(asio::io_context& io, const Clock& clock, Store& store,
+                const HandlerRegistry* handlers, int threads, OnFinished on_finished);
+  /// Requests every run to stop and waits for the handlers to return.
+  ~HandlerRunner();
+  HandlerRunner(const HandlerRunner&) = delete;
+  HandlerRunner& operator=(const HandlerRunner&) = delete;
+
+  /// Starts attempt `fire` of handler job `spec` as run `id` on the pool.
+  void start(RunId id, JobId job, std::shared_ptr<const JobSpec> spec, const Fire& fire,
+             std::string checkpoint);
+  /// Requests the run to stop; when its handler returns, the run ends as `as`.
+  void cancel(RunId id, RunState as);
+  /// Requests every run to stop (shutdown). Runs that then return are not recorded as ended:
+  /// the next start finds them running with no process and resumes them per on_interrupt.
+  void stop_all();
+  /// Requests every run to stop; each ends as `as` when its handler returns.
+  void cancel_all(RunState as);
+  bool has_run(RunId id) const { return runs_.contains(id); }
+  /// Runs whose handler has not returned (hard-timed-out ones included).
+  std::size_t running() const { return runs_.size(); }
+  bool idle() const { return runs_.empty(); }
+
+ private:
+  struct Run;
+  /// What a handler's thread hands back when it returns.
+  struct Returned {
+    bool threw = false;
+    std::string message;
+    std::string checkpoint;
+  };
+
+  bool checkpoint(RunId run, const std::string& text) override;
+  void progress(RunId run, double percent, const std::string& message) override;
+
+  void on_soft_timeout(RunId id);
+  void on_hard_timeout(RunId id);
+  void on_returned(RunId id, Returned returned);
+  RunRecord record_of(const Run& run, RunState state) const;
+
+  asio::io_context& io_;
+  const Clock& clock_;
+  Store& store_;
+  const HandlerRegistry* handlers_;
+  OnFinished on_finished_;
+  std::map<RunId, std::unique_ptr<Run>> runs_;
+  bool stopping_ = false;
+  /// Expires with the runner, so that returns posted later are dropped.
+  std::shared_ptr<const int> alive_ = std::make_shared<const int>(0);
+  asio::thread_pool pool_;
+};
+
+}  // namespace skedd
