@@ -223,10 +223,13 @@ void Engine::recover_runs(Instant now, std::vector<RunRecord> spawning) {
     // control channel meanwhile went with the channel's last open end). Its record and the
     // next attempt's pending fire are one write.
     StoreGroup group(store_);
+    const bool handler =
+        job != job_by_name_.end() && is_handler_job(*jobs_[job->second.value].spec);
     record.ended = now;
     record.state = RunState::kInterrupted;
     record.message = alive ? "its job is no longer defined; the process was left running"
-                           : "its process ended while skedd was not running";
+                     : handler ? "the program running its handler stopped or was killed"
+                               : "its process ended while skedd was not running";
     store_.put_run(record);
     log_event(warn, "run_interrupted",
               {{"job", record.job}, {"run", record.run.value}, {"message", record.message}});

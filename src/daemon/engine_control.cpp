@@ -151,6 +151,8 @@ Result<int> Engine::put_api_job(JobSpec spec, std::string definition, bool repla
     return Error{ErrorCode::kConflict, "job \"" + name + "\" exists; update replaces it"};
   }
   int version = 1;
+  // The versions read must include those just written (an add right before this update).
+  (void)store_.flush();
   if (auto versions = store_.job_versions(name); versions && !versions->empty()) {
     version = versions->back().first + 1;
   }

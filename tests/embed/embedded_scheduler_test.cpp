@@ -1,0 +1,337 @@
+// libskedd's public API, in process: handlers, timeouts, retries, persistence across a stop
+// and start over the same state dir. (Resume after the host is killed: examples_test.)
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include <catch2/catch.hpp>
+
+#include "skedd/embed/embedded_scheduler.h"
+#include "support/temp_dir.h"
+
+namespace {
+
+using namespace std::chrono_literals;
+using skedd::EmbeddedOptions;
+using skedd::EmbeddedScheduler;
+using skedd::RunContext;
+using skedd::RunEvent;
+using skedd::RunState;
+
+// Collects run events; waits for one that matches.
+class Events {
+ public:
+  void operator()(const RunEvent& e) {
+    std::lock_guard lock(mu_);
+    events_.push_back(e);
+    changed_.notify_all();
+  }
+  // The first event (in order) of `job` in `state`, waiting up to 10 s.
+  RunEvent wait(const std::string& job, RunState state, int nth = 1) {
+    std::unique_lock lock(mu_);
+    const RunEvent* found = nullptr;
+    changed_.wait_for(lock, 10s, [&] {
+      int seen = 0;
+      for (const RunEvent& e : events_) {
+        if (e.job == job && e.state == state && ++seen == nth) {
+          found = &e;
+          return true;
+        }
+      }
+      return false;
+    });
+    INFO("job " << job << " state " << skedd::to_string(state) << " #" << nth);
+    REQUIRE(found != nullptr);
+    return *found;
+  }
+  std::size_t count(const std::string& job) {
+    std::lock_guard lock(mu_);
+    return static_cast<std::size_t>(std::count_if(
+        events_.begin(), events_.end(), [&](const RunEvent& e) { return e.job == job; }));
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable changed_;
+  std::vector<RunEvent> events_;
+};
+
+// A one-shot far in the future: the tests fire it by trigger().
+std::string job(const std::string& name, const std::string& handler, const std::string& more = {}) {
+  return "[job." + name + "]\nat = \"2099-01-01T00:00:00Z\"\nhandler = \"" + handler + "\"\n" +
+         more;
+}
+
+EmbeddedOptions in(const skedd::test::TempDir& dir) {
+  EmbeddedOptions options;
+  options.state_dir = dir / "state";
+  options.handler_threads = 2;
+  options.timezone = "UTC";
+  return options;
+}
+
+skedd::RunRecord run_record(EmbeddedScheduler& s, skedd::RunId run) {
+  skedd::RunQuery query;
+  query.run = run;
+  REQUIRE(s.flush());
+  auto runs = s.runs(query);
+  REQUIRE(runs);
+  REQUIRE(runs->size() == 1);
+  return runs->front();
+}
+
+TEST_CASE("libskedd: handler registration errors", "[embed]") {
+  skedd::test::TempDir dir("skedd-embed");
+  EmbeddedScheduler s(in(dir));
+  CHECK(s.register_handler("report", [](RunContext&) {}));
+  CHECK(s.register_handler("report", [](RunContext&) {}).error().message ==
+        "handler \"report\" is registered already");
+  CHECK(s.register_handler("bad name", [](RunContext&) {}).error().code ==
+        skedd::ErrorCode::kInvalidArgument);
+  CHECK(s.register_handler("empty", nullptr).error().message ==
+        "handler \"empty\": empty function");
+  CHECK(s.add(job("a", "report")).error().code == skedd::ErrorCode::kConflict);  // not started
+  REQUIRE(s.start());
+  CHECK(s.register_handler("late", [](RunContext&) {}).error().code ==
+        skedd::ErrorCode::kConflict);
+  // A job naming a handler that is not registered is a config error, with where and what.
+  const auto added = s.add(job("a", "reprot"));
+  REQUIRE_FALSE(added);
+  CHECK(added.error().message ==
+        "api:3:11: job \"a\": handler \"reprot\" is not registered (registered: report)");
+  CHECK(s.add(job("a", "report")).value() == 1);
+  CHECK(s.add(job("a", "report")).error().code == skedd::ErrorCode::kConflict);
+  CHECK(s.update(job("a", "report", "priority = 3\n")).value() == 2);
+  CHECK(s.trigger("nope").error().code == skedd::ErrorCode::kNotFound);
+  CHECK(s.pause("nope").error().code == skedd::ErrorCode::kNotFound);
+}
+
+TEST_CASE("libskedd: a handler gets its params and context; a throw fails the run", "[embed]") {
+  skedd::test::TempDir dir("skedd-embed");
+  Events events;
+  std::mutex mu;
+  nlohmann::json seen_params;
+  std::string seen_job;
+  int seen_attempt = 0;
+  EmbeddedScheduler s(in(dir));
+  REQUIRE(s.register_handler("report", [&](RunContext& run) {
+    std::lock_guard lock(mu);
+    seen_params = run.params();
+    seen_job = run.job();
+    seen_attempt = run.attempt();
+  }));
+  REQUIRE(s.register_handler("boom", [](RunContext&) { throw std::runtime_error("disk on fire"); }));
+  s.on_run(std::ref(events));
+  REQUIRE(s.start());
+  REQUIRE(s.add(job("r", "report", "params = { region = \"eu\", days = 7 }\n")));
+  REQUIRE(s.add(job("b", "boom")));
+  const auto run = s.trigger("r");
+  REQUIRE(run);
+  CHECK(events.wait("r", RunState::kSucceeded).run == run.value());
+  {
+    std::lock_guard lock(mu);
+    CHECK(seen_params == nlohmann::json{{"region", "eu"}, {"days", 7}});
+    CHECK(seen_job == "r");
+    CHECK(seen_attempt == 1);
+  }
+  CHECK(run_record(s, run.value()).state == RunState::kSucceeded);
+  const auto failed = s.trigger("b");
+  REQUIRE(failed);
+  events.wait("b", RunState::kFailed);
+  const skedd::RunRecord record = run_record(s, failed.value());
+  CHECK(record.state == RunState::kFailed);
+  CHECK(record.message == "disk on fire");
+}
+
+TEST_CASE("libskedd: the soft timeout requests cancellation; the run is timed_out", "[embed]") {
+  skedd::test::TempDir dir("skedd-embed");
+  Events events;
+  std::atomic<bool> saw_stop{false};
+  EmbeddedScheduler s(in(dir));
+  REQUIRE(s.register_handler("patient", [&](RunContext& run) {
+    while (!run.stop_requested()) std::this_thread::sleep_for(5ms);
+    saw_stop = true;
+  }));
+  s.on_run(std::ref(events));
+  REQUIRE(s.start());
+  REQUIRE(s.add(job("p", "patient", "soft_timeout = \"200ms\"\n")));
+  const auto run = s.trigger("p");
+  REQUIRE(run);
+  events.wait("p", RunState::kTimedOut);
+  CHECK(saw_stop);
+  CHECK(run_record(s, run.value()).state == RunState::kTimedOut);
+
+  SECTION("cancel signals the stop token too") {
+    REQUIRE(s.update(job("p", "patient")));
+    const auto second = s.trigger("p");
+    REQUIRE(second);
+    events.wait("p", RunState::kRunning, 2);
+    REQUIRE(s.cancel(second.value()));
+    events.wait("p", RunState::kCancelled);
+    CHECK(run_record(s, second.value()).state == RunState::kCancelled);
+  }
+}
+
+TEST_CASE("libskedd: at the hard timeout the run is recorded timed_out and its slot held",
+          "[embed]") {
+  skedd::test::TempDir dir("skedd-embed");
+  Events events;
+  std::mutex mu;
+  std::condition_variable cv;
+  bool release = false;
+  EmbeddedScheduler s(in(dir));
+  REQUIRE(s.register_handler("stubborn", [&](RunContext&) {
+    // Ignores its stop token until the test lets it go.
+    std::unique_lock lock(mu);
+    cv.wait(lock, [&] { return release; });
+  }));
+  s.on_run(std::ref(events));
+  REQUIRE(s.start());
+  REQUIRE(s.add(job("h", "stubborn", "soft_timeout = \"100ms\"\nhard_timeout = \"300ms\"\n")));
+  const auto run = s.trigger("h");
+  REQUIRE(run);
+  // Recorded timed_out with its end while the handler still runs.
+  skedd::RunRecord record;
+  for (int i = 0; i < 200; ++i) {
+    record = run_record(s, run.value());
+    if (record.state == RunState::kTimedOut) break;
+    std::this_thread::sleep_for(20ms);
+  }
+  CHECK(record.state == RunState::kTimedOut);
+  CHECK(record.ended.has_value());
+  CHECK(record.message ==
+        "hard timeout: the handler is still running; its slot is held until it returns");
+  // Its slot is held: overlap = "skip" skips the next fire.
+  CHECK(s.trigger("h").error().code == skedd::ErrorCode::kConflict);
+  CHECK(events.count("h") == 1);  // started; not ended
+  {
+    std::lock_guard lock(mu);
+    release = true;
+  }
+  cv.notify_all();
+  events.wait("h", RunState::kTimedOut);
+  const skedd::RunRecord after = run_record(s, run.value());
+  CHECK(after.state == RunState::kTimedOut);
+  CHECK(after.ended == record.ended);
+  CHECK(after.message.starts_with("hard timeout; the handler returned "));
+  CHECK(s.trigger("h"));  // the slot is free again
+  {
+    std::lock_guard lock(mu);
+    release = true;
+  }
+}
+
+TEST_CASE("libskedd: a retry gets the failed attempt's last checkpoint", "[embed]") {
+  skedd::test::TempDir dir("skedd-embed");
+  Events events;
+  std::mutex mu;
+  std::vector<std::string> given;
+  EmbeddedScheduler s(in(dir));
+  REQUIRE(s.register_handler("flaky", [&](RunContext& run) {
+    {
+      std::lock_guard lock(mu);
+      given.push_back(run.last_checkpoint());
+    }
+    if (run.attempt() == 1) {
+      if (!run.checkpoint("page 7")) throw std::runtime_error("not durable");
+      throw std::runtime_error("lost the connection");
+    }
+  }));
+  s.on_run(std::ref(events));
+  REQUIRE(s.start());
+  REQUIRE(s.add(job("f", "flaky", "retries = 2\nretry_backoff = \"100ms\"\n")));
+  REQUIRE(s.trigger("f"));
+  const RunEvent second = events.wait("f", RunState::kSucceeded);
+  CHECK(second.attempt == 2);
+  std::lock_guard lock(mu);
+  CHECK(given == std::vector<std::string>{"", "page 7"});
+}
+
+TEST_CASE("libskedd: jobs and an unfinished handler run survive a stop and start", "[embed]") {
+  skedd::test::TempDir dir("skedd-embed");
+  std::mutex mu;
+  std::vector<std::pair<int, std::string>> calls;  // (attempt, checkpoint given)
+  const auto counter = [&](RunContext& run) {
+    {
+      std::lock_guard lock(mu);
+      calls.emplace_back(run.attempt(), run.last_checkpoint());
+    }
+    int i = run.last_checkpoint().empty() ? 0 : std::stoi(run.last_checkpoint());
+    for (; i < 1000 && !run.stop_requested(); ++i) {
+      if (!run.checkpoint(std::to_string(i + 1))) throw std::runtime_error("not durable");
+      std::this_thread::sleep_for(2ms);
+    }
+  };
+  skedd::RunId first;
+  {
+    Events events;
+    EmbeddedScheduler s(in(dir));
+    REQUIRE(s.register_handler("counter", counter));
+    s.on_run(std::ref(events));
+    REQUIRE(s.start());
+    REQUIRE(s.add(job("c", "counter")));
+    first = s.trigger("c").value();
+    events.wait("c", RunState::kRunning);
+    std::this_thread::sleep_for(100ms);
+    s.stop();  // asks the handler to stop; the run stays recorded as running
+  }
+  Events events;
+  EmbeddedScheduler s(in(dir));
+  REQUIRE(s.register_handler("counter", counter));
+  s.on_run(std::ref(events));
+  REQUIRE(s.start());
+  CHECK(s.jobs().value() == std::vector<std::string>{"c"});
+  const RunEvent resumed = events.wait("c", RunState::kSucceeded);
+  CHECK(resumed.attempt == 2);
+  CHECK(run_record(s, first).state == RunState::kInterrupted);
+  std::lock_guard lock(mu);
+  REQUIRE(calls.size() == 2);
+  CHECK(calls[0] == std::pair<int, std::string>{1, ""});
+  CHECK(calls[1].first == 2);
+  CHECK(std::stoi(calls[1].second) > 0);  // continued from its checkpoint, not from 0
+}
+
+TEST_CASE("libskedd: in memory, and on the caller's io_context", "[embed]") {
+  boost::asio::io_context io;
+  auto work = boost::asio::make_work_guard(io);
+  std::thread loop([&] { io.run(); });
+  std::string dir;
+  {
+    EmbeddedOptions options;
+    options.timezone = "UTC";
+    Events events;
+    EmbeddedScheduler s(io, options);
+    REQUIRE(s.register_handler("noop", [](RunContext&) {}));
+    s.on_run(std::ref(events));
+    REQUIRE(s.start());
+    dir = s.state_dir();
+    CHECK(std::filesystem::exists(dir));
+    REQUIRE(s.add(job("n", "noop")));
+    REQUIRE(s.trigger("n"));
+    events.wait("n", RunState::kSucceeded);
+    auto next = s.next_fire("n");
+    REQUIRE(next);
+    CHECK(next.value().has_value());
+  }
+  CHECK_FALSE(std::filesystem::exists(dir));  // the private state dir went with it
+  work.reset();
+  loop.join();
+}
+
+TEST_CASE("libskedd: a second scheduler on the same state dir is refused", "[embed]") {
+  skedd::test::TempDir dir("skedd-embed");
+  EmbeddedScheduler first(in(dir));
+  REQUIRE(first.start());
+  EmbeddedScheduler second(in(dir));
+  const auto started = second.start();
+  REQUIRE_FALSE(started);
+  CHECK(started.error().code == skedd::ErrorCode::kConflict);
+  CHECK(started.error().message == "state dir " + dir / "state" + " is in use by pid " +
+                                       std::to_string(::getpid()) + " (lock " + dir / "state" +
+                                       "/skedd.lock)");
+}
+
+}  // namespace
