@@ -31,6 +31,7 @@
 #include <catch2/catch.hpp>
 
 #include <nlohmann/json.hpp>
+#include "support/command.h"
 #include "support/daemon.h"
 #include "support/temp_dir.h"
 
@@ -1118,3 +1119,40 @@ TEST_CASE("a log file (--log-file) in a directory that does not exist yet: it is
   d.signal(SIGTERM);
   CHECK(d.wait_exit(5000ms) == 0);
 }
+
+namespace {
+
+TEST_CASE("the daemon runs jobs of its built-in handlers; an unknown handler is refused",
+          "[daemon][embed]") {
+  TempDir dir;
+  SECTION("log and sleep (soft timeout cancels it: timed_out)") {
+    const std::string config = write_config(
+        dir, "",
+        "[job.hello]\ncron = \"* * * * * *\"\nhandler = \"log\"\n"
+        "params = { message = \"hi from a handler\" }\n"
+        "[job.nap]\ncron = \"* * * * * *\"\nhandler = \"sleep\"\nparams = { seconds = 30 }\n"
+        "soft_timeout = \"300ms\"\n");
+    Daemon d(dir, config);
+    const Json logged = d.wait_for("handler_log", of_job("hello"));
+    SHOW_LOG(d);
+    CHECK(logged["message"] == "hi from a handler");
+    const Json started = d.wait_for("run_started", of_job("hello"));
+    CHECK(started["handler"] == "log");
+    CHECK(d.wait_for("run_finished", of_run(started))["state"] == "succeeded");
+    const Json nap = d.wait_for("run_started", of_job("nap"));
+    const Json napped = d.wait_for("run_finished", of_run(nap));
+    CHECK(napped["state"] == "timed_out");
+    CHECK(napped["duration_s"].get<double>() < 5);
+  }
+  SECTION("a handler the daemon does not have is a config error at start") {
+    const std::string config = write_config(
+        dir, "", "[job.x]\ncron = \"* * * * * *\"\nhandler = \"report\"\n");
+    const skedd::test::CommandResult r =
+        skedd::test::run_command({SKEDD_BINARY, "--config", config, "--check-config"});
+    CHECK(r.exit_code == 78);
+    CHECK(r.err.find("jobs.d/test.toml:3:11: job \"x\": handler \"report\" is not registered "
+                     "(registered: log, noop, sleep)") != std::string::npos);
+  }
+}
+
+}  // namespace
