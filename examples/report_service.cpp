@@ -59,8 +59,8 @@ int main(int argc, char** argv) {
     for (; item <= total; ++item) {
       if (run.stop_requested()) return;  // stopped: resumed at the next start
       std::this_thread::sleep_for(std::chrono::milliseconds(delay));
-      append_line(export_log, "item " + std::to_string(item) + " attempt " +
-                                  std::to_string(run.attempt()));
+      append_line(export_log,
+                  "item " + std::to_string(item) + " attempt " + std::to_string(run.attempt()));
       if (!run.checkpoint(std::to_string(item))) throw std::runtime_error("store unwritable");
     }
     append_line(export_log, "done");

@@ -134,12 +134,12 @@ std::string schedule_identity(const Schedule& s) {
 
 bool same_definition(const JobSpec& a, const JobSpec& b) {
   const auto fields = [](const JobSpec& j) {
-    return std::tie(j.name, j.command, j.shell, j.handler, j.params, j.user, j.group, j.working_dir, j.env, j.umask,
-                    j.nice, j.limit_nofile, j.limit_memory, j.priority, j.pool, j.soft_timeout,
-                    j.hard_timeout, j.soft_signal, j.kill_leftovers, j.retries, j.retry_backoff,
-                    j.retry_backoff_max, j.overlap, j.catch_up, j.max_catch_up, j.starting_deadline,
-                    j.jitter, j.jitter_fixed, j.on_interrupt, j.max_interrupts, j.log_max_size,
-                    j.mail_to);
+    return std::tie(j.name, j.command, j.shell, j.handler, j.params, j.user, j.group, j.working_dir,
+                    j.env, j.umask, j.nice, j.limit_nofile, j.limit_memory, j.priority, j.pool,
+                    j.soft_timeout, j.hard_timeout, j.soft_signal, j.kill_leftovers, j.retries,
+                    j.retry_backoff, j.retry_backoff_max, j.overlap, j.catch_up, j.max_catch_up,
+                    j.starting_deadline, j.jitter, j.jitter_fixed, j.on_interrupt, j.max_interrupts,
+                    j.log_max_size, j.mail_to);
   };
   return fields(a) == fields(b) && schedule_identity(a.schedule) == schedule_identity(b.schedule) &&
          a.zone.name() == b.zone.name();

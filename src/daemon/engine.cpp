@@ -227,7 +227,7 @@ void Engine::recover_runs(Instant now, std::vector<RunRecord> spawning) {
         job != job_by_name_.end() && is_handler_job(*jobs_[job->second.value].spec);
     record.ended = now;
     record.state = RunState::kInterrupted;
-    record.message = alive ? "its job is no longer defined; the process was left running"
+    record.message = alive     ? "its job is no longer defined; the process was left running"
                      : handler ? "the program running its handler stopped or was killed"
                                : "its process ended while skedd was not running";
     store_.put_run(record);
@@ -391,32 +391,38 @@ void Engine::reload(Config config) {
       ++kept;
       continue;
     }
-    // An `every` job keeps its rhythm: the new interval counts from the old next fire. A fire
-    // already taken from the scheduler (held until due) is not taken again.
-    const auto anchor = scheduler_.next_fire(id);
-    std::optional<Instant> taken;
-    for (const auto& [at, fire] : held_) {
-      if (fire.job == id && fire.attempt == 1)
-        taken = std::max(taken.value_or(fire.scheduled), fire.scheduled);
-    }
-    auto shared = std::make_shared<const JobSpec>(std::move(spec));
-    jobs_[id.value] = Job{shared, Dispatcher::policy_of(*shared)};
-    scheduler_.add(id, *shared, shared->schedule.is_every() ? anchor : std::nullopt, taken);
-    log_job(id, "job_changed");
+    change_job(id, std::move(spec));
     ++changed;
   }
-  for (const auto& [name, id] : previous) {
-    scheduler_.remove(id);
-    jobs_[id.value].removed = true;
-    store_.put_next_fire(name, std::nullopt);
-    log_event(info, "job_removed", {{"job", name}});
-  }
+  for (const auto& [name, id] : previous) remove_job(name, id);
   dispatcher_.set_limits(limits_of(config));
   supervisor_.set_kill_grace(config.daemon.kill_grace);
   config_ = std::move(config);
   log_event(info, "reloaded",
             {{"kept", kept}, {"changed", changed}, {"added", added}, {"removed", previous.size()}});
   tick();
+}
+
+void Engine::change_job(JobId id, JobSpec spec) {
+  // An `every` job keeps its rhythm: the new interval counts from the old next fire. A fire
+  // already taken from the scheduler (held until due) is not taken again.
+  const auto anchor = scheduler_.next_fire(id);
+  std::optional<Instant> taken;
+  for (const auto& [at, fire] : held_) {
+    if (fire.job == id && fire.attempt == 1)
+      taken = std::max(taken.value_or(fire.scheduled), fire.scheduled);
+  }
+  auto shared = std::make_shared<const JobSpec>(std::move(spec));
+  jobs_[id.value] = Job{shared, Dispatcher::policy_of(*shared)};
+  scheduler_.add(id, *shared, shared->schedule.is_every() ? anchor : std::nullopt, taken);
+  log_job(id, "job_changed");
+}
+
+void Engine::remove_job(const std::string& name, JobId id) {
+  scheduler_.remove(id);
+  jobs_[id.value].removed = true;
+  store_.put_next_fire(name, std::nullopt);
+  log_event(info, "job_removed", {{"job", name}});
 }
 
 void Engine::rearm() {

@@ -12,8 +12,8 @@
 #include <vector>
 
 #include "daemon/supervisor.h"
-#include "embed/handler_runner.h"
 #include "daemon/timer_fd.h"
+#include "embed/handler_runner.h"
 #include "skedd/config/config.h"
 #include "skedd/core/dispatcher.h"
 #include "skedd/core/run.h"
@@ -130,6 +130,10 @@ class Engine {
   };
 
   JobId add_job(JobSpec spec, std::optional<Instant> last_fire = std::nullopt);
+  /// Reschedules job `id` under a changed definition; its running runs finish on the old one.
+  void change_job(JobId id, JobSpec spec);
+  /// Stops scheduling job `name` (`id`); its running runs are not killed.
+  void remove_job(const std::string& name, JobId id);
   /// Adopts the runs an earlier skedd left running, and handles those whose process is gone
   /// as interrupted. Runs recorded before a spawn that never happened are offered again.
   /// `spawning`: pending fires whose run's spawn had begun (recorded as kScheduled runs).
@@ -232,10 +236,8 @@ class Engine {
   std::map<std::string, ApiJob> api_jobs_;
   /// Appends the API jobs that no job of `specs` (file jobs) shadows.
   void add_api_specs(std::vector<JobSpec>& specs) const;
-  /// The loaded jobs that are not API jobs.
-  std::vector<JobSpec> file_jobs() const;
-  /// Applies `file_jobs` plus api_jobs_, as a reload.
-  void apply_api_jobs(std::vector<JobSpec> file_jobs);
+  /// The latest version recorded for each API job removed since start.
+  std::map<std::string, int> removed_api_versions_;
   std::set<std::string> paused_;  ///< names of paused jobs (kept while a job is not loaded)
   Instant started_at_{};
   std::function<void()> shutdown_done_;

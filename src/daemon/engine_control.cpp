@@ -122,20 +122,6 @@ void Engine::add_api_specs(std::vector<JobSpec>& specs) const {
   }
 }
 
-std::vector<JobSpec> Engine::file_jobs() const {
-  std::vector<JobSpec> out;
-  for (const auto& [name, id] : job_by_name_) {
-    if (!api_jobs_.contains(name)) out.push_back(*jobs_[id.value].spec);
-  }
-  return out;
-}
-
-void Engine::apply_api_jobs(std::vector<JobSpec> file_jobs) {
-  Config next = config_;
-  next.jobs = std::move(file_jobs);
-  reload(std::move(next));  // merges api_jobs_
-}
-
 Result<int> Engine::put_api_job(JobSpec spec, std::string definition, bool replace) {
   const std::string name = spec.name;
   const auto api = api_jobs_.find(name);
@@ -150,18 +136,26 @@ Result<int> Engine::put_api_job(JobSpec spec, std::string definition, bool repla
   if (!replace && api != api_jobs_.end()) {
     return Error{ErrorCode::kConflict, "job \"" + name + "\" exists; update replaces it"};
   }
+  // Versions written by this skedd are known here; the store has those of earlier ones.
   int version = 1;
-  // The versions read must include those just written (an add right before this update).
-  (void)store_.flush();
-  if (auto versions = store_.job_versions(name); versions && !versions->empty()) {
+  if (api != api_jobs_.end()) {
+    version = api->second.version + 1;
+  } else if (const auto removed = removed_api_versions_.find(name);
+             removed != removed_api_versions_.end()) {
+    version = removed->second + 1;
+  } else if (auto versions = store_.job_versions(name); versions && !versions->empty()) {
     version = versions->back().first + 1;
   }
-  std::vector<JobSpec> files = file_jobs();
   store_.put_job_version(name, version, definition, clock_.wall_now());
-  api_jobs_.insert_or_assign(name, ApiJob{std::move(spec), std::move(definition), version});
   log_event(info, replace ? "api_job_updated" : "api_job_added",
             {{"job", name}, {"version", version}});
-  apply_api_jobs(std::move(files));
+  if (const auto loaded = job_by_name_.find(name); loaded != job_by_name_.end()) {
+    if (!same_definition(*jobs_[loaded->second.value].spec, spec)) change_job(loaded->second, spec);
+  } else {
+    add_job(spec);
+  }
+  api_jobs_.insert_or_assign(name, ApiJob{std::move(spec), std::move(definition), version});
+  tick();
   return version;
 }
 
@@ -175,11 +169,15 @@ Status Engine::remove_api_job(const std::string& name) {
     }
     return Error::not_found("no job named \"" + name + "\"");
   }
-  std::vector<JobSpec> files = file_jobs();
   store_.put_job_version(name, api->second.version + 1, "", clock_.wall_now());
+  removed_api_versions_[name] = api->second.version + 1;
   api_jobs_.erase(api);
   log_event(info, "api_job_removed", {{"job", name}});
-  apply_api_jobs(std::move(files));
+  if (const auto loaded = job_by_name_.find(name); loaded != job_by_name_.end()) {
+    remove_job(name, loaded->second);
+    job_by_name_.erase(loaded);
+  }
+  tick();
   return Ok{};
 }
 

@@ -29,6 +29,7 @@
 #include "daemon/control_server.h"
 #include "daemon/engine.h"
 #include "daemon/event_log.h"
+#include "embed/builtin_handlers.h"
 #include "skedd/config/config.h"
 #include "skedd/exec/process_spawner.h"
 #include "skedd/store/sqlite_store.h"
@@ -36,7 +37,6 @@
 #include "skedd/time/timestamp.h"
 #include "skedd/version.h"
 #include "store/state_lock.h"
-#include "embed/builtin_handlers.h"
 
 namespace {
 

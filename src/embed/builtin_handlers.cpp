@@ -14,7 +14,8 @@ double number_param(const RunContext& run, const char* key, double fallback) {
   const nlohmann::json& params = run.params();
   const auto it = params.find(key);
   if (it == params.end()) return fallback;
-  if (!it->is_number()) throw std::invalid_argument(std::string("params.") + key + ": not a number");
+  if (!it->is_number())
+    throw std::invalid_argument(std::string("params.") + key + ": not a number");
   return it->get<double>();
 }
 
@@ -29,7 +30,8 @@ void sleep_handler(RunContext& run) {
   while (slept < total && !run.stop_requested()) {
     const double step = std::min(1.0, total - slept);
     const auto began = std::chrono::steady_clock::now();
-    wake.wait_for(lock, run.stop_token(), std::chrono::duration<double>(step), [] { return false; });
+    wake.wait_for(lock, run.stop_token(), std::chrono::duration<double>(step),
+                  [] { return false; });
     slept += std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count();
     lock.unlock();
     run.checkpoint(std::to_string(std::min(slept, total)));
@@ -39,8 +41,8 @@ void sleep_handler(RunContext& run) {
 
 void log_handler(RunContext& run) {
   const auto it = run.params().find("message");
-  const std::string message = it != run.params().end() && it->is_string() ? it->get<std::string>()
-                                                                          : run.params().dump();
+  const std::string message =
+      it != run.params().end() && it->is_string() ? it->get<std::string>() : run.params().dump();
   log_event(spdlog::level::info, "handler_log",
             {{"job", run.job()}, {"run", run.run().value}, {"message", message}});
 }

@@ -122,12 +122,15 @@ EmbeddedScheduler::EmbeddedScheduler(boost::asio::io_context& io, EmbeddedOption
   impl_->io = &io;
 }
 
-EmbeddedScheduler::~EmbeddedScheduler() { stop(); }
+EmbeddedScheduler::~EmbeddedScheduler() {
+  stop();
+}
 
 Status EmbeddedScheduler::register_handler(const std::string& name, Handler handler) {
   std::lock_guard lock(impl_->mu);
   if (impl_->started) {
-    return Error{ErrorCode::kConflict, "handler \"" + name + "\": register handlers before start()"};
+    return Error{ErrorCode::kConflict,
+                 "handler \"" + name + "\": register handlers before start()"};
   }
   return impl_->handlers.add(name, std::move(handler));
 }
@@ -160,8 +163,8 @@ Status EmbeddedScheduler::start() {
   auto lock = lock_state_dir(d.state_dir);
   if (!lock) return lock.error();
   d.lock_fd = lock.value();
-  auto store = open_sqlite_store(d.state_dir + "/skedd.db",
-                                 SqliteStoreOptions{d.options.full_sync, 5000});
+  auto store =
+      open_sqlite_store(d.state_dir + "/skedd.db", SqliteStoreOptions{d.options.full_sync, 5000});
   if (!store) {
     ::close(std::exchange(d.lock_fd, -1));
     return store.error();
@@ -254,7 +257,9 @@ Status EmbeddedScheduler::remove(const std::string& job) {
 }
 
 namespace {
-Status no_job(const std::string& job) { return Error::not_found("no job named \"" + job + "\""); }
+Status no_job(const std::string& job) {
+  return Error::not_found("no job named \"" + job + "\"");
+}
 }  // namespace
 
 Status EmbeddedScheduler::pause(const std::string& job) {
@@ -318,6 +323,8 @@ Status EmbeddedScheduler::flush() {
   return impl_->store->flush();
 }
 
-const std::string& EmbeddedScheduler::state_dir() const { return impl_->state_dir; }
+const std::string& EmbeddedScheduler::state_dir() const {
+  return impl_->state_dir;
+}
 
 }  // namespace skedd

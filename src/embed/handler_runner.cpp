@@ -1,6 +1,7 @@
 #include "embed/handler_runner.h"
 
 #include <future>
+#include <mutex>
 #include <optional>
 #include <stdexcept>
 
@@ -54,6 +55,59 @@ std::set<std::string> HandlerRegistry::names() const {
   return out;
 }
 
+// A run's store access from its handler's thread. A handler run's `running` row is written
+// only when it is needed: before its first checkpoint or progress (which update that row), or
+// at start for on_interrupt = "fail" jobs, whose restart must see that the run began. A run
+// that ends without either is recorded once, at its end; if the program dies first, its
+// pending fire (committed before the start) is offered again as the same attempt.
+class HandlerRunner::RunSink final : public RunContext::Sink {
+ public:
+  RunSink(Store& store, RunRecord running) : store_(store), running_(std::move(running)) {}
+
+  void write_running_row() {
+    std::lock_guard lock(mu_);
+    ensure_row();
+  }
+  bool checkpoint(RunId run, const std::string& text) override {
+    {
+      std::lock_guard lock(mu_);
+      if (over_) return true;  // recorded as ended (hard timeout): nothing more is kept
+      ensure_row();
+      store_.put_checkpoint(run, text);
+    }
+    std::promise<bool> committed;
+    std::future<bool> done = committed.get_future();
+    store_.when_committed(
+        [&committed](const Status& status) { committed.set_value(static_cast<bool>(status)); });
+    return done.get();
+  }
+  void progress(RunId run, double percent, const std::string& message) override {
+    std::lock_guard lock(mu_);
+    if (over_) return;
+    ensure_row();
+    store_.put_progress(run, percent, message);
+  }
+  /// The run's final row (the loop's thread); later checkpoints are ignored.
+  void end(const RunRecord& record) {
+    std::lock_guard lock(mu_);
+    over_ = true;
+    store_.put_run(record);
+  }
+
+ private:
+  void ensure_row() {
+    if (written_) return;
+    written_ = true;
+    store_.put_run(running_);
+  }
+
+  Store& store_;
+  const RunRecord running_;
+  std::mutex mu_;
+  bool written_ = false;  // GUARDED_BY(mu_)
+  bool over_ = false;     // GUARDED_BY(mu_)
+};
+
 struct HandlerRunner::Run {
   RunId id;
   JobId job;
@@ -67,6 +121,7 @@ struct HandlerRunner::Run {
   bool hard_timed_out = false;  ///< recorded as timed_out; its slot is held until it returns
   std::optional<Instant> ended;
   std::unique_ptr<asio::steady_timer> soft, hard;
+  std::shared_ptr<RunSink> sink;
 };
 
 HandlerRunner::HandlerRunner(asio::io_context& io, const Clock& clock, Store& store,
@@ -118,14 +173,17 @@ void HandlerRunner::start(RunId id, JobId job, std::shared_ptr<const JobSpec> sp
     on_returned(id, Returned{true, message, run.checkpoint});
     return;
   }
-  store_.put_run(record_of(run, RunState::kRunning));
-  log_event(info, "run_started",
-            {{"job", run.spec->name},
-             {"run", id.value},
-             {"handler", run.spec->handler},
-             {"attempt", fire.attempt},
-             {"scheduled", utc(fire.scheduled)},
-             {"lateness_ms", millis(run.started - fire.due)}});
+  run.sink = std::make_shared<RunSink>(store_, record_of(run, RunState::kRunning));
+  if (run.spec->on_interrupt == OnInterrupt::kFail) run.sink->write_running_row();
+  if (spdlog::should_log(info)) {
+    log_event(info, "run_started",
+              {{"job", run.spec->name},
+               {"run", id.value},
+               {"handler", run.spec->handler},
+               {"attempt", fire.attempt},
+               {"scheduled", utc(fire.scheduled)},
+               {"lateness_ms", millis(run.started - fire.due)}});
+  }
   if (run.spec->soft_timeout) {
     run.soft = std::make_unique<asio::steady_timer>(io_, *run.spec->soft_timeout);
     run.soft->async_wait([this, id, alive = std::weak_ptr(alive_)](boost::system::error_code ec) {
@@ -141,8 +199,8 @@ void HandlerRunner::start(RunId id, JobId job, std::shared_ptr<const JobSpec> sp
   RunContext::Info info{run.spec->name, id, fire.scheduled, fire.attempt, std::move(params),
                         run.checkpoint};
   asio::post(pool_, [this, id, handler, info = std::move(info), stop = run.stop.get_token(),
-                     alive = std::weak_ptr(alive_)]() mutable {
-    RunContext context(std::move(info), *this, std::move(stop));
+                     sink = run.sink, alive = std::weak_ptr(alive_)]() mutable {
+    RunContext context(std::move(info), *sink, std::move(stop));
     Returned returned;
     try {
       (*handler)(context);
@@ -160,18 +218,12 @@ void HandlerRunner::start(RunId id, JobId job, std::shared_ptr<const JobSpec> sp
   });
 }
 
-bool HandlerRunner::checkpoint(RunId run, const std::string& text) {
-  // On the handler's thread: the store takes writes from any thread.
-  store_.put_checkpoint(run, text);
-  std::promise<bool> committed;
-  std::future<bool> done = committed.get_future();
-  store_.when_committed(
-      [&committed](const Status& status) { committed.set_value(static_cast<bool>(status)); });
-  return done.get();
-}
-
-void HandlerRunner::progress(RunId run, double percent, const std::string& message) {
-  store_.put_progress(run, percent, message);
+void HandlerRunner::record_end(Run& run, const RunRecord& record) {
+  if (run.sink) {
+    run.sink->end(record);
+  } else {
+    store_.put_run(record);  // never started
+  }
 }
 
 void HandlerRunner::cancel(RunId id, RunState as) {
@@ -218,12 +270,13 @@ void HandlerRunner::on_hard_timeout(RunId id) {
   RunRecord record = record_of(run, RunState::kTimedOut);
   record.ended = run.ended;
   record.message = "hard timeout: the handler is still running; its slot is held until it returns";
-  store_.put_run(record);
+  record_end(run, record);
   log_event(warn, "hard_timeout",
             {{"job", run.spec->name},
              {"run", id.value},
-             {"effect", "recorded timed_out; the handler's thread cannot be killed, its slot is "
-                        "held until it returns"}});
+             {"effect",
+              "recorded timed_out; the handler's thread cannot be killed, its slot is "
+              "held until it returns"}});
 }
 
 void HandlerRunner::on_returned(RunId id, Returned returned) {
@@ -234,6 +287,7 @@ void HandlerRunner::on_returned(RunId id, Returned returned) {
   Run& run = *owned;
   if (stopping_ && !run.hard_timed_out && !run.stopped_as) {
     // Left recorded as running: the next start resumes it from its last checkpoint.
+    run.sink->write_running_row();
     log_event(info, "run_left", {{"job", run.spec->name}, {"run", id.value}});
     on_finished_(RunOutcome{id, run.job, run.spec, run.fire, RunState::kInterrupted,
                             std::move(returned.checkpoint), false});
@@ -248,23 +302,26 @@ void HandlerRunner::on_returned(RunId id, Returned returned) {
   record.exit_code = returned.threw ? 1 : 0;
   record.message = returned.message;
   if (run.hard_timed_out) {
-    record.message = "hard timeout; the handler returned " +
-                     std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                        now - *run.ended)
-                                        .count()) +
-                     " ms later";
+    record.message =
+        "hard timeout; the handler returned " +
+        std::to_string(
+            std::chrono::duration_cast<std::chrono::milliseconds>(now - *run.ended).count()) +
+        " ms later";
   }
-  json fields = {{"job", run.spec->name},
-                 {"run", id.value},
-                 {"state", to_string(state)},
-                 {"attempt", run.fire.attempt},
-                 {"duration_s", seconds(now - run.started)}};
-  if (!record.message.empty()) fields["message"] = record.message;
-  log_event(state == RunState::kSucceeded ? info : warn, "run_finished", fields);
+  const auto level = state == RunState::kSucceeded ? info : warn;
+  if (spdlog::should_log(level)) {
+    json fields = {{"job", run.spec->name},
+                   {"run", id.value},
+                   {"state", to_string(state)},
+                   {"attempt", run.fire.attempt},
+                   {"duration_s", seconds(now - run.started)}};
+    if (!record.message.empty()) fields["message"] = record.message;
+    log_event(level, "run_finished", fields);
+  }
   {
     // The run's end and what its owner makes of it (a retry's pending fire) are one write.
     StoreGroup group(store_);
-    store_.put_run(record);
+    record_end(run, record);
     RunOutcome outcome{id, run.job, run.spec, run.fire, state, run.checkpoint, true};
     on_finished_(outcome);
   }

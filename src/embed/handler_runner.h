@@ -20,7 +20,7 @@
 
 namespace skedd {
 
-class HandlerRunner : private RunContext::Sink {
+class HandlerRunner {
  public:
   using OnFinished = std::function<void(const RunOutcome&)>;
 
@@ -51,6 +51,7 @@ class HandlerRunner : private RunContext::Sink {
 
  private:
   struct Run;
+  class RunSink;
   /// What a handler's thread hands back when it returns.
   struct Returned {
     bool threw = false;
@@ -58,12 +59,11 @@ class HandlerRunner : private RunContext::Sink {
     std::string checkpoint;
   };
 
-  bool checkpoint(RunId run, const std::string& text) override;
-  void progress(RunId run, double percent, const std::string& message) override;
-
   void on_soft_timeout(RunId id);
   void on_hard_timeout(RunId id);
   void on_returned(RunId id, Returned returned);
+  /// Records `run`'s final row, unless a checkpoint on the handler's thread is writing.
+  void record_end(Run& run, const RunRecord& record);
   RunRecord record_of(const Run& run, RunState state) const;
 
   asio::io_context& io_;

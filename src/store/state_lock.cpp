@@ -21,10 +21,9 @@ Result<int> lock_state_dir(const std::string& state_dir) {
     if (::pread(fd, buf, sizeof buf - 1, 0) > 0) holder = buf;
     ::close(fd);
     while (!holder.empty() && (holder.back() == '\n' || holder.back() == ' ')) holder.pop_back();
-    return Error{ErrorCode::kConflict,
-                 "state dir " + state_dir + " is in use" +
-                     (holder.empty() ? std::string() : " by pid " + holder) + " (lock " +
-                     lock_path + ")"};
+    return Error{ErrorCode::kConflict, "state dir " + state_dir + " is in use" +
+                                           (holder.empty() ? std::string() : " by pid " + holder) +
+                                           " (lock " + lock_path + ")"};
   }
   const std::string pid_text = std::to_string(::getpid()) + "\n";
   if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, pid_text.data(), pid_text.size(), 0) < 0) {

@@ -1145,8 +1145,8 @@ TEST_CASE("the daemon runs jobs of its built-in handlers; an unknown handler is 
     CHECK(napped["duration_s"].get<double>() < 5);
   }
   SECTION("a handler the daemon does not have is a config error at start") {
-    const std::string config = write_config(
-        dir, "", "[job.x]\ncron = \"* * * * * *\"\nhandler = \"report\"\n");
+    const std::string config =
+        write_config(dir, "", "[job.x]\ncron = \"* * * * * *\"\nhandler = \"report\"\n");
     const skedd::test::CommandResult r =
         skedd::test::run_command({SKEDD_BINARY, "--config", config, "--check-config"});
     CHECK(r.exit_code == 78);

@@ -49,8 +49,8 @@ class Events {
   }
   std::size_t count(const std::string& job) {
     std::lock_guard lock(mu_);
-    return static_cast<std::size_t>(std::count_if(
-        events_.begin(), events_.end(), [&](const RunEvent& e) { return e.job == job; }));
+    return static_cast<std::size_t>(std::count_if(events_.begin(), events_.end(),
+                                                  [&](const RunEvent& e) { return e.job == job; }));
   }
 
  private:
@@ -95,8 +95,7 @@ TEST_CASE("libskedd: handler registration errors", "[embed]") {
         "handler \"empty\": empty function");
   CHECK(s.add(job("a", "report")).error().code == skedd::ErrorCode::kConflict);  // not started
   REQUIRE(s.start());
-  CHECK(s.register_handler("late", [](RunContext&) {}).error().code ==
-        skedd::ErrorCode::kConflict);
+  CHECK(s.register_handler("late", [](RunContext&) {}).error().code == skedd::ErrorCode::kConflict);
   // A job naming a handler that is not registered is a config error, with where and what.
   const auto added = s.add(job("a", "reprot"));
   REQUIRE_FALSE(added);
@@ -123,7 +122,8 @@ TEST_CASE("libskedd: a handler gets its params and context; a throw fails the ru
     seen_job = run.job();
     seen_attempt = run.attempt();
   }));
-  REQUIRE(s.register_handler("boom", [](RunContext&) { throw std::runtime_error("disk on fire"); }));
+  REQUIRE(
+      s.register_handler("boom", [](RunContext&) { throw std::runtime_error("disk on fire"); }));
   s.on_run(std::ref(events));
   REQUIRE(s.start());
   REQUIRE(s.add(job("r", "report", "params = { region = \"eu\", days = 7 }\n")));

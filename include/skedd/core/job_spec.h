@@ -96,7 +96,9 @@ struct JobSpec {
 bool same_definition(const JobSpec& a, const JobSpec& b);
 
 /// True when the job's action is an in-process handler rather than a process.
-inline bool is_handler_job(const JobSpec& spec) { return !spec.handler.empty(); }
+inline bool is_handler_job(const JobSpec& spec) {
+  return !spec.handler.empty();
+}
 
 /// Checks a job name against [A-Za-z0-9][A-Za-z0-9_.-]{0,63} (names become file names).
 /// The message says what is wrong with it.

@@ -636,7 +636,8 @@ TEST_CASE("a job needs exactly one schedule and a command", "[config]") {
           f + ":2:6: job \"a\": more than one of cron, every and at is set");
   }
   SECTION("no command") {
-    CHECK(job_file_error(dir, "[job.a]\nevery = \"1h\"\n") == f + ":1:1: job \"a\": no command (or handler)");
+    CHECK(job_file_error(dir, "[job.a]\nevery = \"1h\"\n") ==
+          f + ":1:1: job \"a\": no command (or handler)");
   }
   SECTION("neither") {
     CHECK(job_file_error(dir, "\n\n[job.a]\nuser = \"nobody\"\n") ==
