@@ -1,5 +1,6 @@
 #include "daemon/engine.h"
 
+#include <malloc.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -78,13 +79,11 @@ Engine::Engine(asio::io_context& io, Config config, const Clock& clock, ProcessS
 Engine::~Engine() = default;
 
 void Engine::start(std::vector<ApiJob> api_jobs) {
-  std::vector<JobSpec> specs = std::move(config_.jobs);
-  config_.jobs.clear();
   for (ApiJob& api : api_jobs) {
-    std::string name = api.spec.name;
+    std::string name = api.spec->name;
     api_jobs_.emplace(std::move(name), std::move(api));
   }
-  add_api_specs(specs);
+  std::vector<SpecPtr> specs = with_api_specs(std::exchange(config_.jobs, {}));
   const Instant now = clock_.wall_now();
   started_at_ = now;
   if (auto paused = store_.paused()) {
@@ -111,12 +110,13 @@ void Engine::start(std::vector<ApiJob> api_jobs) {
   const bool same_boot = !boot.empty() && stored_boot && stored_boot.value() == boot;
 
   std::vector<std::pair<JobId, Instant>> catch_ups;
-  for (JobSpec& spec : specs) {
+  jobs_.reserve(specs.size());
+  for (SpecPtr& spec : specs) {
     std::optional<Instant> last;
     if (last_fires) {
-      if (auto it = last_fires->find(spec.name); it != last_fires->end()) last = it->second;
+      if (auto it = last_fires->find(spec->name); it != last_fires->end()) last = it->second;
     }
-    if (same_boot && spec.schedule.is_reboot()) {
+    if (same_boot && spec->schedule.is_reboot()) {
       scheduler_.mark_reboot_done(JobId{static_cast<std::uint32_t>(jobs_.size())});
     }
     const JobId id = add_job(std::move(spec), last);
@@ -163,6 +163,9 @@ void Engine::start(std::vector<ApiJob> api_jobs) {
     log_event(warn, "store_read_failed", {{"error", pending.error().message}});
   }
   for (const auto& [id, since] : catch_ups) catch_up(id, since, now);
+  // Loading many jobs leaves freed buffers (definitions, parse trees) scattered through the
+  // heap: give those pages back.
+  ::malloc_trim(0);
   store_.put_meta("boot_id", boot);
   store_.put_meta("last_seen", format_rfc3339_utc(now));
   prune_history();
@@ -211,7 +214,7 @@ void Engine::recover_runs(Instant now, std::vector<RunRecord> spawning) {
     if (alive && job != job_by_name_.end()) {
       const Job& j = jobs_[job->second.value];
       if (supervisor_.adopt(record, job->second, j.spec)) {
-        dispatcher_.adopt(job->second, record.run, j.policy.pool);
+        dispatcher_.adopt(job->second, record.run, j.spec->pool);
         if (record.state != RunState::kRunning) {
           record.state = RunState::kRunning;
           store_.put_run(record);
@@ -340,10 +343,9 @@ void Engine::catch_up(JobId id, Instant since, Instant now) {
   }
 }
 
-JobId Engine::add_job(JobSpec spec, std::optional<Instant> last_fire) {
+JobId Engine::add_job(SpecPtr shared, std::optional<Instant> last_fire) {
   const JobId id{static_cast<std::uint32_t>(jobs_.size())};
-  auto shared = std::make_shared<const JobSpec>(std::move(spec));
-  jobs_.push_back(Job{shared, Dispatcher::policy_of(*shared)});
+  jobs_.push_back(Job{shared});
   job_by_name_[shared->name] = id;
   // An `every` job keeps its rhythm across restarts: it counts from its last fire.
   scheduler_.add(id, *shared, shared->schedule.is_every() ? last_fire : std::nullopt);
@@ -355,6 +357,7 @@ void Engine::log_job(JobId id, std::string_view event) {
   const JobSpec& spec = *jobs_[id.value].spec;
   const auto next = scheduler_.next_fire(id);
   store_.put_next_fire(spec.name, next);
+  if (!spdlog::should_log(info)) return;
   log_event(info, event,
             {{"job", spec.name},
              {"schedule", spec.schedule.text},
@@ -371,14 +374,12 @@ void Engine::reload(Config config) {
     config.daemon.state_dir = config_.daemon.state_dir;
     config.daemon.socket = config_.daemon.socket;
   }
-  std::vector<JobSpec> specs = std::move(config.jobs);
-  config.jobs.clear();
-  add_api_specs(specs);
+  std::vector<SpecPtr> specs = with_api_specs(std::exchange(config.jobs, {}));
   std::map<std::string, JobId> previous = std::move(job_by_name_);
   job_by_name_.clear();
   int kept = 0, changed = 0, added = 0;
-  for (JobSpec& spec : specs) {
-    const auto old = previous.find(spec.name);
+  for (SpecPtr& spec : specs) {
+    const auto old = previous.find(spec->name);
     if (old == previous.end()) {
       add_job(std::move(spec));
       ++added;
@@ -386,8 +387,8 @@ void Engine::reload(Config config) {
     }
     const JobId id = old->second;
     previous.erase(old);
-    job_by_name_[spec.name] = id;
-    if (same_definition(*jobs_[id.value].spec, spec)) {
+    job_by_name_[spec->name] = id;
+    if (same_definition(*jobs_[id.value].spec, *spec)) {
       ++kept;
       continue;
     }
@@ -403,7 +404,7 @@ void Engine::reload(Config config) {
   tick();
 }
 
-void Engine::change_job(JobId id, JobSpec spec) {
+void Engine::change_job(JobId id, SpecPtr shared) {
   // An `every` job keeps its rhythm: the new interval counts from the old next fire. A fire
   // already taken from the scheduler (held until due) is not taken again.
   const auto anchor = scheduler_.next_fire(id);
@@ -412,8 +413,7 @@ void Engine::change_job(JobId id, JobSpec spec) {
     if (fire.job == id && fire.attempt == 1)
       taken = std::max(taken.value_or(fire.scheduled), fire.scheduled);
   }
-  auto shared = std::make_shared<const JobSpec>(std::move(spec));
-  jobs_[id.value] = Job{shared, Dispatcher::policy_of(*shared)};
+  jobs_[id.value] = Job{shared};
   scheduler_.add(id, *shared, shared->schedule.is_every() ? anchor : std::nullopt, taken);
   log_job(id, "job_changed");
 }
@@ -537,7 +537,8 @@ Engine::Triggered Engine::handle_fire(Fire fire, const DispatchPolicy* policy) {
     record_not_run(folded, RunState::kMissed, NotRunReason::kClockJump, fire.collapsed,
                    fire.scheduled);
   }
-  const OfferResult result = dispatcher_.offer(fire, policy ? *policy : job.policy);
+  const OfferResult result =
+      dispatcher_.offer(fire, policy ? *policy : Dispatcher::policy_of(*job.spec));
   for (const Fire& displaced : result.displaced) {
     record_not_run(displaced, RunState::kSkipped, NotRunReason::kOverlap);
   }

@@ -40,8 +40,7 @@ class Engine {
   /// A job added over the control socket: its definition (TOML text, as recorded) and
   /// version.
   struct ApiJob {
-    JobSpec spec;
-    std::string definition;
+    std::shared_ptr<const JobSpec> spec;
     int version = 1;
   };
   /// Schedules every job (the configuration's and `api_jobs`, those added over the control
@@ -124,14 +123,14 @@ class Engine {
 
  private:
   struct Job {
-    std::shared_ptr<const JobSpec> spec;
-    DispatchPolicy policy;
+    std::shared_ptr<const JobSpec> spec;  ///< its dispatch policy: Dispatcher::policy_of(*spec)
     bool removed = false;  ///< by a reload; the slot stays so that ids are never reused
   };
 
-  JobId add_job(JobSpec spec, std::optional<Instant> last_fire = std::nullopt);
+  using SpecPtr = std::shared_ptr<const JobSpec>;
+  JobId add_job(SpecPtr spec, std::optional<Instant> last_fire = std::nullopt);
   /// Reschedules job `id` under a changed definition; its running runs finish on the old one.
-  void change_job(JobId id, JobSpec spec);
+  void change_job(JobId id, SpecPtr spec);
   /// Stops scheduling job `name` (`id`); its running runs are not killed.
   void remove_job(const std::string& name, JobId id);
   /// Adopts the runs an earlier skedd left running, and handles those whose process is gone
@@ -233,9 +232,9 @@ class Engine {
   bool shutting_down_ = false;
   bool paused_all_ = false;
   bool draining_ = false;
-  std::map<std::string, ApiJob> api_jobs_;
-  /// Appends the API jobs that no job of `specs` (file jobs) shadows.
-  void add_api_specs(std::vector<JobSpec>& specs) const;
+  std::map<std::string, ApiJob> api_jobs_;  ///< their specs shared with jobs_ while loaded
+  /// `file_jobs` as shared specs, plus the API jobs none of them shadows.
+  std::vector<SpecPtr> with_api_specs(std::vector<JobSpec> file_jobs) const;
   /// The latest version recorded for each API job removed since start.
   std::map<std::string, int> removed_api_versions_;
   std::set<std::string> paused_;  ///< names of paused jobs (kept while a job is not loaded)

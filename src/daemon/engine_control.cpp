@@ -63,7 +63,7 @@ std::optional<Engine::Triggered> Engine::trigger(const std::string& name, bool f
   const auto it = job_by_name_.find(name);
   if (it == job_by_name_.end() || shutting_down_) return std::nullopt;
   const JobId id = it->second;
-  DispatchPolicy policy = jobs_[id.value].policy;
+  DispatchPolicy policy = Dispatcher::policy_of(*jobs_[id.value].spec);
   if (force) policy.overlap = OverlapPolicy::kAllow;
   // A fire of its own: now, as its scheduled instant.
   const Instant now = clock_.wall_now();
@@ -109,17 +109,23 @@ Engine::Counts Engine::counts() const {
 
 namespace skedd {
 
-void Engine::add_api_specs(std::vector<JobSpec>& specs) const {
+std::vector<Engine::SpecPtr> Engine::with_api_specs(std::vector<JobSpec> file_jobs) const {
+  std::vector<SpecPtr> specs;
+  specs.reserve(file_jobs.size() + api_jobs_.size());
+  std::set<std::string> file_names;
+  for (JobSpec& spec : file_jobs) {
+    file_names.insert(spec.name);
+    specs.push_back(std::make_shared<const JobSpec>(std::move(spec)));
+  }
   for (const auto& [name, api] : api_jobs_) {
-    const bool shadowed =
-        std::any_of(specs.begin(), specs.end(), [&](const JobSpec& s) { return s.name == name; });
-    if (shadowed) {
+    if (file_names.contains(name)) {
       log_event(spdlog::level::warn, "api_job_shadowed",
                 {{"job", name}, {"effect", "a file job of the same name is used instead"}});
     } else {
       specs.push_back(api.spec);
     }
   }
+  return specs;
 }
 
 Result<int> Engine::put_api_job(JobSpec spec, std::string definition, bool replace) {
@@ -149,12 +155,15 @@ Result<int> Engine::put_api_job(JobSpec spec, std::string definition, bool repla
   store_.put_job_version(name, version, definition, clock_.wall_now());
   log_event(info, replace ? "api_job_updated" : "api_job_added",
             {{"job", name}, {"version", version}});
+  auto shared = std::make_shared<const JobSpec>(std::move(spec));
   if (const auto loaded = job_by_name_.find(name); loaded != job_by_name_.end()) {
-    if (!same_definition(*jobs_[loaded->second.value].spec, spec)) change_job(loaded->second, spec);
+    if (!same_definition(*jobs_[loaded->second.value].spec, *shared)) {
+      change_job(loaded->second, shared);
+    }
   } else {
-    add_job(spec);
+    add_job(shared);
   }
-  api_jobs_.insert_or_assign(name, ApiJob{std::move(spec), std::move(definition), version});
+  api_jobs_.insert_or_assign(name, ApiJob{std::move(shared), version});
   tick();
   return version;
 }

@@ -268,7 +268,8 @@ int main(int argc, char** argv) {
                             {"error", specs ? "not one job" : specs.error().message}});
           continue;
         }
-        api_jobs.push_back({std::move(specs.value()[0]), version.second, version.first});
+        api_jobs.push_back(
+            {std::make_shared<const skedd::JobSpec>(std::move(specs.value()[0])), version.first});
       }
     } else {
       skedd::log_event(spdlog::level::err, "store_read_failed",

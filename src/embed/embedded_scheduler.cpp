@@ -184,7 +184,8 @@ Status EmbeddedScheduler::start() {
                    {"error", specs ? "not one job" : specs.error().message}});
         continue;
       }
-      api_jobs.push_back({std::move(specs.value()[0]), version.second, version.first});
+      api_jobs.push_back(
+          {std::make_shared<const skedd::JobSpec>(std::move(specs.value()[0])), version.first});
     }
   } else {
     return recorded.error();

@@ -38,7 +38,10 @@ Result<TimeZone> TimeZone::load(std::string_view name) {
 }
 
 TimeZone TimeZone::local() {
-  return TimeZone(host_zone_name(), cctz::local_time_zone());
+  // Read once: every default-constructed configuration asks, and cctz keeps the zone it
+  // loaded for the life of the process anyway (restart skedd after changing the host zone).
+  static const TimeZone host(host_zone_name(), cctz::local_time_zone());
+  return host;
 }
 
 }  // namespace skedd
