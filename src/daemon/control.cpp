@@ -209,24 +209,33 @@ ControlReply Control::on(const control::ShowRequest& request, const Caller& call
   }
   json command =
       spec.shell && spec.command.size() == 3 ? json(spec.command[2]) : json(spec.command);
-  return json{{"job",
-               {{"name", spec.name},
-                {"schedule", spec.schedule.text},
-                {"zone", spec.zone.name()},
-                {"command", std::move(command)},
-                {"user", spec.user ? *spec.user : daemon_user_},
-                {"overlap", to_string(spec.overlap)},
-                {"priority", spec.priority},
-                {"pool", spec.pool},
-                {"retries", spec.retries},
-                {"defined_at", spec.defined_at.to_string()}}},
-              {"api", engine_.is_api_job(spec.name)},
-              {"paused", info.paused},
-              {"paused_all", engine_.paused_all()},
-              {"running", info.running},
-              {"next", std::move(next)},
-              {"runs", std::move(last_runs)},
-              {"not_run", std::move(skipped)}};
+  if (is_handler_job(spec)) {
+    // Shown as `handler NAME {params}`; the JSON has the two fields too.
+    command = "handler " + spec.handler + " " + spec.params;
+  }
+  json reply = json{{"job",
+                     {{"name", spec.name},
+                      {"schedule", spec.schedule.text},
+                      {"zone", spec.zone.name()},
+                      {"command", std::move(command)},
+                      {"user", spec.user ? *spec.user : daemon_user_},
+                      {"overlap", to_string(spec.overlap)},
+                      {"priority", spec.priority},
+                      {"pool", spec.pool},
+                      {"retries", spec.retries},
+                      {"defined_at", spec.defined_at.to_string()}}},
+                    {"api", engine_.is_api_job(spec.name)},
+                    {"paused", info.paused},
+                    {"paused_all", engine_.paused_all()},
+                    {"running", info.running},
+                    {"next", std::move(next)},
+                    {"runs", std::move(last_runs)},
+                    {"not_run", std::move(skipped)}};
+  if (is_handler_job(spec)) {
+    reply["job"]["handler"] = spec.handler;
+    reply["job"]["params"] = json::parse(spec.params, nullptr, false);
+  }
+  return reply;
 }
 
 ControlReply Control::on(const control::PauseRequest& request, const Caller& caller) {
@@ -315,6 +324,12 @@ ControlReply Control::on(const control::LogsRequest& request, const Caller& call
   auto found = visible_run(caller, request.run);
   if (auto* failure = std::get_if<Failure>(&found)) return *failure;
   const RunRecord& run = std::get<RunRecord>(found);
+  if (run.log_path.empty()) {
+    return Failure{control::kRunNotFound,
+                   "run " + std::to_string(request.run.value) +
+                       " ran an in-process handler: it has no log (its result and message are "
+                       "in `skedctl runs`)"};
+  }
   const int fd = ::open(run.log_path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
   if (fd < 0) {
     return Failure{control::kRunNotFound, "the log of run " + std::to_string(request.run.value) +

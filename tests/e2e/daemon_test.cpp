@@ -1139,6 +1139,15 @@ TEST_CASE("the daemon runs jobs of its built-in handlers; an unknown handler is 
     const Json started = d.wait_for("run_started", of_job("hello"));
     CHECK(started["handler"] == "log");
     CHECK(d.wait_for("run_finished", of_run(started))["state"] == "succeeded");
+    // skedctl shows what it calls; a handler run has no log to show.
+    const auto show = skedd::test::skedctl_in(dir.path(), {"show", "hello", "--json"});
+    REQUIRE(show.exit_code == 0);
+    const Json shown = Json::parse(show.out);
+    CHECK(shown["job"]["handler"] == "log");
+    CHECK(shown["job"]["params"] == Json{{"message", "hi from a handler"}});
+    const auto logs = skedd::test::skedctl_in(dir.path(), {"logs", run_id(started)});
+    CHECK(logs.exit_code != 0);
+    CHECK(logs.err.find("ran an in-process handler: it has no log") != std::string::npos);
     const Json nap = d.wait_for("run_started", of_job("nap"));
     const Json napped = d.wait_for("run_finished", of_run(nap));
     CHECK(napped["state"] == "timed_out");
