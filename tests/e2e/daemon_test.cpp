@@ -1165,3 +1165,37 @@ TEST_CASE("the daemon runs jobs of its built-in handlers; an unknown handler is 
 }
 
 }  // namespace
+
+namespace {
+
+TEST_CASE("kill -9 of skedd during a handler run: the next skedd resumes it from its checkpoint",
+          "[daemon][embed]") {
+  TempDir dir;
+  const std::string config = write_config(
+      dir, "", "[job.nap]\n" + at_line() + "\nhandler = \"sleep\"\nparams = { seconds = 4 }\n");
+  Daemon first(dir, config);
+  const Json started = first.wait_for("run_started", of_job("nap"));
+  // The sleep handler checkpoints the seconds slept, about once a second.
+  REQUIRE(wait_until(
+      [&] {
+        auto store = skedd::open_sqlite_store(dir / "state/skedd.db");
+        if (!store) return false;
+        auto runs = store.value()->runs({std::string("nap"), skedd::RunState::kRunning, 1});
+        return runs.ok() && !runs->empty() && !runs.value()[0].checkpoint.empty();
+      },
+      5000ms));
+  first.signal(SIGKILL);
+  REQUIRE(first.wait_exit(3000ms).has_value());
+
+  Daemon second(dir, config);
+  const Json interrupted = second.wait_for("run_interrupted", of_run(started));
+  CHECK(interrupted["message"] == "the program running its handler stopped or was killed");
+  const Json finished = second.wait_for("run_finished", of_job("nap"));
+  SHOW_LOG(second);
+  CHECK(finished["attempt"] == 2);
+  CHECK(finished["state"] == "succeeded");
+  // It slept only what was left after its checkpoint, not the whole 4 s again.
+  CHECK(finished["duration_s"].get<double>() < 3.5);
+}
+
+}  // namespace
