@@ -115,6 +115,8 @@ class Engine {
   };
   Counts counts() const;
   Instant started_at() const { return started_at_; }
+  /// Whether the calling thread runs handlers (any thread may ask).
+  bool on_handler_thread() const { return handlers_.on_pool_thread(); }
 
   /// Called on the loop's thread when a run starts and when it ends (its slot freed).
   void set_run_observer(std::function<void(const RunEvent&)> observer) {

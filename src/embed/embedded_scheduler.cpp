@@ -220,6 +220,11 @@ void EmbeddedScheduler::stop() {
     d.engine->shutdown([] {});
     return;
   }
+  if (d.engine->on_handler_thread()) {
+    // From a handler, which the shutdown would wait for: the same.
+    asio::post(*d.io, [engine = d.engine.get()] { engine->shutdown([] {}); });
+    return;
+  }
   std::promise<void> done;
   auto stopped = done.get_future();
   asio::post(*d.io, [&] { d.engine->shutdown([&done] { done.set_value(); }); });

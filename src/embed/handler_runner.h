@@ -48,6 +48,8 @@ class HandlerRunner {
   /// Runs whose handler has not returned (hard-timed-out ones included).
   std::size_t running() const { return runs_.size(); }
   bool idle() const { return runs_.empty(); }
+  /// Whether the calling thread is one of the pool's (any thread may ask).
+  bool on_pool_thread() const { return pool_.get_executor().running_in_this_thread(); }
 
  private:
   struct Run;
@@ -75,7 +77,7 @@ class HandlerRunner {
   bool stopping_ = false;
   /// Expires with the runner, so that returns posted later are dropped.
   std::shared_ptr<const int> alive_ = std::make_shared<const int>(0);
-  asio::thread_pool pool_;
+  mutable asio::thread_pool pool_;  // mutable: asking for its executor is not a change
 };
 
 }  // namespace skedd

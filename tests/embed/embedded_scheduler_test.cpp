@@ -73,6 +73,15 @@ EmbeddedOptions in(const skedd::test::TempDir& dir) {
   return options;
 }
 
+// True once `s` refuses calls (stopped), within 10 s.
+bool wait_until_refused(EmbeddedScheduler& s) {
+  for (int i = 0; i < 1000; ++i) {
+    if (!s.jobs()) return true;
+    std::this_thread::sleep_for(10ms);
+  }
+  return false;
+}
+
 skedd::RunRecord run_record(EmbeddedScheduler& s, skedd::RunId run) {
   skedd::RunQuery query;
   query.run = run;
@@ -332,6 +341,26 @@ TEST_CASE("libskedd: a second scheduler on the same state dir is refused", "[emb
   CHECK(started.error().message == "state dir " + dir / "state" + " is in use by pid " +
                                        std::to_string(::getpid()) + " (lock " + dir / "state" +
                                        "/skedd.lock)");
+}
+
+TEST_CASE("libskedd: stop() from a handler stops starting runs; the destructor finishes",
+          "[embed]") {
+  skedd::test::TempDir dir("skedd-embed");
+  Events events;
+  std::atomic<EmbeddedScheduler*> self{nullptr};
+  {
+    EmbeddedScheduler s(in(dir));
+    self = &s;
+    REQUIRE(s.register_handler("quit", [&](RunContext&) { self.load()->stop(); }));
+    s.on_run(std::ref(events));
+    REQUIRE(s.start());
+    REQUIRE(s.add(job("q", "quit")));
+    REQUIRE(s.trigger("q"));
+    events.wait("q", RunState::kRunning);
+    // Once stopping, the scheduler refuses further calls instead of hanging.
+    REQUIRE(wait_until_refused(s));
+  }  // the destructor completes the stop without deadlocking
+  CHECK(events.count("q") >= 1);
 }
 
 }  // namespace

@@ -81,7 +81,8 @@ class EmbeddedScheduler {
   /// Stops starting runs; handler runs are asked to stop, and are left recorded as running
   /// so that the next start() over the same state dir resumes them from their last checkpoint
   /// (per on_interrupt); command runs are left running and adopted by the next start. Waits
-  /// for handlers to return, then commits everything. Idempotent.
+  /// for handlers to return, then commits everything. Idempotent. Called from a handler or
+  /// an observer, it only stops starting runs; the destructor (on another thread) finishes.
   void stop();
 
   /// Adds a job from its definition: TOML text holding one [job.NAME] table, as in skedd's
