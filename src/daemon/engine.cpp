@@ -162,7 +162,13 @@ void Engine::start(std::vector<ApiJob> api_jobs) {
   } else {
     log_event(warn, "store_read_failed", {{"error", pending.error().message}});
   }
-  for (const auto& [id, since] : catch_ups) catch_up(id, since, now);
+  for (const auto& [id, since] : catch_ups) {
+    // Up to the job's first scheduled fire, not to `now`: time passes while the jobs are
+    // added, and a fire between `now` and when its job was added (strictly after which the
+    // scheduler queued its first fire) would otherwise be neither caught up nor scheduled.
+    const auto first = scheduler_.next_fire(id);
+    catch_up(id, since, first ? *first - std::chrono::microseconds(1) : clock_.wall_now());
+  }
   // Loading many jobs leaves freed buffers (definitions, parse trees) scattered through the
   // heap: give those pages back.
   ::malloc_trim(0);
@@ -329,9 +335,9 @@ void Engine::resume(JobId id, const RunRecord& interrupted) {
   handle_fire(fire);
 }
 
-void Engine::catch_up(JobId id, Instant since, Instant now) {
+void Engine::catch_up(JobId id, Instant since, Instant until) {
   const JobSpec& spec = *jobs_[id.value].spec;
-  const CatchUpPlan plan = plan_catch_up(spec, since, now);
+  const CatchUpPlan plan = plan_catch_up(spec, since, until);
   if (plan.missed > 0) {
     Fire first{id, plan.first_missed, plan.first_missed};
     first.last_collapsed = plan.last_missed;

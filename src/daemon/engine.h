@@ -150,8 +150,8 @@ class Engine {
   int interrupts_of(const std::string& job, Instant scheduled, RunId except);
   /// A further attempt of an interrupted run's fire, per its job's on_interrupt.
   void resume(JobId id, const RunRecord& interrupted);
-  /// Runs or records the fires `id` missed between `since` and `now`, per its catch_up.
-  void catch_up(JobId id, Instant since, Instant now);
+  /// Runs or records the fires `id` missed after `since` and up to `until`, per its catch_up.
+  void catch_up(JobId id, Instant since, Instant until);
   /// Logs the job with its next fire, and records that next fire.
   void log_job(JobId id, std::string_view event);
   void on_wall_timer(bool clock_was_set);
