@@ -369,4 +369,16 @@ Result<std::vector<JobSpec>> parse_job_definitions(const std::string& text,
   return std::move(cfg.jobs);
 }
 
+Result<JobSpec> parse_job_definition(const std::string& text, const std::string& source,
+                                     const Config& base) {
+  auto specs = parse_job_definitions(text, source, base);
+  if (!specs) return specs.error();
+  if (specs->size() != 1) {
+    return Error::invalid_argument(
+        "a definition holds exactly one [job.NAME] table; this one holds " +
+        std::to_string(specs->size()));
+  }
+  return std::move(specs.value()[0]);
+}
+
 }  // namespace skedd

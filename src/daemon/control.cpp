@@ -419,14 +419,9 @@ std::optional<Failure> Control::refuse_for_user(const JobSpec& spec, const Calle
 }
 
 ControlReply Control::put_job(const control::AddRequest& request, const Caller& caller) {
-  auto specs = parse_job_definitions(request.definition, "api", engine_.config());
-  if (!specs) return Failure{control::kInvalidArgument, specs.error().message};
-  if (specs->size() != 1) {
-    return Failure{control::kInvalidArgument,
-                   "a definition holds exactly one [job.NAME] table; this one holds " +
-                       std::to_string(specs->size())};
-  }
-  JobSpec spec = std::move(specs.value()[0]);
+  auto parsed = parse_job_definition(request.definition, "api", engine_.config());
+  if (!parsed) return Failure{control::kInvalidArgument, parsed.error().message};
+  JobSpec spec = std::move(parsed.value());
   std::string definition = request.definition;
   if (!caller.admin) {
     if (!spec.user) {

@@ -43,6 +43,9 @@ class Engine {
     std::shared_ptr<const JobSpec> spec;
     int version = 1;
   };
+  /// The jobs added over the API, as last recorded in `store`, read against `config`; one
+  /// that no longer reads (its handler gone, say) is logged as api_job_invalid and left out.
+  static Result<std::vector<ApiJob>> recorded_api_jobs(Store& store, const Config& config);
   /// Schedules every job (the configuration's and `api_jobs`, those added over the control
   /// socket before) and starts waiting. A file job shadows an API job of the same name.
   void start(std::vector<ApiJob> api_jobs = {});

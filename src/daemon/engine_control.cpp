@@ -109,6 +109,23 @@ Engine::Counts Engine::counts() const {
 
 namespace skedd {
 
+Result<std::vector<Engine::ApiJob>> Engine::recorded_api_jobs(Store& store, const Config& config) {
+  auto recorded = store.latest_job_versions();
+  if (!recorded) return recorded.error();
+  std::vector<ApiJob> jobs;
+  for (auto& [name, version] : recorded.value()) {
+    if (version.second.empty()) continue;  // removed
+    auto spec = parse_job_definition(version.second, "api:" + name, config);
+    if (!spec) {
+      log_event(spdlog::level::err, "api_job_invalid",
+                {{"job", name}, {"version", version.first}, {"error", spec.error().message}});
+      continue;
+    }
+    jobs.push_back({std::make_shared<const JobSpec>(std::move(spec.value())), version.first});
+  }
+  return jobs;
+}
+
 std::vector<Engine::SpecPtr> Engine::with_api_specs(std::vector<JobSpec> file_jobs) const {
   std::vector<SpecPtr> specs;
   specs.reserve(file_jobs.size() + api_jobs_.size());

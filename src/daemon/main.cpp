@@ -256,25 +256,13 @@ int main(int argc, char** argv) {
     std::string cron_seen = skedd::crontab_fingerprint(cron_sources);
     asio::steady_timer cron_watch(io);
     // Jobs added over the control socket, as last recorded.
-    std::vector<skedd::Engine::ApiJob> api_jobs;
-    if (auto recorded = store.value()->latest_job_versions()) {
-      for (auto& [name, version] : recorded.value()) {
-        if (version.second.empty()) continue;  // removed
-        auto specs = skedd::parse_job_definitions(version.second, "api:" + name, cfg.value());
-        if (!specs || specs->size() != 1) {
-          skedd::log_event(spdlog::level::err, "api_job_invalid",
-                           {{"job", name},
-                            {"version", version.first},
-                            {"error", specs ? "not one job" : specs.error().message}});
-          continue;
-        }
-        api_jobs.push_back(
-            {std::make_shared<const skedd::JobSpec>(std::move(specs.value()[0])), version.first});
-      }
-    } else {
+    auto recorded = skedd::Engine::recorded_api_jobs(*store.value(), cfg.value());
+    if (!recorded) {
       skedd::log_event(spdlog::level::err, "store_read_failed",
                        {{"error", recorded.error().message}});
     }
+    std::vector<skedd::Engine::ApiJob> api_jobs =
+        recorded ? std::move(recorded.value()) : std::vector<skedd::Engine::ApiJob>{};
     skedd::Engine engine(io, std::move(cfg.value()), clock, spawner, *store.value(), random,
                          &handlers);
     // SIGHUP and `skedctl reload`: a configuration with errors is refused whole.

@@ -34,6 +34,10 @@ Result<std::string> make_memory_dir() {
   return Error::io("cannot create a private directory in /dev/shm or /tmp");
 }
 
+Status no_job(const std::string& job) {
+  return Error::not_found("no job named \"" + job + "\"");
+}
+
 }  // namespace
 
 struct EmbeddedScheduler::Impl {
@@ -98,14 +102,9 @@ struct EmbeddedScheduler::Impl {
   Result<int> put(const std::string& definition, bool replace) {
     if (auto ok = running(); !ok) return ok.error();
     return on_loop([&]() -> Result<int> {
-      auto specs = parse_job_definitions(definition, "api", engine->config());
-      if (!specs) return specs.error();
-      if (specs->size() != 1) {
-        return Error::invalid_argument(
-            "a definition holds exactly one [job.NAME] table; this one holds " +
-            std::to_string(specs->size()));
-      }
-      return engine->put_api_job(std::move(specs.value()[0]), definition, replace);
+      auto spec = parse_job_definition(definition, "api", engine->config());
+      if (!spec) return spec.error();
+      return engine->put_api_job(std::move(spec.value()), definition, replace);
     });
   }
 };
@@ -172,24 +171,8 @@ Status EmbeddedScheduler::start() {
   d.store = std::move(store.value());
   Config config = d.config();
   // Jobs added before, as last recorded; one whose handler is gone is left out, loudly.
-  std::vector<Engine::ApiJob> api_jobs;
-  if (auto recorded = d.store->latest_job_versions()) {
-    for (auto& [name, version] : recorded.value()) {
-      if (version.second.empty()) continue;  // removed
-      auto specs = parse_job_definitions(version.second, "api:" + name, config);
-      if (!specs || specs->size() != 1) {
-        log_event(spdlog::level::err, "api_job_invalid",
-                  {{"job", name},
-                   {"version", version.first},
-                   {"error", specs ? "not one job" : specs.error().message}});
-        continue;
-      }
-      api_jobs.push_back(
-          {std::make_shared<const skedd::JobSpec>(std::move(specs.value()[0])), version.first});
-    }
-  } else {
-    return recorded.error();
-  }
+  auto api_jobs = Engine::recorded_api_jobs(*d.store, config);
+  if (!api_jobs) return api_jobs.error();
   {
     std::lock_guard lock(d.mu);
     d.started = true;
@@ -197,7 +180,7 @@ Status EmbeddedScheduler::start() {
   d.engine = std::make_unique<Engine>(*d.io, std::move(config), d.clock, d.spawner, *d.store,
                                       d.random, &d.handlers);
   if (d.observer) d.engine->set_run_observer(d.observer);
-  asio::post(*d.io, [engine = d.engine.get(), jobs = std::move(api_jobs)]() mutable {
+  asio::post(*d.io, [engine = d.engine.get(), jobs = std::move(api_jobs.value())]() mutable {
     engine->start(std::move(jobs));
   });
   if (d.own_io) {
@@ -261,12 +244,6 @@ Status EmbeddedScheduler::remove(const std::string& job) {
   if (auto ok = impl_->running(); !ok) return ok;
   return impl_->on_loop([&] { return impl_->engine->remove_api_job(job); });
 }
-
-namespace {
-Status no_job(const std::string& job) {
-  return Error::not_found("no job named \"" + job + "\"");
-}
-}  // namespace
 
 Status EmbeddedScheduler::pause(const std::string& job) {
   if (auto ok = impl_->running(); !ok) return ok;

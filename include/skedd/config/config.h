@@ -88,6 +88,10 @@ Result<Config> load_config(const std::string& path, const LoadOptions& options =
 /// the text in error messages ("api:NAME:line:column: ...").
 Result<std::vector<JobSpec>> parse_job_definitions(const std::string& text,
                                                    const std::string& source, const Config& base);
+/// As parse_job_definitions(), for text that must hold exactly one [job.NAME] table (a job
+/// added over the socket or the library's API).
+Result<JobSpec> parse_job_definition(const std::string& text, const std::string& source,
+                                     const Config& base);
 
 /// Checks a configuration file without running anything: a main file (skedd.toml, with its
 /// jobs directory), or a jobs file, one that holds only [job.NAME] tables (read against the
