@@ -99,11 +99,11 @@ Problem want_enum(const toml::node& n, std::optional<E> (*parse)(std::string_vie
 
 Problem set_command(Pending& p, const toml::node& n) {
   p.command_at = n.source();
-  p.spec.command.clear();
+  p.spec.options.edit().command.clear();
   if (auto s = n.value_exact<std::string>()) {
     if (s->empty()) return "must not be empty";
-    p.spec.command = {"/bin/sh", "-c", *s};
-    p.spec.shell = true;
+    p.spec.options.edit().command = {"/bin/sh", "-c", *s};
+    p.spec.options.edit().shell = true;
     return std::nullopt;
   }
   const toml::array* arr = n.as_array();
@@ -112,18 +112,20 @@ Problem set_command(Pending& p, const toml::node& n) {
   for (const toml::node& el : *arr) {
     auto s = el.value_exact<std::string>();
     if (!s) return "every argv element must be a string";
-    p.spec.command.push_back(*s);
+    p.spec.options.edit().command.push_back(*s);
   }
-  if (p.spec.command.empty() || p.spec.command[0].empty()) return "argv[0] must not be empty";
-  p.spec.shell = false;
+  if (p.spec.options->command.empty() || p.spec.options->command[0].empty())
+    return "argv[0] must not be empty";
+  p.spec.options.edit().shell = false;
   return std::nullopt;
 }
 
 Problem set_handler(Pending& p, const toml::node& n) {
   p.handler_at = n.source();
-  if (Problem problem = want_string(n, p.spec.handler)) return problem;
-  if (auto valid = validate_job_name(p.spec.handler); !valid) {
-    return "\"" + p.spec.handler + "\" is not a handler name ([A-Za-z0-9][A-Za-z0-9_.-]{0,63})";
+  if (Problem problem = want_string(n, p.spec.options.edit().handler)) return problem;
+  if (auto valid = validate_job_name(p.spec.options->handler); !valid) {
+    return "\"" + p.spec.options->handler +
+           "\" is not a handler name ([A-Za-z0-9][A-Za-z0-9_.-]{0,63})";
   }
   return std::nullopt;
 }
@@ -148,7 +150,7 @@ Problem set_env(Pending& p, const toml::node& n) {
     }
     auto s = v.value_exact<std::string>();
     if (!s) return "value of " + key + " must be a string";
-    p.spec.env[key] = *s;
+    p.spec.options.edit().env[key] = *s;
   }
   return std::nullopt;
 }
@@ -157,7 +159,7 @@ Problem set_umask(Pending& p, const toml::node& n) {
   if (auto v = n.value_exact<std::int64_t>()) {
     // TOML has 0o022; a decimal 22 is almost certainly meant as octal text, so refuse it.
     if (*v < 0 || *v > 0777) return "must be between 0o000 and 0o777";
-    p.spec.umask = static_cast<int>(*v);
+    p.spec.options.edit().umask = static_cast<int>(*v);
     return std::nullopt;
   }
   std::string text;
@@ -167,7 +169,7 @@ Problem set_umask(Pending& p, const toml::node& n) {
   }
   const int mask = std::stoi(text, nullptr, 8);
   if (mask > 0777) return "must be between 000 and 777";
-  p.spec.umask = mask;
+  p.spec.options.edit().umask = mask;
   return std::nullopt;
 }
 
@@ -206,68 +208,68 @@ constexpr KeyHandler kHandlers[] = {
   {"user", [](Pending& p, const toml::node& n) -> Problem {
      std::string s; if (auto problem = want_string(n, s)) return problem;
      if (s.empty()) return "must not be empty";
-     p.spec.user = s; return std::nullopt; }, true},
+     p.spec.options.edit().user = s; return std::nullopt; }, true},
   {"group", [](Pending& p, const toml::node& n) -> Problem {
      std::string s; if (auto problem = want_string(n, s)) return problem;
      if (s.empty()) return "must not be empty";
-     p.spec.group = s; return std::nullopt; }, true},
+     p.spec.options.edit().group = s; return std::nullopt; }, true},
   {"working_dir", [](Pending& p, const toml::node& n) -> Problem {
      std::string s; if (auto problem = want_string(n, s)) return problem;
      if (s.empty() || s[0] != '/') return "must be an absolute path";
-     p.spec.working_dir = s; return std::nullopt; }, true},
+     p.spec.options.edit().working_dir = s; return std::nullopt; }, true},
   {"env", set_env, true},
   {"umask", set_umask, true},
   {"nice", [](Pending& p, const toml::node& n) -> Problem {
      int v = 0; if (auto problem = want_int(n, -20, 19, v)) return problem;
-     p.spec.nice = v; return std::nullopt; }, true},
+     p.spec.options.edit().nice = v; return std::nullopt; }, true},
   {"limit_nofile", [](Pending& p, const toml::node& n) -> Problem {
      int v = 0; if (auto problem = want_int(n, 1, 1 << 30, v)) return problem;
-     p.spec.limit_nofile = static_cast<std::uint64_t>(v); return std::nullopt; }, true},
+     p.spec.options.edit().limit_nofile = static_cast<std::uint64_t>(v); return std::nullopt; }, true},
   {"limit_memory", [](Pending& p, const toml::node& n) -> Problem {
      std::uint64_t v = 0; if (auto problem = want_size(n, v)) return problem;
-     p.spec.limit_memory = v; return std::nullopt; }, true},
+     p.spec.options.edit().limit_memory = v; return std::nullopt; }, true},
   {"log_max_size", [](Pending& p, const toml::node& n) -> Problem {
-     if (auto problem = want_size(n, p.spec.log_max_size)) return problem;
+     if (auto problem = want_size(n, p.spec.options.edit().log_max_size)) return problem;
      // Below this a rotation would keep almost nothing of what the run printed.
-     if (p.spec.log_max_size < 4096) return "must be at least 4K";
+     if (p.spec.options->log_max_size < 4096) return "must be at least 4K";
      return std::nullopt; }, true},
   {"priority", [](Pending& p, const toml::node& n) {
-     return want_int(n, -1000, 1000, p.spec.priority); }, true},
+     return want_int(n, -1000, 1000, p.spec.options.edit().priority); }, true},
   {"pool", [](Pending& p, const toml::node& n) -> Problem {
-     p.pool_at = n.source(); return want_string(n, p.spec.pool); }, true},
+     p.pool_at = n.source(); return want_string(n, p.spec.options.edit().pool); }, true},
   {"soft_timeout", [](Pending& p, const toml::node& n) {
-     return want_optional_duration(n, p.spec.soft_timeout); }, true},
+     return want_optional_duration(n, p.spec.options.edit().soft_timeout); }, true},
   {"hard_timeout", [](Pending& p, const toml::node& n) {
-     p.hard_timeout_at = n.source(); return want_optional_duration(n, p.spec.hard_timeout); }, true},
+     p.hard_timeout_at = n.source(); return want_optional_duration(n, p.spec.options.edit().hard_timeout); }, true},
   {"soft_signal", [](Pending& p, const toml::node& n) -> Problem {
      std::string s;
      if (want_string(n, s)) return "must be a signal name such as \"TERM\" or \"SIGINT\"";
      auto sig = signal_from_string(s);
      if (!sig) return "unknown signal \"" + s + "\"";
-     p.spec.soft_signal = *sig; return std::nullopt; }, true},
+     p.spec.options.edit().soft_signal = *sig; return std::nullopt; }, true},
   {"kill_leftovers", [](Pending& p, const toml::node& n) {
-     return want_bool(n, p.spec.kill_leftovers); }, true},
+     return want_bool(n, p.spec.options.edit().kill_leftovers); }, true},
   {"retries", [](Pending& p, const toml::node& n) {
-     return want_int(n, 0, 1000, p.spec.retries); }, true},
+     return want_int(n, 0, 1000, p.spec.options.edit().retries); }, true},
   {"retry_backoff", [](Pending& p, const toml::node& n) {
-     return want_duration(n, p.spec.retry_backoff); }, true},
+     return want_duration(n, p.spec.options.edit().retry_backoff); }, true},
   {"retry_backoff_max", [](Pending& p, const toml::node& n) {
-     return want_duration(n, p.spec.retry_backoff_max); }, true},
+     return want_duration(n, p.spec.options.edit().retry_backoff_max); }, true},
   {"overlap", [](Pending& p, const toml::node& n) {
-     return want_enum(n, overlap_from_string, "skip, queue, replace, allow", p.spec.overlap); }, true},
+     return want_enum(n, overlap_from_string, "skip, queue, replace, allow", p.spec.options.edit().overlap); }, true},
   {"catch_up", [](Pending& p, const toml::node& n) {
-     return want_enum(n, catch_up_from_string, "none, once, all", p.spec.catch_up); }, true},
+     return want_enum(n, catch_up_from_string, "none, once, all", p.spec.options.edit().catch_up); }, true},
   {"max_catch_up", [](Pending& p, const toml::node& n) {
-     return want_int(n, 1, 100000, p.spec.max_catch_up); }, true},
+     return want_int(n, 1, 100000, p.spec.options.edit().max_catch_up); }, true},
   {"starting_deadline", [](Pending& p, const toml::node& n) {
-     return want_optional_duration(n, p.spec.starting_deadline); }, true},
-  {"jitter", [](Pending& p, const toml::node& n) { return want_duration(n, p.spec.jitter); }, true},
+     return want_optional_duration(n, p.spec.options.edit().starting_deadline); }, true},
+  {"jitter", [](Pending& p, const toml::node& n) { return want_duration(n, p.spec.options.edit().jitter); }, true},
   {"jitter_fixed", [](Pending& p, const toml::node& n) {
-     return want_bool(n, p.spec.jitter_fixed); }, true},
+     return want_bool(n, p.spec.options.edit().jitter_fixed); }, true},
   {"on_interrupt", [](Pending& p, const toml::node& n) {
-     return want_enum(n, on_interrupt_from_string, "resume, restart, fail", p.spec.on_interrupt); }, true},
+     return want_enum(n, on_interrupt_from_string, "resume, restart, fail", p.spec.options.edit().on_interrupt); }, true},
   {"max_interrupts", [](Pending& p, const toml::node& n) {
-     return want_int(n, 0, 1000, p.spec.max_interrupts); }, true},
+     return want_int(n, 0, 1000, p.spec.options.edit().max_interrupts); }, true},
   {"dst_skipped", [](Pending& p, const toml::node& n) -> Problem {
      DstSkipped v{};
      if (auto problem = want_enum(n, dst_skipped_from_string, "run, skip", v)) return problem;
@@ -383,11 +385,11 @@ bool finish_job(Pending& p, const toml::table& table, const std::string& file,
     diag.add(file, *p.handler_at, prefix + "command and handler are both set; a job has one");
   } else if (!p.command_at && !p.handler_at) {
     diag.add(file, table.source(), prefix + "no command (or handler)");
-  } else if (p.handler_at && !ctx.daemon.handlers.contains(p.spec.handler)) {
+  } else if (p.handler_at && !ctx.daemon.handlers.contains(p.spec.options->handler)) {
     std::string known;
     for (const std::string& h : ctx.daemon.handlers) known += (known.empty() ? "" : ", ") + h;
     diag.add(file, *p.handler_at,
-             prefix + "handler \"" + p.spec.handler + "\" is not registered" +
+             prefix + "handler \"" + p.spec.options->handler + "\" is not registered" +
                  (known.empty() ? std::string(" (this program registers none)")
                                 : " (registered: " + known + ")"));
   }
@@ -395,12 +397,14 @@ bool finish_job(Pending& p, const toml::table& table, const std::string& file,
     diag.add(file, table.source(), prefix + "params is set but handler is not");
   }
   if (p.handler_at && p.spec.params.empty()) p.spec.params = "{}";
-  if (p.spec.soft_timeout && p.spec.hard_timeout && *p.spec.hard_timeout <= *p.spec.soft_timeout) {
+  if (p.spec.options->soft_timeout && p.spec.options->hard_timeout &&
+      *p.spec.options->hard_timeout <= *p.spec.options->soft_timeout) {
     diag.add(file, p.hard_timeout_at.value_or(table.source()),
              prefix + "hard_timeout must be greater than soft_timeout");
   }
-  if (!p.spec.pool.empty() && p.pool_at && !ctx.pools.contains(p.spec.pool)) {
-    diag.add(file, *p.pool_at, prefix + "pool \"" + p.spec.pool + "\" is not defined in [pools]");
+  if (!p.spec.options->pool.empty() && p.pool_at && !ctx.pools.contains(p.spec.options->pool)) {
+    diag.add(file, *p.pool_at,
+             prefix + "pool \"" + p.spec.options->pool + "\" is not defined in [pools]");
   }
   return diag.size() == errors_before;
 }
@@ -411,9 +415,10 @@ void check_defaults_table(const toml::table& defaults, const std::string& file,
                           const std::map<std::string, int>& pools, Diagnostics& diag) {
   Pending scratch;
   apply_keys(defaults, file, "defaults: ", true, scratch, diag);
-  if (!scratch.spec.pool.empty() && scratch.pool_at && !pools.contains(scratch.spec.pool)) {
+  if (!scratch.spec.options->pool.empty() && scratch.pool_at &&
+      !pools.contains(scratch.spec.options->pool)) {
     diag.add(file, *scratch.pool_at,
-             "defaults: pool \"" + scratch.spec.pool + "\" is not defined in [pools]");
+             "defaults: pool \"" + scratch.spec.options->pool + "\" is not defined in [pools]");
   }
 }
 
@@ -447,8 +452,10 @@ void read_job_tables(const toml::table& jobs, const std::string& file, const Job
       pending.hard_timeout_at.reset();
     }
     apply_keys(*table, file, prefix, false, pending, diag);
-    if (finish_job(pending, *table, file, prefix, ctx, diag))
+    if (finish_job(pending, *table, file, prefix, ctx, diag)) {
+      intern_options(pending.spec);
       out.push_back(std::move(pending.spec));
+    }
   }
 }
 

@@ -8,7 +8,7 @@ namespace skedd {
 CatchUpPlan plan_catch_up(const JobSpec& spec, Instant since, Instant now) {
   CatchUpPlan plan;
   std::size_t keep = 0;
-  switch (spec.catch_up) {
+  switch (spec.options->catch_up) {
     case CatchUp::kNone:
       keep = 0;
       break;
@@ -16,7 +16,7 @@ CatchUpPlan plan_catch_up(const JobSpec& spec, Instant since, Instant now) {
       keep = 1;
       break;
     case CatchUp::kAll:
-      keep = static_cast<std::size_t>(std::max(spec.max_catch_up, 0));
+      keep = static_cast<std::size_t>(std::max(spec.options->max_catch_up, 0));
       break;
   }
   // The latest `keep` fires run; older ones fall out of the window and count as missed.

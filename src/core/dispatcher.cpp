@@ -32,7 +32,8 @@ bool Dispatcher::StartKey::operator<(const StartKey& other) const {
 Dispatcher::Dispatcher(DispatchLimits limits) : limits_(std::move(limits)) {}
 
 DispatchPolicy Dispatcher::policy_of(const JobSpec& spec) {
-  return {spec.overlap, spec.priority, spec.pool, spec.starting_deadline};
+  return {spec.options->overlap, spec.options->priority, spec.options->pool,
+          spec.options->starting_deadline};
 }
 
 OfferResult Dispatcher::offer(const Fire& fire, const DispatchPolicy& policy) {

@@ -1,9 +1,10 @@
 #include "skedd/core/job_spec.h"
 
-#include <tuple>
-
 #include <csignal>
+#include <mutex>
 #include <string>
+#include <tuple>
+#include <unordered_set>
 
 namespace skedd {
 namespace {
@@ -133,16 +134,50 @@ std::string schedule_identity(const Schedule& s) {
 }  // namespace
 
 bool same_definition(const JobSpec& a, const JobSpec& b) {
-  const auto fields = [](const JobSpec& j) {
-    return std::tie(j.name, j.command, j.shell, j.handler, j.params, j.user, j.group, j.working_dir,
-                    j.env, j.umask, j.nice, j.limit_nofile, j.limit_memory, j.priority, j.pool,
-                    j.soft_timeout, j.hard_timeout, j.soft_signal, j.kill_leftovers, j.retries,
-                    j.retry_backoff, j.retry_backoff_max, j.overlap, j.catch_up, j.max_catch_up,
-                    j.starting_deadline, j.jitter, j.jitter_fixed, j.on_interrupt, j.max_interrupts,
-                    j.log_max_size, j.mail_to);
-  };
-  return fields(a) == fields(b) && schedule_identity(a.schedule) == schedule_identity(b.schedule) &&
+  return a.name == b.name && a.params == b.params && a.options == b.options &&
+         schedule_identity(a.schedule) == schedule_identity(b.schedule) &&
          a.zone.name() == b.zone.name();
+}
+
+namespace {
+
+std::size_t hash_of(const JobOptions& o) {
+  std::size_t h = std::hash<std::string>{}(o.handler);
+  const auto mix = [&h](std::size_t v) { h ^= v + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2); };
+  for (const std::string& arg : o.command) mix(std::hash<std::string>{}(arg));
+  mix(std::hash<std::string>{}(o.user.value_or("")));
+  mix(std::hash<std::string>{}(o.pool));
+  mix(static_cast<std::size_t>(o.priority));
+  mix(static_cast<std::size_t>(o.retries));
+  mix(static_cast<std::size_t>(o.jitter.count()));
+  return h;
+}
+
+struct OptionsHash {
+  std::size_t operator()(const SharedValue<JobOptions>& o) const { return hash_of(*o); }
+};
+
+// The options of every interned spec, by value. An entry only the table still holds is
+// dropped at the next sweep, which runs when the table has doubled since the last one.
+struct Interned {
+  std::mutex mutex;
+  std::unordered_set<SharedValue<JobOptions>, OptionsHash> options;
+  std::size_t sweep_at = 1024;
+};
+
+}  // namespace
+
+void intern_options(JobSpec& spec) {
+  static Interned table;
+  std::lock_guard lock(table.mutex);
+  const auto [it, inserted] = table.options.insert(spec.options);
+  if (!inserted) {
+    spec.options = *it;
+    return;
+  }
+  if (table.options.size() < table.sweep_at) return;
+  std::erase_if(table.options, [](const SharedValue<JobOptions>& o) { return o.use_count() == 1; });
+  table.sweep_at = std::max<std::size_t>(1024, 2 * table.options.size());
 }
 
 }  // namespace skedd

@@ -24,16 +24,15 @@ void Scheduler::add(JobId id, const JobSpec& spec, std::optional<Instant> anchor
   // fires already taken, and stay due.
   wall_.remove(job_key(id));
   mono_.remove(job_key(id));
-  jobs_.erase(id.value);
+  if (id.value >= jobs_.size()) jobs_.resize(id.value + 1);
   const Instant now = clock_.wall_now();
   Scheduled& job = jobs_[id.value];
-  job.spec = &spec;
-  job.anchor = anchor.value_or(now);
+  job = Scheduled{&spec, {}, {}, anchor.value_or(now)};
   if (spec.schedule.is_reboot()) {
     if (!reboot_fired_.insert(id.value).second) return;
-    Fire fire{id, now, now};
     job.next = now;
-    mono_.push(job_key(id), clock_.mono_now(), spec.priority, Pending{fire});
+    job.due = now;
+    mono_.push(job_key(id), clock_.mono_now(), spec.options->priority, {});
   } else if (spec.schedule.is_every()) {
     enqueue_every(id, job, now);
   } else {
@@ -44,37 +43,50 @@ void Scheduler::add(JobId id, const JobSpec& spec, std::optional<Instant> anchor
 void Scheduler::remove(JobId id) {
   wall_.remove(job_key(id));
   mono_.remove(job_key(id));
-  jobs_.erase(id.value);
+  if (id.value < jobs_.size()) jobs_[id.value] = Scheduled{};
   if (auto it = retries_.find(id.value); it != retries_.end()) {
-    for (std::uint64_t key : it->second) mono_.remove(key);
+    for (std::uint64_t key : it->second) {
+      mono_.remove(key);
+      retry_fires_.erase(key);
+    }
     retries_.erase(it);
   }
 }
 
+Scheduler::Scheduled* Scheduler::find(JobId id) {
+  if (id.value >= jobs_.size() || jobs_[id.value].spec == nullptr) return nullptr;
+  return &jobs_[id.value];
+}
+
+const Scheduler::Scheduled* Scheduler::find(JobId id) const {
+  if (id.value >= jobs_.size() || jobs_[id.value].spec == nullptr) return nullptr;
+  return &jobs_[id.value];
+}
+
 void Scheduler::schedule_retry(Fire fire, Duration delay) {
-  const auto it = jobs_.find(fire.job.value);
-  const int priority = it == jobs_.end() ? 0 : it->second.spec->priority;
+  const Scheduled* job = find(fire.job);
+  const int priority = job == nullptr ? 0 : job->spec->options->priority;
   fire.due = clock_.wall_now() + delay;
   const std::uint64_t key = retry_key();
   retries_[fire.job.value].insert(key);
-  mono_.push(key, clock_.mono_now() + delay, priority, Pending{fire});
+  retry_fires_.emplace(key, fire);
+  mono_.push(key, clock_.mono_now() + delay, priority, {});
 }
 
 void Scheduler::enqueue_next(JobId id, Scheduled& job, Instant after) {
   const auto next = job.spec->schedule.next_after(after, job.anchor);
   if (!next) return;
   job.next = next->at;
-  const Fire fire{id, next->at, next->at + jitter_for(*job.spec)};
-  wall_.push(job_key(id), fire.due, job.spec->priority, Pending{fire});
+  job.due = next->at + jitter_for(*job.spec);
+  wall_.push(job_key(id), job.due, job.spec->options->priority, {});
 }
 
 void Scheduler::enqueue_every(JobId id, Scheduled& job, Instant now) {
   const Duration interval = std::get<EverySchedule>(job.spec->schedule.kind).interval;
   const auto k = now < job.anchor ? 0 : (now - job.anchor) / interval + 1;
   job.next = job.anchor + k * interval;
-  const Duration jitter = jitter_for(*job.spec);
-  const Fire fire{id, job.next, job.next + jitter};
-  mono_.push(job_key(id), to_mono(fire.due), job.spec->priority, Pending{fire});
+  job.due = job.next + jitter_for(*job.spec);
+  mono_.push(job_key(id), to_mono(job.due), job.spec->options->priority, {});
 }
 
 MonoInstant Scheduler::to_mono(Instant wall) const {
@@ -110,8 +122,8 @@ Fire Scheduler::fold_overdue_every(JobId id, Scheduled& job, Instant now) {
     fire.due = fire.scheduled;
   }
   job.next = fire.scheduled + interval;
-  const Fire next{id, job.next, job.next + jitter_for(*job.spec)};
-  mono_.push(job_key(id), clock_.mono_now() + (next.due - now), job.spec->priority, Pending{next});
+  job.due = job.next + jitter_for(*job.spec);
+  mono_.push(job_key(id), clock_.mono_now() + (job.due - now), job.spec->options->priority, {});
   return fire;
 }
 
@@ -127,27 +139,33 @@ std::vector<Fire> Scheduler::pop_due(Duration lookahead) {
   };
   std::vector<Due> due;
   for (auto& entry : wall_.pop_due(wall_now + lookahead)) {
-    const JobId id = entry.payload.fire.job;
+    const JobId id{static_cast<std::uint32_t>(entry.key)};
     Scheduled& job = jobs_.at(id.value);
-    Fire fire = fold_overdue_calendar(id, job, wall_now, entry.payload.fire.scheduled);
-    if (fire.collapsed == 0) fire.due = entry.payload.fire.due;
+    const Fire queued = queued_fire(id, job);
+    Fire fire = fold_overdue_calendar(id, job, wall_now, queued.scheduled);
+    if (fire.collapsed == 0) fire.due = queued.due;
     due.push_back({fire, entry.priority});
   }
   for (auto& entry : mono_.pop_due(mono_now + lookahead)) {
-    Fire fire = entry.payload.fire;
-    if (entry.key != job_key(fire.job)) {
+    if (entry.key >= kJobKeys) {
+      auto taken = retry_fires_.extract(entry.key);
+      const Fire fire = taken.mapped();
       if (auto it = retries_.find(fire.job.value); it != retries_.end()) {
         it->second.erase(entry.key);
         if (it->second.empty()) retries_.erase(it);
       }
-    } else {
-      Scheduled& job = jobs_.at(fire.job.value);
-      if (job.spec->schedule.is_every()) {
-        // The fire's own wall instant, advanced by how late the monotonic clock says it is.
-        const Instant seen_now = entry.payload.fire.due + (mono_now - entry.due);
-        fire = fold_overdue_every(fire.job, job, seen_now);
-        if (fire.collapsed == 0) fire.due = entry.payload.fire.due;
-      }
+      due.push_back({fire, entry.priority});
+      continue;
+    }
+    const JobId id{static_cast<std::uint32_t>(entry.key)};
+    Scheduled& job = jobs_.at(id.value);
+    const Fire queued = queued_fire(id, job);
+    Fire fire = queued;
+    if (job.spec->schedule.is_every()) {
+      // The fire's own wall instant, advanced by how late the monotonic clock says it is.
+      const Instant seen_now = queued.due + (mono_now - entry.due);
+      fire = fold_overdue_every(id, job, seen_now);
+      if (fire.collapsed == 0) fire.due = queued.due;
     }
     due.push_back({fire, entry.priority});
   }
@@ -168,31 +186,31 @@ void Scheduler::clock_changed() {
   last_wall_ = wall_now;
   last_mono_ = mono_now;
   if (wall_now - expected >= -kMaxBackwardStep) return;
-  for (auto& [raw_id, job] : jobs_) {
+  for (std::uint32_t raw_id = 0; raw_id < jobs_.size(); ++raw_id) {
     const JobId id{raw_id};
     if (!wall_.contains(job_key(id))) continue;
-    enqueue_next(id, job, wall_now);
+    enqueue_next(id, jobs_[raw_id], wall_now);
   }
 }
 
 std::optional<Instant> Scheduler::next_fire(JobId id) const {
-  const auto it = jobs_.find(id.value);
-  if (it == jobs_.end()) return std::nullopt;
+  const Scheduled* job = find(id);
+  if (job == nullptr) return std::nullopt;
   if (!wall_.contains(job_key(id)) && !mono_.contains(job_key(id))) return std::nullopt;
-  return it->second.next;
+  return job->next;
 }
 
 Duration Scheduler::jitter_for(const JobSpec& spec) {
-  const auto range = static_cast<std::uint64_t>(spec.jitter.count());
+  const auto range = static_cast<std::uint64_t>(spec.options->jitter.count());
   if (range == 0) return Duration{0};
-  if (spec.jitter_fixed) return Duration(stable_hash(spec.name + "@" + host_) % range);
+  if (spec.options->jitter_fixed) return Duration(stable_hash(spec.name + "@" + host_) % range);
   return Duration(random_.below(range));
 }
 
 Duration retry_delay(const JobSpec& spec, int failed_attempt, Random& random) {
-  Duration base = spec.retry_backoff;
-  for (int i = 1; i < failed_attempt && base < spec.retry_backoff_max; ++i) base *= 2;
-  base = std::min(base, spec.retry_backoff_max);
+  Duration base = spec.options->retry_backoff;
+  for (int i = 1; i < failed_attempt && base < spec.options->retry_backoff_max; ++i) base *= 2;
+  base = std::min(base, spec.options->retry_backoff_max);
   const Duration half = base / 2;
   return half + Duration(random.below(static_cast<std::uint64_t>((base - half).count()) + 1));
 }

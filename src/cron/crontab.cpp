@@ -225,20 +225,21 @@ Result<JobSpec> crontab_job_spec(const CrontabEntry& entry, const HomeDirectoryL
   spec.schedule = entry.schedule;
   spec.zone = entry.zone;
   const std::string shell = crontab_shell(entry);
-  spec.command = {shell, "-c", crontab_shell_script(entry)};
-  spec.shell = shell == kDefaultShell;
-  spec.user = entry.user;
-  spec.env = crontab_environment(entry, *dir);
-  spec.overlap = OverlapPolicy::kAllow;
-  spec.kill_leftovers = false;
+  JobOptions& options = spec.options.edit();
+  options.command = {shell, "-c", crontab_shell_script(entry)};
+  options.shell = shell == kDefaultShell;
+  options.user = entry.user;
+  options.env = crontab_environment(entry, *dir);
+  options.overlap = OverlapPolicy::kAllow;
+  options.kill_leftovers = false;
   // cron mails what a job writes to MAILTO, else to the crontab's user; MAILTO="" stops it.
-  spec.mail_to = entry.user;
+  options.mail_to = entry.user;
   for (const CrontabVariable& v : entry.env) {
-    if (v.name == "MAILTO") spec.mail_to = v.value;
+    if (v.name == "MAILTO") options.mail_to = v.value;
   }
   if (entry.random_delay_minutes && *entry.random_delay_minutes > 0) {
-    spec.jitter = std::chrono::minutes(*entry.random_delay_minutes);
-    spec.jitter_fixed = true;
+    options.jitter = std::chrono::minutes(*entry.random_delay_minutes);
+    options.jitter_fixed = true;
   }
   spec.defined_at = {entry.file, entry.line, 1};
   return spec;

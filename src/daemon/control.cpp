@@ -91,7 +91,7 @@ ControlReply Control::handle(const control::Request& request, const Peer& peer) 
 bool Control::owns(const Caller& caller, const JobSpec& spec) const {
   // A job belongs to the user it runs as (the daemon's own user when it names none).
   if (caller.admin) return true;
-  const std::string& user = spec.user ? *spec.user : daemon_user_;
+  const std::string& user = spec.options->user ? *spec.options->user : daemon_user_;
   return user == caller.user || user == caller.uid;
 }
 
@@ -207,22 +207,23 @@ ControlReply Control::on(const control::ShowRequest& request, const Caller& call
                        {"last", utc(nr.last)},
                        {"count", nr.count}});
   }
-  json command =
-      spec.shell && spec.command.size() == 3 ? json(spec.command[2]) : json(spec.command);
+  json command = spec.options->shell && spec.options->command.size() == 3
+                     ? json(spec.options->command[2])
+                     : json(spec.options->command);
   if (is_handler_job(spec)) {
     // Shown as `handler NAME {params}`; the JSON has the two fields too.
-    command = "handler " + spec.handler + " " + spec.params;
+    command = "handler " + spec.options->handler + " " + spec.params;
   }
   json reply = json{{"job",
                      {{"name", spec.name},
                       {"schedule", spec.schedule.text},
                       {"zone", spec.zone.name()},
                       {"command", std::move(command)},
-                      {"user", spec.user ? *spec.user : daemon_user_},
-                      {"overlap", to_string(spec.overlap)},
-                      {"priority", spec.priority},
-                      {"pool", spec.pool},
-                      {"retries", spec.retries},
+                      {"user", spec.options->user ? *spec.options->user : daemon_user_},
+                      {"overlap", to_string(spec.options->overlap)},
+                      {"priority", spec.options->priority},
+                      {"pool", spec.options->pool},
+                      {"retries", spec.options->retries},
                       {"defined_at", spec.defined_at.to_string()}}},
                     {"api", engine_.is_api_job(spec.name)},
                     {"paused", info.paused},
@@ -232,7 +233,7 @@ ControlReply Control::on(const control::ShowRequest& request, const Caller& call
                     {"runs", std::move(last_runs)},
                     {"not_run", std::move(skipped)}};
   if (is_handler_job(spec)) {
-    reply["job"]["handler"] = spec.handler;
+    reply["job"]["handler"] = spec.options->handler;
     reply["job"]["params"] = json::parse(spec.params, nullptr, false);
   }
   return reply;
@@ -376,11 +377,12 @@ std::optional<Failure> Control::refuse_for_user(const JobSpec& spec, const Calle
   auto denied = [&](const std::string& why) {
     return Failure{control::kPermissionDenied, "job \"" + spec.name + "\": " + why};
   };
-  if (spec.user && *spec.user != caller.user && *spec.user != caller.uid) {
-    return denied("it would run as " + *spec.user + "; a job you add runs as you (" + caller.user +
-                  ")");
+  if (spec.options->user && *spec.options->user != caller.user &&
+      *spec.options->user != caller.uid) {
+    return denied("it would run as " + *spec.options->user + "; a job you add runs as you (" +
+                  caller.user + ")");
   }
-  if (spec.group) {
+  if (spec.options->group) {
     int n = 64;
     std::vector<gid_t> groups(static_cast<std::size_t>(n));
     if (::getgrouplist(caller.user.c_str(), caller.gid, groups.data(), &n) < 0) {
@@ -391,29 +393,32 @@ std::optional<Failure> Control::refuse_for_user(const JobSpec& spec, const Calle
     bool member = false;
     for (gid_t g : groups) {
       const group* gr = ::getgrgid(g);
-      if (std::to_string(g) == *spec.group || (gr != nullptr && *spec.group == gr->gr_name)) {
+      if (std::to_string(g) == *spec.options->group ||
+          (gr != nullptr && *spec.options->group == gr->gr_name)) {
         member = true;
       }
     }
-    if (!member) return denied("group " + *spec.group + " is not one of " + caller.user + "'s");
+    if (!member)
+      return denied("group " + *spec.options->group + " is not one of " + caller.user + "'s");
   }
-  if (spec.nice && *spec.nice < 0) return denied("a negative nice is for root only");
-  if (spec.limit_nofile) {
+  if (spec.options->nice && *spec.options->nice < 0)
+    return denied("a negative nice is for root only");
+  if (spec.options->limit_nofile) {
     rlimit lim{};
     ::getrlimit(RLIMIT_NOFILE, &lim);
-    if (lim.rlim_max != RLIM_INFINITY && *spec.limit_nofile > lim.rlim_max) {
-      return denied("limit_nofile " + std::to_string(*spec.limit_nofile) + " raises the limit (" +
-                    std::to_string(lim.rlim_max) + ")");
+    if (lim.rlim_max != RLIM_INFINITY && *spec.options->limit_nofile > lim.rlim_max) {
+      return denied("limit_nofile " + std::to_string(*spec.options->limit_nofile) +
+                    " raises the limit (" + std::to_string(lim.rlim_max) + ")");
     }
   }
   const DaemonConfig& daemon = engine_.config().daemon;
-  if (spec.priority > daemon.user_max_priority) {
-    return denied("priority " + std::to_string(spec.priority) + " is above user_max_priority (" +
-                  std::to_string(daemon.user_max_priority) + ")");
+  if (spec.options->priority > daemon.user_max_priority) {
+    return denied("priority " + std::to_string(spec.options->priority) +
+                  " is above user_max_priority (" + std::to_string(daemon.user_max_priority) + ")");
   }
-  if (!spec.pool.empty() && std::find(daemon.user_pools.begin(), daemon.user_pools.end(),
-                                      spec.pool) == daemon.user_pools.end()) {
-    return denied("pool " + spec.pool + " is not one of [daemon] user_pools");
+  if (!spec.options->pool.empty() && std::find(daemon.user_pools.begin(), daemon.user_pools.end(),
+                                               spec.options->pool) == daemon.user_pools.end()) {
+    return denied("pool " + spec.options->pool + " is not one of [daemon] user_pools");
   }
   return std::nullopt;
 }
@@ -424,15 +429,16 @@ ControlReply Control::put_job(const control::AddRequest& request, const Caller& 
   JobSpec spec = std::move(parsed.value());
   std::string definition = request.definition;
   if (!caller.admin) {
-    if (!spec.user) {
+    if (!spec.options->user) {
       // It runs as its owner, also when the text is read again at a restart.
-      spec.user = caller.user;
+      spec.options.edit().user = caller.user;
       definition = with_job_user(definition, spec.name, caller.user);
     }
     if (auto refused = refuse_for_user(spec, caller)) return *refused;
     if (request.replace) {
       const auto info = engine_.job(spec.name);
-      const std::string owner = info && info->spec->user ? *info->spec->user : daemon_user_;
+      const std::string owner =
+          info && info->spec->options->user ? *info->spec->options->user : daemon_user_;
       if (info && owner != caller.user && owner != caller.uid) {
         return Failure{control::kPermissionDenied,
                        "job \"" + spec.name + "\" does not run as " + caller.user};
@@ -454,7 +460,7 @@ ControlReply Control::put_job(const control::AddRequest& request, const Caller& 
 ControlReply Control::remove_job(const control::RemoveRequest& request, const Caller& caller) {
   const auto info = engine_.job(request.job);
   if (info && !caller.admin) {
-    const std::string owner = info->spec->user ? *info->spec->user : daemon_user_;
+    const std::string owner = info->spec->options->user ? *info->spec->options->user : daemon_user_;
     if (owner != caller.user && owner != caller.uid) {
       return Failure{control::kPermissionDenied,
                      "job \"" + request.job + "\" does not run as " + caller.user};

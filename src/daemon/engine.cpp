@@ -220,7 +220,7 @@ void Engine::recover_runs(Instant now, std::vector<RunRecord> spawning) {
     if (alive && job != job_by_name_.end()) {
       const Job& j = jobs_[job->second.value];
       if (supervisor_.adopt(record, job->second, j.spec)) {
-        dispatcher_.adopt(job->second, record.run, j.spec->pool);
+        dispatcher_.adopt(job->second, record.run, j.spec->options->pool);
         if (record.state != RunState::kRunning) {
           record.state = RunState::kRunning;
           store_.put_run(record);
@@ -291,7 +291,7 @@ std::string Engine::earlier_checkpoint(JobId id, Instant scheduled, int attempt)
   for (const RunRecord& r : earlier.value()) {
     if (r.scheduled != scheduled || r.attempt >= attempt) continue;
     const bool restart =
-        r.state == RunState::kInterrupted && spec.on_interrupt != OnInterrupt::kResume;
+        r.state == RunState::kInterrupted && spec.options->on_interrupt != OnInterrupt::kResume;
     return restart ? std::string() : r.checkpoint;
   }
   return {};
@@ -310,28 +310,28 @@ int Engine::interrupts_of(const std::string& job, Instant scheduled, RunId excep
 
 void Engine::resume(JobId id, const RunRecord& interrupted) {
   const JobSpec& spec = *jobs_[id.value].spec;
-  if (spec.on_interrupt == OnInterrupt::kFail) return;
+  if (spec.options->on_interrupt == OnInterrupt::kFail) return;
   // This one, whose record may not be committed yet, and the earlier ones.
   const int interrupts = 1 + interrupts_of(spec.name, interrupted.scheduled, interrupted.run);
-  if (interrupts > spec.max_interrupts) {
+  if (interrupts > spec.options->max_interrupts) {
     log_event(warn, "resume_refused",
               {{"job", spec.name},
                {"scheduled", utc(interrupted.scheduled)},
                {"interrupts", interrupts},
-               {"max_interrupts", spec.max_interrupts}});
+               {"max_interrupts", spec.options->max_interrupts}});
     return;
   }
   // The same fire, a further attempt; a resume hands over the last checkpoint.
   Fire fire{id, interrupted.scheduled, clock_.wall_now(), interrupted.attempt + 1};
   fire.resumes = interrupts;  // resumes do not use up `retries`
-  if (spec.on_interrupt == OnInterrupt::kResume && !interrupted.checkpoint.empty()) {
+  if (spec.options->on_interrupt == OnInterrupt::kResume && !interrupted.checkpoint.empty()) {
     checkpoints_[{id.value, fire.scheduled}] = interrupted.checkpoint;
   }
   log_event(info, "run_resumed",
             {{"job", spec.name},
              {"scheduled", utc(fire.scheduled)},
              {"attempt", fire.attempt},
-             {"mode", to_string(spec.on_interrupt)}});
+             {"mode", to_string(spec.options->on_interrupt)}});
   handle_fire(fire);
 }
 
@@ -764,7 +764,7 @@ void Engine::maybe_retry(const RunOutcome& run) {
   if (shutting_down_) return;
   if (run.state != RunState::kFailed && run.state != RunState::kTimedOut) return;
   if (!run.retryable) return;
-  if (run.fire.attempt - run.fire.resumes > run.spec->retries) return;
+  if (run.fire.attempt - run.fire.resumes > run.spec->options->retries) return;
   Fire next = run.fire;
   ++next.attempt;
   next.collapsed = 0;

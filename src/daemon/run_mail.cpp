@@ -28,13 +28,14 @@ std::string one_line(std::string s) {
 
 Status mail_output(ProcessSpawner& spawner, const std::string& sendmail, const JobSpec& spec,
                    const std::string& log_path) {
-  if (!spec.mail_to || spec.mail_to->empty()) return Ok{};
+  if (!spec.options->mail_to || spec.options->mail_to->empty()) return Ok{};
   struct stat st {};
   if (::stat(log_path.c_str(), &st) != 0 || st.st_size == 0) return Ok{};
   if (::access(sendmail.c_str(), X_OK) != 0) {
     return Error::not_found(sendmail + " is not there: the output stays in " + log_path);
   }
-  auto user = spec.user ? lookup_user(*spec.user) : Result<UserInfo>(current_user());
+  auto user =
+      spec.options->user ? lookup_user(*spec.options->user) : Result<UserInfo>(current_user());
   if (!user) return user.error();
   auto credentials = job_credentials(spec, user.value());
   if (!credentials) return credentials.error();
@@ -44,11 +45,12 @@ Status mail_output(ProcessSpawner& spawner, const std::string& sendmail, const J
   UniqueFd message(::mkstemp(path));
   if (!message.valid()) return Error::io(std::string("mkstemp: ") + std::strerror(errno));
   ::unlink(path);
-  const std::string command =
-      spec.shell && spec.command.size() == 3 ? spec.command[2] : spec.command.back();
+  const std::string command = spec.options->shell && spec.options->command.size() == 3
+                                  ? spec.options->command[2]
+                                  : spec.options->command.back();
   std::ostringstream text;
-  text << "From: root (Cron Daemon)\nTo: " << one_line(*spec.mail_to) << "\nSubject: Cron <"
-       << user->name << "@" << host_name() << "> " << one_line(command)
+  text << "From: root (Cron Daemon)\nTo: " << one_line(*spec.options->mail_to)
+       << "\nSubject: Cron <" << user->name << "@" << host_name() << "> " << one_line(command)
        << "\nContent-Type: text/plain; charset=UTF-8\nAuto-Submitted: auto-generated\n"
        << "X-Cron-Env: <SKEDD_JOB=" << one_line(spec.name) << ">\n\n"
        << std::ifstream(log_path, std::ios::binary).rdbuf();
@@ -60,7 +62,7 @@ Status mail_output(ProcessSpawner& spawner, const std::string& sendmail, const J
   UniqueFd null(::open("/dev/null", O_WRONLY | O_CLOEXEC));
   SpawnRequest request;
   request.path = sendmail;
-  request.argv = {sendmail, "-i", "-FCronDaemon", "-oem", *spec.mail_to};
+  request.argv = {sendmail, "-i", "-FCronDaemon", "-oem", *spec.options->mail_to};
   request.env = {"PATH=/usr/bin:/bin:/usr/sbin:/sbin", "HOME=" + user->home,
                  "LOGNAME=" + user->name, "USER=" + user->name};
   request.working_dir = "/";

@@ -199,7 +199,7 @@ Result<pid_t> Supervisor::spawn(Run& run) {
   const JobSpec& spec = *run.spec;
   // The daemon's own account is looked up once; a job's `user` on every run, so that an
   // account change takes effect without a restart.
-  auto user = spec.user ? lookup_user(*spec.user) : Result<UserInfo>(self_);
+  auto user = spec.options->user ? lookup_user(*spec.options->user) : Result<UserInfo>(self_);
   if (!user) return user.error();
   auto credentials = job_credentials(spec, user.value());
   if (!credentials) return credentials.error();
@@ -209,27 +209,28 @@ Result<pid_t> Supervisor::spawn(Run& run) {
   run.files = std::move(files.value());
 
   SpawnRequest request;
-  request.argv = spec.command;
+  request.argv = spec.options->command;
   request.env = build_environment(
       spec, user.value(), RunAttempt{run.id, run.fire.scheduled, run.fire.attempt, run.checkpoint});
   std::string path_list = default_path(user->uid);
-  if (auto it = spec.env.find("PATH"); it != spec.env.end()) path_list = it->second;
+  if (auto it = spec.options->env.find("PATH"); it != spec.options->env.end())
+    path_list = it->second;
   // Found once per job (and definition): a PATH search is several stat calls per run.
   std::string& executable = executables_[run.spec.get()];
   if (executable.empty()) {
-    auto found = resolve_executable(spec.command.front(), path_list);
+    auto found = resolve_executable(spec.options->command.front(), path_list);
     if (!found) return found.error();
     executable = found.value();
   }
   request.path = executable;
-  request.working_dir = spec.working_dir.value_or(user->home);
+  request.working_dir = spec.options->working_dir.value_or(user->home);
   request.stdin_fd = dev_null_;
   request.output_fd = run.files.log.get();
   request.control_fd = run.files.control_child.get();
-  if (spec.umask) request.umask = static_cast<mode_t>(*spec.umask);
-  request.nice = spec.nice;
-  request.limit_nofile = spec.limit_nofile;
-  request.limit_memory = spec.limit_memory;
+  if (spec.options->umask) request.umask = static_cast<mode_t>(*spec.options->umask);
+  request.nice = spec.options->nice;
+  request.limit_nofile = spec.options->limit_nofile;
+  request.limit_memory = spec.options->limit_memory;
   request.credentials = credentials.value();
   UniqueFd cgroup_procs;
   if (cgroups_.enabled()) {
@@ -377,8 +378,8 @@ void Supervisor::ended(Run& run, std::optional<int> exit_code, std::optional<int
   }
 
   // Leftovers: processes still in the run's group after its main process exited.
-  if (run.spec->kill_leftovers && ::kill(-run.pid, 0) == 0) {
-    ::kill(-run.pid, run.spec->soft_signal);
+  if (run.spec->options->kill_leftovers && ::kill(-run.pid, 0) == 0) {
+    ::kill(-run.pid, run.spec->options->soft_signal);
     ::kill(-run.pid, SIGCONT);
     leftover_groups_[run.id.value] = run.pid;
     // A cancelled run's group had its soft signal already: its grace period is not renewed.
@@ -479,7 +480,7 @@ void Supervisor::finish(Run& run, RunState state, std::optional<int> exit_code,
     run.control->close(ignored);
   }
   if (!run.files.control_path.empty()) remove_control_file(run.files.control_path);
-  if (run.spec->mail_to && !run.files.log_path.empty()) {
+  if (run.spec->options->mail_to && !run.files.log_path.empty()) {
     if (auto mailed = mail_output(spawner_, options_.sendmail, *run.spec, run.files.log_path);
         !mailed) {
       log_event(
@@ -498,7 +499,7 @@ void Supervisor::finish(Run& run, RunState state, std::optional<int> exit_code,
 void Supervisor::release_cgroup(const Run& run) {
   // Processes that left the run's group are the run's leftovers too; kill_leftovers = false
   // keeps them (and their cgroup, which is removed once they are gone).
-  if (run.spec->kill_leftovers && !cgroups_.empty(run.id)) cgroups_.kill(run.id);
+  if (run.spec->options->kill_leftovers && !cgroups_.empty(run.id)) cgroups_.kill(run.id);
   if (!cgroups_.remove(run.id)) cgroups_to_remove_.insert(run.id.value);
 }
 
@@ -523,10 +524,10 @@ void Supervisor::on_deadline(const Event& event) {
       log_event(warn, "soft_timeout",
                 {{"job", run.spec->name},
                  {"run", run.id.value},
-                 {"signal", signal_name(run.spec->soft_signal)}});
-      signal_group(run, run.spec->soft_signal);
+                 {"signal", signal_name(run.spec->options->soft_signal)}});
+      signal_group(run, run.spec->options->soft_signal);
       // Without a hard timeout, a run that ignores the soft signal is killed after kill_grace.
-      if (!run.spec->hard_timeout) {
+      if (!run.spec->options->hard_timeout) {
         push_deadline(run, Deadline::kHard, clock_.mono_now() + options_.kill_grace);
       }
       break;
@@ -551,7 +552,7 @@ void Supervisor::on_deadline(const Event& event) {
       }
       break;
     case Deadline::kLogCheck: {
-      auto rotated = enforce_log_cap(run.files.log_path, run.spec->log_max_size);
+      auto rotated = enforce_log_cap(run.files.log_path, run.spec->options->log_max_size);
       if (!rotated) {
         log_event(warn, "log_check_failed",
                   {{"run", run.id.value}, {"error", rotated.error().message}});
@@ -566,11 +567,13 @@ void Supervisor::on_deadline(const Event& event) {
 
 void Supervisor::push_timeouts(const Run& run) {
   // Frozen time does not count: the budget runs from the start plus the time frozen.
-  if (run.spec->soft_timeout && !run.soft_timeout_sent) {
-    push_deadline(run, Deadline::kSoft, run.started_mono + run.frozen + *run.spec->soft_timeout);
+  if (run.spec->options->soft_timeout && !run.soft_timeout_sent) {
+    push_deadline(run, Deadline::kSoft,
+                  run.started_mono + run.frozen + *run.spec->options->soft_timeout);
   }
-  if (run.spec->hard_timeout && !run.hard_timeout_sent) {
-    push_deadline(run, Deadline::kHard, run.started_mono + run.frozen + *run.spec->hard_timeout);
+  if (run.spec->options->hard_timeout && !run.hard_timeout_sent) {
+    push_deadline(run, Deadline::kHard,
+                  run.started_mono + run.frozen + *run.spec->options->hard_timeout);
   } else if (run.soft_timeout_sent && !run.hard_timeout_sent) {
     // Sent its soft signal, then frozen: kill_grace starts again.
     push_deadline(run, Deadline::kHard, clock_.mono_now() + options_.kill_grace);
@@ -627,7 +630,7 @@ void Supervisor::cancel(RunId id, RunState as) {
   thaw(id);  // a frozen run must run to act on its signal
   run.cancelled_as = as;
   log_event(info, "run_cancelled", {{"job", run.spec->name}, {"run", run.id.value}});
-  signal_group(run, run.spec->soft_signal);
+  signal_group(run, run.spec->options->soft_signal);
   run.grace_end = clock_.mono_now() + options_.kill_grace;
   push_deadline(run, Deadline::kGraceKill, *run.grace_end);
 }

@@ -163,35 +163,36 @@ void HandlerRunner::start(RunId id, JobId job, std::shared_ptr<const JobSpec> sp
   run.started = clock_.wall_now();
   runs_.emplace(id, std::move(owned));
 
-  const Handler* handler = handlers_ != nullptr ? handlers_->find(run.spec->handler) : nullptr;
+  const Handler* handler =
+      handlers_ != nullptr ? handlers_->find(run.spec->options->handler) : nullptr;
   json params = json::parse(run.spec->params.empty() ? "{}" : run.spec->params, nullptr, false);
   if (handler == nullptr || params.is_discarded()) {
     // Config validation makes this unreachable but for a handler unregistered since.
-    const std::string message = handler == nullptr
-                                    ? "handler \"" + run.spec->handler + "\" is not registered"
-                                    : "params are not a JSON object";
+    const std::string message =
+        handler == nullptr ? "handler \"" + run.spec->options->handler + "\" is not registered"
+                           : "params are not a JSON object";
     on_returned(id, Returned{true, message, run.checkpoint});
     return;
   }
   run.sink = std::make_shared<RunSink>(store_, record_of(run, RunState::kRunning));
-  if (run.spec->on_interrupt == OnInterrupt::kFail) run.sink->write_running_row();
+  if (run.spec->options->on_interrupt == OnInterrupt::kFail) run.sink->write_running_row();
   if (spdlog::should_log(info)) {
     log_event(info, "run_started",
               {{"job", run.spec->name},
                {"run", id.value},
-               {"handler", run.spec->handler},
+               {"handler", run.spec->options->handler},
                {"attempt", fire.attempt},
                {"scheduled", utc(fire.scheduled)},
                {"lateness_ms", millis(run.started - fire.due)}});
   }
-  if (run.spec->soft_timeout) {
-    run.soft = std::make_unique<asio::steady_timer>(io_, *run.spec->soft_timeout);
+  if (run.spec->options->soft_timeout) {
+    run.soft = std::make_unique<asio::steady_timer>(io_, *run.spec->options->soft_timeout);
     run.soft->async_wait([this, id, alive = std::weak_ptr(alive_)](boost::system::error_code ec) {
       if (!ec && alive.lock()) on_soft_timeout(id);
     });
   }
-  if (run.spec->hard_timeout) {
-    run.hard = std::make_unique<asio::steady_timer>(io_, *run.spec->hard_timeout);
+  if (run.spec->options->hard_timeout) {
+    run.hard = std::make_unique<asio::steady_timer>(io_, *run.spec->options->hard_timeout);
     run.hard->async_wait([this, id, alive = std::weak_ptr(alive_)](boost::system::error_code ec) {
       if (!ec && alive.lock()) on_hard_timeout(id);
     });

@@ -77,7 +77,7 @@ std::vector<std::string> build_environment(const JobSpec& spec, const UserInfo& 
       {"HOME", user.home},  {"LOGNAME", user.name},           {"USER", user.name},
       {"SHELL", "/bin/sh"}, {"PATH", default_path(user.uid)},
   };
-  for (const auto& [name, value] : spec.env) env[name] = value;
+  for (const auto& [name, value] : spec.options->env) env[name] = value;
   env["SKEDD_JOB"] = spec.name;
   env["SKEDD_RUN_ID"] = std::to_string(context.run.value);
   env["SKEDD_SCHEDULED_AT"] = format_rfc3339_utc(context.scheduled);
@@ -91,15 +91,15 @@ std::vector<std::string> build_environment(const JobSpec& spec, const UserInfo& 
 }
 
 Result<std::optional<Credentials>> job_credentials(const JobSpec& spec, const UserInfo& user) {
-  if (!spec.user && !spec.group) return std::optional<Credentials>();
+  if (!spec.options->user && !spec.options->group) return std::optional<Credentials>();
   const uid_t self = ::geteuid();
   if (self != 0) {
     if (user.uid != self) {
       return Error::permission_denied("cannot run as user \"" + user.name +
                                       "\": skedd is not running as root");
     }
-    if (spec.group) {
-      return Error::permission_denied("cannot set group \"" + *spec.group +
+    if (spec.options->group) {
+      return Error::permission_denied("cannot set group \"" + *spec.options->group +
                                       "\": skedd is not running as root");
     }
     return std::optional<Credentials>();
@@ -107,8 +107,8 @@ Result<std::optional<Credentials>> job_credentials(const JobSpec& spec, const Us
   Credentials c;
   c.uid = user.uid;
   c.gid = user.gid;
-  if (spec.group) {
-    auto gid = lookup_group(*spec.group);
+  if (spec.options->group) {
+    auto gid = lookup_group(*spec.options->group);
     if (!gid) return gid.error();
     c.gid = gid.value();
   }

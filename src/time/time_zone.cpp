@@ -2,6 +2,8 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <list>
+#include <mutex>
 
 namespace skedd {
 namespace {
@@ -20,13 +22,35 @@ std::string host_zone_name() {
   return "local";
 }
 
+// Every zone loaded by name, never freed: a handful per process (cctz keeps them too).
+struct Registry {
+  std::mutex mutex;
+  std::list<TimeZone::Loaded> zones;  // stable addresses
+};
+
+Registry& registry() {
+  static Registry r;
+  return r;
+}
+
+const TimeZone::Loaded& utc() {
+  static const TimeZone::Loaded zone{"UTC", cctz::utc_time_zone()};
+  return zone;
+}
+
 }  // namespace
 
-TimeZone::TimeZone() : name_("UTC"), zone_(cctz::utc_time_zone()) {}
+TimeZone::TimeZone() : loaded_(&utc()) {}
 
 Result<TimeZone> TimeZone::load(std::string_view name) {
   if (name == "local") return local();
   if (name.empty()) return Error::invalid_argument("empty time zone name");
+  if (name == "UTC") return TimeZone();
+  Registry& r = registry();
+  std::lock_guard lock(r.mutex);
+  for (const Loaded& loaded : r.zones) {
+    if (loaded.name == name) return TimeZone(&loaded);
+  }
   cctz::time_zone zone;
   // cctz also accepts POSIX TZ strings and fixed offsets ("UTC+5"); IANA names are the
   // documented form, but a name cctz can load is accepted.
@@ -34,14 +58,14 @@ Result<TimeZone> TimeZone::load(std::string_view name) {
     return Error::invalid_argument("unknown time zone \"" + std::string(name) +
                                    "\" (expected an IANA name such as \"Europe/Berlin\")");
   }
-  return TimeZone(std::string(name), zone);
+  return TimeZone(&r.zones.emplace_back(Loaded{std::string(name), zone}));
 }
 
 TimeZone TimeZone::local() {
   // Read once: every default-constructed configuration asks, and cctz keeps the zone it
   // loaded for the life of the process anyway (restart skedd after changing the host zone).
-  static const TimeZone host(host_zone_name(), cctz::local_time_zone());
-  return host;
+  static const Loaded host{host_zone_name(), cctz::local_time_zone()};
+  return TimeZone(&host);
 }
 
 }  // namespace skedd

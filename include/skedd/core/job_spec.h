@@ -11,6 +11,7 @@
 #include "skedd/time/time_zone.h"
 #include "skedd/time/types.h"
 #include "skedd/util/result.h"
+#include "skedd/util/shared_value.h"
 
 namespace skedd {
 
@@ -40,20 +41,16 @@ struct SourceLocation {
   std::string to_string() const;
 };
 
-/// A job's full definition: what, when, as whom, and with which limits. Built once from
-/// config (or, later, the API); immutable while the job runs.
-struct JobSpec {
-  std::string name;
-  Schedule schedule;
-  TimeZone zone;
-
+/// Everything in a job's definition but its name, schedule and parameters: what it runs, as
+/// whom, with which limits and policies. Jobs whose definitions differ only in those share one
+/// JobOptions (intern_options()), which is what lets a million jobs fit in memory.
+struct JobOptions {
   /// argv; when the config gave a string, {"/bin/sh", "-c", text} and `shell` is true.
   std::vector<std::string> command;
   bool shell = false;
   /// Instead of a command: the name of an in-process handler (libskedd, or one compiled into
-  /// the daemon), called with `params`, a JSON object's text. Empty for process jobs.
+  /// the daemon), called with the job's `params`. Empty for process jobs.
   std::string handler;
-  std::string params;
 
   std::optional<std::string> user;
   std::optional<std::string> group;
@@ -88,8 +85,24 @@ struct JobSpec {
   /// crontabs: MAILTO, else the crontab's user; empty or unset: no mail).
   std::optional<std::string> mail_to;
 
+  friend bool operator==(const JobOptions&, const JobOptions&) = default;
+};
+
+/// A job's full definition: what, when, as whom, and with which limits. Built once from
+/// config or the API; immutable while the job runs.
+struct JobSpec {
+  std::string name;
+  Schedule schedule;
+  TimeZone zone;
+  /// For handler jobs: the handler's parameters, a JSON object's text.
+  std::string params;
+  SharedValue<JobOptions> options;
   SourceLocation defined_at;
 };
+
+/// Makes `spec` share its options with every other interned spec whose options are equal
+/// (thread-safe). The loader calls it for each job it reads.
+void intern_options(JobSpec& spec);
 
 /// Whether two definitions would run the same way (the source location is ignored). A reload
 /// keeps the state of jobs whose definition is the same.
@@ -97,7 +110,7 @@ bool same_definition(const JobSpec& a, const JobSpec& b);
 
 /// True when the job's action is an in-process handler rather than a process.
 inline bool is_handler_job(const JobSpec& spec) {
-  return !spec.handler.empty();
+  return !spec.options->handler.empty();
 }
 
 /// Checks a job name against [A-Za-z0-9][A-Za-z0-9_.-]{0,63} (names become file names).

@@ -67,32 +67,40 @@ class Scheduler {
   Duration jitter_for(const JobSpec& spec);
 
  private:
+  /// A job's place in the queues: what pop_due() makes its fire from. About 32 bytes a job,
+  /// plus its queue entry and position (see TimerQueue): what a million jobs cost here.
   struct Scheduled {
-    const JobSpec* spec = nullptr;
-    Instant next{};    ///< scheduled instant of the queued fire
-    Instant anchor{};  ///< `every`: wall instant of fire k = 0
+    const JobSpec* spec = nullptr;  ///< null: no job has this id
+    Instant next{};                 ///< scheduled instant of the queued fire
+    Instant due{};                  ///< when the queued fire may start: next plus jitter
+    Instant anchor{};               ///< `every`: wall instant of fire k = 0
   };
-  struct Pending {
-    Fire fire;
-  };
+  /// A job's queued fire is its Scheduled entry; only retries carry a Fire (retry_fires_).
+  struct NoPayload {};
 
+  Scheduled* find(JobId id);
+  const Scheduled* find(JobId id) const;
+  Fire queued_fire(JobId id, const Scheduled& job) const { return Fire{id, job.next, job.due}; }
   void enqueue_next(JobId id, Scheduled& job, Instant after);
   void enqueue_every(JobId id, Scheduled& job, Instant now);
   Fire fold_overdue_calendar(JobId id, Scheduled& job, Instant now, Instant first);
   Fire fold_overdue_every(JobId id, Scheduled& job, Instant now);
   MonoInstant to_mono(Instant wall) const;
 
+  // Job keys are job ids (dense, below 2^32); retry keys have the top bit set.
   static std::uint64_t job_key(JobId id) { return id.value; }
+  static constexpr std::uint64_t kJobKeys = std::uint64_t{1} << 32;
   std::uint64_t retry_key() { return (std::uint64_t{1} << 63) | next_retry_++; }
 
   const Clock& clock_;
   Random& random_;
   std::string host_;
-  std::map<std::uint32_t, Scheduled> jobs_;
+  std::vector<Scheduled> jobs_;  ///< by JobId
   std::set<std::uint32_t> reboot_fired_;
   std::map<std::uint32_t, std::set<std::uint64_t>> retries_;  ///< job -> its retry keys
-  TimerQueue<Instant, Pending> wall_;
-  TimerQueue<MonoInstant, Pending> mono_;
+  std::map<std::uint64_t, Fire> retry_fires_;                 ///< retry key -> its fire
+  TimerQueue<Instant, NoPayload> wall_{kJobKeys};
+  TimerQueue<MonoInstant, NoPayload> mono_{kJobKeys};
   std::uint64_t next_retry_ = 0;
   // For clock_changed(): the two clocks read together, to measure a wall-clock step.
   Instant last_wall_{};

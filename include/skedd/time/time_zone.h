@@ -9,7 +9,8 @@
 
 namespace skedd {
 
-/// An IANA time zone as a value (cctz), never the process-global TZ. Cheap to copy.
+/// An IANA time zone as a value (cctz), never the process-global TZ. One pointer: each zone
+/// is loaded once per process and kept (as cctz keeps it), so copies cost nothing.
 class TimeZone {
  public:
   /// UTC.
@@ -22,16 +23,23 @@ class TimeZone {
   /// The host's zone, named "local" unless /etc/timezone or $TZ names it.
   static TimeZone local();
 
-  const std::string& name() const { return name_; }
-  const cctz::time_zone& cctz_zone() const { return zone_; }
+  const std::string& name() const { return loaded_->name; }
+  const cctz::time_zone& cctz_zone() const { return loaded_->zone; }
 
-  friend bool operator==(const TimeZone& a, const TimeZone& b) { return a.name_ == b.name_; }
+  friend bool operator==(const TimeZone& a, const TimeZone& b) {
+    return a.loaded_ == b.loaded_ || a.loaded_->name == b.loaded_->name;
+  }
+
+  /// A loaded zone: its name as given, and cctz's zone.
+  struct Loaded {
+    std::string name;
+    cctz::time_zone zone;
+  };
 
  private:
-  TimeZone(std::string name, cctz::time_zone zone) : name_(std::move(name)), zone_(zone) {}
+  explicit TimeZone(const Loaded* loaded) : loaded_(loaded) {}
 
-  std::string name_;
-  cctz::time_zone zone_;
+  const Loaded* loaded_;  ///< never null; lives as long as the process
 };
 
 }  // namespace skedd

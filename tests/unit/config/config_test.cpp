@@ -223,36 +223,37 @@ TEST_CASE("a job that sets every key gets exactly those values, overriding [defa
   CHECK(cron_of(job).zone().name() == "UTC");
   CHECK(cron_of(job).dst_skipped() == skedd::DstSkipped::kRun);
   CHECK(cron_of(job).dst_repeated() == skedd::DstRepeated::kOnce);
-  CHECK(job.command == std::vector<std::string>{"/usr/bin/backup", "--all", "--to", "/srv/backup"});
-  CHECK_FALSE(job.shell);
-  CHECK(job.user == "backup");
-  CHECK(job.group == "disk");
-  CHECK(job.working_dir == "/var/backups");
+  CHECK(job.options->command ==
+        std::vector<std::string>{"/usr/bin/backup", "--all", "--to", "/srv/backup"});
+  CHECK_FALSE(job.options->shell);
+  CHECK(job.options->user == "backup");
+  CHECK(job.options->group == "disk");
+  CHECK(job.options->working_dir == "/var/backups");
   // A job's env is laid over the [defaults] env: its own keys win, the others stay.
-  CHECK(job.env ==
+  CHECK(job.options->env ==
         std::map<std::string, std::string>{{"LANG", "C"}, {"RETENTION", "14"}, {"TERM", "dumb"}});
-  CHECK(job.umask == 077);
-  CHECK(job.nice == -5);
-  CHECK(job.limit_nofile == 4096u);
-  CHECK(job.limit_memory == 1073741824u);
-  CHECK(job.log_max_size == 64u * 1024);
-  CHECK(job.priority == -3);
-  CHECK(job.pool == "db");
-  CHECK(job.soft_timeout == skedd::Duration(1h));
-  CHECK(job.hard_timeout == skedd::Duration(90min));
-  CHECK(job.soft_signal == SIGUSR1);
-  CHECK(job.kill_leftovers);
-  CHECK(job.retries == 3);
-  CHECK(job.retry_backoff == 45s);
-  CHECK(job.retry_backoff_max == 10min);
-  CHECK(job.overlap == skedd::OverlapPolicy::kReplace);
-  CHECK(job.catch_up == skedd::CatchUp::kAll);
-  CHECK(job.max_catch_up == 20);
-  CHECK(job.starting_deadline == skedd::Duration(2h));
-  CHECK(job.jitter == 90s);
-  CHECK_FALSE(job.jitter_fixed);
-  CHECK(job.on_interrupt == skedd::OnInterrupt::kFail);
-  CHECK(job.max_interrupts == 0);
+  CHECK(job.options->umask == 077);
+  CHECK(job.options->nice == -5);
+  CHECK(job.options->limit_nofile == 4096u);
+  CHECK(job.options->limit_memory == 1073741824u);
+  CHECK(job.options->log_max_size == 64u * 1024);
+  CHECK(job.options->priority == -3);
+  CHECK(job.options->pool == "db");
+  CHECK(job.options->soft_timeout == skedd::Duration(1h));
+  CHECK(job.options->hard_timeout == skedd::Duration(90min));
+  CHECK(job.options->soft_signal == SIGUSR1);
+  CHECK(job.options->kill_leftovers);
+  CHECK(job.options->retries == 3);
+  CHECK(job.options->retry_backoff == 45s);
+  CHECK(job.options->retry_backoff_max == 10min);
+  CHECK(job.options->overlap == skedd::OverlapPolicy::kReplace);
+  CHECK(job.options->catch_up == skedd::CatchUp::kAll);
+  CHECK(job.options->max_catch_up == 20);
+  CHECK(job.options->starting_deadline == skedd::Duration(2h));
+  CHECK(job.options->jitter == 90s);
+  CHECK_FALSE(job.options->jitter_fixed);
+  CHECK(job.options->on_interrupt == skedd::OnInterrupt::kFail);
+  CHECK(job.options->max_interrupts == 0);
   CHECK(job.defined_at.to_string() == file + ":1:1");
 }
 
@@ -267,40 +268,42 @@ TEST_CASE("a job that is silent on a key gets the [defaults] value", "[config]")
   CHECK(cron_of(cleanup).zone().name() == "America/New_York");
   CHECK(cron_of(cleanup).dst_skipped() == skedd::DstSkipped::kSkip);
   CHECK(cron_of(cleanup).dst_repeated() == skedd::DstRepeated::kTwice);
-  CHECK(cleanup.user == "nobody");
-  CHECK(cleanup.group == "nogroup");
-  CHECK(cleanup.working_dir == "/tmp");
-  CHECK(cleanup.env == std::map<std::string, std::string>{{"LANG", "C.UTF-8"}, {"TERM", "dumb"}});
-  CHECK(cleanup.umask == 027);
-  CHECK(cleanup.nice == 5);
-  CHECK(cleanup.limit_nofile == 1024u);
-  CHECK(cleanup.limit_memory == 512u * 1024 * 1024);
-  CHECK(cleanup.log_max_size == 1024u * 1024);
-  CHECK(cleanup.priority == 10);
-  CHECK(cleanup.pool == "io");
-  CHECK(cleanup.soft_timeout == skedd::Duration(10min));
-  CHECK(cleanup.hard_timeout == skedd::Duration(15min));
-  CHECK(cleanup.soft_signal == SIGINT);
-  CHECK_FALSE(cleanup.kill_leftovers);
-  CHECK(cleanup.retries == 2);
-  CHECK(cleanup.retry_backoff == 1min);
-  CHECK(cleanup.retry_backoff_max == 2h);
-  CHECK(cleanup.overlap == skedd::OverlapPolicy::kQueue);
-  CHECK(cleanup.catch_up == skedd::CatchUp::kOnce);
-  CHECK(cleanup.max_catch_up == 3);
-  CHECK(cleanup.starting_deadline == skedd::Duration(5min));
-  CHECK(cleanup.jitter == 30s);
-  CHECK(cleanup.jitter_fixed);
-  CHECK(cleanup.on_interrupt == skedd::OnInterrupt::kRestart);
-  CHECK(cleanup.max_interrupts == 5);
+  CHECK(cleanup.options->user == "nobody");
+  CHECK(cleanup.options->group == "nogroup");
+  CHECK(cleanup.options->working_dir == "/tmp");
+  CHECK(cleanup.options->env ==
+        std::map<std::string, std::string>{{"LANG", "C.UTF-8"}, {"TERM", "dumb"}});
+  CHECK(cleanup.options->umask == 027);
+  CHECK(cleanup.options->nice == 5);
+  CHECK(cleanup.options->limit_nofile == 1024u);
+  CHECK(cleanup.options->limit_memory == 512u * 1024 * 1024);
+  CHECK(cleanup.options->log_max_size == 1024u * 1024);
+  CHECK(cleanup.options->priority == 10);
+  CHECK(cleanup.options->pool == "io");
+  CHECK(cleanup.options->soft_timeout == skedd::Duration(10min));
+  CHECK(cleanup.options->hard_timeout == skedd::Duration(15min));
+  CHECK(cleanup.options->soft_signal == SIGINT);
+  CHECK_FALSE(cleanup.options->kill_leftovers);
+  CHECK(cleanup.options->retries == 2);
+  CHECK(cleanup.options->retry_backoff == 1min);
+  CHECK(cleanup.options->retry_backoff_max == 2h);
+  CHECK(cleanup.options->overlap == skedd::OverlapPolicy::kQueue);
+  CHECK(cleanup.options->catch_up == skedd::CatchUp::kOnce);
+  CHECK(cleanup.options->max_catch_up == 3);
+  CHECK(cleanup.options->starting_deadline == skedd::Duration(5min));
+  CHECK(cleanup.options->jitter == 30s);
+  CHECK(cleanup.options->jitter_fixed);
+  CHECK(cleanup.options->on_interrupt == skedd::OnInterrupt::kRestart);
+  CHECK(cleanup.options->max_interrupts == 5);
 
   // A string command runs through the shell; DST defaults do not apply to `every`.
   const JobSpec& report = job_named(cfg, "report");
   CHECK(report.schedule.is_every());
   CHECK(report.schedule.text == "every 1m30s");
   CHECK(std::get<skedd::EverySchedule>(report.schedule.kind).interval == 90s);
-  CHECK(report.command == std::vector<std::string>{"/bin/sh", "-c", "df -h | mail -s disk root"});
-  CHECK(report.shell);
+  CHECK(report.options->command ==
+        std::vector<std::string>{"/bin/sh", "-c", "df -h | mail -s disk root"});
+  CHECK(report.options->shell);
 
   const JobSpec& launch = job_named(cfg, "launch");
   CHECK(launch.schedule.is_at());
@@ -319,17 +322,17 @@ TEST_CASE("without [defaults] a job gets the built-in values and the [daemon] zo
   const JobSpec& job = job_named(cfg, "tick");
   CHECK(job.zone.name() == "Asia/Tokyo");
   CHECK(job.defined_at.to_string() == main + ":4:1");
-  CHECK_FALSE(job.user.has_value());
-  CHECK_FALSE(job.umask.has_value());
-  CHECK_FALSE(job.soft_timeout.has_value());
-  CHECK_FALSE(job.hard_timeout.has_value());
-  CHECK(job.env.empty());
-  CHECK(job.pool.empty());
-  CHECK(job.soft_signal == SIGTERM);
-  CHECK(job.overlap == skedd::OverlapPolicy::kSkip);
-  CHECK(job.catch_up == skedd::CatchUp::kNone);
-  CHECK(job.retry_backoff == 30s);
-  CHECK(job.log_max_size == 10u * 1024 * 1024);
+  CHECK_FALSE(job.options->user.has_value());
+  CHECK_FALSE(job.options->umask.has_value());
+  CHECK_FALSE(job.options->soft_timeout.has_value());
+  CHECK_FALSE(job.options->hard_timeout.has_value());
+  CHECK(job.options->env.empty());
+  CHECK(job.options->pool.empty());
+  CHECK(job.options->soft_signal == SIGTERM);
+  CHECK(job.options->overlap == skedd::OverlapPolicy::kSkip);
+  CHECK(job.options->catch_up == skedd::CatchUp::kNone);
+  CHECK(job.options->retry_backoff == 30s);
+  CHECK(job.options->log_max_size == 10u * 1024 * 1024);
   CHECK(cron_of(job).dst_skipped() == skedd::DstSkipped::kRun);
 
   // The [daemon], [store] defaults; state_dir and socket stay absolute.
@@ -366,15 +369,15 @@ soft_signal = "9"
 )");
   const Config cfg = load_ok(main);
   const JobSpec& a = job_named(cfg, "a");
-  CHECK(a.umask == 022);
-  CHECK(a.limit_memory == 2ull << 30);
-  CHECK(a.log_max_size == 4096u);
-  CHECK(a.soft_signal == SIGHUP);
+  CHECK(a.options->umask == 022);
+  CHECK(a.options->limit_memory == 2ull << 30);
+  CHECK(a.options->log_max_size == 4096u);
+  CHECK(a.options->soft_signal == SIGHUP);
   const JobSpec& b = job_named(cfg, "b");
-  CHECK(b.umask == 0);
-  CHECK(b.limit_memory == 10u << 20);
-  CHECK(b.log_max_size == 5u << 10);
-  CHECK(b.soft_signal == SIGKILL);
+  CHECK(b.options->umask == 0);
+  CHECK(b.options->limit_memory == 10u << 20);
+  CHECK(b.options->log_max_size == 5u << 10);
+  CHECK(b.options->soft_signal == SIGKILL);
 }
 
 TEST_CASE("jobs.d files load in file-name order; hidden and non-.toml files are ignored",
@@ -882,8 +885,8 @@ TEST_CASE("handler jobs: a registered handler with its params as JSON", "[config
     INFO((cfg.ok() ? std::string() : cfg.error().message));
     REQUIRE(cfg.ok());
     const JobSpec& a = job_named(cfg.value(), "a");
-    CHECK(a.handler == "report");
-    CHECK(a.command.empty());
+    CHECK(a.options->handler == "report");
+    CHECK(a.options->command.empty());
     CHECK(nlohmann::json::parse(a.params) ==
           nlohmann::json{{"region", "eu"}, {"days", 7}, {"tags", {"x"}}});
     CHECK(job_named(cfg.value(), "b").params == "{}");
@@ -916,3 +919,30 @@ TEST_CASE("handler jobs: a registered handler with its params as JSON", "[config
 }
 
 }  // namespace
+
+TEST_CASE("jobs that differ only in name, schedule and params share one JobOptions", "[config]") {
+  const std::string text =
+      "[job.a]\ncron = \"0 1 * * *\"\nhandler = \"noop\"\nparams = { id = 1 }\n"
+      "[job.b]\nevery = \"5m\"\nhandler = \"noop\"\nparams = { id = 2 }\n"
+      "[job.c]\ncron = \"0 1 * * *\"\nhandler = \"noop\"\npriority = 5\n";
+  skedd::Config base;
+  base.daemon.handlers = {"noop"};
+  auto jobs = skedd::parse_job_definitions(text, "api", base);
+  REQUIRE(jobs);
+  REQUIRE(jobs->size() == 3);
+  const auto& a = (*jobs)[0];
+  const auto& b = (*jobs)[1];
+  const auto& c = (*jobs)[2];
+  CHECK(a.options.shares_with(b.options));
+  CHECK_FALSE(a.options.shares_with(c.options));
+  CHECK(c.options->priority == 5);
+  CHECK(a.params != b.params);
+
+  // Editing one copy's options leaves the others alone (copy on write).
+  skedd::JobSpec edited = a;
+  edited.options.edit().priority = 9;
+  CHECK(a.options->priority == 0);
+  CHECK(b.options->priority == 0);
+  CHECK_FALSE(edited.options.shares_with(a.options));
+  CHECK_FALSE(skedd::same_definition(edited, a));
+}

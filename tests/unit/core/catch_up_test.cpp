@@ -17,8 +17,8 @@ skedd::JobSpec hourly(CatchUp mode, int max = 10) {
   skedd::JobSpec spec;
   spec.name = "h";
   spec.schedule = skedd::parse_cron_schedule("0 * * * *", skedd::TimeZone()).value();
-  spec.catch_up = mode;
-  spec.max_catch_up = max;
+  spec.options.edit().catch_up = mode;
+  spec.options.edit().max_catch_up = max;
   return spec;
 }
 
@@ -63,7 +63,7 @@ TEST_CASE("catch_up = all runs up to max_catch_up, the latest ones", "[catch_up]
 TEST_CASE("every counts missed fires from its last fire", "[catch_up]") {
   skedd::JobSpec spec;
   spec.schedule = skedd::parse_every_schedule("90s").value();
-  spec.catch_up = CatchUp::kOnce;
+  spec.options.edit().catch_up = CatchUp::kOnce;
   const auto plan =
       skedd::plan_catch_up(spec, at("2026-01-01T00:00:00Z"), at("2026-01-01T00:05:00Z"));
   CHECK(utc(plan.run) == std::vector<std::string>{"2026-01-01T00:04:30Z"});

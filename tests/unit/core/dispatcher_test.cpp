@@ -321,10 +321,10 @@ TEST_CASE("a failed spawn is finished without started and frees its slot", "[dis
 
 TEST_CASE("policy_of copies the dispatch fields of a job", "[dispatcher]") {
   skedd::JobSpec spec;
-  spec.overlap = OverlapPolicy::kReplace;
-  spec.priority = 7;
-  spec.pool = "disk";
-  spec.starting_deadline = 2h;
+  spec.options.edit().overlap = OverlapPolicy::kReplace;
+  spec.options.edit().priority = 7;
+  spec.options.edit().pool = "disk";
+  spec.options.edit().starting_deadline = 2h;
   const DispatchPolicy p = Dispatcher::policy_of(spec);
   CHECK(p.overlap == OverlapPolicy::kReplace);
   CHECK(p.priority == 7);

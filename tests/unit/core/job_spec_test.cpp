@@ -9,7 +9,7 @@ skedd::JobSpec job(const std::string& cron) {
   skedd::JobSpec spec;
   spec.name = "j";
   spec.schedule = skedd::parse_cron_schedule(cron, skedd::TimeZone()).value();
-  spec.command = {"/bin/true"};
+  spec.options.edit().command = {"/bin/true"};
   return spec;
 }
 
@@ -21,7 +21,7 @@ TEST_CASE("same definition ignores where a job was defined, nothing else", "[job
   b.defined_at = {"other.toml", 9, 1};
   CHECK(skedd::same_definition(a, b));
 
-  b.retries = 1;
+  b.options.edit().retries = 1;
   CHECK_FALSE(skedd::same_definition(a, b));
 
   skedd::JobSpec c = job("30 3 * * *");
@@ -33,6 +33,6 @@ TEST_CASE("same definition ignores where a job was defined, nothing else", "[job
   CHECK_FALSE(skedd::same_definition(a, d));
 
   skedd::JobSpec e = job("30 2 * * *");
-  e.env["X"] = "1";
+  e.options.edit().env["X"] = "1";
   CHECK_FALSE(skedd::same_definition(a, e));
 }

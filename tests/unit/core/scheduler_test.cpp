@@ -22,7 +22,7 @@ JobSpec cron_job(const std::string& name, const std::string& expr, int priority 
   JobSpec spec;
   spec.name = name;
   spec.schedule = skedd::parse_cron_schedule(expr, skedd::TimeZone()).value();
-  spec.priority = priority;
+  spec.options.edit().priority = priority;
   return spec;
 }
 
@@ -190,7 +190,7 @@ TEST_CASE("@reboot fires once when first added, not again on re-add", "[schedule
 TEST_CASE("jitter delays the due time but not the scheduled instant", "[scheduler]") {
   Fixture f;
   JobSpec spec = cron_job("j", "* * * * *");
-  spec.jitter = 30s;
+  spec.options.edit().jitter = 30s;
   ScriptedRandom random{{7'000'000}};
   Scheduler scheduler{f.clock, random, "host-a"};
   scheduler.add(JobId{0}, spec);
@@ -208,7 +208,7 @@ TEST_CASE("random jitter stays below its bound; fixed jitter is stable per job a
           "[scheduler]") {
   Fixture f;
   JobSpec spec = cron_job("backup", "0 * * * *");
-  spec.jitter = 5min;
+  spec.options.edit().jitter = 5min;
   skedd::SeededRandom random(42);
   Scheduler scheduler{f.clock, random, "host-a"};
   for (int i = 0; i < 1000; ++i) {
@@ -216,7 +216,7 @@ TEST_CASE("random jitter stays below its bound; fixed jitter is stable per job a
     REQUIRE(j >= skedd::Duration{0});
     REQUIRE(j < 5min);
   }
-  spec.jitter_fixed = true;
+  spec.options.edit().jitter_fixed = true;
   const auto fixed = scheduler.jitter_for(spec);
   CHECK(scheduler.jitter_for(spec) == fixed);
   Scheduler other_host{f.clock, random, "host-b"};
@@ -253,8 +253,8 @@ TEST_CASE("removing a job drops its next fire and its retries", "[scheduler]") {
 
 TEST_CASE("retry delay doubles per attempt up to the cap, with equal jitter", "[scheduler]") {
   JobSpec spec;
-  spec.retry_backoff = 10s;
-  spec.retry_backoff_max = 60s;
+  spec.options.edit().retry_backoff = 10s;
+  spec.options.edit().retry_backoff_max = 60s;
   ScriptedRandom lowest{{0}};
   CHECK(skedd::retry_delay(spec, 1, lowest) == 5s);
   CHECK(skedd::retry_delay(spec, 2, lowest) == 10s);

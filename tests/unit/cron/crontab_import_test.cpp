@@ -106,7 +106,7 @@ TEST_CASE("import: a job as TOML, with the source line as a comment", "[crontab]
   CHECK_FALSE(imported.failed);
   const skedd::Config cfg = load_imported(imported.toml);
   REQUIRE(cfg.jobs.size() == 1);
-  CHECK(cfg.jobs[0].jitter == std::chrono::minutes(30));
+  CHECK(cfg.jobs[0].options->jitter == std::chrono::minutes(30));
 }
 
 TEST_CASE("import: errors and notes in line order; failed when a line was not read", "[crontab]") {
@@ -136,8 +136,8 @@ TEST_CASE("import: errors and notes in line order; failed when a line was not re
   const skedd::Config cfg = load_imported(imported.toml);
   REQUIRE(cfg.jobs.size() == 2);
   CHECK(cfg.jobs[0].schedule.is_reboot());
-  CHECK(cfg.jobs[1].command[0] == "/bin/bash");
-  CHECK(cfg.jobs[1].env.count("LOGNAME") == 0);
+  CHECK(cfg.jobs[1].options->command[0] == "/bin/bash");
+  CHECK(cfg.jobs[1].options->env.count("LOGNAME") == 0);
 }
 
 TEST_CASE("import: text TOML cannot hold is refused; the rest is escaped", "[crontab]") {
@@ -154,7 +154,7 @@ TEST_CASE("import: text TOML cannot hold is refused; the rest is escaped", "[cro
   CHECK(imported.failed);
   const skedd::Config cfg = load_imported(imported.toml);
   REQUIRE(cfg.jobs.size() == 1);
-  CHECK(cfg.jobs[0].command[2] == "echo \"\x1b[1mbold\" # caf\xc3\xa9");
+  CHECK(cfg.jobs[0].options->command[2] == "echo \"\x1b[1mbold\" # caf\xc3\xa9");
 }
 
 // Schedules of every kind a crontab has, in four zones, two of them through DST changes in
@@ -210,17 +210,17 @@ TEST_CASE("import: the TOML fires at the same instants over a year as the cronta
     auto spec = skedd::crontab_job_spec(
         e, [](const std::string& user) { return std::optional<std::string>("/home/" + user); });
     REQUIRE(spec.ok());
-    CHECK(loaded.command == spec->command);
-    CHECK(loaded.shell == spec->shell);
-    CHECK(loaded.user == spec->user);
-    CHECK(loaded.overlap == spec->overlap);
-    CHECK(loaded.kill_leftovers == spec->kill_leftovers);
-    CHECK(loaded.jitter == spec->jitter);
+    CHECK(loaded.options->command == spec->options->command);
+    CHECK(loaded.options->shell == spec->options->shell);
+    CHECK(loaded.options->user == spec->options->user);
+    CHECK(loaded.options->overlap == spec->options->overlap);
+    CHECK(loaded.options->kill_leftovers == spec->options->kill_leftovers);
+    CHECK(loaded.options->jitter == spec->options->jitter);
     // HOME, LOGNAME and USER come from the user at run time; SHELL=/bin/sh is skedd's
     // default too. Everything else must be in the TOML.
-    std::map<std::string, std::string> expected = spec->env;
+    std::map<std::string, std::string> expected = spec->options->env;
     for (const char* from_user : {"HOME", "LOGNAME", "USER"}) expected.erase(from_user);
-    std::map<std::string, std::string> env = loaded.env;
+    std::map<std::string, std::string> env = loaded.options->env;
     env.try_emplace("SHELL", "/bin/sh");
     CHECK(env == expected);
   }

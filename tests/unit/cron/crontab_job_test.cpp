@@ -65,21 +65,21 @@ TEST_CASE("a crontab line as the job skedd runs: cron's shell, user and environm
   CHECK(spec.name.starts_with("cron:test:"));
   CHECK(spec.schedule.text == "25 6 * * *");
   CHECK(spec.zone.name() == "Europe/Berlin");
-  CHECK(spec.command ==
+  CHECK(spec.options->command ==
         std::vector<std::string>{
             "/bin/sh", "-c",
             "test -x /usr/sbin/anacron || ( cd / && run-parts --report /etc/cron.daily )"});
-  CHECK(spec.shell);
-  CHECK(spec.user == "root");
-  CHECK(spec.env == std::map<std::string, std::string>{{"HOME", "/root"},
-                                                       {"LOGNAME", "root"},
-                                                       {"MAILTO", "ops@example.com"},
-                                                       {"PATH", "/usr/bin:/bin"},
-                                                       {"SHELL", "/bin/sh"},
-                                                       {"USER", "root"}});
-  CHECK(spec.overlap == skedd::OverlapPolicy::kAllow);
-  CHECK_FALSE(spec.kill_leftovers);
-  CHECK(spec.jitter == skedd::Duration::zero());
+  CHECK(spec.options->shell);
+  CHECK(spec.options->user == "root");
+  CHECK(spec.options->env == std::map<std::string, std::string>{{"HOME", "/root"},
+                                                                {"LOGNAME", "root"},
+                                                                {"MAILTO", "ops@example.com"},
+                                                                {"PATH", "/usr/bin:/bin"},
+                                                                {"SHELL", "/bin/sh"},
+                                                                {"USER", "root"}});
+  CHECK(spec.options->overlap == skedd::OverlapPolicy::kAllow);
+  CHECK_FALSE(spec.options->kill_leftovers);
+  CHECK(spec.options->jitter == skedd::Duration::zero());
   CHECK(spec.defined_at.to_string() == "/etc/cron.d/test:2:1");
 }
 
@@ -89,16 +89,16 @@ TEST_CASE("crontab variables override SHELL, PATH and HOME but not LOGNAME or US
             "RANDOM_DELAY=45\n"
             "@daily report --daily\n",
             CrontabFormat::kUser));
-  CHECK(spec.command == std::vector<std::string>{"/bin/bash", "-c", "report --daily"});
-  CHECK_FALSE(spec.shell);
-  CHECK(spec.user == "alice");
-  CHECK(spec.env.at("SHELL") == "/bin/bash");
-  CHECK(spec.env.at("PATH") == "/opt/bin:/usr/bin");
-  CHECK(spec.env.at("HOME") == "/srv");
-  CHECK(spec.env.at("LOGNAME") == "alice");
-  CHECK(spec.env.at("USER") == "alice");
-  CHECK(spec.jitter == std::chrono::minutes(45));
-  CHECK(spec.jitter_fixed);
+  CHECK(spec.options->command == std::vector<std::string>{"/bin/bash", "-c", "report --daily"});
+  CHECK_FALSE(spec.options->shell);
+  CHECK(spec.options->user == "alice");
+  CHECK(spec.options->env.at("SHELL") == "/bin/bash");
+  CHECK(spec.options->env.at("PATH") == "/opt/bin:/usr/bin");
+  CHECK(spec.options->env.at("HOME") == "/srv");
+  CHECK(spec.options->env.at("LOGNAME") == "alice");
+  CHECK(spec.options->env.at("USER") == "alice");
+  CHECK(spec.options->jitter == std::chrono::minutes(45));
+  CHECK(spec.options->jitter_fixed);
 }
 
 TEST_CASE("a user the host does not know: no job, as cron skips the line", "[crontab]") {
@@ -117,7 +117,7 @@ TEST_CASE("'%' input becomes a here-document in front of the command", "[crontab
         "Joe,\n\nWhere are your kids?\n"
         "SKEDD_STDIN\n"
         "mail -s \"It's 10pm\" joe");
-  CHECK(spec_of(e).command[2] == skedd::crontab_shell_script(e));
+  CHECK(spec_of(e).options.edit().command[2] == skedd::crontab_shell_script(e));
 
   // Input that contains the delimiter as a line gets a longer one.
   const CrontabEntry tricky = entry("@daily root cat%SKEDD_STDIN%x\n");

@@ -103,7 +103,7 @@ TEST_CASE("executables are found on the job's PATH", "[spawner]") {
 TEST_CASE("a run's environment is cron's base, the job's env, then SKEDD_*", "[spawner]") {
   skedd::JobSpec spec;
   spec.name = "backup";
-  spec.env = {{"PATH", "/opt/bin:/bin"}, {"RETENTION", "14"}};
+  spec.options.edit().env = {{"PATH", "/opt/bin:/bin"}, {"RETENTION", "14"}};
   skedd::UserInfo user{1000, 1000, "alice", "/home/alice", "/bin/bash"};
   skedd::RunAttempt ctx{skedd::RunId{42}, skedd::parse_rfc3339("2026-03-08T07:30:00Z").value(), 2,
                         "step-3"};
