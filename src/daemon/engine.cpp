@@ -111,6 +111,8 @@ void Engine::start(std::vector<ApiJob> api_jobs) {
 
   std::vector<std::pair<JobId, Instant>> catch_ups;
   jobs_.reserve(specs.size());
+  Store::NextFires next_fires;
+  next_fires.reserve(specs.size());
   for (SpecPtr& spec : specs) {
     std::optional<Instant> last;
     if (last_fires) {
@@ -119,7 +121,7 @@ void Engine::start(std::vector<ApiJob> api_jobs) {
     if (same_boot && spec->schedule.is_reboot()) {
       scheduler_.mark_reboot_done(JobId{static_cast<std::uint32_t>(jobs_.size())});
     }
-    const JobId id = add_job(std::move(spec), last);
+    const JobId id = add_job(std::move(spec), last, &next_fires);
     // A one-shot has no last fire: whether it passed while skedd was down is measured from
     // when skedd was last seen. Other jobs catch up from their own last fire only, so that a
     // job added while skedd was down does not "catch up" fires from before it existed.
@@ -127,6 +129,7 @@ void Engine::start(std::vector<ApiJob> api_jobs) {
     const std::optional<Instant> since = added.schedule.is_at() && !last ? last_seen : last;
     if (since && !added.schedule.is_reboot()) catch_ups.emplace_back(id, *since);
   }
+  store_.put_next_fires(std::move(next_fires));
   // Pending fires are read before anything is written: recovery queues pending fires of its
   // own, which the writer may commit at any moment.
   auto pending = store_.pending_fires();
@@ -349,20 +352,25 @@ void Engine::catch_up(JobId id, Instant since, Instant until) {
   }
 }
 
-JobId Engine::add_job(SpecPtr shared, std::optional<Instant> last_fire) {
+JobId Engine::add_job(SpecPtr shared, std::optional<Instant> last_fire,
+                      Store::NextFires* next_fires) {
   const JobId id{static_cast<std::uint32_t>(jobs_.size())};
   jobs_.push_back(Job{shared});
   job_by_name_[shared->name] = id;
   // An `every` job keeps its rhythm across restarts: it counts from its last fire.
   scheduler_.add(id, *shared, shared->schedule.is_every() ? last_fire : std::nullopt);
-  log_job(id, "job_loaded");
+  log_job(id, "job_loaded", next_fires);
   return id;
 }
 
-void Engine::log_job(JobId id, std::string_view event) {
+void Engine::log_job(JobId id, std::string_view event, Store::NextFires* batch) {
   const JobSpec& spec = *jobs_[id.value].spec;
   const auto next = scheduler_.next_fire(id);
-  store_.put_next_fire(spec.name, next);
+  if (batch != nullptr) {
+    batch->emplace_back(spec.name, next);
+  } else {
+    store_.put_next_fire(spec.name, next);
+  }
   if (!spdlog::should_log(info)) return;
   log_event(info, event,
             {{"job", spec.name},

@@ -133,7 +133,10 @@ class Engine {
   };
 
   using SpecPtr = std::shared_ptr<const JobSpec>;
-  JobId add_job(SpecPtr spec, std::optional<Instant> last_fire = std::nullopt);
+  /// `next_fires`: where to collect the job's next fire for one write with others (start),
+  /// instead of writing it at once.
+  JobId add_job(SpecPtr spec, std::optional<Instant> last_fire = std::nullopt,
+                Store::NextFires* next_fires = nullptr);
   /// Reschedules job `id` under a changed definition; its running runs finish on the old one.
   void change_job(JobId id, SpecPtr spec);
   /// Stops scheduling job `name` (`id`); its running runs are not killed.
@@ -155,8 +158,8 @@ class Engine {
   void resume(JobId id, const RunRecord& interrupted);
   /// Runs or records the fires `id` missed after `since` and up to `until`, per its catch_up.
   void catch_up(JobId id, Instant since, Instant until);
-  /// Logs the job with its next fire, and records that next fire.
-  void log_job(JobId id, std::string_view event);
+  /// Logs the job with its next fire, and records that next fire (or adds it to `batch`).
+  void log_job(JobId id, std::string_view event, Store::NextFires* batch = nullptr);
   void on_wall_timer(bool clock_was_set);
   void on_mono_timer();
   void on_child_signal();

@@ -110,19 +110,19 @@ Engine::Counts Engine::counts() const {
 namespace skedd {
 
 Result<std::vector<Engine::ApiJob>> Engine::recorded_api_jobs(Store& store, const Config& config) {
-  auto recorded = store.latest_job_versions();
-  if (!recorded) return recorded.error();
   std::vector<ApiJob> jobs;
-  for (auto& [name, version] : recorded.value()) {
-    if (version.second.empty()) continue;  // removed
-    auto spec = parse_job_definition(version.second, "api:" + name, config);
-    if (!spec) {
-      log_event(spdlog::level::err, "api_job_invalid",
-                {{"job", name}, {"version", version.first}, {"error", spec.error().message}});
-      continue;
-    }
-    jobs.push_back({std::make_shared<const JobSpec>(std::move(spec.value())), version.first});
-  }
+  const Status read = store.for_each_latest_job_version(
+      [&](const std::string& name, int version, const std::string& definition) {
+        if (definition.empty()) return;  // removed
+        auto spec = parse_job_definition(definition, "api:" + name, config);
+        if (!spec) {
+          log_event(spdlog::level::err, "api_job_invalid",
+                    {{"job", name}, {"version", version}, {"error", spec.error().message}});
+          return;
+        }
+        jobs.push_back({std::make_shared<const JobSpec>(std::move(spec.value())), version});
+      });
+  if (!read) return read.error();
   return jobs;
 }
 

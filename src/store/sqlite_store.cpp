@@ -75,6 +75,9 @@ struct NextFireOp {
   std::string job;
   std::optional<Instant> next;
 };
+struct NextFiresOp {
+  Store::NextFires fires;
+};
 struct PausedOp {
   std::string job;
   bool paused;
@@ -94,7 +97,7 @@ struct PruneOp {
   std::optional<Instant> cutoff;
 };
 using Op = std::variant<RunRecord, CheckpointOp, NotRunRecord, PendingFire, MetaOp, PruneOp,
-                        DeleteRunOp, ProgressOp, NextFireOp, PausedOp, VersionOp>;
+                        DeleteRunOp, ProgressOp, NextFireOp, NextFiresOp, PausedOp, VersionOp>;
 
 class SqliteStore final : public Store {
  public:
@@ -130,6 +133,7 @@ class SqliteStore final : public Store {
   void put_next_fire(const std::string& job, std::optional<Instant> next) override {
     enqueue(NextFireOp{job, next});
   }
+  void put_next_fires(NextFires fires) override { enqueue(NextFiresOp{std::move(fires)}); }
   void put_paused(const std::string& job, bool paused) override { enqueue(PausedOp{job, paused}); }
   void put_job_version(const std::string& job, int version, const std::string& definition,
                        Instant created) override {
@@ -189,7 +193,7 @@ class SqliteStore final : public Store {
   Result<std::vector<PendingFire>> pending_fires() override;
   Result<std::vector<std::string>> paused() override;
   Result<std::vector<std::pair<int, std::string>>> job_versions(const std::string& job) override;
-  Result<std::map<std::string, std::pair<int, std::string>>> latest_job_versions() override;
+  Status for_each_latest_job_version(const VersionVisitor& visit) override;
   Result<std::optional<std::string>> meta(const std::string& key) override;
   Result<std::vector<std::string>> prune(std::size_t keep_runs,
                                          std::optional<Instant> cutoff) override;
@@ -216,6 +220,7 @@ class SqliteStore final : public Store {
   /// commit never waits for that; the writer's own automatic checkpoints are off.
   void checkpoint_loop();
   void apply(const Op& op);
+  void write_next_fire(const std::string& job, std::optional<Instant> next);
 
   std::unique_ptr<SQLite::Database> writer_db_;      // only the writer thread uses it
   std::unique_ptr<SQLite::Database> reader_db_;      // GUARDED_BY(read_mu_)
@@ -383,18 +388,9 @@ void SqliteStore::apply(const Op& op) {
     q.bind(3, static_cast<std::int64_t>(progress->run.value));
     q.exec();
   } else if (const auto* next = std::get_if<NextFireOp>(&op)) {
-    if (next->next) {
-      SQLite::Statement& q = statement(upsert_next_,
-                                       "INSERT INTO next_fires (job, next_us) VALUES (?1, ?2) "
-                                       "ON CONFLICT (job) DO UPDATE SET next_us = ?2");
-      q.bind(1, next->job);
-      q.bind(2, us(*next->next));
-      q.exec();
-    } else {
-      SQLite::Statement& q = statement(delete_next_, "DELETE FROM next_fires WHERE job = ?");
-      q.bind(1, next->job);
-      q.exec();
-    }
+    write_next_fire(next->job, next->next);
+  } else if (const auto* many = std::get_if<NextFiresOp>(&op)) {
+    for (const auto& [job, at] : many->fires) write_next_fire(job, at);
   } else if (const auto* meta = std::get_if<MetaOp>(&op)) {
     SQLite::Statement& q = statement(upsert_meta_,
                                      "INSERT INTO meta (key, value) VALUES (?1, ?2) "
@@ -695,17 +691,34 @@ Result<std::vector<std::pair<int, std::string>>> SqliteStore::job_versions(const
   }
 }
 
-Result<std::map<std::string, std::pair<int, std::string>>> SqliteStore::latest_job_versions() {
+void SqliteStore::write_next_fire(const std::string& job, std::optional<Instant> next) {
+  if (next) {
+    SQLite::Statement& q = statement(upsert_next_,
+                                     "INSERT INTO next_fires (job, next_us) VALUES (?1, ?2) "
+                                     "ON CONFLICT (job) DO UPDATE SET next_us = ?2");
+    q.bind(1, job);
+    q.bind(2, us(*next));
+    q.exec();
+  } else {
+    SQLite::Statement& q = statement(delete_next_, "DELETE FROM next_fires WHERE job = ?");
+    q.bind(1, job);
+    q.exec();
+  }
+}
+
+Status SqliteStore::for_each_latest_job_version(const VersionVisitor& visit) {
   std::lock_guard lock(read_mu_);
   try {
     SQLite::Statement q(*reader_db_,
                         "SELECT job, version, definition FROM job_versions v WHERE version = "
-                        "(SELECT MAX(version) FROM job_versions WHERE job = v.job)");
-    std::map<std::string, std::pair<int, std::string>> out;
+                        "(SELECT MAX(version) FROM job_versions WHERE job = v.job) ORDER BY job");
+    std::string job, definition;
     while (q.executeStep()) {
-      out[q.getColumn(0).getString()] = {q.getColumn(1).getInt(), q.getColumn(2).getString()};
+      job = q.getColumn(0).getString();
+      definition = q.getColumn(2).getString();
+      visit(job, q.getColumn(1).getInt(), definition);
     }
-    return out;
+    return Ok{};
   } catch (const std::exception& e) {
     return Error::io(std::string("reading job definitions: ") + e.what());
   }

@@ -167,7 +167,7 @@ exit 3
   CHECK(skedctl_json(dir, {"status"})["max_concurrent_runs"] == 2);
 }
 
-TEST_CASE("a paused job and the global pause survive a restart; paused fires are recorded",
+TEST_CASE("a paused job and the global pause survive a restart, paused fires are recorded",
           "[control]") {
   TempDir dir("skedd-control-test");
   const std::string config = write_config(dir, R"([job.tick]
@@ -233,7 +233,7 @@ TEST_CASE("reload over the socket: an invalid file is refused whole and reported
   CHECK(list["jobs"][0]["name"] == "second");
 }
 
-TEST_CASE("cancel stops a running run; a finished or unknown run is refused", "[control]") {
+TEST_CASE("cancel stops a running run, a finished or unknown run is refused", "[control]") {
   TempDir dir("skedd-control-test");
   const std::string config =
       write_config(dir, "[job.sleeper]\nevery = \"1h\"\ncommand = \"sleep 30\"\n");
@@ -521,7 +521,7 @@ TEST_CASE("skedctl validate checks a main file or a jobs file without a daemon",
 }
 
 TEST_CASE(
-    "inside a job, skedctl checkpoint and progress reach skedd; logs --follow and wait "
+    "inside a job, skedctl checkpoint and progress reach skedd, logs --follow and wait "
     "outside",
     "[control]") {
   TempDir dir("skedd-control-test");

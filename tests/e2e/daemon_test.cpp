@@ -879,7 +879,7 @@ echo exit 0 >&3
 
 TEST_CASE(
     "a reserved run whose spawn began and whose process is gone is interrupted, not rerun "
-    "as the same attempt; one whose spawn never began is",
+    "as the same attempt, one whose spawn never began is",
     "[daemon]") {
   TempDir dir;
   const std::string config = write_config(
@@ -918,7 +918,7 @@ TEST_CASE(
   CHECK(slurp(dir / "unspawned") == "1\n");
 }
 
-TEST_CASE("a full disk under the state dir does not stop scheduling; the history catches up",
+TEST_CASE("a full disk under the state dir does not stop scheduling, the history catches up",
           "[daemon]") {
   TempDir dir;
   const std::string state = dir / "state";
@@ -1122,7 +1122,7 @@ TEST_CASE("a log file (--log-file) in a directory that does not exist yet: it is
 
 namespace {
 
-TEST_CASE("the daemon runs jobs of its built-in handlers; an unknown handler is refused",
+TEST_CASE("the daemon runs jobs of its built-in handlers, an unknown handler is refused",
           "[daemon][embed]") {
   TempDir dir;
   SECTION("log and sleep (soft timeout cancels it: timed_out)") {

@@ -117,7 +117,7 @@ TEST_CASE("libskedd: handler registration errors", "[embed]") {
   CHECK(s.pause("nope").error().code == skedd::ErrorCode::kNotFound);
 }
 
-TEST_CASE("libskedd: a handler gets its params and context; a throw fails the run", "[embed]") {
+TEST_CASE("libskedd: a handler gets its params and context, a throw fails the run", "[embed]") {
   skedd::test::TempDir dir("skedd-embed");
   Events events;
   std::mutex mu;
@@ -155,7 +155,7 @@ TEST_CASE("libskedd: a handler gets its params and context; a throw fails the ru
   CHECK(record.message == "disk on fire");
 }
 
-TEST_CASE("libskedd: the soft timeout requests cancellation; the run is timed_out", "[embed]") {
+TEST_CASE("libskedd: the soft timeout requests cancellation, the run is timed_out", "[embed]") {
   skedd::test::TempDir dir("skedd-embed");
   Events events;
   std::atomic<bool> saw_stop{false};
@@ -343,7 +343,7 @@ TEST_CASE("libskedd: a second scheduler on the same state dir is refused", "[emb
                                        "/skedd.lock)");
 }
 
-TEST_CASE("libskedd: stop() from a handler stops starting runs; the destructor finishes",
+TEST_CASE("libskedd: stop() from a handler stops starting runs, the destructor finishes",
           "[embed]") {
   skedd::test::TempDir dir("skedd-embed");
   Events events;

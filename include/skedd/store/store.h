@@ -106,6 +106,9 @@ class Store {
   virtual void put_not_run(const NotRunRecord& record) = 0;
   /// Records the job's next fire (for status and `skedctl list`); nullopt: none.
   virtual void put_next_fire(const std::string& job, std::optional<Instant> next) = 0;
+  /// put_next_fire() for many jobs as one queued write (loading a million jobs queues one).
+  using NextFires = std::vector<std::pair<std::string, std::optional<Instant>>>;
+  virtual void put_next_fires(NextFires fires) = 0;
   /// Per-job and global pause flags (the global one is job "" ).
   virtual void put_paused(const std::string& job, bool paused) = 0;
   /// Records a version of a job's definition added over the API (its text, TOML).
@@ -147,8 +150,11 @@ class Store {
   virtual Result<std::vector<std::string>> paused() = 0;
   /// A job's recorded definitions: version and text, oldest first.
   virtual Result<std::vector<std::pair<int, std::string>>> job_versions(const std::string& job) = 0;
-  /// Every job's latest recorded definition: version and text (empty text: removed).
-  virtual Result<std::map<std::string, std::pair<int, std::string>>> latest_job_versions() = 0;
+  /// Calls `visit` with every job's latest recorded definition: name, version and text (empty
+  /// text: removed), one row at a time, so that a million of them are never all in memory.
+  using VersionVisitor =
+      std::function<void(const std::string& job, int version, const std::string& definition)>;
+  virtual Status for_each_latest_job_version(const VersionVisitor& visit) = 0;
   /// A daemon-wide value, or nullopt when never set.
   virtual Result<std::optional<std::string>> meta(const std::string& key) = 0;
 };

@@ -380,7 +380,7 @@ soft_signal = "9"
   CHECK(b.options->soft_signal == SIGKILL);
 }
 
-TEST_CASE("jobs.d files load in file-name order; hidden and non-.toml files are ignored",
+TEST_CASE("jobs.d files load in file-name order, hidden and non-.toml files are ignored",
           "[config]") {
   TempDir dir;
   const std::string main = dir.write(

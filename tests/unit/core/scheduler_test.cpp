@@ -159,7 +159,7 @@ TEST_CASE("every continues from its anchor", "[scheduler]") {
   CHECK(utc(*f.scheduler.next_fire(JobId{0})) == "2026-01-01T00:00:30Z");
 }
 
-TEST_CASE("an at job fires once; one in the past never", "[scheduler]") {
+TEST_CASE("an at job fires once, one in the past never", "[scheduler]") {
   Fixture f;
   JobSpec once;
   once.name = "once";
@@ -204,7 +204,7 @@ TEST_CASE("jitter delays the due time but not the scheduled instant", "[schedule
   CHECK(utc(fires[0].due) == "2026-01-01T00:01:07Z");
 }
 
-TEST_CASE("random jitter stays below its bound; fixed jitter is stable per job and host",
+TEST_CASE("random jitter stays below its bound, fixed jitter is stable per job and host",
           "[scheduler]") {
   Fixture f;
   JobSpec spec = cron_job("backup", "0 * * * *");

@@ -109,7 +109,7 @@ TEST_CASE("import: a job as TOML, with the source line as a comment", "[crontab]
   CHECK(cfg.jobs[0].options->jitter == std::chrono::minutes(30));
 }
 
-TEST_CASE("import: errors and notes in line order; failed when a line was not read", "[crontab]") {
+TEST_CASE("import: errors and notes in line order, failed when a line was not read", "[crontab]") {
   const CrontabImport imported = import_text(
       "@reboot root /usr/local/bin/warm-cache\n"
       "MAILTO=\"\"\n"
@@ -140,7 +140,7 @@ TEST_CASE("import: errors and notes in line order; failed when a line was not re
   CHECK(cfg.jobs[1].options->env.count("LOGNAME") == 0);
 }
 
-TEST_CASE("import: text TOML cannot hold is refused; the rest is escaped", "[crontab]") {
+TEST_CASE("import: text TOML cannot hold is refused, the rest is escaped", "[crontab]") {
   CHECK(skedd::toml_quote("a\"b\\c\n\t\x01\x7f") == "\"a\\\"b\\\\c\\n\\t\\u0001\\u007F\"");
   const CrontabImport imported = import_text(
       "@daily root echo caf\xe9\n"

@@ -215,7 +215,7 @@ TEST_CASE("cron.d files as Debian packages ship them", "[crontab]") {
   }
 }
 
-TEST_CASE("'%' ends the command; the rest is stdin with '%' as newlines", "[crontab]") {
+TEST_CASE("'%' ends the command, the rest is stdin with '%' as newlines", "[crontab]") {
   struct Row {
     const char* line;
     const char* command;
@@ -290,7 +290,7 @@ TEST_CASE("environment lines: cron's quoting, in effect for the lines after them
   CHECK(c.entries[2].env == std::vector<CrontabVariable>{{"A", "3"}, {"B", "2"}});
 }
 
-TEST_CASE("CRON_TZ sets the zone of the lines after it; empty means the default", "[crontab]") {
+TEST_CASE("CRON_TZ sets the zone of the lines after it, empty means the default", "[crontab]") {
   const Crontab c = read_clean(
       "30 2 * * * berlin\n"
       "CRON_TZ=America/New_York\n"
@@ -325,7 +325,7 @@ TEST_CASE("macros, and @reboot which is no time", "[crontab]") {
         std::vector<std::string>{"2026-01-01T02:00:00+01:00"});
 }
 
-TEST_CASE("system format has a user field; user format runs as the owner", "[crontab]") {
+TEST_CASE("system format has a user field, user format runs as the owner", "[crontab]") {
   const std::string line = "0 5 * * * backup /usr/local/bin/backup --all\n";
   const Crontab system = read_clean(line, system_file("/etc/cron.d/backup"));
   REQUIRE(system.entries.size() == 1);
@@ -353,7 +353,7 @@ TEST_CASE("0 0 */2 * 1 is odd days that are Mondays (cronie's day rule)", "[cron
                                  "2026-01-15T00:00:00+01:00", "2026-01-16T00:00:00+01:00"});
 }
 
-TEST_CASE("bad lines: an error each with file, line and what is wrong; the rest loads",
+TEST_CASE("bad lines: an error each with file, line and what is wrong, the rest loads",
           "[crontab]") {
   const Crontab c = read_crontab(
       "MAILTO=\n"

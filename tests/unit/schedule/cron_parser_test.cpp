@@ -50,7 +50,7 @@ TEST_CASE("month and weekday names in any case", "[cron][parse]") {
   CHECK_FALSE(matches("0 9 * JUN-AUG/2 *", 2026, 7, 1, 9, 0));
 }
 
-TEST_CASE("day-of-week 0 and 7 are both Sunday; ? is *", "[cron][parse]") {
+TEST_CASE("day-of-week 0 and 7 are both Sunday, ? is *", "[cron][parse]") {
   for (const char* expr : {"0 0 * * 0", "0 0 * * 7", "0 0 * * SUN", "0 0 ? * 0", "0 0 * * 5-7"}) {
     INFO(expr);
     CHECK(matches(expr, 2026, 11, 29, 0, 0));  // Sunday
@@ -58,7 +58,7 @@ TEST_CASE("day-of-week 0 and 7 are both Sunday; ? is *", "[cron][parse]") {
   CHECK(next_fires("0 0 ? * ?", "UTC", "2026-01-01T00:00:00Z", 1) == Fires{"2026-01-02T00:00:00Z"});
 }
 
-TEST_CASE("the cronie day rule: restricted both means either; a star means both", "[cron][parse]") {
+TEST_CASE("the cronie day rule: restricted both means either, a star means both", "[cron][parse]") {
   // Both restricted: the 1st or any Monday.
   CHECK(next_fires("0 0 1 * 1", "UTC", "2026-06-01T00:00:00Z", 3) ==
         Fires{"2026-06-08T00:00:00Z", "2026-06-15T00:00:00Z", "2026-06-22T00:00:00Z"});

@@ -6,6 +6,9 @@
 #include <sqlite3.h>
 
 #include <future>
+#include <string>
+#include <tuple>
+#include <vector>
 
 #include <catch2/catch.hpp>
 
@@ -152,7 +155,7 @@ TEST_CASE("a reopened database keeps its schema version and data", "[store]") {
   CHECK(store->runs({})->size() == 1);
 }
 
-TEST_CASE("last fires and meta values survive a reopen; a last fire never moves back", "[store]") {
+TEST_CASE("last fires and meta values survive a reopen, a last fire never moves back", "[store]") {
   skedd::test::TempDir dir("skedd-store-test");
   const std::string path = dir / "skedd.db";
   {
@@ -245,7 +248,7 @@ TEST_CASE("a fire is pending until its run or not-run record is written", "[stor
   CHECK(skedd::format_rfc3339_utc(last.at("c")) == "2026-03-08T07:32:00Z");
 }
 
-TEST_CASE("a run recorded before its spawn can be forgotten; progress and output are kept",
+TEST_CASE("a run recorded before its spawn can be forgotten, progress and output are kept",
           "[store]") {
   skedd::test::TempDir dir("skedd-store-test");
   const std::string path = dir / "skedd.db";
@@ -278,18 +281,32 @@ TEST_CASE("next fires, pause flags and job versions survive a reopen", "[store]"
     store->put_next_fire("a", at("2026-03-08T08:00:00Z"));
     store->put_next_fire("b", at("2026-03-08T09:00:00Z"));
     store->put_next_fire("b", std::nullopt);
+    store->put_next_fires({{"c", at("2026-03-08T10:00:00Z")}, {"d", at("2026-03-08T11:00:00Z")}});
+    store->put_next_fires({{"d", std::nullopt}});
     store->put_paused("a", true);
     store->put_paused("", true);
     store->put_paused("b", true);
     store->put_paused("b", false);
     store->put_job_version("a", 1, "command = [\"true\"]", at("2026-03-08T07:00:00Z"));
     store->put_job_version("a", 2, "command = [\"false\"]", at("2026-03-08T07:10:00Z"));
+    store->put_job_version("e", 1, "command = [\"true\"]", at("2026-03-08T07:00:00Z"));
+    store->put_job_version("e", 2, "", at("2026-03-08T07:20:00Z"));
     REQUIRE(store->flush().ok());
   }
   auto store = open(path);
   const auto next = store->next_fires().value();
-  CHECK(next.size() == 1);
+  CHECK(next.size() == 2);
   CHECK(skedd::format_rfc3339_utc(next.at("a")) == "2026-03-08T08:00:00Z");
+  CHECK(skedd::format_rfc3339_utc(next.at("c")) == "2026-03-08T10:00:00Z");
+  std::vector<std::tuple<std::string, int, std::string>> latest;
+  REQUIRE(store
+              ->for_each_latest_job_version(
+                  [&](const std::string& job, int version, const std::string& definition) {
+                    latest.emplace_back(job, version, definition);
+                  })
+              .ok());
+  CHECK(latest == std::vector<std::tuple<std::string, int, std::string>>{
+                      {"a", 2, "command = [\"false\"]"}, {"e", 2, ""}});
   CHECK(store->paused().value() == std::vector<std::string>{"", "a"});
   const auto versions = store->job_versions("a").value();
   REQUIRE(versions.size() == 2);
@@ -314,7 +331,7 @@ TEST_CASE("a waiter hears of its writes' commit, and writes of an open group wai
   CHECK(store->health().ok);
 }
 
-TEST_CASE("a locked database fails a commit after the busy timeout; the writes are retried",
+TEST_CASE("a locked database fails a commit after the busy timeout, the writes are retried",
           "[store]") {
   skedd::test::TempDir dir("skedd-store-test");
   const std::string path = dir / "skedd.db";
