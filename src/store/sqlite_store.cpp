@@ -352,7 +352,9 @@ SQLite::Statement& SqliteStore::statement(std::unique_ptr<SQLite::Statement>& sl
                                           const char* sql) {
   // Prepared once per store: preparing is a good part of a small write's cost.
   if (!slot) slot = std::make_unique<SQLite::Statement>(*writer_db_, sql);
-  slot->reset();
+  // tryReset(): sqlite3_reset() repeats the error of the statement's last step; reset()
+  // would throw it, so that after one failed commit (locked, disk full) every retry failed.
+  (void)slot->tryReset();
   slot->clearBindings();
   return *slot;
 }
