@@ -150,8 +150,8 @@ void Engine::start(std::vector<ApiJob> api_jobs) {
       record.state = RunState::kScheduled;
       record.started = p.due;
       record.log_path = log;
-      if (const auto job = job_by_name_.find(p.job); job != job_by_name_.end()) {
-        record.checkpoint = earlier_checkpoint(job->second, p.scheduled, p.attempt);
+      if (const std::optional<JobId> job = job_by_name_.find(p.job)) {
+        record.checkpoint = earlier_checkpoint(*job, p.scheduled, p.attempt);
       }
       spawning.push_back(std::move(record));
       return true;
@@ -198,12 +198,12 @@ void Engine::recover_runs(Instant now, std::vector<RunRecord> spawning) {
   for (RunRecord& record : unspawned.value()) {
     struct stat st {};
     if (record.log_path.empty() || ::lstat(record.log_path.c_str(), &st) != 0) {
-      const auto job = job_by_name_.find(record.job);
-      if (job == job_by_name_.end()) continue;  // kept until its job is back
+      const std::optional<JobId> job = job_by_name_.find(record.job);
+      if (!job) continue;  // kept until its job is back
       StoreGroup group(store_);
       store_.delete_run(record.run);
       const int resumes = interrupts_of(record.job, record.scheduled, record.run);
-      offer_recovered(job->second,
+      offer_recovered(*job,
                       PendingFire{record.job, record.scheduled, record.started - record.lateness,
                                   record.attempt, resumes},
                       now);
@@ -216,14 +216,14 @@ void Engine::recover_runs(Instant now, std::vector<RunRecord> spawning) {
     running->push_back(std::move(record));
   }
   for (RunRecord& record : running.value()) {
-    const auto job = job_by_name_.find(record.job);
+    const std::optional<JobId> job = job_by_name_.find(record.job);
     // The same pid and process start time: the very process the earlier skedd started.
     const bool alive =
         record.pid && record.pid_start && process_start_time(*record.pid) == record.pid_start;
-    if (alive && job != job_by_name_.end()) {
-      const Job& j = jobs_[job->second.value];
-      if (supervisor_.adopt(record, job->second, j.spec)) {
-        dispatcher_.adopt(job->second, record.run, j.spec->options->pool);
+    if (alive && job) {
+      const Job& j = jobs_[job->value];
+      if (supervisor_.adopt(record, *job, j.spec)) {
+        dispatcher_.adopt(*job, record.run, j.spec->options->pool);
         if (record.state != RunState::kRunning) {
           record.state = RunState::kRunning;
           store_.put_run(record);
@@ -235,8 +235,7 @@ void Engine::recover_runs(Instant now, std::vector<RunRecord> spawning) {
     // control channel meanwhile went with the channel's last open end). Its record and the
     // next attempt's pending fire are one write.
     StoreGroup group(store_);
-    const bool handler =
-        job != job_by_name_.end() && is_handler_job(*jobs_[job->second.value].spec);
+    const bool handler = job && is_handler_job(*jobs_[job->value].spec);
     record.ended = now;
     record.state = RunState::kInterrupted;
     record.message = alive     ? "its job is no longer defined; the process was left running"
@@ -245,21 +244,21 @@ void Engine::recover_runs(Instant now, std::vector<RunRecord> spawning) {
     store_.put_run(record);
     log_event(warn, "run_interrupted",
               {{"job", record.job}, {"run", record.run.value}, {"message", record.message}});
-    if (!alive && job != job_by_name_.end()) resume(job->second, record);
+    if (!alive && job) resume(*job, record);
   }
 }
 
 void Engine::recover_pending(const std::vector<PendingFire>& pending, Instant now) {
   for (const PendingFire& p : pending) {
-    const auto job = job_by_name_.find(p.job);
-    if (job == job_by_name_.end()) {
+    const std::optional<JobId> job = job_by_name_.find(p.job);
+    if (!job) {
       log_event(warn, "pending_fire_kept",
                 {{"job", p.job},
                  {"scheduled", utc(p.scheduled)},
                  {"reason", "its job is not defined; it waits until the job is back"}});
       continue;
     }
-    offer_recovered(job->second, p, now);
+    offer_recovered(*job, p, now);
   }
 }
 
@@ -356,7 +355,7 @@ JobId Engine::add_job(SpecPtr shared, std::optional<Instant> last_fire,
                       Store::NextFires* next_fires) {
   const JobId id{static_cast<std::uint32_t>(jobs_.size())};
   jobs_.push_back(Job{shared});
-  job_by_name_[shared->name] = id;
+  job_by_name_.assign(id);
   // An `every` job keeps its rhythm across restarts: it counts from its last fire.
   scheduler_.add(id, *shared, shared->schedule.is_every() ? last_fire : std::nullopt);
   log_job(id, "job_loaded", next_fires);
@@ -389,19 +388,18 @@ void Engine::reload(Config config) {
     config.daemon.socket = config_.daemon.socket;
   }
   std::vector<SpecPtr> specs = with_api_specs(std::exchange(config.jobs, {}));
-  std::map<std::string, JobId> previous = std::move(job_by_name_);
-  job_by_name_.clear();
+  NameIndex previous = std::exchange(job_by_name_, NameIndex(name_of_job()));
   int kept = 0, changed = 0, added = 0;
   for (SpecPtr& spec : specs) {
-    const auto old = previous.find(spec->name);
-    if (old == previous.end()) {
+    const std::optional<JobId> old = previous.find(spec->name);
+    if (!old) {
       add_job(std::move(spec));
       ++added;
       continue;
     }
-    const JobId id = old->second;
-    previous.erase(old);
-    job_by_name_[spec->name] = id;
+    const JobId id = *old;
+    previous.erase(spec->name);
+    job_by_name_.assign(id);
     if (same_definition(*jobs_[id.value].spec, *spec)) {
       ++kept;
       continue;
@@ -409,7 +407,8 @@ void Engine::reload(Config config) {
     change_job(id, std::move(spec));
     ++changed;
   }
-  for (const auto& [name, id] : previous) remove_job(name, id);
+  const std::vector<JobId> removed = previous.ids();
+  for (const JobId id : removed) remove_job(jobs_[id.value].spec->name, id);
   dispatcher_.set_limits(limits_of(config));
   supervisor_.set_kill_grace(config.daemon.kill_grace);
   config_ = std::move(config);

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "daemon/name_index.h"
 #include "daemon/supervisor.h"
 #include "daemon/timer_fd.h"
 #include "embed/handler_runner.h"
@@ -127,6 +128,7 @@ class Engine {
   }
 
  private:
+  JobInfo info_of(JobId id) const;
   struct Job {
     std::shared_ptr<const JobSpec> spec;  ///< its dispatch policy: Dispatcher::policy_of(*spec)
     bool removed = false;  ///< by a reload; the slot stays so that ids are never reused
@@ -210,7 +212,11 @@ class Engine {
   HandlerRunner handlers_;
   std::function<void(const RunEvent&)> observer_;
   std::vector<Job> jobs_;  ///< by JobId
-  std::map<std::string, JobId> job_by_name_;
+  /// The jobs' names as name_of_job() reads them.
+  std::function<std::string_view(JobId)> name_of_job() const {
+    return [this](JobId id) -> std::string_view { return jobs_[id.value].spec->name; };
+  }
+  NameIndex job_by_name_{name_of_job()};
   TimerFd wall_timer_;
   TimerFd mono_timer_;
   asio::signal_set child_signal_;

@@ -1,6 +1,10 @@
 // The engine's side of the control socket: snapshots of its state and the operations that
 // change it. Authorization and the protocol are the caller's (daemon/control.cpp).
 #include "daemon/engine.h"
+
+#include <algorithm>
+#include <span>
+#include <thread>
 #include "daemon/event_log.h"
 #include "daemon/log_fields.h"
 
@@ -9,17 +13,25 @@ namespace skedd {
 using spdlog::level::info;
 
 std::vector<Engine::JobInfo> Engine::jobs() const {
+  std::vector<JobId> ids = job_by_name_.ids();
+  std::sort(ids.begin(), ids.end(), [this](JobId a, JobId b) {
+    return jobs_[a.value].spec->name < jobs_[b.value].spec->name;
+  });
   std::vector<JobInfo> out;
-  out.reserve(job_by_name_.size());
-  for (const auto& [name, id] : job_by_name_) out.push_back(*job(name));
+  out.reserve(ids.size());
+  for (const JobId id : ids) out.push_back(info_of(id));
   return out;
 }
 
 std::optional<Engine::JobInfo> Engine::job(const std::string& name) const {
-  const auto it = job_by_name_.find(name);
-  if (it == job_by_name_.end()) return std::nullopt;
-  const JobId id = it->second;
-  return JobInfo{jobs_[id.value].spec, paused_.contains(name), scheduler_.next_fire(id),
+  const std::optional<JobId> id = job_by_name_.find(name);
+  if (!id) return std::nullopt;
+  return info_of(*id);
+}
+
+Engine::JobInfo Engine::info_of(JobId id) const {
+  const SpecPtr& spec = jobs_[id.value].spec;
+  return JobInfo{spec, paused_.contains(spec->name), scheduler_.next_fire(id),
                  dispatcher_.running_of(id)};
 }
 
@@ -60,9 +72,9 @@ void Engine::drain() {
 }
 
 std::optional<Engine::Triggered> Engine::trigger(const std::string& name, bool force) {
-  const auto it = job_by_name_.find(name);
-  if (it == job_by_name_.end() || shutting_down_) return std::nullopt;
-  const JobId id = it->second;
+  const std::optional<JobId> found = job_by_name_.find(name);
+  if (!found || shutting_down_) return std::nullopt;
+  const JobId id = *found;
   DispatchPolicy policy = Dispatcher::policy_of(*jobs_[id.value].spec);
   if (force) policy.overlap = OverlapPolicy::kAllow;
   // A fire of its own: now, as its scheduled instant.
@@ -110,19 +122,52 @@ Engine::Counts Engine::counts() const {
 namespace skedd {
 
 Result<std::vector<Engine::ApiJob>> Engine::recorded_api_jobs(Store& store, const Config& config) {
+  // Parsing is most of a large load: rows are read in chunks, and each chunk's definitions
+  // are parsed on every CPU, in order. A chunk at a time keeps the texts out of memory.
+  constexpr std::size_t kChunk = 8192;
+  struct Row {
+    std::string name;
+    int version;
+    std::string definition;
+    std::shared_ptr<const JobSpec> spec;
+  };
+  const std::size_t workers = std::max(1U, std::thread::hardware_concurrency());
+  const auto parse_rows = [&config](std::span<Row> rows) {
+    for (Row& row : rows) {
+      auto spec = parse_job_definition(row.definition, "api:" + row.name, config);
+      if (!spec) {
+        log_event(spdlog::level::err, "api_job_invalid",
+                  {{"job", row.name}, {"version", row.version}, {"error", spec.error().message}});
+        continue;
+      }
+      row.spec = std::make_shared<const JobSpec>(std::move(spec.value()));
+    }
+  };
   std::vector<ApiJob> jobs;
+  std::vector<Row> chunk;
+  const auto parse_chunk = [&] {
+    {
+      std::vector<std::jthread> helpers;
+      const std::size_t per = (chunk.size() + workers - 1) / workers;
+      const std::span<Row> rows(chunk);
+      for (std::size_t at = per; at < rows.size(); at += per) {
+        helpers.emplace_back(parse_rows, rows.subspan(at, std::min(per, rows.size() - at)));
+      }
+      parse_rows(rows.first(std::min(per, rows.size())));
+    }  // the helpers join here
+    for (Row& row : chunk) {
+      if (row.spec) jobs.push_back({std::move(row.spec), row.version});
+    }
+    chunk.clear();
+  };
   const Status read = store.for_each_latest_job_version(
       [&](const std::string& name, int version, const std::string& definition) {
         if (definition.empty()) return;  // removed
-        auto spec = parse_job_definition(definition, "api:" + name, config);
-        if (!spec) {
-          log_event(spdlog::level::err, "api_job_invalid",
-                    {{"job", name}, {"version", version}, {"error", spec.error().message}});
-          return;
-        }
-        jobs.push_back({std::make_shared<const JobSpec>(std::move(spec.value())), version});
+        chunk.push_back({name, version, definition, nullptr});
+        if (chunk.size() == kChunk) parse_chunk();
       });
   if (!read) return read.error();
+  parse_chunk();
   return jobs;
 }
 
@@ -173,9 +218,9 @@ Result<int> Engine::put_api_job(JobSpec spec, std::string definition, bool repla
   log_event(info, replace ? "api_job_updated" : "api_job_added",
             {{"job", name}, {"version", version}});
   auto shared = std::make_shared<const JobSpec>(std::move(spec));
-  if (const auto loaded = job_by_name_.find(name); loaded != job_by_name_.end()) {
-    if (!same_definition(*jobs_[loaded->second.value].spec, *shared)) {
-      change_job(loaded->second, shared);
+  if (const std::optional<JobId> loaded = job_by_name_.find(name)) {
+    if (!same_definition(*jobs_[loaded->value].spec, *shared)) {
+      change_job(*loaded, shared);
     }
   } else {
     add_job(shared);
@@ -199,9 +244,9 @@ Status Engine::remove_api_job(const std::string& name) {
   removed_api_versions_[name] = api->second.version + 1;
   api_jobs_.erase(api);
   log_event(info, "api_job_removed", {{"job", name}});
-  if (const auto loaded = job_by_name_.find(name); loaded != job_by_name_.end()) {
-    remove_job(name, loaded->second);
-    job_by_name_.erase(loaded);
+  if (const std::optional<JobId> loaded = job_by_name_.find(name)) {
+    remove_job(name, *loaded);
+    job_by_name_.erase(name);
   }
   tick();
   return Ok{};

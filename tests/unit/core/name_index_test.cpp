@@ -1,0 +1,59 @@
+#include "daemon/name_index.h"
+
+#include <map>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <catch2/catch.hpp>
+
+namespace {
+
+using skedd::JobId;
+
+}  // namespace
+
+TEST_CASE("name index finds, replaces and forgets ids by their names", "[name_index]") {
+  std::vector<std::string> names = {"backup", "report", "cleanup", "backup"};
+  skedd::NameIndex index([&](JobId id) -> std::string_view { return names[id.value]; });
+  CHECK_FALSE(index.find("backup"));
+  index.assign(JobId{0});
+  index.assign(JobId{1});
+  index.assign(JobId{2});
+  CHECK(index.size() == 3);
+  CHECK(index.find("report") == JobId{1});
+  index.assign(JobId{3});  // "backup" again: replaces id 0
+  CHECK(index.size() == 3);
+  CHECK(index.find("backup") == JobId{3});
+  index.erase("report");
+  index.erase("report");  // no effect
+  index.erase("nothing");
+  CHECK(index.size() == 2);
+  CHECK_FALSE(index.contains("report"));
+  CHECK(index.contains("cleanup"));
+}
+
+TEST_CASE("name index agrees with a std::map under random assigns and erases", "[name_index]") {
+  // Few distinct names over many slots: long probe runs, so erasing must shift entries back.
+  std::vector<std::string> names;
+  skedd::NameIndex index([&](JobId id) -> std::string_view { return names[id.value]; });
+  std::map<std::string, JobId> model;
+  std::mt19937 rng(7);
+  for (int step = 0; step < 50000; ++step) {
+    const std::string name = "job" + std::to_string(rng() % 700);
+    if (rng() % 3 != 0) {
+      const JobId id{static_cast<std::uint32_t>(names.size())};
+      names.push_back(name);
+      index.assign(id);
+      model[name] = id;
+    } else {
+      index.erase(name);
+      model.erase(name);
+    }
+    if (step % 97 == 0) {
+      REQUIRE(index.size() == model.size());
+      for (const auto& [n, id] : model) REQUIRE(index.find(n) == id);
+      REQUIRE(index.ids().size() == model.size());
+    }
+  }
+}
