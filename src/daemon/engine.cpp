@@ -79,10 +79,7 @@ Engine::Engine(asio::io_context& io, Config config, const Clock& clock, ProcessS
 Engine::~Engine() = default;
 
 void Engine::start(std::vector<ApiJob> api_jobs) {
-  for (ApiJob& api : api_jobs) {
-    std::string name = api.spec->name;
-    api_jobs_.emplace(std::move(name), std::move(api));
-  }
+  for (ApiJob& api : api_jobs) api_jobs_.put(std::move(api));
   std::vector<SpecPtr> specs = with_api_specs(std::exchange(config_.jobs, {}));
   const Instant now = clock_.wall_now();
   started_at_ = now;
@@ -388,7 +385,7 @@ void Engine::reload(Config config) {
     config.daemon.socket = config_.daemon.socket;
   }
   std::vector<SpecPtr> specs = with_api_specs(std::exchange(config.jobs, {}));
-  NameIndex previous = std::exchange(job_by_name_, NameIndex(name_of_job()));
+  NameIndex<> previous = std::exchange(job_by_name_, NameIndex<>(name_of_job()));
   int kept = 0, changed = 0, added = 0;
   for (SpecPtr& spec : specs) {
     const std::optional<JobId> old = previous.find(spec->name);

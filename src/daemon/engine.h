@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "daemon/api_jobs.h"
 #include "daemon/name_index.h"
 #include "daemon/supervisor.h"
 #include "daemon/timer_fd.h"
@@ -38,12 +39,7 @@ class Engine {
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
 
-  /// A job added over the control socket: its definition (TOML text, as recorded) and
-  /// version.
-  struct ApiJob {
-    std::shared_ptr<const JobSpec> spec;
-    int version = 1;
-  };
+  using ApiJob = skedd::ApiJob;
   /// The jobs added over the API, as last recorded in `store`, read against `config`; one
   /// that no longer reads (its handler gone, say) is logged as api_job_invalid and left out.
   static Result<std::vector<ApiJob>> recorded_api_jobs(Store& store, const Config& config);
@@ -216,7 +212,7 @@ class Engine {
   std::function<std::string_view(JobId)> name_of_job() const {
     return [this](JobId id) -> std::string_view { return jobs_[id.value].spec->name; };
   }
-  NameIndex job_by_name_{name_of_job()};
+  NameIndex<> job_by_name_{name_of_job()};
   TimerFd wall_timer_;
   TimerFd mono_timer_;
   asio::signal_set child_signal_;
@@ -246,7 +242,7 @@ class Engine {
   bool shutting_down_ = false;
   bool paused_all_ = false;
   bool draining_ = false;
-  std::map<std::string, ApiJob> api_jobs_;  ///< their specs shared with jobs_ while loaded
+  ApiJobs api_jobs_;  ///< their specs shared with jobs_ while loaded
   /// `file_jobs` as shared specs, plus the API jobs none of them shadows.
   std::vector<SpecPtr> with_api_specs(std::vector<JobSpec> file_jobs) const;
   /// The latest version recorded for each API job removed since start.

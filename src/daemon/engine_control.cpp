@@ -179,35 +179,36 @@ std::vector<Engine::SpecPtr> Engine::with_api_specs(std::vector<JobSpec> file_jo
     file_names.insert(spec.name);
     specs.push_back(std::make_shared<const JobSpec>(std::move(spec)));
   }
-  for (const auto& [name, api] : api_jobs_) {
-    if (file_names.contains(name)) {
-      log_event(spdlog::level::warn, "api_job_shadowed",
-                {{"job", name}, {"effect", "a file job of the same name is used instead"}});
+  api_jobs_.for_each([&](const ApiJob& api) {
+    if (file_names.contains(api.spec->name)) {
+      log_event(
+          spdlog::level::warn, "api_job_shadowed",
+          {{"job", api.spec->name}, {"effect", "a file job of the same name is used instead"}});
     } else {
       specs.push_back(api.spec);
     }
-  }
+  });
   return specs;
 }
 
 Result<int> Engine::put_api_job(JobSpec spec, std::string definition, bool replace) {
   const std::string name = spec.name;
-  const auto api = api_jobs_.find(name);
-  if (api == api_jobs_.end() && job_by_name_.contains(name)) {
+  const ApiJob* api = api_jobs_.find(name);
+  if (api == nullptr && job_by_name_.contains(name)) {
     return Error{ErrorCode::kConflict,
                  "job \"" + name + "\" is defined in " + job(name)->spec->defined_at.to_string() +
                      "; a file job can be paused, not replaced or removed over the socket"};
   }
-  if (replace && api == api_jobs_.end()) {
+  if (replace && api == nullptr) {
     return Error::not_found("no job named \"" + name + "\" was added over the socket");
   }
-  if (!replace && api != api_jobs_.end()) {
+  if (!replace && api != nullptr) {
     return Error{ErrorCode::kConflict, "job \"" + name + "\" exists; update replaces it"};
   }
   // Versions written by this skedd are known here; the store has those of earlier ones.
   int version = 1;
-  if (api != api_jobs_.end()) {
-    version = api->second.version + 1;
+  if (api != nullptr) {
+    version = api->version + 1;
   } else if (const auto removed = removed_api_versions_.find(name);
              removed != removed_api_versions_.end()) {
     version = removed->second + 1;
@@ -225,14 +226,14 @@ Result<int> Engine::put_api_job(JobSpec spec, std::string definition, bool repla
   } else {
     add_job(shared);
   }
-  api_jobs_.insert_or_assign(name, ApiJob{std::move(shared), version});
+  api_jobs_.put(ApiJob{std::move(shared), version});
   tick();
   return version;
 }
 
 Status Engine::remove_api_job(const std::string& name) {
-  const auto api = api_jobs_.find(name);
-  if (api == api_jobs_.end()) {
+  const ApiJob* api = api_jobs_.find(name);
+  if (api == nullptr) {
     if (job_by_name_.contains(name)) {
       return Error{ErrorCode::kConflict, "job \"" + name +
                                              "\" is defined in a file; a file job can be "
@@ -240,9 +241,10 @@ Status Engine::remove_api_job(const std::string& name) {
     }
     return Error::not_found("no job named \"" + name + "\"");
   }
-  store_.put_job_version(name, api->second.version + 1, "", clock_.wall_now());
-  removed_api_versions_[name] = api->second.version + 1;
-  api_jobs_.erase(api);
+  const int removed = api->version + 1;
+  api_jobs_.erase(name);  // `api` points into api_jobs_: not used after this
+  store_.put_job_version(name, removed, "", clock_.wall_now());
+  removed_api_versions_[name] = removed;
   log_event(info, "api_job_removed", {{"job", name}});
   if (const std::optional<JobId> loaded = job_by_name_.find(name)) {
     remove_job(name, *loaded);

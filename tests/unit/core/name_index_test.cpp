@@ -1,11 +1,15 @@
 #include "daemon/name_index.h"
 
+#include <algorithm>
 #include <map>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
 
 #include <catch2/catch.hpp>
+
+#include "daemon/api_jobs.h"
 
 namespace {
 
@@ -15,7 +19,7 @@ using skedd::JobId;
 
 TEST_CASE("name index finds, replaces and forgets ids by their names", "[name_index]") {
   std::vector<std::string> names = {"backup", "report", "cleanup", "backup"};
-  skedd::NameIndex index([&](JobId id) -> std::string_view { return names[id.value]; });
+  skedd::NameIndex<> index([&](JobId id) -> std::string_view { return names[id.value]; });
   CHECK_FALSE(index.find("backup"));
   index.assign(JobId{0});
   index.assign(JobId{1});
@@ -36,7 +40,7 @@ TEST_CASE("name index finds, replaces and forgets ids by their names", "[name_in
 TEST_CASE("name index agrees with a std::map under random assigns and erases", "[name_index]") {
   // Few distinct names over many slots: long probe runs, so erasing must shift entries back.
   std::vector<std::string> names;
-  skedd::NameIndex index([&](JobId id) -> std::string_view { return names[id.value]; });
+  skedd::NameIndex<> index([&](JobId id) -> std::string_view { return names[id.value]; });
   std::map<std::string, JobId> model;
   std::mt19937 rng(7);
   for (int step = 0; step < 50000; ++step) {
@@ -56,4 +60,31 @@ TEST_CASE("name index agrees with a std::map under random assigns and erases", "
       REQUIRE(index.ids().size() == model.size());
     }
   }
+}
+
+TEST_CASE("API jobs are found by name, replaced, removed, and their entries reused",
+          "[name_index]") {
+  const auto spec = [](const std::string& name) {
+    auto s = std::make_shared<skedd::JobSpec>();
+    s->name = name;
+    return std::shared_ptr<const skedd::JobSpec>(s);
+  };
+  skedd::ApiJobs jobs;
+  jobs.put({spec("a"), 1});
+  jobs.put({spec("b"), 1});
+  jobs.put({spec("a"), 2});  // replaces
+  REQUIRE(jobs.find("a") != nullptr);
+  CHECK(jobs.find("a")->version == 2);
+  CHECK(jobs.size() == 2);
+  jobs.erase("a");
+  CHECK(jobs.find("a") == nullptr);
+  CHECK_FALSE(jobs.contains("a"));
+  jobs.put({spec("c"), 5});  // takes the freed entry
+  CHECK(jobs.size() == 2);
+  std::vector<std::string> seen;
+  jobs.for_each([&](const skedd::ApiJob& job) { seen.push_back(job.spec->name); });
+  std::sort(seen.begin(), seen.end());
+  CHECK(seen == std::vector<std::string>{"b", "c"});
+  CHECK(jobs.find("c")->version == 5);
+  CHECK(jobs.find("b")->version == 1);
 }
