@@ -10,10 +10,11 @@
 
 namespace skedd {
 
-/// Ids by name (job ids, by default): an open-addressing hash table of ids, four bytes a slot,
-/// at most 3/4 full. The names are not stored again: `name_of(id)` reads each from where the
-/// id leads. What a million jobs need instead of a std::map node (~80 bytes) each. `Id` is a
-/// struct of one std::uint32_t `value`.
+/// Ids by name (job ids, by default): an open-addressing hash table, at most 3/4 full, whose
+/// slots hold an id and its name's hash (8 bytes). The names are not stored again:
+/// `name_of(id)` reads one from where the id leads, only when the hashes match. What a million
+/// jobs need instead of a std::map node (~80 bytes) each. `Id` is a struct of one
+/// std::uint32_t `value`.
 template <typename Id = JobId>
 class NameIndex {
  public:
@@ -22,12 +23,9 @@ class NameIndex {
   explicit NameIndex(NameOf name_of) : name_of_(std::move(name_of)) {}
 
   std::optional<Id> find(std::string_view name) const {
-    if (slots_.empty()) return std::nullopt;
-    for (std::size_t i = home(name);; i = next(i)) {
-      if (slots_[i] == kEmpty) return std::nullopt;
-      const Id id{slots_[i] - 1};
-      if (name_of_(id) == name) return id;
-    }
+    const std::optional<std::size_t> at = slot_of(name, hash(name));
+    if (!at) return std::nullopt;
+    return id_in(slots_[*at]);
   }
   bool contains(std::string_view name) const { return find(name).has_value(); }
 
@@ -35,37 +33,32 @@ class NameIndex {
   void assign(Id id) {
     if (4 * (size_ + 1) > 3 * slots_.size()) grow();
     const std::string_view name = name_of_(id);
-    std::size_t i = home(name);
-    for (; slots_[i] != kEmpty; i = next(i)) {
-      if (name_of_(Id{slots_[i] - 1}) == name) {
-        slots_[i] = id.value + 1;
-        return;
-      }
+    const std::uint32_t h = hash(name);
+    if (const std::optional<std::size_t> at = slot_of(name, h)) {
+      slots_[*at].id = id.value + 1;
+      return;
     }
-    slots_[i] = id.value + 1;
+    place(Slot{id.value + 1, h});
     ++size_;
   }
 
   /// Removes `name`; no effect when it is not indexed.
   void erase(std::string_view name) {
-    if (slots_.empty()) return;
-    std::size_t i = home(name);
-    for (; slots_[i] != kEmpty; i = next(i)) {
-      if (name_of_(Id{slots_[i] - 1}) == name) break;
-    }
-    if (slots_[i] == kEmpty) return;
+    const std::optional<std::size_t> at = slot_of(name, hash(name));
+    if (!at) return;
     // Backward-shift deletion: move up each later entry of the run that may sit in the hole.
+    std::size_t i = *at;
     for (std::size_t j = next(i);; j = next(j)) {
-      if (slots_[j] == kEmpty) break;
-      const std::size_t want = home(name_of_(Id{slots_[j] - 1}));
-      // Entry j may move to i when its home is not cyclically within (i, j].
+      if (slots_[j].id == kEmpty) break;
+      const std::size_t want = home(slots_[j].hash);
+      // Entry j stays when its home is cyclically within (i, j].
       const bool stays = i <= j ? (i < want && want <= j) : (i < want || want <= j);
       if (!stays) {
         slots_[i] = slots_[j];
         i = j;
       }
     }
-    slots_[i] = kEmpty;
+    slots_[i] = Slot{};
     --size_;
   }
 
@@ -75,31 +68,51 @@ class NameIndex {
   std::vector<Id> ids() const {
     std::vector<Id> out;
     out.reserve(size_);
-    for (std::uint32_t slot : slots_) {
-      if (slot != kEmpty) out.push_back(Id{slot - 1});
+    for (const Slot& slot : slots_) {
+      if (slot.id != kEmpty) out.push_back(id_in(slot));
     }
     return out;
   }
 
  private:
-  static constexpr std::uint32_t kEmpty = 0;  // slots hold id + 1
+  static constexpr std::uint32_t kEmpty = 0;  // a slot holds its id + 1
+  struct Slot {
+    std::uint32_t id = kEmpty;
+    std::uint32_t hash = 0;
+  };
 
-  std::size_t home(std::string_view name) const {
-    return std::hash<std::string_view>{}(name) & (slots_.size() - 1);
+  static std::uint32_t hash(std::string_view name) {
+    const std::size_t h = std::hash<std::string_view>{}(name);
+    return static_cast<std::uint32_t>(h ^ (h >> 32));
   }
+  static Id id_in(const Slot& slot) { return Id{slot.id - 1}; }
+  std::size_t home(std::uint32_t h) const { return h & (slots_.size() - 1); }
   std::size_t next(std::size_t i) const { return (i + 1) & (slots_.size() - 1); }
 
+  std::optional<std::size_t> slot_of(std::string_view name, std::uint32_t h) const {
+    if (slots_.empty()) return std::nullopt;
+    for (std::size_t i = home(h); slots_[i].id != kEmpty; i = next(i)) {
+      if (slots_[i].hash == h && name_of_(id_in(slots_[i])) == name) return i;
+    }
+    return std::nullopt;
+  }
+
+  void place(Slot slot) {
+    std::size_t i = home(slot.hash);
+    while (slots_[i].id != kEmpty) i = next(i);
+    slots_[i] = slot;
+  }
+
   void grow() {
-    std::vector<std::uint32_t> old = std::move(slots_);
-    slots_.assign(old.empty() ? 16 : 2 * old.size(), kEmpty);
-    size_ = 0;
-    for (std::uint32_t slot : old) {
-      if (slot != kEmpty) assign(Id{slot - 1});
+    std::vector<Slot> old = std::move(slots_);
+    slots_.assign(old.empty() ? 16 : 2 * old.size(), Slot{});
+    for (const Slot& slot : old) {
+      if (slot.id != kEmpty) place(slot);
     }
   }
 
   NameOf name_of_;
-  std::vector<std::uint32_t> slots_;  ///< a power of two in size
+  std::vector<Slot> slots_;  ///< a power of two in size
   std::size_t size_ = 0;
 };
 
