@@ -182,6 +182,7 @@ ControlReply Control::on(const control::ShowRequest& request, const Caller& call
   if (auto* failure = std::get_if<Failure>(&found)) return *failure;
   const Engine::JobInfo& info = std::get<Engine::JobInfo>(found);
   const JobSpec& spec = *info.spec;
+  const JobOptions& options = *spec.options;
   json next = json::array();
   if (info.next) {
     Instant t = *info.next;
@@ -207,23 +208,22 @@ ControlReply Control::on(const control::ShowRequest& request, const Caller& call
                        {"last", utc(nr.last)},
                        {"count", nr.count}});
   }
-  json command = spec.options->shell && spec.options->command.size() == 3
-                     ? json(spec.options->command[2])
-                     : json(spec.options->command);
+  json command = options.shell && options.command.size() == 3 ? json(options.command[2])
+                                                              : json(options.command);
   if (is_handler_job(spec)) {
     // Shown as `handler NAME {params}`; the JSON has the two fields too.
-    command = "handler " + spec.options->handler + " " + spec.params;
+    command = "handler " + options.handler + " " + spec.params;
   }
   json reply = json{{"job",
                      {{"name", spec.name},
                       {"schedule", spec.schedule.text},
                       {"zone", spec.zone.name()},
                       {"command", std::move(command)},
-                      {"user", spec.options->user ? *spec.options->user : daemon_user_},
-                      {"overlap", to_string(spec.options->overlap)},
-                      {"priority", spec.options->priority},
-                      {"pool", spec.options->pool},
-                      {"retries", spec.options->retries},
+                      {"user", options.user ? *options.user : daemon_user_},
+                      {"overlap", to_string(options.overlap)},
+                      {"priority", options.priority},
+                      {"pool", options.pool},
+                      {"retries", options.retries},
                       {"defined_at", spec.defined_at.to_string()}}},
                     {"api", engine_.is_api_job(spec.name)},
                     {"paused", info.paused},
@@ -233,7 +233,7 @@ ControlReply Control::on(const control::ShowRequest& request, const Caller& call
                     {"runs", std::move(last_runs)},
                     {"not_run", std::move(skipped)}};
   if (is_handler_job(spec)) {
-    reply["job"]["handler"] = spec.options->handler;
+    reply["job"]["handler"] = options.handler;
     reply["job"]["params"] = json::parse(spec.params, nullptr, false);
   }
   return reply;
@@ -374,15 +374,15 @@ ControlReply Control::on(const control::SetRequest& request, const Caller& calle
 }
 
 std::optional<Failure> Control::refuse_for_user(const JobSpec& spec, const Caller& caller) const {
+  const JobOptions& options = *spec.options;
   auto denied = [&](const std::string& why) {
     return Failure{control::kPermissionDenied, "job \"" + spec.name + "\": " + why};
   };
-  if (spec.options->user && *spec.options->user != caller.user &&
-      *spec.options->user != caller.uid) {
-    return denied("it would run as " + *spec.options->user + "; a job you add runs as you (" +
+  if (options.user && *options.user != caller.user && *options.user != caller.uid) {
+    return denied("it would run as " + *options.user + "; a job you add runs as you (" +
                   caller.user + ")");
   }
-  if (spec.options->group) {
+  if (options.group) {
     int n = 64;
     std::vector<gid_t> groups(static_cast<std::size_t>(n));
     if (::getgrouplist(caller.user.c_str(), caller.gid, groups.data(), &n) < 0) {
@@ -393,32 +393,29 @@ std::optional<Failure> Control::refuse_for_user(const JobSpec& spec, const Calle
     bool member = false;
     for (gid_t g : groups) {
       const group* gr = ::getgrgid(g);
-      if (std::to_string(g) == *spec.options->group ||
-          (gr != nullptr && *spec.options->group == gr->gr_name)) {
+      if (std::to_string(g) == *options.group || (gr != nullptr && *options.group == gr->gr_name)) {
         member = true;
       }
     }
-    if (!member)
-      return denied("group " + *spec.options->group + " is not one of " + caller.user + "'s");
+    if (!member) return denied("group " + *options.group + " is not one of " + caller.user + "'s");
   }
-  if (spec.options->nice && *spec.options->nice < 0)
-    return denied("a negative nice is for root only");
-  if (spec.options->limit_nofile) {
+  if (options.nice && *options.nice < 0) return denied("a negative nice is for root only");
+  if (options.limit_nofile) {
     rlimit lim{};
     ::getrlimit(RLIMIT_NOFILE, &lim);
-    if (lim.rlim_max != RLIM_INFINITY && *spec.options->limit_nofile > lim.rlim_max) {
-      return denied("limit_nofile " + std::to_string(*spec.options->limit_nofile) +
+    if (lim.rlim_max != RLIM_INFINITY && *options.limit_nofile > lim.rlim_max) {
+      return denied("limit_nofile " + std::to_string(*options.limit_nofile) +
                     " raises the limit (" + std::to_string(lim.rlim_max) + ")");
     }
   }
   const DaemonConfig& daemon = engine_.config().daemon;
-  if (spec.options->priority > daemon.user_max_priority) {
-    return denied("priority " + std::to_string(spec.options->priority) +
-                  " is above user_max_priority (" + std::to_string(daemon.user_max_priority) + ")");
+  if (options.priority > daemon.user_max_priority) {
+    return denied("priority " + std::to_string(options.priority) + " is above user_max_priority (" +
+                  std::to_string(daemon.user_max_priority) + ")");
   }
-  if (!spec.options->pool.empty() && std::find(daemon.user_pools.begin(), daemon.user_pools.end(),
-                                               spec.options->pool) == daemon.user_pools.end()) {
-    return denied("pool " + spec.options->pool + " is not one of [daemon] user_pools");
+  if (!options.pool.empty() && std::find(daemon.user_pools.begin(), daemon.user_pools.end(),
+                                         options.pool) == daemon.user_pools.end()) {
+    return denied("pool " + options.pool + " is not one of [daemon] user_pools");
   }
   return std::nullopt;
 }

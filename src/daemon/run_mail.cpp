@@ -28,14 +28,14 @@ std::string one_line(std::string s) {
 
 Status mail_output(ProcessSpawner& spawner, const std::string& sendmail, const JobSpec& spec,
                    const std::string& log_path) {
-  if (!spec.options->mail_to || spec.options->mail_to->empty()) return Ok{};
+  const JobOptions& options = *spec.options;
+  if (!options.mail_to || options.mail_to->empty()) return Ok{};
   struct stat st {};
   if (::stat(log_path.c_str(), &st) != 0 || st.st_size == 0) return Ok{};
   if (::access(sendmail.c_str(), X_OK) != 0) {
     return Error::not_found(sendmail + " is not there: the output stays in " + log_path);
   }
-  auto user =
-      spec.options->user ? lookup_user(*spec.options->user) : Result<UserInfo>(current_user());
+  auto user = options.user ? lookup_user(*options.user) : Result<UserInfo>(current_user());
   if (!user) return user.error();
   auto credentials = job_credentials(spec, user.value());
   if (!credentials) return credentials.error();
@@ -45,12 +45,11 @@ Status mail_output(ProcessSpawner& spawner, const std::string& sendmail, const J
   UniqueFd message(::mkstemp(path));
   if (!message.valid()) return Error::io(std::string("mkstemp: ") + std::strerror(errno));
   ::unlink(path);
-  const std::string command = spec.options->shell && spec.options->command.size() == 3
-                                  ? spec.options->command[2]
-                                  : spec.options->command.back();
+  const std::string command =
+      options.shell && options.command.size() == 3 ? options.command[2] : options.command.back();
   std::ostringstream text;
-  text << "From: root (Cron Daemon)\nTo: " << one_line(*spec.options->mail_to)
-       << "\nSubject: Cron <" << user->name << "@" << host_name() << "> " << one_line(command)
+  text << "From: root (Cron Daemon)\nTo: " << one_line(*options.mail_to) << "\nSubject: Cron <"
+       << user->name << "@" << host_name() << "> " << one_line(command)
        << "\nContent-Type: text/plain; charset=UTF-8\nAuto-Submitted: auto-generated\n"
        << "X-Cron-Env: <SKEDD_JOB=" << one_line(spec.name) << ">\n\n"
        << std::ifstream(log_path, std::ios::binary).rdbuf();
@@ -62,7 +61,7 @@ Status mail_output(ProcessSpawner& spawner, const std::string& sendmail, const J
   UniqueFd null(::open("/dev/null", O_WRONLY | O_CLOEXEC));
   SpawnRequest request;
   request.path = sendmail;
-  request.argv = {sendmail, "-i", "-FCronDaemon", "-oem", *spec.options->mail_to};
+  request.argv = {sendmail, "-i", "-FCronDaemon", "-oem", *options.mail_to};
   request.env = {"PATH=/usr/bin:/bin:/usr/sbin:/sbin", "HOME=" + user->home,
                  "LOGNAME=" + user->name, "USER=" + user->name};
   request.working_dir = "/";

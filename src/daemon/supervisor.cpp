@@ -197,9 +197,10 @@ void Supervisor::remove_deadline(const Run& run, Deadline what) {
 
 Result<pid_t> Supervisor::spawn(Run& run) {
   const JobSpec& spec = *run.spec;
+  const JobOptions& options = *spec.options;
   // The daemon's own account is looked up once; a job's `user` on every run, so that an
   // account change takes effect without a restart.
-  auto user = spec.options->user ? lookup_user(*spec.options->user) : Result<UserInfo>(self_);
+  auto user = options.user ? lookup_user(*options.user) : Result<UserInfo>(self_);
   if (!user) return user.error();
   auto credentials = job_credentials(spec, user.value());
   if (!credentials) return credentials.error();
@@ -209,28 +210,27 @@ Result<pid_t> Supervisor::spawn(Run& run) {
   run.files = std::move(files.value());
 
   SpawnRequest request;
-  request.argv = spec.options->command;
+  request.argv = options.command;
   request.env = build_environment(
       spec, user.value(), RunAttempt{run.id, run.fire.scheduled, run.fire.attempt, run.checkpoint});
   std::string path_list = default_path(user->uid);
-  if (auto it = spec.options->env.find("PATH"); it != spec.options->env.end())
-    path_list = it->second;
+  if (auto it = options.env.find("PATH"); it != options.env.end()) path_list = it->second;
   // Found once per job (and definition): a PATH search is several stat calls per run.
   std::string& executable = executables_[run.spec.get()];
   if (executable.empty()) {
-    auto found = resolve_executable(spec.options->command.front(), path_list);
+    auto found = resolve_executable(options.command.front(), path_list);
     if (!found) return found.error();
     executable = found.value();
   }
   request.path = executable;
-  request.working_dir = spec.options->working_dir.value_or(user->home);
+  request.working_dir = options.working_dir.value_or(user->home);
   request.stdin_fd = dev_null_;
   request.output_fd = run.files.log.get();
   request.control_fd = run.files.control_child.get();
-  if (spec.options->umask) request.umask = static_cast<mode_t>(*spec.options->umask);
-  request.nice = spec.options->nice;
-  request.limit_nofile = spec.options->limit_nofile;
-  request.limit_memory = spec.options->limit_memory;
+  if (options.umask) request.umask = static_cast<mode_t>(*options.umask);
+  request.nice = options.nice;
+  request.limit_nofile = options.limit_nofile;
+  request.limit_memory = options.limit_memory;
   request.credentials = credentials.value();
   UniqueFd cgroup_procs;
   if (cgroups_.enabled()) {
@@ -566,14 +566,13 @@ void Supervisor::on_deadline(const Event& event) {
 }
 
 void Supervisor::push_timeouts(const Run& run) {
+  const JobOptions& options = *run.spec->options;
   // Frozen time does not count: the budget runs from the start plus the time frozen.
-  if (run.spec->options->soft_timeout && !run.soft_timeout_sent) {
-    push_deadline(run, Deadline::kSoft,
-                  run.started_mono + run.frozen + *run.spec->options->soft_timeout);
+  if (options.soft_timeout && !run.soft_timeout_sent) {
+    push_deadline(run, Deadline::kSoft, run.started_mono + run.frozen + *options.soft_timeout);
   }
-  if (run.spec->options->hard_timeout && !run.hard_timeout_sent) {
-    push_deadline(run, Deadline::kHard,
-                  run.started_mono + run.frozen + *run.spec->options->hard_timeout);
+  if (options.hard_timeout && !run.hard_timeout_sent) {
+    push_deadline(run, Deadline::kHard, run.started_mono + run.frozen + *options.hard_timeout);
   } else if (run.soft_timeout_sent && !run.hard_timeout_sent) {
     // Sent its soft signal, then frozen: kill_grace starts again.
     push_deadline(run, Deadline::kHard, clock_.mono_now() + options_.kill_grace);

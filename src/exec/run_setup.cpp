@@ -91,15 +91,16 @@ std::vector<std::string> build_environment(const JobSpec& spec, const UserInfo& 
 }
 
 Result<std::optional<Credentials>> job_credentials(const JobSpec& spec, const UserInfo& user) {
-  if (!spec.options->user && !spec.options->group) return std::optional<Credentials>();
+  const JobOptions& options = *spec.options;
+  if (!options.user && !options.group) return std::optional<Credentials>();
   const uid_t self = ::geteuid();
   if (self != 0) {
     if (user.uid != self) {
       return Error::permission_denied("cannot run as user \"" + user.name +
                                       "\": skedd is not running as root");
     }
-    if (spec.options->group) {
-      return Error::permission_denied("cannot set group \"" + *spec.options->group +
+    if (options.group) {
+      return Error::permission_denied("cannot set group \"" + *options.group +
                                       "\": skedd is not running as root");
     }
     return std::optional<Credentials>();
@@ -107,8 +108,8 @@ Result<std::optional<Credentials>> job_credentials(const JobSpec& spec, const Us
   Credentials c;
   c.uid = user.uid;
   c.gid = user.gid;
-  if (spec.options->group) {
-    auto gid = lookup_group(*spec.options->group);
+  if (options.group) {
+    auto gid = lookup_group(*options.group);
     if (!gid) return gid.error();
     c.gid = gid.value();
   }
