@@ -13,6 +13,7 @@
 #include "daemon/event_log.h"
 #include "daemon/log_fields.h"
 #include "daemon/run_mail.h"
+#include "daemon/started_run.h"
 #include "exec/proc.h"
 #include "skedd/time/timestamp.h"
 
@@ -32,19 +33,13 @@ constexpr std::size_t kOutputTail = 4096;
 
 }  // namespace
 
-struct Supervisor::Run {
-  RunId id;
-  JobId job;
-  std::shared_ptr<const JobSpec> spec;
-  Fire fire;
+struct Supervisor::Run : StartedRun {
   pid_t pid = -1;
-  Instant started{};
   MonoInstant started_mono{};
   RunFiles files;
   std::unique_ptr<asio::posix::stream_descriptor> control;
   std::array<char, 4096> read_buffer{};
   LineSplitter lines;
-  std::string checkpoint;
   bool awaiting_commit = false;  ///< of a checkpoint: its next line waits
   std::optional<double> progress;
   std::string progress_message;
@@ -93,12 +88,8 @@ void Supervisor::start(RunId id, JobId job, std::shared_ptr<const JobSpec> spec,
                        std::string checkpoint) {
   auto owned = std::make_unique<Run>();
   Run& run = *owned;
-  run.id = id;
-  run.job = job;
-  run.spec = std::move(spec);
-  run.fire = fire;
-  run.checkpoint = std::move(checkpoint);
-  run.started = clock_.wall_now();
+  static_cast<StartedRun&>(run) =
+      StartedRun{id, job, std::move(spec), fire, std::move(checkpoint), clock_.wall_now()};
   run.started_mono = clock_.mono_now();
   runs_.emplace(id, std::move(owned));
 
@@ -129,16 +120,8 @@ void Supervisor::start(RunId id, JobId job, std::shared_ptr<const JobSpec> spec,
 }
 
 RunRecord Supervisor::record_of(const Run& run, RunState state) const {
-  RunRecord r;
-  r.run = run.id;
-  r.job = run.spec->name;
-  r.scheduled = run.fire.scheduled;
-  r.attempt = run.fire.attempt;
-  r.state = state;
+  RunRecord r = run.record(state);
   if (run.pid > 0) r.pid = run.pid;
-  r.started = run.started;
-  r.lateness = run.started - run.fire.due;
-  r.checkpoint = run.checkpoint;
   r.log_path = run.files.log_path;
   r.pid_start = run.pid_start;
   r.progress = run.progress;
@@ -398,16 +381,17 @@ bool Supervisor::adopt(const RunRecord& record, JobId job, std::shared_ptr<const
   ::fcntl(pidfd, F_SETFD, FD_CLOEXEC);
   auto owned = std::make_unique<Run>();
   Run& run = *owned;
-  run.id = record.run;
-  run.job = job;
-  run.spec = std::move(spec);
-  run.fire = Fire{job, record.scheduled, record.started - record.lateness, record.attempt};
+  static_cast<StartedRun&>(run) =
+      StartedRun{record.run,
+                 job,
+                 std::move(spec),
+                 Fire{job, record.scheduled, record.started - record.lateness, record.attempt},
+                 record.checkpoint,
+                 record.started};
   run.pid = *record.pid;
   run.pid_start = record.pid_start;
-  run.started = record.started;
   // Its budget keeps counting from its recorded start, on this daemon's monotonic clock.
   run.started_mono = clock_.mono_now() - (clock_.wall_now() - record.started);
-  run.checkpoint = record.checkpoint;
   run.frozen = record.frozen;
   run.files.log_path = record.log_path;
   run.files.control_path = control_path(record.run);

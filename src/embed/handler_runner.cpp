@@ -7,6 +7,7 @@
 
 #include "daemon/event_log.h"
 #include "daemon/log_fields.h"
+#include "daemon/started_run.h"
 
 namespace skedd {
 namespace {
@@ -108,13 +109,7 @@ class HandlerRunner::RunSink final : public RunContext::Sink {
   bool over_ = false;     // GUARDED_BY(mu_)
 };
 
-struct HandlerRunner::Run {
-  RunId id;
-  JobId job;
-  std::shared_ptr<const JobSpec> spec;
-  Fire fire;
-  std::string checkpoint;  ///< handed over at start
-  Instant started{};
+struct HandlerRunner::Run : StartedRun {
   std::stop_source stop;
   /// Set by a cancel or the soft timeout: the state the run ends in when it returns.
   std::optional<RunState> stopped_as;
@@ -138,29 +133,12 @@ HandlerRunner::~HandlerRunner() {
   pool_.join();
 }
 
-RunRecord HandlerRunner::record_of(const Run& run, RunState state) const {
-  RunRecord r;
-  r.run = run.id;
-  r.job = run.spec->name;
-  r.scheduled = run.fire.scheduled;
-  r.attempt = run.fire.attempt;
-  r.state = state;
-  r.started = run.started;
-  r.lateness = run.started - run.fire.due;
-  r.checkpoint = run.checkpoint;
-  return r;
-}
-
 void HandlerRunner::start(RunId id, JobId job, std::shared_ptr<const JobSpec> spec,
                           const Fire& fire, std::string checkpoint) {
   auto owned = std::make_unique<Run>();
   Run& run = *owned;
-  run.id = id;
-  run.job = job;
-  run.spec = std::move(spec);
-  run.fire = fire;
-  run.checkpoint = std::move(checkpoint);
-  run.started = clock_.wall_now();
+  static_cast<StartedRun&>(run) =
+      StartedRun{id, job, std::move(spec), fire, std::move(checkpoint), clock_.wall_now()};
   runs_.emplace(id, std::move(owned));
 
   const Handler* handler =
@@ -174,7 +152,7 @@ void HandlerRunner::start(RunId id, JobId job, std::shared_ptr<const JobSpec> sp
     on_returned(id, Returned{true, message, run.checkpoint});
     return;
   }
-  run.sink = std::make_shared<RunSink>(store_, record_of(run, RunState::kRunning));
+  run.sink = std::make_shared<RunSink>(store_, run.record(RunState::kRunning));
   if (run.spec->options->on_interrupt == OnInterrupt::kFail) run.sink->write_running_row();
   if (spdlog::should_log(info)) {
     log_event(info, "run_started",
@@ -268,7 +246,7 @@ void HandlerRunner::on_hard_timeout(RunId id) {
   run.stopped_as = RunState::kTimedOut;
   run.stop.request_stop();
   run.ended = clock_.wall_now();
-  RunRecord record = record_of(run, RunState::kTimedOut);
+  RunRecord record = run.record(RunState::kTimedOut);
   record.ended = run.ended;
   record.message = "hard timeout: the handler is still running; its slot is held until it returns";
   record_end(run, record);
@@ -298,7 +276,7 @@ void HandlerRunner::on_returned(RunId id, Returned returned) {
   RunState state = returned.threw ? RunState::kFailed : RunState::kSucceeded;
   if (run.stopped_as) state = *run.stopped_as;
   run.checkpoint = std::move(returned.checkpoint);
-  RunRecord record = record_of(run, state);
+  RunRecord record = run.record(state);
   record.ended = run.ended.value_or(now);
   record.exit_code = returned.threw ? 1 : 0;
   record.message = returned.message;

@@ -66,7 +66,6 @@ class HandlerRunner {
   void on_returned(RunId id, Returned returned);
   /// Records `run`'s final row, unless a checkpoint on the handler's thread is writing.
   void record_end(Run& run, const RunRecord& record);
-  RunRecord record_of(const Run& run, RunState state) const;
 
   asio::io_context& io_;
   const Clock& clock_;

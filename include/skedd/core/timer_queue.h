@@ -69,8 +69,8 @@ class TimerQueue {
   std::vector<Entry> pop_due(TimePoint now) {
     std::vector<Entry> due;
     while (!heap_.empty() && heap_.front().due <= now) {
-      due.push_back(std::move(heap_.front()));
-      remove_top(due.back().key);
+      due.push_back(heap_.front());
+      remove(due.back().key);
     }
     return due;
   }
@@ -85,17 +85,6 @@ class TimerQueue {
     if (a.due != b.due) return a.due < b.due;
     if (a.priority != b.priority) return a.priority > b.priority;
     return a.seq < b.seq;
-  }
-
-  // The top entry was moved out: its key is forgotten and the last entry takes its place.
-  void remove_top(std::uint64_t key) {
-    forget(key);
-    if (heap_.size() > 1) {
-      heap_.front() = std::move(heap_.back());
-      set_position(heap_.front().key, 0);
-    }
-    heap_.pop_back();
-    if (!heap_.empty()) sift_down(0);
   }
 
   void sift_up(std::size_t i) {
