@@ -931,11 +931,13 @@ TEST_CASE("a full disk under the state dir does not stop scheduling, the history
     std::string path;
     ~Unmount() { ::umount2(path.c_str(), MNT_DETACH); }
   } unmount{state};
-  // Each run's output tail (4 KiB) goes into its history row, so the database must grow
-  // with every run; a job without output could live off pages SQLite frees and reuses.
+  // Each run sends a 30,000-byte checkpoint (over its control channel, not the disk) that goes
+  // into its history row, so the database must grow with every run: a job that records
+  // nothing new could live off pages SQLite frees and reuses, and never see the disk full.
   const std::string config = write_config(
       dir, "",
-      job(dir, "tick", R"(cron = "* * * * * *")", "head -c 4000 /dev/zero | tr '\\0' x\n"));
+      job(dir, "tick", R"(cron = "* * * * * *")",
+          "printf 'checkpoint %s\\n' \"$(head -c 30000 /dev/zero | tr '\\0' x)\" >&3\n"));
   Daemon d(dir, config);
   d.wait_for("run_finished", of_job("tick"));
   // Fill the file system: the next commits fail with "database or disk is full".
@@ -959,7 +961,6 @@ TEST_CASE("a full disk under the state dir does not stop scheduling, the history
   // The runs of the full-disk time reached the history once space was back.
   auto store = skedd::open_sqlite_store(state + "/skedd.db");
   REQUIRE(store.ok());
-  // (Those runs may have failed: their own output could not be written to the full disk.)
   const auto runs = store.value()->runs({std::string("tick"), std::nullopt, 1000});
   REQUIRE(runs.ok());
   CHECK(runs->size() >= finished_when_full + 2);
