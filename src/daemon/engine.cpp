@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -190,6 +191,7 @@ void Engine::recover_runs(Instant now, std::vector<RunRecord> spawning) {
     return;
   }
   std::move(spawning.begin(), spawning.end(), std::back_inserter(unspawned.value()));
+  InterruptedRuns interrupted = interrupted_runs();
   // Recorded before a spawn: with no log, the spawn never began and the fire is offered
   // again as the same attempt; with one, its process is looked for (its pid was not recorded).
   for (RunRecord& record : unspawned.value()) {
@@ -199,7 +201,7 @@ void Engine::recover_runs(Instant now, std::vector<RunRecord> spawning) {
       if (!job) continue;  // kept until its job is back
       StoreGroup group(store_);
       store_.delete_run(record.run);
-      const int resumes = interrupts_of(record.job, record.scheduled, record.run);
+      const int resumes = interrupted.count(record.job, record.scheduled, record.run);
       offer_recovered(*job,
                       PendingFire{record.job, record.scheduled, record.started - record.lateness,
                                   record.attempt, resumes},
@@ -241,7 +243,11 @@ void Engine::recover_runs(Instant now, std::vector<RunRecord> spawning) {
     store_.put_run(record);
     log_event(warn, "run_interrupted",
               {{"job", record.job}, {"run", record.run.value}, {"message", record.message}});
-    if (!alive && job) resume(*job, record);
+    // The earlier interrupted runs of its fire, not counting this one should its record
+    // already be committed.
+    const int earlier = interrupted.count(record.job, record.scheduled, record.run);
+    interrupted.by_fire[{record.job, record.scheduled}].push_back(record.run);
+    if (!alive && job) resume(*job, record, earlier);
   }
 }
 
@@ -296,22 +302,25 @@ std::string Engine::earlier_checkpoint(JobId id, Instant scheduled, int attempt)
   return {};
 }
 
-int Engine::interrupts_of(const std::string& job, Instant scheduled, RunId except) {
-  auto earlier = store_.runs(RunQuery{job, RunState::kInterrupted, 1'000'000});
-  int n = 0;
+Engine::InterruptedRuns Engine::interrupted_runs() {
+  InterruptedRuns runs;
+  auto earlier = store_.runs(RunQuery{std::nullopt, RunState::kInterrupted, 1'000'000});
   if (earlier) {
-    for (const RunRecord& r : earlier.value()) {
-      if (r.scheduled == scheduled && r.run != except) ++n;
-    }
+    for (const RunRecord& r : earlier.value()) runs.by_fire[{r.job, r.scheduled}].push_back(r.run);
   }
-  return n;
+  return runs;
 }
 
-void Engine::resume(JobId id, const RunRecord& interrupted) {
+int Engine::InterruptedRuns::count(const std::string& job, Instant scheduled, RunId except) const {
+  const auto it = by_fire.find({job, scheduled});
+  if (it == by_fire.end()) return 0;
+  return static_cast<int>(std::ranges::count_if(it->second, [&](RunId r) { return r != except; }));
+}
+
+void Engine::resume(JobId id, const RunRecord& interrupted, int earlier) {
   const JobSpec& spec = *jobs_[id.value].spec;
   if (spec.options->on_interrupt == OnInterrupt::kFail) return;
-  // This one, whose record may not be committed yet, and the earlier ones.
-  const int interrupts = 1 + interrupts_of(spec.name, interrupted.scheduled, interrupted.run);
+  const int interrupts = 1 + earlier;
   if (interrupts > spec.options->max_interrupts) {
     log_event(warn, "resume_refused",
               {{"job", spec.name},

@@ -150,10 +150,17 @@ class Engine {
   /// The checkpoint attempt `attempt` (> 1) of the fire gets: the last one of an earlier
   /// attempt, unless that attempt was interrupted and the job restarts interrupted runs.
   std::string earlier_checkpoint(JobId id, Instant scheduled, int attempt);
-  /// How many runs of the fire (`job`, `scheduled`) were interrupted, `except` one.
-  int interrupts_of(const std::string& job, Instant scheduled, RunId except);
-  /// A further attempt of an interrupted run's fire, per its job's on_interrupt.
-  void resume(JobId id, const RunRecord& interrupted);
+  /// The interrupted runs in the history by fire (job, scheduled): read once per recovery,
+  /// not once per run it recovers.
+  struct InterruptedRuns {
+    std::map<std::pair<std::string, Instant>, std::vector<RunId>> by_fire;
+    /// How many runs of the fire (`job`, `scheduled`) were interrupted, `except` one.
+    int count(const std::string& job, Instant scheduled, RunId except) const;
+  };
+  InterruptedRuns interrupted_runs();
+  /// A further attempt of an interrupted run's fire, per its job's on_interrupt; `earlier`:
+  /// the fire's interrupted runs before this one.
+  void resume(JobId id, const RunRecord& interrupted, int earlier);
   /// Runs or records the fires `id` missed after `since` and up to `until`, per its catch_up.
   void catch_up(JobId id, Instant since, Instant until);
   /// Logs the job with its next fire, and records that next fire (or adds it to `batch`).

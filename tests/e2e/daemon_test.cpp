@@ -798,6 +798,43 @@ if [ -z "$SKEDD_CHECKPOINT" ]; then sleep 300; fi
   CHECK(slurp(dir / "attempts") == "attempt 1 checkpoint none\nattempt 2 checkpoint step-1\n");
 }
 
+TEST_CASE("max_interrupts: a fire interrupted more often than that is not resumed again",
+          "[daemon]") {
+  TempDir dir;
+  const std::string config = write_config(dir, "",
+                                          job(dir, "fragile", at_line(), R"(
+echo "attempt $SKEDD_ATTEMPT checkpoint ${SKEDD_CHECKPOINT:-none}" >> "$DIR/attempts"
+echo checkpoint "step-$SKEDD_ATTEMPT" >&3
+sleep 300
+)",
+                                              "max_interrupts = 1"));
+  // skedd killed once its run's checkpoint is stored, then the run's whole group.
+  auto kill_both = [&](Daemon& d) {
+    const Json started = kill_after_checkpoint(d, dir, "fragile");
+    const pid_t pgid = started["pid"].get<pid_t>();
+    ::kill(-pgid, SIGKILL);
+    REQUIRE(wait_until([&] { return d.group_gone(pgid); }, 3000ms));
+    return started;
+  };
+  Daemon first(dir, config);
+  kill_both(first);
+  Daemon second(dir, config);
+  const Json again = kill_both(second);
+  CHECK(again["attempt"] == 2);
+
+  Daemon third(dir, config);
+  third.wait_for("run_interrupted", of_run(again));
+  const Json refused = third.wait_for("resume_refused", of_job("fragile"));
+  SHOW_LOG(third);
+  CHECK(refused["interrupts"] == 2);
+  CHECK(refused["max_interrupts"] == 1);
+  third.signal(SIGTERM);
+  REQUIRE(third.wait_exit(5000ms).has_value());
+  CHECK(std::ranges::none_of(third.events(),
+                             [](const Json& e) { return e.value("event", "") == "run_started"; }));
+  CHECK(slurp(dir / "attempts") == "attempt 1 checkpoint none\nattempt 2 checkpoint step-1\n");
+}
+
 // Leaves in DIR/state what a skedd killed between a spawn and its run's record leaves: the
 // fire pending under the run id reserved for it, that run's log file and, when `script` is
 // not empty, its process (a group leader with SKEDD_RUN_ID, as skedd spawns them), whose pid
