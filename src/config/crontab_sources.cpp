@@ -69,7 +69,7 @@ void read_one(const std::string& path, const CrontabSource& source, CrontabJobs&
       out.errors.push_back(path + ":" + std::to_string(entry.line) + ": " + spec.error().message);
       continue;
     }
-    intern_options(spec.value());
+    intern_shared_parts(spec.value());
     out.jobs.push_back(std::move(spec.value()));
   }
 }

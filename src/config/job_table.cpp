@@ -2,9 +2,12 @@
 #include "config/job_table.h"
 
 #include <algorithm>
+#include <charconv>
+#include <cmath>
 #include <optional>
 #include <sstream>
 
+#include "skedd/cron/crontab_import.h"
 #include "skedd/time/duration.h"
 #include "skedd/util/size.h"
 
@@ -130,13 +133,57 @@ Problem set_handler(Pending& p, const toml::node& n) {
   return std::nullopt;
 }
 
+// A TOML value as compact JSON (no whitespace between tokens, keys in TOML's order, which is
+// sorted), so that a small table's text fits in the string itself (15 characters) with no
+// allocation per job. Dates and times become strings in their TOML form; a floating-point
+// infinity or NaN, which JSON cannot hold, becomes null.
+void append_json(std::string& out, const toml::node& node) {
+  if (const toml::table* table = node.as_table()) {
+    out += '{';
+    bool first = true;
+    for (auto&& [key, value] : *table) {
+      if (!first) out += ',';
+      first = false;
+      out += toml_quote(key.str());  // a TOML basic string is a JSON string too
+      out += ':';
+      append_json(out, value);
+    }
+    out += '}';
+  } else if (const toml::array* array = node.as_array()) {
+    out += '[';
+    for (std::size_t i = 0; i < array->size(); ++i) {
+      if (i > 0) out += ',';
+      append_json(out, *array->get(i));
+    }
+    out += ']';
+  } else if (const auto* text = node.as_string()) {
+    out += toml_quote(text->get());
+  } else if (const auto* integer = node.as_integer()) {
+    out += std::to_string(integer->get());
+  } else if (const auto* number = node.as_floating_point()) {
+    const double v = number->get();
+    if (!std::isfinite(v)) {
+      out += "null";
+      return;
+    }
+    char digits[32];
+    const auto end = std::to_chars(digits, digits + sizeof digits, v).ptr;
+    out.append(digits, end);
+  } else if (const auto* flag = node.as_boolean()) {
+    out += flag->get() ? "true" : "false";
+  } else {
+    std::ostringstream when;  // a date, time or date-time
+    node.visit([&when](auto&& v) { when << v; });
+    out += toml_quote(when.str());
+  }
+}
+
 // `params = { ... }`: any TOML table, kept as the text of the same JSON object.
 Problem set_params(Pending& p, const toml::node& n) {
   const toml::table* table = n.as_table();
   if (table == nullptr) return "must be a table, such as { region = \"eu\", days = 7 }";
-  std::ostringstream json;
-  json << toml::json_formatter{*table, toml::format_flags::none};
-  p.spec.params = json.str();
+  p.spec.params.clear();
+  append_json(p.spec.params, *table);
   return std::nullopt;
 }
 
@@ -364,7 +411,7 @@ bool finish_job(Pending& p, const toml::table& table, const std::string& file,
       diag.add(file, where, prefix + key + ": " + schedule.error().message);
     } else {
       p.spec.schedule = std::move(schedule.value());
-      if (auto* cron = std::get_if<CronSchedule>(&p.spec.schedule.kind)) {
+      if (auto* cron = std::get_if<CronSchedule>(&p.spec.schedule.edit().kind)) {
         if (cron->spec.never_fires()) {
           diag.add(file, where, prefix + "cron: \"" + p.cron->text + "\" never fires");
         }
@@ -453,7 +500,7 @@ void read_job_tables(const toml::table& jobs, const std::string& file, const Job
     }
     apply_keys(*table, file, prefix, false, pending, diag);
     if (finish_job(pending, *table, file, prefix, ctx, diag)) {
-      intern_options(pending.spec);
+      intern_shared_parts(pending.spec);
       out.push_back(std::move(pending.spec));
     }
   }

@@ -22,8 +22,8 @@ CatchUpPlan plan_catch_up(const JobSpec& spec, Instant since, Instant now) {
   // The latest `keep` fires run; older ones fall out of the window and count as missed.
   std::deque<Instant> window;
   std::uint64_t scanned = 0;
-  for (auto next = spec.schedule.next_after(since, since); next && next->at <= now;
-       next = spec.schedule.next_after(next->at, since)) {
+  for (auto next = spec.schedule->next_after(since, since); next && next->at <= now;
+       next = spec.schedule->next_after(next->at, since)) {
     window.push_back(next->at);
     if (window.size() > keep) {
       if (plan.missed++ == 0) plan.first_missed = window.front();

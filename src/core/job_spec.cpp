@@ -76,10 +76,24 @@ std::optional<DstRepeated> dst_repeated_from_string(std::string_view s) {
   return lookup(kDstRepeated, s);
 }
 
+SourceLocation::SourceLocation(std::string_view file, int line, int column)
+    : line_(line), column_(column) {
+  // Node-based, never erased: the addresses stay valid for the process's life.
+  static std::mutex mutex;
+  static std::unordered_set<std::string> files;
+  std::lock_guard lock(mutex);
+  file_ = &*files.emplace(file).first;
+}
+
+const std::string& SourceLocation::file() const {
+  static const std::string none;
+  return file_ != nullptr ? *file_ : none;
+}
+
 std::string SourceLocation::to_string() const {
-  std::string out = file;
-  if (line > 0) out += ":" + std::to_string(line);
-  if (column > 0) out += ":" + std::to_string(column);
+  std::string out = file();
+  if (line_ > 0) out += ":" + std::to_string(line_);
+  if (column_ > 0) out += ":" + std::to_string(column_);
   return out;
 }
 
@@ -135,7 +149,7 @@ std::string schedule_identity(const Schedule& s) {
 
 bool same_definition(const JobSpec& a, const JobSpec& b) {
   return a.name == b.name && a.params == b.params && a.options == b.options &&
-         schedule_identity(a.schedule) == schedule_identity(b.schedule) &&
+         schedule_identity(*a.schedule) == schedule_identity(*b.schedule) &&
          a.zone.name() == b.zone.name();
 }
 
@@ -157,27 +171,60 @@ struct OptionsHash {
   std::size_t operator()(const SharedValue<JobOptions>& o) const { return hash_of(*o); }
 };
 
-// The options of every interned spec, by value. An entry only the table still holds is
-// dropped at the next sweep, which runs when the table has doubled since the last one.
+// Schedules fire the same way when their kind, text, DST policy and zone are the same.
+// (Compared without building a key: a load interns a million of them.)
+bool same_schedule(const Schedule& a, const Schedule& b) {
+  if (a.kind.index() != b.kind.index() || a.text != b.text) return false;
+  const auto* x = std::get_if<CronSchedule>(&a.kind);
+  const auto* y = std::get_if<CronSchedule>(&b.kind);
+  return x == nullptr ||
+         (x->spec.zone() == y->spec.zone() && x->spec.dst_skipped() == y->spec.dst_skipped() &&
+          x->spec.dst_repeated() == y->spec.dst_repeated());
+}
+
+struct ScheduleHash {
+  std::size_t operator()(const SharedValue<Schedule>& s) const {
+    return std::hash<std::string>{}(s->text) ^ s->kind.index();
+  }
+};
+
+struct ScheduleEqual {
+  bool operator()(const SharedValue<Schedule>& a, const SharedValue<Schedule>& b) const {
+    return a.shares_with(b) || same_schedule(*a, *b);
+  }
+};
+
+// Makes `value` share the equal one in `set`, or adds it there. An entry only the set still
+// holds is dropped at the next sweep, which runs when the set has doubled since the last one.
+template <typename Set, typename Value>
+void intern_in(Set& set, std::size_t& sweep_at, Value& value) {
+  const auto [it, inserted] = set.insert(value);
+  if (!inserted) {
+    value = *it;
+    return;
+  }
+  if (set.size() < sweep_at) return;
+  std::erase_if(set, [](const Value& v) { return v.use_count() == 1; });
+  sweep_at = std::max<std::size_t>(1024, 2 * set.size());
+}
+
+// The options and the recurring schedules of every interned spec, by value.
 struct Interned {
   std::mutex mutex;
   std::unordered_set<SharedValue<JobOptions>, OptionsHash> options;
-  std::size_t sweep_at = 1024;
+  std::size_t options_sweep_at = 1024;
+  std::unordered_set<SharedValue<Schedule>, ScheduleHash, ScheduleEqual> schedules;
+  std::size_t schedules_sweep_at = 1024;
 };
 
 }  // namespace
 
-void intern_options(JobSpec& spec) {
+void intern_shared_parts(JobSpec& spec) {
   static Interned table;
   std::lock_guard lock(table.mutex);
-  const auto [it, inserted] = table.options.insert(spec.options);
-  if (!inserted) {
-    spec.options = *it;
-    return;
-  }
-  if (table.options.size() < table.sweep_at) return;
-  std::erase_if(table.options, [](const SharedValue<JobOptions>& o) { return o.use_count() == 1; });
-  table.sweep_at = std::max<std::size_t>(1024, 2 * table.options.size());
+  intern_in(table.options, table.options_sweep_at, spec.options);
+  // A one-shot's instant is its own: sharing it would only add a table entry per job.
+  if (!spec.schedule->is_at()) intern_in(table.schedules, table.schedules_sweep_at, spec.schedule);
 }
 
 }  // namespace skedd

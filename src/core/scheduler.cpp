@@ -28,12 +28,12 @@ void Scheduler::add(JobId id, const JobSpec& spec, std::optional<Instant> anchor
   const Instant now = clock_.wall_now();
   Scheduled& job = jobs_[id.value];
   job = Scheduled{&spec, {}, {}, anchor.value_or(now)};
-  if (spec.schedule.is_reboot()) {
+  if (spec.schedule->is_reboot()) {
     if (!reboot_fired_.insert(id.value).second) return;
     job.next = now;
     job.due = now;
     mono_.push(job_key(id), clock_.mono_now(), spec.options->priority, {});
-  } else if (spec.schedule.is_every()) {
+  } else if (spec.schedule->is_every()) {
     enqueue_every(id, job, now);
   } else {
     enqueue_next(id, job, taken ? std::max(now, *taken) : now);
@@ -74,7 +74,7 @@ void Scheduler::schedule_retry(Fire fire, Duration delay) {
 }
 
 void Scheduler::enqueue_next(JobId id, Scheduled& job, Instant after) {
-  const auto next = job.spec->schedule.next_after(after, job.anchor);
+  const auto next = job.spec->schedule->next_after(after, job.anchor);
   if (!next) return;
   job.next = next->at;
   job.due = next->at + jitter_for(*job.spec);
@@ -82,7 +82,7 @@ void Scheduler::enqueue_next(JobId id, Scheduled& job, Instant after) {
 }
 
 void Scheduler::enqueue_every(JobId id, Scheduled& job, Instant now) {
-  const Duration interval = std::get<EverySchedule>(job.spec->schedule.kind).interval;
+  const Duration interval = std::get<EverySchedule>(job.spec->schedule->kind).interval;
   const auto k = now < job.anchor ? 0 : (now - job.anchor) / interval + 1;
   job.next = job.anchor + k * interval;
   job.due = job.next + jitter_for(*job.spec);
@@ -96,8 +96,8 @@ MonoInstant Scheduler::to_mono(Instant wall) const {
 Fire Scheduler::fold_overdue_calendar(JobId id, Scheduled& job, Instant now, Instant first) {
   Fire fire{id, first, first};
   std::uint64_t steps = 0;
-  for (auto next = job.spec->schedule.next_after(fire.scheduled, job.anchor);
-       next && next->at <= now; next = job.spec->schedule.next_after(fire.scheduled, job.anchor)) {
+  for (auto next = job.spec->schedule->next_after(fire.scheduled, job.anchor);
+       next && next->at <= now; next = job.spec->schedule->next_after(fire.scheduled, job.anchor)) {
     if (fire.collapsed++ == 0) fire.first_collapsed = fire.scheduled;
     fire.last_collapsed = fire.scheduled;
     fire.scheduled = next->at;
@@ -109,7 +109,7 @@ Fire Scheduler::fold_overdue_calendar(JobId id, Scheduled& job, Instant now, Ins
 }
 
 Fire Scheduler::fold_overdue_every(JobId id, Scheduled& job, Instant now) {
-  const Duration interval = std::get<EverySchedule>(job.spec->schedule.kind).interval;
+  const Duration interval = std::get<EverySchedule>(job.spec->schedule->kind).interval;
   Fire fire{id, job.next, job.next};
   // `now` is wall time as the monotonic clock sees it: the queued fire's wall instant plus the
   // monotonic time that passed since it was due, so a wall-clock step does not count.
@@ -161,7 +161,7 @@ std::vector<Fire> Scheduler::pop_due(Duration lookahead) {
     Scheduled& job = jobs_.at(id.value);
     const Fire queued = queued_fire(id, job);
     Fire fire = queued;
-    if (job.spec->schedule.is_every()) {
+    if (job.spec->schedule->is_every()) {
       // The fire's own wall instant, advanced by how late the monotonic clock says it is.
       const Instant seen_now = queued.due + (mono_now - entry.due);
       fire = fold_overdue_every(id, job, seen_now);

@@ -161,7 +161,7 @@ ControlReply Control::on(const control::ListRequest&, const Caller& caller) {
   for (const Engine::JobInfo& info : engine_.jobs()) {
     if (!owns(caller, *info.spec)) continue;
     json j{{"name", info.spec->name},
-           {"schedule", info.spec->schedule.text},
+           {"schedule", info.spec->schedule->text},
            {"zone", info.spec->zone.name()},
            {"next", time_or_null(info.next)},
            {"paused", info.paused},
@@ -188,7 +188,7 @@ ControlReply Control::on(const control::ShowRequest& request, const Caller& call
     Instant t = *info.next;
     next.push_back(utc(t));
     for (int i = 1; i < 5; ++i) {
-      const auto fire = spec.schedule.next_after(t, *info.next);
+      const auto fire = spec.schedule->next_after(t, *info.next);
       if (!fire) break;
       t = fire->at;
       next.push_back(utc(t));
@@ -216,7 +216,7 @@ ControlReply Control::on(const control::ShowRequest& request, const Caller& call
   }
   json reply = json{{"job",
                      {{"name", spec.name},
-                      {"schedule", spec.schedule.text},
+                      {"schedule", spec.schedule->text},
                       {"zone", spec.zone.name()},
                       {"command", std::move(command)},
                       {"user", options.user ? *options.user : daemon_user_},

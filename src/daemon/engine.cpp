@@ -116,7 +116,7 @@ void Engine::start(std::vector<ApiJob> api_jobs) {
     if (last_fires) {
       if (auto it = last_fires->find(spec->name); it != last_fires->end()) last = it->second;
     }
-    if (same_boot && spec->schedule.is_reboot()) {
+    if (same_boot && spec->schedule->is_reboot()) {
       scheduler_.mark_reboot_done(JobId{static_cast<std::uint32_t>(jobs_.size())});
     }
     const JobId id = add_job(std::move(spec), last, &next_fires);
@@ -124,8 +124,8 @@ void Engine::start(std::vector<ApiJob> api_jobs) {
     // when skedd was last seen. Other jobs catch up from their own last fire only, so that a
     // job added while skedd was down does not "catch up" fires from before it existed.
     const JobSpec& added = *jobs_[id.value].spec;
-    const std::optional<Instant> since = added.schedule.is_at() && !last ? last_seen : last;
-    if (since && !added.schedule.is_reboot()) catch_ups.emplace_back(id, *since);
+    const std::optional<Instant> since = added.schedule->is_at() && !last ? last_seen : last;
+    if (since && !added.schedule->is_reboot()) catch_ups.emplace_back(id, *since);
   }
   store_.put_next_fires(std::move(next_fires));
   // Pending fires are read before anything is written: recovery queues pending fires of its
@@ -363,7 +363,7 @@ JobId Engine::add_job(SpecPtr shared, std::optional<Instant> last_fire,
   jobs_.push_back(Job{shared});
   job_by_name_.assign(id);
   // An `every` job keeps its rhythm across restarts: it counts from its last fire.
-  scheduler_.add(id, *shared, shared->schedule.is_every() ? last_fire : std::nullopt);
+  scheduler_.add(id, *shared, shared->schedule->is_every() ? last_fire : std::nullopt);
   log_job(id, "job_loaded", next_fires);
   return id;
 }
@@ -379,7 +379,7 @@ void Engine::log_job(JobId id, std::string_view event, Store::NextFires* batch) 
   if (!spdlog::should_log(info)) return;
   log_event(info, event,
             {{"job", spec.name},
-             {"schedule", spec.schedule.text},
+             {"schedule", spec.schedule->text},
              {"timezone", spec.zone.name()},
              {"next", next ? format_rfc3339(*next, spec.zone) : "never"}});
 }
@@ -433,7 +433,7 @@ void Engine::change_job(JobId id, SpecPtr shared) {
       taken = std::max(taken.value_or(fire.scheduled), fire.scheduled);
   }
   jobs_[id.value] = Job{shared};
-  scheduler_.add(id, *shared, shared->schedule.is_every() ? anchor : std::nullopt, taken);
+  scheduler_.add(id, *shared, shared->schedule->is_every() ? anchor : std::nullopt, taken);
   log_job(id, "job_changed");
 }
 

@@ -134,7 +134,7 @@ Result<std::vector<Engine::ApiJob>> Engine::recorded_api_jobs(Store& store, cons
   const std::size_t workers = std::max(1U, std::thread::hardware_concurrency());
   const auto parse_rows = [&config](std::span<Row> rows) {
     for (Row& row : rows) {
-      auto spec = parse_job_definition(row.definition, "api:" + row.name, config);
+      auto spec = parse_job_definition(row.definition, "api", config);
       if (!spec) {
         log_event(spdlog::level::err, "api_job_invalid",
                   {{"job", row.name}, {"version", row.version}, {"error", spec.error().message}});

@@ -863,6 +863,10 @@ pid_t leave_spawned_pending_fire(const TempDir& dir, const std::string& job, ske
     ::execl("/bin/sh", "sh", "-c", script.c_str(), static_cast<char*>(nullptr));
     ::_exit(127);
   }
+  // skedd finds the process by the SKEDD_RUN_ID its exec'd environment holds: not before.
+  const std::string environ_path = "/proc/" + std::to_string(pid) + "/environ";
+  REQUIRE(wait_until(
+      [&] { return slurp(environ_path).find("SKEDD_RUN_ID=" + id) != std::string::npos; }, 3000ms));
   return pid;
 }
 

@@ -33,17 +33,28 @@ std::optional<OnInterrupt> on_interrupt_from_string(std::string_view s);
 std::optional<DstSkipped> dst_skipped_from_string(std::string_view s);
 std::optional<DstRepeated> dst_repeated_from_string(std::string_view s);
 
-/// Where a definition came from, for error messages: "jobs.d/backup.toml:4:1".
-struct SourceLocation {
-  std::string file;
-  int line = 0;
-  int column = 0;
+/// Where a definition came from, for error messages: "jobs.d/backup.toml:4:1". The file name
+/// is kept once per process for all the locations in that file (a million jobs name a few
+/// files), so a location is 16 bytes.
+class SourceLocation {
+ public:
+  SourceLocation() = default;
+  SourceLocation(std::string_view file, int line, int column);
+
+  const std::string& file() const;
+  int line() const { return line_; }
+  int column() const { return column_; }
   std::string to_string() const;
+
+ private:
+  const std::string* file_ = nullptr;  ///< in a process-lifetime table; null: none
+  int line_ = 0;
+  int column_ = 0;
 };
 
 /// Everything in a job's definition but its name, schedule and parameters: what it runs, as
 /// whom, with which limits and policies. Jobs whose definitions differ only in those share one
-/// JobOptions (intern_options()), which is what lets a million jobs fit in memory.
+/// JobOptions (intern_shared_parts()), which is what lets a million jobs fit in memory.
 struct JobOptions {
   /// argv; when the config gave a string, {"/bin/sh", "-c", text} and `shell` is true.
   std::vector<std::string> command;
@@ -92,7 +103,8 @@ struct JobOptions {
 /// config or the API; immutable while the job runs.
 struct JobSpec {
   std::string name;
-  Schedule schedule;
+  /// Shared, like the options, by the jobs with the same recurring schedule.
+  SharedValue<Schedule> schedule;
   TimeZone zone;
   /// For handler jobs: the handler's parameters, a JSON object's text.
   std::string params;
@@ -100,9 +112,10 @@ struct JobSpec {
   SourceLocation defined_at;
 };
 
-/// Makes `spec` share its options with every other interned spec whose options are equal
-/// (thread-safe). The loader calls it for each job it reads.
-void intern_options(JobSpec& spec);
+/// Makes `spec` share its options, and its schedule unless a one-shot, with every other
+/// interned spec whose options (schedule) are equal (thread-safe). The loader calls it for
+/// each job it reads.
+void intern_shared_parts(JobSpec& spec);
 
 /// Whether two definitions would run the same way (the source location is ignored). A reload
 /// keeps the state of jobs whose definition is the same.

@@ -29,7 +29,8 @@ struct CrontabImport {
 /// Warnings cover MAILTO and output mail, RANDOM_DELAY, @reboot and '%' input.
 CrontabImport import_crontab(const Crontab& crontab, const CrontabSource& source);
 
-/// `text` as a TOML basic string, quotes included; control characters escaped.
+/// `text` as a TOML basic string, quotes included; control characters escaped. The result is
+/// a valid JSON string as well (the two share these escapes).
 std::string toml_quote(std::string_view text);
 
 }  // namespace skedd

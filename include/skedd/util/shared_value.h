@@ -12,6 +12,11 @@ class SharedValue {
  public:
   SharedValue() : value_(default_value()) {}
   explicit SharedValue(T value) : value_(std::make_shared<T>(std::move(value))) {}
+  /// A new value of its own (the one shared so far stays with the other holders).
+  SharedValue& operator=(T value) {
+    value_ = std::make_shared<T>(std::move(value));
+    return *this;
+  }
 
   const T& operator*() const { return *value_; }
   const T* operator->() const { return value_.get(); }

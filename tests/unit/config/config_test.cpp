@@ -16,6 +16,7 @@
 #include "support/temp_dir.h"
 
 #include "skedd/config/config.h"
+#include "skedd/time/timestamp.h"
 
 namespace {
 
@@ -70,7 +71,7 @@ std::vector<std::string> job_names(const Config& cfg) {
 }
 
 const skedd::CronSpec& cron_of(const JobSpec& job) {
-  const auto* cron = std::get_if<skedd::CronSchedule>(&job.schedule.kind);
+  const auto* cron = std::get_if<skedd::CronSchedule>(&job.schedule->kind);
   REQUIRE(cron != nullptr);
   return cron->spec;
 }
@@ -217,8 +218,8 @@ TEST_CASE("a job that sets every key gets exactly those values, overriding [defa
   const Config cfg = load_ok(main);
   const JobSpec& job = job_named(cfg, "nightly");
 
-  CHECK(job.schedule.is_cron());
-  CHECK(job.schedule.text == "30 2 * * *");
+  CHECK(job.schedule->is_cron());
+  CHECK(job.schedule->text == "30 2 * * *");
   CHECK(job.zone.name() == "UTC");
   CHECK(cron_of(job).zone().name() == "UTC");
   CHECK(cron_of(job).dst_skipped() == skedd::DstSkipped::kRun);
@@ -298,17 +299,17 @@ TEST_CASE("a job that is silent on a key gets the [defaults] value", "[config]")
 
   // A string command runs through the shell; DST defaults do not apply to `every`.
   const JobSpec& report = job_named(cfg, "report");
-  CHECK(report.schedule.is_every());
-  CHECK(report.schedule.text == "every 1m30s");
-  CHECK(std::get<skedd::EverySchedule>(report.schedule.kind).interval == 90s);
+  CHECK(report.schedule->is_every());
+  CHECK(report.schedule->text == "every 1m30s");
+  CHECK(std::get<skedd::EverySchedule>(report.schedule->kind).interval == 90s);
   CHECK(report.options->command ==
         std::vector<std::string>{"/bin/sh", "-c", "df -h | mail -s disk root"});
   CHECK(report.options->shell);
 
   const JobSpec& launch = job_named(cfg, "launch");
-  CHECK(launch.schedule.is_at());
-  CHECK(launch.schedule.text == "at 2026-12-01T09:00:00+01:00");
-  CHECK(std::get<skedd::AtSchedule>(launch.schedule.kind).at.time_since_epoch() ==
+  CHECK(launch.schedule->is_at());
+  CHECK(launch.schedule->text == "at 2026-12-01T09:00:00+01:00");
+  CHECK(std::get<skedd::AtSchedule>(launch.schedule->kind).at.time_since_epoch() ==
         std::chrono::seconds(1796112000));
 }
 
@@ -891,6 +892,37 @@ TEST_CASE("handler jobs: a registered handler with its params as JSON", "[config
           nlohmann::json{{"region", "eu"}, {"days", 7}, {"tags", {"x"}}});
     CHECK(job_named(cfg.value(), "b").params == "{}");
   }
+  SECTION("params are kept as compact JSON: no whitespace but inside strings") {
+    dir.write("jobs.d/job.toml",
+              "[job.a]\nevery = \"1h\"\nhandler = \"report\"\n"
+              "params = { id = 42 }\n"
+              "[job.b]\nevery = \"1h\"\nhandler = \"report\"\n"
+              "params = { note = \"a \\\" b\\n c\", list = [1, { x = \" y \" }] }\n");
+    auto cfg = load_config(main, with_report);
+    INFO((cfg.ok() ? std::string() : cfg.error().message));
+    REQUIRE(cfg.ok());
+    CHECK(job_named(cfg.value(), "a").params == R"({"id":42})");
+    const std::string& b = job_named(cfg.value(), "b").params;
+    CHECK(b == R"({"list":[1,{"x":" y "}],"note":"a \" b\n c"})");
+    CHECK(nlohmann::json::parse(b)["note"] == "a \" b\n c");
+  }
+  SECTION("params of every TOML type") {
+    dir.write("jobs.d/job.toml",
+              "[job.a]\nevery = \"1h\"\nhandler = \"report\"\n"
+              "params = { f = 1.5, g = -2e-3, h = inf, t = true, n = false, d = 2026-11-25, "
+              "tm = 07:30:00, dt = 2026-11-25T07:30:00Z, ctl = \"\\u0001\\t\", "
+              "nested = { empty = [], deep = { k = [[1], [\"2\"]] } } }\n");
+    auto cfg = load_config(main, with_report);
+    INFO((cfg.ok() ? std::string() : cfg.error().message));
+    REQUIRE(cfg.ok());
+    const std::string& a = job_named(cfg.value(), "a").params;
+    CHECK(a == R"({"ctl":"\u0001\t","d":"2026-11-25","dt":"2026-11-25T07:30:00Z",)"
+               R"("f":1.5,"g":-0.002,"h":null,"n":false,)"
+               R"("nested":{"deep":{"k":[[1],["2"]]},"empty":[]},"t":true,"tm":"07:30:00"})");
+    const auto parsed = nlohmann::json::parse(a);
+    CHECK(parsed["ctl"] == "\x01\t");
+    CHECK(parsed["f"] == 1.5);
+  }
   const std::string f = dir / "jobs.d/job.toml";
   SECTION("an unknown handler is a config error naming the registered ones") {
     dir.write("jobs.d/job.toml", "[job.a]\nevery = \"1h\"\nhandler = \"reprot\"\n");
@@ -945,4 +977,38 @@ TEST_CASE("jobs that differ only in name, schedule and params share one JobOptio
   CHECK(b.options->priority == 0);
   CHECK_FALSE(edited.options.shares_with(a.options));
   CHECK_FALSE(skedd::same_definition(edited, a));
+}
+
+TEST_CASE("jobs with the same recurring schedule share it, one-shots and other zones do not",
+          "[config]") {
+  const std::string text =
+      "[job.a]\ncron = \"0 1 * * *\"\nhandler = \"noop\"\n"
+      "[job.b]\ncron = \"0 1 * * *\"\nhandler = \"noop\"\npriority = 5\n"
+      "[job.c]\ncron = \"0 1 * * *\"\ntimezone = \"Europe/Berlin\"\nhandler = \"noop\"\n"
+      "[job.d]\ncron = \"0 1 * * *\"\ndst_skipped = \"skip\"\nhandler = \"noop\"\n"
+      "[job.e]\nevery = \"5m\"\nhandler = \"noop\"\n"
+      "[job.f]\nevery = \"5m\"\nhandler = \"noop\"\n"
+      "[job.g]\nat = \"2030-01-01T00:00:00Z\"\nhandler = \"noop\"\n"
+      "[job.h]\nat = \"2030-01-01T00:00:00Z\"\nhandler = \"noop\"\n";
+  skedd::Config base;
+  base.daemon.handlers = {"noop"};
+  auto jobs = skedd::parse_job_definitions(text, "api", base);
+  REQUIRE(jobs);
+  REQUIRE(jobs->size() == 8);
+  const auto& j = *jobs;
+  CHECK(j[0].schedule.shares_with(j[1].schedule));
+  CHECK_FALSE(j[0].schedule.shares_with(j[2].schedule));  // another zone
+  CHECK(j[2].schedule->is_cron());
+  CHECK_FALSE(j[0].schedule.shares_with(j[3].schedule));  // another DST policy
+  CHECK(std::get<skedd::CronSchedule>(j[3].schedule->kind).spec.dst_skipped() ==
+        skedd::DstSkipped::kSkip);
+  CHECK(j[4].schedule.shares_with(j[5].schedule));
+  CHECK_FALSE(j[6].schedule.shares_with(j[7].schedule));
+  CHECK(j[6].schedule->text == j[7].schedule->text);
+  // Every job still fires on its own schedule.
+  const skedd::Instant t0 = skedd::parse_rfc3339("2026-06-01T00:00:00Z").value();
+  CHECK(j[0].schedule->next_after(t0, t0)->at ==
+        skedd::parse_rfc3339("2026-06-01T01:00:00Z").value());
+  CHECK(j[2].schedule->next_after(t0, t0)->at ==
+        skedd::parse_rfc3339("2026-06-02T01:00:00+02:00").value());
 }

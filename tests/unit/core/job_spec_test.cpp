@@ -28,7 +28,7 @@ TEST_CASE("same definition ignores where a job was defined, nothing else", "[job
   CHECK_FALSE(skedd::same_definition(a, c));
 
   skedd::JobSpec d = job("30 2 * * *");
-  std::get<skedd::CronSchedule>(d.schedule.kind)
+  std::get<skedd::CronSchedule>(d.schedule.edit().kind)
       .spec.set_dst_policy(skedd::DstSkipped::kSkip, skedd::DstRepeated::kOnce);
   CHECK_FALSE(skedd::same_definition(a, d));
 

@@ -135,7 +135,7 @@ TEST_CASE("import: errors and notes in line order, failed when a line was not re
   CHECK(imported.failed);
   const skedd::Config cfg = load_imported(imported.toml);
   REQUIRE(cfg.jobs.size() == 2);
-  CHECK(cfg.jobs[0].schedule.is_reboot());
+  CHECK(cfg.jobs[0].schedule->is_reboot());
   CHECK(cfg.jobs[1].options->command[0] == "/bin/bash");
   CHECK(cfg.jobs[1].options->env.count("LOGNAME") == 0);
 }
@@ -203,7 +203,7 @@ TEST_CASE("import: the TOML fires at the same instants over a year as the cronta
     CHECK(loaded.name == file_name_of(e));
     CHECK(loaded.zone.name() == e.zone.name());
     const auto direct = fires_in_2026(e.schedule);
-    CHECK(fires_in_2026(loaded.schedule) == direct);
+    CHECK(fires_in_2026(*loaded.schedule) == direct);
     total += direct.size();
 
     // Same command, user and policies as the job the daemon would build from the line.

@@ -63,7 +63,7 @@ TEST_CASE("a crontab line as the job skedd runs: cron's shell, user and environm
                     "25 6 * * * root test -x /usr/sbin/anacron || ( cd / && run-parts --report "
                     "/etc/cron.daily )\n"));
   CHECK(spec.name.starts_with("cron:test:"));
-  CHECK(spec.schedule.text == "25 6 * * *");
+  CHECK(spec.schedule->text == "25 6 * * *");
   CHECK(spec.zone.name() == "Europe/Berlin");
   CHECK(spec.options->command ==
         std::vector<std::string>{
