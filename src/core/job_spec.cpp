@@ -81,8 +81,11 @@ SourceLocation::SourceLocation(std::string_view file, int line, int column)
   // Node-based, never erased: the addresses stay valid for the process's life.
   static std::mutex mutex;
   static std::unordered_set<std::string> files;
+  std::string name(file);
   std::lock_guard lock(mutex);
-  file_ = &*files.emplace(file).first;
+  // Looked up before inserting: emplace would allocate a node on every call.
+  const auto it = files.find(name);
+  file_ = it != files.end() ? &*it : &*files.insert(std::move(name)).first;
 }
 
 const std::string& SourceLocation::file() const {
@@ -136,20 +139,22 @@ std::string signal_name(int sig) {
 
 namespace {
 
-std::string schedule_identity(const Schedule& s) {
-  std::string id = s.text;
-  if (const auto* cron = std::get_if<CronSchedule>(&s.kind)) {
-    id += "|" + std::string(to_string(cron->spec.dst_skipped())) + "|" +
-          to_string(cron->spec.dst_repeated());
-  }
-  return id;
+// Schedules fire the same way when their kind, text, DST policy and zone are the same.
+// (Compared without building a key: a load interns a million of them.)
+bool same_schedule(const Schedule& a, const Schedule& b) {
+  if (a.kind.index() != b.kind.index() || a.text != b.text) return false;
+  const auto* x = std::get_if<CronSchedule>(&a.kind);
+  const auto* y = std::get_if<CronSchedule>(&b.kind);
+  return x == nullptr ||
+         (x->spec.zone() == y->spec.zone() && x->spec.dst_skipped() == y->spec.dst_skipped() &&
+          x->spec.dst_repeated() == y->spec.dst_repeated());
 }
 
 }  // namespace
 
 bool same_definition(const JobSpec& a, const JobSpec& b) {
   return a.name == b.name && a.params == b.params && a.options == b.options &&
-         schedule_identity(*a.schedule) == schedule_identity(*b.schedule) &&
+         (a.schedule.shares_with(b.schedule) || same_schedule(*a.schedule, *b.schedule)) &&
          a.zone.name() == b.zone.name();
 }
 
@@ -170,17 +175,6 @@ std::size_t hash_of(const JobOptions& o) {
 struct OptionsHash {
   std::size_t operator()(const SharedValue<JobOptions>& o) const { return hash_of(*o); }
 };
-
-// Schedules fire the same way when their kind, text, DST policy and zone are the same.
-// (Compared without building a key: a load interns a million of them.)
-bool same_schedule(const Schedule& a, const Schedule& b) {
-  if (a.kind.index() != b.kind.index() || a.text != b.text) return false;
-  const auto* x = std::get_if<CronSchedule>(&a.kind);
-  const auto* y = std::get_if<CronSchedule>(&b.kind);
-  return x == nullptr ||
-         (x->spec.zone() == y->spec.zone() && x->spec.dst_skipped() == y->spec.dst_skipped() &&
-          x->spec.dst_repeated() == y->spec.dst_repeated());
-}
 
 struct ScheduleHash {
   std::size_t operator()(const SharedValue<Schedule>& s) const {

@@ -191,7 +191,9 @@ void Engine::recover_runs(Instant now, std::vector<RunRecord> spawning) {
     return;
   }
   std::move(spawning.begin(), spawning.end(), std::back_inserter(unspawned.value()));
-  InterruptedRuns interrupted = interrupted_runs();
+  // Read only when there is a run to recover: the history's interrupted runs can be many.
+  InterruptedRuns interrupted =
+      running->empty() && unspawned->empty() ? InterruptedRuns{} : interrupted_runs();
   // Recorded before a spawn: with no log, the spawn never began and the fire is offered
   // again as the same attempt; with one, its process is looked for (its pid was not recorded).
   for (RunRecord& record : unspawned.value()) {
