@@ -10,10 +10,13 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <map>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -137,6 +140,46 @@ inline void stop(const DaemonRun& run, int sig = SIGTERM, bool cleanup = true) {
   ::waitpid(run.pid, &status, 0);
   std::error_code ec;
   if (cleanup) fs::remove_all(runtime_dir(run.dir), ec);
+}
+
+/// CPU seconds (user + system) this process's threads have used, summed by thread name.
+inline std::map<std::string, double> cpu_by_thread() {
+  std::map<std::string, double> out;
+  const double tick = static_cast<double>(::sysconf(_SC_CLK_TCK));
+  std::error_code ec;
+  for (const auto& task : fs::directory_iterator("/proc/self/task", ec)) {
+    std::ifstream in(task.path() / "stat");
+    std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const auto open = stat.find('(');
+    const auto close = stat.rfind(')');
+    if (open == std::string::npos || close == std::string::npos) continue;
+    std::istringstream fields(stat.substr(close + 2));
+    std::string field;
+    double ticks = 0;
+    // After the name: state is field 3; utime and stime are fields 14 and 15.
+    for (int i = 3; i <= 15 && fields >> field; ++i) {
+      if (i >= 14) ticks += std::stod(field);
+    }
+    out[stat.substr(open + 1, close - open - 1)] += ticks / tick;
+  }
+  return out;
+}
+
+/// What each thread name used between two cpu_by_thread() readings, in microseconds per
+/// `per` (runs, say): "name 12.3, other 4.5".
+inline std::string cpu_per(const std::map<std::string, double>& before,
+                           const std::map<std::string, double>& after, double per) {
+  std::string out;
+  for (const auto& [name, s] : after) {
+    const auto it = before.find(name);
+    const double used = s - (it == before.end() ? 0 : it->second);
+    if (used <= 0) continue;
+    char item[96];
+    std::snprintf(item, sizeof item, "%s%s %.1f", out.empty() ? "" : ", ", name.c_str(),
+                  used * 1e6 / per);
+    out += item;
+  }
+  return out;
 }
 
 inline double percentile(std::vector<double> v, double p) {

@@ -106,10 +106,12 @@ void throughput(std::size_t jobs, double window_s, const fs::path& dir) {
   std::this_thread::sleep_for(std::chrono::seconds(3));  // warm-up: every job has fired
   const std::uint64_t before = ended.load();
   measuring = true;
+  const auto cpu_before = cpu_by_thread();
   const auto began = Clock::now();
   std::this_thread::sleep_for(std::chrono::duration<double>(window_s));
   const std::uint64_t runs = ended.load() - before;
   const double took = elapsed_s(began);
+  const auto cpu_after = cpu_by_thread();
   measuring = false;
   const double rate = static_cast<double>(runs) / took;
   const double bare = bare_dispatch_rate(1'000'000);
@@ -122,6 +124,9 @@ void throughput(std::size_t jobs, double window_s, const fs::path& dir) {
               static_cast<double>(jobs) / add_s);
   std::printf("  skedd: %.0f handler runs/s ended over %.1f s (target >= 100000: %s)\n", rate, took,
               rate >= 100000 ? "met" : "missed");
+  std::printf("  CPU us per run by thread: %s\n",
+              cpu_per(cpu_before, cpu_after, static_cast<double>(std::max<std::uint64_t>(runs, 1)))
+                  .c_str());
   std::printf("  bare pool dispatch, no scheduling or store: %.0f tasks/s; ratio %.2f\n", bare,
               rate / bare);
   std::printf("  start lateness under this load: p50 %.2f ms, p99 %.2f ms, max %.2f ms\n",

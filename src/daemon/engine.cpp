@@ -33,6 +33,20 @@ constexpr Duration kIdleWallHorizon = std::chrono::hours(24);
 // Fires are taken from the scheduler and recorded as pending this long before they are due,
 // so that the record is committed by then and the spawn need not wait for the disk.
 constexpr Duration kLookahead = std::chrono::milliseconds(50);
+// Timers are armed on this grid (rounded up): fires due within one step start in one tick, so
+// that a busy scheduler arms its timer, and wakes, a few thousand times a second at most,
+// not once per fire.
+constexpr Duration kTimerGrain = std::chrono::microseconds(250);
+// How often a busy scheduler records when it was last seen (at most; also at shutdown).
+constexpr Duration kLastSeenInterval = std::chrono::seconds(1);
+
+template <typename TimePoint>
+TimePoint on_grain(TimePoint t) {
+  const auto step = std::chrono::duration_cast<typename TimePoint::duration>(kTimerGrain);
+  const auto since = t.time_since_epoch();
+  const auto rest = since % step;
+  return rest.count() == 0 ? t : t + (step - rest);
+}
 
 // This boot's id; empty when unreadable (then @reboot jobs run at every start).
 std::string boot_id() {
@@ -75,7 +89,11 @@ Engine::Engine(asio::io_context& io, Config config, const Clock& clock, ProcessS
       child_signal_(io, SIGCHLD),
       // Run ids only need to be unique within the state dir until the store assigns them:
       // microseconds since the epoch at start, counting up, do that across restarts.
-      next_run_id_(static_cast<std::uint64_t>(clock.wall_now().time_since_epoch().count())) {}
+      next_run_id_(static_cast<std::uint64_t>(clock.wall_now().time_since_epoch().count())),
+      // Ids below the first one are an earlier skedd's: their pending records are committed.
+      settled_below_(next_run_id_),
+      reserved_to_(next_run_id_),
+      settling_to_(next_run_id_) {}
 
 Engine::~Engine() = default;
 
@@ -430,7 +448,7 @@ void Engine::change_job(JobId id, SpecPtr shared) {
   // already taken from the scheduler (held until due) is not taken again.
   const auto anchor = scheduler_.next_fire(id);
   std::optional<Instant> taken;
-  for (const auto& [at, fire] : held_) {
+  for (const auto& [at, seq, fire] : held_) {
     if (fire.job == id && fire.attempt == 1)
       taken = std::max(taken.value_or(fire.scheduled), fire.scheduled);
   }
@@ -455,7 +473,7 @@ void Engine::rearm() {
     const Instant wall_now = clock_.wall_now();
     // Fires are taken kLookahead before they are due (see tick()).
     std::optional<Instant> wall_at = scheduler_.next_wall_deadline();
-    if (wall_at) *wall_at -= kLookahead;
+    if (wall_at) *wall_at = on_grain(*wall_at - kLookahead);
     if (!wall_at) {
       const bool idle_armed = wall_armed_ && *wall_armed_ > wall_now + kIdleWallHorizon / 2;
       wall_at = idle_armed ? *wall_armed_ : wall_now + kIdleWallHorizon;
@@ -468,7 +486,8 @@ void Engine::rearm() {
     }
     std::optional<MonoInstant> s = scheduler_.next_mono_deadline();
     if (s) *s -= kLookahead;
-    if (!held_.empty() && (!s || held_.begin()->first < *s)) s = held_.begin()->first;
+    if (!held_.empty() && (!s || held_.front().due < *s)) s = held_.front().due;
+    if (s) *s = on_grain(*s);
     if (s && (!mono_at || *s < *mono_at)) mono_at = s;
   }
   if (mono_at == mono_armed_) return;
@@ -520,9 +539,10 @@ void Engine::tick() {
     const MonoInstant mono_now = clock_.mono_now();
     // Held fires first: they were taken earlier, so they are due no later than the rest.
     std::vector<Fire> due;
-    while (!held_.empty() && held_.begin()->first <= mono_now) {
-      due.push_back(held_.begin()->second);
-      held_.erase(held_.begin());
+    while (!held_.empty() && held_.front().due <= mono_now) {
+      std::pop_heap(held_.begin(), held_.end(), Held::later);
+      due.push_back(held_.back().fire);
+      held_.pop_back();
     }
     for (Fire& fire : scheduler_.pop_due(kLookahead)) {
       if (fire.due > wall_now) {
@@ -532,7 +552,10 @@ void Engine::tick() {
       }
     }
     for (const Fire& fire : due) handle_fire(fire);
-    if (!due.empty()) store_.put_meta("last_seen", utc(wall_now));
+    if (!due.empty() && mono_now - last_seen_written_ >= kLastSeenInterval) {
+      last_seen_written_ = mono_now;
+      store_.put_meta("last_seen", utc(wall_now));
+    }
     pump();
   }
   rearm();
@@ -575,7 +598,12 @@ Engine::Triggered Engine::handle_fire(Fire fire, const DispatchPolicy* policy) {
                 {{"job", job.spec->name}, {"scheduled", utc(fire.scheduled)}});
       [[fallthrough]];
     case OfferOutcome::kReady:
-      if (!recorded) store_.put_fire(pending_of(fire));
+      if (recorded) break;
+      if (fire.attempt == 1) {
+        store_.put_fire_taken(pending_of(fire), scheduler_.next_fire(fire.job));
+        return {result.outcome, fire.run};
+      }
+      store_.put_fire(pending_of(fire));
       break;
   }
   if (fire.attempt == 1 && !recorded) {
@@ -595,29 +623,36 @@ PendingFire Engine::pending_of(const Fire& fire) const {
 
 RunId Engine::reserve_run_id() {
   const RunId id{next_run_id_++};
-  unsettled_.insert(id.value);
-  fresh_.push_back(id.value);
+  reserved_to_ = id.value + 1;
   return id;
 }
 
 void Engine::hold_until_due(Fire fire, Instant wall_now, MonoInstant mono_now) {
   if (fire.run.value == 0) {
-    StoreGroup group(store_);
     fire.run = reserve_run_id();
-    store_.put_fire(pending_of(fire));
     if (fire.attempt == 1) {
-      store_.put_next_fire(jobs_[fire.job.value].spec->name, scheduler_.next_fire(fire.job));
+      store_.put_fire_taken(pending_of(fire), scheduler_.next_fire(fire.job));
+    } else {
+      store_.put_fire(pending_of(fire));
     }
   }
-  held_.emplace(mono_now + (fire.due - wall_now), std::move(fire));
+  held_.push_back(Held{mono_now + (fire.due - wall_now), held_seq_++, std::move(fire)});
+  std::push_heap(held_.begin(), held_.end(), Held::later);
 }
 
 void Engine::settle_reservations() {
-  if (fresh_.empty()) return;
+  if (reserved_to_ == settling_to_) return;
+  settling_to_ = reserved_to_;
   // A failed commit settles them too: spawns do not wait for a disk that refuses writes.
-  after_commit(store_, io_, alive_, [this, ids = std::exchange(fresh_, {})](const Status&) {
-    for (const std::uint64_t id : ids) unsettled_.erase(id);
-  });
+  // Batched: these fires are due kLookahead from now at the soonest; a commit at once for each
+  // tick would make a busy store commit a few fires at a time. Commits, and so these
+  // callbacks, come in the order of the writes: each settles every id reserved before.
+  after_commit(
+      store_, io_, alive_,
+      [this, upto = reserved_to_](const Status&) {
+        settled_below_ = std::max(settled_below_, upto);
+      },
+      Store::Pace::kBatched);
 }
 
 void Engine::pump() {
@@ -627,14 +662,23 @@ void Engine::pump() {
   const std::vector<Fire> startable = dispatcher_.take_startable(clock_.wall_now(), &dropped);
   for (const Dropped& d : dropped) record_not_run(d.fire, RunState::kMissed, d.reason);
   if (startable.empty()) return;
-  std::vector<RunId> recorded;
-  for (const Fire& fire : startable) start_run(fire, recorded);
-  if (recorded.empty()) return;
+  std::vector<RunId> recorded, settling;
+  for (const Fire& fire : startable) start_run(fire, recorded, settling);
   // Spawned once their records are committed: a kill -9 at any moment then leaves either a
   // pending fire, a run recorded before its spawn (found again at start), or a running run.
-  after_commit(store_, io_, alive_, [this, ids = std::move(recorded)](const Status& status) {
-    spawn_recorded(ids, status);
-  });
+  if (!recorded.empty()) {
+    after_commit(store_, io_, alive_, [this, ids = std::move(recorded)](const Status& status) {
+      spawn_recorded(ids, status);
+    });
+  }
+  // Handler runs wait for their pending fire's commit, with the writer's next batch: no write
+  // of their own, so that a scheduler behind its fires does not add one per fire.
+  if (!settling.empty()) {
+    after_commit(
+        store_, io_, alive_,
+        [this, ids = std::move(settling)](const Status& status) { spawn_recorded(ids, status); },
+        Store::Pace::kBatched);
+  }
 }
 
 void Engine::spawn_recorded(const std::vector<RunId>& ids, const Status& status) {
@@ -667,7 +711,8 @@ bool Engine::cancel_unspawned(RunId id) {
   record.started = clock_.wall_now();
   record.ended = record.started;
   record.checkpoint = run.checkpoint;
-  record.message = "cancelled before its process was spawned";
+  record.message = is_handler_job(*run.spec) ? "cancelled before its handler started"
+                                             : "cancelled before its process was spawned";
   store_.put_run(record);
   log_event(info, "run_cancelled", {{"job", record.job}, {"run", id.value}, {"spawned", false}});
   dispatcher_.finished(run.fire.job, id);
@@ -704,7 +749,8 @@ void Engine::record_not_run(const Fire& fire, RunState state, NotRunReason reaso
       NotRunRecord{jobs_[fire.job.value].spec->name, state, reason, fire.scheduled, last, count});
 }
 
-void Engine::start_run(const Fire& fire, std::vector<RunId>& recorded) {
+void Engine::start_run(const Fire& fire, std::vector<RunId>& recorded,
+                       std::vector<RunId>& settling) {
   const Job& job = jobs_[fire.job.value];
   if (job.removed) {
     // Waited in the ready queue while a reload removed its job.
@@ -719,10 +765,17 @@ void Engine::start_run(const Fire& fire, std::vector<RunId>& recorded) {
   }
   const RunId id = fire.run.value != 0 ? fire.run : RunId{next_run_id_++};
   dispatcher_.started(fire.job, id);
-  if (fire.run.value != 0 && !unsettled_.contains(id.value)) {
+  if (fire.run.value != 0 && id.value < settled_below_) {
     // Its pending record, under this run id, is committed: after a crash from here on, a
     // log file of the run tells that its spawn began, and its process is looked for.
     launch(id, fire, job.spec, std::move(checkpoint));
+    return;
+  }
+  if (fire.run.value != 0 && is_handler_job(*job.spec)) {
+    // Its pending record is written, not yet committed: a handler run needs nothing more
+    // (if the program dies after it starts, that record offers the fire again).
+    unspawned_.emplace(id, Unspawned{fire, job.spec, std::move(checkpoint)});
+    settling.push_back(id);
     return;
   }
   RunRecord record;
@@ -757,10 +810,17 @@ void Engine::on_run_finished(const RunOutcome& outcome) {
     observer_(RunEvent{outcome.run, outcome.spec->name, outcome.fire.scheduled,
                        outcome.fire.attempt, outcome.state});
   }
-  // A handler's return frees a slot without a SIGCHLD to notice it.
-  if (is_handler_job(*outcome.spec) && !shutting_down_) {
-    pump();
-    rearm();
+  // A handler's return frees a slot without a SIGCHLD to notice it: the slots freed by a batch
+  // of returns are filled once.
+  if (is_handler_job(*outcome.spec) && !shutting_down_ && !pump_posted_) {
+    pump_posted_ = true;
+    asio::post(io_, [this, alive = std::weak_ptr(alive_)] {
+      if (!alive.lock()) return;
+      pump_posted_ = false;
+      if (shutting_down_) return;
+      pump();
+      rearm();
+    });
   }
   check_shutdown_done();
 }

@@ -183,9 +183,10 @@ class Engine {
   /// Marks the run ids reserved since the last call as committed once they are.
   void settle_reservations();
   void pump();
-  /// Spawns the fire's run at once when its pending record is committed; otherwise records
-  /// the run (kScheduled) first and spawns once that record is committed.
-  void start_run(const Fire& fire, std::vector<RunId>& recorded);
+  /// Spawns the fire's run at once when its pending record is committed; otherwise a handler
+  /// run waits for that commit (its id added to `settling`), and a process run is recorded
+  /// (kScheduled) first and spawned once that record is committed (its id in `recorded`).
+  void start_run(const Fire& fire, std::vector<RunId>& recorded, std::vector<RunId>& settling);
   /// Spawns the recorded runs `ids` (their records are committed, or `status` says why not).
   void spawn_recorded(const std::vector<RunId>& ids, const Status& status);
   /// Cancels a run recorded and not yet spawned; false when `id` is not one.
@@ -230,19 +231,34 @@ class Engine {
   std::map<std::pair<std::uint32_t, Instant>, std::string> checkpoints_;
   std::uint64_t next_run_id_;
   MonoInstant last_prune_{};
-  /// Runs recorded (kScheduled) whose spawn waits for the record's commit.
+  MonoInstant last_seen_written_{};  ///< when tick() last recorded last_seen
+  bool pump_posted_ = false;         ///< a pump() after handler returns is posted
+  /// Runs recorded (kScheduled) whose spawn waits for the record's commit, and handler runs
+  /// waiting for their pending record's.
   struct Unspawned {
     Fire fire;
     std::shared_ptr<const JobSpec> spec;
     std::string checkpoint;
   };
   std::map<RunId, Unspawned> unspawned_;
-  /// Fires taken from the scheduler ahead of time (kLookahead), by when they are due.
-  std::multimap<MonoInstant, Fire> held_;
-  /// Run ids reserved in pending records that may not be committed yet; fresh_ are those
-  /// whose commit nobody waits for yet (see settle_reservations()).
-  std::set<std::uint64_t> unsettled_;
-  std::vector<std::uint64_t> fresh_;
+  /// Fires taken from the scheduler ahead of time (kLookahead): a heap, the first due (and
+  /// of those, the first taken) at the front.
+  struct Held {
+    MonoInstant due;
+    std::uint64_t seq;
+    Fire fire;
+    static bool later(const Held& a, const Held& b) {
+      return a.due != b.due ? a.due > b.due : a.seq > b.seq;
+    }
+  };
+  std::vector<Held> held_;
+  std::uint64_t held_seq_ = 0;
+  /// Run ids reserved in pending records, in increasing order: those below settled_below_
+  /// have their records committed; reserved_to_ is one past the last reserved, settling_to_
+  /// the same when settle_reservations() last asked for a commit.
+  std::uint64_t settled_below_;
+  std::uint64_t reserved_to_;
+  std::uint64_t settling_to_;
   bool store_failing_ = false;
   /// Expires with the engine, so that commit notices posted later are dropped.
   std::shared_ptr<const int> alive_ = std::make_shared<const int>(0);

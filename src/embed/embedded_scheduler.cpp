@@ -19,6 +19,7 @@
 #include "skedd/time/clock.h"
 #include "skedd/util/random.h"
 #include "store/state_lock.h"
+#include "util/thread_name.h"
 
 namespace skedd {
 namespace fs = std::filesystem;
@@ -185,7 +186,10 @@ Status EmbeddedScheduler::start() {
   });
   if (d.own_io) {
     d.work.emplace(d.io->get_executor());
-    d.thread = std::thread([io = d.io] { io->run(); });
+    d.thread = std::thread([io = d.io] {
+      name_this_thread("skedd-loop");
+      io->run();
+    });
   }
   return Ok{};
 }

@@ -8,6 +8,7 @@
 #include "daemon/event_log.h"
 #include "daemon/log_fields.h"
 #include "daemon/started_run.h"
+#include "util/thread_name.h"
 
 namespace skedd {
 namespace {
@@ -126,6 +127,7 @@ HandlerRunner::HandlerRunner(asio::io_context& io, const Clock& clock, Store& st
       store_(store),
       handlers_(handlers),
       on_finished_(std::move(on_finished)),
+      threads_(threads),
       pool_(static_cast<std::size_t>(threads)) {}
 
 HandlerRunner::~HandlerRunner() {
@@ -149,7 +151,7 @@ void HandlerRunner::start(RunId id, JobId job, std::shared_ptr<const JobSpec> sp
     const std::string message =
         handler == nullptr ? "handler \"" + run.spec->options->handler + "\" is not registered"
                            : "params are not a JSON object";
-    on_returned(id, Returned{true, message, run.checkpoint});
+    on_returned(Returned{id, true, message, run.checkpoint});
     return;
   }
   run.sink = std::make_shared<RunSink>(store_, run.record(RunState::kRunning));
@@ -177,12 +179,48 @@ void HandlerRunner::start(RunId id, JobId job, std::shared_ptr<const JobSpec> sp
   }
   RunContext::Info info{run.spec->name, id, fire.scheduled, fire.attempt, std::move(params),
                         run.checkpoint};
-  asio::post(pool_, [this, id, handler, info = std::move(info), stop = run.stop.get_token(),
-                     sink = run.sink, alive = std::weak_ptr(alive_)]() mutable {
-    RunContext context(std::move(info), *sink, std::move(stop));
-    Returned returned;
+  if (to_hand_over_.empty()) {
+    asio::post(io_, [this, alive = std::weak_ptr(alive_)] {
+      if (alive.lock()) hand_over();
+    });
+  }
+  to_hand_over_.push_back(Task{id, handler, std::move(info), run.stop.get_token(), run.sink});
+}
+
+void HandlerRunner::hand_over() {
+  if (to_hand_over_.empty()) return;
+  int idle = 0;
+  {
+    std::lock_guard lock(mu_);
+    for (Task& task : to_hand_over_) queued_.push_back(std::move(task));
+    idle =
+        static_cast<int>(std::min(static_cast<std::size_t>(threads_ - draining_), queued_.size()));
+    draining_ += idle;
+  }
+  to_hand_over_.clear();
+  for (int i = 0; i < idle; ++i) {
+    asio::post(pool_, [this] { drain(); });
+  }
+}
+
+void HandlerRunner::drain() {
+  thread_local const bool named = (name_this_thread("skedd-handler"), true);
+  (void)named;
+  for (;;) {
+    std::optional<Task> task;
+    {
+      std::lock_guard lock(mu_);
+      if (queued_.empty()) {
+        --draining_;
+        return;
+      }
+      task.emplace(std::move(queued_.front()));
+      queued_.pop_front();
+    }
+    RunContext context(std::move(task->info), *task->sink, std::move(task->stop));
+    Returned returned{task->id, false, {}, {}};
     try {
-      (*handler)(context);
+      (*task->handler)(context);
     } catch (const std::exception& e) {
       returned.threw = true;
       returned.message = e.what();
@@ -191,10 +229,29 @@ void HandlerRunner::start(RunId id, JobId job, std::shared_ptr<const JobSpec> sp
       returned.message = "the handler threw an exception not derived from std::exception";
     }
     returned.checkpoint = context.last_checkpoint();
-    asio::post(io_, [this, id, alive, returned = std::move(returned)]() mutable {
-      if (alive.lock()) on_returned(id, std::move(returned));
-    });
-  });
+    task.reset();  // the sink and params go with the thread's work, not the loop's
+    bool first = false;
+    {
+      std::lock_guard lock(mu_);
+      first = returned_.empty();
+      returned_.push_back(std::move(returned));
+    }
+    // One wake-up of the loop per batch of returns: later ones join the batch until then.
+    if (first) {
+      asio::post(io_, [this, alive = std::weak_ptr(alive_)] {
+        if (alive.lock()) collect();
+      });
+    }
+  }
+}
+
+void HandlerRunner::collect() {
+  std::vector<Returned> returned;
+  {
+    std::lock_guard lock(mu_);
+    returned.swap(returned_);
+  }
+  for (Returned& r : returned) on_returned(std::move(r));
 }
 
 void HandlerRunner::record_end(Run& run, const RunRecord& record) {
@@ -258,7 +315,8 @@ void HandlerRunner::on_hard_timeout(RunId id) {
               "held until it returns"}});
 }
 
-void HandlerRunner::on_returned(RunId id, Returned returned) {
+void HandlerRunner::on_returned(Returned returned) {
+  const RunId id = returned.id;
   const auto it = runs_.find(id);
   if (it == runs_.end()) return;
   std::unique_ptr<Run> owned = std::move(it->second);

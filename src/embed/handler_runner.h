@@ -4,10 +4,13 @@
 // the io_context's thread; handlers run on the pool's.
 #pragma once
 
+#include <deque>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <stop_token>
 #include <string>
+#include <vector>
 
 #include "daemon/supervisor.h"
 #include "skedd/embed/handler.h"
@@ -56,14 +59,30 @@ class HandlerRunner {
   class RunSink;
   /// What a handler's thread hands back when it returns.
   struct Returned {
+    RunId id;
     bool threw = false;
     std::string message;
     std::string checkpoint;
   };
+  /// A run handed to the pool: what its thread needs to call the handler.
+  struct Task {
+    RunId id;
+    const Handler* handler;
+    RunContext::Info info;
+    std::stop_token stop;
+    std::shared_ptr<RunSink> sink;
+  };
 
+  /// Hands the runs started since the last call to the pool (posted once per batch, so that
+  /// a burst of starts wakes each pool thread once, not once per run).
+  void hand_over();
+  /// A pool thread's work: runs queued tasks until none is left.
+  void drain();
+  /// The loop's side of drain(): the returns gathered since the last call.
+  void collect();
   void on_soft_timeout(RunId id);
   void on_hard_timeout(RunId id);
-  void on_returned(RunId id, Returned returned);
+  void on_returned(Returned returned);
   /// Records `run`'s final row, unless a checkpoint on the handler's thread is writing.
   void record_end(Run& run, const RunRecord& record);
 
@@ -74,6 +93,14 @@ class HandlerRunner {
   OnFinished on_finished_;
   std::map<RunId, std::unique_ptr<Run>> runs_;
   bool stopping_ = false;
+  const int threads_;
+  std::vector<Task> to_hand_over_;  ///< started on the loop, not yet queued for the pool
+
+  std::mutex mu_;                   // guards the three below, shared by the loop and the pool
+  std::deque<Task> queued_;         ///< waiting for a pool thread
+  int draining_ = 0;                ///< pool threads in drain()
+  std::vector<Returned> returned_;  ///< handlers returned, not yet collected by the loop
+
   /// Expires with the runner, so that returns posted later are dropped.
   std::shared_ptr<const int> alive_ = std::make_shared<const int>(0);
   mutable asio::thread_pool pool_;  // mutable: asking for its executor is not a change

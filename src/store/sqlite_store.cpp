@@ -10,45 +10,22 @@
 #include <thread>
 #include <variant>
 
+#include "store/sqlite_schema.h"
+#include "util/thread_name.h"
+
 namespace skedd {
 namespace {
 
-// Each entry brings the schema from version i to i + 1. Never edit a released entry: append.
-constexpr const char* kMigrations[] = {
-    R"(CREATE TABLE runs (
-         id INTEGER PRIMARY KEY, job TEXT NOT NULL, scheduled_us INTEGER NOT NULL,
-         attempt INTEGER NOT NULL, state TEXT NOT NULL, exit_code INTEGER, signal INTEGER,
-         pid INTEGER, started_us INTEGER NOT NULL, ended_us INTEGER,
-         lateness_us INTEGER NOT NULL, checkpoint TEXT NOT NULL DEFAULT '',
-         log_path TEXT NOT NULL DEFAULT '', message TEXT NOT NULL DEFAULT '');
-       CREATE INDEX runs_by_job ON runs (job, id);
-       CREATE TABLE not_run (
-         id INTEGER PRIMARY KEY AUTOINCREMENT, job TEXT NOT NULL, state TEXT NOT NULL,
-         reason TEXT NOT NULL, first_us INTEGER NOT NULL, last_us INTEGER NOT NULL,
-         count INTEGER NOT NULL);
-       CREATE INDEX not_run_by_job ON not_run (job, id);)",
-    R"(CREATE TABLE job_state (job TEXT PRIMARY KEY, last_fire_us INTEGER NOT NULL);
-       CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);)",
-    R"(ALTER TABLE runs ADD COLUMN pid_start INTEGER;)",
-    R"(CREATE TABLE pending_fires (
-         job TEXT NOT NULL, scheduled_us INTEGER NOT NULL, due_us INTEGER NOT NULL,
-         attempt INTEGER NOT NULL, resumes INTEGER NOT NULL, PRIMARY KEY (job, scheduled_us));
-       ALTER TABLE runs ADD COLUMN progress REAL;
-       ALTER TABLE runs ADD COLUMN progress_message TEXT NOT NULL DEFAULT '';
-       ALTER TABLE runs ADD COLUMN frozen_us INTEGER NOT NULL DEFAULT 0;
-       ALTER TABLE runs ADD COLUMN output_tail BLOB NOT NULL DEFAULT '';
-       CREATE INDEX runs_by_state ON runs (state);
-       CREATE TABLE next_fires (job TEXT PRIMARY KEY, next_us INTEGER NOT NULL);
-       CREATE TABLE paused (job TEXT PRIMARY KEY);
-       CREATE TABLE job_versions (
-         job TEXT NOT NULL, version INTEGER NOT NULL, definition TEXT NOT NULL,
-         created_us INTEGER NOT NULL, PRIMARY KEY (job, version));)",
-    R"(ALTER TABLE pending_fires ADD COLUMN run INTEGER NOT NULL DEFAULT 0;)",
-};
-constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
+using sqlite_schema::kMigrations;
+using sqlite_schema::kSchemaVersion;
 
-// How long the writer lets writes gather before a commit (see write_loop).
+// How long the writer lets writes gather before a commit (see write_loop): the short window,
+// and the long one it uses while the last batch held kBusyBatch writes or more. Under a heavy
+// load each commit then carries more writes: a commit's cost is mostly the pages it writes,
+// and pages are shared by the writes of one batch.
 constexpr auto kGatherWindow = std::chrono::milliseconds(2);
+constexpr auto kBusyGatherWindow = std::chrono::milliseconds(20);
+constexpr std::size_t kBusyBatch = 256;
 // How often the WAL is copied into the database file (see checkpoint_loop).
 constexpr auto kCheckpointInterval = std::chrono::milliseconds(500);
 
@@ -75,6 +52,10 @@ struct NextFireOp {
   std::string job;
   std::optional<Instant> next;
 };
+struct FireTakenOp {
+  PendingFire fire;
+  std::optional<Instant> next;
+};
 struct NextFiresOp {
   Store::NextFires fires;
 };
@@ -96,8 +77,9 @@ struct PruneOp {
   std::vector<std::int64_t> runs;
   std::optional<Instant> cutoff;
 };
-using Op = std::variant<RunRecord, CheckpointOp, NotRunRecord, PendingFire, MetaOp, PruneOp,
-                        DeleteRunOp, ProgressOp, NextFireOp, NextFiresOp, PausedOp, VersionOp>;
+using Op =
+    std::variant<RunRecord, CheckpointOp, NotRunRecord, PendingFire, FireTakenOp, MetaOp, PruneOp,
+                 DeleteRunOp, ProgressOp, NextFireOp, NextFiresOp, PausedOp, VersionOp>;
 
 class SqliteStore final : public Store {
  public:
@@ -106,8 +88,14 @@ class SqliteStore final : public Store {
       : writer_db_(std::move(writer)),
         reader_db_(std::move(reader)),
         checkpoint_db_(std::move(checkpointer)) {
-    thread_ = std::thread([this] { write_loop(); });
-    checkpoint_thread_ = std::thread([this] { checkpoint_loop(); });
+    thread_ = std::thread([this] {
+      name_this_thread("skedd-store");
+      write_loop();
+    });
+    checkpoint_thread_ = std::thread([this] {
+      name_this_thread("skedd-wal");
+      checkpoint_loop();
+    });
   }
   ~SqliteStore() override {
     {
@@ -127,6 +115,9 @@ class SqliteStore final : public Store {
   void put_not_run(const NotRunRecord& record) override { enqueue(record); }
   void delete_run(RunId run) override { enqueue(DeleteRunOp{run}); }
   void put_fire(const PendingFire& fire) override { enqueue(fire); }
+  void put_fire_taken(const PendingFire& fire, std::optional<Instant> next) override {
+    enqueue(FireTakenOp{fire, next});
+  }
   void put_progress(RunId run, double percent, const std::string& message) override {
     enqueue(ProgressOp{run, percent, message});
   }
@@ -156,12 +147,15 @@ class SqliteStore final : public Store {
     return Error::io(last_error_);
   }
 
-  void when_committed(std::function<void(Status)> done) override {
+  void when_committed(std::function<void(Status)> done, Pace pace) override {
     {
       std::lock_guard lock(mu_);
       if (committed_ < queued_) {
-        waiters_.push_back(Waiter{queued_, std::move(done)});
-        cv_.notify_one();
+        waiters_.push_back(Waiter{queued_, std::move(done), pace == Pace::kNow});
+        if (pace == Pace::kNow) {
+          ++urgent_waiters_;
+          cv_.notify_one();
+        }
         return;
       }
     }
@@ -221,6 +215,7 @@ class SqliteStore final : public Store {
   void checkpoint_loop();
   void apply(const Op& op);
   void write_next_fire(const std::string& job, std::optional<Instant> next);
+  void insert_pending(const PendingFire& fire);
 
   std::unique_ptr<SQLite::Database> writer_db_;      // only the writer thread uses it
   std::unique_ptr<SQLite::Database> reader_db_;      // GUARDED_BY(read_mu_)
@@ -242,8 +237,10 @@ class SqliteStore final : public Store {
   struct Waiter {
     std::uint64_t target;  // committed_ at which it is done
     std::function<void(Status)> done;
+    bool urgent;  // Pace::kNow
   };
   std::deque<Waiter> waiters_;   // GUARDED_BY(mu_), by target
+  int urgent_waiters_ = 0;       // GUARDED_BY(mu_): those of waiters_ with Pace::kNow
   int open_groups_ = 0;          // GUARDED_BY(mu_)
   std::size_t group_start_ = 0;  // GUARDED_BY(mu_): pending_ index where the open group begins
   std::thread thread_;
@@ -259,16 +256,17 @@ class SqliteStore final : public Store {
 
   // Writer thread only: prepared statements, see statement().
   SQLite::Statement& statement(std::unique_ptr<SQLite::Statement>& slot, const char* sql);
-  std::unique_ptr<SQLite::Statement> insert_run_, upsert_fire_, upsert_meta_, delete_run_,
-      delete_not_run_, update_checkpoint_, extend_not_run_, insert_not_run_, insert_pending_,
-      delete_pending_, delete_pending_range_, update_progress_, upsert_next_, delete_next_,
-      insert_paused_, delete_paused_, insert_version_;
+  std::unique_ptr<SQLite::Statement> insert_run_, upsert_fire_, upsert_taken_, upsert_meta_,
+      delete_run_, delete_not_run_, update_checkpoint_, extend_not_run_, insert_not_run_,
+      insert_pending_, delete_pending_, delete_pending_range_, update_progress_, upsert_next_,
+      delete_next_, insert_paused_, delete_paused_, insert_version_;
   void apply_run(const RunRecord& run);
   void apply_not_run(const NotRunRecord& nr);
   void upsert_last_fire(const std::string& job, Instant t);
 };
 
 void SqliteStore::write_loop() {
+  std::size_t last_batch = 0;
   for (;;) {
     std::deque<Op> batch;
     {
@@ -277,14 +275,19 @@ void SqliteStore::write_loop() {
       if (stop_ && pending_.empty()) return;
       // Let a burst gather for a moment: fewer, larger commits, and fewer wake-ups competing
       // with the event loop and the runs for the CPU. flush() and waiters cut the wait short.
-      cv_.wait_for(lock, kGatherWindow,
-                   [&] { return stop_ || flush_waiting_ > 0 || !waiters_.empty(); });
+      cv_.wait_for(lock, last_batch >= kBusyBatch ? kBusyGatherWindow : kGatherWindow,
+                   [&] { return stop_ || flush_waiting_ > 0 || urgent_waiters_ > 0; });
       if (stop_ && open_groups_ > 0) group_start_ = pending_.size();  // none will end now
       const std::size_t n = takeable();
       if (n == 0) continue;
-      batch.insert(batch.end(), std::make_move_iterator(pending_.begin()),
-                   std::make_move_iterator(pending_.begin() + static_cast<std::ptrdiff_t>(n)));
-      pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(n));
+      last_batch = n;
+      if (n == pending_.size()) {
+        batch.swap(pending_);
+      } else {
+        batch.insert(batch.end(), std::make_move_iterator(pending_.begin()),
+                     std::make_move_iterator(pending_.begin() + static_cast<std::ptrdiff_t>(n)));
+        pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(n));
+      }
       if (open_groups_ > 0) group_start_ = 0;
     }
     // Group commit: everything queued meanwhile goes in one transaction, one fsync.
@@ -339,6 +342,7 @@ void SqliteStore::notify_waiters(std::unique_lock<std::mutex>& lock, std::uint64
                                  const Status& status) {
   std::vector<std::function<void(Status)>> ready;
   while (!waiters_.empty() && waiters_.front().target <= upto) {
+    if (waiters_.front().urgent) --urgent_waiters_;
     ready.push_back(std::move(waiters_.front().done));
     waiters_.pop_front();
   }
@@ -365,17 +369,19 @@ void SqliteStore::apply(const Op& op) {
   } else if (const auto* nr = std::get_if<NotRunRecord>(&op)) {
     apply_not_run(*nr);
   } else if (const auto* fire = std::get_if<PendingFire>(&op)) {
-    SQLite::Statement& q = statement(insert_pending_,
-                                     "INSERT OR REPLACE INTO pending_fires (job, scheduled_us, "
-                                     "due_us, attempt, resumes, run) VALUES (?,?,?,?,?,?)");
-    q.bind(1, fire->job);
-    q.bind(2, us(fire->scheduled));
-    q.bind(3, us(fire->due));
-    q.bind(4, fire->attempt);
-    q.bind(5, fire->resumes);
-    q.bind(6, static_cast<std::int64_t>(fire->run.value));
-    q.exec();
+    insert_pending(*fire);
     if (fire->attempt == 1) upsert_last_fire(fire->job, fire->scheduled);
+  } else if (const auto* taken = std::get_if<FireTakenOp>(&op)) {
+    insert_pending(taken->fire);
+    SQLite::Statement& q = statement(
+        upsert_taken_,
+        "INSERT INTO job_state (job, last_fire_us, next_us) VALUES (?1, ?2, ?3) "
+        "ON CONFLICT (job) DO UPDATE SET last_fire_us = MAX(IFNULL(last_fire_us, ?2), ?2), "
+        "next_us = ?3");
+    q.bind(1, taken->fire.job);
+    q.bind(2, us(taken->fire.scheduled));
+    if (taken->next) q.bind(3, us(*taken->next));
+    q.exec();
   } else if (const auto* cp = std::get_if<CheckpointOp>(&op)) {
     SQLite::Statement& q =
         statement(update_checkpoint_, "UPDATE runs SET checkpoint = ? WHERE id = ?");
@@ -436,11 +442,24 @@ void SqliteStore::apply(const Op& op) {
   }
 }
 
+void SqliteStore::insert_pending(const PendingFire& fire) {
+  SQLite::Statement& q = statement(insert_pending_,
+                                   "INSERT OR REPLACE INTO pending_fires (job, scheduled_us, "
+                                   "due_us, attempt, resumes, run) VALUES (?,?,?,?,?,?)");
+  q.bind(1, fire.job);
+  q.bind(2, us(fire.scheduled));
+  q.bind(3, us(fire.due));
+  q.bind(4, fire.attempt);
+  q.bind(5, fire.resumes);
+  q.bind(6, static_cast<std::int64_t>(fire.run.value));
+  q.exec();
+}
+
 void SqliteStore::upsert_last_fire(const std::string& job, Instant t) {
   SQLite::Statement& q =
       statement(upsert_fire_,
                 "INSERT INTO job_state (job, last_fire_us) VALUES (?1, ?2) "
-                "ON CONFLICT (job) DO UPDATE SET last_fire_us = MAX(last_fire_us, ?2)");
+                "ON CONFLICT (job) DO UPDATE SET last_fire_us = MAX(IFNULL(last_fire_us, ?2), ?2)");
   q.bind(1, job);
   q.bind(2, us(t));
   q.exec();
@@ -462,7 +481,7 @@ void SqliteStore::apply_run(const RunRecord& run) {
   if (run.signal) q.bind(7, *run.signal);
   if (run.pid) q.bind(8, static_cast<std::int32_t>(*run.pid));
   q.bind(9, us(run.started));
-  if (run.ended) q.bind(10, us(*run.ended));
+  if (run.ended && is_final(run.state)) q.bind(10, us(*run.ended));
   q.bind(11, static_cast<std::int64_t>(run.lateness.count()));
   q.bind(12, run.checkpoint);
   q.bind(13, run.log_path);
@@ -546,6 +565,10 @@ RunRecord read_run(SQLite::Statement& q) {
   return r;
 }
 
+// The WHERE of index runs_active, as its queries must repeat it: runs not ended (apply_run
+// records no end for them).
+constexpr const char* kNotEnded = "ended_us IS NULL";
+
 constexpr const char* kRunColumns =
     "SELECT id, job, scheduled_us, attempt, state, exit_code, signal, pid, started_us, ended_us, "
     "lateness_us, checkpoint, log_path, message, pid_start, progress, progress_message, "
@@ -556,11 +579,18 @@ constexpr const char* kRunColumns =
 Result<std::vector<RunRecord>> SqliteStore::runs(const RunQuery& query) {
   std::lock_guard lock(read_mu_);
   try {
+    // Only the terms asked for, so that the planner can use an index: runs_by_job for a job,
+    // runs_active for a state a run has not yet ended in (its WHERE must be repeated).
+    std::string where = "WHERE true";
+    if (query.job) where += " AND job = ?1";
+    if (query.state) {
+      if (!is_final(*query.state)) where += " AND " + std::string(kNotEnded);
+      where += " AND state = ?2";
+    }
+    if (query.run) where += " AND id = ?4";
+    if (query.since) where += " AND started_us >= ?5";
     SQLite::Statement q(*reader_db_,
-                        std::string(kRunColumns) +
-                            "WHERE (?1 IS NULL OR job = ?1) AND (?2 IS NULL OR state = ?2) "
-                            "AND (?4 IS NULL OR id = ?4) AND (?5 IS NULL OR started_us >= ?5) "
-                            "ORDER BY id DESC LIMIT ?3");
+                        std::string(kRunColumns) + where + " ORDER BY id DESC LIMIT ?3");
     if (query.job) q.bind(1, *query.job);
     if (query.state) q.bind(2, to_string(*query.state));
     q.bind(3, static_cast<std::int64_t>(query.limit));
@@ -626,7 +656,8 @@ Result<std::vector<NotRunRecord>> SqliteStore::not_run(const std::string& job, s
 Result<std::map<std::string, Instant>> SqliteStore::last_fires() {
   std::lock_guard lock(read_mu_);
   try {
-    SQLite::Statement q(*reader_db_, "SELECT job, last_fire_us FROM job_state");
+    SQLite::Statement q(*reader_db_,
+                        "SELECT job, last_fire_us FROM job_state WHERE last_fire_us IS NOT NULL");
     std::map<std::string, Instant> out;
     while (q.executeStep()) out[q.getColumn(0).getString()] = instant(q.getColumn(1).getInt64());
     return out;
@@ -638,7 +669,8 @@ Result<std::map<std::string, Instant>> SqliteStore::last_fires() {
 Result<std::map<std::string, Instant>> SqliteStore::next_fires() {
   std::lock_guard lock(read_mu_);
   try {
-    SQLite::Statement q(*reader_db_, "SELECT job, next_us FROM next_fires");
+    SQLite::Statement q(*reader_db_,
+                        "SELECT job, next_us FROM job_state WHERE next_us IS NOT NULL");
     std::map<std::string, Instant> out;
     while (q.executeStep()) out[q.getColumn(0).getString()] = instant(q.getColumn(1).getInt64());
     return out;
@@ -696,13 +728,14 @@ Result<std::vector<std::pair<int, std::string>>> SqliteStore::job_versions(const
 void SqliteStore::write_next_fire(const std::string& job, std::optional<Instant> next) {
   if (next) {
     SQLite::Statement& q = statement(upsert_next_,
-                                     "INSERT INTO next_fires (job, next_us) VALUES (?1, ?2) "
+                                     "INSERT INTO job_state (job, next_us) VALUES (?1, ?2) "
                                      "ON CONFLICT (job) DO UPDATE SET next_us = ?2");
     q.bind(1, job);
     q.bind(2, us(*next));
     q.exec();
   } else {
-    SQLite::Statement& q = statement(delete_next_, "DELETE FROM next_fires WHERE job = ?");
+    SQLite::Statement& q =
+        statement(delete_next_, "UPDATE job_state SET next_us = NULL WHERE job = ?");
     q.bind(1, job);
     q.exec();
   }
@@ -787,8 +820,11 @@ Status migrate(SQLite::Database& db, const std::string& path) {
 Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& path,
                                                  const SqliteStoreOptions& options) {
   try {
+    // NOMUTEX: each connection is used by one thread at a time (the reader under read_mu_), so
+    // SQLite's lock around every call is not needed.
     auto writer = std::make_unique<SQLite::Database>(
-        path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_NOFOLLOW,
+        path,
+        SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_NOFOLLOW | SQLite::OPEN_NOMUTEX,
         options.busy_timeout_ms);
     // The first statement reads the header: a file that is not a database fails here.
     const std::string mode = writer->execAndGet("PRAGMA journal_mode = WAL").getString();
@@ -798,10 +834,11 @@ Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& path,
     writer->exec(options.full_sync ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL");
     if (auto s = migrate(*writer, path); !s) return s.error();
     writer->exec("PRAGMA wal_autocheckpoint = 0");
-    auto reader =
-        std::make_unique<SQLite::Database>(path, SQLite::OPEN_READONLY, options.busy_timeout_ms);
+    auto reader = std::make_unique<SQLite::Database>(
+        path, SQLite::OPEN_READONLY | SQLite::OPEN_NOMUTEX, options.busy_timeout_ms);
     auto checkpointer = std::make_unique<SQLite::Database>(
-        path, SQLite::OPEN_READWRITE | SQLite::OPEN_NOFOLLOW, options.busy_timeout_ms);
+        path, SQLite::OPEN_READWRITE | SQLite::OPEN_NOFOLLOW | SQLite::OPEN_NOMUTEX,
+        options.busy_timeout_ms);
     checkpointer->exec(options.full_sync ? "PRAGMA synchronous = FULL"
                                          : "PRAGMA synchronous = NORMAL");
     return std::unique_ptr<Store>(

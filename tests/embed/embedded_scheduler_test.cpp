@@ -202,11 +202,19 @@ TEST_CASE("libskedd: at the hard timeout the run is recorded timed_out and its s
   REQUIRE(s.add(job("h", "stubborn", "soft_timeout = \"100ms\"\nhard_timeout = \"300ms\"\n")));
   const auto run = s.trigger("h");
   REQUIRE(run);
-  // Recorded timed_out with its end while the handler still runs.
+  // Recorded timed_out with its end while the handler still runs (until then, a handler run
+  // that neither checkpoints nor reports progress has no row).
   skedd::RunRecord record;
   for (int i = 0; i < 200; ++i) {
-    record = run_record(s, run.value());
-    if (record.state == RunState::kTimedOut) break;
+    skedd::RunQuery query;
+    query.run = run.value();
+    REQUIRE(s.flush());
+    const auto runs = s.runs(query);
+    REQUIRE(runs);
+    if (!runs->empty() && runs->front().state == RunState::kTimedOut) {
+      record = runs->front();
+      break;
+    }
     std::this_thread::sleep_for(20ms);
   }
   CHECK(record.state == RunState::kTimedOut);
@@ -364,3 +372,38 @@ TEST_CASE("libskedd: stop() from a handler stops starting runs, the destructor f
 }
 
 }  // namespace
+
+TEST_CASE("libskedd: handlers run side by side up to handler_threads, the rest wait their turn",
+          "[embed]") {
+  skedd::test::TempDir dir("skedd-embed");
+  Events events;
+  std::mutex mu;
+  std::condition_variable changed;
+  int inside = 0, peak = 0;
+  bool release = false;
+  EmbeddedScheduler s(in(dir));  // 2 handler threads
+  REQUIRE(s.register_handler("hold", [&](RunContext&) {
+    std::unique_lock lock(mu);
+    peak = std::max(peak, ++inside);
+    changed.notify_all();
+    changed.wait_for(lock, 10s, [&] { return release; });
+    --inside;
+  }));
+  s.on_run(std::ref(events));
+  REQUIRE(s.start());
+  for (const char* name : {"a", "b", "c"}) REQUIRE(s.add(job(name, "hold")));
+  for (const char* name : {"a", "b", "c"}) REQUIRE(s.trigger(name));
+  {
+    std::unique_lock lock(mu);
+    REQUIRE(changed.wait_for(lock, 10s, [&] { return inside == 2; }));
+    // The third run is started for the scheduler, and waits for a thread.
+    CHECK_FALSE(changed.wait_for(lock, 200ms, [&] { return inside > 2; }));
+    release = true;
+    changed.notify_all();
+  }
+  for (const char* name : {"a", "b", "c"}) {
+    CHECK(events.wait(name, RunState::kSucceeded).state == RunState::kSucceeded);
+  }
+  std::lock_guard lock(mu);
+  CHECK(peak == 2);
+}

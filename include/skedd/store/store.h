@@ -96,6 +96,9 @@ class Store {
   /// Records a fire taken from the scheduler as pending, and (attempt 1) as its job's latest
   /// fire, in one write: after a crash it is either pending or before the last fire.
   virtual void put_fire(const PendingFire& fire) = 0;
+  /// A first attempt's fire taken from its job's schedule: put_fire() and put_next_fire()
+  /// (`next`, the job's fire after it) as one write of the job's row, not two.
+  virtual void put_fire_taken(const PendingFire& fire, std::optional<Instant> next) = 0;
   /// Records the run's latest progress line.
   virtual void put_progress(RunId run, double percent, const std::string& message) = 0;
   /// Records the run's latest checkpoint.
@@ -127,10 +130,15 @@ class Store {
   /// Waits until every write queued before the call is committed. Returns the writer's last
   /// error when a commit failed (the writes are kept and retried).
   virtual Status flush() = 0;
+  /// How soon a waiter needs its writes committed.
+  enum class Pace {
+    kNow,      ///< the writer commits at once
+    kBatched,  ///< with the next batch, after the writer's gather window (tens of ms at most)
+  };
   /// Calls `done` on the writer's thread once every write queued before the call is
   /// committed, or once a commit of them failed (with its error; they stay queued and are
-  /// retried). Never blocks; a waiter makes the writer commit at once.
-  virtual void when_committed(std::function<void(Status)> done) = 0;
+  /// retried). Never blocks.
+  virtual void when_committed(std::function<void(Status)> done, Pace pace = Pace::kNow) = 0;
   /// Writes between begin_group() and end_group() are committed in one transaction, never
   /// split between two (groups nest; keep them short: the writer waits for the end).
   virtual void begin_group() = 0;

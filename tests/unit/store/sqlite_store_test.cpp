@@ -13,6 +13,7 @@
 #include <catch2/catch.hpp>
 
 #include "skedd/time/timestamp.h"
+#include "store/sqlite_schema.h"
 #include "support/temp_dir.h"
 
 namespace {
@@ -35,6 +36,10 @@ skedd::RunRecord run(std::uint64_t id, const std::string& job, RunState state) {
   r.pid_start = 987654;
   r.log_path = "/var/lib/skedd/logs/" + job + "." + std::to_string(id) + ".log";
   return r;
+}
+
+skedd::Instant instant_of(std::int64_t us) {
+  return skedd::Instant(skedd::Duration(us));
 }
 
 std::unique_ptr<skedd::Store> open(const std::string& path) {
@@ -138,7 +143,7 @@ TEST_CASE("a database from a newer skedd is refused", "[store]") {
   REQUIRE_FALSE(store.ok());
   CHECK(store.error().message ==
         "state database " + path +
-            " has schema version 99, newer than this skedd knows (5): run the newer skedd, or "
+            " has schema version 99, newer than this skedd knows (6): run the newer skedd, or "
             "restore a backup made by this version");
 }
 
@@ -354,4 +359,112 @@ TEST_CASE("a locked database fails a commit after the busy timeout, the writes a
   REQUIRE(flushed.ok());
   CHECK(store->health().ok);
   CHECK(store->meta("k").value() == std::optional<std::string>("v"));
+}
+
+TEST_CASE("a fire taken from its schedule records it pending, the last and the next fire",
+          "[store]") {
+  skedd::test::TempDir dir("skedd-store-test");
+  const std::string path = dir / "skedd.db";
+  {
+    auto store = open(path);
+    store->put_fire_taken(
+        {"a", at("2026-03-08T07:30:00Z"), at("2026-03-08T07:30:00Z"), 1, 0, skedd::RunId{7}},
+        at("2026-03-08T07:31:00Z"));
+    // An older fire taken later (a catch-up) keeps the last fire where it is.
+    store->put_fire_taken({"a", at("2026-03-08T07:20:00Z"), at("2026-03-08T07:20:00Z")},
+                          at("2026-03-08T07:31:00Z"));
+    // A one-shot's fire: no next.
+    store->put_next_fire("b", at("2026-03-08T08:00:00Z"));
+    store->put_fire_taken({"b", at("2026-03-08T08:00:00Z"), at("2026-03-08T08:00:00Z")},
+                          std::nullopt);
+    REQUIRE(store->flush().ok());
+  }
+  auto store = open(path);
+  const auto last = store->last_fires().value();
+  CHECK(skedd::format_rfc3339_utc(last.at("a")) == "2026-03-08T07:30:00Z");
+  CHECK(skedd::format_rfc3339_utc(last.at("b")) == "2026-03-08T08:00:00Z");
+  const auto next = store->next_fires().value();
+  CHECK(next.size() == 1);
+  CHECK(skedd::format_rfc3339_utc(next.at("a")) == "2026-03-08T07:31:00Z");
+  const auto pending = store->pending_fires().value();
+  REQUIRE(pending.size() == 3);
+  CHECK(pending[1].job == "a");
+  CHECK(pending[1].run.value == 7);
+}
+
+TEST_CASE("runs are found by state, job and id alone or together", "[store]") {
+  skedd::test::TempDir dir("skedd-store-test");
+  auto store = open(dir / "skedd.db");
+  store->put_run(run(1, "a", RunState::kRunning));
+  store->put_run(run(2, "a", RunState::kScheduled));
+  store->put_run(run(3, "b", RunState::kRunning));
+  skedd::RunRecord done = run(4, "b", RunState::kSucceeded);
+  done.ended = at("2026-03-08T07:31:00Z");
+  store->put_run(done);
+  // A run recorded as running with an end time is still found as running (no end is kept).
+  skedd::RunRecord odd = run(5, "c", RunState::kRunning);
+  odd.ended = at("2026-03-08T07:31:00Z");
+  store->put_run(odd);
+  REQUIRE(store->flush().ok());
+  const auto ids = [&](const skedd::RunQuery& q) {
+    std::vector<std::uint64_t> out;
+    const auto runs = store->runs(q);
+    REQUIRE(runs.ok());
+    for (const skedd::RunRecord& r : runs.value()) out.push_back(r.run.value);
+    return out;
+  };
+  CHECK(ids({std::nullopt, RunState::kRunning}) == std::vector<std::uint64_t>{5, 3, 1});
+  CHECK(ids({"a", RunState::kRunning}) == std::vector<std::uint64_t>{1});
+  CHECK(ids({std::nullopt, RunState::kScheduled}) == std::vector<std::uint64_t>{2});
+  CHECK(ids({std::nullopt, RunState::kSucceeded}) == std::vector<std::uint64_t>{4});
+  CHECK(ids({"b"}) == std::vector<std::uint64_t>{4, 3});
+  CHECK(ids({std::nullopt, std::nullopt, 2}) == std::vector<std::uint64_t>{5, 4});
+  skedd::RunQuery one;
+  one.run = skedd::RunId{3};
+  CHECK(ids(one) == std::vector<std::uint64_t>{3});
+  // The queries for a state a run has not ended in use the index of such runs.
+  SQLite::Database db(dir / "skedd.db", SQLite::OPEN_READONLY);
+  CHECK(db.execAndGet("SELECT count(*) FROM runs INDEXED BY runs_active WHERE ended_us IS NULL "
+                      "AND state = 'running'")
+            .getInt() == 3);
+}
+
+TEST_CASE("a version 5 database is migrated with its fires, pending fires and runs", "[store]") {
+  skedd::test::TempDir dir("skedd-store-test");
+  const std::string path = dir / "skedd.db";
+  {
+    SQLite::Database db(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    for (int v = 0; v < 5; ++v) db.exec(skedd::sqlite_schema::kMigrations[v]);
+    db.exec("PRAGMA user_version = 5");
+    db.exec(
+        "INSERT INTO job_state VALUES ('a', 100), ('b', 200);"
+        "INSERT INTO next_fires VALUES ('b', 300), ('c', 400);"
+        "INSERT INTO pending_fires (job, scheduled_us, due_us, attempt, resumes, run) "
+        "VALUES ('a', 100, 150, 2, 1, 77);"
+        "INSERT INTO runs (id, job, scheduled_us, attempt, state, started_us, lateness_us) "
+        "VALUES (1, 'a', 50, 1, 'running', 51, 1), (2, 'b', 60, 1, 'succeeded', 61, 1);"
+        "UPDATE runs SET ended_us = 70 WHERE id = 2;");
+  }
+  auto store = open(path);
+  const auto last = store->last_fires().value();
+  CHECK(last.size() == 2);
+  CHECK(last.at("a").time_since_epoch().count() == 100);
+  CHECK(last.at("b").time_since_epoch().count() == 200);
+  const auto next = store->next_fires().value();
+  CHECK(next.size() == 2);
+  CHECK(next.at("b").time_since_epoch().count() == 300);
+  CHECK(next.at("c").time_since_epoch().count() == 400);
+  const auto pending = store->pending_fires().value();
+  REQUIRE(pending.size() == 1);
+  CHECK(pending[0].attempt == 2);
+  CHECK(pending[0].resumes == 1);
+  CHECK(pending[0].run.value == 77);
+  const auto running = store->runs({std::nullopt, RunState::kRunning}).value();
+  REQUIRE(running.size() == 1);
+  CHECK(running[0].run.value == 1);
+  // Writes go on in the new tables.
+  store->put_fire_taken({"c", instant_of(500), instant_of(500)}, instant_of(600));
+  REQUIRE(store->flush().ok());
+  CHECK(store->last_fires().value().at("c").time_since_epoch().count() == 500);
+  CHECK(store->next_fires().value().at("c").time_since_epoch().count() == 600);
 }

@@ -1,0 +1,64 @@
+// The state database's schema, as the migrations that build it (tests build old versions).
+#pragma once
+
+#include <iterator>
+
+namespace skedd::sqlite_schema {
+
+// Each entry brings the schema from version i to i + 1. Never edit a released entry: append.
+inline constexpr const char* kMigrations[] = {
+    R"(CREATE TABLE runs (
+         id INTEGER PRIMARY KEY, job TEXT NOT NULL, scheduled_us INTEGER NOT NULL,
+         attempt INTEGER NOT NULL, state TEXT NOT NULL, exit_code INTEGER, signal INTEGER,
+         pid INTEGER, started_us INTEGER NOT NULL, ended_us INTEGER,
+         lateness_us INTEGER NOT NULL, checkpoint TEXT NOT NULL DEFAULT '',
+         log_path TEXT NOT NULL DEFAULT '', message TEXT NOT NULL DEFAULT '');
+       CREATE INDEX runs_by_job ON runs (job, id);
+       CREATE TABLE not_run (
+         id INTEGER PRIMARY KEY AUTOINCREMENT, job TEXT NOT NULL, state TEXT NOT NULL,
+         reason TEXT NOT NULL, first_us INTEGER NOT NULL, last_us INTEGER NOT NULL,
+         count INTEGER NOT NULL);
+       CREATE INDEX not_run_by_job ON not_run (job, id);)",
+    R"(CREATE TABLE job_state (job TEXT PRIMARY KEY, last_fire_us INTEGER NOT NULL);
+       CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);)",
+    R"(ALTER TABLE runs ADD COLUMN pid_start INTEGER;)",
+    R"(CREATE TABLE pending_fires (
+         job TEXT NOT NULL, scheduled_us INTEGER NOT NULL, due_us INTEGER NOT NULL,
+         attempt INTEGER NOT NULL, resumes INTEGER NOT NULL, PRIMARY KEY (job, scheduled_us));
+       ALTER TABLE runs ADD COLUMN progress REAL;
+       ALTER TABLE runs ADD COLUMN progress_message TEXT NOT NULL DEFAULT '';
+       ALTER TABLE runs ADD COLUMN frozen_us INTEGER NOT NULL DEFAULT 0;
+       ALTER TABLE runs ADD COLUMN output_tail BLOB NOT NULL DEFAULT '';
+       CREATE INDEX runs_by_state ON runs (state);
+       CREATE TABLE next_fires (job TEXT PRIMARY KEY, next_us INTEGER NOT NULL);
+       CREATE TABLE paused (job TEXT PRIMARY KEY);
+       CREATE TABLE job_versions (
+         job TEXT NOT NULL, version INTEGER NOT NULL, definition TEXT NOT NULL,
+         created_us INTEGER NOT NULL, PRIMARY KEY (job, version));)",
+    R"(ALTER TABLE pending_fires ADD COLUMN run INTEGER NOT NULL DEFAULT 0;)",
+    // Fewer B-trees per fire: a job's last and next fire in one row, the tables keyed by job
+    // without a rowid (one B-tree each, not a table and its key's index), and the index by
+    // state holding only runs not yet ended (a test of one column: an IN list in a partial
+    // index's WHERE costs an ephemeral table per insert).
+    R"(CREATE TABLE fire_state (job TEXT PRIMARY KEY, last_fire_us INTEGER, next_us INTEGER)
+         WITHOUT ROWID;
+       INSERT INTO fire_state (job, last_fire_us) SELECT job, last_fire_us FROM job_state;
+       INSERT INTO fire_state (job, next_us) SELECT job, next_us FROM next_fires WHERE true
+         ON CONFLICT (job) DO UPDATE SET next_us = excluded.next_us;
+       DROP TABLE job_state;
+       DROP TABLE next_fires;
+       ALTER TABLE fire_state RENAME TO job_state;
+       CREATE TABLE pending (
+         job TEXT NOT NULL, scheduled_us INTEGER NOT NULL, due_us INTEGER NOT NULL,
+         attempt INTEGER NOT NULL, resumes INTEGER NOT NULL, run INTEGER NOT NULL DEFAULT 0,
+         PRIMARY KEY (job, scheduled_us)) WITHOUT ROWID;
+       INSERT INTO pending SELECT job, scheduled_us, due_us, attempt, resumes, run
+         FROM pending_fires;
+       DROP TABLE pending_fires;
+       ALTER TABLE pending RENAME TO pending_fires;
+       DROP INDEX runs_by_state;
+       CREATE INDEX runs_active ON runs (state) WHERE ended_us IS NULL;)",
+};
+inline constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
+
+}  // namespace skedd::sqlite_schema
