@@ -594,8 +594,10 @@ Engine::Triggered Engine::handle_fire(Fire fire, const DispatchPolicy* policy) {
       record_not_run(fire, RunState::kSkipped, NotRunReason::kOverlap);
       break;
     case OfferOutcome::kPending:
-      log_event(debug, "fire_pending",
-                {{"job", job.spec->name}, {"scheduled", utc(fire.scheduled)}});
+      if (spdlog::should_log(debug)) {
+        log_event(debug, "fire_pending",
+                  {{"job", job.spec->name}, {"scheduled", utc(fire.scheduled)}});
+      }
       [[fallthrough]];
     case OfferOutcome::kReady:
       if (recorded) break;
@@ -737,13 +739,15 @@ void Engine::record_not_run(const Fire& fire, RunState state, NotRunReason reaso
                             std::uint64_t count, std::optional<Instant> folded_into) {
   // A retry that will not run needs its checkpoint no more.
   if (fire.attempt > 1) checkpoints_.erase({fire.job.value, fire.scheduled});
-  json fields = {{"job", jobs_[fire.job.value].spec->name},
-                 {"state", to_string(state)},
-                 {"reason", to_string(reason)},
-                 {"scheduled", utc(fire.scheduled)},
-                 {"count", count}};
-  if (folded_into) fields["folded_into"] = utc(*folded_into);
-  log_event(info, "fire_not_run", fields);
+  if (spdlog::should_log(info)) {  // an overloaded scheduler skips many: no JSON unless logged
+    json fields = {{"job", jobs_[fire.job.value].spec->name},
+                   {"state", to_string(state)},
+                   {"reason", to_string(reason)},
+                   {"scheduled", utc(fire.scheduled)},
+                   {"count", count}};
+    if (folded_into) fields["folded_into"] = utc(*folded_into);
+    log_event(info, "fire_not_run", fields);
+  }
   const Instant last = count > 1 ? fire.last_collapsed : fire.scheduled;
   store_.put_not_run(
       NotRunRecord{jobs_[fire.job.value].spec->name, state, reason, fire.scheduled, last, count});

@@ -84,10 +84,12 @@ using Op =
 class SqliteStore final : public Store {
  public:
   SqliteStore(std::unique_ptr<SQLite::Database> writer, std::unique_ptr<SQLite::Database> reader,
-              std::unique_ptr<SQLite::Database> checkpointer)
-      : writer_db_(std::move(writer)),
+              std::unique_ptr<SQLite::Database> checkpointer, int wal_limit_pages)
+      : wal_limit_pages_(wal_limit_pages),
+        writer_db_(std::move(writer)),
         reader_db_(std::move(reader)),
         checkpoint_db_(std::move(checkpointer)) {
+    ::sqlite3_wal_hook(writer_db_->getHandle(), &SqliteStore::on_wal_commit, this);
     thread_ = std::thread([this] {
       name_this_thread("skedd-store");
       write_loop();
@@ -210,6 +212,12 @@ class SqliteStore final : public Store {
   // Calls the waiters whose writes are all in the first `upto` ops, with `status`.
   void notify_waiters(std::unique_lock<std::mutex>& lock, std::uint64_t upto, const Status& status);
   void write_loop();
+  /// sqlite3_wal_hook: after each commit, the WAL's size in pages.
+  static int on_wal_commit(void* self, sqlite3* db, const char* name, int frames);
+  /// Copies the whole WAL into the database so that it starts over (see write_loop).
+  void restart_wal();
+  int wal_frames_ = 0;  // writer thread only: the WAL's size after the last commit
+  const int wal_limit_pages_;
   /// Copies the WAL into the database file (and syncs it) off the writer's thread, so that a
   /// commit never waits for that; the writer's own automatic checkpoints are off.
   void checkpoint_loop();
@@ -300,6 +308,7 @@ void SqliteStore::write_loop() {
       error = e.what();
       tails_.clear();  // the rolled-back rows may be among them
     }
+    if (error.empty() && wal_frames_ > wal_limit_pages_) restart_wal();
     std::unique_lock lock(mu_);
     if (error.empty()) {
       committed_ += batch.size();
@@ -320,6 +329,24 @@ void SqliteStore::write_loop() {
     cv_.wait_for(lock, std::chrono::seconds(1), [&] { return stop_; });
     if (stop_) return;
   }
+}
+
+int SqliteStore::on_wal_commit(void* self, sqlite3*, const char*, int frames) {
+  static_cast<SqliteStore*>(self)->wal_frames_ = frames;
+  return SQLITE_OK;
+}
+
+void SqliteStore::restart_wal() {
+  // The passive checkpoints never catch up with a writer that never pauses, and SQLite starts
+  // the WAL over only once it has all been copied: under a sustained load it would grow
+  // without bound. This copies it all, waiting for readers (busy_timeout), and the next
+  // commit starts it over (its file truncated to wal_limit_pages_ by journal_size_limit).
+  try {
+    writer_db_->exec("PRAGMA wal_checkpoint(RESTART)");
+  } catch (const std::exception&) {
+    // Busy past the timeout, or failing: tried again after a later commit.
+  }
+  wal_frames_ = 0;
 }
 
 void SqliteStore::checkpoint_loop() {
@@ -378,7 +405,7 @@ void SqliteStore::apply(const Op& op) {
         "INSERT INTO job_state (job, last_fire_us, next_us) VALUES (?1, ?2, ?3) "
         "ON CONFLICT (job) DO UPDATE SET last_fire_us = MAX(IFNULL(last_fire_us, ?2), ?2), "
         "next_us = ?3");
-    q.bind(1, taken->fire.job);
+    q.bindNoCopy(1, taken->fire.job);
     q.bind(2, us(taken->fire.scheduled));
     if (taken->next) q.bind(3, us(*taken->next));
     q.exec();
@@ -446,7 +473,7 @@ void SqliteStore::insert_pending(const PendingFire& fire) {
   SQLite::Statement& q = statement(insert_pending_,
                                    "INSERT OR REPLACE INTO pending_fires (job, scheduled_us, "
                                    "due_us, attempt, resumes, run) VALUES (?,?,?,?,?,?)");
-  q.bind(1, fire.job);
+  q.bindNoCopy(1, fire.job);
   q.bind(2, us(fire.scheduled));
   q.bind(3, us(fire.due));
   q.bind(4, fire.attempt);
@@ -472,11 +499,13 @@ void SqliteStore::apply_run(const RunRecord& run) {
       "pid, started_us, ended_us, lateness_us, checkpoint, log_path, message, pid_start, "
       "progress, progress_message, frozen_us, output_tail) "
       "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+  // NoCopy: the op outlives the statement's step, and statement() clears the bindings before
+  // the next use (SQLite would otherwise copy every string of every write).
   q.bind(1, static_cast<std::int64_t>(run.run.value));
-  q.bind(2, run.job);
+  q.bindNoCopy(2, run.job);
   q.bind(3, us(run.scheduled));
   q.bind(4, run.attempt);
-  q.bind(5, to_string(run.state));
+  q.bindNoCopy(5, to_string(run.state));
   if (run.exit_code) q.bind(6, *run.exit_code);
   if (run.signal) q.bind(7, *run.signal);
   if (run.pid) q.bind(8, static_cast<std::int32_t>(*run.pid));
@@ -490,12 +519,12 @@ void SqliteStore::apply_run(const RunRecord& run) {
   if (run.progress) q.bind(16, *run.progress);
   q.bind(17, run.progress_message);
   q.bind(18, static_cast<std::int64_t>(run.frozen.count()));
-  q.bind(19, run.output_tail.data(), static_cast<int>(run.output_tail.size()));
+  q.bindNoCopy(19, run.output_tail.data(), static_cast<int>(run.output_tail.size()));
   q.exec();
   tails_.erase(run.job);
   SQLite::Statement& p =
       statement(delete_pending_, "DELETE FROM pending_fires WHERE job = ? AND scheduled_us = ?");
-  p.bind(1, run.job);
+  p.bindNoCopy(1, run.job);
   p.bind(2, us(run.scheduled));
   p.exec();
 }
@@ -834,6 +863,9 @@ Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& path,
     writer->exec(options.full_sync ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL");
     if (auto s = migrate(*writer, path); !s) return s.error();
     writer->exec("PRAGMA wal_autocheckpoint = 0");
+    const auto page_size = writer->execAndGet("PRAGMA page_size").getInt64();
+    writer->exec("PRAGMA journal_size_limit = " +
+                 std::to_string(page_size * options.wal_limit_pages));
     auto reader = std::make_unique<SQLite::Database>(
         path, SQLite::OPEN_READONLY | SQLite::OPEN_NOMUTEX, options.busy_timeout_ms);
     auto checkpointer = std::make_unique<SQLite::Database>(
@@ -841,8 +873,8 @@ Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& path,
         options.busy_timeout_ms);
     checkpointer->exec(options.full_sync ? "PRAGMA synchronous = FULL"
                                          : "PRAGMA synchronous = NORMAL");
-    return std::unique_ptr<Store>(
-        new SqliteStore(std::move(writer), std::move(reader), std::move(checkpointer)));
+    return std::unique_ptr<Store>(new SqliteStore(
+        std::move(writer), std::move(reader), std::move(checkpointer), options.wal_limit_pages));
   } catch (const SQLite::Exception& e) {
     const int code = e.getErrorCode();
     if (code == SQLITE_NOTADB || code == SQLITE_CORRUPT) {

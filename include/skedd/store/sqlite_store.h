@@ -14,6 +14,9 @@ struct SqliteStoreOptions {
   bool full_sync = false;
   /// How long a write or read waits for a lock held by another process before failing.
   int busy_timeout_ms = 5000;
+  /// The WAL's size in pages past which the writer copies it all into the database so that it
+  /// starts over (passive checkpoints alone never catch up with a writer that never pauses).
+  int wal_limit_pages = 16384;  // 64 MiB with 4 KiB pages
 };
 
 /// Opens (creating if needed) the history database at `path` in WAL mode and brings its

@@ -5,6 +5,7 @@
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <sqlite3.h>
 
+#include <filesystem>
 #include <future>
 #include <string>
 #include <tuple>
@@ -467,4 +468,25 @@ TEST_CASE("a version 5 database is migrated with its fires, pending fires and ru
   REQUIRE(store->flush().ok());
   CHECK(store->last_fires().value().at("c").time_since_epoch().count() == 500);
   CHECK(store->next_fires().value().at("c").time_since_epoch().count() == 600);
+}
+
+TEST_CASE("the WAL is started over past its limit under writes that never pause", "[store]") {
+  skedd::test::TempDir dir("skedd-store-test");
+  const std::string path = dir / "skedd.db";
+  skedd::SqliteStoreOptions options;
+  options.wal_limit_pages = 64;
+  auto opened = skedd::open_sqlite_store(path, options);
+  REQUIRE(opened.ok());
+  auto store = std::move(opened).value();
+  // 2,000 runs with 4 KiB of output each, committed 20 at a time: 8 MB through the WAL.
+  for (std::uint64_t id = 1; id <= 2000; ++id) {
+    skedd::RunRecord r = run(id, "j" + std::to_string(id % 50), RunState::kSucceeded);
+    r.ended = at("2026-03-08T07:31:00Z");
+    r.output_tail = std::string(4096, static_cast<char>('a' + id % 26));
+    store->put_run(r);
+    if (id % 20 == 0) REQUIRE(store->flush().ok());
+  }
+  // At most the limit plus a batch or two, not the 8 MB written.
+  CHECK(std::filesystem::file_size(path + "-wal") < 1'000'000);
+  CHECK(store->runs({std::nullopt, std::nullopt, 5000})->size() == 2000);
 }
