@@ -600,15 +600,12 @@ Engine::Triggered Engine::handle_fire(Fire fire, const DispatchPolicy* policy) {
       }
       [[fallthrough]];
     case OfferOutcome::kReady:
-      if (recorded) break;
-      if (fire.attempt == 1) {
-        store_.put_fire_taken(pending_of(fire), scheduler_.next_fire(fire.job));
-        return {result.outcome, fire.run};
-      }
-      store_.put_fire(pending_of(fire));
+      if (!recorded) record_pending(fire);
       break;
   }
-  if (fire.attempt == 1 && !recorded) {
+  // A skipped first attempt moves its job's next fire on too (record_pending() does it for
+  // the rest).
+  if (fire.attempt == 1 && !recorded && result.outcome == OfferOutcome::kSkipped) {
     store_.put_next_fire(job.spec->name, scheduler_.next_fire(fire.job));
   }
   return {result.outcome, fire.run};
@@ -623,6 +620,14 @@ PendingFire Engine::pending_of(const Fire& fire) const {
                      fire.run};
 }
 
+void Engine::record_pending(const Fire& fire) {
+  if (fire.attempt == 1) {
+    store_.put_fire_taken(pending_of(fire), scheduler_.next_fire(fire.job));
+  } else {
+    store_.put_fire(pending_of(fire));
+  }
+}
+
 RunId Engine::reserve_run_id() {
   const RunId id{next_run_id_++};
   reserved_to_ = id.value + 1;
@@ -632,11 +637,7 @@ RunId Engine::reserve_run_id() {
 void Engine::hold_until_due(Fire fire, Instant wall_now, MonoInstant mono_now) {
   if (fire.run.value == 0) {
     fire.run = reserve_run_id();
-    if (fire.attempt == 1) {
-      store_.put_fire_taken(pending_of(fire), scheduler_.next_fire(fire.job));
-    } else {
-      store_.put_fire(pending_of(fire));
-    }
+    record_pending(fire);
   }
   held_.push_back(Held{mono_now + (fire.due - wall_now), held_seq_++, std::move(fire)});
   std::push_heap(held_.begin(), held_.end(), Held::later);
@@ -668,18 +669,14 @@ void Engine::pump() {
   for (const Fire& fire : startable) start_run(fire, recorded, settling);
   // Spawned once their records are committed: a kill -9 at any moment then leaves either a
   // pending fire, a run recorded before its spawn (found again at start), or a running run.
-  if (!recorded.empty()) {
-    after_commit(store_, io_, alive_, [this, ids = std::move(recorded)](const Status& status) {
-      spawn_recorded(ids, status);
-    });
-  }
-  // Handler runs wait for their pending fire's commit, with the writer's next batch: no write
+  // Handler runs wait for their pending fire's commit with the writer's next batch: no write
   // of their own, so that a scheduler behind its fires does not add one per fire.
-  if (!settling.empty()) {
+  for (auto [ids, pace] :
+       {std::pair{&recorded, Store::Pace::kNow}, std::pair{&settling, Store::Pace::kBatched}}) {
+    if (ids->empty()) continue;
     after_commit(
         store_, io_, alive_,
-        [this, ids = std::move(settling)](const Status& status) { spawn_recorded(ids, status); },
-        Store::Pace::kBatched);
+        [this, ids = std::move(*ids)](const Status& status) { spawn_recorded(ids, status); }, pace);
   }
 }
 

@@ -175,6 +175,9 @@ class Engine {
   /// `policy`: instead of the job's own (a forced trigger).
   Triggered handle_fire(Fire fire, const DispatchPolicy* policy = nullptr);
   PendingFire pending_of(const Fire& fire) const;
+  /// Records a fire as pending under its reserved run id; a first attempt also moves its
+  /// job's last and next fire, in the same write.
+  void record_pending(const Fire& fire);
   /// A run id for a fire about to be recorded as pending, unsettled until committed.
   RunId reserve_run_id();
   /// Keeps a fire taken from the scheduler before it is due until it is; it is recorded as
