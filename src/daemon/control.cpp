@@ -308,6 +308,10 @@ ControlReply Control::on(const control::RunsRequest& request, const Caller& call
   json out = json::array();
   RunQuery query(request.job, request.state, caller.admin ? request.limit : 100'000);
   query.since = request.since;
+  // Read your writes: what this skedd recorded before the request (a pause, a run's end) is
+  // committed first, so that the history agrees with the reply that came before it. A failed
+  // commit is not waited on again: the history is read as it is.
+  (void)store_.flush();
   auto runs = store_.runs(query);
   if (!runs) return store_failure(runs.error());
   for (const RunRecord& run : runs.value()) {
