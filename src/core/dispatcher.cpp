@@ -37,7 +37,7 @@ DispatchPolicy Dispatcher::policy_of(const JobSpec& spec) {
 }
 
 OfferResult Dispatcher::offer(const Fire& fire, const DispatchPolicy& policy) {
-  JobState& job = jobs_[fire.job];
+  JobState& job = state_of(fire.job);
   Queued queued{fire, policy, next_seq_++};
   OfferResult result;
   switch (policy.overlap) {
@@ -163,7 +163,7 @@ void Dispatcher::started(JobId job, RunId run) {
 }
 
 void Dispatcher::adopt(JobId job, RunId run, const std::string& pool) {
-  jobs_[job].running.emplace(run, pool);
+  state_of(job).running.emplace(run, pool);
   ++running_;
   if (!pool.empty()) ++pool_running_[pool];
 }
@@ -200,7 +200,24 @@ void Dispatcher::settle(JobId job) {
     state.pending.reset();
     enqueue(state, std::move(fire));  // keeps its offer seq: it arrived before later fires
   }
-  if (!busy(state) && !state.pending) jobs_.erase(it);
+  if (busy(state) || state.pending) return;
+  // Kept for the next job that becomes active: a busy scheduler made and freed an entry (its
+  // node and its deque's two blocks) for nearly every run.
+  if (spare_.size() < kSpareStates) {
+    spare_.push_back(jobs_.extract(it));
+  } else {
+    jobs_.erase(it);
+  }
+}
+
+Dispatcher::JobState& Dispatcher::state_of(JobId job) {
+  const auto it = jobs_.lower_bound(job);
+  if (it != jobs_.end() && it->first == job) return it->second;
+  if (spare_.empty()) return jobs_.emplace_hint(it, job, JobState{})->second;
+  auto node = std::move(spare_.back());
+  spare_.pop_back();
+  node.key() = job;  // an idle entry: empty, as a new one
+  return jobs_.insert(it, std::move(node))->second;
 }
 
 // A pool missing from the limits counts as size 1; config validation rejects such pools, so
@@ -230,6 +247,11 @@ int Dispatcher::running_in_pool(const std::string& pool) const {
 
 std::size_t Dispatcher::ready_size() const {
   return ready_.size();
+}
+
+bool Dispatcher::busy(JobId job) const {
+  const auto it = jobs_.find(job);
+  return it != jobs_.end() && (busy(it->second) || it->second.pending.has_value());
 }
 
 bool Dispatcher::has_pending(JobId job) const {

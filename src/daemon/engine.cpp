@@ -566,9 +566,7 @@ Engine::Triggered Engine::handle_fire(Fire fire, const DispatchPolicy* policy) {
   const bool recorded = fire.run.value != 0;
   if (!recorded) fire.run = reserve_run_id();
   if (fire.attempt == 1 && !policy && (paused_all_ || paused_.contains(job.spec->name))) {
-    StoreGroup group(store_);
-    record_not_run(fire, RunState::kSkipped, NotRunReason::kPaused);
-    if (!recorded) store_.put_next_fire(job.spec->name, scheduler_.next_fire(fire.job));
+    record_skipped(fire, recorded, NotRunReason::kPaused);
     return {OfferOutcome::kSkipped, fire.run};
   }
   // One write: the fire is pending (or not run) and the job's last fire moves with it, so
@@ -591,7 +589,7 @@ Engine::Triggered Engine::handle_fire(Fire fire, const DispatchPolicy* policy) {
   }
   switch (result.outcome) {
     case OfferOutcome::kSkipped:
-      record_not_run(fire, RunState::kSkipped, NotRunReason::kOverlap);
+      record_skipped(fire, recorded, NotRunReason::kOverlap);
       break;
     case OfferOutcome::kPending:
       if (spdlog::should_log(debug)) {
@@ -603,12 +601,18 @@ Engine::Triggered Engine::handle_fire(Fire fire, const DispatchPolicy* policy) {
       if (!recorded) record_pending(fire);
       break;
   }
-  // A skipped first attempt moves its job's next fire on too (record_pending() does it for
-  // the rest).
-  if (fire.attempt == 1 && !recorded && result.outcome == OfferOutcome::kSkipped) {
-    store_.put_next_fire(job.spec->name, scheduler_.next_fire(fire.job));
-  }
   return {result.outcome, fire.run};
+}
+
+void Engine::record_skipped(const Fire& fire, bool recorded, NotRunReason reason) {
+  NotRunRecord record = not_run_of(fire, RunState::kSkipped, reason);
+  if (recorded || fire.attempt > 1) {
+    store_.put_not_run(record);
+  } else {
+    // Taken from its schedule now: its not-run record moves its job's next fire on, in the
+    // same write (record_pending() does so for a fire that goes on).
+    store_.put_fire_not_run(record, scheduler_.next_fire(fire.job));
+  }
 }
 
 PendingFire Engine::pending_of(const Fire& fire) const {
@@ -635,7 +639,14 @@ RunId Engine::reserve_run_id() {
 }
 
 void Engine::hold_until_due(Fire fire, Instant wall_now, MonoInstant mono_now) {
-  if (fire.run.value == 0) {
+  // A first attempt of a busy job that skips overlapping fires will most likely be skipped when
+  // it is due: it is recorded then (pending, or not run), not as pending now and as not run
+  // then. An overloaded scheduler skips many, and each cost as much as a run. Should the job
+  // be free by then, its run waits for the pending record's commit (start_run()).
+  const bool likely_skipped =
+      fire.attempt == 1 && jobs_[fire.job.value].spec->options->overlap == OverlapPolicy::kSkip &&
+      dispatcher_.busy(fire.job);
+  if (fire.run.value == 0 && !likely_skipped) {
     fire.run = reserve_run_id();
     record_pending(fire);
   }
@@ -734,6 +745,11 @@ void Engine::check_store_health() {
 
 void Engine::record_not_run(const Fire& fire, RunState state, NotRunReason reason,
                             std::uint64_t count, std::optional<Instant> folded_into) {
+  store_.put_not_run(not_run_of(fire, state, reason, count, folded_into));
+}
+
+NotRunRecord Engine::not_run_of(const Fire& fire, RunState state, NotRunReason reason,
+                                std::uint64_t count, std::optional<Instant> folded_into) {
   // A retry that will not run needs its checkpoint no more.
   if (fire.attempt > 1) checkpoints_.erase({fire.job.value, fire.scheduled});
   if (spdlog::should_log(info)) {  // an overloaded scheduler skips many: no JSON unless logged
@@ -746,8 +762,7 @@ void Engine::record_not_run(const Fire& fire, RunState state, NotRunReason reaso
     log_event(info, "fire_not_run", fields);
   }
   const Instant last = count > 1 ? fire.last_collapsed : fire.scheduled;
-  store_.put_not_run(
-      NotRunRecord{jobs_[fire.job.value].spec->name, state, reason, fire.scheduled, last, count});
+  return NotRunRecord{jobs_[fire.job.value].spec->name, state, reason, fire.scheduled, last, count};
 }
 
 void Engine::start_run(const Fire& fire, std::vector<RunId>& recorded,

@@ -201,9 +201,16 @@ class Engine {
   void launch(RunId id, const Fire& fire, std::shared_ptr<const JobSpec> spec,
               std::string checkpoint);
   void maybe_retry(const RunOutcome& run);
-  /// Logs a fire (or `count` fires from `fire.scheduled` on) that did not run.
+  /// Logs and records a fire (or `count` fires from `fire.scheduled` on) that did not run.
   void record_not_run(const Fire& fire, RunState state, NotRunReason reason,
                       std::uint64_t count = 1, std::optional<Instant> folded_into = std::nullopt);
+  /// Logs such fires and returns their record (not yet written).
+  NotRunRecord not_run_of(const Fire& fire, RunState state, NotRunReason reason,
+                          std::uint64_t count = 1,
+                          std::optional<Instant> folded_into = std::nullopt);
+  /// Records a first attempt (or a retry) skipped as it came due; `recorded`: it was recorded
+  /// pending before (held, or recovered).
+  void record_skipped(const Fire& fire, bool recorded, NotRunReason reason);
   void check_shutdown_done();
   /// Applies [store] keep_runs and keep_days to the history and removes pruned runs' logs.
   void prune_history();

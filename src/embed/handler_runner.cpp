@@ -31,6 +31,11 @@ bool RunContext::checkpoint(std::string text) {
   return durable;
 }
 
+const nlohmann::json& RunContext::params() const {
+  static const nlohmann::json kNone = nlohmann::json::object();
+  return info_.params.is_null() ? kNone : info_.params;
+}
+
 void RunContext::progress(double percent, const std::string& message) {
   sink_.progress(info_.run, percent, message);
 }
@@ -90,10 +95,10 @@ class HandlerRunner::RunSink final : public RunContext::Sink {
     store_.put_progress(run, percent, message);
   }
   /// The run's final row (the loop's thread); later checkpoints are ignored.
-  void end(const RunRecord& record) {
+  void end(RunRecord record) {
     std::lock_guard lock(mu_);
     over_ = true;
-    store_.put_run(record);
+    store_.put_run(std::move(record));
   }
 
  private:
@@ -145,7 +150,9 @@ void HandlerRunner::start(RunId id, JobId job, std::shared_ptr<const JobSpec> sp
 
   const Handler* handler =
       handlers_ != nullptr ? handlers_->find(run.spec->options->handler) : nullptr;
-  json params = json::parse(run.spec->params.empty() ? "{}" : run.spec->params, nullptr, false);
+  // No params (most jobs): no parse, and no allocation of an empty object per run.
+  const std::string& text = run.spec->params;
+  json params = text.empty() || text == "{}" ? json() : json::parse(text, nullptr, false);
   if (handler == nullptr || params.is_discarded()) {
     // Config validation makes this unreachable but for a handler unregistered since.
     const std::string message =
@@ -254,11 +261,11 @@ void HandlerRunner::collect() {
   for (Returned& r : returned) on_returned(std::move(r));
 }
 
-void HandlerRunner::record_end(Run& run, const RunRecord& record) {
+void HandlerRunner::record_end(Run& run, RunRecord record) {
   if (run.sink) {
-    run.sink->end(record);
+    run.sink->end(std::move(record));
   } else {
-    store_.put_run(record);  // never started
+    store_.put_run(std::move(record));  // never started
   }
 }
 
@@ -306,7 +313,7 @@ void HandlerRunner::on_hard_timeout(RunId id) {
   RunRecord record = run.record(RunState::kTimedOut);
   record.ended = run.ended;
   record.message = "hard timeout: the handler is still running; its slot is held until it returns";
-  record_end(run, record);
+  record_end(run, std::move(record));
   log_event(warn, "hard_timeout",
             {{"job", run.spec->name},
              {"run", id.value},
@@ -358,7 +365,7 @@ void HandlerRunner::on_returned(Returned returned) {
   {
     // The run's end and what its owner makes of it (a retry's pending fire) are one write.
     StoreGroup group(store_);
-    record_end(run, record);
+    record_end(run, std::move(record));
     RunOutcome outcome{id, run.job, run.spec, run.fire, state, run.checkpoint, true};
     on_finished_(outcome);
   }

@@ -84,7 +84,7 @@ class HandlerRunner {
   void on_hard_timeout(RunId id);
   void on_returned(Returned returned);
   /// Records `run`'s final row, unless a checkpoint on the handler's thread is writing.
-  void record_end(Run& run, const RunRecord& record);
+  void record_end(Run& run, RunRecord record);
 
   asio::io_context& io_;
   const Clock& clock_;

@@ -9,7 +9,9 @@
 #include <mutex>
 #include <thread>
 #include <variant>
+#include <vector>
 
+#include "store/multi_row.h"
 #include "store/sqlite_schema.h"
 #include "util/thread_name.h"
 
@@ -26,6 +28,8 @@ using sqlite_schema::kSchemaVersion;
 constexpr auto kGatherWindow = std::chrono::milliseconds(2);
 constexpr auto kBusyGatherWindow = std::chrono::milliseconds(20);
 constexpr std::size_t kBusyBatch = 256;
+// How many queued writes' room the writer keeps between batches (see write_loop).
+constexpr std::size_t kKeptCapacity = 8192;
 // How often the WAL is copied into the database file (see checkpoint_loop).
 constexpr auto kCheckpointInterval = std::chrono::milliseconds(500);
 
@@ -56,6 +60,10 @@ struct FireTakenOp {
   PendingFire fire;
   std::optional<Instant> next;
 };
+struct FireNotRunOp {
+  NotRunRecord record;
+  std::optional<Instant> next;
+};
 struct NextFiresOp {
   Store::NextFires fires;
 };
@@ -77,9 +85,9 @@ struct PruneOp {
   std::vector<std::int64_t> runs;
   std::optional<Instant> cutoff;
 };
-using Op =
-    std::variant<RunRecord, CheckpointOp, NotRunRecord, PendingFire, FireTakenOp, MetaOp, PruneOp,
-                 DeleteRunOp, ProgressOp, NextFireOp, NextFiresOp, PausedOp, VersionOp>;
+using Op = std::variant<RunRecord, CheckpointOp, NotRunRecord, PendingFire, FireTakenOp,
+                        FireNotRunOp, MetaOp, PruneOp, DeleteRunOp, ProgressOp, NextFireOp,
+                        NextFiresOp, PausedOp, VersionOp>;
 
 class SqliteStore final : public Store {
  public:
@@ -110,11 +118,14 @@ class SqliteStore final : public Store {
     checkpoint_thread_.join();
   }
 
-  void put_run(const RunRecord& run) override { enqueue(run); }
+  void put_run(RunRecord run) override { enqueue(std::move(run)); }
   void put_checkpoint(RunId run, const std::string& text) override {
     enqueue(CheckpointOp{run, text});
   }
   void put_not_run(const NotRunRecord& record) override { enqueue(record); }
+  void put_fire_not_run(const NotRunRecord& record, std::optional<Instant> next) override {
+    enqueue(FireNotRunOp{record, next});
+  }
   void delete_run(RunId run) override { enqueue(DeleteRunOp{run}); }
   void put_fire(const PendingFire& fire) override { enqueue(fire); }
   void put_fire_taken(const PendingFire& fire, std::optional<Instant> next) override {
@@ -172,6 +183,9 @@ class SqliteStore final : public Store {
     {
       std::lock_guard lock(mu_);
       if (--open_groups_ > 0 || pending_.empty()) return;
+      // Writes before the group were takeable: the writer is awake or gathering already. A
+      // wake-up per group (one per fire) cost both threads a futex call each.
+      if (group_start_ > 0) return;
     }
     cv_.notify_one();
   }
@@ -235,13 +249,15 @@ class SqliteStore final : public Store {
   std::condition_variable cv_;
   std::condition_variable done_cv_;
   std::condition_variable checkpoint_cv_;  // the checkpoint thread's, for stop_ only
-  std::deque<Op> pending_;                 // GUARDED_BY(mu_)
-  std::uint64_t queued_ = 0;               // GUARDED_BY(mu_): ops ever enqueued
-  std::uint64_t committed_ = 0;            // GUARDED_BY(mu_): ops ever committed
-  std::string last_error_;                 // GUARDED_BY(mu_): empty after a successful commit
-  std::uint64_t failures_ = 0;             // GUARDED_BY(mu_): failed commits
-  bool stop_ = false;                      // GUARDED_BY(mu_)
-  int flush_waiting_ = 0;                  // GUARDED_BY(mu_): callers blocked in flush()
+  // A vector, not a deque: an Op is a few hundred bytes, and a deque allocated a block for
+  // each; the writer swaps it with its emptied batch, so both keep their capacity.
+  std::vector<Op> pending_;      // GUARDED_BY(mu_)
+  std::uint64_t queued_ = 0;     // GUARDED_BY(mu_): ops ever enqueued
+  std::uint64_t committed_ = 0;  // GUARDED_BY(mu_): ops ever committed
+  std::string last_error_;       // GUARDED_BY(mu_): empty after a successful commit
+  std::uint64_t failures_ = 0;   // GUARDED_BY(mu_): failed commits
+  bool stop_ = false;            // GUARDED_BY(mu_)
+  int flush_waiting_ = 0;        // GUARDED_BY(mu_): callers blocked in flush()
   struct Waiter {
     std::uint64_t target;  // committed_ at which it is done
     std::function<void(Status)> done;
@@ -264,19 +280,44 @@ class SqliteStore final : public Store {
 
   // Writer thread only: prepared statements, see statement().
   SQLite::Statement& statement(std::unique_ptr<SQLite::Statement>& slot, const char* sql);
-  std::unique_ptr<SQLite::Statement> insert_run_, upsert_fire_, upsert_taken_, upsert_meta_,
-      delete_run_, delete_not_run_, update_checkpoint_, extend_not_run_, insert_not_run_,
-      insert_pending_, delete_pending_, delete_pending_range_, update_progress_, upsert_next_,
-      delete_next_, insert_paused_, delete_paused_, insert_version_;
-  void apply_run(const RunRecord& run);
+  std::unique_ptr<SQLite::Statement> upsert_fire_, upsert_meta_, delete_run_, delete_not_run_,
+      update_checkpoint_, extend_not_run_, insert_not_run_, delete_pending_range_, update_progress_,
+      upsert_next_, delete_next_, insert_paused_, delete_paused_, insert_version_;
+  /// Applies the batch in order; consecutive runs and fires taken go in multi-row statements.
+  void apply_batch(const std::vector<Op>& batch);
+  void apply_runs(const RunRecord* const* runs, std::size_t n);
+  void apply_fires_taken(const FireTakenOp* const* fires, std::size_t n);
+  MultiRowStatement insert_runs_{
+      "INSERT OR REPLACE INTO runs (id, job, scheduled_us, attempt, state, exit_code, signal, "
+      "pid, started_us, ended_us, lateness_us, checkpoint, log_path, message, pid_start, "
+      "progress, progress_message, frozen_us, output_tail) VALUES ",
+      "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", ","};
+  // Row values in an IN list would scan the table; ORed terms each search its key.
+  MultiRowStatement delete_pending_{"DELETE FROM pending_fires WHERE ",
+                                    "(job = ? AND scheduled_us = ?)", " OR "};
+  MultiRowStatement insert_pending_{
+      "INSERT OR REPLACE INTO pending_fires (job, scheduled_us, due_us, attempt, resumes, run) "
+      "VALUES ",
+      "(?,?,?,?,?,?)", ","};
+  MultiRowStatement upsert_taken_{
+      "INSERT INTO job_state (job, last_fire_us, next_us) VALUES ", "(?,?,?)", ",",
+      " ON CONFLICT (job) DO UPDATE SET last_fire_us = MAX(IFNULL(last_fire_us, "
+      "excluded.last_fire_us), excluded.last_fire_us), next_us = excluded.next_us"};
   void apply_not_run(const NotRunRecord& nr);
+  /// The not_run row of `nr`: the job's last one extended, or a new one.
+  void append_not_run(const NotRunRecord& nr);
+  /// Sets the job's last fire (never moving it back) and next fire, as one write of its row.
+  void upsert_job_fires(const std::string& job, Instant last, std::optional<Instant> next);
   void upsert_last_fire(const std::string& job, Instant t);
 };
 
 void SqliteStore::write_loop() {
   std::size_t last_batch = 0;
+  std::vector<Op> batch;
   for (;;) {
-    std::deque<Op> batch;
+    batch.clear();
+    // Past a burst, a capacity far above a busy batch's is given back.
+    if (batch.capacity() > kKeptCapacity) std::vector<Op>().swap(batch);
     {
       std::unique_lock lock(mu_);
       cv_.wait(lock, [&] { return stop_ || takeable() > 0; });
@@ -302,7 +343,7 @@ void SqliteStore::write_loop() {
     std::string error;
     try {
       SQLite::Transaction tx(*writer_db_);
-      for (const Op& op : batch) apply(op);
+      apply_batch(batch);
       tx.commit();
     } catch (const std::exception& e) {
       error = e.what();
@@ -321,7 +362,8 @@ void SqliteStore::write_loop() {
     // waiting for these writes hear of the failure: they go on without them.
     last_error_ = error;
     ++failures_;
-    for (auto it = batch.rbegin(); it != batch.rend(); ++it) pending_.push_front(std::move(*it));
+    pending_.insert(pending_.begin(), std::make_move_iterator(batch.begin()),
+                    std::make_move_iterator(batch.end()));
     if (open_groups_ > 0) group_start_ += batch.size();
     notify_waiters(lock, committed_ + batch.size(), Error::io(error));
     done_cv_.notify_all();
@@ -390,25 +432,47 @@ SQLite::Statement& SqliteStore::statement(std::unique_ptr<SQLite::Statement>& sl
   return *slot;
 }
 
+void SqliteStore::apply_batch(const std::vector<Op>& batch) {
+  // Keeps the order of the writes: only ops next to each other go in one statement, and the
+  // rows of a multi-row INSERT are written in order.
+  std::array<const RunRecord*, MultiRowStatement::kMaxRows> runs{};
+  std::array<const FireTakenOp*, MultiRowStatement::kMaxRows> fires{};
+  for (std::size_t i = 0; i < batch.size();) {
+    std::size_t n = 0;
+    for (; i < batch.size() && n < runs.size(); ++i, ++n) {
+      runs[n] = std::get_if<RunRecord>(&batch[i]);
+      if (!runs[n]) break;
+    }
+    if (n > 0) {
+      apply_runs(runs.data(), n);
+      continue;
+    }
+    for (; i < batch.size() && n < fires.size(); ++i, ++n) {
+      fires[n] = std::get_if<FireTakenOp>(&batch[i]);
+      if (!fires[n]) break;
+    }
+    if (n > 0) {
+      apply_fires_taken(fires.data(), n);
+      continue;
+    }
+    apply(batch[i++]);
+  }
+}
+
 void SqliteStore::apply(const Op& op) {
   if (const auto* run = std::get_if<RunRecord>(&op)) {
-    apply_run(*run);
+    apply_runs(&run, 1);
   } else if (const auto* nr = std::get_if<NotRunRecord>(&op)) {
     apply_not_run(*nr);
   } else if (const auto* fire = std::get_if<PendingFire>(&op)) {
     insert_pending(*fire);
     if (fire->attempt == 1) upsert_last_fire(fire->job, fire->scheduled);
   } else if (const auto* taken = std::get_if<FireTakenOp>(&op)) {
-    insert_pending(taken->fire);
-    SQLite::Statement& q = statement(
-        upsert_taken_,
-        "INSERT INTO job_state (job, last_fire_us, next_us) VALUES (?1, ?2, ?3) "
-        "ON CONFLICT (job) DO UPDATE SET last_fire_us = MAX(IFNULL(last_fire_us, ?2), ?2), "
-        "next_us = ?3");
-    q.bindNoCopy(1, taken->fire.job);
-    q.bind(2, us(taken->fire.scheduled));
-    if (taken->next) q.bind(3, us(*taken->next));
-    q.exec();
+    apply_fires_taken(&taken, 1);
+  } else if (const auto* skipped = std::get_if<FireNotRunOp>(&op)) {
+    // Never pending: nothing to delete.
+    upsert_job_fires(skipped->record.job, skipped->record.last, skipped->next);
+    append_not_run(skipped->record);
   } else if (const auto* cp = std::get_if<CheckpointOp>(&op)) {
     SQLite::Statement& q =
         statement(update_checkpoint_, "UPDATE runs SET checkpoint = ? WHERE id = ?");
@@ -469,17 +533,66 @@ void SqliteStore::apply(const Op& op) {
   }
 }
 
+namespace {
+
+// Binds a pending fire's columns (as insert_pending_ names them) from parameter `base` + 1 on.
+void bind_pending(SQLite::Statement& q, int base, const PendingFire& fire) {
+  q.bindNoCopy(base + 1, fire.job);
+  q.bind(base + 2, us(fire.scheduled));
+  q.bind(base + 3, us(fire.due));
+  q.bind(base + 4, fire.attempt);
+  q.bind(base + 5, fire.resumes);
+  q.bind(base + 6, static_cast<std::int64_t>(fire.run.value));
+}
+
+// Binds a run's columns (as insert_runs_ names them) from parameter `base` + 1 on.
+void bind_run(SQLite::Statement& q, int base, const RunRecord& run) {
+  // NoCopy: the op outlives the statement's step, and the statement's bindings are cleared
+  // before its next use (SQLite would otherwise copy every string of every write).
+  q.bind(base + 1, static_cast<std::int64_t>(run.run.value));
+  q.bindNoCopy(base + 2, run.job);
+  q.bind(base + 3, us(run.scheduled));
+  q.bind(base + 4, run.attempt);
+  q.bindNoCopy(base + 5, to_string(run.state));
+  if (run.exit_code) q.bind(base + 6, *run.exit_code);
+  if (run.signal) q.bind(base + 7, *run.signal);
+  if (run.pid) q.bind(base + 8, static_cast<std::int32_t>(*run.pid));
+  q.bind(base + 9, us(run.started));
+  if (run.ended && is_final(run.state)) q.bind(base + 10, us(*run.ended));
+  q.bind(base + 11, static_cast<std::int64_t>(run.lateness.count()));
+  q.bindNoCopy(base + 12, run.checkpoint);
+  q.bindNoCopy(base + 13, run.log_path);
+  q.bindNoCopy(base + 14, run.message);
+  if (run.pid_start) q.bind(base + 15, static_cast<std::int64_t>(*run.pid_start));
+  if (run.progress) q.bind(base + 16, *run.progress);
+  q.bindNoCopy(base + 17, run.progress_message);
+  q.bind(base + 18, static_cast<std::int64_t>(run.frozen.count()));
+  q.bindNoCopy(base + 19, run.output_tail.data(), static_cast<int>(run.output_tail.size()));
+}
+
+}  // namespace
+
 void SqliteStore::insert_pending(const PendingFire& fire) {
-  SQLite::Statement& q = statement(insert_pending_,
-                                   "INSERT OR REPLACE INTO pending_fires (job, scheduled_us, "
-                                   "due_us, attempt, resumes, run) VALUES (?,?,?,?,?,?)");
-  q.bindNoCopy(1, fire.job);
-  q.bind(2, us(fire.scheduled));
-  q.bind(3, us(fire.due));
-  q.bind(4, fire.attempt);
-  q.bind(5, fire.resumes);
-  q.bind(6, static_cast<std::int64_t>(fire.run.value));
+  SQLite::Statement& q = insert_pending_.get(*writer_db_, 1);
+  bind_pending(q, 0, fire);
   q.exec();
+}
+
+void SqliteStore::apply_fires_taken(const FireTakenOp* const* fires, std::size_t n) {
+  SQLite::Statement& pending = insert_pending_.get(*writer_db_, n);
+  SQLite::Statement& job_row = upsert_taken_.get(*writer_db_, n);
+  const int per_pending = insert_pending_.params_per_row();
+  const int per_job = upsert_taken_.params_per_row();
+  for (std::size_t k = 0; k < n; ++k) {
+    const FireTakenOp& taken = *fires[k];
+    const int i = static_cast<int>(k);
+    bind_pending(pending, i * per_pending, taken.fire);
+    job_row.bindNoCopy(i * per_job + 1, taken.fire.job);
+    job_row.bind(i * per_job + 2, us(taken.fire.scheduled));
+    if (taken.next) job_row.bind(i * per_job + 3, us(*taken.next));
+  }
+  pending.exec();
+  job_row.exec();
 }
 
 void SqliteStore::upsert_last_fire(const std::string& job, Instant t) {
@@ -492,40 +605,20 @@ void SqliteStore::upsert_last_fire(const std::string& job, Instant t) {
   q.exec();
 }
 
-void SqliteStore::apply_run(const RunRecord& run) {
-  SQLite::Statement& q = statement(
-      insert_run_,
-      "INSERT OR REPLACE INTO runs (id, job, scheduled_us, attempt, state, exit_code, signal, "
-      "pid, started_us, ended_us, lateness_us, checkpoint, log_path, message, pid_start, "
-      "progress, progress_message, frozen_us, output_tail) "
-      "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
-  // NoCopy: the op outlives the statement's step, and statement() clears the bindings before
-  // the next use (SQLite would otherwise copy every string of every write).
-  q.bind(1, static_cast<std::int64_t>(run.run.value));
-  q.bindNoCopy(2, run.job);
-  q.bind(3, us(run.scheduled));
-  q.bind(4, run.attempt);
-  q.bindNoCopy(5, to_string(run.state));
-  if (run.exit_code) q.bind(6, *run.exit_code);
-  if (run.signal) q.bind(7, *run.signal);
-  if (run.pid) q.bind(8, static_cast<std::int32_t>(*run.pid));
-  q.bind(9, us(run.started));
-  if (run.ended && is_final(run.state)) q.bind(10, us(*run.ended));
-  q.bind(11, static_cast<std::int64_t>(run.lateness.count()));
-  q.bind(12, run.checkpoint);
-  q.bind(13, run.log_path);
-  q.bind(14, run.message);
-  if (run.pid_start) q.bind(15, static_cast<std::int64_t>(*run.pid_start));
-  if (run.progress) q.bind(16, *run.progress);
-  q.bind(17, run.progress_message);
-  q.bind(18, static_cast<std::int64_t>(run.frozen.count()));
-  q.bindNoCopy(19, run.output_tail.data(), static_cast<int>(run.output_tail.size()));
+void SqliteStore::apply_runs(const RunRecord* const* runs, std::size_t n) {
+  SQLite::Statement& q = insert_runs_.get(*writer_db_, n);
+  SQLite::Statement& p = delete_pending_.get(*writer_db_, n);
+  const int per_run = insert_runs_.params_per_row();
+  const int per_pending = delete_pending_.params_per_row();
+  for (std::size_t k = 0; k < n; ++k) {
+    const RunRecord& run = *runs[k];
+    const int i = static_cast<int>(k);
+    bind_run(q, i * per_run, run);
+    p.bindNoCopy(i * per_pending + 1, run.job);
+    p.bind(i * per_pending + 2, us(run.scheduled));
+    tails_.erase(run.job);
+  }
   q.exec();
-  tails_.erase(run.job);
-  SQLite::Statement& p =
-      statement(delete_pending_, "DELETE FROM pending_fires WHERE job = ? AND scheduled_us = ?");
-  p.bindNoCopy(1, run.job);
-  p.bind(2, us(run.scheduled));
   p.exec();
 }
 
@@ -538,6 +631,19 @@ void SqliteStore::apply_not_run(const NotRunRecord& nr) {
   p.bind(2, us(nr.first));
   p.bind(3, us(nr.last));
   p.exec();
+  append_not_run(nr);
+}
+
+void SqliteStore::upsert_job_fires(const std::string& job, Instant last,
+                                   std::optional<Instant> next) {
+  SQLite::Statement& q = upsert_taken_.get(*writer_db_, 1);
+  q.bindNoCopy(1, job);
+  q.bind(2, us(last));
+  if (next) q.bind(3, us(*next));
+  q.exec();
+}
+
+void SqliteStore::append_not_run(const NotRunRecord& nr) {
   const auto tail = tails_.find(nr.job);
   if (tail != tails_.end() && tail->second.state == nr.state && tail->second.reason == nr.reason) {
     SQLite::Statement& q =

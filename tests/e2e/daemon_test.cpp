@@ -629,6 +629,12 @@ TEST_CASE("runs, checkpoints and coalesced not-run fires are kept in STATE/skedd
   CHECK(first.reason == skedd::NotRunReason::kOverlap);
   CHECK(first.count >= 2);
   CHECK(first.last > first.first);
+  // Skipped fires moved the job's last and next fire on, and none of them is left pending.
+  CHECK(store.value()->last_fires().value().at("long") >= first.last);
+  CHECK(store.value()->next_fires().value().at("long") > first.last);
+  const auto pending = store.value()->pending_fires();
+  REQUIRE(pending.ok());
+  for (const skedd::PendingFire& fire : pending.value()) CHECK(fire.scheduled > first.last);
 }
 
 TEST_CASE("a second skedd on the same state dir exits 75 naming the first", "[daemon]") {

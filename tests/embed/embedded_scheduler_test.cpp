@@ -147,6 +147,17 @@ TEST_CASE("libskedd: a handler gets its params and context, a throw fails the ru
     CHECK(seen_attempt == 1);
   }
   CHECK(run_record(s, run.value()).state == RunState::kSucceeded);
+  // A job without params sees an empty object (none is parsed for it).
+  REQUIRE(s.add(job("plain", "report")));
+  const auto plain = s.trigger("plain");
+  REQUIRE(plain);
+  events.wait("plain", RunState::kSucceeded);
+  {
+    std::lock_guard lock(mu);
+    CHECK(seen_params.is_object());
+    CHECK(seen_params.empty());
+    CHECK(seen_job == "plain");
+  }
   const auto failed = s.trigger("b");
   REQUIRE(failed);
   events.wait("b", RunState::kFailed);

@@ -121,6 +121,9 @@ class Dispatcher {
   std::size_t ready_size() const;
   /// True while `job` has a pending fire (overlap = queue or replace).
   bool has_pending(JobId job) const;
+  /// Whether a fire of `job` offered now under overlap "skip" would be skipped: a run of it
+  /// running or starting, or a fire of it ready or pending.
+  bool busy(JobId job) const;
   /// Runs of `job` counted as running (see running()).
   int running_of(JobId job) const;
 
@@ -165,6 +168,11 @@ class Dispatcher {
   int running_ = 0;
   std::map<std::string, int> pool_running_;  ///< only pools with running runs
   std::map<JobId, JobState> jobs_;           ///< only jobs with runs or waiting fires
+  /// Entries of jobs_ that became idle, kept to be reused (at most kSpareStates).
+  std::vector<std::map<JobId, JobState>::node_type> spare_;
+  static constexpr std::size_t kSpareStates = 256;
+  /// The job's entry of jobs_, made (or a spare one reused) when it has none.
+  JobState& state_of(JobId job);
   std::map<StartKey, Queued> ready_;
   /// Ready fires with a starting deadline, by (the last instant they may start, seq).
   std::map<std::pair<Instant, std::uint64_t>, StartKey> expiry_;

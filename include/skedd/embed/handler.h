@@ -35,7 +35,8 @@ class RunContext {
     RunId run;
     Instant scheduled{};  ///< the fire's instant, before jitter
     int attempt = 1;      ///< 1 for a fire's first run; retries and resumes count on
-    nlohmann::json params = nlohmann::json::object();
+    /// The job's `params` table; null when it has none (params() then gives an empty object).
+    nlohmann::json params;
     /// The last checkpoint of this fire, handed over on a resume or a retry; empty otherwise.
     std::string checkpoint;
   };
@@ -50,7 +51,7 @@ class RunContext {
   Instant scheduled() const { return info_.scheduled; }
   int attempt() const { return info_.attempt; }
   /// The job's `params` table, as JSON.
-  const nlohmann::json& params() const { return info_.params; }
+  const nlohmann::json& params() const;
   /// The checkpoint to continue from (see Info::checkpoint); after checkpoint(), the latest.
   const std::string& last_checkpoint() const { return info_.checkpoint; }
 

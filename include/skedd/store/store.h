@@ -90,7 +90,7 @@ class Store {
 
   /// Records a run (insert or replace by run id): before its spawn (state kScheduled, no
   /// pid), once spawned, and when it ends. Its fire is no longer pending.
-  virtual void put_run(const RunRecord& run) = 0;
+  virtual void put_run(RunRecord run) = 0;
   /// Forgets a run recorded before a spawn that never happened (its fire is pending again).
   virtual void delete_run(RunId run) = 0;
   /// Records a fire taken from the scheduler as pending, and (attempt 1) as its job's latest
@@ -107,6 +107,10 @@ class Store {
   /// with the same state and reason, that record grows (its `last` and `count`) instead. The
   /// fires are no longer pending, and the job's last fire is at least `record.last`.
   virtual void put_not_run(const NotRunRecord& record) = 0;
+  /// put_not_run() of a first attempt's fire taken from its job's schedule and never recorded
+  /// pending, with `next` (the job's fire after it) as its job's next fire: one write of the
+  /// job's row, as put_fire_taken() does for a fire that goes on.
+  virtual void put_fire_not_run(const NotRunRecord& record, std::optional<Instant> next) = 0;
   /// Records the job's next fire (for status and `skedctl list`); nullopt: none.
   virtual void put_next_fire(const std::string& job, std::optional<Instant> next) = 0;
   /// put_next_fire() for many jobs as one queued write (loading a million jobs queues one).

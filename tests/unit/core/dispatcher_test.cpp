@@ -142,6 +142,32 @@ TEST_CASE("overlap skip: skipped while ready or running, ready again once idle",
   CHECK(take_and_start(d) == Names{"1@3"});
 }
 
+TEST_CASE("a job that became idle starts afresh, its state reused by other jobs", "[dispatcher]") {
+  // More jobs than spare states are kept: some entries are reused, the rest made anew.
+  Dispatcher d(DispatchLimits{1000, {}});
+  const auto queue = policy(OverlapPolicy::kQueue);
+  for (int round = 0; round < 3; ++round) {
+    for (std::uint32_t job = 0; job < 400; ++job) {
+      const auto when = std::chrono::seconds(round * 10);
+      REQUIRE(d.offer(fire(job, when), queue).outcome == OfferOutcome::kReady);
+      REQUIRE(d.offer(fire(job, when + 1s), queue).outcome == OfferOutcome::kPending);
+    }
+    REQUIRE(take_and_start(d).size() == 400);
+    for (std::uint32_t job = 0; job < 400; ++job) {
+      CHECK(d.has_pending(JobId{job}));
+      d.finished(JobId{job}, RunId{100 + job});  // its pending fire becomes ready
+    }
+    REQUIRE(take_and_start(d).size() == 400);
+    for (std::uint32_t job = 0; job < 400; ++job) d.finished(JobId{job}, RunId{100 + job});
+    CHECK(d.running() == 0);
+    CHECK(d.ready_size() == 0);
+    for (std::uint32_t job = 0; job < 400; ++job) {
+      CHECK_FALSE(d.has_pending(JobId{job}));
+      CHECK(d.running_of(JobId{job}) == 0);
+    }
+  }
+}
+
 TEST_CASE("overlap queue: one pending fire, the next one skipped", "[dispatcher]") {
   Dispatcher d(DispatchLimits{10, {}});
   const auto queue = policy(OverlapPolicy::kQueue);

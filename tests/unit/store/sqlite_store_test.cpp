@@ -490,3 +490,129 @@ TEST_CASE("the WAL is started over past its limit under writes that never pause"
   CHECK(std::filesystem::file_size(path + "-wal") < 1'000'000);
   CHECK(store->runs({std::nullopt, std::nullopt, 5000})->size() == 2000);
 }
+
+TEST_CASE("writes of one batch go in multi-row statements and keep every field and their order",
+          "[store]") {
+  // 70 fires and runs: two full statements of 32 rows and a shorter one, so that a row's
+  // parameters at any place in a statement are checked.
+  skedd::test::TempDir dir("skedd-store-test");
+  const std::string path = dir / "skedd.db";
+  constexpr int kJobs = 70;
+  const skedd::Instant t0 = at("2026-03-08T07:30:00Z");
+  auto sched = [&](int i) { return t0 + std::chrono::seconds(i); };
+  {
+    auto store = open(path);
+    skedd::StoreGroup group(*store);  // one transaction, in this order
+    for (int i = 0; i < kJobs; ++i) {
+      store->put_fire_taken({"j" + std::to_string(i), sched(i), sched(i) + std::chrono::seconds(1),
+                             1, i % 3, skedd::RunId{static_cast<std::uint64_t>(100 + i)}},
+                            sched(i) + std::chrono::minutes(1));
+    }
+    for (int i = 0; i < kJobs - 1; ++i) {
+      skedd::RunRecord r = run(100 + i, "j" + std::to_string(i), RunState::kRunning);
+      r.scheduled = sched(i);
+      store->put_run(r);  // the same run twice in one statement: the later row wins
+      r.state = RunState::kSucceeded;
+      r.exit_code = i;
+      r.message = "m" + std::to_string(i);
+      r.checkpoint = "c" + std::to_string(i);
+      r.ended = sched(i) + std::chrono::seconds(2);
+      store->put_run(r);
+    }
+    // A run recorded, then its fire taken again (a trigger at the same instant): pending again,
+    // as the writes came in that order.
+    store->put_fire_taken(
+        {"j0", sched(0), sched(0) + std::chrono::seconds(9), 1, 0, skedd::RunId{300}},
+        sched(0) + std::chrono::minutes(1));
+    store->put_meta("k", "v");  // a write of another kind ends a statement's rows
+  }
+  {
+    auto store = open(path);
+    REQUIRE(store->flush().ok());
+  }
+  auto store = open(path);
+  const auto pending = store->pending_fires().value();  // by due
+  REQUIRE(pending.size() == 2);
+  CHECK(pending[0].job == "j0");
+  CHECK(pending[0].run.value == 300);
+  CHECK(pending[1].job == "j69");
+  CHECK(pending[1].run.value == 169);
+  CHECK(pending[1].resumes == 69 % 3);
+  CHECK(pending[1].due == sched(69) + std::chrono::seconds(1));
+  const auto runs = store->runs(skedd::RunQuery(std::nullopt, std::nullopt, 1000)).value();
+  REQUIRE(runs.size() == kJobs - 1);
+  for (std::size_t k = 0; k < runs.size(); ++k) {
+    const skedd::RunRecord& r = runs[k];
+    const int i = static_cast<int>(r.run.value) - 100;
+    INFO("run " << r.run.value);
+    CHECK(r.job == "j" + std::to_string(i));
+    CHECK(r.state == RunState::kSucceeded);
+    CHECK(r.exit_code == i);
+    CHECK(r.message == "m" + std::to_string(i));
+    CHECK(r.checkpoint == "c" + std::to_string(i));
+    CHECK(r.scheduled == sched(i));
+    CHECK(r.ended == sched(i) + std::chrono::seconds(2));
+    CHECK(r.log_path ==
+          "/var/lib/skedd/logs/j" + std::to_string(i) + "." + std::to_string(100 + i) + ".log");
+  }
+  const auto lasts = store->last_fires().value();
+  const auto nexts = store->next_fires().value();
+  REQUIRE(lasts.size() == kJobs);
+  for (int i = 0; i < kJobs; ++i) {
+    const std::string job = "j" + std::to_string(i);
+    CHECK(lasts.at(job) == sched(i));
+    CHECK(nexts.at(job) == sched(i) + std::chrono::minutes(1));
+  }
+  CHECK(store->meta("k").value() == std::optional<std::string>("v"));
+}
+
+TEST_CASE("writes queued in a group while the writer is idle are committed without a flush",
+          "[store]") {
+  skedd::test::TempDir dir("skedd-store-test");
+  auto store = open(dir / "skedd.db");
+  for (int round = 0; round < 3; ++round) {
+    {
+      skedd::StoreGroup group(*store);
+      store->put_meta("k", std::to_string(round));
+    }
+    std::promise<void> committed;
+    store->when_committed([&](skedd::Status) { committed.set_value(); },
+                          skedd::Store::Pace::kBatched);
+    // Nothing else wakes the writer: the group's end must.
+    REQUIRE(committed.get_future().wait_for(std::chrono::seconds(5)) == std::future_status::ready);
+    CHECK(store->meta("k").value() == std::optional<std::string>(std::to_string(round)));
+  }
+}
+
+TEST_CASE("a fire skipped as it was taken moves its job's last and next fire with its record",
+          "[store]") {
+  skedd::test::TempDir dir("skedd-store-test");
+  const std::string path = dir / "skedd.db";
+  {
+    auto store = open(path);
+    store->put_fire_not_run({"a", RunState::kSkipped, NotRunReason::kOverlap,
+                             at("2026-03-08T07:30:00Z"), at("2026-03-08T07:30:00Z"), 1},
+                            at("2026-03-08T07:30:01Z"));
+    store->put_fire_not_run({"a", RunState::kSkipped, NotRunReason::kOverlap,
+                             at("2026-03-08T07:30:01Z"), at("2026-03-08T07:30:01Z"), 1},
+                            at("2026-03-08T07:30:02Z"));
+    // A one-shot's: no next fire.
+    store->put_next_fire("b", at("2026-03-08T08:00:00Z"));
+    store->put_fire_not_run({"b", RunState::kSkipped, NotRunReason::kPaused,
+                             at("2026-03-08T08:00:00Z"), at("2026-03-08T08:00:00Z"), 1},
+                            std::nullopt);
+    REQUIRE(store->flush().ok());
+  }
+  auto store = open(path);
+  const auto last = store->last_fires().value();
+  CHECK(skedd::format_rfc3339_utc(last.at("a")) == "2026-03-08T07:30:01Z");
+  CHECK(skedd::format_rfc3339_utc(last.at("b")) == "2026-03-08T08:00:00Z");
+  const auto next = store->next_fires().value();
+  CHECK(next.size() == 1);
+  CHECK(skedd::format_rfc3339_utc(next.at("a")) == "2026-03-08T07:30:02Z");
+  const auto a = store->not_run("a", 10).value();
+  REQUIRE(a.size() == 1);  // consecutive skips of one reason: one record
+  CHECK(a[0].count == 2);
+  CHECK(skedd::format_rfc3339_utc(a[0].last) == "2026-03-08T07:30:01Z");
+  CHECK(store->not_run("b", 10).value().at(0).reason == NotRunReason::kPaused);
+}
