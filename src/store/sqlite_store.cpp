@@ -3,11 +3,13 @@
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <sqlite3.h>
 
+#include <cassert>
 #include <condition_variable>
 #include <deque>
 #include <map>
 #include <mutex>
 #include <thread>
+#include <unordered_map>
 #include <variant>
 #include <vector>
 
@@ -281,12 +283,20 @@ class SqliteStore final : public Store {
   // Writer thread only: prepared statements, see statement().
   SQLite::Statement& statement(std::unique_ptr<SQLite::Statement>& slot, const char* sql);
   std::unique_ptr<SQLite::Statement> upsert_fire_, upsert_meta_, delete_run_, delete_not_run_,
-      update_checkpoint_, extend_not_run_, insert_not_run_, delete_pending_range_, update_progress_,
-      upsert_next_, delete_next_, insert_paused_, delete_paused_, insert_version_;
+      update_checkpoint_, extend_not_run_, delete_pending_range_, update_progress_, upsert_next_,
+      delete_next_, insert_paused_, delete_paused_, insert_version_;
   /// Applies the batch in order; consecutive runs and fires taken go in multi-row statements.
   void apply_batch(const std::vector<Op>& batch);
   void apply_runs(const RunRecord* const* runs, std::size_t n);
   void apply_fires_taken(const FireTakenOp* const* fires, std::size_t n);
+  void apply_fires_not_run(const std::vector<const FireNotRunOp*>& ops);
+  /// Adds `nr`'s fires to the not_run row `row`.
+  void extend_not_run(std::int64_t row, const NotRunRecord& nr);
+  /// Writes new not_run rows, in order, and makes each its job's tail.
+  void insert_not_runs(const std::vector<NotRunRecord>& records);
+  MultiRowStatement insert_not_run_{
+      "INSERT INTO not_run (job, state, reason, first_us, last_us, count) VALUES ", "(?,?,?,?,?,?)",
+      ","};
   MultiRowStatement insert_runs_{
       "INSERT OR REPLACE INTO runs (id, job, scheduled_us, attempt, state, exit_code, signal, "
       "pid, started_us, ended_us, lateness_us, checkpoint, log_path, message, pid_start, "
@@ -306,8 +316,6 @@ class SqliteStore final : public Store {
   void apply_not_run(const NotRunRecord& nr);
   /// The not_run row of `nr`: the job's last one extended, or a new one.
   void append_not_run(const NotRunRecord& nr);
-  /// Sets the job's last fire (never moving it back) and next fire, as one write of its row.
-  void upsert_job_fires(const std::string& job, Instant last, std::optional<Instant> next);
   void upsert_last_fire(const std::string& job, Instant t);
 };
 
@@ -432,47 +440,119 @@ SQLite::Statement& SqliteStore::statement(std::unique_ptr<SQLite::Statement>& sl
   return *slot;
 }
 
+namespace {
+
+// The job whose rows alone an op writes, when it is of a kind applied in multi-row statements
+// (see apply_batch); nullptr for the rest.
+const std::string* bulk_job(const Op& op) {
+  if (const auto* run = std::get_if<RunRecord>(&op)) return &run->job;
+  if (const auto* taken = std::get_if<FireTakenOp>(&op)) return &taken->fire.job;
+  if (const auto* skipped = std::get_if<FireNotRunOp>(&op)) return &skipped->record.job;
+  return nullptr;
+}
+
+}  // namespace
+
 void SqliteStore::apply_batch(const std::vector<Op>& batch) {
-  // Keeps the order of the writes: only ops next to each other go in one statement, and the
-  // rows of a multi-row INSERT are written in order.
-  std::array<const RunRecord*, MultiRowStatement::kMaxRows> runs{};
-  std::array<const FireTakenOp*, MultiRowStatement::kMaxRows> fires{};
-  for (std::size_t i = 0; i < batch.size();) {
-    std::size_t n = 0;
-    for (; i < batch.size() && n < runs.size(); ++i, ++n) {
-      runs[n] = std::get_if<RunRecord>(&batch[i]);
-      if (!runs[n]) break;
+  // Runs, fires taken and fires not run write only their own job's rows (its runs, pending
+  // fires, job_state row, not_run rows), so writes of different jobs commute: between two
+  // writes of other kinds, each kind's writes go together in multi-row statements. A job's
+  // writes keep their order: its first write of a second kind ends the segment. Within a kind,
+  // rows are written in the order they came.
+  struct Segment {
+    std::vector<const FireTakenOp*> taken;
+    std::vector<const FireNotRunOp*> skipped;
+    std::vector<const RunRecord*> runs;
+    std::unordered_map<std::string_view, std::size_t> kind_of_job;  // Op::index()
+  };
+  Segment segment;
+  auto flush = [&] {
+    for (std::size_t i = 0; i < segment.taken.size(); i += MultiRowStatement::kMaxRows) {
+      apply_fires_taken(segment.taken.data() + i,
+                        std::min(MultiRowStatement::kMaxRows, segment.taken.size() - i));
     }
-    if (n > 0) {
-      apply_runs(runs.data(), n);
+    if (!segment.skipped.empty()) apply_fires_not_run(segment.skipped);
+    for (std::size_t i = 0; i < segment.runs.size(); i += MultiRowStatement::kMaxRows) {
+      apply_runs(segment.runs.data() + i,
+                 std::min(MultiRowStatement::kMaxRows, segment.runs.size() - i));
+    }
+    segment.taken.clear();
+    segment.skipped.clear();
+    segment.runs.clear();
+    segment.kind_of_job.clear();
+  };
+  for (const Op& op : batch) {
+    const std::string* job = bulk_job(op);
+    if (job == nullptr) {
+      flush();
+      apply(op);
       continue;
     }
-    for (; i < batch.size() && n < fires.size(); ++i, ++n) {
-      fires[n] = std::get_if<FireTakenOp>(&batch[i]);
-      if (!fires[n]) break;
+    const auto [it, added] = segment.kind_of_job.try_emplace(*job, op.index());
+    if (!added && it->second != op.index()) {
+      flush();
+      segment.kind_of_job.emplace(*job, op.index());
     }
-    if (n > 0) {
-      apply_fires_taken(fires.data(), n);
-      continue;
+    if (const auto* run = std::get_if<RunRecord>(&op)) {
+      segment.runs.push_back(run);
+    } else if (const auto* taken = std::get_if<FireTakenOp>(&op)) {
+      segment.taken.push_back(taken);
+    } else {
+      segment.skipped.push_back(&std::get<FireNotRunOp>(op));
     }
-    apply(batch[i++]);
   }
+  flush();
+}
+
+void SqliteStore::apply_fires_not_run(const std::vector<const FireNotRunOp*>& ops) {
+  // The job rows, as for fires taken.
+  for (std::size_t i = 0; i < ops.size(); i += MultiRowStatement::kMaxRows) {
+    const std::size_t n = std::min(MultiRowStatement::kMaxRows, ops.size() - i);
+    SQLite::Statement& job_row = upsert_taken_.get(*writer_db_, n);
+    const int per_job = upsert_taken_.params_per_row();
+    for (std::size_t k = 0; k < n; ++k) {
+      const FireNotRunOp& op = *ops[i + k];
+      const int base = static_cast<int>(k) * per_job;
+      job_row.bindNoCopy(base + 1, op.record.job);
+      job_row.bind(base + 2, us(op.record.last));
+      if (op.next) job_row.bind(base + 3, us(*op.next));
+    }
+    job_row.exec();
+  }
+  // The not_run rows: each extends its job's last one (of the same state and reason) or is a
+  // new one; new ones of one job in this group are merged before they are written, and all
+  // new ones are written together.
+  std::vector<NotRunRecord> fresh;
+  std::unordered_map<std::string_view, std::size_t> fresh_of_job;
+  for (const FireNotRunOp* op : ops) {
+    const NotRunRecord& nr = op->record;
+    if (const auto it = fresh_of_job.find(nr.job); it != fresh_of_job.end()) {
+      NotRunRecord& merged = fresh[it->second];
+      if (merged.state == nr.state && merged.reason == nr.reason) {
+        merged.last = std::max(merged.last, nr.last);
+        merged.count += nr.count;
+        continue;
+      }
+    } else if (const auto tail = tails_.find(nr.job); tail != tails_.end() &&
+                                                      tail->second.state == nr.state &&
+                                                      tail->second.reason == nr.reason) {
+      extend_not_run(tail->second.row, nr);
+      continue;
+    }
+    fresh_of_job[nr.job] = fresh.size();  // the latest new one of the job
+    fresh.push_back(nr);
+  }
+  insert_not_runs(fresh);
 }
 
 void SqliteStore::apply(const Op& op) {
-  if (const auto* run = std::get_if<RunRecord>(&op)) {
-    apply_runs(&run, 1);
-  } else if (const auto* nr = std::get_if<NotRunRecord>(&op)) {
+  // REQUIRES: not of a kind apply_batch() writes in multi-row statements.
+  assert(bulk_job(op) == nullptr);
+  if (const auto* nr = std::get_if<NotRunRecord>(&op)) {
     apply_not_run(*nr);
   } else if (const auto* fire = std::get_if<PendingFire>(&op)) {
     insert_pending(*fire);
     if (fire->attempt == 1) upsert_last_fire(fire->job, fire->scheduled);
-  } else if (const auto* taken = std::get_if<FireTakenOp>(&op)) {
-    apply_fires_taken(&taken, 1);
-  } else if (const auto* skipped = std::get_if<FireNotRunOp>(&op)) {
-    // Never pending: nothing to delete.
-    upsert_job_fires(skipped->record.job, skipped->record.last, skipped->next);
-    append_not_run(skipped->record);
   } else if (const auto* cp = std::get_if<CheckpointOp>(&op)) {
     SQLite::Statement& q =
         statement(update_checkpoint_, "UPDATE runs SET checkpoint = ? WHERE id = ?");
@@ -634,40 +714,48 @@ void SqliteStore::apply_not_run(const NotRunRecord& nr) {
   append_not_run(nr);
 }
 
-void SqliteStore::upsert_job_fires(const std::string& job, Instant last,
-                                   std::optional<Instant> next) {
-  SQLite::Statement& q = upsert_taken_.get(*writer_db_, 1);
-  q.bindNoCopy(1, job);
-  q.bind(2, us(last));
-  if (next) q.bind(3, us(*next));
-  q.exec();
-}
-
 void SqliteStore::append_not_run(const NotRunRecord& nr) {
   const auto tail = tails_.find(nr.job);
   if (tail != tails_.end() && tail->second.state == nr.state && tail->second.reason == nr.reason) {
-    SQLite::Statement& q =
-        statement(extend_not_run_,
-                  "UPDATE not_run SET last_us = MAX(last_us, ?), count = count + ? "
-                  "WHERE id = ?");
-    q.bind(1, us(nr.last));
-    q.bind(2, static_cast<std::int64_t>(nr.count));
-    q.bind(3, tail->second.row);
-    q.exec();
-    return;
+    extend_not_run(tail->second.row, nr);
+  } else {
+    insert_not_runs({nr});
   }
+}
+
+void SqliteStore::extend_not_run(std::int64_t row, const NotRunRecord& nr) {
   SQLite::Statement& q =
-      statement(insert_not_run_,
-                "INSERT INTO not_run (job, state, reason, first_us, last_us, count) "
-                "VALUES (?,?,?,?,?,?)");
-  q.bind(1, nr.job);
-  q.bind(2, to_string(nr.state));
-  q.bind(3, to_string(nr.reason));
-  q.bind(4, us(nr.first));
-  q.bind(5, us(nr.last));
-  q.bind(6, static_cast<std::int64_t>(nr.count));
+      statement(extend_not_run_,
+                "UPDATE not_run SET last_us = MAX(last_us, ?), count = count + ? WHERE id = ?");
+  q.bind(1, us(nr.last));
+  q.bind(2, static_cast<std::int64_t>(nr.count));
+  q.bind(3, row);
   q.exec();
-  tails_[nr.job] = Tail{writer_db_->getLastInsertRowid(), nr.state, nr.reason};
+}
+
+void SqliteStore::insert_not_runs(const std::vector<NotRunRecord>& records) {
+  for (std::size_t i = 0; i < records.size(); i += MultiRowStatement::kMaxRows) {
+    const std::size_t n = std::min(MultiRowStatement::kMaxRows, records.size() - i);
+    SQLite::Statement& q = insert_not_run_.get(*writer_db_, n);
+    const int per_row = insert_not_run_.params_per_row();
+    for (std::size_t k = 0; k < n; ++k) {
+      const NotRunRecord& nr = records[i + k];
+      const int base = static_cast<int>(k) * per_row;
+      q.bindNoCopy(base + 1, nr.job);
+      q.bindNoCopy(base + 2, to_string(nr.state));
+      q.bindNoCopy(base + 3, to_string(nr.reason));
+      q.bind(base + 4, us(nr.first));
+      q.bind(base + 5, us(nr.last));
+      q.bind(base + 6, static_cast<std::int64_t>(nr.count));
+    }
+    q.exec();
+    // AUTOINCREMENT ids, one writer: the rows got consecutive ids, in the order of the VALUES.
+    const std::int64_t last_id = writer_db_->getLastInsertRowid();
+    for (std::size_t k = 0; k < n; ++k) {
+      const NotRunRecord& nr = records[i + k];
+      tails_[nr.job] = Tail{last_id - static_cast<std::int64_t>(n - 1 - k), nr.state, nr.reason};
+    }
+  }
 }
 
 namespace {

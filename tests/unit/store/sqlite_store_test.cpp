@@ -616,3 +616,54 @@ TEST_CASE("a fire skipped as it was taken moves its job's last and next fire wit
   CHECK(skedd::format_rfc3339_utc(a[0].last) == "2026-03-08T07:30:01Z");
   CHECK(store->not_run("b", 10).value().at(0).reason == NotRunReason::kPaused);
 }
+
+TEST_CASE("writes of different jobs go together by kind, each job's writes keep their order",
+          "[store]") {
+  skedd::test::TempDir dir("skedd-store-test");
+  const std::string path = dir / "skedd.db";
+  const skedd::Instant t0 = at("2026-03-08T07:30:00Z");
+  auto t = [&](int s) { return t0 + std::chrono::seconds(s); };
+  auto skipped = [&](const std::string& job, int s) {
+    return skedd::NotRunRecord{job, RunState::kSkipped, NotRunReason::kOverlap, t(s), t(s), 1};
+  };
+  auto ended = [&](std::uint64_t id, const std::string& job, int s) {
+    skedd::RunRecord r = run(id, job, RunState::kSucceeded);
+    r.scheduled = t(s);
+    r.ended = t(s);
+    return r;
+  };
+  {
+    auto store = open(path);
+    skedd::StoreGroup group(*store);  // one batch, the jobs' writes interleaved
+    store->put_run(ended(1, "a", 1));
+    store->put_fire_not_run(skipped("b", 1), t(2));
+    store->put_fire_taken({"c", t(1), t(1), 1, 0, skedd::RunId{10}}, t(2));
+    store->put_fire_not_run(skipped("a", 2), t(3));
+    store->put_run(ended(2, "b", 2));
+    store->put_fire_not_run(skipped("c", 2), t(3));
+    store->put_fire_not_run(skipped("a", 3), t(4));
+    store->put_fire_not_run(skipped("b", 3), t(4));
+    store->put_fire_taken({"c", t(3), t(3), 1, 0, skedd::RunId{11}}, t(4));
+  }
+  auto store = open(path);
+  // a: its run, then two skips: one record after the run.
+  const auto a = store->not_run("a", 10).value();
+  REQUIRE(a.size() == 1);
+  CHECK(a[0].count == 2);
+  CHECK(a[0].first == t(2));
+  CHECK(a[0].last == t(3));
+  // b: a skip, its run, a skip: two records.
+  const auto b = store->not_run("b", 10).value();
+  REQUIRE(b.size() == 2);
+  CHECK(b[0].first == t(3));
+  CHECK(b[1].first == t(1));
+  CHECK(store->runs(skedd::RunQuery(std::string("b"))).value().size() == 1);
+  // c: taken, skipped, taken: its next fire is the last one written.
+  CHECK(store->next_fires().value().at("c") == t(4));
+  CHECK(store->last_fires().value().at("c") == t(3));
+  const auto pending = store->pending_fires().value();
+  REQUIRE(pending.size() == 2);
+  CHECK(pending[0].run.value == 10);
+  CHECK(pending[1].run.value == 11);
+  CHECK(store->next_fires().value().at("a") == t(4));
+}
