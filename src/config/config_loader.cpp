@@ -190,6 +190,7 @@ void read_store(const toml::table& t, const std::string& file, StoreConfig& s, D
                         s.synchronous);
   r.integer("keep_runs", 0, 100000000, s.keep_runs);
   r.integer("keep_days", 0, 100000, s.keep_days);
+  r.integer("max_unwritten", 1, 100000000, s.max_unwritten);
   r.reject_unknown();
 }
 

@@ -42,6 +42,8 @@ const char* to_string(NotRunReason r) {
       return "missed_while_down";
     case NotRunReason::kDstSkip:
       return "dst_skip";
+    case NotRunReason::kOverloaded:
+      return "overloaded";
   }
   return "unknown";
 }

@@ -39,6 +39,8 @@ constexpr Duration kLookahead = std::chrono::milliseconds(50);
 constexpr Duration kTimerGrain = std::chrono::microseconds(250);
 // How often a busy scheduler records when it was last seen (at most; also at shutdown).
 constexpr Duration kLastSeenInterval = std::chrono::seconds(1);
+// While the store is behind (see tick()), how often it is looked at again.
+constexpr Duration kBehindPoll = std::chrono::milliseconds(5);
 
 template <typename TimePoint>
 TimePoint on_grain(TimePoint t) {
@@ -474,6 +476,8 @@ void Engine::rearm() {
     // Fires are taken kLookahead before they are due (see tick()).
     std::optional<Instant> wall_at = scheduler_.next_wall_deadline();
     if (wall_at) *wall_at = on_grain(*wall_at - kLookahead);
+    // While the store is behind, due fires wait: look again shortly, not at once.
+    if (wall_at && store_behind_) wall_at = std::max(*wall_at, wall_now + kBehindPoll);
     if (!wall_at) {
       const bool idle_armed = wall_armed_ && *wall_armed_ > wall_now + kIdleWallHorizon / 2;
       wall_at = idle_armed ? *wall_armed_ : wall_now + kIdleWallHorizon;
@@ -486,6 +490,7 @@ void Engine::rearm() {
     }
     std::optional<MonoInstant> s = scheduler_.next_mono_deadline();
     if (s) *s -= kLookahead;
+    if (s && store_behind_) s = std::max(*s, clock_.mono_now() + kBehindPoll);
     if (!held_.empty() && (!s || held_.front().due < *s)) s = held_.front().due;
     if (s) *s = on_grain(*s);
     if (s && (!mono_at || *s < *mono_at)) mono_at = s;
@@ -544,14 +549,17 @@ void Engine::tick() {
       due.push_back(held_.back().fire);
       held_.pop_back();
     }
-    for (Fire& fire : scheduler_.pop_due(kLookahead)) {
-      if (fire.due > wall_now) {
-        hold_until_due(std::move(fire), wall_now, mono_now);
-      } else {
-        due.push_back(std::move(fire));
+    if (!check_store_behind()) {
+      for (Fire& fire : scheduler_.pop_due(kLookahead)) {
+        if (fire.due > wall_now) {
+          hold_until_due(std::move(fire), wall_now, mono_now);
+        } else {
+          due.push_back(std::move(fire));
+        }
       }
     }
     for (const Fire& fire : due) handle_fire(fire);
+    held_back_ = store_behind_;  // folds from here on are the scheduler's own lateness
     if (!due.empty() && mono_now - last_seen_written_ >= kLastSeenInterval) {
       last_seen_written_ = mono_now;
       store_.put_meta("last_seen", utc(wall_now));
@@ -576,8 +584,13 @@ Engine::Triggered Engine::handle_fire(Fire fire, const DispatchPolicy* policy) {
     // Folded fires: `first` is the earliest, `count` how many, `folded_into` the one that runs.
     Fire folded{fire.job, fire.first_collapsed, fire.first_collapsed};
     folded.last_collapsed = fire.last_collapsed;
-    record_not_run(folded, RunState::kMissed, NotRunReason::kClockJump, fire.collapsed,
-                   fire.scheduled);
+    // Never recorded pending (folded as they were taken from the schedule): one write with the
+    // job's next fire, as a skipped fire's.
+    store_.put_fire_not_run(
+        not_run_of(folded, RunState::kMissed,
+                   held_back_ ? NotRunReason::kOverloaded : NotRunReason::kClockJump,
+                   fire.collapsed, fire.scheduled),
+        scheduler_.next_fire(fire.job));
   }
   const OfferResult result =
       dispatcher_.offer(fire, policy ? *policy : Dispatcher::policy_of(*job.spec));
@@ -728,6 +741,28 @@ bool Engine::cancel_unspawned(RunId id) {
   dispatcher_.finished(run.fire.job, id);
   unspawned_.erase(it);
   return true;
+}
+
+bool Engine::check_store_behind() {
+  // Backpressure: taking fires faster than their records commit would only put every run
+  // behind a longer queue of writes (each waits for its fire's record), until none started at
+  // all. While the store commits but is max_unwritten writes or more behind, fires stay in
+  // the schedule and come late; those that fall an interval behind are folded into the next
+  // (reason "overloaded"). A store that fails its commits is not waited for (see
+  // check_store_health()): scheduling goes on.
+  const StoreHealth health = store_.health();
+  const bool behind =
+      health.ok && health.unwritten >= static_cast<std::uint64_t>(config_.store.max_unwritten);
+  if (behind && !store_behind_) {
+    log_event(warn, "store_behind",
+              {{"unwritten", health.unwritten},
+               {"effect", "no new fires are taken until the store catches up"}});
+  } else if (!behind && store_behind_) {
+    log_event(info, "store_caught_up", {{"unwritten", health.unwritten}});
+  }
+  store_behind_ = behind;
+  if (behind) held_back_ = true;
+  return behind;
 }
 
 void Engine::check_store_health() {

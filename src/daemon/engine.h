@@ -196,6 +196,9 @@ class Engine {
   bool cancel_unspawned(RunId id);
   /// Logs when the store stops or resumes committing.
   void check_store_health();
+  /// Whether the store is too far behind for new fires to be taken (logged when that starts
+  /// and ends).
+  bool check_store_behind();
   void on_run_finished(const RunOutcome& outcome);
   /// Starts a run: the handler runner for handler jobs, the supervisor for the rest.
   void launch(RunId id, const Fire& fire, std::shared_ptr<const JobSpec> spec,
@@ -270,6 +273,10 @@ class Engine {
   std::uint64_t reserved_to_;
   std::uint64_t settling_to_;
   bool store_failing_ = false;
+  bool store_behind_ = false;  ///< see check_store_behind()
+  /// Fires were held back (store_behind_) since the last ones were handled: the folds of
+  /// those popped now come from that.
+  bool held_back_ = false;
   /// Expires with the engine, so that commit notices posted later are dropped.
   std::shared_ptr<const int> alive_ = std::make_shared<const int>(0);
   bool shutting_down_ = false;

@@ -97,6 +97,7 @@ struct EmbeddedScheduler::Impl {
     c.store.synchronous = options.full_sync ? Synchronous::kFull : Synchronous::kNormal;
     c.store.keep_runs = options.keep_runs;
     c.store.keep_days = options.keep_days;
+    c.store.max_unwritten = options.max_unwritten;
     return c;
   }
 

@@ -7,9 +7,11 @@
 #include <thread>
 #include <vector>
 
+#include <SQLiteCpp/SQLiteCpp.h>
 #include <catch2/catch.hpp>
 
 #include "skedd/embed/embedded_scheduler.h"
+#include "skedd/store/sqlite_store.h"
 #include "support/temp_dir.h"
 
 namespace {
@@ -417,4 +419,54 @@ TEST_CASE("libskedd: handlers run side by side up to handler_threads, the rest w
   }
   std::lock_guard lock(mu);
   CHECK(peak == 2);
+}
+
+TEST_CASE("libskedd: no fires are taken while the store is behind, those passed over are folded",
+          "[embed]") {
+  skedd::test::TempDir dir("skedd-embed");
+  Events events;
+  EmbeddedOptions options = in(dir);
+  options.max_unwritten = 1;  // any write not yet committed holds new fires back
+  const std::string db = options.state_dir + "/skedd.db";
+  skedd::Instant locked_at{};
+  {
+    EmbeddedScheduler s(options);
+    REQUIRE(s.register_handler("noop", [](RunContext&) {}));
+    s.on_run(std::ref(events));
+    REQUIRE(s.start());
+    REQUIRE(s.add("[job.tick]\nevery = \"1s\"\nhandler = \"noop\"\n"));
+    events.wait("tick", RunState::kSucceeded);
+    {
+      // Another connection holds the write lock: commits wait (up to the 5 s busy timeout),
+      // and the first write queued meanwhile holds fires back.
+      SQLite::Database other(db, SQLite::OPEN_READWRITE, 5000);
+      other.exec("BEGIN EXCLUSIVE");
+      locked_at = skedd::Instant(std::chrono::duration_cast<skedd::Duration>(
+          std::chrono::system_clock::now().time_since_epoch()));
+      const std::size_t before = events.count("tick");
+      std::this_thread::sleep_for(3500ms);
+      // At most the one fire taken before the store fell behind, waiting for its commit.
+      CHECK(events.count("tick") == before);
+      other.exec("COMMIT");
+    }
+    const std::size_t after = events.count("tick");
+    // Fires are taken again once the store has caught up.
+    events.wait("tick", RunState::kSucceeded, static_cast<int>(after / 2 + 2));
+    s.stop();
+  }
+  auto store = skedd::open_sqlite_store(db);
+  REQUIRE(store.ok());
+  const auto not_run = store.value()->not_run("tick", 100);
+  REQUIRE(not_run.ok());
+  bool overloaded = false;
+  for (const skedd::NotRunRecord& r : not_run.value()) {
+    INFO(skedd::to_string(r.reason) << " x" << r.count);
+    if (r.reason == skedd::NotRunReason::kOverloaded) {
+      overloaded = true;
+      CHECK(r.state == RunState::kMissed);
+      CHECK(r.first >= locked_at);
+      CHECK(r.count >= 1);
+    }
+  }
+  CHECK(overloaded);
 }

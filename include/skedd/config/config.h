@@ -44,6 +44,8 @@ struct StoreConfig {
   Synchronous synchronous = Synchronous::kNormal;
   int keep_runs = 100;
   int keep_days = 30;
+  /// Writes queued and not yet committed from which on no new fires are taken (backpressure).
+  int max_unwritten = 20000;
 };
 
 /// The [cron] table.

@@ -67,6 +67,8 @@ enum class NotRunReason : std::uint8_t {
   kClockJump,         ///< folded into a later fire after a clock step or suspend
   kMissedWhileDown,   ///< the daemon was not running
   kDstSkip,           ///< dst_skipped = "skip"
+  /// folded into a later fire while no fires were taken because the store was behind
+  kOverloaded,
 };
 const char* to_string(NotRunReason r);
 

@@ -34,6 +34,9 @@ struct EmbeddedOptions {
   bool full_sync = false;   ///< true: every commit survives power loss (synchronous = FULL)
   int keep_runs = 100;      ///< history kept per job (0: no count limit)
   int keep_days = 30;       ///< and by age (0: no age limit)
+  /// Writes queued and not yet committed from which on no new fires are taken until the store
+  /// catches up (fires that then fall an interval behind are folded, reason "overloaded").
+  int max_unwritten = 20000;
   /// Between the soft signal and SIGKILL, for jobs that run commands.
   Duration kill_grace = std::chrono::seconds(10);
 };
