@@ -93,6 +93,7 @@ io = 4
 synchronous = "full"
 keep_runs = 500
 keep_days = 7
+max_unwritten = 5000
 
 [cron]
 sources = ["/etc/crontab", "/etc/cron.d"]
@@ -204,6 +205,7 @@ TEST_CASE("a full configuration loads with every [daemon], [pools], [store] and 
   CHECK(cfg.store.synchronous == skedd::Synchronous::kFull);
   CHECK(cfg.store.keep_runs == 500);
   CHECK(cfg.store.keep_days == 7);
+  CHECK(cfg.store.max_unwritten == 5000);
 
   CHECK(cfg.cron.sources == std::vector<std::string>{"/etc/crontab", "/etc/cron.d"});
 
@@ -346,6 +348,7 @@ TEST_CASE("without [defaults] a job gets the built-in values and the [daemon] zo
   CHECK(cfg.store.synchronous == skedd::Synchronous::kNormal);
   CHECK(cfg.store.keep_runs == 100);
   CHECK(cfg.store.keep_days == 30);
+  CHECK(cfg.store.max_unwritten == 20000);
   CHECK(cfg.files == std::vector<std::string>{main});
 }
 
@@ -535,6 +538,7 @@ db = 0
 [store]
 synchronous = true
 keep_days = -1
+max_unwritten = 0
 
 [cron]
 sources = "/etc/crontab"
@@ -547,7 +551,8 @@ sources = "/etc/crontab"
               main + ":8:1: pools: invalid pool name \"bad pool\"\n" +                   //
               main + ":11:15: store.synchronous: must be normal or full\n" +             //
               main + ":12:13: store.keep_days: must be an integer from 0 to 100000\n" +  //
-              main + ":15:11: cron.sources: must be an array of paths");
+              main + ":13:17: store.max_unwritten: must be an integer from 1 to 100000000\n" +
+              main + ":16:11: cron.sources: must be an array of paths");
   }
   SECTION("a settings key that is not a table") {
     const std::string main = dir.write("skedd.toml", "daemon = \"fast\"\njob = 1\n");
