@@ -537,7 +537,7 @@ void Engine::prune_history() {
 
 void Engine::tick() {
   supervisor_.on_deadlines();
-  check_store_health();
+  const StoreHealth health = check_store_health();
   if (clock_.mono_now() - last_prune_ >= kPruneInterval) prune_history();
   if (!shutting_down_) {
     const Instant wall_now = clock_.wall_now();
@@ -549,7 +549,10 @@ void Engine::tick() {
       due.push_back(held_.back().fire);
       held_.pop_back();
     }
-    if (!check_store_behind()) {
+    const bool behind = check_store_behind(health);
+    if (behind) {
+      held_back_ = true;
+    } else {
       for (Fire& fire : scheduler_.pop_due(kLookahead)) {
         if (fire.due > wall_now) {
           hold_until_due(std::move(fire), wall_now, mono_now);
@@ -559,7 +562,7 @@ void Engine::tick() {
       }
     }
     for (const Fire& fire : due) handle_fire(fire);
-    held_back_ = store_behind_;  // folds from here on are the scheduler's own lateness
+    held_back_ = behind;  // folds from here on are the scheduler's own lateness
     if (!due.empty() && mono_now - last_seen_written_ >= kLastSeenInterval) {
       last_seen_written_ = mono_now;
       store_.put_meta("last_seen", utc(wall_now));
@@ -743,14 +746,13 @@ bool Engine::cancel_unspawned(RunId id) {
   return true;
 }
 
-bool Engine::check_store_behind() {
+bool Engine::check_store_behind(const StoreHealth& health) {
   // Backpressure: taking fires faster than their records commit would only put every run
   // behind a longer queue of writes (each waits for its fire's record), until none started at
   // all. While the store commits but is max_unwritten writes or more behind, fires stay in
   // the schedule and come late; those that fall an interval behind are folded into the next
   // (reason "overloaded"). A store that fails its commits is not waited for (see
   // check_store_health()): scheduling goes on.
-  const StoreHealth health = store_.health();
   const bool behind =
       health.ok && health.unwritten >= static_cast<std::uint64_t>(config_.store.max_unwritten);
   if (behind && !store_behind_) {
@@ -761,11 +763,10 @@ bool Engine::check_store_behind() {
     log_event(info, "store_caught_up", {{"unwritten", health.unwritten}});
   }
   store_behind_ = behind;
-  if (behind) held_back_ = true;
   return behind;
 }
 
-void Engine::check_store_health() {
+StoreHealth Engine::check_store_health() {
   const StoreHealth health = store_.health();
   if (!health.ok && !store_failing_) {
     log_event(spdlog::level::err, "store_unwritable",
@@ -776,6 +777,7 @@ void Engine::check_store_health() {
     log_event(info, "store_writable", {{"unwritten", health.unwritten}});
   }
   store_failing_ = !health.ok;
+  return health;
 }
 
 void Engine::record_not_run(const Fire& fire, RunState state, NotRunReason reason,

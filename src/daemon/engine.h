@@ -194,11 +194,11 @@ class Engine {
   void spawn_recorded(const std::vector<RunId>& ids, const Status& status);
   /// Cancels a run recorded and not yet spawned; false when `id` is not one.
   bool cancel_unspawned(RunId id);
-  /// Logs when the store stops or resumes committing.
-  void check_store_health();
-  /// Whether the store is too far behind for new fires to be taken (logged when that starts
-  /// and ends).
-  bool check_store_behind();
+  /// Logs when the store stops or resumes committing; returns its health.
+  StoreHealth check_store_health();
+  /// Whether the store (of `health`) is too far behind for new fires to be taken (logged
+  /// when that starts and ends).
+  bool check_store_behind(const StoreHealth& health);
   void on_run_finished(const RunOutcome& outcome);
   /// Starts a run: the handler runner for handler jobs, the supervisor for the rest.
   void launch(RunId id, const Fire& fire, std::shared_ptr<const JobSpec> spec,
@@ -274,7 +274,7 @@ class Engine {
   std::uint64_t settling_to_;
   bool store_failing_ = false;
   bool store_behind_ = false;  ///< see check_store_behind()
-  /// Fires were held back (store_behind_) since the last ones were handled: the folds of
+  /// Fires were held back (the store behind) since the last ones were handled: the folds of
   /// those popped now come from that.
   bool held_back_ = false;
   /// Expires with the engine, so that commit notices posted later are dropped.

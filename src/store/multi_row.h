@@ -33,6 +33,14 @@ class MultiRowStatement {
   SQLite::Statement& get(SQLite::Database& db, std::size_t rows);
   /// How many `?` one row has.
   int params_per_row() const { return params_per_row_; }
+  /// Calls `write(first, n)` for consecutive chunks of `count` items, each of at most
+  /// kMaxRows, in order.
+  template <typename Write>
+  static void for_each_chunk(std::size_t count, Write write) {
+    for (std::size_t first = 0; first < count; first += kMaxRows) {
+      write(first, count - first < kMaxRows ? count - first : kMaxRows);
+    }
+  }
 
  private:
   std::string head_, row_, separator_, tail_;

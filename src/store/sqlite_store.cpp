@@ -285,7 +285,8 @@ class SqliteStore final : public Store {
   std::unique_ptr<SQLite::Statement> upsert_fire_, upsert_meta_, delete_run_, delete_not_run_,
       update_checkpoint_, extend_not_run_, delete_pending_range_, update_progress_, upsert_next_,
       delete_next_, insert_paused_, delete_paused_, insert_version_;
-  /// Applies the batch in order; consecutive runs and fires taken go in multi-row statements.
+  /// Applies the batch; runs, fires taken and fires not run go by kind in multi-row statements,
+  /// each job's writes in their order (see the definition).
   void apply_batch(const std::vector<Op>& batch);
   void apply_runs(const RunRecord* const* runs, std::size_t n);
   void apply_fires_taken(const FireTakenOp* const* fires, std::size_t n);
@@ -442,6 +443,14 @@ SQLite::Statement& SqliteStore::statement(std::unique_ptr<SQLite::Statement>& sl
 
 namespace {
 
+// Binds a job_state row (as upsert_taken_ names its columns) from parameter `base` + 1 on.
+void bind_job_row(SQLite::Statement& q, int base, const std::string& job, Instant last,
+                  std::optional<Instant> next) {
+  q.bindNoCopy(base + 1, job);
+  q.bind(base + 2, us(last));
+  if (next) q.bind(base + 3, us(*next));
+}
+
 // The job whose rows alone an op writes, when it is of a kind applied in multi-row statements
 // (see apply_batch); nullptr for the rest.
 const std::string* bulk_job(const Op& op) {
@@ -467,15 +476,13 @@ void SqliteStore::apply_batch(const std::vector<Op>& batch) {
   };
   Segment segment;
   auto flush = [&] {
-    for (std::size_t i = 0; i < segment.taken.size(); i += MultiRowStatement::kMaxRows) {
-      apply_fires_taken(segment.taken.data() + i,
-                        std::min(MultiRowStatement::kMaxRows, segment.taken.size() - i));
-    }
+    MultiRowStatement::for_each_chunk(segment.taken.size(), [&](std::size_t first, std::size_t n) {
+      apply_fires_taken(segment.taken.data() + first, n);
+    });
     if (!segment.skipped.empty()) apply_fires_not_run(segment.skipped);
-    for (std::size_t i = 0; i < segment.runs.size(); i += MultiRowStatement::kMaxRows) {
-      apply_runs(segment.runs.data() + i,
-                 std::min(MultiRowStatement::kMaxRows, segment.runs.size() - i));
-    }
+    MultiRowStatement::for_each_chunk(segment.runs.size(), [&](std::size_t first, std::size_t n) {
+      apply_runs(segment.runs.data() + first, n);
+    });
     segment.taken.clear();
     segment.skipped.clear();
     segment.runs.clear();
@@ -506,19 +513,15 @@ void SqliteStore::apply_batch(const std::vector<Op>& batch) {
 
 void SqliteStore::apply_fires_not_run(const std::vector<const FireNotRunOp*>& ops) {
   // The job rows, as for fires taken.
-  for (std::size_t i = 0; i < ops.size(); i += MultiRowStatement::kMaxRows) {
-    const std::size_t n = std::min(MultiRowStatement::kMaxRows, ops.size() - i);
+  MultiRowStatement::for_each_chunk(ops.size(), [&](std::size_t first, std::size_t n) {
     SQLite::Statement& job_row = upsert_taken_.get(*writer_db_, n);
-    const int per_job = upsert_taken_.params_per_row();
     for (std::size_t k = 0; k < n; ++k) {
-      const FireNotRunOp& op = *ops[i + k];
-      const int base = static_cast<int>(k) * per_job;
-      job_row.bindNoCopy(base + 1, op.record.job);
-      job_row.bind(base + 2, us(op.record.last));
-      if (op.next) job_row.bind(base + 3, us(*op.next));
+      const FireNotRunOp& op = *ops[first + k];
+      bind_job_row(job_row, static_cast<int>(k) * upsert_taken_.params_per_row(), op.record.job,
+                   op.record.last, op.next);
     }
     job_row.exec();
-  }
+  });
   // The not_run rows: each extends its job's last one (of the same state and reason) or is a
   // new one; new ones of one job in this group are merged before they are written, and all
   // new ones are written together.
@@ -667,9 +670,7 @@ void SqliteStore::apply_fires_taken(const FireTakenOp* const* fires, std::size_t
     const FireTakenOp& taken = *fires[k];
     const int i = static_cast<int>(k);
     bind_pending(pending, i * per_pending, taken.fire);
-    job_row.bindNoCopy(i * per_job + 1, taken.fire.job);
-    job_row.bind(i * per_job + 2, us(taken.fire.scheduled));
-    if (taken.next) job_row.bind(i * per_job + 3, us(*taken.next));
+    bind_job_row(job_row, i * per_job, taken.fire.job, taken.fire.scheduled, taken.next);
   }
   pending.exec();
   job_row.exec();
@@ -734,8 +735,7 @@ void SqliteStore::extend_not_run(std::int64_t row, const NotRunRecord& nr) {
 }
 
 void SqliteStore::insert_not_runs(const std::vector<NotRunRecord>& records) {
-  for (std::size_t i = 0; i < records.size(); i += MultiRowStatement::kMaxRows) {
-    const std::size_t n = std::min(MultiRowStatement::kMaxRows, records.size() - i);
+  MultiRowStatement::for_each_chunk(records.size(), [&](std::size_t i, std::size_t n) {
     SQLite::Statement& q = insert_not_run_.get(*writer_db_, n);
     const int per_row = insert_not_run_.params_per_row();
     for (std::size_t k = 0; k < n; ++k) {
@@ -755,7 +755,7 @@ void SqliteStore::insert_not_runs(const std::vector<NotRunRecord>& records) {
       const NotRunRecord& nr = records[i + k];
       tails_[nr.job] = Tail{last_id - static_cast<std::int64_t>(n - 1 - k), nr.state, nr.reason};
     }
-  }
+  });
 }
 
 namespace {
