@@ -34,6 +34,14 @@ constexpr std::size_t kBusyBatch = 256;
 constexpr std::size_t kKeptCapacity = 8192;
 // How often the WAL is copied into the database file (see checkpoint_loop).
 constexpr auto kCheckpointInterval = std::chrono::milliseconds(500);
+// The columns of a runs row and of a pending_fires row, as their inserts name them.
+constexpr const char* kIntoRuns =
+    " INTO runs (id, job, scheduled_us, attempt, state, exit_code, signal, pid, started_us, "
+    "ended_us, lateness_us, checkpoint, log_path, message, pid_start, progress, "
+    "progress_message, frozen_us, output_tail) VALUES ";
+constexpr const char* kRunRow = "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+constexpr const char* kIntoPending =
+    " INTO pending_fires (job, scheduled_us, due_us, attempt, resumes, run) VALUES ";
 
 std::int64_t us(Instant t) {
   return t.time_since_epoch().count();
@@ -289,29 +297,38 @@ class SqliteStore final : public Store {
   /// each job's writes in their order (see the definition).
   void apply_batch(const std::vector<Op>& batch);
   void apply_runs(const RunRecord* const* runs, std::size_t n);
+  /// Writes n rows with `insert` (OR IGNORE), or, if any was there already, each with
+  /// `replace`; `bind(statement, base, k)` binds row k from parameter base + 1 on.
+  template <typename Bind>
+  void insert_or_replace(MultiRowStatement& insert, MultiRowStatement& replace, std::size_t n,
+                         const Bind& bind);
   void apply_fires_taken(const FireTakenOp* const* fires, std::size_t n);
   void apply_fires_not_run(const std::vector<const FireNotRunOp*>& ops);
   /// Adds `nr`'s fires to the not_run row `row`.
   void extend_not_run(std::int64_t row, const NotRunRecord& nr);
   /// Writes new not_run rows, in order, and makes each its job's tail.
   void insert_not_runs(const std::vector<NotRunRecord>& records);
+  // The multi-row writes say OR FAIL or OR IGNORE, never the default ABORT or REPLACE: with
+  // those (a NOT NULL column without a default is enough) SQLite keeps a statement journal, a
+  // copy of every page the statement changes, so as to undo just that statement. A failed
+  // write here rolls the whole batch back, so that undo is never needed; it cost a quarter of
+  // the writer's time. Rows that may exist already (a run's final row after its running row,
+  // a retry's pending fire) are inserted OR IGNORE and, if any was ignored, the rows are
+  // written again one by one with REPLACE (see insert_or_replace()).
   MultiRowStatement insert_not_run_{
-      "INSERT INTO not_run (job, state, reason, first_us, last_us, count) VALUES ", "(?,?,?,?,?,?)",
-      ","};
-  MultiRowStatement insert_runs_{
-      "INSERT OR REPLACE INTO runs (id, job, scheduled_us, attempt, state, exit_code, signal, "
-      "pid, started_us, ended_us, lateness_us, checkpoint, log_path, message, pid_start, "
-      "progress, progress_message, frozen_us, output_tail) VALUES ",
-      "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", ","};
+      "INSERT OR FAIL INTO not_run (job, state, reason, first_us, last_us, count) VALUES ",
+      "(?,?,?,?,?,?)", ","};
+  MultiRowStatement insert_runs_{std::string("INSERT OR IGNORE") + kIntoRuns, kRunRow, ","};
+  MultiRowStatement replace_run_{std::string("INSERT OR REPLACE") + kIntoRuns, kRunRow, ","};
   // Row values in an IN list would scan the table; ORed terms each search its key.
   MultiRowStatement delete_pending_{"DELETE FROM pending_fires WHERE ",
                                     "(job = ? AND scheduled_us = ?)", " OR "};
-  MultiRowStatement insert_pending_{
-      "INSERT OR REPLACE INTO pending_fires (job, scheduled_us, due_us, attempt, resumes, run) "
-      "VALUES ",
-      "(?,?,?,?,?,?)", ","};
+  MultiRowStatement insert_pending_{std::string("INSERT OR IGNORE") + kIntoPending, "(?,?,?,?,?,?)",
+                                    ","};
+  MultiRowStatement replace_pending_{std::string("INSERT OR REPLACE") + kIntoPending,
+                                     "(?,?,?,?,?,?)", ","};
   MultiRowStatement upsert_taken_{
-      "INSERT INTO job_state (job, last_fire_us, next_us) VALUES ", "(?,?,?)", ",",
+      "INSERT OR FAIL INTO job_state (job, last_fire_us, next_us) VALUES ", "(?,?,?)", ",",
       " ON CONFLICT (job) DO UPDATE SET last_fire_us = MAX(IFNULL(last_fire_us, "
       "excluded.last_fire_us), excluded.last_fire_us), next_us = excluded.next_us"};
   void apply_not_run(const NotRunRecord& nr);
@@ -656,23 +673,39 @@ void bind_run(SQLite::Statement& q, int base, const RunRecord& run) {
 }  // namespace
 
 void SqliteStore::insert_pending(const PendingFire& fire) {
-  SQLite::Statement& q = insert_pending_.get(*writer_db_, 1);
+  SQLite::Statement& q = replace_pending_.get(*writer_db_, 1);
   bind_pending(q, 0, fire);
   q.exec();
 }
 
+template <typename Bind>
+void SqliteStore::insert_or_replace(MultiRowStatement& insert, MultiRowStatement& replace,
+                                    std::size_t n, const Bind& bind) {
+  SQLite::Statement& q = insert.get(*writer_db_, n);
+  const int per_row = insert.params_per_row();
+  for (std::size_t k = 0; k < n; ++k) bind(q, static_cast<int>(k) * per_row, k);
+  if (static_cast<std::size_t>(q.exec()) == n) return;
+  // Some rows were there already (or broke a constraint: REPLACE then says which). Writing
+  // again the rows just inserted changes nothing.
+  for (std::size_t k = 0; k < n; ++k) {
+    SQLite::Statement& one = replace.get(*writer_db_, 1);
+    bind(one, 0, k);
+    one.exec();
+  }
+}
+
 void SqliteStore::apply_fires_taken(const FireTakenOp* const* fires, std::size_t n) {
-  SQLite::Statement& pending = insert_pending_.get(*writer_db_, n);
+  insert_or_replace(insert_pending_, replace_pending_, n,
+                    [&](SQLite::Statement& q, int base, std::size_t k) {
+                      bind_pending(q, base, fires[k]->fire);
+                    });
   SQLite::Statement& job_row = upsert_taken_.get(*writer_db_, n);
-  const int per_pending = insert_pending_.params_per_row();
   const int per_job = upsert_taken_.params_per_row();
   for (std::size_t k = 0; k < n; ++k) {
     const FireTakenOp& taken = *fires[k];
-    const int i = static_cast<int>(k);
-    bind_pending(pending, i * per_pending, taken.fire);
-    bind_job_row(job_row, i * per_job, taken.fire.job, taken.fire.scheduled, taken.next);
+    bind_job_row(job_row, static_cast<int>(k) * per_job, taken.fire.job, taken.fire.scheduled,
+                 taken.next);
   }
-  pending.exec();
   job_row.exec();
 }
 
@@ -687,19 +720,18 @@ void SqliteStore::upsert_last_fire(const std::string& job, Instant t) {
 }
 
 void SqliteStore::apply_runs(const RunRecord* const* runs, std::size_t n) {
-  SQLite::Statement& q = insert_runs_.get(*writer_db_, n);
+  insert_or_replace(
+      insert_runs_, replace_run_, n,
+      [&](SQLite::Statement& q, int base, std::size_t k) { bind_run(q, base, *runs[k]); });
   SQLite::Statement& p = delete_pending_.get(*writer_db_, n);
-  const int per_run = insert_runs_.params_per_row();
   const int per_pending = delete_pending_.params_per_row();
   for (std::size_t k = 0; k < n; ++k) {
     const RunRecord& run = *runs[k];
     const int i = static_cast<int>(k);
-    bind_run(q, i * per_run, run);
     p.bindNoCopy(i * per_pending + 1, run.job);
     p.bind(i * per_pending + 2, us(run.scheduled));
     tails_.erase(run.job);
   }
-  q.exec();
   p.exec();
 }
 

@@ -566,6 +566,55 @@ TEST_CASE("writes of one batch go in multi-row statements and keep every field a
   CHECK(store->meta("k").value() == std::optional<std::string>("v"));
 }
 
+TEST_CASE("a run's row and a pending fire written again in a later batch replace the first",
+          "[store]") {
+  // The multi-row inserts skip rows that are there already and then write that statement's
+  // rows again one by one, replacing: 40 rows, so that one full statement and a shorter one
+  // each meet rows committed before, among new ones.
+  skedd::test::TempDir dir("skedd-store-test");
+  const std::string path = dir / "skedd.db";
+  constexpr int kRuns = 40;
+  const skedd::Instant t0 = at("2026-03-08T07:30:00Z");
+  auto sched = [&](int i) { return t0 + std::chrono::seconds(i); };
+  auto fire = [&](int i, int resumes) {
+    return skedd::PendingFire{"j" + std::to_string(i),
+                              sched(i),
+                              sched(i) + std::chrono::seconds(resumes),
+                              1,
+                              resumes,
+                              skedd::RunId{static_cast<std::uint64_t>(100 + i)}};
+  };
+  auto store = open(path);
+  for (int i = 0; i < kRuns; i += 2) {
+    store->put_run(run(100 + i, "j" + std::to_string(i), RunState::kRunning));
+    store->put_fire_taken(fire(i, 0), sched(i) + std::chrono::minutes(1));
+  }
+  REQUIRE(store->flush().ok());
+  for (int i = 0; i < kRuns; ++i) {
+    skedd::RunRecord r = run(100 + i, "j" + std::to_string(i), RunState::kFailed);
+    r.exit_code = i;
+    r.ended = sched(i) + std::chrono::seconds(2);
+    store->put_run(r);
+  }
+  for (int i = 0; i < kRuns; ++i)
+    store->put_fire_taken(fire(i, 5), sched(i) + std::chrono::minutes(2));
+  REQUIRE(store->flush().ok());
+  const auto runs = store->runs(skedd::RunQuery(std::nullopt, std::nullopt, 1000)).value();
+  REQUIRE(runs.size() == kRuns);
+  for (const skedd::RunRecord& r : runs) {
+    INFO("run " << r.run.value);
+    CHECK(r.state == RunState::kFailed);
+    CHECK(r.exit_code == static_cast<int>(r.run.value) - 100);
+    CHECK(r.ended.has_value());
+  }
+  const auto pending = store->pending_fires().value();
+  REQUIRE(pending.size() == kRuns);
+  for (const skedd::PendingFire& p : pending) {
+    INFO(p.job);
+    CHECK(p.resumes == 5);
+  }
+}
+
 TEST_CASE("writes queued in a group while the writer is idle are committed without a flush",
           "[store]") {
   skedd::test::TempDir dir("skedd-store-test");
