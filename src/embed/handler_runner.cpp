@@ -18,6 +18,9 @@ using spdlog::level::info;
 using spdlog::level::warn;
 
 constexpr std::size_t kMaxHandlerCheckpoint = 64 * 1024;
+// How many ended runs' nodes the runner keeps for reuse (see HandlerRunner::spare_): a busy
+// runner's runs in flight, as the dispatcher's default bound on them.
+constexpr std::size_t kSpareRuns = 1024;
 
 }  // namespace
 
@@ -69,7 +72,9 @@ std::set<std::string> HandlerRegistry::names() const {
 // pending fire (committed before the start) is offered again as the same attempt.
 class HandlerRunner::RunSink final : public RunContext::Sink {
  public:
-  RunSink(Store& store, RunRecord running) : store_(store), running_(std::move(running)) {}
+  /// `run` outlives every call but end()'s successors (its fields read here do not change
+  /// while its handler runs).
+  RunSink(Store& store, const StartedRun& run) : store_(store), run_(run) {}
 
   void write_running_row() {
     std::lock_guard lock(mu_);
@@ -105,11 +110,12 @@ class HandlerRunner::RunSink final : public RunContext::Sink {
   void ensure_row() {
     if (written_) return;
     written_ = true;
-    store_.put_run(running_);
+    // Built when needed only: most runs never write this row.
+    store_.put_run(run_.record(RunState::kRunning));
   }
 
   Store& store_;
-  const RunRecord running_;
+  const StartedRun& run_;
   std::mutex mu_;
   bool written_ = false;  // GUARDED_BY(mu_)
   bool over_ = false;     // GUARDED_BY(mu_)
@@ -142,11 +148,19 @@ HandlerRunner::~HandlerRunner() {
 
 void HandlerRunner::start(RunId id, JobId job, std::shared_ptr<const JobSpec> spec,
                           const Fire& fire, std::string checkpoint) {
-  auto owned = std::make_unique<Run>();
-  Run& run = *owned;
+  Runs::node_type node;
+  if (spare_.empty()) {
+    Runs fresh;
+    node = fresh.extract(fresh.emplace(id, std::make_unique<Run>()).first);
+  } else {
+    node = std::move(spare_.back());  // reset by on_returned()
+    spare_.pop_back();
+  }
+  node.key() = id;
+  Run& run = *node.mapped();
   static_cast<StartedRun&>(run) =
       StartedRun{id, job, std::move(spec), fire, std::move(checkpoint), clock_.wall_now()};
-  runs_.emplace(id, std::move(owned));
+  runs_.insert(std::move(node));
 
   const Handler* handler =
       handlers_ != nullptr ? handlers_->find(run.spec->options->handler) : nullptr;
@@ -161,7 +175,7 @@ void HandlerRunner::start(RunId id, JobId job, std::shared_ptr<const JobSpec> sp
     on_returned(Returned{id, true, message, run.checkpoint});
     return;
   }
-  run.sink = std::make_shared<RunSink>(store_, run.record(RunState::kRunning));
+  run.sink = std::make_shared<RunSink>(store_, run);
   if (run.spec->options->on_interrupt == OnInterrupt::kFail) run.sink->write_running_row();
   if (spdlog::should_log(info)) {
     log_event(info, "run_started",
@@ -199,9 +213,14 @@ void HandlerRunner::hand_over() {
   int idle = 0;
   {
     std::lock_guard lock(mu_);
+    // The tasks taken already go once they are half the queue: each is moved once at most.
+    if (queued_head_ > 0 && queued_head_ >= queued_.size() / 2) {
+      queued_.erase(queued_.begin(), queued_.begin() + static_cast<std::ptrdiff_t>(queued_head_));
+      queued_head_ = 0;
+    }
     for (Task& task : to_hand_over_) queued_.push_back(std::move(task));
-    idle =
-        static_cast<int>(std::min(static_cast<std::size_t>(threads_ - draining_), queued_.size()));
+    idle = static_cast<int>(
+        std::min(static_cast<std::size_t>(threads_ - draining_), queued_.size() - queued_head_));
     draining_ += idle;
   }
   to_hand_over_.clear();
@@ -217,12 +236,16 @@ void HandlerRunner::drain() {
     std::optional<Task> task;
     {
       std::lock_guard lock(mu_);
-      if (queued_.empty()) {
+      if (queued_head_ == queued_.size()) {
         --draining_;
         return;
       }
-      task.emplace(std::move(queued_.front()));
-      queued_.pop_front();
+      task.emplace(std::move(queued_[queued_head_]));
+      // Emptied: its room is kept for the next tasks (no allocation per task).
+      if (++queued_head_ == queued_.size()) {
+        queued_.clear();
+        queued_head_ = 0;
+      }
     }
     RunContext context(std::move(task->info), *task->sink, std::move(task->stop));
     Returned returned{task->id, false, {}, {}};
@@ -323,12 +346,18 @@ void HandlerRunner::on_hard_timeout(RunId id) {
 }
 
 void HandlerRunner::on_returned(Returned returned) {
-  const RunId id = returned.id;
-  const auto it = runs_.find(id);
+  const auto it = runs_.find(returned.id);
   if (it == runs_.end()) return;
-  std::unique_ptr<Run> owned = std::move(it->second);
-  runs_.erase(it);
-  Run& run = *owned;
+  Runs::node_type node = runs_.extract(it);
+  end_returned(*node.mapped(), std::move(returned));
+  if (spare_.size() < kSpareRuns) {
+    *node.mapped() = Run{};  // lets go of its job, sink and timers now
+    spare_.push_back(std::move(node));
+  }
+}
+
+void HandlerRunner::end_returned(Run& run, Returned returned) {
+  const RunId id = returned.id;
   if (stopping_ && !run.hard_timed_out && !run.stopped_as) {
     // Left recorded as running: the next start resumes it from its last checkpoint.
     run.sink->write_running_row();

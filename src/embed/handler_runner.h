@@ -4,7 +4,6 @@
 // the io_context's thread; handlers run on the pool's.
 #pragma once
 
-#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -82,7 +81,9 @@ class HandlerRunner {
   void collect();
   void on_soft_timeout(RunId id);
   void on_hard_timeout(RunId id);
+  /// A run's handler returned: ends the run (end_returned()) and keeps its node for reuse.
   void on_returned(Returned returned);
+  void end_returned(Run& run, Returned returned);
   /// Records `run`'s final row, unless a checkpoint on the handler's thread is writing.
   void record_end(Run& run, RunRecord record);
 
@@ -91,13 +92,18 @@ class HandlerRunner {
   Store& store_;
   const HandlerRegistry* handlers_;
   OnFinished on_finished_;
-  std::map<RunId, std::unique_ptr<Run>> runs_;
+  using Runs = std::map<RunId, std::unique_ptr<Run>>;
+  Runs runs_;
+  /// Nodes of runs_ whose run ended, each with its Run, kept for the next starts: a busy
+  /// runner then allocates neither per run.
+  std::vector<Runs::node_type> spare_;
   bool stopping_ = false;
   const int threads_;
   std::vector<Task> to_hand_over_;  ///< started on the loop, not yet queued for the pool
 
-  std::mutex mu_;                   // guards the three below, shared by the loop and the pool
-  std::deque<Task> queued_;         ///< waiting for a pool thread
+  std::mutex mu_;             // guards the three below, shared by the loop and the pool
+  std::vector<Task> queued_;  ///< waiting for a pool thread, from queued_head_ on
+  std::size_t queued_head_ = 0;
   int draining_ = 0;                ///< pool threads in drain()
   std::vector<Returned> returned_;  ///< handlers returned, not yet collected by the loop
 

@@ -350,8 +350,12 @@ void SqliteStore::write_loop() {
       if (stop_ && pending_.empty()) return;
       // Let a burst gather for a moment: fewer, larger commits, and fewer wake-ups competing
       // with the event loop and the runs for the CPU. flush() and waiters cut the wait short.
-      cv_.wait_for(lock, last_batch >= kBusyBatch ? kBusyGatherWindow : kGatherWindow,
-                   [&] { return stop_ || flush_waiting_ > 0 || urgent_waiters_ > 0; });
+      // Writes that queued up while the last batch was committed make a busy batch already:
+      // waiting more would only delay them (and the runs waiting for them).
+      if (takeable() < kBusyBatch) {
+        cv_.wait_for(lock, last_batch >= kBusyBatch ? kBusyGatherWindow : kGatherWindow,
+                     [&] { return stop_ || flush_waiting_ > 0 || urgent_waiters_ > 0; });
+      }
       if (stop_ && open_groups_ > 0) group_start_ = pending_.size();  // none will end now
       const std::size_t n = takeable();
       if (n == 0) continue;

@@ -247,11 +247,14 @@ TEST_CASE("libskedd: at the hard timeout the run is recorded timed_out and its s
   CHECK(after.state == RunState::kTimedOut);
   CHECK(after.ended == record.ended);
   CHECK(after.message.starts_with("hard timeout; the handler returned "));
-  CHECK(s.trigger("h"));  // the slot is free again
-  {
-    std::lock_guard lock(mu);
-    release = true;
-  }
+  // The slot is free again; the next run (on the ended run's reused node) keeps nothing of it.
+  const auto next = s.trigger("h");
+  REQUIRE(next);
+  events.wait("h", RunState::kSucceeded);
+  const skedd::RunRecord fresh = run_record(s, next.value());
+  CHECK(fresh.state == RunState::kSucceeded);
+  CHECK(fresh.message.empty());
+  CHECK(fresh.lateness < std::chrono::seconds(1));
 }
 
 TEST_CASE("libskedd: a retry gets the failed attempt's last checkpoint", "[embed]") {
