@@ -258,7 +258,7 @@ class SqliteStore final : public Store {
   std::mutex mu_;
   std::condition_variable cv_;
   std::condition_variable done_cv_;
-  std::condition_variable checkpoint_cv_;  // the checkpoint thread's, for stop_ only
+  std::condition_variable checkpoint_cv_;  // the checkpoint thread's: stop_, or a WAL to copy
   // A vector, not a deque: an Op is a few hundred bytes, and a deque allocated a block for
   // each; the writer swaps it with its emptied batch, so both keep their capacity.
   std::vector<Op> pending_;      // GUARDED_BY(mu_)
@@ -379,7 +379,13 @@ void SqliteStore::write_loop() {
       error = e.what();
       tails_.clear();  // the rolled-back rows may be among them
     }
-    if (error.empty() && wal_frames_ > wal_limit_pages_) restart_wal();
+    if (error.empty() && wal_frames_ > wal_limit_pages_) {
+      restart_wal();
+    } else if (error.empty() && wal_frames_ > wal_limit_pages_ / 2) {
+      // Past half the limit, the checkpoint thread copies what it can now, so that the
+      // restart has less left to copy on this thread (the one every write waits for).
+      checkpoint_cv_.notify_all();
+    }
     std::unique_lock lock(mu_);
     if (error.empty()) {
       committed_ += batch.size();
