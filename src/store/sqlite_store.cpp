@@ -291,8 +291,8 @@ class SqliteStore final : public Store {
   // Writer thread only: prepared statements, see statement().
   SQLite::Statement& statement(std::unique_ptr<SQLite::Statement>& slot, const char* sql);
   std::unique_ptr<SQLite::Statement> upsert_fire_, upsert_meta_, delete_run_, delete_not_run_,
-      update_checkpoint_, extend_not_run_, delete_pending_range_, update_progress_, upsert_next_,
-      delete_next_, insert_paused_, delete_paused_, insert_version_;
+      update_checkpoint_, extend_not_run_, delete_pending_, delete_pending_range_, update_progress_,
+      upsert_next_, delete_next_, insert_paused_, delete_paused_, insert_version_;
   /// Applies the batch; runs, fires taken and fires not run go by kind in multi-row statements,
   /// each job's writes in their order (see the definition).
   void apply_batch(const std::vector<Op>& batch);
@@ -320,9 +320,6 @@ class SqliteStore final : public Store {
       "(?,?,?,?,?,?)", ","};
   MultiRowStatement insert_runs_{std::string("INSERT OR IGNORE") + kIntoRuns, kRunRow, ","};
   MultiRowStatement replace_run_{std::string("INSERT OR REPLACE") + kIntoRuns, kRunRow, ","};
-  // Row values in an IN list would scan the table; ORed terms each search its key.
-  MultiRowStatement delete_pending_{"DELETE FROM pending_fires WHERE ",
-                                    "(job = ? AND scheduled_us = ?)", " OR "};
   MultiRowStatement insert_pending_{std::string("INSERT OR IGNORE") + kIntoPending, "(?,?,?,?,?,?)",
                                     ","};
   MultiRowStatement replace_pending_{std::string("INSERT OR REPLACE") + kIntoPending,
@@ -733,16 +730,17 @@ void SqliteStore::apply_runs(const RunRecord* const* runs, std::size_t n) {
   insert_or_replace(
       insert_runs_, replace_run_, n,
       [&](SQLite::Statement& q, int base, std::size_t k) { bind_run(q, base, *runs[k]); });
-  SQLite::Statement& p = delete_pending_.get(*writer_db_, n);
-  const int per_pending = delete_pending_.params_per_row();
   for (std::size_t k = 0; k < n; ++k) {
     const RunRecord& run = *runs[k];
-    const int i = static_cast<int>(k);
-    p.bindNoCopy(i * per_pending + 1, run.job);
-    p.bind(i * per_pending + 2, us(run.scheduled));
+    // One row a statement: ORed terms for many rows each search their key too, and then
+    // gather the keys found in a temporary table (more instructions in all).
+    SQLite::Statement& p =
+        statement(delete_pending_, "DELETE FROM pending_fires WHERE job = ? AND scheduled_us = ?");
+    p.bindNoCopy(1, run.job);
+    p.bind(2, us(run.scheduled));
+    p.exec();
     tails_.erase(run.job);
   }
-  p.exec();
 }
 
 void SqliteStore::apply_not_run(const NotRunRecord& nr) {
