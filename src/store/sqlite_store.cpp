@@ -297,8 +297,12 @@ class SqliteStore final : public Store {
   /// each job's writes in their order (see the definition).
   void apply_batch(const std::vector<Op>& batch);
   void apply_runs(const RunRecord* const* runs, std::size_t n);
+  /// Runs `rows` for n rows, `bind(statement, base, k)` binding row k from parameter base + 1
+  /// on; the rows it changed.
+  template <typename Bind>
+  int exec_rows(MultiRowStatement& rows, std::size_t n, const Bind& bind);
   /// Writes n rows with `insert` (OR IGNORE), or, if any was there already, each with
-  /// `replace`; `bind(statement, base, k)` binds row k from parameter base + 1 on.
+  /// `replace`; `bind` as for exec_rows().
   template <typename Bind>
   void insert_or_replace(MultiRowStatement& insert, MultiRowStatement& replace, std::size_t n,
                          const Bind& bind);
@@ -538,13 +542,10 @@ void SqliteStore::apply_batch(const std::vector<Op>& batch) {
 void SqliteStore::apply_fires_not_run(const std::vector<const FireNotRunOp*>& ops) {
   // The job rows, as for fires taken.
   MultiRowStatement::for_each_chunk(ops.size(), [&](std::size_t first, std::size_t n) {
-    SQLite::Statement& job_row = upsert_taken_.get(*writer_db_, n);
-    for (std::size_t k = 0; k < n; ++k) {
-      const FireNotRunOp& op = *ops[first + k];
-      bind_job_row(job_row, static_cast<int>(k) * upsert_taken_.params_per_row(), op.record.job,
-                   op.record.last, op.next);
-    }
-    job_row.exec();
+    exec_rows(upsert_taken_, n, [&](SQLite::Statement& q, int base, std::size_t k) {
+      const NotRunRecord& nr = ops[first + k]->record;
+      bind_job_row(q, base, nr.job, nr.last, ops[first + k]->next);
+    });
   });
   // The not_run rows: each extends its job's last one (of the same state and reason) or is a
   // new one; new ones of one job in this group are merged before they are written, and all
@@ -686,12 +687,17 @@ void SqliteStore::insert_pending(const PendingFire& fire) {
 }
 
 template <typename Bind>
+int SqliteStore::exec_rows(MultiRowStatement& rows, std::size_t n, const Bind& bind) {
+  SQLite::Statement& q = rows.get(*writer_db_, n);
+  const int per_row = rows.params_per_row();
+  for (std::size_t k = 0; k < n; ++k) bind(q, static_cast<int>(k) * per_row, k);
+  return q.exec();
+}
+
+template <typename Bind>
 void SqliteStore::insert_or_replace(MultiRowStatement& insert, MultiRowStatement& replace,
                                     std::size_t n, const Bind& bind) {
-  SQLite::Statement& q = insert.get(*writer_db_, n);
-  const int per_row = insert.params_per_row();
-  for (std::size_t k = 0; k < n; ++k) bind(q, static_cast<int>(k) * per_row, k);
-  if (static_cast<std::size_t>(q.exec()) == n) return;
+  if (static_cast<std::size_t>(exec_rows(insert, n, bind)) == n) return;
   // Some rows were there already (or broke a constraint: REPLACE then says which). Writing
   // again the rows just inserted changes nothing.
   for (std::size_t k = 0; k < n; ++k) {
@@ -706,14 +712,9 @@ void SqliteStore::apply_fires_taken(const FireTakenOp* const* fires, std::size_t
                     [&](SQLite::Statement& q, int base, std::size_t k) {
                       bind_pending(q, base, fires[k]->fire);
                     });
-  SQLite::Statement& job_row = upsert_taken_.get(*writer_db_, n);
-  const int per_job = upsert_taken_.params_per_row();
-  for (std::size_t k = 0; k < n; ++k) {
-    const FireTakenOp& taken = *fires[k];
-    bind_job_row(job_row, static_cast<int>(k) * per_job, taken.fire.job, taken.fire.scheduled,
-                 taken.next);
-  }
-  job_row.exec();
+  exec_rows(upsert_taken_, n, [&](SQLite::Statement& q, int base, std::size_t k) {
+    bind_job_row(q, base, fires[k]->fire.job, fires[k]->fire.scheduled, fires[k]->next);
+  });
 }
 
 void SqliteStore::upsert_last_fire(const std::string& job, Instant t) {
@@ -776,19 +777,15 @@ void SqliteStore::extend_not_run(std::int64_t row, const NotRunRecord& nr) {
 
 void SqliteStore::insert_not_runs(const std::vector<NotRunRecord>& records) {
   MultiRowStatement::for_each_chunk(records.size(), [&](std::size_t i, std::size_t n) {
-    SQLite::Statement& q = insert_not_run_.get(*writer_db_, n);
-    const int per_row = insert_not_run_.params_per_row();
-    for (std::size_t k = 0; k < n; ++k) {
+    exec_rows(insert_not_run_, n, [&](SQLite::Statement& q, int base, std::size_t k) {
       const NotRunRecord& nr = records[i + k];
-      const int base = static_cast<int>(k) * per_row;
       q.bindNoCopy(base + 1, nr.job);
       q.bindNoCopy(base + 2, to_string(nr.state));
       q.bindNoCopy(base + 3, to_string(nr.reason));
       q.bind(base + 4, us(nr.first));
       q.bind(base + 5, us(nr.last));
       q.bind(base + 6, static_cast<std::int64_t>(nr.count));
-    }
-    q.exec();
+    });
     // AUTOINCREMENT ids, one writer: the rows got consecutive ids, in the order of the VALUES.
     const std::int64_t last_id = writer_db_->getLastInsertRowid();
     for (std::size_t k = 0; k < n; ++k) {

@@ -39,6 +39,11 @@ skedd::RunRecord run(std::uint64_t id, const std::string& job, RunState state) {
   return r;
 }
 
+// The fires' instants in the batch tests: `i` seconds after a fixed start.
+skedd::Instant sched(int i) {
+  return at("2026-03-08T07:30:00Z") + std::chrono::seconds(i);
+}
+
 skedd::Instant instant_of(std::int64_t us) {
   return skedd::Instant(skedd::Duration(us));
 }
@@ -498,8 +503,6 @@ TEST_CASE("writes of one batch go in multi-row statements and keep every field a
   skedd::test::TempDir dir("skedd-store-test");
   const std::string path = dir / "skedd.db";
   constexpr int kJobs = 70;
-  const skedd::Instant t0 = at("2026-03-08T07:30:00Z");
-  auto sched = [&](int i) { return t0 + std::chrono::seconds(i); };
   {
     auto store = open(path);
     skedd::StoreGroup group(*store);  // one transaction, in this order
@@ -574,8 +577,6 @@ TEST_CASE("a run's row and a pending fire written again in a later batch replace
   skedd::test::TempDir dir("skedd-store-test");
   const std::string path = dir / "skedd.db";
   constexpr int kRuns = 40;
-  const skedd::Instant t0 = at("2026-03-08T07:30:00Z");
-  auto sched = [&](int i) { return t0 + std::chrono::seconds(i); };
   auto fire = [&](int i, int resumes) {
     return skedd::PendingFire{"j" + std::to_string(i),
                               sched(i),
@@ -670,49 +671,48 @@ TEST_CASE("writes of different jobs go together by kind, each job's writes keep 
           "[store]") {
   skedd::test::TempDir dir("skedd-store-test");
   const std::string path = dir / "skedd.db";
-  const skedd::Instant t0 = at("2026-03-08T07:30:00Z");
-  auto t = [&](int s) { return t0 + std::chrono::seconds(s); };
   auto skipped = [&](const std::string& job, int s) {
-    return skedd::NotRunRecord{job, RunState::kSkipped, NotRunReason::kOverlap, t(s), t(s), 1};
+    return skedd::NotRunRecord{job,      RunState::kSkipped, NotRunReason::kOverlap,
+                               sched(s), sched(s),           1};
   };
   auto ended = [&](std::uint64_t id, const std::string& job, int s) {
     skedd::RunRecord r = run(id, job, RunState::kSucceeded);
-    r.scheduled = t(s);
-    r.ended = t(s);
+    r.scheduled = sched(s);
+    r.ended = sched(s);
     return r;
   };
   {
     auto store = open(path);
     skedd::StoreGroup group(*store);  // one batch, the jobs' writes interleaved
     store->put_run(ended(1, "a", 1));
-    store->put_fire_not_run(skipped("b", 1), t(2));
-    store->put_fire_taken({"c", t(1), t(1), 1, 0, skedd::RunId{10}}, t(2));
-    store->put_fire_not_run(skipped("a", 2), t(3));
+    store->put_fire_not_run(skipped("b", 1), sched(2));
+    store->put_fire_taken({"c", sched(1), sched(1), 1, 0, skedd::RunId{10}}, sched(2));
+    store->put_fire_not_run(skipped("a", 2), sched(3));
     store->put_run(ended(2, "b", 2));
-    store->put_fire_not_run(skipped("c", 2), t(3));
-    store->put_fire_not_run(skipped("a", 3), t(4));
-    store->put_fire_not_run(skipped("b", 3), t(4));
-    store->put_fire_taken({"c", t(3), t(3), 1, 0, skedd::RunId{11}}, t(4));
+    store->put_fire_not_run(skipped("c", 2), sched(3));
+    store->put_fire_not_run(skipped("a", 3), sched(4));
+    store->put_fire_not_run(skipped("b", 3), sched(4));
+    store->put_fire_taken({"c", sched(3), sched(3), 1, 0, skedd::RunId{11}}, sched(4));
   }
   auto store = open(path);
   // a: its run, then two skips: one record after the run.
   const auto a = store->not_run("a", 10).value();
   REQUIRE(a.size() == 1);
   CHECK(a[0].count == 2);
-  CHECK(a[0].first == t(2));
-  CHECK(a[0].last == t(3));
+  CHECK(a[0].first == sched(2));
+  CHECK(a[0].last == sched(3));
   // b: a skip, its run, a skip: two records.
   const auto b = store->not_run("b", 10).value();
   REQUIRE(b.size() == 2);
-  CHECK(b[0].first == t(3));
-  CHECK(b[1].first == t(1));
+  CHECK(b[0].first == sched(3));
+  CHECK(b[1].first == sched(1));
   CHECK(store->runs(skedd::RunQuery(std::string("b"))).value().size() == 1);
   // c: taken, skipped, taken: its next fire is the last one written.
-  CHECK(store->next_fires().value().at("c") == t(4));
-  CHECK(store->last_fires().value().at("c") == t(3));
+  CHECK(store->next_fires().value().at("c") == sched(4));
+  CHECK(store->last_fires().value().at("c") == sched(3));
   const auto pending = store->pending_fires().value();
   REQUIRE(pending.size() == 2);
   CHECK(pending[0].run.value == 10);
   CHECK(pending[1].run.value == 11);
-  CHECK(store->next_fires().value().at("a") == t(4));
+  CHECK(store->next_fires().value().at("a") == sched(4));
 }
