@@ -20,6 +20,7 @@
 #include <spdlog/spdlog.h>
 
 #include "bench_support.h"
+#include "skedd/config/config.h"
 #include "skedd/embed/embedded_scheduler.h"
 #include "skedd/store/sqlite_store.h"
 
@@ -56,7 +57,8 @@ void prepare(const fs::path& state, std::size_t n) {
   for (std::size_t i = 0; i < n; ++i) {
     char name[32];
     std::snprintf(name, sizeof name, "j%07zu", i);
-    store.value()->put_job_version(name, 1, definition(i), now);
+    const std::string text = definition(i);
+    store.value()->put_job_version(name, 1, text, skedd::definition_tree(text), now);
     if (i % 50'000 == 0) (void)store.value()->flush();  // bounded queue
   }
   (void)store.value()->flush();

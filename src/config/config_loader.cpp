@@ -9,6 +9,7 @@
 
 #include <toml++/toml.h>
 
+#include "config/definition_tree.h"
 #include "config/diagnostics.h"
 #include "config/file_safety.h"
 #include "config/job_table.h"
@@ -380,6 +381,26 @@ Result<JobSpec> parse_job_definition(const std::string& text, const std::string&
         std::to_string(specs->size()));
   }
   return std::move(specs.value()[0]);
+}
+
+std::string definition_tree(const std::string& text) {
+  try {
+    return config::encode_tree(toml::parse(text));
+  } catch (const toml::parse_error&) {
+    return {};
+  }
+}
+
+Result<JobSpec> parse_job_definition(const std::string& text, std::string_view tree,
+                                     const std::string& source, const Config& base) {
+  if (std::optional<toml::table> root = config::decode_tree(tree)) {
+    Diagnostics diag;
+    Config cfg;
+    const config::JobContext ctx{base.daemon, base.pools, nullptr, source};
+    read_jobs_of(*root, source, false, ctx, cfg, diag);
+    if (diag.empty() && cfg.jobs.size() == 1) return std::move(cfg.jobs[0]);
+  }
+  return parse_job_definition(text, source, base);
 }
 
 }  // namespace skedd

@@ -486,8 +486,11 @@ void read_job_tables(const toml::table& jobs, const std::string& file, const Job
     Pending pending;
     pending.spec.name = name;
     pending.spec.zone = ctx.daemon.timezone;
-    pending.spec.defined_at = {file, static_cast<int>(table->source().begin.line),
-                               static_cast<int>(table->source().begin.column)};
+    // A table read back from a definition's tree has no source: its key has the table's.
+    const toml::source_region& at =
+        table->source().begin.line != 0 ? table->source() : key.source();
+    pending.spec.defined_at = {file, static_cast<int>(at.begin.line),
+                               static_cast<int>(at.begin.column)};
     if (ctx.defaults != nullptr) {
       // Defaults were checked once on their own; here they only fill in values.
       Diagnostics ignored;

@@ -3,7 +3,8 @@
 #include "daemon/engine.h"
 
 #include <algorithm>
-#include <span>
+#include <deque>
+#include <future>
 #include <thread>
 #include "daemon/event_log.h"
 #include "daemon/log_fields.h"
@@ -122,52 +123,60 @@ Engine::Counts Engine::counts() const {
 namespace skedd {
 
 Result<std::vector<Engine::ApiJob>> Engine::recorded_api_jobs(Store& store, const Config& config) {
-  // Parsing is most of a large load: rows are read in chunks, and each chunk's definitions
-  // are parsed on every CPU, in order. A chunk at a time keeps the texts out of memory.
-  constexpr std::size_t kChunk = 8192;
+  // Parsing is most of a large load. Rows are read in chunks, and each chunk is parsed on a
+  // thread of its own while the next ones are read: one chunk in flight per CPU at most, so
+  // that the texts are never all in memory. Their jobs are taken in the order read.
+  constexpr std::size_t kChunk = 4096;
   struct Row {
     std::string name;
     int version;
     std::string definition;
+    std::string tree;
     std::shared_ptr<const JobSpec> spec;
   };
-  const std::size_t workers = std::max(1U, std::thread::hardware_concurrency());
-  const auto parse_rows = [&config](std::span<Row> rows) {
+  using Chunk = std::vector<Row>;
+  const std::size_t in_flight = std::max(1U, std::thread::hardware_concurrency());
+  const auto parse_rows = [&config](Chunk rows) {
     for (Row& row : rows) {
-      auto spec = parse_job_definition(row.definition, "api", config);
+      auto spec = parse_job_definition(row.definition, row.tree, "api", config);
       if (!spec) {
         log_event(spdlog::level::err, "api_job_invalid",
                   {{"job", row.name}, {"version", row.version}, {"error", spec.error().message}});
         continue;
       }
       row.spec = std::make_shared<const JobSpec>(std::move(spec.value()));
+      row.definition = {};
+      row.tree = {};
     }
+    return rows;
   };
   std::vector<ApiJob> jobs;
-  std::vector<Row> chunk;
-  const auto parse_chunk = [&] {
-    {
-      std::vector<std::jthread> helpers;
-      const std::size_t per = (chunk.size() + workers - 1) / workers;
-      const std::span<Row> rows(chunk);
-      for (std::size_t at = per; at < rows.size(); at += per) {
-        helpers.emplace_back(parse_rows, rows.subspan(at, std::min(per, rows.size() - at)));
-      }
-      parse_rows(rows.first(std::min(per, rows.size())));
-    }  // the helpers join here
-    for (Row& row : chunk) {
+  std::deque<std::future<Chunk>> parsing;
+  const auto take_oldest = [&] {
+    Chunk rows = parsing.front().get();
+    parsing.pop_front();
+    for (Row& row : rows) {
       if (row.spec) jobs.push_back({std::move(row.spec), row.version});
     }
-    chunk.clear();
   };
-  const Status read = store.for_each_latest_job_version(
-      [&](const std::string& name, int version, const std::string& definition) {
-        if (definition.empty()) return;  // removed
-        chunk.push_back({name, version, definition, nullptr});
-        if (chunk.size() == kChunk) parse_chunk();
-      });
+  Chunk chunk;
+  chunk.reserve(kChunk);
+  const auto hand_over = [&] {
+    if (chunk.empty()) return;
+    if (parsing.size() == in_flight) take_oldest();
+    parsing.push_back(std::async(std::launch::async, parse_rows, std::exchange(chunk, {})));
+    chunk.reserve(kChunk);
+  };
+  const Status read = store.for_each_latest_job_version([&](const std::string& name, int version,
+                                                            const std::string& definition,
+                                                            const std::string& tree) {
+    if (definition.empty()) return;  // removed
+    chunk.push_back({name, version, definition, tree, nullptr});
+    if (chunk.size() == kChunk) hand_over();
+  });
+  hand_over();
+  while (!parsing.empty()) take_oldest();
   if (!read) return read.error();
-  parse_chunk();
   return jobs;
 }
 
@@ -215,7 +224,7 @@ Result<int> Engine::put_api_job(JobSpec spec, std::string definition, bool repla
   } else if (auto versions = store_.job_versions(name); versions && !versions->empty()) {
     version = versions->back().first + 1;
   }
-  store_.put_job_version(name, version, definition, clock_.wall_now());
+  store_.put_job_version(name, version, definition, definition_tree(definition), clock_.wall_now());
   log_event(info, replace ? "api_job_updated" : "api_job_added",
             {{"job", name}, {"version", version}});
   auto shared = std::make_shared<const JobSpec>(std::move(spec));
@@ -243,7 +252,7 @@ Status Engine::remove_api_job(const std::string& name) {
   }
   const int removed = api->version + 1;
   api_jobs_.erase(name);  // `api` points into api_jobs_: not used after this
-  store_.put_job_version(name, removed, "", clock_.wall_now());
+  store_.put_job_version(name, removed, "", "", clock_.wall_now());
   removed_api_versions_[name] = removed;
   log_event(info, "api_job_removed", {{"job", name}});
   if (const std::optional<JobId> loaded = job_by_name_.find(name)) {

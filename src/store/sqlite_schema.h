@@ -58,6 +58,9 @@ inline constexpr const char* kMigrations[] = {
        ALTER TABLE pending RENAME TO pending_fires;
        DROP INDEX runs_by_state;
        CREATE INDEX runs_active ON runs (state) WHERE ended_us IS NULL;)",
+    // A definition's TOML as a tree, read back at start-up without parsing the text (NULL for
+    // definitions recorded before: their text is parsed).
+    R"(ALTER TABLE job_versions ADD COLUMN tree BLOB;)",
 };
 inline constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 

@@ -118,9 +118,10 @@ class Store {
   virtual void put_next_fires(NextFires fires) = 0;
   /// Per-job and global pause flags (the global one is job "" ).
   virtual void put_paused(const std::string& job, bool paused) = 0;
-  /// Records a version of a job's definition added over the API (its text, TOML).
+  /// Records a version of a job's definition added over the API: its text (TOML) and that
+  /// text's tree (config's definition_tree(), read back at start-up instead of the text).
   virtual void put_job_version(const std::string& job, int version, const std::string& definition,
-                               Instant created) = 0;
+                               const std::string& tree, Instant created) = 0;
   /// Sets a daemon-wide value (such as the boot id @reboot jobs last ran in).
   virtual void put_meta(const std::string& key, const std::string& value) = 0;
 
@@ -162,10 +163,11 @@ class Store {
   virtual Result<std::vector<std::string>> paused() = 0;
   /// A job's recorded definitions: version and text, oldest first.
   virtual Result<std::vector<std::pair<int, std::string>>> job_versions(const std::string& job) = 0;
-  /// Calls `visit` with every job's latest recorded definition: name, version and text (empty
-  /// text: removed), one row at a time, so that a million of them are never all in memory.
-  using VersionVisitor =
-      std::function<void(const std::string& job, int version, const std::string& definition)>;
+  /// Calls `visit` with every job's latest recorded definition: name, version, text (empty
+  /// text: removed) and tree (empty if none was recorded), one row at a time, so that a
+  /// million of them are never all in memory.
+  using VersionVisitor = std::function<void(
+      const std::string& job, int version, const std::string& definition, const std::string& tree)>;
   virtual Status for_each_latest_job_version(const VersionVisitor& visit) = 0;
   /// A daemon-wide value, or nullopt when never set.
   virtual Result<std::optional<std::string>> meta(const std::string& key) = 0;

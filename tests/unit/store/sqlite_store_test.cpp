@@ -149,7 +149,7 @@ TEST_CASE("a database from a newer skedd is refused", "[store]") {
   REQUIRE_FALSE(store.ok());
   CHECK(store.error().message ==
         "state database " + path +
-            " has schema version 99, newer than this skedd knows (6): run the newer skedd, or "
+            " has schema version 99, newer than this skedd knows (7): run the newer skedd, or "
             "restore a backup made by this version");
 }
 
@@ -298,10 +298,14 @@ TEST_CASE("next fires, pause flags and job versions survive a reopen", "[store]"
     store->put_paused("", true);
     store->put_paused("b", true);
     store->put_paused("b", false);
-    store->put_job_version("a", 1, "command = [\"true\"]", at("2026-03-08T07:00:00Z"));
-    store->put_job_version("a", 2, "command = [\"false\"]", at("2026-03-08T07:10:00Z"));
-    store->put_job_version("e", 1, "command = [\"true\"]", at("2026-03-08T07:00:00Z"));
-    store->put_job_version("e", 2, "", at("2026-03-08T07:20:00Z"));
+    store->put_job_version("a", 1, "command = [\"true\"]", "T1", at("2026-03-08T07:00:00Z"));
+    store->put_job_version("a", 2, "command = [\"false\"]",
+                           std::string("T\0"
+                                       "2",
+                                       3),
+                           at("2026-03-08T07:10:00Z"));
+    store->put_job_version("e", 1, "command = [\"true\"]", "T1", at("2026-03-08T07:00:00Z"));
+    store->put_job_version("e", 2, "", "", at("2026-03-08T07:20:00Z"));
     REQUIRE(store->flush().ok());
   }
   auto store = open(path);
@@ -309,15 +313,20 @@ TEST_CASE("next fires, pause flags and job versions survive a reopen", "[store]"
   CHECK(next.size() == 2);
   CHECK(skedd::format_rfc3339_utc(next.at("a")) == "2026-03-08T08:00:00Z");
   CHECK(skedd::format_rfc3339_utc(next.at("c")) == "2026-03-08T10:00:00Z");
-  std::vector<std::tuple<std::string, int, std::string>> latest;
-  REQUIRE(store
-              ->for_each_latest_job_version(
-                  [&](const std::string& job, int version, const std::string& definition) {
-                    latest.emplace_back(job, version, definition);
-                  })
-              .ok());
-  CHECK(latest == std::vector<std::tuple<std::string, int, std::string>>{
-                      {"a", 2, "command = [\"false\"]"}, {"e", 2, ""}});
+  std::vector<std::tuple<std::string, int, std::string, std::string>> latest;
+  REQUIRE(
+      store
+          ->for_each_latest_job_version(
+              [&](const std::string& job, int version, const std::string& definition,
+                  const std::string& tree) { latest.emplace_back(job, version, definition, tree); })
+          .ok());
+  // The tree comes back byte for byte (a NUL in it too).
+  CHECK(latest == std::vector<std::tuple<std::string, int, std::string, std::string>>{
+                      {"a", 2, "command = [\"false\"]",
+                       std::string("T\0"
+                                   "2",
+                                   3)},
+                      {"e", 2, "", ""}});
   CHECK(store->paused().value() == std::vector<std::string>{"", "a"});
   const auto versions = store->job_versions("a").value();
   REQUIRE(versions.size() == 2);
@@ -449,9 +458,19 @@ TEST_CASE("a version 5 database is migrated with its fires, pending fires and ru
         "VALUES ('a', 100, 150, 2, 1, 77);"
         "INSERT INTO runs (id, job, scheduled_us, attempt, state, started_us, lateness_us) "
         "VALUES (1, 'a', 50, 1, 'running', 51, 1), (2, 'b', 60, 1, 'succeeded', 61, 1);"
-        "UPDATE runs SET ended_us = 70 WHERE id = 2;");
+        "UPDATE runs SET ended_us = 70 WHERE id = 2;"
+        "INSERT INTO job_versions VALUES ('a', 1, 'every = \"5m\"', 10);");
   }
   auto store = open(path);
+  // A definition recorded before trees were has none: its text is parsed.
+  std::vector<std::pair<std::string, std::string>> versions;
+  REQUIRE(store
+              ->for_each_latest_job_version(
+                  [&](const std::string&, int, const std::string& text, const std::string& tree) {
+                    versions.emplace_back(text, tree);
+                  })
+              .ok());
+  CHECK(versions == std::vector<std::pair<std::string, std::string>>{{"every = \"5m\"", ""}});
   const auto last = store->last_fires().value();
   CHECK(last.size() == 2);
   CHECK(last.at("a").time_since_epoch().count() == 100);
