@@ -358,7 +358,8 @@ void HandlerRunner::on_returned(Returned returned) {
 
 void HandlerRunner::end_returned(Run& run, Returned returned) {
   const RunId id = returned.id;
-  if (stopping_ && !run.hard_timed_out && !run.stopped_as) {
+  // A run with no sink never started (its handler gone): it fails, shutdown or not.
+  if (stopping_ && run.sink && !run.hard_timed_out && !run.stopped_as) {
     // Left recorded as running: the next start resumes it from its last checkpoint.
     run.sink->write_running_row();
     log_event(info, "run_left", {{"job", run.spec->name}, {"run", id.value}});
