@@ -235,7 +235,7 @@ std::vector<std::string> list_job_files(const fs::path& dir) {
 
 // Jobs of one parsed file; `main` allows the settings tables too.
 void read_jobs_of(const toml::table& root, const std::string& file, bool main,
-                  const config::JobContext& ctx, Config& cfg, Diagnostics& diag) {
+                  const config::JobContext& ctx, std::vector<JobSpec>& out, Diagnostics& diag) {
   static constexpr const char* kMainKeys[] = {"daemon",   "pools", "store",
                                               "defaults", "cron",  "job"};
   for (auto&& [key, node] : config::in_file_order(root)) {
@@ -250,7 +250,7 @@ void read_jobs_of(const toml::table& root, const std::string& file, bool main,
     }
   }
   if (const toml::table* jobs = sub_table(root, "job", file, diag)) {
-    config::read_job_tables(*jobs, file, ctx, cfg.jobs, diag);
+    config::read_job_tables(*jobs, file, ctx, out, diag);
   }
 }
 
@@ -281,7 +281,7 @@ Result<Config> load_config(const std::string& path, const LoadOptions& options) 
   if (defaults != nullptr) config::check_defaults_table(*defaults, path, cfg.pools, diag);
 
   const config::JobContext ctx{cfg.daemon, cfg.pools, defaults, path};
-  read_jobs_of(*root, path, true, ctx, cfg, diag);
+  read_jobs_of(*root, path, true, ctx, cfg.jobs, diag);
 
   const bool jobs_dir_explicit = root->at_path("daemon.jobs_dir").is_string();
   const fs::path jobs_dir = resolve(base, cfg.daemon.jobs_dir);
@@ -290,7 +290,7 @@ Result<Config> load_config(const std::string& path, const LoadOptions& options) 
     for (const std::string& file : list_job_files(jobs_dir)) {
       cfg.files.push_back(file);
       if (std::optional<toml::table> jobs_root = parse_file(file, options, diag)) {
-        read_jobs_of(*jobs_root, file, false, ctx, cfg, diag);
+        read_jobs_of(*jobs_root, file, false, ctx, cfg.jobs, diag);
       }
     }
   } else if (jobs_dir_explicit) {
@@ -364,11 +364,11 @@ Result<std::vector<JobSpec>> parse_job_definitions(const std::string& text,
     diag.add(source, e.source(), std::string(e.description()));
     return Error::invalid_argument(diag.joined());
   }
-  Config cfg;
+  std::vector<JobSpec> jobs;
   const config::JobContext ctx{base.daemon, base.pools, nullptr, source};
-  read_jobs_of(root, source, false, ctx, cfg, diag);
+  read_jobs_of(root, source, false, ctx, jobs, diag);
   if (!diag.empty()) return Error::invalid_argument(diag.joined());
-  return std::move(cfg.jobs);
+  return jobs;
 }
 
 Result<JobSpec> parse_job_definition(const std::string& text, const std::string& source,
@@ -395,10 +395,10 @@ Result<JobSpec> parse_job_definition(const std::string& text, std::string_view t
                                      const std::string& source, const Config& base) {
   if (std::optional<toml::table> root = config::decode_tree(tree)) {
     Diagnostics diag;
-    Config cfg;
+    std::vector<JobSpec> jobs;
     const config::JobContext ctx{base.daemon, base.pools, nullptr, source};
-    read_jobs_of(*root, source, false, ctx, cfg, diag);
-    if (diag.empty() && cfg.jobs.size() == 1) return std::move(cfg.jobs[0]);
+    read_jobs_of(*root, source, false, ctx, jobs, diag);
+    if (diag.empty() && jobs.size() == 1) return std::move(jobs[0]);
   }
   return parse_job_definition(text, source, base);
 }

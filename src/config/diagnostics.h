@@ -44,11 +44,15 @@ struct TableEntry {
 inline std::vector<TableEntry> in_file_order(const toml::table& table) {
   std::vector<std::pair<const toml::key*, const toml::node*>> entries;
   for (auto&& [key, node] : table) entries.emplace_back(&key, &node);
-  std::stable_sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) {
+  const auto before = [](const auto& a, const auto& b) {
     const toml::source_position& pa = a.first->source().begin;
     const toml::source_position& pb = b.first->source().begin;
     return pa.line != pb.line ? pa.line < pb.line : pa.column < pb.column;
-  });
+  };
+  // Often in order already (keys written in name order, one key): no sort, no sort buffer.
+  if (!std::is_sorted(entries.begin(), entries.end(), before)) {
+    std::stable_sort(entries.begin(), entries.end(), before);
+  }
   std::vector<TableEntry> out;
   out.reserve(entries.size());
   for (const auto& [key, node] : entries) out.push_back({*key, *node});
