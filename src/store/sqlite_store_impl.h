@@ -1,0 +1,345 @@
+// The SQLite store's internals, shared by its files: the writes queued for the writer
+// thread, and the store itself. sqlite_store.cpp opens the database and runs the writer and
+// checkpoint threads; sqlite_writes.cpp turns batches of writes into statements;
+// sqlite_reads.cpp answers the queries. Only src/store/ includes this.
+#pragma once
+
+#include <SQLiteCpp/SQLiteCpp.h>
+#include <sqlite3.h>
+
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+#include <variant>
+#include <vector>
+
+#include "skedd/store/sqlite_store.h"
+#include "store/multi_row.h"
+#include "store/sqlite_schema.h"
+#include "util/thread_name.h"
+
+namespace skedd::sqlite_store {
+
+using sqlite_schema::kMigrations;
+using sqlite_schema::kSchemaVersion;
+
+// How long the writer lets writes gather before a commit (see write_loop): the short window,
+// and the long one it uses while the last batch held kBusyBatch writes or more. Under a heavy
+// load each commit then carries more writes: a commit's cost is mostly the pages it writes,
+// and pages are shared by the writes of one batch.
+constexpr auto kGatherWindow = std::chrono::milliseconds(2);
+constexpr auto kBusyGatherWindow = std::chrono::milliseconds(20);
+constexpr std::size_t kBusyBatch = 256;
+// How many queued writes' room the writer keeps between batches (see write_loop).
+constexpr std::size_t kKeptCapacity = 8192;
+// How often the WAL is copied into the database file (see checkpoint_loop).
+constexpr auto kCheckpointInterval = std::chrono::milliseconds(500);
+// The columns of a runs row and of a pending_fires row, as their inserts name them.
+constexpr const char* kIntoRuns =
+    " INTO runs (id, job, scheduled_us, attempt, state, exit_code, signal, pid, started_us, "
+    "ended_us, lateness_us, checkpoint, log_path, message, pid_start, progress, "
+    "progress_message, frozen_us, output_tail) VALUES ";
+constexpr const char* kRunRow = "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+constexpr const char* kIntoPending =
+    " INTO pending_fires (job, scheduled_us, due_us, attempt, resumes, run) VALUES ";
+
+inline std::int64_t us(Instant t) {
+  return t.time_since_epoch().count();
+}
+inline Instant instant(std::int64_t v) {
+  return Instant(Duration(v));
+}
+
+struct CheckpointOp {
+  RunId run;
+  std::string text;
+};
+struct DeleteRunOp {
+  RunId run;
+};
+struct ProgressOp {
+  RunId run;
+  double percent;
+  std::string message;
+};
+struct NextFireOp {
+  std::string job;
+  std::optional<Instant> next;
+};
+struct FireTakenOp {
+  PendingFire fire;
+  std::optional<Instant> next;
+};
+struct FireNotRunOp {
+  NotRunRecord record;
+  std::optional<Instant> next;
+};
+struct NextFiresOp {
+  Store::NextFires fires;
+};
+struct PausedOp {
+  std::string job;
+  bool paused;
+};
+struct VersionOp {
+  std::string job;
+  int version;
+  std::string definition;
+  std::string tree;
+  Instant created;
+};
+struct MetaOp {
+  std::string key;
+  std::string value;
+};
+struct PruneOp {
+  std::vector<std::int64_t> runs;
+  std::optional<Instant> cutoff;
+};
+using Op = std::variant<RunRecord, CheckpointOp, NotRunRecord, PendingFire, FireTakenOp,
+                        FireNotRunOp, MetaOp, PruneOp, DeleteRunOp, ProgressOp, NextFireOp,
+                        NextFiresOp, PausedOp, VersionOp>;
+
+class SqliteStore final : public Store {
+ public:
+  SqliteStore(std::unique_ptr<SQLite::Database> writer, std::unique_ptr<SQLite::Database> reader,
+              std::unique_ptr<SQLite::Database> checkpointer, int wal_limit_pages)
+      : wal_limit_pages_(wal_limit_pages),
+        writer_db_(std::move(writer)),
+        reader_db_(std::move(reader)),
+        checkpoint_db_(std::move(checkpointer)) {
+    ::sqlite3_wal_hook(writer_db_->getHandle(), &SqliteStore::on_wal_commit, this);
+    thread_ = std::thread([this] {
+      name_this_thread("skedd-store");
+      write_loop();
+    });
+    checkpoint_thread_ = std::thread([this] {
+      name_this_thread("skedd-wal");
+      checkpoint_loop();
+    });
+  }
+  ~SqliteStore() override {
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    checkpoint_cv_.notify_all();
+    thread_.join();
+    checkpoint_thread_.join();
+  }
+
+  void put_run(RunRecord run) override { enqueue(std::move(run)); }
+  void put_checkpoint(RunId run, const std::string& text) override {
+    enqueue(CheckpointOp{run, text});
+  }
+  void put_not_run(const NotRunRecord& record) override { enqueue(record); }
+  void put_fire_not_run(const NotRunRecord& record, std::optional<Instant> next) override {
+    enqueue(FireNotRunOp{record, next});
+  }
+  void delete_run(RunId run) override { enqueue(DeleteRunOp{run}); }
+  void put_fire(const PendingFire& fire) override { enqueue(fire); }
+  void put_fire_taken(const PendingFire& fire, std::optional<Instant> next) override {
+    enqueue(FireTakenOp{fire, next});
+  }
+  void put_progress(RunId run, double percent, const std::string& message) override {
+    enqueue(ProgressOp{run, percent, message});
+  }
+  void put_next_fire(const std::string& job, std::optional<Instant> next) override {
+    enqueue(NextFireOp{job, next});
+  }
+  void put_next_fires(NextFires fires) override { enqueue(NextFiresOp{std::move(fires)}); }
+  void put_paused(const std::string& job, bool paused) override { enqueue(PausedOp{job, paused}); }
+  void put_job_version(const std::string& job, int version, const std::string& definition,
+                       const std::string& tree, Instant created) override {
+    enqueue(VersionOp{job, version, definition, tree, created});
+  }
+  void put_meta(const std::string& key, const std::string& value) override {
+    enqueue(MetaOp{key, value});
+  }
+
+  Status flush() override {
+    std::unique_lock lock(mu_);
+    const std::uint64_t target = queued_;
+    const std::uint64_t failures = failures_;
+    ++flush_waiting_;
+    cv_.notify_one();
+    // Done when committed, or when a commit tried after this call failed.
+    done_cv_.wait(lock, [&] { return committed_ >= target || failures_ > failures; });
+    --flush_waiting_;
+    if (committed_ >= target) return Ok{};
+    return Error::io(last_error_);
+  }
+
+  void when_committed(std::function<void(Status)> done, Pace pace) override {
+    {
+      std::lock_guard lock(mu_);
+      if (committed_ < queued_) {
+        waiters_.push_back(Waiter{queued_, std::move(done), pace == Pace::kNow});
+        if (pace == Pace::kNow) {
+          ++urgent_waiters_;
+          cv_.notify_one();
+        }
+        return;
+      }
+    }
+    done(Ok{});
+  }
+
+  void begin_group() override {
+    std::lock_guard lock(mu_);
+    if (open_groups_++ == 0) group_start_ = pending_.size();
+  }
+  void end_group() override {
+    {
+      std::lock_guard lock(mu_);
+      if (--open_groups_ > 0 || pending_.empty()) return;
+      // Writes before the group were takeable: the writer is awake or gathering already. A
+      // wake-up per group (one per fire) cost both threads a futex call each.
+      if (group_start_ > 0) return;
+    }
+    cv_.notify_one();
+  }
+
+  StoreHealth health() override {
+    std::lock_guard lock(mu_);
+    return StoreHealth{last_error_.empty(), last_error_, queued_ - committed_};
+  }
+
+  Result<std::vector<RunRecord>> runs(const RunQuery& query) override;
+  Result<std::map<std::string, RunRecord>> latest_ended_runs() override;
+  Result<std::vector<NotRunRecord>> not_run(const std::string& job, std::size_t limit) override;
+  Result<std::map<std::string, Instant>> last_fires() override;
+  Result<std::map<std::string, Instant>> next_fires() override;
+  Result<std::vector<PendingFire>> pending_fires() override;
+  Result<std::vector<std::string>> paused() override;
+  Result<std::vector<std::pair<int, std::string>>> job_versions(const std::string& job) override;
+  Status for_each_latest_job_version(const VersionVisitor& visit) override;
+  Result<std::optional<std::string>> meta(const std::string& key) override;
+  Result<std::vector<std::string>> prune(std::size_t keep_runs,
+                                         std::optional<Instant> cutoff) override;
+
+ private:
+  void enqueue(Op op) {
+    bool wake = false;
+    {
+      std::lock_guard lock(mu_);
+      // Only an empty queue can have the writer asleep on it: one wake-up per batch (an open
+      // group wakes it when it ends).
+      wake = pending_.empty() && open_groups_ == 0;
+      pending_.push_back(std::move(op));
+      ++queued_;
+    }
+    if (wake) cv_.notify_one();
+  }
+  // How many queued writes the writer may take: not those of an open group.
+  std::size_t takeable() const { return open_groups_ > 0 ? group_start_ : pending_.size(); }
+  // Calls the waiters whose writes are all in the first `upto` ops, with `status`.
+  void notify_waiters(std::unique_lock<std::mutex>& lock, std::uint64_t upto, const Status& status);
+  void write_loop();
+  /// sqlite3_wal_hook: after each commit, the WAL's size in pages.
+  static int on_wal_commit(void* self, sqlite3* db, const char* name, int frames);
+  /// Copies the whole WAL into the database so that it starts over (see write_loop).
+  void restart_wal();
+  int wal_frames_ = 0;  // writer thread only: the WAL's size after the last commit
+  const int wal_limit_pages_;
+  /// Copies the WAL into the database file (and syncs it) off the writer's thread, so that a
+  /// commit never waits for that; the writer's own automatic checkpoints are off.
+  void checkpoint_loop();
+  void apply(const Op& op);
+  void write_next_fire(const std::string& job, std::optional<Instant> next);
+  void insert_pending(const PendingFire& fire);
+
+  std::unique_ptr<SQLite::Database> writer_db_;      // only the writer thread uses it
+  std::unique_ptr<SQLite::Database> reader_db_;      // GUARDED_BY(read_mu_)
+  std::unique_ptr<SQLite::Database> checkpoint_db_;  // only the checkpoint thread uses it
+  std::thread checkpoint_thread_;
+  std::mutex read_mu_;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::condition_variable done_cv_;
+  std::condition_variable checkpoint_cv_;  // the checkpoint thread's: stop_, or a WAL to copy
+  // A vector, not a deque: an Op is a few hundred bytes, and a deque allocated a block for
+  // each; the writer swaps it with its emptied batch, so both keep their capacity.
+  std::vector<Op> pending_;      // GUARDED_BY(mu_)
+  std::uint64_t queued_ = 0;     // GUARDED_BY(mu_): ops ever enqueued
+  std::uint64_t committed_ = 0;  // GUARDED_BY(mu_): ops ever committed
+  std::string last_error_;       // GUARDED_BY(mu_): empty after a successful commit
+  std::uint64_t failures_ = 0;   // GUARDED_BY(mu_): failed commits
+  bool stop_ = false;            // GUARDED_BY(mu_)
+  int flush_waiting_ = 0;        // GUARDED_BY(mu_): callers blocked in flush()
+  struct Waiter {
+    std::uint64_t target;  // committed_ at which it is done
+    std::function<void(Status)> done;
+    bool urgent;  // Pace::kNow
+  };
+  std::deque<Waiter> waiters_;   // GUARDED_BY(mu_), by target
+  int urgent_waiters_ = 0;       // GUARDED_BY(mu_): those of waiters_ with Pace::kNow
+  int open_groups_ = 0;          // GUARDED_BY(mu_)
+  std::size_t group_start_ = 0;  // GUARDED_BY(mu_): pending_ index where the open group begins
+  std::thread thread_;
+
+  // Writer thread only: per job, the not_run row that a next record of the same state and
+  // reason extends; cleared when a run of the job is recorded.
+  struct Tail {
+    std::int64_t row;
+    RunState state;
+    NotRunReason reason;
+  };
+  std::map<std::string, Tail> tails_;
+
+  // Writer thread only: prepared statements, see statement().
+  SQLite::Statement& statement(std::unique_ptr<SQLite::Statement>& slot, const char* sql);
+  std::unique_ptr<SQLite::Statement> upsert_fire_, upsert_meta_, delete_run_, delete_not_run_,
+      update_checkpoint_, extend_not_run_, delete_pending_, delete_pending_range_, update_progress_,
+      upsert_next_, delete_next_, insert_paused_, delete_paused_, insert_version_;
+  /// Applies the batch; runs, fires taken and fires not run go by kind in multi-row statements,
+  /// each job's writes in their order (see the definition).
+  void apply_batch(const std::vector<Op>& batch);
+  void apply_runs(const RunRecord* const* runs, std::size_t n);
+  /// Runs `rows` for n rows, `bind(statement, base, k)` binding row k from parameter base + 1
+  /// on; the rows it changed.
+  template <typename Bind>
+  int exec_rows(MultiRowStatement& rows, std::size_t n, const Bind& bind);
+  /// Writes n rows with `insert` (OR IGNORE), or, if any was there already, each with
+  /// `replace`; `bind` as for exec_rows().
+  template <typename Bind>
+  void insert_or_replace(MultiRowStatement& insert, MultiRowStatement& replace, std::size_t n,
+                         const Bind& bind);
+  void apply_fires_taken(const FireTakenOp* const* fires, std::size_t n);
+  void apply_fires_not_run(const std::vector<const FireNotRunOp*>& ops);
+  /// Adds `nr`'s fires to the not_run row `row`.
+  void extend_not_run(std::int64_t row, const NotRunRecord& nr);
+  /// Writes new not_run rows, in order, and makes each its job's tail.
+  void insert_not_runs(const std::vector<NotRunRecord>& records);
+  // The multi-row writes say OR FAIL or OR IGNORE, never the default ABORT or REPLACE: with
+  // those (a NOT NULL column without a default is enough) SQLite keeps a statement journal, a
+  // copy of every page the statement changes, so as to undo just that statement. A failed
+  // write here rolls the whole batch back, so that undo is never needed; it cost a quarter of
+  // the writer's time. Rows that may exist already (a run's final row after its running row,
+  // a retry's pending fire) are inserted OR IGNORE and, if any was ignored, the rows are
+  // written again one by one with REPLACE (see insert_or_replace()).
+  MultiRowStatement insert_not_run_{
+      "INSERT OR FAIL INTO not_run (job, state, reason, first_us, last_us, count) VALUES ",
+      "(?,?,?,?,?,?)", ","};
+  MultiRowStatement insert_runs_{std::string("INSERT OR IGNORE") + kIntoRuns, kRunRow, ","};
+  MultiRowStatement replace_run_{std::string("INSERT OR REPLACE") + kIntoRuns, kRunRow, ","};
+  MultiRowStatement insert_pending_{std::string("INSERT OR IGNORE") + kIntoPending, "(?,?,?,?,?,?)",
+                                    ","};
+  MultiRowStatement replace_pending_{std::string("INSERT OR REPLACE") + kIntoPending,
+                                     "(?,?,?,?,?,?)", ","};
+  MultiRowStatement upsert_taken_{
+      "INSERT OR FAIL INTO job_state (job, last_fire_us, next_us) VALUES ", "(?,?,?)", ",",
+      " ON CONFLICT (job) DO UPDATE SET last_fire_us = MAX(IFNULL(last_fire_us, "
+      "excluded.last_fire_us), excluded.last_fire_us), next_us = excluded.next_us"};
+  void apply_not_run(const NotRunRecord& nr);
+  /// The not_run row of `nr`: the job's last one extended, or a new one.
+  void append_not_run(const NotRunRecord& nr);
+  void upsert_last_fire(const std::string& job, Instant t);
+};
+
+}  // namespace skedd::sqlite_store

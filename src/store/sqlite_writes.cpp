@@ -1,0 +1,350 @@
+// The SQLite store's writer: each batch of queued writes as the fewest statements (rows of
+// one kind together, many rows per statement), run on the writer thread.
+#include "store/sqlite_store_impl.h"
+
+namespace skedd::sqlite_store {
+
+namespace {
+
+// Binds a job_state row (as upsert_taken_ names its columns) from parameter `base` + 1 on.
+void bind_job_row(SQLite::Statement& q, int base, const std::string& job, Instant last,
+                  std::optional<Instant> next) {
+  q.bindNoCopy(base + 1, job);
+  q.bind(base + 2, us(last));
+  if (next) q.bind(base + 3, us(*next));
+}
+
+// The job whose rows alone an op writes, when it is of a kind applied in multi-row statements
+// (see apply_batch); nullptr for the rest.
+const std::string* bulk_job(const Op& op) {
+  if (const auto* run = std::get_if<RunRecord>(&op)) return &run->job;
+  if (const auto* taken = std::get_if<FireTakenOp>(&op)) return &taken->fire.job;
+  if (const auto* skipped = std::get_if<FireNotRunOp>(&op)) return &skipped->record.job;
+  return nullptr;
+}
+
+}  // namespace
+
+void SqliteStore::apply_batch(const std::vector<Op>& batch) {
+  // Runs, fires taken and fires not run write only their own job's rows (its runs, pending
+  // fires, job_state row, not_run rows), so writes of different jobs commute: between two
+  // writes of other kinds, each kind's writes go together in multi-row statements. A job's
+  // writes keep their order: its first write of a second kind ends the segment. Within a kind,
+  // rows are written in the order they came.
+  struct Segment {
+    std::vector<const FireTakenOp*> taken;
+    std::vector<const FireNotRunOp*> skipped;
+    std::vector<const RunRecord*> runs;
+    std::unordered_map<std::string_view, std::size_t> kind_of_job;  // Op::index()
+  };
+  Segment segment;
+  auto flush = [&] {
+    MultiRowStatement::for_each_chunk(segment.taken.size(), [&](std::size_t first, std::size_t n) {
+      apply_fires_taken(segment.taken.data() + first, n);
+    });
+    if (!segment.skipped.empty()) apply_fires_not_run(segment.skipped);
+    MultiRowStatement::for_each_chunk(segment.runs.size(), [&](std::size_t first, std::size_t n) {
+      apply_runs(segment.runs.data() + first, n);
+    });
+    segment.taken.clear();
+    segment.skipped.clear();
+    segment.runs.clear();
+    segment.kind_of_job.clear();
+  };
+  for (const Op& op : batch) {
+    const std::string* job = bulk_job(op);
+    if (job == nullptr) {
+      flush();
+      apply(op);
+      continue;
+    }
+    const auto [it, added] = segment.kind_of_job.try_emplace(*job, op.index());
+    if (!added && it->second != op.index()) {
+      flush();
+      segment.kind_of_job.emplace(*job, op.index());
+    }
+    if (const auto* run = std::get_if<RunRecord>(&op)) {
+      segment.runs.push_back(run);
+    } else if (const auto* taken = std::get_if<FireTakenOp>(&op)) {
+      segment.taken.push_back(taken);
+    } else {
+      segment.skipped.push_back(&std::get<FireNotRunOp>(op));
+    }
+  }
+  flush();
+}
+
+void SqliteStore::apply_fires_not_run(const std::vector<const FireNotRunOp*>& ops) {
+  // The job rows, as for fires taken.
+  MultiRowStatement::for_each_chunk(ops.size(), [&](std::size_t first, std::size_t n) {
+    exec_rows(upsert_taken_, n, [&](SQLite::Statement& q, int base, std::size_t k) {
+      const NotRunRecord& nr = ops[first + k]->record;
+      bind_job_row(q, base, nr.job, nr.last, ops[first + k]->next);
+    });
+  });
+  // The not_run rows: each extends its job's last one (of the same state and reason) or is a
+  // new one; new ones of one job in this group are merged before they are written, and all
+  // new ones are written together.
+  std::vector<NotRunRecord> fresh;
+  std::unordered_map<std::string_view, std::size_t> fresh_of_job;
+  for (const FireNotRunOp* op : ops) {
+    const NotRunRecord& nr = op->record;
+    if (const auto it = fresh_of_job.find(nr.job); it != fresh_of_job.end()) {
+      NotRunRecord& merged = fresh[it->second];
+      if (merged.state == nr.state && merged.reason == nr.reason) {
+        merged.last = std::max(merged.last, nr.last);
+        merged.count += nr.count;
+        continue;
+      }
+    } else if (const auto tail = tails_.find(nr.job); tail != tails_.end() &&
+                                                      tail->second.state == nr.state &&
+                                                      tail->second.reason == nr.reason) {
+      extend_not_run(tail->second.row, nr);
+      continue;
+    }
+    fresh_of_job[nr.job] = fresh.size();  // the latest new one of the job
+    fresh.push_back(nr);
+  }
+  insert_not_runs(fresh);
+}
+
+void SqliteStore::apply(const Op& op) {
+  // REQUIRES: not of a kind apply_batch() writes in multi-row statements.
+  assert(bulk_job(op) == nullptr);
+  if (const auto* nr = std::get_if<NotRunRecord>(&op)) {
+    apply_not_run(*nr);
+  } else if (const auto* fire = std::get_if<PendingFire>(&op)) {
+    insert_pending(*fire);
+    if (fire->attempt == 1) upsert_last_fire(fire->job, fire->scheduled);
+  } else if (const auto* cp = std::get_if<CheckpointOp>(&op)) {
+    SQLite::Statement& q =
+        statement(update_checkpoint_, "UPDATE runs SET checkpoint = ? WHERE id = ?");
+    q.bind(1, cp->text);
+    q.bind(2, static_cast<std::int64_t>(cp->run.value));
+    q.exec();
+  } else if (const auto* progress = std::get_if<ProgressOp>(&op)) {
+    SQLite::Statement& q = statement(
+        update_progress_, "UPDATE runs SET progress = ?, progress_message = ? WHERE id = ?");
+    q.bind(1, progress->percent);
+    q.bind(2, progress->message);
+    q.bind(3, static_cast<std::int64_t>(progress->run.value));
+    q.exec();
+  } else if (const auto* next = std::get_if<NextFireOp>(&op)) {
+    write_next_fire(next->job, next->next);
+  } else if (const auto* many = std::get_if<NextFiresOp>(&op)) {
+    for (const auto& [job, at] : many->fires) write_next_fire(job, at);
+  } else if (const auto* meta = std::get_if<MetaOp>(&op)) {
+    SQLite::Statement& q = statement(upsert_meta_,
+                                     "INSERT INTO meta (key, value) VALUES (?1, ?2) "
+                                     "ON CONFLICT (key) DO UPDATE SET value = ?2");
+    q.bind(1, meta->key);
+    q.bind(2, meta->value);
+    q.exec();
+  } else if (const auto* del = std::get_if<DeleteRunOp>(&op)) {
+    SQLite::Statement& q = statement(delete_run_, "DELETE FROM runs WHERE id = ?");
+    q.bind(1, static_cast<std::int64_t>(del->run.value));
+    q.exec();
+  } else if (const auto* paused = std::get_if<PausedOp>(&op)) {
+    SQLite::Statement& q =
+        paused->paused ? statement(insert_paused_, "INSERT OR IGNORE INTO paused (job) VALUES (?)")
+                       : statement(delete_paused_, "DELETE FROM paused WHERE job = ?");
+    q.bind(1, paused->job);
+    q.exec();
+  } else if (const auto* version = std::get_if<VersionOp>(&op)) {
+    SQLite::Statement& q = statement(insert_version_,
+                                     "INSERT OR REPLACE INTO job_versions (job, version, "
+                                     "definition, created_us, tree) VALUES (?,?,?,?,?)");
+    q.bind(1, version->job);
+    q.bind(2, version->version);
+    q.bind(3, version->definition);
+    q.bind(4, us(version->created));
+    q.bindNoCopy(5, version->tree.data(), static_cast<int>(version->tree.size()));
+    q.exec();
+  } else {
+    const auto& prune = std::get<PruneOp>(op);
+    SQLite::Statement& q = statement(delete_run_, "DELETE FROM runs WHERE id = ?");
+    for (std::int64_t id : prune.runs) {
+      q.bind(1, id);
+      q.exec();
+      q.reset();
+    }
+    if (prune.cutoff) {
+      SQLite::Statement& nr = statement(delete_not_run_, "DELETE FROM not_run WHERE last_us < ?");
+      nr.bind(1, us(*prune.cutoff));
+      nr.exec();
+      tails_.clear();  // a record being extended may be gone
+    }
+  }
+}
+
+namespace {
+
+// Binds a pending fire's columns (as insert_pending_ names them) from parameter `base` + 1 on.
+void bind_pending(SQLite::Statement& q, int base, const PendingFire& fire) {
+  q.bindNoCopy(base + 1, fire.job);
+  q.bind(base + 2, us(fire.scheduled));
+  q.bind(base + 3, us(fire.due));
+  q.bind(base + 4, fire.attempt);
+  q.bind(base + 5, fire.resumes);
+  q.bind(base + 6, static_cast<std::int64_t>(fire.run.value));
+}
+
+// Binds a run's columns (as insert_runs_ names them) from parameter `base` + 1 on.
+void bind_run(SQLite::Statement& q, int base, const RunRecord& run) {
+  // NoCopy: the op outlives the statement's step, and the statement's bindings are cleared
+  // before its next use (SQLite would otherwise copy every string of every write).
+  q.bind(base + 1, static_cast<std::int64_t>(run.run.value));
+  q.bindNoCopy(base + 2, run.job);
+  q.bind(base + 3, us(run.scheduled));
+  q.bind(base + 4, run.attempt);
+  q.bindNoCopy(base + 5, to_string(run.state));
+  if (run.exit_code) q.bind(base + 6, *run.exit_code);
+  if (run.signal) q.bind(base + 7, *run.signal);
+  if (run.pid) q.bind(base + 8, static_cast<std::int32_t>(*run.pid));
+  q.bind(base + 9, us(run.started));
+  if (run.ended && is_final(run.state)) q.bind(base + 10, us(*run.ended));
+  q.bind(base + 11, static_cast<std::int64_t>(run.lateness.count()));
+  q.bindNoCopy(base + 12, run.checkpoint);
+  q.bindNoCopy(base + 13, run.log_path);
+  q.bindNoCopy(base + 14, run.message);
+  if (run.pid_start) q.bind(base + 15, static_cast<std::int64_t>(*run.pid_start));
+  if (run.progress) q.bind(base + 16, *run.progress);
+  q.bindNoCopy(base + 17, run.progress_message);
+  q.bind(base + 18, static_cast<std::int64_t>(run.frozen.count()));
+  q.bindNoCopy(base + 19, run.output_tail.data(), static_cast<int>(run.output_tail.size()));
+}
+
+}  // namespace
+
+void SqliteStore::insert_pending(const PendingFire& fire) {
+  SQLite::Statement& q = replace_pending_.get(*writer_db_, 1);
+  bind_pending(q, 0, fire);
+  q.exec();
+}
+
+template <typename Bind>
+int SqliteStore::exec_rows(MultiRowStatement& rows, std::size_t n, const Bind& bind) {
+  SQLite::Statement& q = rows.get(*writer_db_, n);
+  const int per_row = rows.params_per_row();
+  for (std::size_t k = 0; k < n; ++k) bind(q, static_cast<int>(k) * per_row, k);
+  return q.exec();
+}
+
+template <typename Bind>
+void SqliteStore::insert_or_replace(MultiRowStatement& insert, MultiRowStatement& replace,
+                                    std::size_t n, const Bind& bind) {
+  if (static_cast<std::size_t>(exec_rows(insert, n, bind)) == n) return;
+  // Some rows were there already (or broke a constraint: REPLACE then says which). Writing
+  // again the rows just inserted changes nothing.
+  for (std::size_t k = 0; k < n; ++k) {
+    SQLite::Statement& one = replace.get(*writer_db_, 1);
+    bind(one, 0, k);
+    one.exec();
+  }
+}
+
+void SqliteStore::apply_fires_taken(const FireTakenOp* const* fires, std::size_t n) {
+  insert_or_replace(insert_pending_, replace_pending_, n,
+                    [&](SQLite::Statement& q, int base, std::size_t k) {
+                      bind_pending(q, base, fires[k]->fire);
+                    });
+  exec_rows(upsert_taken_, n, [&](SQLite::Statement& q, int base, std::size_t k) {
+    bind_job_row(q, base, fires[k]->fire.job, fires[k]->fire.scheduled, fires[k]->next);
+  });
+}
+
+void SqliteStore::upsert_last_fire(const std::string& job, Instant t) {
+  SQLite::Statement& q =
+      statement(upsert_fire_,
+                "INSERT INTO job_state (job, last_fire_us) VALUES (?1, ?2) "
+                "ON CONFLICT (job) DO UPDATE SET last_fire_us = MAX(IFNULL(last_fire_us, ?2), ?2)");
+  q.bind(1, job);
+  q.bind(2, us(t));
+  q.exec();
+}
+
+void SqliteStore::apply_runs(const RunRecord* const* runs, std::size_t n) {
+  insert_or_replace(
+      insert_runs_, replace_run_, n,
+      [&](SQLite::Statement& q, int base, std::size_t k) { bind_run(q, base, *runs[k]); });
+  for (std::size_t k = 0; k < n; ++k) {
+    const RunRecord& run = *runs[k];
+    // One row a statement: ORed terms for many rows each search their key too, and then
+    // gather the keys found in a temporary table (more instructions in all).
+    SQLite::Statement& p =
+        statement(delete_pending_, "DELETE FROM pending_fires WHERE job = ? AND scheduled_us = ?");
+    p.bindNoCopy(1, run.job);
+    p.bind(2, us(run.scheduled));
+    p.exec();
+    tails_.erase(run.job);
+  }
+}
+
+void SqliteStore::apply_not_run(const NotRunRecord& nr) {
+  upsert_last_fire(nr.job, nr.last);
+  SQLite::Statement& p =
+      statement(delete_pending_range_,
+                "DELETE FROM pending_fires WHERE job = ? AND scheduled_us BETWEEN ? AND ?");
+  p.bind(1, nr.job);
+  p.bind(2, us(nr.first));
+  p.bind(3, us(nr.last));
+  p.exec();
+  append_not_run(nr);
+}
+
+void SqliteStore::append_not_run(const NotRunRecord& nr) {
+  const auto tail = tails_.find(nr.job);
+  if (tail != tails_.end() && tail->second.state == nr.state && tail->second.reason == nr.reason) {
+    extend_not_run(tail->second.row, nr);
+  } else {
+    insert_not_runs({nr});
+  }
+}
+
+void SqliteStore::extend_not_run(std::int64_t row, const NotRunRecord& nr) {
+  SQLite::Statement& q =
+      statement(extend_not_run_,
+                "UPDATE not_run SET last_us = MAX(last_us, ?), count = count + ? WHERE id = ?");
+  q.bind(1, us(nr.last));
+  q.bind(2, static_cast<std::int64_t>(nr.count));
+  q.bind(3, row);
+  q.exec();
+}
+
+void SqliteStore::insert_not_runs(const std::vector<NotRunRecord>& records) {
+  MultiRowStatement::for_each_chunk(records.size(), [&](std::size_t i, std::size_t n) {
+    exec_rows(insert_not_run_, n, [&](SQLite::Statement& q, int base, std::size_t k) {
+      const NotRunRecord& nr = records[i + k];
+      q.bindNoCopy(base + 1, nr.job);
+      q.bindNoCopy(base + 2, to_string(nr.state));
+      q.bindNoCopy(base + 3, to_string(nr.reason));
+      q.bind(base + 4, us(nr.first));
+      q.bind(base + 5, us(nr.last));
+      q.bind(base + 6, static_cast<std::int64_t>(nr.count));
+    });
+    // AUTOINCREMENT ids, one writer: the rows got consecutive ids, in the order of the VALUES.
+    const std::int64_t last_id = writer_db_->getLastInsertRowid();
+    for (std::size_t k = 0; k < n; ++k) {
+      const NotRunRecord& nr = records[i + k];
+      tails_[nr.job] = Tail{last_id - static_cast<std::int64_t>(n - 1 - k), nr.state, nr.reason};
+    }
+  });
+}
+
+void SqliteStore::write_next_fire(const std::string& job, std::optional<Instant> next) {
+  if (next) {
+    SQLite::Statement& q = statement(upsert_next_,
+                                     "INSERT INTO job_state (job, next_us) VALUES (?1, ?2) "
+                                     "ON CONFLICT (job) DO UPDATE SET next_us = ?2");
+    q.bind(1, job);
+    q.bind(2, us(*next));
+    q.exec();
+  } else {
+    SQLite::Statement& q =
+        statement(delete_next_, "UPDATE job_state SET next_us = NULL WHERE job = ?");
+    q.bind(1, job);
+    q.exec();
+  }
+}
+
+}  // namespace skedd::sqlite_store
