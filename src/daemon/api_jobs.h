@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string_view>
 #include <vector>
 
@@ -58,6 +59,9 @@ class ApiJobs {
   }
 
   std::size_t size() const { return index_.size(); }
+
+  /// Every entry, in the order put; a free one has no spec.
+  std::span<const ApiJob> entries() const { return entries_; }
 
   /// Calls `f(const ApiJob&)` for every job, in no particular order.
   template <typename F>

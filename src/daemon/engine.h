@@ -283,8 +283,10 @@ class Engine {
   bool paused_all_ = false;
   bool draining_ = false;
   ApiJobs api_jobs_;  ///< their specs shared with jobs_ while loaded
-  /// `file_jobs` as shared specs, plus the API jobs none of them shadows.
-  std::vector<SpecPtr> with_api_specs(std::vector<JobSpec> file_jobs) const;
+  /// `file_jobs` as shared specs, plus the API jobs (`api`, entries without a spec skipped)
+  /// none of them shadows.
+  static std::vector<SpecPtr> with_api_specs(std::vector<JobSpec> file_jobs,
+                                             std::span<const ApiJob> api);
   /// The latest version recorded for each API job removed since start.
   std::map<std::string, int> removed_api_versions_;
   std::set<std::string> paused_;  ///< names of paused jobs (kept while a job is not loaded)

@@ -180,15 +180,17 @@ Result<std::vector<Engine::ApiJob>> Engine::recorded_api_jobs(Store& store, cons
   return jobs;
 }
 
-std::vector<Engine::SpecPtr> Engine::with_api_specs(std::vector<JobSpec> file_jobs) const {
+std::vector<Engine::SpecPtr> Engine::with_api_specs(std::vector<JobSpec> file_jobs,
+                                                    std::span<const ApiJob> api_jobs) {
   std::vector<SpecPtr> specs;
-  specs.reserve(file_jobs.size() + api_jobs_.size());
+  specs.reserve(file_jobs.size() + api_jobs.size());
   std::set<std::string> file_names;
   for (JobSpec& spec : file_jobs) {
     file_names.insert(spec.name);
     specs.push_back(std::make_shared<const JobSpec>(std::move(spec)));
   }
-  api_jobs_.for_each([&](const ApiJob& api) {
+  for (const ApiJob& api : api_jobs) {
+    if (!api.spec) continue;
     if (file_names.contains(api.spec->name)) {
       log_event(
           spdlog::level::warn, "api_job_shadowed",
@@ -196,7 +198,7 @@ std::vector<Engine::SpecPtr> Engine::with_api_specs(std::vector<JobSpec> file_jo
     } else {
       specs.push_back(api.spec);
     }
-  });
+  }
   return specs;
 }
 
