@@ -470,6 +470,40 @@ TEST_CASE("a job added over the API runs, survives a restart, is updated and rem
   CHECK(skedctl_json(dir, {"list"})["jobs"].size() == 1);
 }
 
+TEST_CASE("a file job shadows a recorded API job of its name until a reload drops it",
+          "[control]") {
+  TempDir dir("skedd-control-test");
+  std::string config = write_config(dir, "[job.other]\nevery = \"1h\"\ncommand = \"true\"\n");
+  const auto output_of_a_run = [&](const std::string& job) {
+    const CommandResult run = skedctl(dir, {"trigger", job, "--wait", "--json"});
+    SHOW(run);
+    REQUIRE(run.exit_code == 0);
+    return skedctl(dir, {"logs", json::parse(run.out)["run"].dump()}).out;
+  };
+  {
+    Daemon d(dir, config);
+    d.wait_for("job_loaded");
+    REQUIRE(skedctl(dir, {"add", "twin", "--every", "1h", "--command", "echo api"}).exit_code == 0);
+    REQUIRE(skedctl(dir, {"add", "solo", "--every", "1h", "--command", "true"}).exit_code == 0);
+    d.signal(SIGTERM);
+    REQUIRE(d.wait_exit(5000ms).has_value());
+  }
+  config = write_config(dir, "[job.twin]\nevery = \"1h\"\ncommand = \"echo file\"\n");
+  Daemon d(dir, config);
+  CHECK(d.wait_for("api_job_shadowed")["job"] == "twin");
+  d.wait_for("job_loaded", 2);
+  CHECK(skedctl_json(dir, {"show", "solo"})["api"] == true);
+  CHECK(skedctl_json(dir, {"list"})["jobs"].size() == 2);
+  CHECK(output_of_a_run("twin") == "file\n");
+  // Without the file job, the recorded API job is back.
+  config = write_config(dir, "");
+  const CommandResult reloaded = skedctl(dir, {"reload"});
+  SHOW(reloaded);
+  REQUIRE(reloaded.exit_code == 0);
+  CHECK(skedctl_json(dir, {"list"})["jobs"].size() == 2);
+  CHECK(output_of_a_run("twin") == "api\n");
+}
+
 TEST_CASE("drain stops new starts, waits for running runs, and resume --all ends it", "[control]") {
   TempDir dir("skedd-control-test");
   const std::string config = write_config(dir, R"([job.slow]
