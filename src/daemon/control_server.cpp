@@ -46,12 +46,13 @@ struct ControlServer::State {
 class ControlServer::Session : public std::enable_shared_from_this<Session> {
  public:
   Session(stream::socket socket, std::weak_ptr<State> state, const ControlHandler& handler,
-          const ControlLimits& limits, Peer peer)
+          const ControlLimits& limits, const ReplyGate& gate, Peer peer)
       : socket_(std::move(socket)),
         idle_(socket_.get_executor()),
         state_(std::move(state)),
         handler_(handler),
         limits_(limits),
+        gate_(gate),
         peer_(peer) {}
 
   void start() {
@@ -103,11 +104,20 @@ class ControlServer::Session : public std::enable_shared_from_this<Session> {
       read();
       return;
     }
-    write(answer(line), false);
+    control::Decoded decoded = control::decode_request(line);
+    std::string reply = answer(decoded);
+    const auto* request = std::get_if<control::Request>(&decoded.request);
+    if (!gate_ || request == nullptr) {
+      write(std::move(reply), false);
+      return;
+    }
+    // The next request is read only once this reply is written: one at a time, in order.
+    gate_(*request, [self = shared_from_this(), reply = std::move(reply)]() mutable {
+      if (!self->closed_) self->write(std::move(reply), false);
+    });
   }
 
-  std::string answer(const std::string& line) {
-    control::Decoded decoded = control::decode_request(line);
+  std::string answer(control::Decoded& decoded) {
     if (const auto* failure = std::get_if<control::Failure>(&decoded.request)) {
       return control::encode_failure(decoded.id, *failure);
     }
@@ -142,14 +152,20 @@ class ControlServer::Session : public std::enable_shared_from_this<Session> {
   std::weak_ptr<State> state_;
   const ControlHandler& handler_;
   const ControlLimits& limits_;
+  const ReplyGate& gate_;
   Peer peer_;
   std::string in_;
   std::string out_;
   bool closed_ = false;
 };
 
-ControlServer::ControlServer(asio::io_context& io, ControlHandler handler, ControlLimits limits)
-    : io_(io), handler_(std::move(handler)), limits_(limits), state_(std::make_shared<State>(io)) {}
+ControlServer::ControlServer(asio::io_context& io, ControlHandler handler, ControlLimits limits,
+                             ReplyGate gate)
+    : io_(io),
+      handler_(std::move(handler)),
+      limits_(limits),
+      gate_(std::move(gate)),
+      state_(std::make_shared<State>(io)) {}
 
 ControlServer::~ControlServer() {
   close();
@@ -219,7 +235,7 @@ void ControlServer::accept() {
         socket.write_some(asio::buffer(refusal), ignored);
         socket.close(ignored);
       } else {
-        auto session = std::make_shared<Session>(std::move(socket), weak, handler_, limits_,
+        auto session = std::make_shared<Session>(std::move(socket), weak, handler_, limits_, gate_,
                                                  Peer{cred.uid, cred.gid, cred.pid});
         state->sessions.insert(session);
         session->start();

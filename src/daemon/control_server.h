@@ -34,10 +34,15 @@ struct ControlLimits {
 /// The reply body (fields merged into {"id", "ok": true}) or a failure.
 using ControlReply = std::variant<nlohmann::json, control::Failure>;
 using ControlHandler = std::function<ControlReply(const control::Request&, const Peer&)>;
+/// Holds a request's reply back until `send` is called (the daemon: until what the request
+/// wrote is committed). The reply is written when `send` runs, on the loop's thread.
+using ReplyGate = std::function<void(const control::Request&, std::function<void()> send)>;
 
 class ControlServer {
  public:
-  ControlServer(asio::io_context& io, ControlHandler handler, ControlLimits limits = {});
+  /// `gate` (optional) holds replies back; without one each is written at once.
+  ControlServer(asio::io_context& io, ControlHandler handler, ControlLimits limits = {},
+                ReplyGate gate = {});
   ~ControlServer();
   ControlServer(const ControlServer&) = delete;
   ControlServer& operator=(const ControlServer&) = delete;
@@ -57,6 +62,7 @@ class ControlServer {
   asio::io_context& io_;
   ControlHandler handler_;
   ControlLimits limits_;
+  ReplyGate gate_;
   std::string path_;
   struct State;
   std::shared_ptr<State> state_;

@@ -25,6 +25,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "config/crontab_sources.h"
+#include "daemon/after_commit.h"
 #include "daemon/control.h"
 #include "daemon/control_server.h"
 #include "daemon/engine.h"
@@ -287,12 +288,27 @@ int main(int argc, char** argv) {
       return "reloaded " + config_path + ": " + std::to_string(jobs) + " job(s)";
     };
     skedd::Control control(engine, *store.value(), reload);
+    // A reply to a request that records something (a job added, updated or removed, a pause)
+    // waits for its commit: what skedctl reports done survives a crash right after.
+    const auto replies_alive = std::make_shared<int>(0);
     skedd::ControlServer server(
         io,
         [&control](const skedd::control::Request& request, const skedd::Peer& peer) {
           return control.handle(request, peer);
         },
-        skedd::ControlLimits{256, client_idle_timeout});
+        skedd::ControlLimits{256, client_idle_timeout},
+        [&io, &store, alive = std::weak_ptr<const void>(replies_alive)](
+            const skedd::control::Request& request, std::function<void()> send) {
+          using namespace skedd::control;
+          if (!std::holds_alternative<AddRequest>(request) &&
+              !std::holds_alternative<RemoveRequest>(request) &&
+              !std::holds_alternative<PauseRequest>(request)) {
+            send();
+            return;
+          }
+          skedd::after_commit(*store.value(), io, alive,
+                              [send = std::move(send)](const skedd::Status&) { send(); });
+        });
     if (auto listening = server.listen(socket); !listening) {
       std::cerr << "skedd: control socket: " << listening.error().message << '\n';
       return kExitCantCreate;

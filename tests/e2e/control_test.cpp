@@ -470,6 +470,32 @@ TEST_CASE("a job added over the API runs, survives a restart, is updated and rem
   CHECK(skedctl_json(dir, {"list"})["jobs"].size() == 1);
 }
 
+TEST_CASE("what skedctl reports added, removed or paused survives a kill -9 right after",
+          "[control]") {
+  TempDir dir("skedd-control-test");
+  const std::string config = write_config(dir, "[job.kept]\nevery = \"1h\"\ncommand = \"true\"\n");
+  {
+    Daemon d(dir, config);
+    d.wait_for("job_loaded");
+    REQUIRE(skedctl(dir, {"add", "fresh", "--every", "1h", "--command", "true"}).exit_code == 0);
+    d.signal(SIGKILL);  // the reply came after the commit: nothing is lost
+    REQUIRE(d.wait_exit(5000ms).has_value());
+  }
+  {
+    Daemon d(dir, config);
+    d.wait_for("job_loaded", 2);
+    CHECK(skedctl_json(dir, {"show", "fresh"})["api"] == true);
+    REQUIRE(skedctl(dir, {"pause", "kept"}).exit_code == 0);
+    REQUIRE(skedctl(dir, {"remove", "fresh"}).exit_code == 0);
+    d.signal(SIGKILL);
+    REQUIRE(d.wait_exit(5000ms).has_value());
+  }
+  Daemon d(dir, config);
+  d.wait_for("job_loaded");
+  CHECK(skedctl(dir, {"show", "fresh"}).exit_code == 3);
+  CHECK(skedctl_json(dir, {"show", "kept"})["paused"] == true);
+}
+
 TEST_CASE("a file job shadows a recorded API job of its name until a reload drops it",
           "[control]") {
   TempDir dir("skedd-control-test");
