@@ -254,6 +254,15 @@ void read_jobs_of(const toml::table& root, const std::string& file, bool main,
   }
 }
 
+// The jobs of a definition's table, read against `base`'s daemon settings and pools.
+std::vector<JobSpec> definition_jobs(const toml::table& root, const std::string& source,
+                                     const Config& base, Diagnostics& diag) {
+  std::vector<JobSpec> jobs;
+  const config::JobContext ctx{base.daemon, base.pools, nullptr, source};
+  read_jobs_of(root, source, false, ctx, jobs, diag);
+  return jobs;
+}
+
 }  // namespace
 
 Result<Config> load_config(const std::string& path, const LoadOptions& options) {
@@ -364,9 +373,7 @@ Result<std::vector<JobSpec>> parse_job_definitions(const std::string& text,
     diag.add(source, e.source(), std::string(e.description()));
     return Error::invalid_argument(diag.joined());
   }
-  std::vector<JobSpec> jobs;
-  const config::JobContext ctx{base.daemon, base.pools, nullptr, source};
-  read_jobs_of(root, source, false, ctx, jobs, diag);
+  std::vector<JobSpec> jobs = definition_jobs(root, source, base, diag);
   if (!diag.empty()) return Error::invalid_argument(diag.joined());
   return jobs;
 }
@@ -395,9 +402,7 @@ Result<JobSpec> parse_job_definition(const std::string& text, std::string_view t
                                      const std::string& source, const Config& base) {
   if (std::optional<toml::table> root = config::decode_tree(tree)) {
     Diagnostics diag;
-    std::vector<JobSpec> jobs;
-    const config::JobContext ctx{base.daemon, base.pools, nullptr, source};
-    read_jobs_of(*root, source, false, ctx, jobs, diag);
+    std::vector<JobSpec> jobs = definition_jobs(*root, source, base, diag);
     if (diag.empty() && jobs.size() == 1) return std::move(jobs[0]);
   }
   return parse_job_definition(text, source, base);

@@ -393,7 +393,6 @@ void apply_keys(const toml::table& table, const std::string& file, const std::st
   }
 }
 
-// Cross-key checks and the schedule, once every key is in. Returns false on any error.
 // parse_cron_schedule(), remembered by zone and text: a large load reads the same few
 // expressions again and again, and a schedule is a value (a zone, once loaded, never changes
 // in a process). Safe from every parsing thread; emptied when full, so that it stays small.
@@ -417,6 +416,7 @@ Result<Schedule> cron_schedule(const std::string& text, const TimeZone& zone) {
   return schedule;
 }
 
+// Cross-key checks and the schedule, once every key is in. Returns false on any error.
 bool finish_job(Pending& p, const toml::table& table, const std::string& file,
                 const std::string& prefix, const JobContext& ctx, Diagnostics& diag) {
   const std::size_t errors_before = diag.size();

@@ -63,14 +63,6 @@ class ApiJobs {
   /// Every entry, in the order put; a free one has no spec.
   std::span<const ApiJob> entries() const { return entries_; }
 
-  /// Calls `f(const ApiJob&)` for every job, in no particular order.
-  template <typename F>
-  void for_each(F&& f) const {
-    for (const ApiJob& job : entries_) {
-      if (job.spec) f(job);
-    }
-  }
-
  private:
   struct Slot {
     std::uint32_t value = 0;

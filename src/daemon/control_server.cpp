@@ -117,7 +117,7 @@ class ControlServer::Session : public std::enable_shared_from_this<Session> {
     });
   }
 
-  std::string answer(control::Decoded& decoded) {
+  std::string answer(const control::Decoded& decoded) {
     if (const auto* failure = std::get_if<control::Failure>(&decoded.request)) {
       return control::encode_failure(decoded.id, *failure);
     }

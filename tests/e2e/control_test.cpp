@@ -56,6 +56,14 @@ json skedctl_json(const TempDir& dir, std::vector<std::string> args) {
   return json::parse(r.out);
 }
 
+// What a run of `job`, triggered and waited for, wrote.
+std::string output_of_a_run(const TempDir& dir, const std::string& job) {
+  const CommandResult run = skedctl(dir, {"trigger", job, "--wait", "--json"});
+  SHOW(run);
+  REQUIRE(run.exit_code == 0);
+  return skedctl(dir, {"logs", json::parse(run.out)["run"].dump()}).out;
+}
+
 // A raw connection to the socket, for what skedctl would never send.
 class RawClient {
  public:
@@ -457,9 +465,7 @@ TEST_CASE("a job added over the API runs, survives a restart, is updated and rem
       skedctl(dir, {"update", "api-job", "--every", "1h", "--command", "echo v2"});
   SHOW(updated);
   CHECK(updated.out == "updated job api-job (version 2)\n");
-  const CommandResult run = skedctl(dir, {"trigger", "api-job", "--wait", "--json"});
-  REQUIRE(run.exit_code == 0);
-  CHECK(skedctl(dir, {"logs", json::parse(run.out)["run"].dump()}).out == "v2\n");
+  CHECK(output_of_a_run(dir, "api-job") == "v2\n");
   CHECK(skedctl(dir, {"remove", "api-job"}).exit_code == 0);
   CHECK(skedctl(dir, {"show", "api-job"}).exit_code == 3);
   CHECK(skedctl(dir, {"remove", "api-job"}).exit_code == 3);
@@ -500,12 +506,6 @@ TEST_CASE("a file job shadows a recorded API job of its name until a reload drop
           "[control]") {
   TempDir dir("skedd-control-test");
   std::string config = write_config(dir, "[job.other]\nevery = \"1h\"\ncommand = \"true\"\n");
-  const auto output_of_a_run = [&](const std::string& job) {
-    const CommandResult run = skedctl(dir, {"trigger", job, "--wait", "--json"});
-    SHOW(run);
-    REQUIRE(run.exit_code == 0);
-    return skedctl(dir, {"logs", json::parse(run.out)["run"].dump()}).out;
-  };
   {
     Daemon d(dir, config);
     d.wait_for("job_loaded");
@@ -520,14 +520,14 @@ TEST_CASE("a file job shadows a recorded API job of its name until a reload drop
   d.wait_for("job_loaded", 2);
   CHECK(skedctl_json(dir, {"show", "solo"})["api"] == true);
   CHECK(skedctl_json(dir, {"list"})["jobs"].size() == 2);
-  CHECK(output_of_a_run("twin") == "file\n");
+  CHECK(output_of_a_run(dir, "twin") == "file\n");
   // Without the file job, the recorded API job is back.
   config = write_config(dir, "");
   const CommandResult reloaded = skedctl(dir, {"reload"});
   SHOW(reloaded);
   REQUIRE(reloaded.exit_code == 0);
   CHECK(skedctl_json(dir, {"list"})["jobs"].size() == 2);
-  CHECK(output_of_a_run("twin") == "api\n");
+  CHECK(output_of_a_run(dir, "twin") == "api\n");
 }
 
 TEST_CASE("drain stops new starts, waits for running runs, and resume --all ends it", "[control]") {

@@ -82,7 +82,9 @@ TEST_CASE("API jobs are found by name, replaced, removed, and their entries reus
   jobs.put({spec("c"), 5});  // takes the freed entry
   CHECK(jobs.size() == 2);
   std::vector<std::string> seen;
-  jobs.for_each([&](const skedd::ApiJob& job) { seen.push_back(job.spec->name); });
+  for (const skedd::ApiJob& job : jobs.entries()) {
+    if (job.spec) seen.push_back(job.spec->name);
+  }
   std::sort(seen.begin(), seen.end());
   CHECK(seen == std::vector<std::string>{"b", "c"});
   CHECK(jobs.find("c")->version == 5);
