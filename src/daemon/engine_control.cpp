@@ -124,8 +124,10 @@ namespace skedd {
 
 Result<std::vector<Engine::ApiJob>> Engine::recorded_api_jobs(Store& store, const Config& config) {
   // Parsing is most of a large load. Rows are read in chunks, and each chunk is parsed on a
-  // thread of its own while the next ones are read: one chunk in flight per CPU at most, so
-  // that the texts are never all in memory. Their jobs are taken in the order read.
+  // thread of its own while the next ones are read: two chunks in flight per CPU at most, so
+  // that the texts are never all in memory. Their jobs are taken in the order read. With one
+  // a CPU, a core sat idle whenever the reader waited for the oldest chunk while a newer one
+  // was done (a million jobs: 4.45 s median read and parse, 4.06 s with two).
   constexpr std::size_t kChunk = 4096;
   struct Row {
     std::string name;
@@ -135,7 +137,7 @@ Result<std::vector<Engine::ApiJob>> Engine::recorded_api_jobs(Store& store, cons
     std::shared_ptr<const JobSpec> spec;
   };
   using Chunk = std::vector<Row>;
-  const std::size_t in_flight = std::max(1U, std::thread::hardware_concurrency());
+  const std::size_t in_flight = 2 * std::max(1U, std::thread::hardware_concurrency());
   const auto parse_rows = [&config](Chunk rows) {
     for (Row& row : rows) {
       auto spec = parse_job_definition(row.definition, row.tree, "api", config);

@@ -189,6 +189,29 @@ cctz::civil_second civil_at(Seconds t, int offset) {
 }  // namespace
 
 std::optional<FireTime> CronSpec::next_after(Instant after) const {
+  const std::int64_t t = after.time_since_epoch().count();
+  const std::uint64_t seen = memo_.seq.load(std::memory_order_acquire);
+  if (seen != 0 && seen % 2 == 0) {
+    const std::int64_t from = memo_.after.load(std::memory_order_relaxed);
+    const std::int64_t fire = memo_.at.load(std::memory_order_relaxed);
+    std::atomic_thread_fence(std::memory_order_acquire);
+    if (memo_.seq.load(std::memory_order_relaxed) == seen && from <= t && t < fire) {
+      return FireTime{Instant(Duration(fire))};
+    }
+  }
+  std::optional<FireTime> next = compute_next_after(after);
+  if (!next || next->shifted) return next;
+  std::uint64_t expected = memo_.seq.load(std::memory_order_relaxed);
+  if (expected % 2 == 0 &&
+      memo_.seq.compare_exchange_strong(expected, expected + 1, std::memory_order_acq_rel)) {
+    memo_.after.store(t, std::memory_order_relaxed);
+    memo_.at.store(next->at.time_since_epoch().count(), std::memory_order_relaxed);
+    memo_.seq.store(expected + 2, std::memory_order_release);
+  }
+  return next;
+}
+
+std::optional<FireTime> CronSpec::compute_next_after(Instant after) const {
   if (never_) return std::nullopt;
   const cctz::time_zone& tz = zone_.cctz_zone();
   const bool fold_repeats = !wall_time_ && dst_repeated_ == DstRepeated::kOnce;

@@ -3,8 +3,12 @@
 //    matching time between t and next(t);
 //  - DST zones: next(t) agrees with a brute-force reference that walks instants one by one and
 //    applies the DST rules of DESIGN.md through civil-time lookups.
+#include <algorithm>
+#include <atomic>
 #include <random>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include <catch2/catch.hpp>
 
@@ -225,4 +229,91 @@ TEST_CASE("property: next() in DST zones agrees with the brute-force DST referen
     ++checked;
   }
   CHECK(checked > 400);
+}
+
+namespace {
+
+// What a spec that never answered before says: a copy starts with an empty memo.
+std::optional<skedd::FireTime> fresh_next_after(const CronSpec& spec, Instant t) {
+  return CronSpec(spec).next_after(t);
+}
+
+bool same_fire(const std::optional<skedd::FireTime>& a, const std::optional<skedd::FireTime>& b) {
+  if (!a || !b) return a.has_value() == b.has_value();
+  return a->at == b->at && a->shifted == b->shifted && (!a->shifted || a->wanted == b->wanted);
+}
+
+}  // namespace
+
+TEST_CASE("property: a spec asked in any order answers as a spec asked for the first time",
+          "[cron][property]") {
+  // next_after() remembers its last answer (a shared spec is asked the same question for each
+  // of the jobs sharing it). Queries in a random order, inside and around each remembered
+  // interval, in UTC and in DST zones, must all agree with a spec that remembers nothing.
+  ExprGen gen(777);
+  const char* zones[] = {"UTC", "America/New_York", "Europe/London", "Australia/Lord_Howe"};
+  int checked = 0;
+  for (int i = 0; i < 200; ++i) {
+    const TimeZone z = skedd::testing::zone(zones[i % 4]);
+    const bool with_seconds = gen.chance(15);
+    std::string expr = gen.expression(with_seconds);
+    if (gen.chance(50))
+      expr =
+          std::to_string(gen.uniform(0, 59)) + " " + std::to_string(gen.uniform(0, 3)) + " * * *";
+    auto parsed = skedd::parse_cron(expr, z);
+    REQUIRE(parsed.ok());
+    CronSpec spec = std::move(parsed.value());
+    spec.set_dst_policy(gen.chance(50) ? DstSkipped::kRun : DstSkipped::kSkip,
+                        gen.chance(50) ? DstRepeated::kOnce : DstRepeated::kTwice);
+    INFO(expr << " in " << z.name());
+    // Instants near a transition where the zone has them, and the fires after them.
+    Instant base = gen.instant(2024, 2030);
+    cctz::time_zone::civil_transition tr;
+    if (z.cctz_zone().next_transition(std::chrono::floor<Seconds>(base), &tr)) {
+      base = Instant(z.cctz_zone().lookup(tr.to).trans) - Seconds(86400);
+    }
+    std::vector<Instant> queries;
+    for (int k = 0; k < 30; ++k) {
+      const Instant t = base + Seconds(gen.uniform(0, 3 * 86400)) +
+                        skedd::Duration(gen.chance(50) ? 0 : gen.uniform(0, 999999));
+      queries.push_back(t);
+      if (const auto f = fresh_next_after(spec, t)) {
+        // The edges of the interval the answer for t is remembered for.
+        queries.push_back(f->at - skedd::Duration(1));
+        queries.push_back(f->at);
+        queries.push_back(t + (f->at - t) / 2);
+      }
+    }
+    std::shuffle(queries.begin(), queries.end(), std::mt19937(static_cast<unsigned>(i)));
+    for (const Instant t : queries) {
+      const auto want = fresh_next_after(spec, t);
+      const auto got = spec.next_after(t);
+      INFO("after " << skedd::format_rfc3339(t, z));
+      REQUIRE(same_fire(got, want));
+      ++checked;
+    }
+  }
+  CHECK(checked > 10000);
+}
+
+TEST_CASE("a spec shared by threads answers each as a spec asked for the first time", "[cron]") {
+  // One spec, asked by four threads at once for instants around its fires (so that the
+  // remembered answer keeps changing hands); every answer is checked against a fresh copy.
+  const TimeZone z = skedd::testing::zone("Europe/London");
+  const CronSpec spec = skedd::parse_cron("*/7 1-3 * * *", z).value();
+  const Instant base = skedd::testing::at("2026-03-28T00:00:00Z");
+  std::atomic<int> wrong{0};
+  std::vector<std::thread> threads;
+  for (int n = 0; n < 4; ++n) {
+    threads.emplace_back([&, n] {
+      std::mt19937 rng(static_cast<unsigned>(n));
+      std::uniform_int_distribution<std::int64_t> within(0, 2LL * 86400 * 1000000);
+      for (int k = 0; k < 20000; ++k) {
+        const Instant t = base + skedd::Duration(within(rng));
+        if (!same_fire(spec.next_after(t), fresh_next_after(spec, t))) ++wrong;
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  CHECK(wrong.load() == 0);
 }
