@@ -49,6 +49,12 @@ class ApiJobs {
     index_.assign(slot);
   }
 
+  /// Makes room for `n` jobs.
+  void reserve(std::size_t n) {
+    entries_.reserve(n);
+    index_.reserve(n);
+  }
+
   /// Removes the job named `name`; no effect when there is none.
   void erase(std::string_view name) {
     const auto slot = index_.find(name);

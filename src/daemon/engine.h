@@ -135,6 +135,8 @@ class Engine {
   /// instead of writing it at once.
   JobId add_job(SpecPtr spec, std::optional<Instant> last_fire = std::nullopt,
                 Store::NextFires* next_fires = nullptr);
+  /// Schedules job `id`, in jobs_ already, as add_job() does.
+  void schedule_added(JobId id, std::optional<Instant> last_fire, Store::NextFires* next_fires);
   /// Reschedules job `id` under a changed definition; its running runs finish on the old one.
   void change_job(JobId id, SpecPtr spec);
   /// Stops scheduling job `name` (`id`); its running runs are not killed.

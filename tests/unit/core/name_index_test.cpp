@@ -90,3 +90,25 @@ TEST_CASE("API jobs are found by name, replaced, removed, and their entries reus
   CHECK(jobs.find("c")->version == 5);
   CHECK(jobs.find("b")->version == 1);
 }
+
+TEST_CASE("name index keeps its ids when room is made for more", "[name_index]") {
+  std::vector<std::string> names;
+  skedd::NameIndex<> index([&](JobId id) -> std::string_view { return names[id.value]; });
+  index.reserve(0);
+  const auto add = [&](int n) {
+    for (int i = 0; i < n; ++i) {
+      names.push_back("job" + std::to_string(names.size()));
+      index.assign(JobId{static_cast<std::uint32_t>(names.size() - 1)});
+    }
+  };
+  add(100);
+  index.reserve(5000);  // rehashes the 100 into the larger table
+  add(4900);
+  index.reserve(10);  // never shrinks
+  REQUIRE(index.size() == 5000);
+  for (std::uint32_t i = 0; i < 5000; ++i) REQUIRE(index.find(names[i]) == JobId{i});
+  CHECK_FALSE(index.contains("job5000"));
+  index.erase("job42");
+  CHECK_FALSE(index.contains("job42"));
+  CHECK(index.find("job43") == JobId{43});
+}
