@@ -182,6 +182,30 @@ inline std::string cpu_per(const std::map<std::string, double>& before,
   return out;
 }
 
+/// The machine's CPU time so far as /proc/stat counts it: all of it, and the part stolen by
+/// the hypervisor (a virtual CPU not running at all, so every thread on it waits).
+struct MachineCpu {
+  double total = 0;
+  double stolen = 0;
+};
+inline MachineCpu machine_cpu() {
+  std::ifstream in("/proc/stat");
+  std::string cpu;
+  in >> cpu;  // "cpu": all CPUs; then user nice system idle iowait irq softirq steal ...
+  MachineCpu out;
+  double v = 0;
+  for (int i = 1; i <= 8 && in >> v; ++i) {
+    out.total += v;
+    if (i == 8) out.stolen = v;
+  }
+  return out;
+}
+/// The share of the machine's CPU time stolen between two readings, in percent.
+inline double stolen_percent(const MachineCpu& before, const MachineCpu& after) {
+  const double total = after.total - before.total;
+  return total > 0 ? 100.0 * (after.stolen - before.stolen) / total : 0;
+}
+
 inline double percentile(std::vector<double> v, double p) {
   if (v.empty()) return 0;
   std::sort(v.begin(), v.end());

@@ -116,11 +116,13 @@ void throughput(std::size_t jobs, double window_s, const fs::path& dir,
   const std::uint64_t before = ended.load();
   measuring = true;
   const auto cpu_before = cpu_by_thread();
+  const MachineCpu machine_before = machine_cpu();
   const auto began = Clock::now();
   std::this_thread::sleep_for(std::chrono::duration<double>(window_s));
   const std::uint64_t runs = ended.load() - before;
   const double took = elapsed_s(began);
   const auto cpu_after = cpu_by_thread();
+  const double stolen = stolen_percent(machine_before, machine_cpu());
   measuring = false;
   const double rate = static_cast<double>(runs) / took;
   const double bare = bare_dispatch_rate(1'000'000);
@@ -136,6 +138,7 @@ void throughput(std::size_t jobs, double window_s, const fs::path& dir,
   std::printf("  CPU us per run by thread: %s\n",
               cpu_per(cpu_before, cpu_after, static_cast<double>(std::max<std::uint64_t>(runs, 1)))
                   .c_str());
+  std::printf("  CPU time stolen by the hypervisor over the window: %.2f%%\n", stolen);
   std::printf("  bare pool dispatch, no scheduling or store: %.0f tasks/s; ratio %.2f\n", bare,
               rate / bare);
   std::printf("  start lateness under this load: p50 %.2f ms, p99 %.2f ms, max %.2f ms\n",
@@ -156,8 +159,17 @@ void lateness(std::size_t n, double spread_s, const fs::path& dir) {
     std::lock_guard lock(mu);
     handler_late_ms.push_back(std::chrono::duration<double, std::milli>(late).count());
   });
+  std::vector<double> launch_late_ms;
   s.on_run([&](const skedd::RunEvent& e) {
-    if (e.state != skedd::RunState::kRunning) ++ended;
+    if (e.state != skedd::RunState::kRunning) {
+      ++ended;
+      return;
+    }
+    // Sent by the loop as it hands the run to the handler threads.
+    const auto late =
+        std::chrono::system_clock::now().time_since_epoch() - e.scheduled.time_since_epoch();
+    std::lock_guard lock(mu);
+    launch_late_ms.push_back(std::chrono::duration<double, std::milli>(late).count());
   });
   if (auto started = s.start(); !started) {
     std::fprintf(stderr, "start: %s\n", started.error().message.c_str());
@@ -178,21 +190,30 @@ void lateness(std::size_t n, double spread_s, const fs::path& dir) {
   if (std::chrono::system_clock::now() >= t0) {
     std::fprintf(stderr, "adding the one-shots took longer than 5 s; results invalid\n");
   }
+  const MachineCpu cpu_before = machine_cpu();
   const auto deadline = Clock::now() + std::chrono::duration<double>(spread_s + 15);
   while (ended.load() < n && Clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
-  std::vector<double> late;
+  const double stolen = stolen_percent(cpu_before, machine_cpu());
+  std::vector<double> late, launched;
   {
     std::lock_guard lock(mu);
     late = handler_late_ms;
+    launched = launch_late_ms;
   }
   std::printf("lateness: %zu one-shots over %.0f s, %zu ran\n", n, spread_s, late.size());
+  std::printf("  handed to the handler threads minus scheduled: p50 %.3f ms, p99 %.3f ms\n",
+              percentile(launched, 50), percentile(launched, 99));
   std::printf(
       "  handler start minus scheduled: p50 %.3f ms, p99 %.3f ms, max %.3f ms (target p99 "
       "<= 1 ms: %s)\n",
       percentile(late, 50), percentile(late, 99), percentile(late, 100),
       percentile(late, 99) <= 1.0 ? "met" : "missed");
+  std::printf(
+      "  CPU time stolen by the hypervisor meanwhile: %.2f%% (a stolen CPU delays whatever "
+      "was due on it)\n",
+      stolen);
   s.stop();
   fs::remove_all(dir);
 }
