@@ -226,6 +226,7 @@ ControlReply Control::on(const control::ShowRequest& request, const Caller& call
                       {"retries", options.retries},
                       {"defined_at", spec.defined_at.to_string()}}},
                     {"api", engine_.is_api_job(spec.name)},
+                    {"api_shadowed", engine_.is_shadowed_api_job(spec.name)},
                     {"paused", info.paused},
                     {"paused_all", engine_.paused_all()},
                     {"running", info.running},

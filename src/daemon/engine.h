@@ -103,7 +103,14 @@ class Engine {
   Result<int> put_api_job(JobSpec spec, std::string definition, bool replace);
   /// Removes an API job (recorded as an empty version); its running runs finish.
   Status remove_api_job(const std::string& name);
-  bool is_api_job(const std::string& name) const { return api_jobs_.contains(name); }
+  /// True when the job loaded as `name` was added over the API (not a file job of its name,
+  /// which shadows the added one).
+  bool is_api_job(const std::string& name) const;
+  /// True when a job added over the API as `name` is kept but a file job of that name is
+  /// loaded instead.
+  bool is_shadowed_api_job(const std::string& name) const {
+    return api_jobs_.contains(name) && !is_api_job(name);
+  }
   const Config& config() const { return config_; }
   /// The global bound on concurrent runs, until the next reload or restart.
   void set_max_concurrent_runs(int n);

@@ -24,6 +24,15 @@ std::vector<Engine::JobInfo> Engine::jobs() const {
   return out;
 }
 
+bool Engine::is_api_job(const std::string& name) const {
+  const ApiJob* api = api_jobs_.find(name);
+  const std::optional<JobId> id = job_by_name_.find(name);
+  // A job added over the API is read from its recorded definition, whose place names the API
+  // (its line and column in the definition), not a file.
+  return api != nullptr && id &&
+         jobs_[id->value].spec->defined_at.file() == api->spec->defined_at.file();
+}
+
 std::optional<Engine::JobInfo> Engine::job(const std::string& name) const {
   const std::optional<JobId> id = job_by_name_.find(name);
   if (!id) return std::nullopt;

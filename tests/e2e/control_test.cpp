@@ -519,6 +519,12 @@ TEST_CASE("a file job shadows a recorded API job of its name until a reload drop
   CHECK(d.wait_for("api_job_shadowed")["job"] == "twin");
   d.wait_for("job_loaded", 2);
   CHECK(skedctl_json(dir, {"show", "solo"})["api"] == true);
+  CHECK(skedctl_json(dir, {"show", "solo"})["api_shadowed"] == false);
+  // `show` tells of the file job that is loaded, and of the added job it shadows.
+  const json twin = skedctl_json(dir, {"show", "twin"});
+  CHECK(twin["api"] == false);
+  CHECK(twin["api_shadowed"] == true);
+  CHECK(twin["job"]["defined_at"].get<std::string>().find("api") != 0);
   CHECK(skedctl_json(dir, {"list"})["jobs"].size() == 2);
   CHECK(output_of_a_run(dir, "twin") == "file\n");
   // Without the file job, the recorded API job is back.
@@ -528,6 +534,9 @@ TEST_CASE("a file job shadows a recorded API job of its name until a reload drop
   REQUIRE(reloaded.exit_code == 0);
   CHECK(skedctl_json(dir, {"list"})["jobs"].size() == 2);
   CHECK(output_of_a_run(dir, "twin") == "api\n");
+  const json back = skedctl_json(dir, {"show", "twin"});
+  CHECK(back["api"] == true);
+  CHECK(back["api_shadowed"] == false);
 }
 
 TEST_CASE("drain stops new starts, waits for running runs, and resume --all ends it", "[control]") {
