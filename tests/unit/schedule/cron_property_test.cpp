@@ -87,6 +87,18 @@ class ExprGen {
     return e;
   }
 
+  // An expression; half the time a fixed time in the first hours of the day, where DST
+  // transitions are, so that the DST rules are exercised.
+  std::string near_transitions(bool with_seconds) {
+    std::string expr = expression(with_seconds);
+    if (chance(50)) {
+      const std::string hour = std::to_string(uniform(0, 3));
+      const std::string minute = std::to_string(uniform(0, 59));
+      expr = (with_seconds ? "0 " : "") + minute + " " + hour + " * * *";
+    }
+    return expr;
+  }
+
   Instant instant(int first_year, int last_year) {
     const std::int64_t lo =
         std::chrono::duration_cast<Seconds>(
@@ -185,13 +197,7 @@ TEST_CASE("property: next() in DST zones agrees with the brute-force DST referen
   for (int i = 0; i < 500; ++i) {
     const TimeZone z = skedd::testing::zone(zones[i % 6]);
     const bool with_seconds = gen.chance(15);
-    // Bias toward fixed hours near the transitions (0-3h) so DST rules are exercised.
-    std::string expr = gen.expression(with_seconds);
-    if (gen.chance(50)) {
-      const std::string hour = std::to_string(gen.uniform(0, 3));
-      const std::string minute = std::to_string(gen.uniform(0, 59));
-      expr = (with_seconds ? "0 " : "") + minute + " " + hour + " * * *";
-    }
+    const std::string expr = gen.near_transitions(with_seconds);
     auto spec = skedd::parse_cron(expr, z);
     INFO(expr << " in " << z.name());
     REQUIRE(spec.ok());
@@ -256,10 +262,7 @@ TEST_CASE("property: a spec asked in any order answers as a spec asked for the f
   for (int i = 0; i < 200; ++i) {
     const TimeZone z = skedd::testing::zone(zones[i % 4]);
     const bool with_seconds = gen.chance(15);
-    std::string expr = gen.expression(with_seconds);
-    if (gen.chance(50))
-      expr =
-          std::to_string(gen.uniform(0, 59)) + " " + std::to_string(gen.uniform(0, 3)) + " * * *";
+    const std::string expr = gen.near_transitions(with_seconds);
     auto parsed = skedd::parse_cron(expr, z);
     REQUIRE(parsed.ok());
     CronSpec spec = std::move(parsed.value());
