@@ -37,12 +37,18 @@ constexpr std::size_t kBusyBatch = 256;
 constexpr std::size_t kKeptCapacity = 8192;
 // How often the WAL is copied into the database file (see checkpoint_loop).
 constexpr auto kCheckpointInterval = std::chrono::milliseconds(500);
-// The columns of a runs row and of a pending_fires row, as their inserts name them.
+// The columns of a runs row and of a pending_fires row, as their inserts name them. A plain
+// run (see is_plain()) has only the first nine: the others keep their defaults (NULL, '' or
+// 0), as in the full row, with ten fewer values to bind and encode.
 constexpr const char* kIntoRuns =
-    " INTO runs (id, job, scheduled_us, attempt, state, exit_code, signal, pid, started_us, "
-    "ended_us, lateness_us, checkpoint, log_path, message, pid_start, progress, "
+    " INTO runs (id, job, scheduled_us, attempt, state, exit_code, started_us, ended_us, "
+    "lateness_us, signal, pid, checkpoint, log_path, message, pid_start, progress, "
     "progress_message, frozen_us, output_tail) VALUES ";
 constexpr const char* kRunRow = "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+constexpr const char* kIntoPlainRuns =
+    " INTO runs (id, job, scheduled_us, attempt, state, exit_code, started_us, ended_us, "
+    "lateness_us) VALUES ";
+constexpr const char* kPlainRunRow = "(?,?,?,?,?,?,?,?,?)";
 constexpr const char* kIntoPending =
     " INTO pending_fires (job, scheduled_us, due_us, attempt, resumes, run) VALUES ";
 
@@ -328,6 +334,10 @@ class SqliteStore final : public Store {
       "(?,?,?,?,?,?)", ","};
   MultiRowStatement insert_runs_{std::string("INSERT OR IGNORE") + kIntoRuns, kRunRow, ","};
   MultiRowStatement replace_run_{std::string("INSERT OR REPLACE") + kIntoRuns, kRunRow, ","};
+  MultiRowStatement insert_plain_runs_{std::string("INSERT OR IGNORE") + kIntoPlainRuns,
+                                       kPlainRunRow, ","};
+  MultiRowStatement replace_plain_run_{std::string("INSERT OR REPLACE") + kIntoPlainRuns,
+                                       kPlainRunRow, ","};
   MultiRowStatement insert_pending_{std::string("INSERT OR IGNORE") + kIntoPending, "(?,?,?,?,?,?)",
                                     ","};
   MultiRowStatement replace_pending_{std::string("INSERT OR REPLACE") + kIntoPending,

@@ -1,5 +1,7 @@
 // The SQLite store's writer: each batch of queued writes as the fewest statements (rows of
 // one kind together, many rows per statement), run on the writer thread.
+#include <algorithm>
+
 #include "store/sqlite_store_impl.h"
 
 namespace skedd::sqlite_store {
@@ -189,8 +191,17 @@ void bind_pending(SQLite::Statement& q, int base, const PendingFire& fire) {
   q.bind(base + 6, static_cast<std::int64_t>(fire.run.value));
 }
 
-// Binds a run's columns (as insert_runs_ names them) from parameter `base` + 1 on.
-void bind_run(SQLite::Statement& q, int base, const RunRecord& run) {
+// Whether a run has only the columns of kIntoPlainRuns: no process, checkpoint, log, message,
+// progress, pause or output (most handler runs).
+bool is_plain(const RunRecord& run) {
+  return !run.signal && !run.pid && !run.pid_start && !run.progress && run.frozen.count() == 0 &&
+         run.checkpoint.empty() && run.log_path.empty() && run.message.empty() &&
+         run.progress_message.empty() && run.output_tail.empty();
+}
+
+// Binds a plain run's columns (as insert_plain_runs_ names them, the first ones of
+// insert_runs_) from parameter `base` + 1 on.
+void bind_plain_run(SQLite::Statement& q, int base, const RunRecord& run) {
   // NoCopy: the op outlives the statement's step, and the statement's bindings are cleared
   // before its next use (SQLite would otherwise copy every string of every write).
   q.bind(base + 1, static_cast<std::int64_t>(run.run.value));
@@ -199,11 +210,16 @@ void bind_run(SQLite::Statement& q, int base, const RunRecord& run) {
   q.bind(base + 4, run.attempt);
   q.bindNoCopy(base + 5, to_string(run.state));
   if (run.exit_code) q.bind(base + 6, *run.exit_code);
-  if (run.signal) q.bind(base + 7, *run.signal);
-  if (run.pid) q.bind(base + 8, static_cast<std::int32_t>(*run.pid));
-  q.bind(base + 9, us(run.started));
-  if (run.ended && is_final(run.state)) q.bind(base + 10, us(*run.ended));
-  q.bind(base + 11, static_cast<std::int64_t>(run.lateness.count()));
+  q.bind(base + 7, us(run.started));
+  if (run.ended && is_final(run.state)) q.bind(base + 8, us(*run.ended));
+  q.bind(base + 9, static_cast<std::int64_t>(run.lateness.count()));
+}
+
+// Binds a run's columns (as insert_runs_ names them) from parameter `base` + 1 on.
+void bind_run(SQLite::Statement& q, int base, const RunRecord& run) {
+  bind_plain_run(q, base, run);
+  if (run.signal) q.bind(base + 10, *run.signal);
+  if (run.pid) q.bind(base + 11, static_cast<std::int32_t>(*run.pid));
   q.bindNoCopy(base + 12, run.checkpoint);
   q.bindNoCopy(base + 13, run.log_path);
   q.bindNoCopy(base + 14, run.message);
@@ -264,9 +280,16 @@ void SqliteStore::upsert_last_fire(const std::string& job, Instant t) {
 }
 
 void SqliteStore::apply_runs(const RunRecord* const* runs, std::size_t n) {
-  insert_or_replace(
-      insert_runs_, replace_run_, n,
-      [&](SQLite::Statement& q, int base, std::size_t k) { bind_run(q, base, *runs[k]); });
+  // A chunk of plain runs only (as under a heavy load of handler runs) binds fewer values.
+  if (std::all_of(runs, runs + n, [](const RunRecord* run) { return is_plain(*run); })) {
+    insert_or_replace(
+        insert_plain_runs_, replace_plain_run_, n,
+        [&](SQLite::Statement& q, int base, std::size_t k) { bind_plain_run(q, base, *runs[k]); });
+  } else {
+    insert_or_replace(
+        insert_runs_, replace_run_, n,
+        [&](SQLite::Statement& q, int base, std::size_t k) { bind_run(q, base, *runs[k]); });
+  }
   for (std::size_t k = 0; k < n; ++k) {
     const RunRecord& run = *runs[k];
     // One row a statement: ORed terms for many rows each search their key too, and then

@@ -6,6 +6,7 @@
 #include <sqlite3.h>
 
 #include <filesystem>
+#include <functional>
 #include <future>
 #include <string>
 #include <tuple>
@@ -632,6 +633,93 @@ TEST_CASE("a run's row and a pending fire written again in a later batch replace
   for (const skedd::PendingFire& p : pending) {
     INFO(p.job);
     CHECK(p.resumes == 5);
+  }
+}
+
+TEST_CASE("runs with only the common fields are written short, any other field is kept",
+          "[store]") {
+  // Most handler runs have no process, log, checkpoint or message: a statement of those
+  // only names fewer columns. A run in it that had a longer row before replaces it whole; a
+  // run with any other field set makes its statement name them all.
+  skedd::test::TempDir dir("skedd-store-test");
+  auto store = open(dir / "skedd.db");
+  auto plain = [](std::uint64_t id, int i) {
+    skedd::RunRecord r;
+    r.run = skedd::RunId{id};
+    r.job = "p" + std::to_string(i);
+    r.scheduled = sched(i);
+    r.attempt = 2;
+    r.state = RunState::kSucceeded;
+    r.exit_code = 0;
+    r.started = sched(i) + std::chrono::milliseconds(3);
+    r.ended = sched(i) + std::chrono::milliseconds(9);
+    r.lateness = std::chrono::milliseconds(3);
+    return r;
+  };
+  store->put_run(run(1, "p0", RunState::kRunning));  // pid, log path
+  REQUIRE(store->flush().ok());
+  for (int i = 0; i < 3; ++i) store->put_run(plain(1 + i, i));
+  REQUIRE(store->flush().ok());
+  auto one = [&](std::uint64_t id) {
+    skedd::RunQuery query(std::nullopt, std::nullopt, 1);
+    query.run = skedd::RunId{id};
+    auto found = store->runs(query).value();
+    REQUIRE(found.size() == 1);
+    return found[0];
+  };
+  for (std::uint64_t id = 1; id <= 3; ++id) {
+    const skedd::RunRecord r = one(id);
+    const int i = static_cast<int>(id) - 1;
+    INFO("run " << id);
+    CHECK(r.job == "p" + std::to_string(i));
+    CHECK(r.scheduled == sched(i));
+    CHECK(r.attempt == 2);
+    CHECK(r.state == RunState::kSucceeded);
+    CHECK(r.exit_code == 0);
+    CHECK(r.started == sched(i) + std::chrono::milliseconds(3));
+    CHECK(r.ended == sched(i) + std::chrono::milliseconds(9));
+    CHECK(r.lateness == std::chrono::milliseconds(3));
+    CHECK_FALSE(r.pid.has_value());  // replaced whole: the running row's fields are gone
+    CHECK_FALSE(r.pid_start.has_value());
+    CHECK(r.log_path.empty());
+    CHECK(r.output_tail.empty());
+    CHECK(r.frozen.count() == 0);
+  }
+  // Each field alone, in a statement with plain runs.
+  std::uint64_t next_id = 10;
+  const std::vector<std::function<void(skedd::RunRecord&)>> fields = {
+      [](skedd::RunRecord& r) { r.signal = 9; },
+      [](skedd::RunRecord& r) { r.pid = 77; },
+      [](skedd::RunRecord& r) { r.pid_start = 1234; },
+      [](skedd::RunRecord& r) { r.progress = 42.5; },
+      [](skedd::RunRecord& r) { r.frozen = std::chrono::seconds(4); },
+      [](skedd::RunRecord& r) { r.checkpoint = "step-4"; },
+      [](skedd::RunRecord& r) { r.log_path = "/var/log/x.log"; },
+      [](skedd::RunRecord& r) { r.message = "boom"; },
+      [](skedd::RunRecord& r) { r.progress_message = "half"; },
+      [](skedd::RunRecord& r) { r.output_tail = std::string("out\0put", 7); },
+  };
+  for (std::size_t f = 0; f < fields.size(); ++f) {
+    INFO("field " << f);
+    skedd::RunRecord odd = plain(next_id + 1, 100);
+    fields[f](odd);
+    store->put_run(plain(next_id, 101));
+    store->put_run(odd);
+    store->put_run(plain(next_id + 2, 102));
+    REQUIRE(store->flush().ok());
+    const skedd::RunRecord got = one(next_id + 1);
+    CHECK(got.signal == odd.signal);
+    CHECK(got.pid == odd.pid);
+    CHECK(got.pid_start == odd.pid_start);
+    CHECK(got.progress == odd.progress);
+    CHECK(got.frozen == odd.frozen);
+    CHECK(got.checkpoint == odd.checkpoint);
+    CHECK(got.log_path == odd.log_path);
+    CHECK(got.message == odd.message);
+    CHECK(got.progress_message == odd.progress_message);
+    CHECK(got.output_tail == odd.output_tail);
+    CHECK(one(next_id + 2).job == "p102");
+    next_id += 3;
   }
 }
 
