@@ -1,5 +1,6 @@
 #include "skedd/core/dispatcher.h"
 
+#include <algorithm>
 #include <cassert>
 #include <iterator>
 
@@ -10,10 +11,17 @@
 // - a job has a pending fire only while it is busy (see busy()): settle() promotes it as soon
 //   as the job is not, so a pending fire never waits for nothing;
 // - jobs_ holds only jobs with something in them: settle() erases idle entries, so the map
-//   stays the size of the active set, not of every job ever seen.
+//   stays the size of the active set, not of every job ever seen;
+// - a job's JobState::ready is sorted by StartKey, as ready_ is.
 
 namespace skedd {
 namespace {
+
+// Removes the first element of a small vector (one that holds a job's fires or runs).
+template <typename T>
+void pop_front(std::vector<T>& v) {
+  v.erase(v.begin());
+}
 
 // The last instant a fire may start; saturates instead of overflowing for huge deadlines.
 Instant last_start(Instant due, Duration deadline) {
@@ -83,7 +91,7 @@ OfferResult Dispatcher::offer_replace(JobState& job, Queued fire) {
     result.displaced.push_back(job.pending->fire);
     job.pending.reset();
   }
-  while (!job.ready.empty()) result.displaced.push_back(remove_ready(job, *job.ready.begin()).fire);
+  while (!job.ready.empty()) result.displaced.push_back(remove_ready(job, job.ready.front()).fire);
   if (running_count(job) == 0) {
     enqueue(job, std::move(fire));
     return result;
@@ -91,6 +99,7 @@ OfferResult Dispatcher::offer_replace(JobState& job, Queued fire) {
   // Fires taken but not yet started have no RunId to cancel; the caller starts them at once,
   // and the new fire waits for them like for any running run.
   for (const auto& [run, pool] : job.running) result.to_cancel.push_back(run);
+  std::sort(result.to_cancel.begin(), result.to_cancel.end());
   job.pending = std::move(fire);
   result.outcome = OfferOutcome::kPending;
   return result;
@@ -102,8 +111,16 @@ void Dispatcher::enqueue(JobState& job, Queued fire) {
     expiry_.emplace(std::pair{last_start(fire.fire.due, *fire.policy.starting_deadline), key.seq},
                     key);
   }
-  job.ready.insert(key);
-  ready_.emplace(key, std::move(fire));
+  job.ready.insert(std::upper_bound(job.ready.begin(), job.ready.end(), key), key);
+  if (spare_ready_.empty()) {
+    ready_.emplace(key, std::move(fire));
+    return;
+  }
+  ReadyQueue::node_type node = std::move(spare_ready_.back());
+  spare_ready_.pop_back();
+  node.key() = key;
+  node.mapped() = std::move(fire);
+  ready_.insert(std::move(node));
 }
 
 // `key` by value: callers pass references into ready_ or JobState::ready, which this erases.
@@ -111,7 +128,10 @@ Dispatcher::Queued Dispatcher::remove_ready(JobState& job, StartKey key) {
   auto node = ready_.extract(key);
   assert(!node.empty());
   Queued fire = std::move(node.mapped());
-  job.ready.erase(key);
+  if (spare_ready_.size() < kSpareNodes) spare_ready_.push_back(std::move(node));
+  const auto mine = std::lower_bound(job.ready.begin(), job.ready.end(), key);
+  assert(mine != job.ready.end() && !(key < *mine));
+  job.ready.erase(mine);
   if (fire.policy.starting_deadline) {
     expiry_.erase({last_start(fire.fire.due, *fire.policy.starting_deadline), key.seq});
   }
@@ -158,12 +178,12 @@ void Dispatcher::started(JobId job, RunId run) {
   assert(it != jobs_.end() && !it->second.starting.empty());
   if (it == jobs_.end() || it->second.starting.empty()) return;
   JobState& state = it->second;
-  state.running.emplace(run, std::move(state.starting.front()));
-  state.starting.pop_front();
+  state.running.emplace_back(run, std::move(state.starting.front()));
+  pop_front(state.starting);
 }
 
 void Dispatcher::adopt(JobId job, RunId run, const std::string& pool) {
-  state_of(job).running.emplace(run, pool);
+  state_of(job).running.emplace_back(run, pool);
   ++running_;
   if (!pool.empty()) ++pool_running_[pool];
 }
@@ -173,12 +193,14 @@ void Dispatcher::finished(JobId job, RunId run) {
   if (it == jobs_.end()) return;
   JobState& state = it->second;
   std::string pool;
-  if (auto r = state.running.find(run); r != state.running.end()) {
+  if (auto r = std::find_if(state.running.begin(), state.running.end(),
+                            [&](const auto& entry) { return entry.first == run; });
+      r != state.running.end()) {
     pool = std::move(r->second);
     state.running.erase(r);
   } else if (!state.starting.empty()) {
     pool = std::move(state.starting.front());
-    state.starting.pop_front();
+    pop_front(state.starting);
   } else {
     return;
   }
@@ -201,9 +223,8 @@ void Dispatcher::settle(JobId job) {
     enqueue(state, std::move(fire));  // keeps its offer seq: it arrived before later fires
   }
   if (busy(state) || state.pending) return;
-  // Kept for the next job that becomes active: a busy scheduler made and freed an entry (its
-  // node and its deque's two blocks) for nearly every run.
-  if (spare_.size() < kSpareStates) {
+  // Kept for the next job that becomes active (its containers are empty, their room kept).
+  if (spare_.size() < kSpareNodes) {
     spare_.push_back(jobs_.extract(it));
   } else {
     jobs_.erase(it);
@@ -211,13 +232,13 @@ void Dispatcher::settle(JobId job) {
 }
 
 Dispatcher::JobState& Dispatcher::state_of(JobId job) {
-  const auto it = jobs_.lower_bound(job);
-  if (it != jobs_.end() && it->first == job) return it->second;
-  if (spare_.empty()) return jobs_.emplace_hint(it, job, JobState{})->second;
+  const auto it = jobs_.find(job);
+  if (it != jobs_.end()) return it->second;
+  if (spare_.empty()) return jobs_.emplace(job, JobState{}).first->second;
   auto node = std::move(spare_.back());
   spare_.pop_back();
   node.key() = job;  // an idle entry: empty, as a new one
-  return jobs_.insert(it, std::move(node))->second;
+  return jobs_.insert(std::move(node)).position->second;
 }
 
 // A pool missing from the limits counts as size 1; config validation rejects such pools, so

@@ -2,11 +2,10 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <map>
 #include <optional>
-#include <set>
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -142,12 +141,19 @@ class Dispatcher {
     std::uint64_t seq = 0;
     StartKey key() const { return {policy.priority, fire.due, seq}; }
   };
+  // Vectors, not node-based containers: a job seldom has more than one of each, and a reused
+  // entry (see spare_) keeps their room, so that a run costs no allocation here.
   struct JobState {
-    std::map<RunId, std::string> running;  ///< started runs -> their pool
-    std::deque<std::string> starting;      ///< pools of taken fires not yet started, in order
-    std::set<StartKey> ready;              ///< this job's entries in ready_
+    std::vector<std::pair<RunId, std::string>> running;  ///< started runs and their pools
+    std::vector<std::string> starting;  ///< pools of taken fires not yet started, in order
+    std::vector<StartKey> ready;        ///< this job's entries in ready_, in start order
     std::optional<Queued> pending;
   };
+  struct JobIdHash {
+    std::size_t operator()(JobId job) const { return std::hash<std::uint32_t>()(job.value); }
+  };
+  using JobStates = std::unordered_map<JobId, JobState, JobIdHash>;
+  using ReadyQueue = std::map<StartKey, Queued>;
 
   OfferResult offer_skip(JobState& job, Queued fire);
   OfferResult offer_queue(JobState& job, Queued fire);
@@ -167,13 +173,15 @@ class Dispatcher {
   std::uint64_t next_seq_ = 0;
   int running_ = 0;
   std::map<std::string, int> pool_running_;  ///< only pools with running runs
-  std::map<JobId, JobState> jobs_;           ///< only jobs with runs or waiting fires
-  /// Entries of jobs_ that became idle, kept to be reused (at most kSpareStates).
-  std::vector<std::map<JobId, JobState>::node_type> spare_;
-  static constexpr std::size_t kSpareStates = 256;
+  JobStates jobs_;                           ///< only jobs with runs or waiting fires
+  /// Entries of jobs_ that became idle, and nodes of ready_ that were taken, kept to be
+  /// reused (at most kSpareNodes of each): a busy scheduler made and freed both for every run.
+  static constexpr std::size_t kSpareNodes = 4096;
+  std::vector<JobStates::node_type> spare_;
+  std::vector<ReadyQueue::node_type> spare_ready_;
   /// The job's entry of jobs_, made (or a spare one reused) when it has none.
   JobState& state_of(JobId job);
-  std::map<StartKey, Queued> ready_;
+  ReadyQueue ready_;
   /// Ready fires with a starting deadline, by (the last instant they may start, seq).
   std::map<std::pair<Instant, std::uint64_t>, StartKey> expiry_;
 };
