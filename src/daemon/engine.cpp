@@ -301,6 +301,7 @@ void Engine::offer_recovered(JobId id, const PendingFire& pending, Instant now) 
   const JobSpec& spec = *jobs_[id.value].spec;
   Fire fire{id, pending.scheduled, pending.due, pending.attempt};
   fire.resumes = pending.resumes;
+  fire.run = pending.run;  // recorded pending under that id: its run or not-run settles it
   if (std::string checkpoint = earlier_checkpoint(id, fire.scheduled, fire.attempt);
       !checkpoint.empty()) {
     checkpoints_[{id.value, fire.scheduled}] = std::move(checkpoint);
@@ -815,7 +816,8 @@ NotRunRecord Engine::not_run_of(const Fire& fire, RunState state, NotRunReason r
     log_event(info, "fire_not_run", fields);
   }
   const Instant last = count > 1 ? fire.last_collapsed : fire.scheduled;
-  return NotRunRecord{jobs_[fire.job.value].spec->name, state, reason, fire.scheduled, last, count};
+  return NotRunRecord{
+      jobs_[fire.job.value].spec->name, state, reason, fire.scheduled, last, count, fire.run};
 }
 
 void Engine::start_run(const Fire& fire, std::vector<RunId>& recorded,

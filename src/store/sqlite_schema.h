@@ -61,6 +61,23 @@ inline constexpr const char* kMigrations[] = {
     // A definition's TOML as a tree, read back at start-up without parsing the text (NULL for
     // definitions recorded before: their text is parsed).
     R"(ALTER TABLE job_versions ADD COLUMN tree BLOB;)",
+    // Pending fires keyed by their reserved run id: a fire taken is appended to the table's
+    // end and found by an integer when it is settled (a key of job name and instant put each
+    // in the middle of the B-tree, and it split and merged pages all the time). A fire kept
+    // from before run ids were reserved (run 0) gets an id above every id in use; a later
+    // skedd reserves ids from the clock's microseconds, further up still.
+    R"(CREATE TABLE pending (
+         run INTEGER PRIMARY KEY, job TEXT NOT NULL, scheduled_us INTEGER NOT NULL,
+         due_us INTEGER NOT NULL, attempt INTEGER NOT NULL, resumes INTEGER NOT NULL);
+       INSERT OR REPLACE INTO pending (run, job, scheduled_us, due_us, attempt, resumes)
+         SELECT CASE WHEN run > 0 THEN run ELSE
+                  MAX(IFNULL((SELECT MAX(id) FROM runs), 0),
+                      IFNULL((SELECT MAX(run) FROM pending_fires), 0)) +
+                  ROW_NUMBER() OVER (PARTITION BY run > 0 ORDER BY job, scheduled_us) END,
+                job, scheduled_us, due_us, attempt, resumes
+           FROM pending_fires;
+       DROP TABLE pending_fires;
+       ALTER TABLE pending RENAME TO pending_fires;)",
 };
 inline constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 

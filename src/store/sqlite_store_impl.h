@@ -301,8 +301,8 @@ class SqliteStore final : public Store {
   // Writer thread only: prepared statements, see statement().
   SQLite::Statement& statement(std::unique_ptr<SQLite::Statement>& slot, const char* sql);
   std::unique_ptr<SQLite::Statement> upsert_fire_, upsert_meta_, delete_run_, delete_not_run_,
-      update_checkpoint_, extend_not_run_, delete_pending_, delete_pending_range_, update_progress_,
-      upsert_next_, delete_next_, insert_paused_, delete_paused_, insert_version_;
+      update_checkpoint_, extend_not_run_, delete_pending_, update_progress_, upsert_next_,
+      delete_next_, insert_paused_, delete_paused_, insert_version_;
   /// Applies the batch; runs, fires taken and fires not run go by kind in multi-row statements,
   /// each job's writes in their order (see the definition).
   void apply_batch(const std::vector<Op>& batch);
@@ -347,6 +347,8 @@ class SqliteStore final : public Store {
       " ON CONFLICT (job) DO UPDATE SET last_fire_us = MAX(IFNULL(last_fire_us, "
       "excluded.last_fire_us), excluded.last_fire_us), next_us = excluded.next_us"};
   void apply_not_run(const NotRunRecord& nr);
+  /// Settles the pending fire reserved as `run`, if there is one.
+  void delete_pending(RunId run);
   /// The not_run row of `nr`: the job's last one extended, or a new one.
   void append_not_run(const NotRunRecord& nr);
   void upsert_last_fire(const std::string& job, Instant t);

@@ -294,25 +294,21 @@ void SqliteStore::apply_runs(const RunRecord* const* runs, std::size_t n) {
     const RunRecord& run = *runs[k];
     // One row a statement: ORed terms for many rows each search their key too, and then
     // gather the keys found in a temporary table (more instructions in all).
-    SQLite::Statement& p =
-        statement(delete_pending_, "DELETE FROM pending_fires WHERE job = ? AND scheduled_us = ?");
-    p.bindNoCopy(1, run.job);
-    p.bind(2, us(run.scheduled));
-    p.exec();
-    tails_.erase(run.job);
+    delete_pending(run.run);
+    if (!tails_.empty()) tails_.erase(run.job);
   }
 }
 
 void SqliteStore::apply_not_run(const NotRunRecord& nr) {
   upsert_last_fire(nr.job, nr.last);
-  SQLite::Statement& p =
-      statement(delete_pending_range_,
-                "DELETE FROM pending_fires WHERE job = ? AND scheduled_us BETWEEN ? AND ?");
-  p.bind(1, nr.job);
-  p.bind(2, us(nr.first));
-  p.bind(3, us(nr.last));
-  p.exec();
+  if (nr.run.value != 0) delete_pending(nr.run);
   append_not_run(nr);
+}
+
+void SqliteStore::delete_pending(RunId run) {
+  SQLite::Statement& q = statement(delete_pending_, "DELETE FROM pending_fires WHERE run = ?");
+  q.bind(1, static_cast<std::int64_t>(run.value));
+  q.exec();
 }
 
 void SqliteStore::append_not_run(const NotRunRecord& nr) {

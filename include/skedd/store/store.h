@@ -49,7 +49,10 @@ struct PendingFire {
   Instant due{};  ///< when it may start (a retry's time)
   int attempt = 1;
   int resumes = 0;
-  /// The run id reserved for it: once a log file of that run exists, its spawn began.
+  /// The run id reserved for it, which keys it: its run's record (the same id) or a not-run
+  /// record naming it settles it; once a log file of that run exists, its spawn began.
+  /// REQUIRES: not 0, and not the id of another pending fire (a fire written again under its
+  /// id replaces the first).
   RunId run{};
 };
 
@@ -68,6 +71,9 @@ struct NotRunRecord {
   Instant first{};
   Instant last{};
   std::uint64_t count = 1;
+  /// The run id reserved for the fire, when it was pending (see PendingFire::run): the
+  /// record settles that pending fire. 0: none was (a fold or a catch-up of fires never taken).
+  RunId run{};
 };
 
 /// Which runs to read, newest first.
@@ -89,7 +95,8 @@ class Store {
   virtual ~Store() = default;
 
   /// Records a run (insert or replace by run id): before its spawn (state kScheduled, no
-  /// pid), once spawned, and when it ends. Its fire is no longer pending.
+  /// pid), once spawned, and when it ends. Its fire (the pending fire of the same run id) is
+  /// no longer pending.
   virtual void put_run(RunRecord run) = 0;
   /// Forgets a run recorded before a spawn that never happened (its fire is pending again).
   virtual void delete_run(RunId run) = 0;
@@ -105,7 +112,8 @@ class Store {
   virtual void put_checkpoint(RunId run, const std::string& checkpoint) = 0;
   /// Records fires that did not run. When the job's latest history entry is a not-run record
   /// with the same state and reason, that record grows (its `last` and `count`) instead. The
-  /// fires are no longer pending, and the job's last fire is at least `record.last`.
+  /// pending fire of `record.run` (if any) is no longer pending, and the job's last fire is at
+  /// least `record.last`.
   virtual void put_not_run(const NotRunRecord& record) = 0;
   /// put_not_run() of a first attempt's fire taken from its job's schedule and never recorded
   /// pending, with `next` (the job's fire after it) as its job's next fire: one write of the

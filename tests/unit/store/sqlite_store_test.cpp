@@ -150,7 +150,7 @@ TEST_CASE("a database from a newer skedd is refused", "[store]") {
   REQUIRE_FALSE(store.ok());
   CHECK(store.error().message ==
         "state database " + path +
-            " has schema version 99, newer than this skedd knows (7): run the newer skedd, or "
+            " has schema version 99, newer than this skedd knows (8): run the newer skedd, or "
             "restore a backup made by this version");
 }
 
@@ -172,9 +172,12 @@ TEST_CASE("last fires and meta values survive a reopen, a last fire never moves 
   const std::string path = dir / "skedd.db";
   {
     auto store = open(path);
-    store->put_fire({"a", at("2026-01-01T00:00:10Z"), at("2026-01-01T00:00:10Z")});
-    store->put_fire({"a", at("2026-01-01T00:00:05Z"), at("2026-01-01T00:00:05Z")});
-    store->put_fire({"b", at("2026-01-02T00:00:00Z"), at("2026-01-02T00:00:00Z")});
+    store->put_fire(
+        {"a", at("2026-01-01T00:00:10Z"), at("2026-01-01T00:00:10Z"), 1, 0, skedd::RunId{1}});
+    store->put_fire(
+        {"a", at("2026-01-01T00:00:05Z"), at("2026-01-01T00:00:05Z"), 1, 0, skedd::RunId{2}});
+    store->put_fire(
+        {"b", at("2026-01-02T00:00:00Z"), at("2026-01-02T00:00:00Z"), 1, 0, skedd::RunId{3}});
     store->put_meta("boot_id", "one");
     store->put_meta("boot_id", "two");
     REQUIRE(store->flush().ok());
@@ -230,26 +233,42 @@ TEST_CASE("a fire is pending until its run or not-run record is written", "[stor
   const std::string path = dir / "skedd.db";
   {
     auto store = open(path);
-    store->put_fire({"a", at("2026-03-08T07:30:00Z"), at("2026-03-08T07:30:00Z")});
-    store->put_fire({"b", at("2026-03-08T07:31:00Z"), at("2026-03-08T07:31:05Z")});
-    store->put_fire({"c", at("2026-03-08T07:32:00Z"), at("2026-03-08T07:32:00Z")});
+    store->put_fire(
+        {"a", at("2026-03-08T07:30:00Z"), at("2026-03-08T07:30:00Z"), 1, 0, skedd::RunId{1}});
+    store->put_fire(
+        {"b", at("2026-03-08T07:31:00Z"), at("2026-03-08T07:31:05Z"), 1, 0, skedd::RunId{5}});
+    store->put_fire(
+        {"c", at("2026-03-08T07:32:00Z"), at("2026-03-08T07:32:00Z"), 1, 0, skedd::RunId{2}});
     store->put_run(run(1, "a", RunState::kScheduled));  // a's fire is 07:30 too
     store->put_not_run({"b", RunState::kMissed, NotRunReason::kStartingDeadline,
-                        at("2026-03-08T07:31:00Z"), at("2026-03-08T07:31:00Z"), 1});
+                        at("2026-03-08T07:31:00Z"), at("2026-03-08T07:31:00Z"), 1,
+                        skedd::RunId{5}});
     {
       // A failed attempt and its retry's pending fire: one write.
       skedd::StoreGroup group(*store);
       skedd::RunRecord failed = run(2, "c", RunState::kFailed);
       failed.scheduled = at("2026-03-08T07:32:00Z");
       store->put_run(failed);
-      store->put_fire({"c", at("2026-03-08T07:32:00Z"), at("2026-03-08T07:33:00Z"), 2, 0});
+      store->put_fire(
+          {"c", at("2026-03-08T07:32:00Z"), at("2026-03-08T07:33:00Z"), 2, 0, skedd::RunId{3}});
     }
+    // Settled by its own run id only: not by a not-run record of no pending fire (a fold),
+    // nor by the run of another fire at the same instant (a trigger's).
+    store->put_fire(
+        {"d", at("2026-03-08T07:40:00Z"), at("2026-03-08T07:40:00Z"), 1, 0, skedd::RunId{6}});
+    store->put_not_run({"d", RunState::kMissed, NotRunReason::kOverloaded,
+                        at("2026-03-08T07:39:00Z"), at("2026-03-08T07:40:00Z"), 2});
+    skedd::RunRecord other = run(7, "d", RunState::kSucceeded);
+    other.scheduled = at("2026-03-08T07:40:00Z");
+    store->put_run(other);
     REQUIRE(store->flush().ok());
   }
   auto store = open(path);
   const auto pending = store->pending_fires();
   REQUIRE(pending.ok());
-  REQUIRE(pending->size() == 1);
+  REQUIRE(pending->size() == 2);
+  CHECK(pending->at(1).job == "d");
+  CHECK(pending->at(1).run.value == 6);
   CHECK(pending->at(0).job == "c");
   CHECK(pending->at(0).attempt == 2);
   CHECK(skedd::format_rfc3339_utc(pending->at(0).due) == "2026-03-08T07:33:00Z");
@@ -387,12 +406,14 @@ TEST_CASE("a fire taken from its schedule records it pending, the last and the n
         {"a", at("2026-03-08T07:30:00Z"), at("2026-03-08T07:30:00Z"), 1, 0, skedd::RunId{7}},
         at("2026-03-08T07:31:00Z"));
     // An older fire taken later (a catch-up) keeps the last fire where it is.
-    store->put_fire_taken({"a", at("2026-03-08T07:20:00Z"), at("2026-03-08T07:20:00Z")},
-                          at("2026-03-08T07:31:00Z"));
+    store->put_fire_taken(
+        {"a", at("2026-03-08T07:20:00Z"), at("2026-03-08T07:20:00Z"), 1, 0, skedd::RunId{8}},
+        at("2026-03-08T07:31:00Z"));
     // A one-shot's fire: no next.
     store->put_next_fire("b", at("2026-03-08T08:00:00Z"));
-    store->put_fire_taken({"b", at("2026-03-08T08:00:00Z"), at("2026-03-08T08:00:00Z")},
-                          std::nullopt);
+    store->put_fire_taken(
+        {"b", at("2026-03-08T08:00:00Z"), at("2026-03-08T08:00:00Z"), 1, 0, skedd::RunId{9}},
+        std::nullopt);
     REQUIRE(store->flush().ok());
   }
   auto store = open(path);
@@ -489,10 +510,49 @@ TEST_CASE("a version 5 database is migrated with its fires, pending fires and ru
   REQUIRE(running.size() == 1);
   CHECK(running[0].run.value == 1);
   // Writes go on in the new tables.
-  store->put_fire_taken({"c", instant_of(500), instant_of(500)}, instant_of(600));
+  store->put_fire_taken({"c", instant_of(500), instant_of(500), 1, 0, skedd::RunId{90}},
+                        instant_of(600));
   REQUIRE(store->flush().ok());
   CHECK(store->last_fires().value().at("c").time_since_epoch().count() == 500);
   CHECK(store->next_fires().value().at("c").time_since_epoch().count() == 600);
+}
+
+TEST_CASE("a version 7 database's pending fires are keyed by run id, one without gets a new id",
+          "[store]") {
+  skedd::test::TempDir dir("skedd-store-test");
+  const std::string path = dir / "skedd.db";
+  {
+    SQLite::Database db(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    for (int v = 0; v < 7; ++v) db.exec(skedd::sqlite_schema::kMigrations[v]);
+    db.exec("PRAGMA user_version = 7");
+    db.exec(
+        "INSERT INTO pending_fires (job, scheduled_us, due_us, attempt, resumes, run) VALUES "
+        "('a', 100, 150, 2, 1, 77), ('b', 200, 200, 1, 0, 0), ('c', 300, 300, 1, 0, 0);"
+        "INSERT INTO runs (id, job, scheduled_us, attempt, state, started_us, lateness_us) "
+        "VALUES (500, 'a', 50, 1, 'failed', 51, 1);");
+  }
+  auto store = open(path);
+  auto pending = store->pending_fires().value();  // by due
+  REQUIRE(pending.size() == 3);
+  CHECK(pending[0].job == "a");
+  CHECK(pending[0].run.value == 77);
+  CHECK(pending[0].attempt == 2);
+  CHECK(pending[0].resumes == 1);
+  CHECK(pending[0].due.time_since_epoch().count() == 150);
+  CHECK(pending[1].job == "b");
+  CHECK(pending[1].run.value == 501);  // above every id in use, the runs' and the fires'
+  CHECK(pending[2].job == "c");
+  CHECK(pending[2].run.value == 502);
+  // Settled by those ids.
+  skedd::RunRecord b = run(501, "b", RunState::kSucceeded);
+  b.scheduled = instant_of(200);
+  store->put_run(b);
+  store->put_not_run({"c", RunState::kSkipped, NotRunReason::kOverlap, instant_of(300),
+                      instant_of(300), 1, skedd::RunId{502}});
+  REQUIRE(store->flush().ok());
+  pending = store->pending_fires().value();
+  REQUIRE(pending.size() == 1);
+  CHECK(pending[0].job == "a");
 }
 
 TEST_CASE("the WAL is started over past its limit under writes that never pause", "[store]") {
