@@ -56,6 +56,14 @@ std::unique_ptr<skedd::Store> open(const std::string& path) {
   return std::move(store).value();
 }
 
+// Makes `path` a database of schema `version` (its first migrations only) holding `rows`.
+void write_old_database(const std::string& path, int version, const char* rows) {
+  SQLite::Database db(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+  for (int v = 0; v < version; ++v) db.exec(skedd::sqlite_schema::kMigrations[v]);
+  db.exec("PRAGMA user_version = " + std::to_string(version));
+  db.exec(rows);
+}
+
 }  // namespace
 
 TEST_CASE("runs survive a reopen with every field", "[store]") {
@@ -469,20 +477,16 @@ TEST_CASE("runs are found by state, job and id alone or together", "[store]") {
 TEST_CASE("a version 5 database is migrated with its fires, pending fires and runs", "[store]") {
   skedd::test::TempDir dir("skedd-store-test");
   const std::string path = dir / "skedd.db";
-  {
-    SQLite::Database db(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
-    for (int v = 0; v < 5; ++v) db.exec(skedd::sqlite_schema::kMigrations[v]);
-    db.exec("PRAGMA user_version = 5");
-    db.exec(
-        "INSERT INTO job_state VALUES ('a', 100), ('b', 200);"
-        "INSERT INTO next_fires VALUES ('b', 300), ('c', 400);"
-        "INSERT INTO pending_fires (job, scheduled_us, due_us, attempt, resumes, run) "
-        "VALUES ('a', 100, 150, 2, 1, 77);"
-        "INSERT INTO runs (id, job, scheduled_us, attempt, state, started_us, lateness_us) "
-        "VALUES (1, 'a', 50, 1, 'running', 51, 1), (2, 'b', 60, 1, 'succeeded', 61, 1);"
-        "UPDATE runs SET ended_us = 70 WHERE id = 2;"
-        "INSERT INTO job_versions VALUES ('a', 1, 'every = \"5m\"', 10);");
-  }
+  write_old_database(
+      path, 5,
+      "INSERT INTO job_state VALUES ('a', 100), ('b', 200);"
+      "INSERT INTO next_fires VALUES ('b', 300), ('c', 400);"
+      "INSERT INTO pending_fires (job, scheduled_us, due_us, attempt, resumes, run) "
+      "VALUES ('a', 100, 150, 2, 1, 77);"
+      "INSERT INTO runs (id, job, scheduled_us, attempt, state, started_us, lateness_us) "
+      "VALUES (1, 'a', 50, 1, 'running', 51, 1), (2, 'b', 60, 1, 'succeeded', 61, 1);"
+      "UPDATE runs SET ended_us = 70 WHERE id = 2;"
+      "INSERT INTO job_versions VALUES ('a', 1, 'every = \"5m\"', 10);");
   auto store = open(path);
   // A definition recorded before trees were has none: its text is parsed.
   std::vector<std::pair<std::string, std::string>> versions;
@@ -521,16 +525,12 @@ TEST_CASE("a version 7 database's pending fires are keyed by run id, one without
           "[store]") {
   skedd::test::TempDir dir("skedd-store-test");
   const std::string path = dir / "skedd.db";
-  {
-    SQLite::Database db(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
-    for (int v = 0; v < 7; ++v) db.exec(skedd::sqlite_schema::kMigrations[v]);
-    db.exec("PRAGMA user_version = 7");
-    db.exec(
-        "INSERT INTO pending_fires (job, scheduled_us, due_us, attempt, resumes, run) VALUES "
-        "('a', 100, 150, 2, 1, 77), ('b', 200, 200, 1, 0, 0), ('c', 300, 300, 1, 0, 0);"
-        "INSERT INTO runs (id, job, scheduled_us, attempt, state, started_us, lateness_us) "
-        "VALUES (500, 'a', 50, 1, 'failed', 51, 1);");
-  }
+  write_old_database(
+      path, 7,
+      "INSERT INTO pending_fires (job, scheduled_us, due_us, attempt, resumes, run) VALUES "
+      "('a', 100, 150, 2, 1, 77), ('b', 200, 200, 1, 0, 0), ('c', 300, 300, 1, 0, 0);"
+      "INSERT INTO runs (id, job, scheduled_us, attempt, state, started_us, lateness_us) "
+      "VALUES (500, 'a', 50, 1, 'failed', 51, 1);");
   auto store = open(path);
   auto pending = store->pending_fires().value();  // by due
   REQUIRE(pending.size() == 3);
