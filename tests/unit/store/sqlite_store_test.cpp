@@ -40,6 +40,12 @@ skedd::RunRecord run(std::uint64_t id, const std::string& job, RunState state) {
   return r;
 }
 
+// A pending fire of `job` at `t` (RFC 3339) under run id `run`, due at `due` (default: `t`).
+skedd::PendingFire pending_at(const std::string& job, const std::string& t, std::uint64_t run,
+                              const std::string& due = "", int attempt = 1) {
+  return {job, at(t), at(due.empty() ? t : due), attempt, 0, skedd::RunId{run}};
+}
+
 // The fires' instants in the batch tests: `i` seconds after a fixed start.
 skedd::Instant sched(int i) {
   return at("2026-03-08T07:30:00Z") + std::chrono::seconds(i);
@@ -180,12 +186,9 @@ TEST_CASE("last fires and meta values survive a reopen, a last fire never moves 
   const std::string path = dir / "skedd.db";
   {
     auto store = open(path);
-    store->put_fire(
-        {"a", at("2026-01-01T00:00:10Z"), at("2026-01-01T00:00:10Z"), 1, 0, skedd::RunId{1}});
-    store->put_fire(
-        {"a", at("2026-01-01T00:00:05Z"), at("2026-01-01T00:00:05Z"), 1, 0, skedd::RunId{2}});
-    store->put_fire(
-        {"b", at("2026-01-02T00:00:00Z"), at("2026-01-02T00:00:00Z"), 1, 0, skedd::RunId{3}});
+    store->put_fire(pending_at("a", "2026-01-01T00:00:10Z", 1));
+    store->put_fire(pending_at("a", "2026-01-01T00:00:05Z", 2));
+    store->put_fire(pending_at("b", "2026-01-02T00:00:00Z", 3));
     store->put_meta("boot_id", "one");
     store->put_meta("boot_id", "two");
     REQUIRE(store->flush().ok());
@@ -241,12 +244,9 @@ TEST_CASE("a fire is pending until its run or not-run record is written", "[stor
   const std::string path = dir / "skedd.db";
   {
     auto store = open(path);
-    store->put_fire(
-        {"a", at("2026-03-08T07:30:00Z"), at("2026-03-08T07:30:00Z"), 1, 0, skedd::RunId{1}});
-    store->put_fire(
-        {"b", at("2026-03-08T07:31:00Z"), at("2026-03-08T07:31:05Z"), 1, 0, skedd::RunId{5}});
-    store->put_fire(
-        {"c", at("2026-03-08T07:32:00Z"), at("2026-03-08T07:32:00Z"), 1, 0, skedd::RunId{2}});
+    store->put_fire(pending_at("a", "2026-03-08T07:30:00Z", 1));
+    store->put_fire(pending_at("b", "2026-03-08T07:31:00Z", 5, "2026-03-08T07:31:05Z"));
+    store->put_fire(pending_at("c", "2026-03-08T07:32:00Z", 2));
     store->put_run(run(1, "a", RunState::kScheduled));  // a's fire is 07:30 too
     store->put_not_run({"b", RunState::kMissed, NotRunReason::kStartingDeadline,
                         at("2026-03-08T07:31:00Z"), at("2026-03-08T07:31:00Z"), 1,
@@ -257,13 +257,11 @@ TEST_CASE("a fire is pending until its run or not-run record is written", "[stor
       skedd::RunRecord failed = run(2, "c", RunState::kFailed);
       failed.scheduled = at("2026-03-08T07:32:00Z");
       store->put_run(failed);
-      store->put_fire(
-          {"c", at("2026-03-08T07:32:00Z"), at("2026-03-08T07:33:00Z"), 2, 0, skedd::RunId{3}});
+      store->put_fire(pending_at("c", "2026-03-08T07:32:00Z", 3, "2026-03-08T07:33:00Z", 2));
     }
     // Settled by its own run id only: not by a not-run record of no pending fire (a fold),
     // nor by the run of another fire at the same instant (a trigger's).
-    store->put_fire(
-        {"d", at("2026-03-08T07:40:00Z"), at("2026-03-08T07:40:00Z"), 1, 0, skedd::RunId{6}});
+    store->put_fire(pending_at("d", "2026-03-08T07:40:00Z", 6));
     store->put_not_run({"d", RunState::kMissed, NotRunReason::kOverloaded,
                         at("2026-03-08T07:39:00Z"), at("2026-03-08T07:40:00Z"), 2});
     skedd::RunRecord other = run(7, "d", RunState::kSucceeded);
@@ -410,18 +408,12 @@ TEST_CASE("a fire taken from its schedule records it pending, the last and the n
   const std::string path = dir / "skedd.db";
   {
     auto store = open(path);
-    store->put_fire_taken(
-        {"a", at("2026-03-08T07:30:00Z"), at("2026-03-08T07:30:00Z"), 1, 0, skedd::RunId{7}},
-        at("2026-03-08T07:31:00Z"));
+    store->put_fire_taken(pending_at("a", "2026-03-08T07:30:00Z", 7), at("2026-03-08T07:31:00Z"));
     // An older fire taken later (a catch-up) keeps the last fire where it is.
-    store->put_fire_taken(
-        {"a", at("2026-03-08T07:20:00Z"), at("2026-03-08T07:20:00Z"), 1, 0, skedd::RunId{8}},
-        at("2026-03-08T07:31:00Z"));
+    store->put_fire_taken(pending_at("a", "2026-03-08T07:20:00Z", 8), at("2026-03-08T07:31:00Z"));
     // A one-shot's fire: no next.
     store->put_next_fire("b", at("2026-03-08T08:00:00Z"));
-    store->put_fire_taken(
-        {"b", at("2026-03-08T08:00:00Z"), at("2026-03-08T08:00:00Z"), 1, 0, skedd::RunId{9}},
-        std::nullopt);
+    store->put_fire_taken(pending_at("b", "2026-03-08T08:00:00Z", 9), std::nullopt);
     REQUIRE(store->flush().ok());
   }
   auto store = open(path);
