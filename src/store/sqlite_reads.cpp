@@ -125,10 +125,32 @@ Result<std::vector<NotRunRecord>> SqliteStore::not_run(const std::string& job, s
 Result<std::map<std::string, Instant>> SqliteStore::last_fires() {
   std::lock_guard lock(read_mu_);
   try {
-    SQLite::Statement q(*reader_db_,
-                        "SELECT job, last_fire_us FROM job_state WHERE last_fire_us IS NOT NULL");
     std::map<std::string, Instant> out;
-    while (q.executeStep()) out[q.getColumn(0).getString()] = instant(q.getColumn(1).getInt64());
+    auto take_latest = [&](SQLite::Statement& q) {
+      while (q.executeStep()) {
+        const Instant t = instant(q.getColumn(1).getInt64());
+        const auto [it, added] = out.try_emplace(q.getColumn(0).getString(), t);
+        if (!added) it->second = std::max(it->second, t);
+      }
+    };
+    // One snapshot: the job rows, and the fires whose job rows were held back (see
+    // kJobRowsAge): pending, or run with an id from kHeldSinceKey's on.
+    SQLite::Transaction snapshot(*reader_db_);
+    SQLite::Statement rows(
+        *reader_db_, "SELECT job, last_fire_us FROM job_state WHERE last_fire_us IS NOT NULL");
+    take_latest(rows);
+    SQLite::Statement since(*reader_db_, "SELECT value FROM meta WHERE key = ?");
+    since.bind(1, kHeldSinceKey);
+    if (since.executeStep()) {
+      SQLite::Statement runs(*reader_db_,
+                             "SELECT job, MAX(scheduled_us) FROM runs WHERE id >= ? GROUP BY job");
+      runs.bind(1, static_cast<std::int64_t>(std::stoll(since.getColumn(0).getString())));
+      take_latest(runs);
+      SQLite::Statement pending(*reader_db_,
+                                "SELECT job, MAX(scheduled_us) FROM pending_fires GROUP BY job");
+      take_latest(pending);
+    }
+    snapshot.commit();
     return out;
   } catch (const std::exception& e) {
     return Error::io(std::string("reading last fires: ") + e.what());
@@ -136,6 +158,9 @@ Result<std::map<std::string, Instant>> SqliteStore::last_fires() {
 }
 
 Result<std::map<std::string, Instant>> SqliteStore::next_fires() {
+  // Those held back are written first (a failure to: the rows as committed).
+  enqueue(JobRowsOp{});
+  (void)flush();
   std::lock_guard lock(read_mu_);
   try {
     SQLite::Statement q(*reader_db_,

@@ -17,7 +17,7 @@ void SqliteStore::write_loop() {
     {
       std::unique_lock lock(mu_);
       cv_.wait(lock, [&] { return stop_ || takeable() > 0; });
-      if (stop_ && pending_.empty()) return;
+      if (stop_ && pending_.empty()) break;
       // Let a burst gather for a moment: fewer, larger commits, and fewer wake-ups competing
       // with the event loop and the runs for the CPU. flush() and waiters cut the wait short.
       // Writes that queued up while the last batch was committed make a busy batch already:
@@ -44,10 +44,13 @@ void SqliteStore::write_loop() {
     try {
       SQLite::Transaction tx(*writer_db_);
       apply_batch(batch);
+      end_held_rows(false);
       tx.commit();
+      settle_held_rows(true);
     } catch (const std::exception& e) {
       error = e.what();
       tails_.clear();  // the rolled-back rows may be among them
+      settle_held_rows(false);
     }
     if (error.empty() && wal_frames_ > wal_limit_pages_) {
       restart_wal();
@@ -76,6 +79,14 @@ void SqliteStore::write_loop() {
     if (stop_) return;
     cv_.wait_for(lock, std::chrono::seconds(1), [&] { return stop_; });
     if (stop_) return;
+  }
+  // Closing: the job rows held back are written (else the next start reads their fires'
+  // runs). A failure leaves them on record as runs and pending fires, as after a crash.
+  try {
+    SQLite::Transaction tx(*writer_db_);
+    end_held_rows(true);
+    tx.commit();
+  } catch (const std::exception&) {
   }
 }
 

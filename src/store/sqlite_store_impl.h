@@ -49,6 +49,17 @@ constexpr const char* kIntoPlainRuns =
     " INTO runs (id, job, scheduled_us, attempt, state, exit_code, started_us, ended_us, "
     "lateness_us) VALUES ";
 constexpr const char* kPlainRunRow = "(?,?,?,?,?,?,?,?,?)";
+// A fire taken writes its job's job_state row (last and next fire) not at once but with the
+// other rows held back (see held_rows_): kJobRowsAge after the first of them, after
+// kJobRowsFires fires, before a write that deletes runs, when next_fires() is read, and when
+// the store closes. A busy job fires many times between two writes of its row, and each write
+// dirtied a page picked by the job's name: under a heavy load, nearly a page per fire.
+constexpr auto kJobRowsAge = std::chrono::seconds(5);
+constexpr std::size_t kJobRowsFires = 500000;
+// The meta row holding, while some job rows are held back, the lowest run id among their
+// fires: each such fire is on record from that id on, as a pending fire and then as its run
+// (a not-run record writes its job's row at once), and last_fires() reads them.
+constexpr const char* kHeldSinceKey = "job_rows_held_since_run";
 constexpr const char* kIntoPending =
     " INTO pending_fires (job, scheduled_us, due_us, attempt, resumes, run) VALUES ";
 
@@ -101,13 +112,15 @@ struct MetaOp {
   std::string key;
   std::string value;
 };
+/// Writes the job rows held back (see kJobRowsAge).
+struct JobRowsOp {};
 struct PruneOp {
   std::vector<std::int64_t> runs;
   std::optional<Instant> cutoff;
 };
 using Op = std::variant<RunRecord, CheckpointOp, NotRunRecord, PendingFire, FireTakenOp,
                         FireNotRunOp, MetaOp, PruneOp, DeleteRunOp, ProgressOp, NextFireOp,
-                        NextFiresOp, PausedOp, VersionOp>;
+                        NextFiresOp, PausedOp, VersionOp, JobRowsOp>;
 
 class SqliteStore final : public Store {
  public:
@@ -257,6 +270,8 @@ class SqliteStore final : public Store {
   void checkpoint_loop();
   void apply(const Op& op);
   void write_next_fire(const std::string& job, std::optional<Instant> next);
+  /// Upserts the meta row `key`, or (nullopt) deletes it.
+  void write_meta(const std::string& key, const std::optional<std::string>& value);
   void insert_pending(const PendingFire& fire);
 
   std::unique_ptr<SQLite::Database> writer_db_;      // only the writer thread uses it
@@ -298,11 +313,38 @@ class SqliteStore final : public Store {
   };
   std::map<std::string, Tail> tails_;
 
+  // Writer thread only: the job_state rows of fires taken, held back (see kJobRowsAge).
+  struct HeldRow {
+    Instant last;
+    std::optional<Instant> next;
+  };
+  using HeldRows = std::unordered_map<std::string, HeldRow>;
+  HeldRows held_rows_;
+  std::int64_t held_low_run_ = 0;  // the lowest run id of their fires (0: none held)
+  std::size_t held_fires_ = 0;
+  std::chrono::steady_clock::time_point held_since_;
+  // Rows written in the open transaction, put back if its commit fails, and their low run.
+  HeldRows written_rows_;
+  std::int64_t written_low_run_ = 0;
+  std::int64_t recorded_low_run_ = 0;   // kHeldSinceKey as committed (0: no such row)
+  std::int64_t recording_low_run_ = 0;  // as the open transaction writes it
+  /// Adds `row` to `rows`: the later last fire of the two, and its next fire if `newer`.
+  static void merge_row(HeldRows& rows, const std::string& job, const HeldRow& row, bool newer);
+  /// Holds back the job row of `fire`, taken with `next` its job's fire after it.
+  void hold_job_row(const FireTakenOp& fire);
+  /// Writes the rows held back.
+  void write_held_rows();
+  /// At the end of a batch's transaction: the held rows written if they are due, and
+  /// kHeldSinceKey made to match the rows still held.
+  void end_held_rows(bool closing);
+  /// After the transaction: `committed` or rolled back.
+  void settle_held_rows(bool committed);
+
   // Writer thread only: prepared statements, see statement().
   SQLite::Statement& statement(std::unique_ptr<SQLite::Statement>& slot, const char* sql);
   std::unique_ptr<SQLite::Statement> upsert_fire_, upsert_meta_, delete_run_, delete_not_run_,
       update_checkpoint_, extend_not_run_, delete_pending_, update_progress_, upsert_next_,
-      delete_next_, insert_paused_, delete_paused_, insert_version_;
+      delete_next_, insert_paused_, delete_paused_, insert_version_, delete_meta_;
   /// Applies the batch; runs, fires taken and fires not run go by kind in multi-row statements,
   /// each job's writes in their order (see the definition).
   void apply_batch(const std::vector<Op>& batch);

@@ -77,11 +77,17 @@ void SqliteStore::apply_batch(const std::vector<Op>& batch) {
 }
 
 void SqliteStore::apply_fires_not_run(const std::vector<const FireNotRunOp*>& ops) {
-  // The job rows, as for fires taken.
+  // The job rows, written at once (their not_run rows say nothing of the next fire). A job's
+  // row held back is older: it takes this next fire, and gives its last one if later.
   MultiRowStatement::for_each_chunk(ops.size(), [&](std::size_t first, std::size_t n) {
     exec_rows(upsert_taken_, n, [&](SQLite::Statement& q, int base, std::size_t k) {
       const NotRunRecord& nr = ops[first + k]->record;
-      bind_job_row(q, base, nr.job, nr.last, ops[first + k]->next);
+      Instant last = nr.last;
+      if (const auto held = held_rows_.find(nr.job); held != held_rows_.end()) {
+        last = std::max(last, held->second.last);
+        held->second.next = ops[first + k]->next;
+      }
+      bind_job_row(q, base, nr.job, last, ops[first + k]->next);
     });
   });
   // The not_run rows: each extends its job's last one (of the same state and reason) or is a
@@ -136,13 +142,11 @@ void SqliteStore::apply(const Op& op) {
   } else if (const auto* many = std::get_if<NextFiresOp>(&op)) {
     for (const auto& [job, at] : many->fires) write_next_fire(job, at);
   } else if (const auto* meta = std::get_if<MetaOp>(&op)) {
-    SQLite::Statement& q = statement(upsert_meta_,
-                                     "INSERT INTO meta (key, value) VALUES (?1, ?2) "
-                                     "ON CONFLICT (key) DO UPDATE SET value = ?2");
-    q.bind(1, meta->key);
-    q.bind(2, meta->value);
-    q.exec();
+    write_meta(meta->key, meta->value);
+  } else if (std::holds_alternative<JobRowsOp>(op)) {
+    write_held_rows();
   } else if (const auto* del = std::get_if<DeleteRunOp>(&op)) {
+    write_held_rows();  // the run may be the record of a held row's fire
     SQLite::Statement& q = statement(delete_run_, "DELETE FROM runs WHERE id = ?");
     q.bind(1, static_cast<std::int64_t>(del->run.value));
     q.exec();
@@ -164,6 +168,7 @@ void SqliteStore::apply(const Op& op) {
     q.exec();
   } else {
     const auto& prune = std::get<PruneOp>(op);
+    write_held_rows();  // as for DeleteRunOp
     SQLite::Statement& q = statement(delete_run_, "DELETE FROM runs WHERE id = ?");
     for (std::int64_t id : prune.runs) {
       q.bind(1, id);
@@ -264,9 +269,92 @@ void SqliteStore::apply_fires_taken(const FireTakenOp* const* fires, std::size_t
                     [&](SQLite::Statement& q, int base, std::size_t k) {
                       bind_pending(q, base, fires[k]->fire);
                     });
-  exec_rows(upsert_taken_, n, [&](SQLite::Statement& q, int base, std::size_t k) {
-    bind_job_row(q, base, fires[k]->fire.job, fires[k]->fire.scheduled, fires[k]->next);
+  for (std::size_t k = 0; k < n; ++k) hold_job_row(*fires[k]);
+}
+
+void SqliteStore::merge_row(HeldRows& rows, const std::string& job, const HeldRow& row,
+                            bool newer) {
+  const auto [it, added] = rows.try_emplace(job, row);
+  if (added) return;
+  it->second.last = std::max(it->second.last, row.last);
+  if (newer) it->second.next = row.next;
+}
+
+void SqliteStore::hold_job_row(const FireTakenOp& taken) {
+  const PendingFire& fire = taken.fire;
+  if (held_rows_.empty()) {
+    held_since_ = std::chrono::steady_clock::now();
+    held_low_run_ = 0;
+  }
+  merge_row(held_rows_, fire.job, HeldRow{fire.scheduled, taken.next}, true);
+  const auto run = static_cast<std::int64_t>(fire.run.value);
+  if (held_low_run_ == 0 || run < held_low_run_) held_low_run_ = run;
+  ++held_fires_;
+}
+
+void SqliteStore::write_held_rows() {
+  if (held_rows_.empty()) return;
+  // In the order of their key: each upsert then finds its page next to the last one's.
+  std::vector<const HeldRows::value_type*> rows;
+  rows.reserve(held_rows_.size());
+  for (const auto& row : held_rows_) rows.push_back(&row);
+  std::sort(rows.begin(), rows.end(),
+            [](const auto* a, const auto* b) { return a->first < b->first; });
+  MultiRowStatement::for_each_chunk(rows.size(), [&](std::size_t first, std::size_t n) {
+    exec_rows(upsert_taken_, n, [&](SQLite::Statement& q, int base, std::size_t k) {
+      const auto& [job, row] = *rows[first + k];
+      bind_job_row(q, base, job, row.last, row.next);
+    });
   });
+  // Kept until the commit: a failed one puts them back (settle_held_rows()).
+  for (const auto& [job, row] : held_rows_) merge_row(written_rows_, job, row, true);
+  if (written_low_run_ == 0 || (held_low_run_ != 0 && held_low_run_ < written_low_run_)) {
+    written_low_run_ = held_low_run_;
+  }
+  held_rows_.clear();
+  held_low_run_ = 0;
+  held_fires_ = 0;
+}
+
+void SqliteStore::end_held_rows(bool closing) {
+  if (!held_rows_.empty() && (closing || held_fires_ >= kJobRowsFires ||
+                              std::chrono::steady_clock::now() - held_since_ >= kJobRowsAge)) {
+    write_held_rows();
+  }
+  recording_low_run_ = held_rows_.empty() ? 0 : held_low_run_;
+  if (recording_low_run_ == recorded_low_run_) return;
+  write_meta(kHeldSinceKey, recording_low_run_ == 0
+                                ? std::nullopt
+                                : std::optional<std::string>(std::to_string(recording_low_run_)));
+}
+
+void SqliteStore::settle_held_rows(bool committed) {
+  if (committed) {
+    recorded_low_run_ = recording_low_run_;
+  } else {
+    // Held again; the batch, tried again, holds its own rows again as well.
+    for (const auto& [job, row] : written_rows_) merge_row(held_rows_, job, row, false);
+    if (written_low_run_ != 0 && (held_low_run_ == 0 || written_low_run_ < held_low_run_)) {
+      held_low_run_ = written_low_run_;
+    }
+  }
+  written_rows_.clear();
+  written_low_run_ = 0;
+}
+
+void SqliteStore::write_meta(const std::string& key, const std::optional<std::string>& value) {
+  if (!value) {
+    SQLite::Statement& q = statement(delete_meta_, "DELETE FROM meta WHERE key = ?");
+    q.bind(1, key);
+    q.exec();
+    return;
+  }
+  SQLite::Statement& q = statement(upsert_meta_,
+                                   "INSERT INTO meta (key, value) VALUES (?1, ?2) "
+                                   "ON CONFLICT (key) DO UPDATE SET value = ?2");
+  q.bind(1, key);
+  q.bind(2, *value);
+  q.exec();
 }
 
 void SqliteStore::upsert_last_fire(const std::string& job, Instant t) {
@@ -351,6 +439,7 @@ void SqliteStore::insert_not_runs(const std::vector<NotRunRecord>& records) {
 }
 
 void SqliteStore::write_next_fire(const std::string& job, std::optional<Instant> next) {
+  if (const auto held = held_rows_.find(job); held != held_rows_.end()) held->second.next = next;
   if (next) {
     SQLite::Statement& q = statement(upsert_next_,
                                      "INSERT INTO job_state (job, next_us) VALUES (?1, ?2) "

@@ -875,3 +875,95 @@ TEST_CASE("writes of different jobs go together by kind, each job's writes keep 
   CHECK(pending[1].run.value == 11);
   CHECK(store->next_fires().value().at("a") == sched(4));
 }
+
+namespace {
+
+// What a crash would leave of the database at `path` now: its committed state, copied to `to`.
+std::string committed_copy(const std::string& path, const std::string& to) {
+  SQLite::Database db(path, SQLite::OPEN_READONLY);
+  db.backup(to.c_str(), SQLite::Database::Save);
+  return to;
+}
+
+}  // namespace
+
+TEST_CASE("a fire's job row written later is found from its pending fire or run after a crash",
+          "[store]") {
+  skedd::test::TempDir dir("skedd-store-test");
+  const std::string path = dir / "skedd.db";
+  auto store = open(path);
+  // b's row is on record (a not-run record writes it at once), then a later fire is taken.
+  store->put_fire_not_run({"b", RunState::kSkipped, NotRunReason::kOverlap,
+                           at("2026-03-08T07:00:00Z"), at("2026-03-08T07:00:00Z"), 1},
+                          at("2026-03-08T07:30:00Z"));
+  REQUIRE(store->flush().ok());
+  store->put_fire_taken(pending_at("a", "2026-03-08T07:30:00Z", 7), at("2026-03-08T07:31:00Z"));
+  store->put_fire_taken(pending_at("b", "2026-03-08T07:30:00Z", 8), at("2026-03-08T08:00:00Z"));
+  REQUIRE(store->flush().ok());
+  {
+    // Held back: no row for a, b's as the not-run record left it, and the first held run id.
+    SQLite::Database db(path, SQLite::OPEN_READONLY);
+    CHECK(db.execAndGet("SELECT COUNT(*) FROM job_state WHERE job = 'a'").getInt() == 0);
+    CHECK(db.execAndGet("SELECT next_us FROM job_state WHERE job = 'b'").getInt64() ==
+          at("2026-03-08T07:30:00Z").time_since_epoch().count());
+    CHECK(
+        db.execAndGet("SELECT value FROM meta WHERE key = 'job_rows_held_since_run'").getString() ==
+        "7");
+  }
+  const std::string while_pending = committed_copy(path, dir / "pending.db");
+  CHECK(store->last_fires().value().at("a") == at("2026-03-08T07:30:00Z"));
+  // Their runs settle the pending fires: the runs are the record now.
+  store->put_run(run(7, "a", RunState::kSucceeded));
+  store->put_run(run(8, "b", RunState::kSucceeded));
+  REQUIRE(store->flush().ok());
+  REQUIRE(store->pending_fires().value().empty());
+  const std::string after_runs = committed_copy(path, dir / "runs.db");
+  for (const auto& copy : {while_pending, after_runs}) {
+    INFO(copy);
+    const auto last = open(copy)->last_fires().value();
+    CHECK(last.at("a") == at("2026-03-08T07:30:00Z"));
+    CHECK(last.at("b") == at("2026-03-08T07:30:00Z"));
+  }
+  // Closing writes the rows, and the meta row goes.
+  store.reset();
+  SQLite::Database db(path, SQLite::OPEN_READONLY);
+  SQLite::Statement rows(db, "SELECT job, last_fire_us, next_us FROM job_state ORDER BY job");
+  std::vector<std::tuple<std::string, std::int64_t, std::int64_t>> got;
+  while (rows.executeStep()) {
+    got.emplace_back(rows.getColumn(0).getString(), rows.getColumn(1).getInt64(),
+                     rows.getColumn(2).getInt64());
+  }
+  auto us = [](const char* t) { return at(t).time_since_epoch().count(); };
+  CHECK(got == std::vector<std::tuple<std::string, std::int64_t, std::int64_t>>{
+                   {"a", us("2026-03-08T07:30:00Z"), us("2026-03-08T07:31:00Z")},
+                   {"b", us("2026-03-08T07:30:00Z"), us("2026-03-08T08:00:00Z")}});
+  CHECK(db.execAndGet("SELECT COUNT(*) FROM meta WHERE key = 'job_rows_held_since_run'").getInt() ==
+        0);
+}
+
+TEST_CASE("a fire's job row held back is written before a run is deleted or next fires read",
+          "[store]") {
+  skedd::test::TempDir dir("skedd-store-test");
+  const std::string path = dir / "skedd.db";
+  auto store = open(path);
+  auto rows = [&] {
+    SQLite::Database db(path, SQLite::OPEN_READONLY);
+    return db.execAndGet("SELECT COUNT(*) FROM job_state").getInt();
+  };
+  store->put_fire_taken(pending_at("a", "2026-03-08T07:30:00Z", 7), at("2026-03-08T07:31:00Z"));
+  store->put_run(run(7, "a", RunState::kScheduled));
+  REQUIRE(store->flush().ok());
+  REQUIRE(rows() == 0);
+  // The run was the record of a's fire: the row goes first.
+  store->delete_run(skedd::RunId{7});
+  REQUIRE(store->flush().ok());
+  CHECK(rows() == 1);
+  const std::string copy = committed_copy(path, dir / "copy.db");
+  CHECK(open(copy)->last_fires().value().at("a") == at("2026-03-08T07:30:00Z"));
+
+  store->put_fire_taken(pending_at("b", "2026-03-08T07:30:00Z", 8), at("2026-03-08T07:32:00Z"));
+  REQUIRE(store->flush().ok());
+  REQUIRE(rows() == 1);
+  CHECK(store->next_fires().value().at("b") == at("2026-03-08T07:32:00Z"));
+  CHECK(rows() == 2);
+}
