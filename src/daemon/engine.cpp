@@ -600,20 +600,25 @@ Engine::Triggered Engine::handle_fire(Fire fire, const DispatchPolicy* policy) {
   // One write: the fire is pending (or not run) and the job's last fire moves with it, so
   // that after a crash the fire is either recorded or still ahead of the last fire.
   StoreGroup group(store_);
+  std::optional<NotRunRecord> folded_record;
   if (fire.collapsed > 0) {
     // Folded fires: `first` is the earliest, `count` how many, `folded_into` the one that runs.
     Fire folded{fire.job, fire.first_collapsed, fire.first_collapsed};
     folded.last_collapsed = fire.last_collapsed;
-    // Never recorded pending (folded as they were taken from the schedule): one write with the
-    // job's next fire, as a skipped fire's.
-    store_.put_fire_not_run(
-        not_run_of(folded, RunState::kMissed,
-                   held_back_ ? NotRunReason::kOverloaded : NotRunReason::kClockJump,
-                   fire.collapsed, fire.scheduled),
-        scheduler_.next_fire(fire.job));
+    folded_record = not_run_of(folded, RunState::kMissed,
+                               held_back_ ? NotRunReason::kOverloaded : NotRunReason::kClockJump,
+                               fire.collapsed, fire.scheduled);
   }
   const OfferResult result =
       dispatcher_.offer(fire, policy ? *policy : Dispatcher::policy_of(*job.spec));
+  const bool goes_on = result.outcome != OfferOutcome::kSkipped && !recorded && fire.attempt == 1;
+  if (folded_record && !(goes_on && result.displaced.empty() && result.to_cancel.empty())) {
+    // Never recorded pending (folded as they were taken from the schedule): one write with the
+    // job's next fire, as a skipped fire's, before the records of the fire's own outcome. The
+    // common case, a fire that goes on and nothing else, records them with its pending fire.
+    store_.put_fire_not_run(*folded_record, scheduler_.next_fire(fire.job));
+    folded_record.reset();
+  }
   for (const Fire& displaced : result.displaced) {
     record_not_run(displaced, RunState::kSkipped, NotRunReason::kOverlap);
   }
@@ -631,7 +636,7 @@ Engine::Triggered Engine::handle_fire(Fire fire, const DispatchPolicy* policy) {
       }
       [[fallthrough]];
     case OfferOutcome::kReady:
-      if (!recorded) record_pending(fire);
+      if (!recorded) record_pending(fire, std::move(folded_record));
       break;
   }
   return {result.outcome, fire.run};
@@ -657,9 +662,9 @@ PendingFire Engine::pending_of(const Fire& fire) const {
                      fire.run};
 }
 
-void Engine::record_pending(const Fire& fire) {
+void Engine::record_pending(const Fire& fire, std::optional<NotRunRecord> folded) {
   if (fire.attempt == 1) {
-    store_.put_fire_taken(pending_of(fire), scheduler_.next_fire(fire.job));
+    store_.put_fire_taken(pending_of(fire), scheduler_.next_fire(fire.job), std::move(folded));
   } else {
     store_.put_fire(pending_of(fire));
   }

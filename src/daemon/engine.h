@@ -186,7 +186,8 @@ class Engine {
   PendingFire pending_of(const Fire& fire) const;
   /// Records a fire as pending under its reserved run id; a first attempt also moves its
   /// job's last and next fire, in the same write.
-  void record_pending(const Fire& fire);
+  /// `folded`: the not-run record of the fires folded into it (a first attempt's only).
+  void record_pending(const Fire& fire, std::optional<NotRunRecord> folded = std::nullopt);
   /// A run id for a fire about to be recorded as pending, unsettled until committed.
   RunId reserve_run_id();
   /// Keeps a fire taken from the scheduler before it is due until it is; it is recorded as

@@ -89,6 +89,7 @@ struct NextFireOp {
 struct FireTakenOp {
   PendingFire fire;
   std::optional<Instant> next;
+  std::optional<NotRunRecord> folded;  // the fires folded into it, see Store::put_fire_taken()
 };
 struct FireNotRunOp {
   NotRunRecord record;
@@ -161,8 +162,9 @@ class SqliteStore final : public Store {
   }
   void delete_run(RunId run) override { enqueue(DeleteRunOp{run}); }
   void put_fire(const PendingFire& fire) override { enqueue(fire); }
-  void put_fire_taken(const PendingFire& fire, std::optional<Instant> next) override {
-    enqueue(FireTakenOp{fire, next});
+  void put_fire_taken(const PendingFire& fire, std::optional<Instant> next,
+                      std::optional<NotRunRecord> folded) override {
+    enqueue(FireTakenOp{fire, next, std::move(folded)});
   }
   void put_progress(RunId run, double percent, const std::string& message) override {
     enqueue(ProgressOp{run, percent, message});
@@ -360,6 +362,8 @@ class SqliteStore final : public Store {
                          const Bind& bind);
   void apply_fires_taken(const FireTakenOp* const* fires, std::size_t n);
   void apply_fires_not_run(const std::vector<const FireNotRunOp*>& ops);
+  /// The not_run rows of `records`, in their order (see the definition).
+  void append_not_runs(const std::vector<const NotRunRecord*>& records);
   /// Adds `nr`'s fires to the not_run row `row`.
   void extend_not_run(std::int64_t row, const NotRunRecord& nr);
   /// Writes new not_run rows, in order, and makes each its job's tail.

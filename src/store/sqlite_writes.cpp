@@ -90,13 +90,20 @@ void SqliteStore::apply_fires_not_run(const std::vector<const FireNotRunOp*>& op
       bind_job_row(q, base, nr.job, last, ops[first + k]->next);
     });
   });
-  // The not_run rows: each extends its job's last one (of the same state and reason) or is a
-  // new one; new ones of one job in this group are merged before they are written, and all
-  // new ones are written together.
+  std::vector<const NotRunRecord*> records;
+  records.reserve(ops.size());
+  for (const FireNotRunOp* op : ops) records.push_back(&op->record);
+  append_not_runs(records);
+}
+
+void SqliteStore::append_not_runs(const std::vector<const NotRunRecord*>& records) {
+  // Each extends its job's last not_run row (of the same state and reason) or is a new one;
+  // new ones of one job in this group are merged before they are written, and all new ones
+  // are written together.
   std::vector<NotRunRecord> fresh;
   std::unordered_map<std::string_view, std::size_t> fresh_of_job;
-  for (const FireNotRunOp* op : ops) {
-    const NotRunRecord& nr = op->record;
+  for (const NotRunRecord* record : records) {
+    const NotRunRecord& nr = *record;
     if (const auto it = fresh_of_job.find(nr.job); it != fresh_of_job.end()) {
       NotRunRecord& merged = fresh[it->second];
       if (merged.state == nr.state && merged.reason == nr.reason) {
@@ -269,6 +276,13 @@ void SqliteStore::apply_fires_taken(const FireTakenOp* const* fires, std::size_t
                     [&](SQLite::Statement& q, int base, std::size_t k) {
                       bind_pending(q, base, fires[k]->fire);
                     });
+  // The fires folded into them: their not_run rows. Their job rows are held back with the
+  // fires' own, which are later and on record from now on.
+  std::vector<const NotRunRecord*> folded;
+  for (std::size_t k = 0; k < n; ++k) {
+    if (fires[k]->folded) folded.push_back(&*fires[k]->folded);
+  }
+  if (!folded.empty()) append_not_runs(folded);
   for (std::size_t k = 0; k < n; ++k) hold_job_row(*fires[k]);
 }
 
@@ -286,7 +300,8 @@ void SqliteStore::hold_job_row(const FireTakenOp& taken) {
     held_since_ = std::chrono::steady_clock::now();
     held_low_run_ = 0;
   }
-  merge_row(held_rows_, fire.job, HeldRow{fire.scheduled, taken.next}, true);
+  const Instant last = taken.folded ? std::max(fire.scheduled, taken.folded->last) : fire.scheduled;
+  merge_row(held_rows_, fire.job, HeldRow{last, taken.next}, true);
   const auto run = static_cast<std::int64_t>(fire.run.value);
   if (held_low_run_ == 0 || run < held_low_run_) held_low_run_ = run;
   ++held_fires_;

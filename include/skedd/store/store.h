@@ -104,8 +104,13 @@ class Store {
   /// fire, in one write: after a crash it is either pending or before the last fire.
   virtual void put_fire(const PendingFire& fire) = 0;
   /// A first attempt's fire taken from its job's schedule: put_fire() and put_next_fire()
-  /// (`next`, the job's fire after it) as one write of the job's row, not two.
-  virtual void put_fire_taken(const PendingFire& fire, std::optional<Instant> next) = 0;
+  /// (`next`, the job's fire after it) as one write of the job's row, not two. `folded`: the
+  /// job's earlier fires folded into this one (see put_fire_not_run()), recorded with it.
+  virtual void put_fire_taken(const PendingFire& fire, std::optional<Instant> next,
+                              std::optional<NotRunRecord> folded) = 0;
+  void put_fire_taken(const PendingFire& fire, std::optional<Instant> next) {
+    put_fire_taken(fire, next, std::nullopt);
+  }
   /// Records the run's latest progress line.
   virtual void put_progress(RunId run, double percent, const std::string& message) = 0;
   /// Records the run's latest checkpoint.

@@ -967,3 +967,29 @@ TEST_CASE("a fire's job row held back is written before a run is deleted or next
   CHECK(store->next_fires().value().at("b") == at("2026-03-08T07:32:00Z"));
   CHECK(rows() == 2);
 }
+
+TEST_CASE("fires folded into a fire taken are recorded with it, their job row held with its",
+          "[store]") {
+  skedd::test::TempDir dir("skedd-store-test");
+  const std::string path = dir / "skedd.db";
+  auto store = open(path);
+  auto folded = [&](int first, int last, std::uint64_t count) {
+    return skedd::NotRunRecord{"a",          RunState::kMissed, NotRunReason::kOverloaded,
+                               sched(first), sched(last),       count};
+  };
+  store->put_fire_taken({"a", sched(5), sched(5), 1, 0, skedd::RunId{7}}, sched(6),
+                        folded(1, 4, 4));
+  store->put_fire_taken({"a", sched(7), sched(7), 1, 0, skedd::RunId{8}}, sched(8),
+                        folded(6, 6, 1));
+  REQUIRE(store->flush().ok());
+  // One record of both folds (one state and reason, nothing between).
+  const auto a = store->not_run("a", 10).value();
+  REQUIRE(a.size() == 1);
+  CHECK(a[0].count == 5);
+  CHECK(a[0].first == sched(1));
+  CHECK(a[0].last == sched(6));
+  CHECK(store->pending_fires().value().size() == 2);
+  const std::string copy = committed_copy(path, dir / "copy.db");
+  CHECK(open(copy)->last_fires().value().at("a") == sched(7));
+  CHECK(store->next_fires().value().at("a") == sched(8));
+}
