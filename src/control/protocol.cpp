@@ -1,5 +1,7 @@
 #include "skedd/control/protocol.h"
 
+#include <algorithm>
+
 #include "skedd/time/timestamp.h"
 
 namespace skedd::control {
@@ -140,8 +142,39 @@ std::string dump(const json& j) {
 
 }  // namespace
 
+std::size_t nesting_depth(std::string_view line) {
+  std::size_t depth = 0, deepest = 0;
+  bool in_string = false, escaped = false;
+  for (const char c : line) {
+    if (in_string) {
+      if (escaped) {
+        escaped = false;
+      } else if (c == '\\') {
+        escaped = true;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      deepest = std::max(deepest, ++depth);
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return deepest;
+}
+
 Decoded decode_request(std::string_view line) {
   Decoded out;
+  // Checked before parsing: a value nested 100,000 deep is built, copied and written back by
+  // recursion, which overflows the stack (a line of 200 kB did). No request needs more than
+  // a few levels.
+  if (nesting_depth(line) > kMaxRequestDepth) {
+    out.request = Failure{kInvalidArgument, "the request nests deeper than " +
+                                                std::to_string(kMaxRequestDepth) + " levels"};
+    return out;
+  }
   json object = json::parse(line, nullptr, /*allow_exceptions=*/false);
   if (object.is_discarded()) {
     out.request = Failure{kInvalidArgument, "the request is not valid JSON"};
@@ -151,7 +184,16 @@ Decoded decode_request(std::string_view line) {
     out.request = Failure{kInvalidArgument, "the request must be a JSON object"};
     return out;
   }
-  if (auto it = object.find("id"); it != object.end()) out.id = *it;
+  if (auto it = object.find("id"); it != object.end()) {
+    // The id is echoed in the reply: a number or a short string, nothing a client could grow.
+    const bool short_string = it->is_string() && it->get_ref<const std::string&>().size() <= 64;
+    if (!it->is_number() && !it->is_null() && !short_string) {
+      out.request = Failure{kInvalidArgument,
+                            "field \"id\" must be a number or a string of 64 bytes at most"};
+      return out;
+    }
+    out.id = *it;
+  }
   Fields fields(object);
   const std::string op = fields.string("op");
   if (auto failure = fields.failure()) {

@@ -192,6 +192,10 @@ int main(int argc, char** argv) {
     return 0;
   }
 
+  // Everything skedd creates from here on (database, logs, FIFOs, its own log file) is
+  // private unless made otherwise on purpose (the socket is chmod 0666). Jobs get cron's 022
+  // (see PosixSpawner).
+  ::umask(077);
   if (!log_file.empty()) {
     // As for the state dir: a missing directory is made, not an error.
     std::error_code made;
@@ -205,11 +209,9 @@ int main(int argc, char** argv) {
     std::cerr << "skedd: cannot open log file " << log_file << ": " << e.what() << '\n';
     return kExitUsage;
   }
-  std::error_code ec;
-  std::filesystem::create_directories(cfg->daemon.state_dir, ec);
-  if (ec) {
-    std::cerr << "skedd: cannot create state dir " << cfg->daemon.state_dir << ": " << ec.message()
-              << '\n';
+  // Private state before anything is opened (see skedd(8) SECURITY).
+  if (auto prepared = skedd::prepare_state_dir(cfg->daemon.state_dir); !prepared) {
+    std::cerr << "skedd: " << prepared.error().message << '\n';
     return kExitCantCreate;
   }
   // One daemon per state dir: the lock is held for the life of the process.
@@ -313,6 +315,7 @@ int main(int argc, char** argv) {
       std::cerr << "skedd: control socket: " << listening.error().message << '\n';
       return kExitCantCreate;
     }
+    skedd::log_event(spdlog::level::info, "listening", {{"socket", socket}});
     asio::signal_set reload_signal(io, SIGHUP);
     asio::signal_set stop_signals(io, SIGTERM, SIGINT);
     stop_signals.async_wait([&](const boost::system::error_code& e, int sig) {

@@ -81,6 +81,7 @@ Supervisor::Supervisor(asio::io_context& io, const Clock& clock, ProcessSpawner&
 }
 
 Supervisor::~Supervisor() {
+  files_.join();  // a mail being composed reads at most 2 * kMailPart
   if (dev_null_ >= 0) ::close(dev_null_);
 }
 
@@ -198,14 +199,9 @@ Result<pid_t> Supervisor::spawn(Run& run) {
       spec, user.value(), RunAttempt{run.id, run.fire.scheduled, run.fire.attempt, run.checkpoint});
   std::string path_list = default_path(user->uid);
   if (auto it = options.env.find("PATH"); it != options.env.end()) path_list = it->second;
-  // Found once per job (and definition): a PATH search is several stat calls per run.
-  std::string& executable = executables_[run.spec.get()];
-  if (executable.empty()) {
-    auto found = resolve_executable(options.command.front(), path_list);
-    if (!found) return found.error();
-    executable = found.value();
-  }
-  request.path = executable;
+  // Searched for by the child once it runs as the job's user (see SpawnRequest::path).
+  request.path = options.command.front();
+  request.search_path = std::move(path_list);
   request.working_dir = options.working_dir.value_or(user->home);
   request.stdin_fd = dev_null_;
   request.output_fd = run.files.log.get();
@@ -464,20 +460,39 @@ void Supervisor::finish(Run& run, RunState state, std::optional<int> exit_code,
     run.control->close(ignored);
   }
   if (!run.files.control_path.empty()) remove_control_file(run.files.control_path);
-  if (run.spec->options->mail_to && !run.files.log_path.empty()) {
-    if (auto mailed = mail_output(spawner_, options_.sendmail, *run.spec, run.files.log_path);
-        !mailed) {
-      log_event(
-          warn, "mail_failed",
-          {{"job", run.spec->name}, {"run", run.id.value}, {"error", mailed.error().message}});
-    }
-  }
+  if (run.spec->options->mail_to && !run.files.log_path.empty()) mail(run);
   if (run.has_cgroup && !leftover_groups_.count(run.id.value)) release_cgroup(run);
   // Keep the grace-kill deadline of leftovers; drop the rest.
   remove_deadline(run, Deadline::kSoft);
   remove_deadline(run, Deadline::kHard);
   remove_deadline(run, Deadline::kLogCheck);
   if (!leftover_groups_.count(run.id.value)) runs_.erase(run.id);
+}
+
+void Supervisor::mail(const Run& run) {
+  // Composed on the file thread (it reads the log: a slow disk must not stall the loop), sent
+  // from the loop, where sendmail's exit is reaped like any child's.
+  std::shared_ptr<const JobSpec> spec = run.spec;
+  const RunId id = run.id;
+  std::weak_ptr<const int> alive = alive_;
+  asio::post(
+      files_, [this, alive, spec, id, sendmail = options_.sendmail, log = run.files.log_path] {
+        auto composed = compose_mail(sendmail, *spec, log);
+        asio::post(io_, [this, alive, spec, id, sendmail,
+                         composed = std::make_shared<decltype(composed)>(std::move(composed))] {
+          if (!alive.lock()) return;
+          Status sent = Ok{};
+          if (!*composed) {
+            sent = composed->error();
+          } else if (composed->value()) {
+            sent = send_mail(spawner_, sendmail, *spec, *composed->value());
+          }
+          if (!sent) {
+            log_event(warn, "mail_failed",
+                      {{"job", spec->name}, {"run", id.value}, {"error", sent.error().message}});
+          }
+        });
+      });
 }
 
 void Supervisor::release_cgroup(const Run& run) {

@@ -26,6 +26,8 @@
 #include "skedd/time/clock.h"
 #include "util/asio.h"
 
+#include <boost/asio/thread_pool.hpp>
+
 namespace skedd {
 
 struct SupervisorOptions {
@@ -122,6 +124,8 @@ class Supervisor {
   void finish(Run& run, RunState state, std::optional<int> exit_code, std::optional<int> signal,
               const std::string& message);
   void release_cgroup(const Run& run);
+  /// Mails the run's output (JobSpec::mail_to) without reading its log on the loop.
+  void mail(const Run& run);
   void push_deadline(const Run& run, Deadline what, MonoInstant at);
   /// Arms the soft and hard timeouts not yet sent, counting frozen time out.
   void push_timeouts(const Run& run);
@@ -138,8 +142,6 @@ class Supervisor {
   UserInfo self_;  ///< the daemon's own account, for jobs without `user`
   Cgroups cgroups_;
   int dev_null_ = -1;
-  /// Resolved executables by definition (a reload makes new definitions).
-  std::map<const JobSpec*, std::string> executables_;
   std::map<RunId, std::unique_ptr<Run>> runs_;
   std::map<pid_t, RunId> run_by_pid_;
   /// Process groups whose main process has exited but whose leftovers got the soft signal;
@@ -149,6 +151,8 @@ class Supervisor {
   TimerQueue<MonoInstant, Event> deadlines_;
   /// Expires with the supervisor, so that commit notices posted later are dropped.
   std::shared_ptr<const int> alive_ = std::make_shared<const int>(0);
+  /// Blocking file work kept off the loop (composing mails); joined by the destructor.
+  asio::thread_pool files_{1};
 };
 
 }  // namespace skedd

@@ -77,9 +77,15 @@ bool move_fd(int from, int to) {
   return ::dup2(from, to) == to;
 }
 
+// Whether execve's error says "not here, try the next directory" (as execvp reads it).
+bool try_next(int error) {
+  return error == ENOENT || error == ENOTDIR || error == EACCES || error == ESTALE ||
+         error == ENODEV || error == ETIMEDOUT || error == ELOOP || error == ENAMETOOLONG;
+}
+
 // Runs in the child between vfork and exec: system calls only, no allocation, no locks.
 [[noreturn]] void child(const SpawnRequest& r, char* const* argv, char* const* envp,
-                        const rlimit& default_nofile, int pipe_fd) {
+                        char* const* candidates, const rlimit& default_nofile, int pipe_fd) {
   // The report pipe must not sit where 0-3 are about to go.
   if (pipe_fd <= 3) {
     const int moved = ::fcntl(pipe_fd, F_DUPFD_CLOEXEC, 4);
@@ -104,7 +110,8 @@ bool move_fd(int from, int to) {
   if (out >= 0 && (!move_fd(out, 1) || !move_fd(out, 2))) fail(pipe_fd, kDup);
   if (ctl >= 0 && !move_fd(ctl, 3)) fail(pipe_fd, kDup);
 
-  if (r.umask) ::umask(*r.umask);
+  // The daemon's own umask (077) keeps its state private; a job gets cron's unless it says.
+  ::umask(r.umask.value_or(022));
   if (r.nice && ::setpriority(PRIO_PROCESS, 0, *r.nice) != 0) fail(pipe_fd, kNice);
   if (r.limit_nofile) {
     const rlimit lim{*r.limit_nofile, *r.limit_nofile};
@@ -139,7 +146,15 @@ bool move_fd(int from, int to) {
   if (pipe_fd > 4) ::close_range(4, static_cast<unsigned>(pipe_fd) - 1, 0);
   ::close_range(static_cast<unsigned>(pipe_fd) + 1, ~0U, 0);
 
-  ::execve(r.path.c_str(), argv, envp);
+  // The PATH search happens here, as the job's user: root never looks into a directory the
+  // user named, and a name found is exec'd at once (no cache, nothing to go stale).
+  int first_denied = 0;
+  for (char* const* candidate = candidates; *candidate != nullptr; ++candidate) {
+    ::execve(*candidate, argv, envp);
+    if (!try_next(errno)) break;
+    if (errno == EACCES && first_denied == 0) first_denied = EACCES;
+  }
+  if (first_denied != 0 && try_next(errno)) errno = first_denied;
   fail(pipe_fd, kExec);
 }
 
@@ -160,6 +175,8 @@ PosixSpawner::PosixSpawner(rlimit default_nofile) : default_nofile_(default_nofi
 Result<pid_t> PosixSpawner::spawn(const SpawnRequest& request) {
   std::vector<char*> argv = c_strings(request.argv);
   std::vector<char*> envp = c_strings(request.env);
+  const std::vector<std::string> paths = exec_candidates(request.path, request.search_path);
+  std::vector<char*> candidates = c_strings(paths);
   int report[2];
   if (::pipe2(report, O_CLOEXEC) != 0) {
     return Error::io(std::string("pipe: ") + std::strerror(errno));
@@ -174,7 +191,8 @@ Result<pid_t> PosixSpawner::spawn(const SpawnRequest& request) {
 #else
   const pid_t pid = ::vfork();
 #endif
-  if (pid == 0) child(request, argv.data(), envp.data(), default_nofile_, report[1]);
+  if (pid == 0)
+    child(request, argv.data(), envp.data(), candidates.data(), default_nofile_, report[1]);
   const int fork_errno = errno;
   ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
   ::close(report[1]);
@@ -197,28 +215,32 @@ Result<pid_t> PosixSpawner::spawn(const SpawnRequest& request) {
     ::waitpid(pid, &status, 0);
     std::string what = step_name(failure.step);
     if (failure.step == kChdir) what += " " + request.working_dir;
-    if (failure.step == kExec) what += " " + request.path;
+    if (failure.step == kExec && request.path.find('/') == std::string::npos) {
+      if (failure.error == ENOENT || failure.error == ENOTDIR) {
+        return Error::not_found("command \"" + request.path +
+                                "\" not found in PATH=" + request.search_path);
+      }
+      what += " " + request.path + " (PATH=" + request.search_path + ")";
+    } else if (failure.step == kExec) {
+      what += " " + request.path;
+    }
     return Error::io(what + ": " + std::strerror(failure.error));
   }
   return pid;
 }
 
-Result<std::string> resolve_executable(const std::string& name, const std::string& path_list) {
-  if (name.find('/') != std::string::npos) return name;
+std::vector<std::string> exec_candidates(const std::string& name, const std::string& path_list) {
+  if (name.find('/') != std::string::npos) return {name};
+  std::vector<std::string> out;
   std::size_t start = 0;
   while (start <= path_list.size()) {
     std::size_t end = path_list.find(':', start);
     if (end == std::string::npos) end = path_list.size();
     const std::string dir = end == start ? "." : path_list.substr(start, end - start);
-    const std::string candidate = dir + "/" + name;
-    struct stat st {};
-    if (::stat(candidate.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
-        ::access(candidate.c_str(), X_OK) == 0) {
-      return candidate;
-    }
+    out.push_back(dir + "/" + name);
     start = end + 1;
   }
-  return Error::not_found("command \"" + name + "\" not found in PATH=" + path_list);
+  return out;
 }
 
 }  // namespace skedd

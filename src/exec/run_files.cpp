@@ -18,12 +18,18 @@ Error io_error(const std::string& what, const std::string& path) {
   return Error::io(what + " " + path + ": " + std::strerror(errno));
 }
 
-Status make_dirs(const std::string& dir) {
+// `mode` exactly (whatever the umask) when it makes `dir`; an existing one is left as it is.
+Status make_dirs(const std::string& dir, mode_t mode) {
   // The common case, the directory exists, costs one mkdir call.
-  if (::mkdir(dir.c_str(), 0755) == 0 || errno == EEXIST) return Ok{};
+  if (::mkdir(dir.c_str(), mode) == 0) {
+    ::chmod(dir.c_str(), mode);
+    return Ok{};
+  }
+  if (errno == EEXIST) return Ok{};
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) return Error::io("cannot create " + dir + ": " + ec.message());
+  ::chmod(dir.c_str(), mode);
   return Ok{};
 }
 
@@ -39,13 +45,14 @@ Result<RunFiles> create_run_files(const std::string& state_dir, const std::strin
   const std::string id = std::to_string(run.value);
   const std::string log_dir = state_dir + "/logs";
   const std::string run_dir = runtime_dir + "/runs";
-  if (auto s = make_dirs(log_dir); !s) return s.error();
-  if (auto s = make_dirs(run_dir); !s) return s.error();
+  // logs/ may be entered, not listed (names of logs are names of jobs); runs/ is skedd's.
+  if (auto s = make_dirs(log_dir, 0711); !s) return s.error();
+  if (auto s = make_dirs(run_dir, 0700); !s) return s.error();
   files.log_path = run_log_path(state_dir, job, run);
   files.control_path = run_dir + "/" + id + ".ctl";
 
   files.log.reset(
-      ::open(files.log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0640));
+      ::open(files.log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600));
   if (!files.log.valid()) return io_error("cannot open log", files.log_path);
   if (::geteuid() == 0 && owner != 0 && ::fchown(files.log.get(), owner, group) != 0) {
     return io_error("cannot chown log", files.log_path);

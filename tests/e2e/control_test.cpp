@@ -24,6 +24,7 @@
 #include <nlohmann/json.hpp>
 #include "support/command.h"
 #include "support/daemon.h"
+#include "support/raw_client.h"
 #include "support/temp_dir.h"
 
 #include "skedd/store/sqlite_store.h"
@@ -34,6 +35,7 @@ using namespace std::chrono_literals;
 using nlohmann::json;
 using skedd::test::CommandResult;
 using skedd::test::Daemon;
+using skedd::test::RawClient;
 using skedd::test::TempDir;
 
 // skedd.toml (UTC, state and socket in `dir`) and jobs.d/test.toml = `jobs`.
@@ -63,47 +65,6 @@ std::string output_of_a_run(const TempDir& dir, const std::string& job) {
   REQUIRE(run.exit_code == 0);
   return skedctl(dir, {"logs", json::parse(run.out)["run"].dump()}).out;
 }
-
-// A raw connection to the socket, for what skedctl would never send.
-class RawClient {
- public:
-  explicit RawClient(const std::string& path) : fd_(::socket(AF_UNIX, SOCK_STREAM, 0)) {
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
-    REQUIRE(::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-    timeval tv{5, 0};
-    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  }
-  ~RawClient() { ::close(fd_); }
-  // Sends all of `data`; false once the daemon has closed the connection.
-  bool send(const std::string& data) {
-    for (std::size_t sent = 0; sent < data.size();) {
-      const ssize_t n = ::send(fd_, data.data() + sent, data.size() - sent, MSG_NOSIGNAL);
-      if (n <= 0) return false;
-      sent += static_cast<std::size_t>(n);
-    }
-    return true;
-  }
-  // The next reply line; empty when the connection closed (or 5 s passed) first.
-  std::string line() {
-    for (;;) {
-      if (const auto nl = in_.find('\n'); nl != std::string::npos) {
-        std::string out = in_.substr(0, nl);
-        in_.erase(0, nl + 1);
-        return out;
-      }
-      char buf[4096];
-      const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
-      if (n <= 0) return {};
-      in_.append(buf, static_cast<std::size_t>(n));
-    }
-  }
-
- private:
-  int fd_;
-  std::string in_;
-};
 
 std::string at_in(std::chrono::milliseconds lead) {
   const auto t = std::chrono::ceil<std::chrono::seconds>(std::chrono::system_clock::now() + lead);

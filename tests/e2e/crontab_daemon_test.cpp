@@ -174,8 +174,8 @@ TEST_CASE("skedctl crontab installs, lists, edits and removes a user's crontab t
   CHECK(st.st_uid == pw->pw_uid);
   CHECK((st.st_mode & 0777) == 0600);
   CHECK(as_user({"-l"}).out == "# mine\n0 6 * * * echo six\n");
-  REQUIRE(skedd::test::wait_until([&] { return !job_named(dir, "cron:skedd-ctl-test:").empty(); },
-                                  5000ms));
+  REQUIRE(skedd::test::wait_until(
+      [&] { return !job_named(dir, "cron:" + account.name + ":").empty(); }, 5000ms));
 
   // A crontab with an error is refused whole, naming the line; the installed one stays.
   const std::string bad = dir.write("badtab", "0 6 * * * echo six\n0 25 * * * echo never\n");
@@ -209,8 +209,8 @@ TEST_CASE("skedctl crontab installs, lists, edits and removes a user's crontab t
 
   CHECK(as_user({"-r"}).exit_code == 0);
   CHECK(as_user({"-l"}).exit_code == 3);
-  REQUIRE(skedd::test::wait_until([&] { return job_named(dir, "cron:skedd-ctl-test:").empty(); },
-                                  5000ms));
+  REQUIRE(skedd::test::wait_until(
+      [&] { return job_named(dir, "cron:" + account.name + ":").empty(); }, 5000ms));
 }
 
 TEST_CASE("a crontab job's output is mailed to MAILTO through sendmail, as cron does",

@@ -20,6 +20,7 @@
 #include <catch2/catch.hpp>
 
 #include "support/temp_dir.h"
+#include "support/test_account.h"
 
 // Shows a command's exit code and both streams when an assertion about it fails.
 #define SHOW(r) INFO("exit " << (r).exit_code << "\nstdout:\n" << (r).out << "stderr:\n" << (r).err)
@@ -32,39 +33,17 @@ struct CommandResult {
   std::string err;
 };
 
-/// Who to run a command as (root tests only).
-struct RunAs {
-  uid_t uid;
-  gid_t gid;
-};
-
-/// The account the root-only tests act as, created (useradd) on first use, with its home
-/// directory (runs start there, as cron's do). Exits the test process with 77, which CTest
-/// reports as skipped, when not root or when the account cannot be made.
+/// The account the root-only tests act as (see test_account.h: one per test process, with
+/// its home directory, where its runs start as cron's do). Exits the test process with 77,
+/// which CTest reports as skipped, when not root or when the account cannot be made.
 struct TestUser {
   std::string name;
   std::string home;
   RunAs as;
 };
 inline TestUser test_user_or_skip() {
-  const char* name = "skedd-ctl-test";
-  if (::geteuid() != 0) std::_Exit(77);
-  if (::getpwnam(name) == nullptr) {
-    const pid_t pid = ::fork();
-    if (pid == 0) {
-      ::execl("/usr/sbin/useradd", "useradd", "-M", "-N", "-s", "/bin/sh", name,
-              static_cast<char*>(nullptr));
-      ::_exit(127);
-    }
-    int status = 0;
-    ::waitpid(pid, &status, 0);
-  }
-  const passwd* pw = ::getpwnam(name);
-  if (pw == nullptr) std::_Exit(77);
-  TestUser user{name, pw->pw_dir, RunAs{pw->pw_uid, pw->pw_gid}};
-  std::filesystem::create_directories(user.home);
-  if (::chown(user.home.c_str(), user.as.uid, user.as.gid) != 0) std::_Exit(77);
-  return user;
+  const TestAccount& account = test_account_or_skip();
+  return TestUser{account.name, account.home, account.as()};
 }
 
 inline std::string read_whole_file(const std::string& path) {
@@ -122,7 +101,9 @@ inline CommandResult run_command(const std::vector<std::string>& argv,
 /// Runs skedctl against the daemon whose socket is DIR/skedd.sock (`dir` a TempDir's path).
 inline CommandResult skedctl_in(const std::string& dir, std::vector<std::string> args,
                                 std::optional<RunAs> as = std::nullopt) {
-  args.insert(args.begin(), {SKEDCTL_BINARY, "--socket", dir + "/skedd.sock"});
+  // Another user must be able to reach the binary (a checkout in /root is 0700).
+  const std::string binary = as ? reachable_binary(SKEDCTL_BINARY) : std::string(SKEDCTL_BINARY);
+  args.insert(args.begin(), {binary, "--socket", dir + "/skedd.sock"});
   return run_command(args, as);
 }
 

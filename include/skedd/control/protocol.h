@@ -104,8 +104,18 @@ struct Decoded {
   std::variant<Request, Failure> request;
 };
 
-/// Decodes one request line. Malformed JSON, a non-object, an unknown op or a field of the
-/// wrong type is an INVALID_ARGUMENT failure naming the field.
+/// How deep a request may nest arrays and objects (a definition is a string, so no request
+/// needs more than a few levels).
+inline constexpr std::size_t kMaxRequestDepth = 16;
+
+/// The deepest nesting of arrays and objects in `line`, read as JSON text (brackets inside
+/// strings do not count); no parse, no recursion.
+std::size_t nesting_depth(std::string_view line);
+
+/// Decodes one request line. Malformed JSON, a non-object, an unknown op, a field of the
+/// wrong type, nesting deeper than kMaxRequestDepth or an id that is not a number, null or a
+/// string of 64 bytes at most is an INVALID_ARGUMENT failure naming what is wrong (the id of
+/// a refused request is then null).
 Decoded decode_request(std::string_view line);
 
 /// The request as a line (without the newline), for clients.

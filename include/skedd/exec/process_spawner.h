@@ -23,7 +23,11 @@ struct Credentials {
 /// Everything needed to start one run's process. Descriptors are borrowed: the spawner dups
 /// them into the child and never closes them.
 struct SpawnRequest {
-  std::string path;               ///< executable, absolute (see resolve_executable)
+  /// The executable. A name with a slash is exec'd as it is; a bare name is searched for in
+  /// `search_path` by the child, after it has taken `credentials`, so that no directory of
+  /// the job's PATH is ever looked at with the daemon's privileges.
+  std::string path;
+  std::string search_path;        ///< colon-separated directories (a job's PATH); "" is "."
   std::vector<std::string> argv;  ///< argv[0] first
   std::vector<std::string> env;   ///< "NAME=value" entries: the whole environment
   std::string working_dir;        ///< empty: stay in the daemon's directory
@@ -31,7 +35,7 @@ struct SpawnRequest {
   int output_fd = -1;             ///< becomes fd 1 and fd 2 (the run's log, O_APPEND)
   int control_fd = -1;            ///< becomes fd 3 (the run's control channel); -1: none
   int cgroup_procs_fd = -1;       ///< an open cgroup.procs the child moves itself into
-  std::optional<mode_t> umask;
+  std::optional<mode_t> umask;    ///< unset: 022, cron's (not the daemon's)
   std::optional<int> nice;
   std::optional<std::uint64_t> limit_nofile;
   std::optional<std::uint64_t> limit_memory;  ///< RLIMIT_AS, bytes
@@ -63,8 +67,9 @@ class PosixSpawner final : public ProcessSpawner {
   rlimit default_nofile_;
 };
 
-/// `name` if it contains a slash, else the first executable `dir/name` of the colon-separated
-/// `path_list`; an error naming the command otherwise.
-Result<std::string> resolve_executable(const std::string& name, const std::string& path_list);
+/// The paths the child tries, in order, for `name`: `name` itself if it contains a slash,
+/// else `dir/name` for each directory of the colon-separated `path_list` (an empty entry is
+/// "."). Pure string work: nothing is looked up.
+std::vector<std::string> exec_candidates(const std::string& name, const std::string& path_list);
 
 }  // namespace skedd

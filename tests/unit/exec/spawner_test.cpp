@@ -93,11 +93,32 @@ TEST_CASE("the daemon's ignored signals do not reach the job", "[spawner]") {
   CHECK(wait_exit(pid.value()) == 0);
 }
 
-TEST_CASE("executables are found on the job's PATH", "[spawner]") {
-  CHECK(skedd::resolve_executable("sh", "/nonexistent:/bin").value() == "/bin/sh");
-  CHECK(skedd::resolve_executable("./x", "/bin").value() == "./x");
-  CHECK(skedd::resolve_executable("no-such-cmd-xyz", "/bin:/usr/bin").error().message ==
+TEST_CASE("executables are found on the job's PATH by the child", "[spawner]") {
+  using V = std::vector<std::string>;
+  CHECK(skedd::exec_candidates("sh", "/nonexistent:/bin") == V{"/nonexistent/sh", "/bin/sh"});
+  CHECK(skedd::exec_candidates("./x", "/bin") == V{"./x"});
+  CHECK(skedd::exec_candidates("x", ":/bin:") == V{"./x", "/bin/x", "./x"});
+
+  PosixSpawner spawner;
+  SpawnRequest r;
+  r.path = "sh";
+  r.search_path = "/nonexistent:/etc:/bin";  // /etc/sh is absent; a directory is skipped too
+  r.argv = {"sh", "-c", "exit 7"};
+  auto pid = spawner.spawn(r);
+  REQUIRE(pid.ok());
+  CHECK(wait_exit(pid.value()) == 7);
+
+  r.path = "no-such-cmd-xyz";
+  r.search_path = "/bin:/usr/bin";
+  CHECK(spawner.spawn(r).error().message ==
         "command \"no-such-cmd-xyz\" not found in PATH=/bin:/usr/bin");
+  // A file found but not executable is reported as such, not as missing.
+  skedd::test::TempDir dir("skedd-spawn");
+  dir.write("bin/tool", "#!/bin/sh\n", 0644);
+  r.path = "tool";
+  r.search_path = dir / "bin";
+  CHECK(spawner.spawn(r).error().message ==
+        "exec tool (PATH=" + dir / "bin" + "): Permission denied");
 }
 
 TEST_CASE("a run's environment is cron's base, the job's env, then SKEDD_*", "[spawner]") {

@@ -1,0 +1,282 @@
+// The threat model of skedd(8) SECURITY, tried as a hostile local user would: the real skedd
+// as root, a real unprivileged account (support/test_account.h) using skedctl and its own
+// files. Each test names the finding of the security review it guards. Tests assert
+// properties (who ran what, which modes, what was refused), never durations.
+#include <fcntl.h>
+#include <pwd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <catch2/catch.hpp>
+
+#include <nlohmann/json.hpp>
+#include "support/command.h"
+#include "support/daemon.h"
+#include "support/raw_client.h"
+#include "support/temp_dir.h"
+#include "support/test_account.h"
+
+namespace {
+
+using namespace std::chrono_literals;
+using nlohmann::json;
+using skedd::test::CommandResult;
+using skedd::test::Daemon;
+using skedd::test::RawClient;
+using skedd::test::RunAs;
+using skedd::test::TempDir;
+using skedd::test::TestAccount;
+
+// A temp dir every user can enter (the socket is in it), with skedd.toml (UTC, state and
+// socket in it, `extra` appended) and jobs.d/test.toml = `jobs`, both root's and 0644 as
+// skedd requires of its config.
+std::string write_config(const TempDir& dir, const std::string& jobs,
+                         const std::string& extra = "") {
+  ::chmod(dir.path().c_str(), 0755);
+  dir.write("jobs.d/test.toml", jobs);
+  return dir.write("skedd.toml", "[daemon]\nstate_dir = \"" + dir / "state" + "\"\nsocket = \"" +
+                                     dir / "skedd.sock" + "\"\ntimezone = \"UTC\"\n" + extra);
+}
+
+CommandResult skedctl(const TempDir& dir, std::vector<std::string> args,
+                      std::optional<RunAs> as = std::nullopt) {
+  return skedd::test::skedctl_in(dir.path(), std::move(args), as);
+}
+
+json skedctl_json(const TempDir& dir, std::vector<std::string> args,
+                  std::optional<RunAs> as = std::nullopt) {
+  args.push_back("--json");
+  const CommandResult r = skedctl(dir, args, as);
+  SHOW(r);
+  REQUIRE(r.exit_code == 0);
+  return json::parse(r.out);
+}
+
+// Triggers `job` as `as`, waits for its run and returns what the run wrote.
+std::string output_of_a_run(const TempDir& dir, const std::string& job,
+                            std::optional<RunAs> as = std::nullopt) {
+  const json run = skedctl_json(dir, {"trigger", job, "--wait"}, as);
+  const CommandResult logs = skedctl(dir, {"logs", run["run"].dump()}, as);
+  SHOW(logs);
+  return logs.out;
+}
+
+// A file the account can read, for `skedctl add --file`.
+std::string user_file(const TempDir& dir, const std::string& name, const std::string& text) {
+  return dir.write(name, text, 0644);
+}
+
+mode_t mode_of(const std::string& path) {
+  struct stat st {};
+  REQUIRE(::lstat(path.c_str(), &st) == 0);
+  return st.st_mode & 07777;
+}
+
+}  // namespace
+
+TEST_CASE("finding 1: a user job's PATH is searched as the user, never by root",
+          "[security][root]") {
+  const TestAccount& u = skedd::test::test_account_or_skip();
+  TempDir dir("skedd-security");
+  const std::string config = write_config(dir, "");
+  // A directory only root can read holds an `id` that must never run: root would find it
+  // there, the user cannot, and so must fall through to /usr/bin/id.
+  dir.write("rootonly/id", "#!/bin/sh\necho found-by-root\n", 0755);
+  ::chmod((dir / "rootonly").c_str(), 0700);
+  const std::string def = user_file(dir, "path.toml",
+                                    "[job.pathjob]\nevery = \"1h\"\ncommand = [\"id\", \"-u\"]\n"
+                                    "env = { PATH = \"" +
+                                        dir / "rootonly" + ":/usr/bin:/bin\" }\n");
+  Daemon d(dir, config);
+  d.wait_for("listening");
+  REQUIRE(skedctl(dir, {"add", "--file", def}, u.as()).exit_code == 0);
+  CHECK(output_of_a_run(dir, "pathjob", u.as()) == std::to_string(u.uid) + "\n");
+}
+
+TEST_CASE("finding 1: a user's run never executes as another uid, whatever the allocator does",
+          "[security][root]") {
+  const TestAccount& u = skedd::test::test_account_or_skip();
+  TempDir dir("skedd-security");
+  const std::string config = write_config(dir, "");
+  // The user's own `evil`, found on the PATH its jobs name. At 9f16e47 a root job's spec
+  // that reused the address of a freed user spec ran it as root.
+  const std::string bin = u.home + "/bin";
+  std::filesystem::create_directories(bin);
+  const std::string evil = bin + "/evil";
+  {
+    TempDir scratch;
+    std::filesystem::copy_file(
+        scratch.write("evil", "#!/bin/sh\necho \"evil as $(/usr/bin/id -u)\"\n", 0755), evil);
+  }
+  ::chmod(evil.c_str(), 0755);
+  REQUIRE(::chown(bin.c_str(), u.uid, u.gid) == 0);
+  REQUIRE(::chown(evil.c_str(), u.uid, u.gid) == 0);
+  Daemon d(dir, config);
+  d.wait_for("listening");
+  constexpr int kJobs = 40;
+  for (int i = 0; i < kJobs; ++i) {
+    const std::string name = "evil-" + std::to_string(i);
+    const std::string def = user_file(dir, name + ".toml",
+                                      "[job." + name + "]\nevery = \"1h\"\ncommand = [\"evil\"]\n" +
+                                          "env = { PATH = \"" + bin + "\" }\n");
+    REQUIRE(skedctl(dir, {"add", "--file", def}, u.as()).exit_code == 0);
+    REQUIRE(output_of_a_run(dir, name, u.as()) == "evil as " + std::to_string(u.uid) + "\n");
+  }
+  // Updating every job frees its old definition.
+  for (int i = 0; i < kJobs; ++i) {
+    const std::string name = "evil-" + std::to_string(i);
+    const std::string def = user_file(dir, name + ".toml",
+                                      "[job." + name + "]\nevery = \"2h\"\ncommand = [\"evil\"]\n" +
+                                          "env = { PATH = \"" + bin + "\" }\n");
+    REQUIRE(skedctl(dir, {"update", "--file", def}, u.as()).exit_code == 0);
+  }
+  for (int i = 0; i < kJobs; ++i) {
+    const std::string name = "legit-" + std::to_string(i);
+    const std::string def =
+        dir.write(name + ".toml",
+                  "[job." + name + "]\nevery = \"1h\"\ncommand = [\"echo\", \"" + name + "\"]\n");
+    REQUIRE(skedctl(dir, {"add", "--file", def}).exit_code == 0);
+    CHECK(output_of_a_run(dir, name) == name + "\n");
+  }
+}
+
+TEST_CASE("finding 2: a request nested 100,000 deep is refused and the daemon answers on",
+          "[security]") {
+  TempDir dir("skedd-security");
+  const std::string config = write_config(dir, "");
+  Daemon d(dir, config);
+  d.wait_for("listening");
+  const std::string deep = std::string(100'000, '[') + std::string(100'000, ']');
+  for (const std::string& request :
+       {"{\"id\":" + deep + ",\"op\":\"status\"}",
+        "{\"id\":1,\"op\":\"show\",\"job\":" + deep + "}",
+        std::string("{\"id\":{\"a\":1},\"op\":\"status\"}"),
+        "{\"id\":\"" + std::string(65, 'x') + "\",\"op\":\"status\"}"}) {
+    RawClient client(dir / "skedd.sock");
+    REQUIRE(client.send(request + "\n"));
+    const json reply = json::parse(client.line());
+    CHECK(reply["ok"] == false);
+    CHECK(reply["id"].is_null());
+    CHECK(reply["error"]["code"] == "INVALID_ARGUMENT");
+  }
+  RawClient client(dir / "skedd.sock");
+  REQUIRE(client.send("{\"id\":\"ok-1\",\"op\":\"status\"}\n"));
+  const json reply = json::parse(client.line());
+  CHECK(reply["ok"] == true);
+  CHECK(reply["id"] == "ok-1");
+  CHECK(d.running());
+}
+
+TEST_CASE("findings 4 and 6: the state dir, database, lock and logs are private",
+          "[security][root]") {
+  const TestAccount& u = skedd::test::test_account_or_skip();
+  TempDir dir("skedd-security");
+  const std::string config =
+      write_config(dir,
+                   "[job.secret]\nevery = \"1h\"\ncommand = \"echo output-tail\"\n"
+                   "env = { PASSWORD = \"hunter2\" }\n");
+  const std::string state = dir / "state";
+  {
+    Daemon d(dir, config);
+    d.wait_for("listening");
+    REQUIRE(output_of_a_run(dir, "secret") == "output-tail\n");
+    const std::string def =
+        user_file(dir, "mine.toml", "[job.mine]\nevery = \"1h\"\ncommand = \"echo mine\"\n");
+    REQUIRE(skedctl(dir, {"add", "--file", def}, u.as()).exit_code == 0);
+    const json run = skedctl_json(dir, {"trigger", "mine", "--wait"}, u.as());
+    CHECK(mode_of(state) == 0700);
+    CHECK(mode_of(state + "/logs") == 0711);
+    for (const char* file : {"skedd.db", "skedd.db-wal", "skedd.db-shm", "skedd.lock"}) {
+      INFO(file);
+      CHECK(mode_of(state + "/" + file) == 0600);
+    }
+    // The user's log is the user's alone; root's is root's.
+    const std::string log = state + "/logs/mine." + run["run"].dump() + ".log";
+    struct stat st {};
+    REQUIRE(::stat(log.c_str(), &st) == 0);
+    CHECK(st.st_uid == u.uid);
+    CHECK((st.st_mode & 0777) == 0600);
+    // Nothing of the state is readable by the user, and the lock cannot be taken.
+    for (const std::string& path :
+         {state + "/skedd.db", state + "/skedd.db-wal", state + "/skedd.lock"}) {
+      const CommandResult cat = skedd::test::run_command({"/bin/cat", path}, u.as());
+      INFO(path);
+      CHECK(cat.exit_code != 0);
+      CHECK(cat.out.empty());
+    }
+    const CommandResult flock =
+        skedd::test::run_command({"/usr/bin/flock", "-n", state + "/skedd.lock", "true"}, u.as());
+    CHECK(flock.exit_code != 0);
+  }
+  // State left by an older skedd (0755, 0644 files, 0640 logs) is made private at start.
+  ::chmod(state.c_str(), 0755);
+  ::chmod((state + "/logs").c_str(), 0755);
+  ::chmod((state + "/skedd.db").c_str(), 0644);
+  ::chmod((state + "/skedd.lock").c_str(), 0644);
+  std::vector<std::string> logs;
+  for (const auto& e : std::filesystem::directory_iterator(state + "/logs")) {
+    logs.push_back(e.path().string());
+    ::chmod(e.path().c_str(), 0640);
+  }
+  REQUIRE_FALSE(logs.empty());
+  {
+    Daemon d(dir, config);
+    d.wait_for("listening");
+    CHECK(mode_of(state) == 0700);
+    CHECK(mode_of(state + "/logs") == 0711);
+    CHECK(mode_of(state + "/skedd.db") == 0600);
+    CHECK(mode_of(state + "/skedd.lock") == 0600);
+    for (const std::string& log : logs) CHECK(mode_of(log) == 0600);
+  }
+  // A state dir skedd does not own is refused.
+  REQUIRE(::chown(state.c_str(), u.uid, u.gid) == 0);
+  Daemon refused(dir, config);
+  CHECK(refused.wait_exit(10s).value_or(-1) != 0);
+  CHECK(refused.log_text().find("is owned by uid " + std::to_string(u.uid)) != std::string::npos);
+}
+
+TEST_CASE("finding 5: mailing a run's 4 GiB sparse output reads a bounded head and tail",
+          "[security][root]") {
+  if (::geteuid() != 0) std::_Exit(77);
+  TempDir dir("skedd-security");
+  dir.write("sendmail.sh",
+            "#!/bin/sh\nf=" + dir / "mail.$$" + "\ncat > \"$f.tmp\"\nmv \"$f.tmp\" \"$f\"\n", 0755);
+  dir.write("cron.d/big",
+            "MAILTO=ops@example.com\n1 1 * * * root echo first-line; "
+            "truncate -s 4294967296 /proc/self/fd/1\n",
+            0644);
+  const std::string config = write_config(dir, "",
+                                          "[cron]\nsources = [\"" + dir / "cron.d" +
+                                              "\"]\nsendmail = \"" + dir / "sendmail.sh" + "\"\n");
+  Daemon d(dir, config);
+  d.wait_for("crontabs_read");
+  const json listed = skedctl_json(dir, {"list"});
+  REQUIRE(listed["jobs"].size() == 1);
+  REQUIRE(
+      skedctl(dir, {"trigger", listed["jobs"][0]["name"].get<std::string>(), "--wait"}).exit_code ==
+      0);
+  std::string mail;
+  REQUIRE(skedd::test::wait_until(
+      [&] {
+        for (const auto& e : std::filesystem::directory_iterator(dir.path())) {
+          const std::string name = e.path().filename().string();
+          if (name.rfind("mail.", 0) == 0 && name.find(".tmp") == std::string::npos) {
+            mail = skedd::test::slurp(e.path().string());
+            return true;
+          }
+        }
+        return false;
+      },
+      10000ms));
+  CHECK(mail.size() < 2 * 64 * 1024 + 2048);
+  CHECK(mail.find("\n\nfirst-line\n") != std::string::npos);
+  CHECK(mail.find("bytes of output left out") != std::string::npos);
+  CHECK(d.running());
+  CHECK(skedctl(dir, {"status"}).exit_code == 0);
+}
