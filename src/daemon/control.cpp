@@ -80,7 +80,7 @@ Control::Caller Control::caller_of(const Peer& peer) {
     it = names_.insert_or_assign(peer.uid, std::pair{user_name(peer.uid), now}).first;
   }
   return Caller{peer.uid == 0 || peer.uid == ::geteuid(), it->second.first,
-                std::to_string(peer.uid), peer.gid};
+                std::to_string(peer.uid), peer.gid, peer.uid};
 }
 
 ControlReply Control::handle(const control::Request& request, const Peer& peer) {
@@ -113,11 +113,11 @@ std::variant<RunRecord, Failure> Control::visible_run(const Caller& caller, RunI
   if (!runs) return store_failure(runs.error());
   if (runs->empty()) return run_not_found(id);
   RunRecord& r = runs.value()[0];
-  const auto info = engine_.job(r.job);
-  if (!caller.admin && (!info || !owns(caller, *info->spec))) {
-    return Failure{
-        control::kPermissionDenied,
-        "run " + std::to_string(id.value) + " is of a job that does not run as " + caller.user};
+  // Authorized against the owner recorded with the run, never against whoever holds its
+  // job's name now (a name may be reused by another user once its job is removed).
+  if (!caller.owns_run(r.owner)) {
+    return Failure{control::kPermissionDenied,
+                   "run " + std::to_string(id.value) + " did not run as " + caller.user};
   }
   return std::move(r);
 }
@@ -167,7 +167,8 @@ ControlReply Control::on(const control::ListRequest&, const Caller& caller) {
            {"paused", info.paused},
            {"running", info.running},
            {"last", nullptr}};
-    if (auto it = latest->find(info.spec->name); it != latest->end()) {
+    if (auto it = latest->find(info.spec->name);
+        it != latest->end() && caller.owns_run(it->second.owner)) {
       j["last"] = {{"run", it->second.run.value},
                    {"state", to_string(it->second.state)},
                    {"ended", time_or_null(it->second.ended)}};
@@ -194,7 +195,9 @@ ControlReply Control::on(const control::ShowRequest& request, const Caller& call
       next.push_back(utc(t));
     }
   }
-  auto runs = store_.runs(RunQuery(spec.name, std::nullopt, 10));
+  RunQuery recent(spec.name, std::nullopt, 10);
+  if (!caller.admin) recent.owner = caller.uid_value;
+  auto runs = store_.runs(recent);
   auto not_run = store_.not_run(spec.name, 10);
   if (!runs) return store_failure(runs.error());
   if (!not_run) return store_failure(not_run.error());
@@ -298,31 +301,27 @@ ControlReply Control::on(const control::RunRequest& request, const Caller& calle
 }
 
 ControlReply Control::on(const control::RunsRequest& request, const Caller& caller) {
+  RunQuery query(request.job, request.state, request.limit);
+  query.since = request.since;
   if (request.job) {
     auto found = visible_job(caller, *request.job);
     if (auto* failure = std::get_if<Failure>(&found)) {
-      // The history of a job no longer loaded is still there for root.
-      if (!caller.admin || failure->code != control::kJobNotFound) return *failure;
+      // The history of a job no longer loaded is still there: all of it for root, the runs
+      // that ran as them for others.
+      if (failure->code != control::kJobNotFound) return *failure;
+      query.current_identity = false;
     }
   }
-  // Another user's runs are filtered out; reading on until `limit` are found.
-  json out = json::array();
-  RunQuery query(request.job, request.state, caller.admin ? request.limit : 100'000);
-  query.since = request.since;
+  // Another user reads the runs recorded as theirs, selected by the store (no scan).
+  if (!caller.admin) query.owner = caller.uid_value;
   // Read your writes: what this skedd recorded before the request (a pause, a run's end) is
   // committed first, so that the history agrees with the reply that came before it. A failed
   // commit is not waited on again: the history is read as it is.
   (void)store_.flush();
   auto runs = store_.runs(query);
   if (!runs) return store_failure(runs.error());
-  for (const RunRecord& run : runs.value()) {
-    if (out.size() >= request.limit) break;
-    if (!caller.admin) {
-      const auto info = engine_.job(run.job);
-      if (!info || !owns(caller, *info->spec)) continue;
-    }
-    out.push_back(run_json(run));
-  }
+  json out = json::array();
+  for (const RunRecord& run : runs.value()) out.push_back(run_json(run));
   return json{{"runs", std::move(out)}};
 }
 

@@ -30,6 +30,12 @@ class Control {
     std::string user;
     std::string uid;
     gid_t gid = 0;
+    uid_t uid_value = 0;
+    /// Whether a run recorded as `owner`'s (RunRecord::owner; nullopt: the daemon's) is the
+    /// caller's to see and manage.
+    bool owns_run(const std::optional<uid_t>& owner) const {
+      return admin || (owner && *owner == uid_value);
+    }
   };
   Caller caller_of(const Peer& peer);
   // One per request type; handle() picks by the request's type.

@@ -158,6 +158,7 @@ void Engine::start(std::vector<ApiJob> api_jobs) {
   }
   store_.put_next_fires(std::move(next_fires));
   filing.join();
+  assign_recorded_owners();
   // Pending fires are read before anything is written: recovery queues pending fires of its
   // own, which the writer may commit at any moment.
   auto pending = store_.pending_fires();
@@ -444,6 +445,13 @@ void Engine::reload(Config config) {
     }
     const JobId id = *old;
     previous.erase(spec->name);
+    if (!same_owner(*jobs_[id.value].spec, *spec)) {
+      // Another owner: a new job of the name, with a history of its own.
+      remove_job(spec->name, id);
+      add_job(std::move(spec));
+      ++changed;
+      continue;
+    }
     job_by_name_.assign(id);
     if (same_definition(*jobs_[id.value].spec, *spec)) {
       ++kept;
@@ -479,8 +487,39 @@ void Engine::change_job(JobId id, SpecPtr shared) {
 void Engine::remove_job(const std::string& name, JobId id) {
   scheduler_.remove(id);
   jobs_[id.value].removed = true;
-  store_.put_next_fire(name, std::nullopt);
+  retire_identity(name);
   log_event(info, "job_removed", {{"job", name}});
+}
+
+void Engine::assign_recorded_owners() {
+  // Set once the runs of a store from before owners were recorded have been given theirs.
+  constexpr const char* kAssigned = "run_owners_assigned";
+  const auto assigned = store_.meta(kAssigned);
+  if (!assigned || assigned.value()) return;
+  // Runs without an owner are the daemon's; only jobs that run as another user have any to
+  // give away. Handler runs run inside the daemon and stay its own.
+  std::map<std::string, std::optional<uid_t>> uids;
+  for (const Job& job : jobs_) {
+    const JobOptions& options = *job.spec->options;
+    if (job.removed || !options.user || is_handler_job(*job.spec)) continue;
+    const auto [it, added] = uids.try_emplace(*options.user);
+    if (added) {
+      if (auto user = lookup_user(*options.user)) it->second = user->uid;
+    }
+    if (it->second) store_.assign_owner(job.spec->name, *it->second);
+  }
+  store_.put_meta(kAssigned, "1");
+}
+
+void Engine::retire_identity(const std::string& name) {
+  // Every run id reserved from here on is at least next_run_id_: the runs of the name's old
+  // identity (its running runs finish and are recorded later) all have lower ids.
+  store_.retire_job(name, RunId{next_run_id_});
+  paused_.erase(name);
+}
+
+bool Engine::same_owner(const JobSpec& a, const JobSpec& b) {
+  return a.options->user == b.options->user;
 }
 
 void Engine::rearm() {
@@ -857,6 +896,7 @@ void Engine::start_run(const Fire& fire, std::vector<RunId>& recorded,
   RunRecord record;
   record.run = id;
   record.job = job.spec->name;
+  if (!is_handler_job(*job.spec)) record.owner = supervisor_.owner_of(*job.spec);
   record.scheduled = fire.scheduled;
   record.attempt = fire.attempt;
   record.state = RunState::kScheduled;

@@ -146,8 +146,17 @@ class Engine {
   void schedule_added(JobId id, std::optional<Instant> last_fire, Store::NextFires* next_fires);
   /// Reschedules job `id` under a changed definition; its running runs finish on the old one.
   void change_job(JobId id, SpecPtr spec);
-  /// Stops scheduling job `name` (`id`); its running runs are not killed.
+  /// Stops scheduling job `name` (`id`) and ends its identity (Store::retire_job()); its
+  /// running runs are not killed.
   void remove_job(const std::string& name, JobId id);
+  /// Ends the identity of job name `name`: what the store and the engine keep of it passes
+  /// to no later job of the name.
+  void retire_identity(const std::string& name);
+  /// Whether two definitions of a job run as the same user (else they are two jobs).
+  static bool same_owner(const JobSpec& a, const JobSpec& b);
+  /// Gives the runs recorded without an owner (by a skedd before owners were recorded) to
+  /// their job's owner, once.
+  void assign_recorded_owners();
   /// Adopts the runs an earlier skedd left running, and handles those whose process is gone
   /// as interrupted. Runs recorded before a spawn that never happened are offered again.
   /// `spawning`: pending fires whose run's spawn had begun (recorded as kScheduled runs).

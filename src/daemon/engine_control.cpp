@@ -242,10 +242,18 @@ Result<int> Engine::put_api_job(JobSpec spec, std::string definition, bool repla
             {{"job", name}, {"version", version}});
   auto shared = std::make_shared<const JobSpec>(std::move(spec));
   if (const std::optional<JobId> loaded = job_by_name_.find(name)) {
-    if (!same_definition(*jobs_[loaded->value].spec, *shared)) {
+    if (!same_owner(*jobs_[loaded->value].spec, *shared)) {
+      // Another owner: a new job of the name, with a history of its own.
+      remove_job(name, *loaded);
+      job_by_name_.erase(name);
+      add_job(shared);
+    } else if (!same_definition(*jobs_[loaded->value].spec, *shared)) {
       change_job(*loaded, shared);
     }
   } else {
+    // A new job: nothing of an earlier one of the name (removed while skedd was down, say)
+    // is its.
+    retire_identity(name);
     add_job(shared);
   }
   api_jobs_.put(ApiJob{std::move(shared), version});

@@ -53,6 +53,7 @@ struct Supervisor::Run : StartedRun {
   Duration frozen{0};                       ///< time spent frozen, up to frozen_since
   std::optional<MonoInstant> frozen_since;  ///< while frozen
   bool frozen_by_cgroup = false;
+  std::optional<uid_t> owner;  ///< the uid it runs as, recorded with it (RunRecord::owner)
   /// Adopted from an earlier skedd: not our child; its exit is seen through this pidfd.
   std::unique_ptr<asio::posix::stream_descriptor> exit_watch;
 };
@@ -128,8 +129,15 @@ RunRecord Supervisor::record_of(const Run& run, RunState state) const {
   r.progress = run.progress;
   r.progress_message = run.progress_message;
   r.frozen = run.frozen;
+  r.owner = run.owner;
   if (run.frozen_since) r.frozen += clock_.mono_now() - *run.frozen_since;
   return r;
+}
+
+std::optional<uid_t> Supervisor::owner_of(const JobSpec& spec) const {
+  if (!spec.options->user) return self_.uid;
+  auto user = lookup_user(*spec.options->user);
+  return user ? std::optional<uid_t>(user->uid) : std::nullopt;
 }
 
 std::string Supervisor::log_path(const std::string& job, RunId id) const {
@@ -186,6 +194,7 @@ Result<pid_t> Supervisor::spawn(Run& run) {
   // account change takes effect without a restart.
   auto user = options.user ? lookup_user(*options.user) : Result<UserInfo>(self_);
   if (!user) return user.error();
+  run.owner = user->uid;
   auto credentials = job_credentials(spec, user.value());
   if (!credentials) return credentials.error();
   auto files = create_run_files(options_.state_dir, options_.runtime_dir, spec.name, run.id,
@@ -389,6 +398,7 @@ bool Supervisor::adopt(const RunRecord& record, JobId job, std::shared_ptr<const
   // Its budget keeps counting from its recorded start, on this daemon's monotonic clock.
   run.started_mono = clock_.mono_now() - (clock_.wall_now() - record.started);
   run.frozen = record.frozen;
+  run.owner = record.owner;
   run.files.log_path = record.log_path;
   run.files.control_path = control_path(record.run);
   runs_.emplace(run.id, std::move(owned));

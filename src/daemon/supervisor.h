@@ -90,6 +90,9 @@ class Supervisor {
   void on_deadlines();
   std::optional<MonoInstant> next_deadline() const { return deadlines_.next_deadline(); }
 
+  /// The uid a run of `spec` runs as (its `user`, else the daemon's), which its record names
+  /// as its owner; nullopt when its user does not exist (a run that cannot start is root's).
+  std::optional<uid_t> owner_of(const JobSpec& spec) const;
   /// The log path of run `id` of job `job` (it exists once a spawn was attempted).
   std::string log_path(const std::string& job, RunId id) const;
   /// Runs whose main process runs.

@@ -31,6 +31,7 @@ RunRecord read_run(SQLite::Statement& q) {
   const SQLite::Column tail = q.getColumn(18);
   r.output_tail.assign(static_cast<const char*>(tail.getBlob()),
                        static_cast<std::size_t>(tail.getBytes()));
+  if (!q.getColumn(19).isNull()) r.owner = static_cast<uid_t>(q.getColumn(19).getInt64());
   return r;
 }
 
@@ -41,7 +42,14 @@ constexpr const char* kNotEnded = "ended_us IS NULL";
 constexpr const char* kRunColumns =
     "SELECT id, job, scheduled_us, attempt, state, exit_code, signal, pid, started_us, ended_us, "
     "lateness_us, checkpoint, log_path, message, pid_start, progress, progress_message, "
-    "frozen_us, output_tail FROM runs ";
+    "frozen_us, output_tail, owner FROM runs ";
+
+// The first run id and not_run id of job ?1's current identity (0 when it is the name's
+// first), as a term of a WHERE.
+constexpr const char* kSinceRun =
+    "IFNULL((SELECT since_run FROM identities WHERE identities.job = ?1), 0)";
+constexpr const char* kSinceNotRun =
+    "IFNULL((SELECT since_not_run FROM identities WHERE identities.job = ?1), 0)";
 
 }  // namespace
 
@@ -52,6 +60,8 @@ Result<std::vector<RunRecord>> SqliteStore::runs(const RunQuery& query) {
     // runs_active for a state a run has not yet ended in (its WHERE must be repeated).
     std::string where = "WHERE true";
     if (query.job) where += " AND job = ?1";
+    if (query.job && query.current_identity) where += std::string(" AND id >= ") + kSinceRun;
+    if (query.owner) where += " AND owner = ?6";
     if (query.state) {
       if (!is_final(*query.state)) where += " AND " + std::string(kNotEnded);
       where += " AND state = ?2";
@@ -65,6 +75,7 @@ Result<std::vector<RunRecord>> SqliteStore::runs(const RunQuery& query) {
     q.bind(3, static_cast<std::int64_t>(query.limit));
     if (query.run) q.bind(4, static_cast<std::int64_t>(query.run->value));
     if (query.since) q.bind(5, us(*query.since));
+    if (query.owner) q.bind(6, static_cast<std::int64_t>(*query.owner));
     std::vector<RunRecord> out;
     while (q.executeStep()) {
       out.push_back(read_run(q));
@@ -79,8 +90,10 @@ Result<std::map<std::string, RunRecord>> SqliteStore::latest_ended_runs() {
   std::lock_guard lock(read_mu_);
   try {
     SQLite::Statement q(*reader_db_, std::string(kRunColumns) +
-                                         "WHERE id IN (SELECT MAX(id) FROM runs WHERE ended_us "
-                                         "IS NOT NULL GROUP BY job)");
+                                         "WHERE id IN (SELECT MAX(r.id) FROM runs r LEFT JOIN "
+                                         "identities i ON i.job = r.job WHERE r.ended_us IS "
+                                         "NOT NULL AND r.id >= IFNULL(i.since_run, 0) GROUP BY "
+                                         "r.job)");
     std::map<std::string, RunRecord> out;
     while (q.executeStep()) {
       RunRecord r = read_run(q);
@@ -97,8 +110,9 @@ Result<std::vector<NotRunRecord>> SqliteStore::not_run(const std::string& job, s
   std::lock_guard lock(read_mu_);
   try {
     SQLite::Statement q(*reader_db_,
-                        "SELECT state, reason, first_us, last_us, count FROM not_run "
-                        "WHERE job = ? ORDER BY id DESC LIMIT ?");
+                        std::string("SELECT state, reason, first_us, last_us, count FROM not_run "
+                                    "WHERE job = ?1 AND id >= ") +
+                            kSinceNotRun + " ORDER BY id DESC LIMIT ?2");
     q.bind(1, job);
     q.bind(2, static_cast<std::int64_t>(limit));
     std::vector<NotRunRecord> out;
@@ -142,8 +156,11 @@ Result<std::map<std::string, Instant>> SqliteStore::last_fires() {
     SQLite::Statement since(*reader_db_, "SELECT value FROM meta WHERE key = ?");
     since.bind(1, kHeldSinceKey);
     if (since.executeStep()) {
+      // Not the runs of an identity that ended since (its job row is gone with it).
       SQLite::Statement runs(*reader_db_,
-                             "SELECT job, MAX(scheduled_us) FROM runs WHERE id >= ? GROUP BY job");
+                             "SELECT r.job, MAX(r.scheduled_us) FROM runs r LEFT JOIN identities i "
+                             "ON i.job = r.job WHERE r.id >= ? AND r.id >= IFNULL(i.since_run, 0) "
+                             "GROUP BY r.job");
       runs.bind(1, static_cast<std::int64_t>(std::stoll(since.getColumn(0).getString())));
       take_latest(runs);
       SQLite::Statement pending(*reader_db_,

@@ -78,6 +78,15 @@ inline constexpr const char* kMigrations[] = {
            FROM pending_fires;
        DROP TABLE pending_fires;
        ALTER TABLE pending RENAME TO pending_fires;)",
+    // Ownership recorded, not inferred: each run row names the uid it belongs to (NULL: the
+    // daemon's own, as handler runs are; rows from before are given to their job's owner at
+    // the next start, see kOwnersAssignedKey). A job name's history is split into identities:
+    // a job removed (or added anew) ends the name's identity, and the next one's history
+    // starts at run id since_run and not_run id since_not_run (no row: the name's first).
+    R"(ALTER TABLE runs ADD COLUMN owner INTEGER;
+       CREATE TABLE identities (
+         job TEXT PRIMARY KEY, since_run INTEGER NOT NULL, since_not_run INTEGER NOT NULL)
+         WITHOUT ROWID;)",
 };
 inline constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 

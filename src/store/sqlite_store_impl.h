@@ -43,8 +43,8 @@ constexpr auto kCheckpointInterval = std::chrono::milliseconds(500);
 constexpr const char* kIntoRuns =
     " INTO runs (id, job, scheduled_us, attempt, state, exit_code, started_us, ended_us, "
     "lateness_us, signal, pid, checkpoint, log_path, message, pid_start, progress, "
-    "progress_message, frozen_us, output_tail) VALUES ";
-constexpr const char* kRunRow = "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+    "progress_message, frozen_us, output_tail, owner) VALUES ";
+constexpr const char* kRunRow = "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
 constexpr const char* kIntoPlainRuns =
     " INTO runs (id, job, scheduled_us, attempt, state, exit_code, started_us, ended_us, "
     "lateness_us) VALUES ";
@@ -115,13 +115,21 @@ struct MetaOp {
 };
 /// Writes the job rows held back (see kJobRowsAge).
 struct JobRowsOp {};
+struct RetireOp {
+  std::string job;
+  RunId since_run;
+};
+struct OwnerOp {
+  std::string job;
+  uid_t owner;
+};
 struct PruneOp {
   std::vector<std::int64_t> runs;
   std::optional<Instant> cutoff;
 };
 using Op = std::variant<RunRecord, CheckpointOp, NotRunRecord, PendingFire, FireTakenOp,
                         FireNotRunOp, MetaOp, PruneOp, DeleteRunOp, ProgressOp, NextFireOp,
-                        NextFiresOp, PausedOp, VersionOp, JobRowsOp>;
+                        NextFiresOp, PausedOp, VersionOp, JobRowsOp, RetireOp, OwnerOp>;
 
 class SqliteStore final : public Store {
  public:
@@ -181,6 +189,10 @@ class SqliteStore final : public Store {
   void put_meta(const std::string& key, const std::string& value) override {
     enqueue(MetaOp{key, value});
   }
+  void retire_job(const std::string& job, RunId since_run) override {
+    enqueue(RetireOp{job, since_run});
+  }
+  void assign_owner(const std::string& job, uid_t owner) override { enqueue(OwnerOp{job, owner}); }
 
   Status flush() override {
     std::unique_lock lock(mu_);
@@ -273,6 +285,8 @@ class SqliteStore final : public Store {
   void apply(const Op& op);
   void write_next_fire(const std::string& job, std::optional<Instant> next);
   /// Upserts the meta row `key`, or (nullopt) deletes it.
+  /// RetireOp: see Store::retire_job().
+  void retire_identity(const std::string& job, RunId since_run);
   void write_meta(const std::string& key, const std::optional<std::string>& value);
   void insert_pending(const PendingFire& fire);
 

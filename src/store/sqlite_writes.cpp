@@ -152,6 +152,13 @@ void SqliteStore::apply(const Op& op) {
     write_meta(meta->key, meta->value);
   } else if (std::holds_alternative<JobRowsOp>(op)) {
     write_held_rows();
+  } else if (const auto* retire = std::get_if<RetireOp>(&op)) {
+    retire_identity(retire->job, retire->since_run);
+  } else if (const auto* owner = std::get_if<OwnerOp>(&op)) {
+    SQLite::Statement q(*writer_db_, "UPDATE runs SET owner = ? WHERE job = ? AND owner IS NULL");
+    q.bind(1, static_cast<std::int64_t>(owner->owner));
+    q.bind(2, owner->job);
+    q.exec();
   } else if (const auto* del = std::get_if<DeleteRunOp>(&op)) {
     write_held_rows();  // the run may be the record of a held row's fire
     SQLite::Statement& q = statement(delete_run_, "DELETE FROM runs WHERE id = ?");
@@ -204,10 +211,10 @@ void bind_pending(SQLite::Statement& q, int base, const PendingFire& fire) {
 }
 
 // Whether a run has only the columns of kIntoPlainRuns: no process, checkpoint, log, message,
-// progress, pause or output (most handler runs).
+// progress, pause, output or owner but the daemon (most handler runs).
 bool is_plain(const RunRecord& run) {
   return !run.signal && !run.pid && !run.pid_start && !run.progress && run.frozen.count() == 0 &&
-         run.checkpoint.empty() && run.log_path.empty() && run.message.empty() &&
+         !run.owner && run.checkpoint.empty() && run.log_path.empty() && run.message.empty() &&
          run.progress_message.empty() && run.output_tail.empty();
 }
 
@@ -240,6 +247,7 @@ void bind_run(SQLite::Statement& q, int base, const RunRecord& run) {
   q.bindNoCopy(base + 17, run.progress_message);
   q.bind(base + 18, static_cast<std::int64_t>(run.frozen.count()));
   q.bindNoCopy(base + 19, run.output_tail.data(), static_cast<int>(run.output_tail.size()));
+  if (run.owner) q.bind(base + 20, static_cast<std::int64_t>(*run.owner));
 }
 
 }  // namespace
@@ -355,6 +363,31 @@ void SqliteStore::settle_held_rows(bool committed) {
   }
   written_rows_.clear();
   written_low_run_ = 0;
+}
+
+void SqliteStore::retire_identity(const std::string& job, RunId since_run) {
+  // Nothing of the old identity may be written as the new one's after this: its held job
+  // row (last and next fire) and the not_run row that a next record would extend.
+  held_rows_.erase(job);
+  tails_.erase(job);
+  SQLite::Statement identity(*writer_db_,
+                             "INSERT INTO identities (job, since_run, since_not_run) "
+                             "VALUES (?1, ?2, (SELECT IFNULL(MAX(id), 0) + 1 FROM not_run)) "
+                             "ON CONFLICT (job) DO UPDATE SET since_run = excluded.since_run, "
+                             "since_not_run = excluded.since_not_run");
+  identity.bind(1, job);
+  identity.bind(2, static_cast<std::int64_t>(since_run.value));
+  identity.exec();
+  SQLite::Statement pending(*writer_db_, "DELETE FROM pending_fires WHERE job = ? AND run < ?");
+  pending.bind(1, job);
+  pending.bind(2, static_cast<std::int64_t>(since_run.value));
+  pending.exec();
+  for (const char* sql :
+       {"DELETE FROM job_state WHERE job = ?", "DELETE FROM paused WHERE job = ?"}) {
+    SQLite::Statement q(*writer_db_, sql);
+    q.bind(1, job);
+    q.exec();
+  }
 }
 
 void SqliteStore::write_meta(const std::string& key, const std::optional<std::string>& value) {

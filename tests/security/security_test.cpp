@@ -7,7 +7,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <csignal>
 #include <filesystem>
 #include <string>
 #include <thread>
@@ -21,6 +23,8 @@
 #include "support/raw_client.h"
 #include "support/temp_dir.h"
 #include "support/test_account.h"
+
+#include "skedd/store/sqlite_store.h"
 
 namespace {
 
@@ -171,6 +175,82 @@ TEST_CASE("finding 2: a request nested 100,000 deep is refused and the daemon an
   CHECK(reply["ok"] == true);
   CHECK(reply["id"] == "ok-1");
   CHECK(d.running());
+}
+
+TEST_CASE("finding 3: a reused job name hands over no runs, logs, fires or checkpoints",
+          "[security][root]") {
+  const TestAccount& u = skedd::test::test_account_or_skip();
+  TempDir dir("skedd-security");
+  const std::string config = write_config(dir, "");
+  const std::string sock = dir / "skedd.sock";
+  // Root's job: it leaves a checkpoint and fails, and its retry waits an hour, pending.
+  const std::string failing =
+      dir.write("failing.toml",
+                "[job.db-backup]\nevery = \"1h\"\nretries = 3\nretry_backoff = \"1h\"\n"
+                "command = \"echo root-secret; echo checkpoint root-cp >&3; exit 1\"\n");
+  const std::string running = dir.write(
+      "running.toml",
+      "[job.db-running]\nevery = \"1h\"\ncommand = \"echo root-secret; exec sleep 60\"\n");
+  const std::string mine =
+      user_file(dir, "mine.toml",
+                "[job.db-backup]\nevery = \"1h\"\n"
+                "command = \"echo cp=${SKEDD_CHECKPOINT:-none} attempt=$SKEDD_ATTEMPT\"\n");
+  const std::string mine_running = user_file(
+      dir, "mine-running.toml", "[job.db-running]\nevery = \"1h\"\ncommand = \"echo mine\"\n");
+  std::string failed_run, running_run;
+  {
+    Daemon d(dir, config);
+    d.wait_for("listening");
+    REQUIRE(skedctl(dir, {"add", "--file", failing}).exit_code == 0);
+    REQUIRE(skedctl(dir, {"add", "--file", running}).exit_code == 0);
+    failed_run = skedctl_json(dir, {"trigger", "db-backup"})["run"].dump();
+    d.wait_for("retry_scheduled");
+    running_run = skedctl_json(dir, {"trigger", "db-running"})["run"].dump();
+    d.wait_for("run_started", [](const json& e) { return e["job"] == "db-running"; });
+    REQUIRE(skedctl(dir, {"remove", "db-backup"}).exit_code == 0);
+    REQUIRE(skedctl(dir, {"remove", "db-running"}).exit_code == 0);
+    REQUIRE(skedctl(dir, {"add", "--file", mine}, u.as()).exit_code == 0);
+    REQUIRE(skedctl(dir, {"add", "--file", mine_running}, u.as()).exit_code == 0);
+
+    // Root's runs stay root's: not readable, pausable or cancellable by the name's new owner.
+    for (const std::string& run : {failed_run, running_run}) {
+      INFO("run " << run);
+      const CommandResult logs = skedctl(dir, {"logs", run}, u.as());
+      CHECK(logs.exit_code == 4);
+      CHECK(logs.out.find("root-secret") == std::string::npos);
+      CHECK(skedctl(dir, {"cancel", run}, u.as()).exit_code == 4);
+      CHECK(skedctl(dir, {"pause", "--run", run}, u.as()).exit_code == 4);
+    }
+    for (const char* job : {"db-backup", "db-running"}) {
+      INFO(job);
+      CHECK(skedctl_json(dir, {"runs", job}, u.as())["runs"].empty());
+      CHECK(skedctl_json(dir, {"show", job}, u.as())["runs"].empty());
+      CHECK(skedctl_json(dir, {"show", job})["runs"].empty());  // a new job, for root too
+    }
+    CHECK(skedctl_json(dir, {"runs"}, u.as())["runs"].empty());
+    // The new job starts afresh: no checkpoint, a first attempt.
+    CHECK(output_of_a_run(dir, "db-backup", u.as()) == "cp=none attempt=1\n");
+    // Root still has the whole history, and its removed job's run is still running.
+    const json all = skedctl_json(dir, {"runs"});
+    std::vector<std::string> ids;
+    for (const json& r : all["runs"]) ids.push_back(r["run"].dump());
+    CHECK(std::count(ids.begin(), ids.end(), failed_run) == 1);
+    CHECK(std::count(ids.begin(), ids.end(), running_run) == 1);
+    CHECK(skedctl(dir, {"logs", running_run}).out == "root-secret\n");
+    d.signal(SIGTERM);
+    REQUIRE(d.wait_exit(10s));
+  }
+  // Root's pending retry was deleted with its job, not kept for the new one.
+  auto store = skedd::open_sqlite_store(dir / "state/skedd.db");
+  REQUIRE(store.ok());
+  const auto pending = store.value()->pending_fires();
+  REQUIRE(pending.ok());
+  for (const skedd::PendingFire& p : pending.value()) CHECK(p.job != "db-backup");
+  const auto runs = store.value()->runs(skedd::RunQuery("db-backup"));
+  REQUIRE(runs.ok());
+  REQUIRE(runs->size() == 1);  // the current identity's: the new job's run
+  CHECK(runs->front().owner == u.uid);
+  CHECK(runs->front().attempt == 1);
 }
 
 TEST_CASE("findings 4 and 6: the state dir, database, lock and logs are private",

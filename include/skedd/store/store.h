@@ -38,6 +38,10 @@ struct RunRecord {
   std::string progress_message;    ///< and its message
   Duration frozen{0};              ///< time spent paused (SIGSTOP or cgroup freeze)
   std::string output_tail;         ///< the last 4 KiB of its log, once it has ended
+  /// The uid the run belongs to (the one it ran as): requests about the run are authorized
+  /// against it, never against whoever holds the job's name now. nullopt: the daemon's own
+  /// uid (handler runs, which run inside the daemon).
+  std::optional<uid_t> owner;
 };
 
 /// A fire the scheduler handed over that has neither started (a run row) nor been recorded
@@ -86,6 +90,10 @@ struct RunQuery {
   std::size_t limit = 100;
   std::optional<RunId> run;      ///< that run only
   std::optional<Instant> since;  ///< runs started at or after
+  /// Runs recorded as this uid's only (RunRecord::owner; a run without one is nobody's here).
+  std::optional<uid_t> owner;
+  /// With `job`: the runs of the job's current identity only (see Store::retire_job()).
+  bool current_identity = true;
 };
 
 /// Durable history. Writes are queued and committed in batches by one writer, so the caller
@@ -137,6 +145,15 @@ class Store {
                                const std::string& tree, Instant created) = 0;
   /// Sets a daemon-wide value (such as the boot id @reboot jobs last ran in).
   virtual void put_meta(const std::string& key, const std::string& value) = 0;
+  /// Ends the identity of job name `job` (it was removed, or a new job takes the name): its
+  /// runs (ids below `since_run`, which must be above every run id reserved for it) and
+  /// not-run records so far stay in the history, but are no longer read as the job's; its
+  /// pending fires, last and next fire and pause flag are deleted, so that nothing of it
+  /// (a fire, a checkpoint, a catch-up) passes to the next job of the name.
+  virtual void retire_job(const std::string& job, RunId since_run) = 0;
+  /// Gives the runs of `job` recorded without an owner (by a skedd before owners were
+  /// recorded) to `owner`, the uid the job runs as now. Queued like any write.
+  virtual void assign_owner(const std::string& job, uid_t owner) = 0;
 
   /// Retention: deletes finished runs beyond the newest `keep_runs` of each job or that
   /// ended before `cutoff`, and not-run records last seen before `cutoff` (0 keep_runs: no
@@ -164,8 +181,9 @@ class Store {
   virtual StoreHealth health() = 0;
 
   virtual Result<std::vector<RunRecord>> runs(const RunQuery& query) = 0;
-  /// Each job's latest run that has ended, by job name.
+  /// Each job's latest run that has ended (of the job's current identity), by job name.
   virtual Result<std::map<std::string, RunRecord>> latest_ended_runs() = 0;
+  /// The job's not-run records (of its current identity), newest first.
   virtual Result<std::vector<NotRunRecord>> not_run(const std::string& job, std::size_t limit) = 0;
   /// Every job's latest fire, as committed.
   virtual Result<std::map<std::string, Instant>> last_fires() = 0;

@@ -164,7 +164,7 @@ TEST_CASE("a database from a newer skedd is refused", "[store]") {
   REQUIRE_FALSE(store.ok());
   CHECK(store.error().message ==
         "state database " + path +
-            " has schema version 99, newer than this skedd knows (8): run the newer skedd, or "
+            " has schema version 99, newer than this skedd knows (9): run the newer skedd, or "
             "restore a backup made by this version");
 }
 
@@ -992,4 +992,52 @@ TEST_CASE("fires folded into a fire taken are recorded with it, their job row he
   const std::string copy = committed_copy(path, dir / "copy.db");
   CHECK(open(copy)->last_fires().value().at("a") == sched(7));
   CHECK(store->next_fires().value().at("a") == sched(8));
+}
+
+TEST_CASE("a retired job name starts an identity with an empty history", "[store]") {
+  skedd::test::TempDir dir("skedd-store-test");
+  auto store = open(dir / "skedd.db");
+  skedd::RunRecord old_run = run(10, "backup", RunState::kSucceeded);
+  old_run.ended = old_run.started;
+  old_run.checkpoint = "root-cp";
+  old_run.owner = 0;
+  store->put_run(old_run);
+  store->put_not_run({"backup", RunState::kSkipped, NotRunReason::kOverlap, sched(1), sched(1), 1});
+  store->put_fire_taken(pending_at("backup", "2026-03-08T08:00:00Z", 11), sched(3600));
+  store->put_fire(pending_at("backup", "2026-03-08T07:30:00Z", 12, "2026-03-08T09:00:00Z", 2));
+  store->put_paused("backup", true);
+  store->retire_job("backup", skedd::RunId{20});
+  // Written after the retirement: the new identity's.
+  store->put_not_run({"backup", RunState::kSkipped, NotRunReason::kOverlap, sched(5), sched(5), 1});
+  skedd::RunRecord new_run = run(21, "backup", RunState::kRunning);
+  new_run.owner = 1000;
+  store->put_run(new_run);
+  REQUIRE(store->flush().ok());
+
+  const auto runs = store->runs(skedd::RunQuery("backup"));
+  REQUIRE(runs->size() == 1);
+  CHECK(runs->front().run == skedd::RunId{21});
+  CHECK(runs->front().owner == 1000u);
+  skedd::RunQuery every_identity("backup");
+  every_identity.current_identity = false;
+  CHECK(store->runs(every_identity)->size() == 2);
+  // The new not-run record is a record of its own, not the old one grown.
+  const auto not_run = store->not_run("backup", 10);
+  REQUIRE(not_run->size() == 1);
+  CHECK(not_run->front().first == sched(5));
+  CHECK(store->pending_fires()->empty());
+  CHECK(store->paused()->empty());
+  // Its last fire is the new identity's latest (its fire not run), not the old one's (08:00).
+  CHECK(store->last_fires()->at("backup") == sched(5));
+  CHECK(store->latest_ended_runs()->empty());  // the old identity's ended run is not the job's
+
+  // Owners: a filter, and runs recorded without one given to a job's owner.
+  skedd::RunQuery of_1000;
+  of_1000.owner = 1000;
+  CHECK(store->runs(of_1000)->size() == 1);
+  skedd::RunRecord legacy = run(30, "report", RunState::kSucceeded);
+  store->put_run(legacy);
+  store->assign_owner("report", 1001);
+  REQUIRE(store->flush().ok());
+  CHECK(store->runs(skedd::RunQuery("report"))->front().owner == 1001u);
 }
