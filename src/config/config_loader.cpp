@@ -15,6 +15,7 @@
 #include "config/job_table.h"
 #include "skedd/config/config.h"
 #include "skedd/time/duration.h"
+#include "skedd/util/size.h"
 
 namespace skedd {
 namespace {
@@ -72,6 +73,20 @@ class TableReader {
         out = static_cast<int>(*v);
       else
         bad(*n, key, "must be an integer from " + std::to_string(lo) + " to " + std::to_string(hi));
+    }
+  }
+  // A byte count ("64M", or a number) of at least `lo`.
+  void size(const char* key, std::uint64_t lo, std::uint64_t& out) {
+    if (const toml::node* n = use(key)) {
+      std::optional<std::uint64_t> v;
+      if (auto i = n->value_exact<std::int64_t>(); i && *i >= 0) v = static_cast<std::uint64_t>(*i);
+      if (auto text = n->value_exact<std::string>()) {
+        if (auto s = parse_size(*text)) v = s.value();
+      }
+      if (v && *v >= lo)
+        out = *v;
+      else
+        bad(*n, key, "must be a size such as \"64M\" of at least " + std::to_string(lo) + " bytes");
     }
   }
   void duration(const char* key, Duration& out) {
@@ -181,6 +196,13 @@ void read_daemon(const toml::table& t, const std::string& file, DaemonConfig& d,
   }
   read_strings(r, file, "daemon", "user_pools", "pool name", d.user_pools, diag);
   r.integer("handler_threads", 0, 1024, d.handler_threads);
+  r.integer("max_runs_per_user", 0, 100000, d.max_runs_per_user);
+  r.boolean("allow_user_handlers", d.allow_user_handlers);
+  r.size("max_log_size", 4096, d.max_log_size);
+  r.integer("max_jobs_per_user", 0, 10000000, d.max_jobs_per_user);
+  r.size("max_definition_size", 1024, d.max_definition_size);
+  r.integer("max_connections", 32, 100000, d.max_connections);
+  r.integer("max_connections_per_user", 1, 100000, d.max_connections_per_user);
   r.reject_unknown();
 }
 
@@ -192,6 +214,7 @@ void read_store(const toml::table& t, const std::string& file, StoreConfig& s, D
   r.integer("keep_runs", 0, 100000000, s.keep_runs);
   r.integer("keep_days", 0, 100000, s.keep_days);
   r.integer("max_unwritten", 1, 100000000, s.max_unwritten);
+  r.integer("keep_versions", 1, 1000000, s.keep_versions);
   r.reject_unknown();
 }
 

@@ -7,7 +7,8 @@
 // Invariants:
 // - every entry of ready_ is in its job's JobState::ready, and in expiry_ iff its policy has a
 //   starting deadline;
-// - running_ and pool_running_ count JobState::running plus JobState::starting over all jobs;
+// - running_, pool_running_ and share_running_ count JobState::running plus
+//   JobState::starting over all jobs (a job's runs all count against its JobState::share);
 // - a job has a pending fire only while it is busy (see busy()): settle() promotes it as soon
 //   as the job is not, so a pending fire never waits for nothing;
 // - jobs_ holds only jobs with something in them: settle() erases idle entries, so the map
@@ -41,7 +42,7 @@ Dispatcher::Dispatcher(DispatchLimits limits) : limits_(std::move(limits)) {}
 
 DispatchPolicy Dispatcher::policy_of(const JobSpec& spec) {
   return {spec.options->overlap, spec.options->priority, spec.options->pool,
-          spec.options->starting_deadline};
+          spec.options->starting_deadline, 0};
 }
 
 OfferResult Dispatcher::offer(const Fire& fire, const DispatchPolicy& policy) {
@@ -145,7 +146,7 @@ std::vector<Fire> Dispatcher::take_startable(Instant now, std::vector<Dropped>* 
   // grows that long when most waiting fires share a few small pools.
   for (auto it = ready_.begin(); it != ready_.end() && running_ < limits_.max_concurrent_runs;) {
     const auto next = std::next(it);
-    if (!pool_full(it->second.policy.pool)) {
+    if (!pool_full(it->second.policy.pool) && !share_full(it->second.policy.share)) {
       out.push_back(start(jobs_.at(it->second.fire.job), it->first));
     }
     it = next;  // start() erased `it` only; `next` stays valid
@@ -169,6 +170,8 @@ Fire Dispatcher::start(JobState& job, StartKey key) {
   Queued fire = remove_ready(job, key);
   ++running_;
   if (!fire.policy.pool.empty()) ++pool_running_[fire.policy.pool];
+  job.share = fire.policy.share;
+  if (job.share != 0) ++share_running_[job.share];
   job.starting.push_back(std::move(fire.policy.pool));
   return fire.fire;
 }
@@ -182,10 +185,13 @@ void Dispatcher::started(JobId job, RunId run) {
   pop_front(state.starting);
 }
 
-void Dispatcher::adopt(JobId job, RunId run, const std::string& pool) {
-  state_of(job).running.emplace_back(run, pool);
+void Dispatcher::adopt(JobId job, RunId run, const std::string& pool, std::uint32_t share) {
+  JobState& state = state_of(job);
+  state.running.emplace_back(run, pool);
+  state.share = share;
   ++running_;
   if (!pool.empty()) ++pool_running_[pool];
+  if (share != 0) ++share_running_[share];
 }
 
 void Dispatcher::finished(JobId job, RunId run) {
@@ -210,6 +216,9 @@ void Dispatcher::finished(JobId job, RunId run) {
 void Dispatcher::release(JobId job, const std::string& pool) {
   --running_;
   if (!pool.empty() && --pool_running_[pool] == 0) pool_running_.erase(pool);
+  if (const std::uint32_t share = jobs_.at(job).share; share != 0) {
+    if (--share_running_[share] == 0) share_running_.erase(share);
+  }
   settle(job);
 }
 
@@ -238,6 +247,7 @@ Dispatcher::JobState& Dispatcher::state_of(JobId job) {
   auto node = std::move(spare_.back());
   spare_.pop_back();
   node.key() = job;  // an idle entry: empty, as a new one
+  node.mapped().share = 0;
   return jobs_.insert(std::move(node)).position->second;
 }
 
@@ -247,6 +257,15 @@ bool Dispatcher::pool_full(const std::string& pool) const {
   if (pool.empty()) return false;
   const auto size = limits_.pools.find(pool);
   return running_in_pool(pool) >= (size == limits_.pools.end() ? 1 : size->second);
+}
+
+bool Dispatcher::share_full(std::uint32_t share) const {
+  return share != 0 && limits_.per_share > 0 && running_in_share(share) >= limits_.per_share;
+}
+
+int Dispatcher::running_in_share(std::uint32_t share) const {
+  const auto it = share_running_.find(share);
+  return it == share_running_.end() ? 0 : it->second;
 }
 
 bool Dispatcher::busy(const JobState& job) {

@@ -34,6 +34,11 @@ Result<RunChannelLine> parse_run_channel_line(std::string_view line) {
     if (text.size() > kMaxCheckpoint) {
       return bad(line, "checkpoint longer than " + std::to_string(kMaxCheckpoint) + " bytes");
     }
+    if (text.find('\0') != std::string_view::npos) {
+      // It would be stored whole but reach the next attempt cut at the NUL (an environment
+      // variable cannot hold one).
+      return bad(line, "checkpoint holds a NUL byte");
+    }
     return RunChannelLine{CheckpointLine{std::string(text)}};
   }
   if (keyword == "progress") {

@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 
 namespace skedd::ctl {
 
@@ -46,10 +47,16 @@ Client::~Client() {
 Result<nlohmann::json> Client::call(const control::Request& request) {
   const int id = next_id_++;
   const std::string line = control::encode_request(id, request) + "\n";
+  std::optional<Error> send_error;
   for (std::size_t sent = 0; sent < line.size();) {
     const ssize_t n = ::send(fd_, line.data() + sent, line.size() - sent, MSG_NOSIGNAL);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return Error::io(std::string("sending to skedd: ") + std::strerror(errno));
+    if (n <= 0) {
+      // The daemon may have refused the connection (too many of them) with a line and closed
+      // it: that line says why, better than the broken pipe.
+      send_error = Error::io(std::string("sending to skedd: ") + std::strerror(errno));
+      break;
+    }
     sent += static_cast<std::size_t>(n);
   }
   for (;;) {
@@ -65,6 +72,7 @@ Result<nlohmann::json> Client::call(const control::Request& request) {
     char chunk[65536];
     const ssize_t n = ::recv(fd_, chunk, sizeof chunk, 0);
     if (n < 0 && errno == EINTR) continue;
+    if (n <= 0 && send_error) return *send_error;
     if (n < 0) return Error::io(std::string("reading from skedd: ") + std::strerror(errno));
     if (n == 0) return Error::io("skedd closed the connection before replying");
     buffer_.append(chunk, static_cast<std::size_t>(n));

@@ -2,6 +2,7 @@
 // uses to talk to skedd over its control channel (checkpoint, progress).
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -141,11 +142,23 @@ int write_control(const std::string& line) {
   }
   const int fd = std::atoi(fd_text);
   const std::string out = line + "\n";
-  if (::write(fd, out.data(), out.size()) != static_cast<ssize_t>(out.size())) {
-    std::perror("skedctl: writing to SKEDD_CONTROL_FD");
+  // The channel is non-blocking (a run must never hang on it while skedd is stopped): when
+  // it is full, skedd is busy or not reading; tried again for up to a second.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+  for (;;) {
+    const ssize_t n = ::write(fd, out.data(), out.size());
+    if (n == static_cast<ssize_t>(out.size())) return kExitOk;
+    if (n < 0 && errno == EAGAIN && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      continue;
+    }
+    if (n < 0) {
+      std::perror("skedctl: writing to SKEDD_CONTROL_FD");
+    } else {
+      std::cerr << "skedctl: writing to SKEDD_CONTROL_FD: a short write\n";
+    }
     return kExitFailure;
   }
-  return kExitOk;
 }
 
 Command status_command(std::shared_ptr<Common> c) {

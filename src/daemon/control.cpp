@@ -66,10 +66,12 @@ Failure store_failure(const Error& error) {
 
 }  // namespace
 
-Control::Control(Engine& engine, Store& store, std::function<Result<std::string>()> reload)
+Control::Control(Engine& engine, Store& store, std::function<Result<std::string>()> reload,
+                 rlim_t user_max_nofile)
     : engine_(engine),
       store_(store),
       reload_(std::move(reload)),
+      user_max_nofile_(user_max_nofile),
       daemon_user_(user_name(::geteuid())) {}
 
 Control::Caller Control::caller_of(const Peer& peer) {
@@ -405,14 +407,25 @@ std::optional<Failure> Control::refuse_for_user(const JobSpec& spec, const Calle
   }
   if (options.nice && *options.nice < 0) return denied("a negative nice is for root only");
   if (options.limit_nofile) {
+    // Against the limit runs get by default, not the daemon's own (raised at start).
     rlimit lim{};
     ::getrlimit(RLIMIT_NOFILE, &lim);
-    if (lim.rlim_max != RLIM_INFINITY && *options.limit_nofile > lim.rlim_max) {
+    const rlim_t cap = std::min(lim.rlim_max, user_max_nofile_);
+    if (cap != RLIM_INFINITY && *options.limit_nofile > cap) {
       return denied("limit_nofile " + std::to_string(*options.limit_nofile) +
-                    " raises the limit (" + std::to_string(lim.rlim_max) + ")");
+                    " raises the limit (" + std::to_string(cap) + ")");
     }
   }
   const DaemonConfig& daemon = engine_.config().daemon;
+  if (is_handler_job(spec) && !daemon.allow_user_handlers) {
+    return denied(
+        "in-process handlers run inside the daemon: for root only, unless [daemon] "
+        "allow_user_handlers = true");
+  }
+  if (options.log_max_size > daemon.max_log_size) {
+    return denied("log_max_size " + std::to_string(options.log_max_size) +
+                  " is above [daemon] max_log_size (" + std::to_string(daemon.max_log_size) + ")");
+  }
   if (options.priority > daemon.user_max_priority) {
     return denied("priority " + std::to_string(options.priority) + " is above user_max_priority (" +
                   std::to_string(daemon.user_max_priority) + ")");
@@ -425,6 +438,13 @@ std::optional<Failure> Control::refuse_for_user(const JobSpec& spec, const Calle
 }
 
 ControlReply Control::put_job(const control::AddRequest& request, const Caller& caller) {
+  const DaemonConfig& daemon = engine_.config().daemon;
+  if (!caller.admin && request.definition.size() > daemon.max_definition_size) {
+    return Failure{control::kInvalidArgument, "the definition is " +
+                                                  std::to_string(request.definition.size()) +
+                                                  " bytes, above [daemon] max_definition_size (" +
+                                                  std::to_string(daemon.max_definition_size) + ")"};
+  }
   auto parsed = parse_job_definition(request.definition, "api", engine_.config());
   if (!parsed) return Failure{control::kInvalidArgument, parsed.error().message};
   JobSpec spec = std::move(parsed.value());
@@ -436,6 +456,12 @@ ControlReply Control::put_job(const control::AddRequest& request, const Caller& 
       definition = with_job_user(definition, spec.name, caller.user);
     }
     if (auto refused = refuse_for_user(spec, caller)) return *refused;
+    if (!request.replace && engine_.api_jobs_of(caller.user, caller.uid) >=
+                                static_cast<std::size_t>(daemon.max_jobs_per_user)) {
+      return Failure{control::kPermissionDenied,
+                     caller.user + " has " + std::to_string(daemon.max_jobs_per_user) +
+                         " jobs added over the socket already ([daemon] max_jobs_per_user)"};
+    }
     if (request.replace) {
       const auto info = engine_.job(spec.name);
       const std::string owner =

@@ -1,6 +1,8 @@
 // What each control request does, and who may do it: the handler behind ControlServer.
 #pragma once
 
+#include <sys/resource.h>
+
 #include <chrono>
 #include <functional>
 #include <map>
@@ -16,7 +18,10 @@ class Control {
  public:
   /// `reload` re-reads the configuration and applies it; it returns a summary or the errors
   /// that made it refuse the new configuration (the old one stays). All must outlive this.
-  Control(Engine& engine, Store& store, std::function<Result<std::string>()> reload);
+  /// `user_max_nofile`: the highest limit_nofile a user's job may set (the soft limit runs get
+  /// by default, the one skedd started with: a user may lower it, not raise it).
+  Control(Engine& engine, Store& store, std::function<Result<std::string>()> reload,
+          rlim_t user_max_nofile = RLIM_INFINITY);
 
   /// Authorizes the request by the peer's uid and carries it out. Root (and the daemon's own
   /// user) manages everything; another user sees and manages only the jobs that run as that
@@ -77,6 +82,7 @@ class Control {
   Engine& engine_;
   Store& store_;
   std::function<Result<std::string>()> reload_;
+  rlim_t user_max_nofile_;
   std::string daemon_user_;
   /// User names by uid, with when they were looked up.
   std::map<uid_t, std::pair<std::string, std::chrono::steady_clock::time_point>> names_;

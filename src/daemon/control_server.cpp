@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <map>
 #include <set>
 
 #include <boost/asio/local/stream_protocol.hpp>
@@ -40,6 +41,7 @@ struct ControlServer::State {
   stream::acceptor acceptor;
   asio::steady_timer retry;
   std::set<std::shared_ptr<Session>> sessions;
+  std::map<uid_t, std::size_t> sessions_of;  ///< open sessions by peer uid (none: no entry)
   bool closed = false;
 };
 
@@ -67,7 +69,12 @@ class ControlServer::Session : public std::enable_shared_from_this<Session> {
     idle_.cancel();
     socket_.shutdown(stream::socket::shutdown_both, ignored);
     socket_.close(ignored);
-    if (auto state = state_.lock()) state->sessions.erase(shared_from_this());
+    if (auto state = state_.lock()) {
+      state->sessions.erase(shared_from_this());
+      if (auto it = state->sessions_of.find(peer_.uid); it != state->sessions_of.end()) {
+        if (--it->second == 0) state->sessions_of.erase(it);
+      }
+    }
   }
 
  private:
@@ -180,6 +187,19 @@ Status ControlServer::listen(const std::string& path) {
     if (fs_error) return Error::io("cannot create " + dir.string() + ": " + fs_error.message());
     ::chmod(dir.c_str(), 0755);
   }
+  // The socket and the runs' control FIFOs (runs/) live here: a directory another user can
+  // write to could have them replaced.
+  struct stat dir_st {};
+  const std::string dir_path = dir.empty() ? "." : dir.string();
+  if (::stat(dir_path.c_str(), &dir_st) != 0) return Error::io("cannot stat " + dir_path);
+  if (dir_st.st_uid != ::geteuid() && dir_st.st_uid != 0) {
+    return Error::permission_denied("socket directory " + dir_path + " is owned by uid " +
+                                    std::to_string(dir_st.st_uid) + ", not by skedd's");
+  }
+  if ((dir_st.st_mode & 022) != 0) {
+    return Error::permission_denied("socket directory " + dir_path +
+                                    " is writable by group or others");
+  }
   struct stat st {};
   if (::lstat(path.c_str(), &st) == 0) {
     if (!S_ISSOCK(st.st_mode)) return Error::io(path + " exists and is not a socket");
@@ -198,6 +218,25 @@ Status ControlServer::listen(const std::string& path) {
   path_ = path;
   accept();
   return Ok{};
+}
+
+std::string ControlServer::refusal(const State& state, uid_t uid) const {
+  const std::size_t total = state.sessions.size();
+  if (total >= limits_.max_connections) {
+    return "too many connections (" + std::to_string(limits_.max_connections) + ")";
+  }
+  // Root (and the daemon's own user) is answered whatever other users hold.
+  if (uid == 0 || uid == ::geteuid()) return {};
+  if (total + kRootConnections >= limits_.max_connections) {
+    return "too many connections of users other than root (" +
+           std::to_string(limits_.max_connections - kRootConnections) + ")";
+  }
+  const auto it = state.sessions_of.find(uid);
+  if (it != state.sessions_of.end() && it->second >= limits_.max_connections_per_user) {
+    return "too many connections of uid " + std::to_string(uid) + " (" +
+           std::to_string(limits_.max_connections_per_user) + ")";
+  }
+  return {};
 }
 
 void ControlServer::accept() {
@@ -221,16 +260,12 @@ void ControlServer::accept() {
       if (!known) {
         error_code ignored;
         socket.close(ignored);
-      } else if (state->sessions.size() >= limits_.max_connections) {
+      } else if (const std::string why = refusal(*state, cred.uid); !why.empty()) {
         // Told why, without waiting for a client that may not read: the socket buffer
         // takes one line.
         socket.non_blocking(true);
         const std::string refusal =
-            control::encode_failure(
-                nullptr, {control::kConflict, "too many connections (" +
-                                                  std::to_string(limits_.max_connections) +
-                                                  "); try again"}) +
-            "\n";
+            control::encode_failure(nullptr, {control::kConflict, why + "; try again"}) + "\n";
         error_code ignored;
         socket.write_some(asio::buffer(refusal), ignored);
         socket.close(ignored);
@@ -238,6 +273,7 @@ void ControlServer::accept() {
         auto session = std::make_shared<Session>(std::move(socket), weak, handler_, limits_, gate_,
                                                  Peer{cred.uid, cred.gid, cred.pid});
         state->sessions.insert(session);
+        ++state->sessions_of[cred.uid];
         session->start();
       }
     }

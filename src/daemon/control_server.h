@@ -27,7 +27,11 @@ struct Peer {
 };
 
 struct ControlLimits {
-  std::size_t max_connections = 256;  ///< more are accepted, told so and closed
+  /// More are accepted, told so and closed. Users other than root (and the daemon's own user)
+  /// together get all but the last kRootConnections of them, and each at most
+  /// max_connections_per_user: no user can lock root out.
+  std::size_t max_connections = 256;
+  std::size_t max_connections_per_user = 32;
   Duration idle_timeout = std::chrono::seconds(60);
 };
 
@@ -40,6 +44,8 @@ using ReplyGate = std::function<void(const control::Request&, std::function<void
 
 class ControlServer {
  public:
+  /// Connections only root (and the daemon's own user) may use.
+  static constexpr std::size_t kRootConnections = 16;
   /// `gate` (optional) holds replies back; without one each is written at once.
   ControlServer(asio::io_context& io, ControlHandler handler, ControlLimits limits = {},
                 ReplyGate gate = {});
@@ -48,8 +54,9 @@ class ControlServer {
   ControlServer& operator=(const ControlServer&) = delete;
 
   /// Listens on `path`, mode 0666 (authorization is by the peer's uid alone), creating its
-  /// directory (0755) if missing. A stale socket file is replaced; one another process still
-  /// listens on is an error, as is a path that is not a socket.
+  /// directory (0755) if missing; a directory owned by another user than skedd's or root, or
+  /// writable by group or others, is refused (kPermissionDenied). A stale socket file is replaced;
+  /// one another process still listens on is an error, as is a path that is not a socket.
   Status listen(const std::string& path);
   /// Stops accepting, closes every connection and removes the socket file.
   void close();
@@ -57,14 +64,16 @@ class ControlServer {
 
  private:
   class Session;
+  struct State;
   void accept();
+  /// Why a new connection of `uid` is refused; empty when it is not.
+  std::string refusal(const State& state, uid_t uid) const;
 
   asio::io_context& io_;
   ControlHandler handler_;
   ControlLimits limits_;
   ReplyGate gate_;
   std::string path_;
-  struct State;
   std::shared_ptr<State> state_;
 };
 

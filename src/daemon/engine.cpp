@@ -64,7 +64,8 @@ int handler_threads(const Config& config) {
 }
 
 DispatchLimits limits_of(const Config& config) {
-  return DispatchLimits{config.daemon.max_concurrent_runs, config.pools};
+  return DispatchLimits{config.daemon.max_concurrent_runs, config.pools,
+                        config.daemon.runs_per_user()};
 }
 
 }  // namespace
@@ -137,6 +138,7 @@ void Engine::start(std::vector<ApiJob> api_jobs) {
   const std::string boot = boot_id();
   const auto stored_boot = store_.meta("boot_id");
   const bool same_boot = !boot.empty() && stored_boot && stored_boot.value() == boot;
+  same_boot_ = same_boot;
 
   std::vector<std::pair<JobId, Instant>> catch_ups;
   Store::NextFires next_fires;
@@ -241,7 +243,9 @@ void Engine::recover_runs(Instant now, std::vector<RunRecord> spawning) {
                       now);
       continue;
     }
-    if (const auto pid = find_run_process(record.run.value)) {
+    if (const auto pid =
+            same_boot_ ? find_run_process(record.run.value, supervisor_.control_path(record.run))
+                       : std::nullopt) {
       record.pid = *pid;
       record.pid_start = process_start_time(*pid);
     }
@@ -249,13 +253,14 @@ void Engine::recover_runs(Instant now, std::vector<RunRecord> spawning) {
   }
   for (RunRecord& record : running.value()) {
     const std::optional<JobId> job = job_by_name_.find(record.job);
-    // The same pid and process start time: the very process the earlier skedd started.
-    const bool alive =
-        record.pid && record.pid_start && process_start_time(*record.pid) == record.pid_start;
+    // The same boot, pid and process start time: the very process the earlier skedd started
+    // (a start time counts from boot: after a reboot another process may have the same pair).
+    const bool alive = same_boot_ && record.pid && record.pid_start &&
+                       process_start_time(*record.pid) == record.pid_start;
     if (alive && job) {
       const Job& j = jobs_[job->value];
       if (supervisor_.adopt(record, *job, j.spec)) {
-        dispatcher_.adopt(*job, record.run, j.spec->options->pool);
+        dispatcher_.adopt(*job, record.run, j.spec->options->pool, policy_of(*j.spec).share);
         if (record.state != RunState::kRunning) {
           record.state = RunState::kRunning;
           store_.put_run(record);
@@ -511,6 +516,18 @@ void Engine::assign_recorded_owners() {
   store_.put_meta(kAssigned, "1");
 }
 
+DispatchPolicy Engine::policy_of(const JobSpec& spec) const {
+  DispatchPolicy policy = Dispatcher::policy_of(spec);
+  // A user's runs share [daemon] max_runs_per_user slots; root's and the daemon's own user's
+  // (no `user`) are exempt. Handler runs run inside the daemon: its own.
+  if (spec.options->user && !is_handler_job(spec)) {
+    const std::optional<uid_t> uid = supervisor_.owner_of(spec);
+    if (uid && *uid != 0 && *uid != ::geteuid())
+      policy.share = static_cast<std::uint32_t>(*uid) + 1;
+  }
+  return policy;
+}
+
 void Engine::retire_identity(const std::string& name) {
   // Every run id reserved from here on is at least next_run_id_: the runs of the name's old
   // identity (its running runs finish and are recorded later) all have lower ids.
@@ -648,8 +665,7 @@ Engine::Triggered Engine::handle_fire(Fire fire, const DispatchPolicy* policy) {
                                held_back_ ? NotRunReason::kOverloaded : NotRunReason::kClockJump,
                                fire.collapsed, fire.scheduled);
   }
-  const OfferResult result =
-      dispatcher_.offer(fire, policy ? *policy : Dispatcher::policy_of(*job.spec));
+  const OfferResult result = dispatcher_.offer(fire, policy ? *policy : policy_of(*job.spec));
   const bool goes_on = result.outcome != OfferOutcome::kSkipped && !recorded && fire.attempt == 1;
   if (folded_record && !(goes_on && result.displaced.empty() && result.to_cancel.empty())) {
     // Never recorded pending (folded as they were taken from the schedule): one write with the

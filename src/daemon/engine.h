@@ -112,6 +112,8 @@ class Engine {
     return api_jobs_.contains(name) && !is_api_job(name);
   }
   const Config& config() const { return config_; }
+  /// How many jobs added over the API run as `user` (a name or a uid, as `user` says).
+  std::size_t api_jobs_of(const std::string& user, const std::string& uid) const;
   /// The global bound on concurrent runs, until the next reload or restart.
   void set_max_concurrent_runs(int n);
   struct Counts {
@@ -152,6 +154,8 @@ class Engine {
   /// Ends the identity of job name `name`: what the store and the engine keep of it passes
   /// to no later job of the name.
   void retire_identity(const std::string& name);
+  /// The job's dispatch policy, with the share of run slots of the user it runs as.
+  DispatchPolicy policy_of(const JobSpec& spec) const;
   /// Whether two definitions of a job run as the same user (else they are two jobs).
   static bool same_owner(const JobSpec& a, const JobSpec& b);
   /// Gives the runs recorded without an owner (by a skedd before owners were recorded) to
@@ -299,6 +303,9 @@ class Engine {
   /// Expires with the engine, so that commit notices posted later are dropped.
   std::shared_ptr<const int> alive_ = std::make_shared<const int>(0);
   bool shutting_down_ = false;
+  /// This boot is the one the store last ran in (boot ids compared at start): only then can
+  /// a recorded run's process still be running.
+  bool same_boot_ = false;
   bool paused_all_ = false;
   bool draining_ = false;
   ApiJobs api_jobs_;  ///< their specs shared with jobs_ while loaded

@@ -85,7 +85,7 @@ std::optional<Engine::Triggered> Engine::trigger(const std::string& name, bool f
   const std::optional<JobId> found = job_by_name_.find(name);
   if (!found || shutting_down_) return std::nullopt;
   const JobId id = *found;
-  DispatchPolicy policy = Dispatcher::policy_of(*jobs_[id.value].spec);
+  DispatchPolicy policy = policy_of(*jobs_[id.value].spec);
   if (force) policy.overlap = OverlapPolicy::kAllow;
   // A fire of its own: now, as its scheduled instant.
   const Instant now = clock_.wall_now();
@@ -237,7 +237,8 @@ Result<int> Engine::put_api_job(JobSpec spec, std::string definition, bool repla
   } else if (auto versions = store_.job_versions(name); versions && !versions->empty()) {
     version = versions->back().first + 1;
   }
-  store_.put_job_version(name, version, definition, definition_tree(definition), clock_.wall_now());
+  store_.put_job_version(name, version, definition, definition_tree(definition), clock_.wall_now(),
+                         config_.store.keep_versions);
   log_event(info, replace ? "api_job_updated" : "api_job_added",
             {{"job", name}, {"version", version}});
   auto shared = std::make_shared<const JobSpec>(std::move(spec));
@@ -261,6 +262,17 @@ Result<int> Engine::put_api_job(JobSpec spec, std::string definition, bool repla
   return version;
 }
 
+std::size_t Engine::api_jobs_of(const std::string& user, const std::string& uid) const {
+  std::size_t n = 0;
+  for (const ApiJob& api : api_jobs_.entries()) {
+    if (api.spec && api.spec->options->user &&
+        (*api.spec->options->user == user || *api.spec->options->user == uid)) {
+      ++n;
+    }
+  }
+  return n;
+}
+
 Status Engine::remove_api_job(const std::string& name) {
   const ApiJob* api = api_jobs_.find(name);
   if (api == nullptr) {
@@ -273,7 +285,7 @@ Status Engine::remove_api_job(const std::string& name) {
   }
   const int removed = api->version + 1;
   api_jobs_.erase(name);  // `api` points into api_jobs_: not used after this
-  store_.put_job_version(name, removed, "", "", clock_.wall_now());
+  store_.put_job_version(name, removed, "", "", clock_.wall_now(), config_.store.keep_versions);
   removed_api_versions_[name] = removed;
   log_event(info, "api_job_removed", {{"job", name}});
   if (const std::optional<JobId> loaded = job_by_name_.find(name)) {

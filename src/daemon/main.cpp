@@ -254,6 +254,8 @@ int main(int argc, char** argv) {
     skedd::SeededRandom random;
     const std::string socket = cfg->daemon.socket;
     const skedd::Duration client_idle_timeout = cfg->daemon.client_idle_timeout;
+    const int max_connections = cfg->daemon.max_connections;
+    const int max_connections_per_user = cfg->daemon.max_connections_per_user;
     // Crontabs are read again when one changes (cron looks every minute; this, every second).
     std::vector<std::string> cron_sources = cfg->cron.sources;
     std::string cron_seen = skedd::crontab_fingerprint(cron_sources);
@@ -289,7 +291,7 @@ int main(int argc, char** argv) {
       engine.reload(std::move(next.value()));
       return "reloaded " + config_path + ": " + std::to_string(jobs) + " job(s)";
     };
-    skedd::Control control(engine, *store.value(), reload);
+    skedd::Control control(engine, *store.value(), reload, original_nofile.rlim_cur);
     // A reply to a request that records something (a job added, updated or removed, a pause)
     // waits for its commit: what skedctl reports done survives a crash right after.
     const auto replies_alive = std::make_shared<int>(0);
@@ -298,7 +300,9 @@ int main(int argc, char** argv) {
         [&control](const skedd::control::Request& request, const skedd::Peer& peer) {
           return control.handle(request, peer);
         },
-        skedd::ControlLimits{256, client_idle_timeout},
+        skedd::ControlLimits{static_cast<std::size_t>(max_connections),
+                             static_cast<std::size_t>(max_connections_per_user),
+                             client_idle_timeout},
         [&io, &store, alive = std::weak_ptr<const void>(replies_alive)](
             const skedd::control::Request& request, std::function<void()> send) {
           using namespace skedd::control;

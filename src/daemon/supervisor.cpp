@@ -30,6 +30,12 @@ using spdlog::level::warn;
 constexpr Duration kLogCheckInterval = std::chrono::seconds(1);
 // How much of a run's output its record keeps.
 constexpr std::size_t kOutputTail = 4096;
+// How much of a run's control channel is read per wakeup: a run that writes without pause
+// gets its turn and then waits for the loop's other work (other runs, the socket, timers).
+constexpr std::size_t kControlBytesPerWakeup = 64 * 1024;
+// A run's progress lines are written to the store and logged at most this often (the
+// latest wins; the one left over is written with the next log check, or with the run's end).
+constexpr Duration kProgressInterval = std::chrono::milliseconds(500);
 
 }  // namespace
 
@@ -43,6 +49,9 @@ struct Supervisor::Run : StartedRun {
   bool awaiting_commit = false;  ///< of a checkpoint: its next line waits
   std::optional<double> progress;
   std::string progress_message;
+  MonoInstant progress_written{};   ///< when progress was last written and logged
+  bool progress_unwritten = false;  ///< a later progress line waits for the next write
+  bool log_check_running = false;   ///< a log check of it is on the file thread
   bool soft_timeout_sent = false;
   bool hard_timeout_sent = false;
   std::optional<RunState> cancelled_as;  ///< kCancelled (stop, replace) when we ended it
@@ -252,11 +261,15 @@ void Supervisor::watch_control(Run& run) {
 
 void Supervisor::read_control(Run& run) {
   if (!run.control || !run.control->is_open()) return;
-  for (;;) {
+  // At most kControlBytesPerWakeup now, unless the run has ended (then the channel holds at
+  // most its pipe's size, and nothing more comes).
+  const bool ended = run.pid <= 0 || !run_by_pid_.contains(run.pid);
+  for (std::size_t total = 0; ended || total < kControlBytesPerWakeup;) {
     const ssize_t n =
         ::read(run.control->native_handle(), run.read_buffer.data(), run.read_buffer.size());
     if (n <= 0) break;  // EAGAIN: drained (skedd holds a writer itself, so never 0)
     run.lines.append(std::string_view(run.read_buffer.data(), static_cast<std::size_t>(n)));
+    total += static_cast<std::size_t>(n);
   }
 }
 
@@ -300,12 +313,12 @@ void Supervisor::handle_control_line(Run& run, const std::string& line, bool to_
         } else if constexpr (std::is_same_v<T, ProgressLine>) {
           run.progress = msg.percent;
           run.progress_message = msg.message;
-          store_.put_progress(run.id, msg.percent, msg.message);
-          log_event(info, "progress",
-                    {{"job", run.spec->name},
-                     {"run", run.id.value},
-                     {"percent", msg.percent},
-                     {"message", msg.message}});
+          run.progress_unwritten = true;
+          // Coalesced: a run that writes progress lines without pause costs a few store
+          // writes and log lines a second, not one each (its end records the last anyway).
+          if (to_end || clock_.mono_now() - run.progress_written >= kProgressInterval) {
+            write_progress(run);
+          }
         } else if constexpr (std::is_same_v<T, HeartbeatLine>) {
           log_event(debug, "heartbeat", {{"job", run.spec->name}, {"run", run.id.value}});
         } else {
@@ -313,6 +326,18 @@ void Supervisor::handle_control_line(Run& run, const std::string& line, bool to_
         }
       },
       parsed.value());
+}
+
+void Supervisor::write_progress(Run& run) {
+  if (!run.progress_unwritten || !run.progress) return;
+  run.progress_unwritten = false;
+  run.progress_written = clock_.mono_now();
+  store_.put_progress(run.id, *run.progress, run.progress_message);
+  log_event(info, "progress",
+            {{"job", run.spec->name},
+             {"run", run.id.value},
+             {"percent", *run.progress},
+             {"message", run.progress_message}});
 }
 
 void Supervisor::on_exit(pid_t pid, int status) {
@@ -479,6 +504,29 @@ void Supervisor::finish(Run& run, RunState state, std::optional<int> exit_code,
   if (!leftover_groups_.count(run.id.value)) runs_.erase(run.id);
 }
 
+void Supervisor::check_log(Run& run) {
+  // On the file thread: a rotation copies up to log_max_size bytes. One check at a time per
+  // run; a run that ends meanwhile is not waited for (its log stays where it is).
+  if (run.log_check_running || run.files.log_path.empty()) return;
+  run.log_check_running = true;
+  std::weak_ptr<const int> alive = alive_;
+  asio::post(files_, [this, alive, id = run.id, job = run.spec->name, log = run.files.log_path,
+                      cap = run.spec->options->log_max_size] {
+    auto rotated = enforce_log_cap(log, cap);
+    asio::post(io_, [this, alive, id, job,
+                     rotated = std::make_shared<decltype(rotated)>(std::move(rotated))] {
+      if (!alive.lock()) return;
+      if (auto it = runs_.find(id); it != runs_.end()) it->second->log_check_running = false;
+      if (!*rotated) {
+        log_event(warn, "log_check_failed",
+                  {{"run", id.value}, {"error", rotated->error().message}});
+      } else if (rotated->value()) {
+        log_event(info, "log_rotated", {{"job", job}, {"run", id.value}});
+      }
+    });
+  });
+}
+
 void Supervisor::mail(const Run& run) {
   // Composed on the file thread (it reads the log: a slow disk must not stall the loop), sent
   // from the loop, where sendmail's exit is reaped like any child's.
@@ -561,13 +609,8 @@ void Supervisor::on_deadline(const Event& event) {
       }
       break;
     case Deadline::kLogCheck: {
-      auto rotated = enforce_log_cap(run.files.log_path, run.spec->options->log_max_size);
-      if (!rotated) {
-        log_event(warn, "log_check_failed",
-                  {{"run", run.id.value}, {"error", rotated.error().message}});
-      } else if (rotated.value()) {
-        log_event(info, "log_rotated", {{"job", run.spec->name}, {"run", run.id.value}});
-      }
+      write_progress(run);
+      check_log(run);
       push_deadline(run, Deadline::kLogCheck, clock_.mono_now() + kLogCheckInterval);
       break;
     }

@@ -93,6 +93,8 @@ class Supervisor {
   /// The uid a run of `spec` runs as (its `user`, else the daemon's), which its record names
   /// as its owner; nullopt when its user does not exist (a run that cannot start is root's).
   std::optional<uid_t> owner_of(const JobSpec& spec) const;
+  /// The path of run `id`'s control FIFO.
+  std::string control_path(RunId id) const;
   /// The log path of run `id` of job `job` (it exists once a spawn was attempted).
   std::string log_path(const std::string& job, RunId id) const;
   /// Runs whose main process runs.
@@ -112,7 +114,6 @@ class Supervisor {
   };
 
   Result<pid_t> spawn(Run& run);
-  std::string control_path(RunId id) const;
   RunRecord record_of(const Run& run, RunState state) const;
   void watch_control(Run& run);
   /// Reads what the run's control channel holds into its line buffer.
@@ -127,6 +128,10 @@ class Supervisor {
   void finish(Run& run, RunState state, std::optional<int> exit_code, std::optional<int> signal,
               const std::string& message);
   void release_cgroup(const Run& run);
+  /// Writes and logs the run's latest progress when a line of it waits (coalescing).
+  void write_progress(Run& run);
+  /// Keeps the run's log under its log_max_size, on the file thread.
+  void check_log(Run& run);
   /// Mails the run's output (JobSpec::mail_to) without reading its log on the loop.
   void mail(const Run& run);
   void push_deadline(const Run& run, Deadline what, MonoInstant at);
@@ -154,7 +159,8 @@ class Supervisor {
   TimerQueue<MonoInstant, Event> deadlines_;
   /// Expires with the supervisor, so that commit notices posted later are dropped.
   std::shared_ptr<const int> alive_ = std::make_shared<const int>(0);
-  /// Blocking file work kept off the loop (composing mails); joined by the destructor.
+  /// Blocking file work kept off the loop (log rotations, composing mails); joined by the
+  /// destructor.
   asio::thread_pool files_{1};
 };
 

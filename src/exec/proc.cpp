@@ -1,6 +1,8 @@
 #include "exec/proc.h"
 
 #include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -29,7 +31,27 @@ std::optional<std::uint64_t> process_start_time(pid_t pid) {
   return start;
 }
 
-std::optional<pid_t> find_run_process(std::uint64_t run_id) {
+bool holds_file(pid_t pid, const std::string& path) {
+  struct stat want {};
+  if (::stat(path.c_str(), &want) != 0) return false;
+  const std::string fds = "/proc/" + std::to_string(pid) + "/fd";
+  DIR* dir = ::opendir(fds.c_str());
+  if (dir == nullptr) return false;
+  bool found = false;
+  while (const dirent* entry = ::readdir(dir)) {
+    if (entry->d_name[0] == '.') continue;
+    struct stat st {};
+    if (::fstatat(::dirfd(dir), entry->d_name, &st, 0) == 0 && st.st_dev == want.st_dev &&
+        st.st_ino == want.st_ino) {
+      found = true;
+      break;
+    }
+  }
+  ::closedir(dir);
+  return found;
+}
+
+std::optional<pid_t> find_run_process(std::uint64_t run_id, const std::string& control_path) {
   const std::string wanted = "SKEDD_RUN_ID=" + std::to_string(run_id);
   DIR* proc = ::opendir("/proc");
   if (proc == nullptr) return std::nullopt;
@@ -46,7 +68,7 @@ std::optional<pid_t> find_run_process(std::uint64_t run_id) {
       const std::size_t next = environ.find('\0', at);
       const std::size_t len = (next == std::string::npos ? environ.size() : next) - at;
       if (environ.compare(at, len, wanted) == 0) {
-        found = static_cast<pid_t>(pid);
+        if (holds_file(static_cast<pid_t>(pid), control_path)) found = static_cast<pid_t>(pid);
         break;
       }
       if (next == std::string::npos) break;

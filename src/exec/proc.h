@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 
 namespace skedd {
 
@@ -13,9 +14,15 @@ namespace skedd {
 /// a pid is reused, a (pid, start time) pair is not within one boot.
 std::optional<std::uint64_t> process_start_time(pid_t pid);
 
-/// The process that skedd spawned as run `run_id`, found by its environment
-/// (SKEDD_RUN_ID=run_id) among the leaders of process groups (a run is spawned as one);
-/// nullopt when there is none. Scans /proc: for the rare run whose pid was not recorded.
-std::optional<pid_t> find_run_process(std::uint64_t run_id);
+/// Whether process `pid` has a descriptor open on the file at `path` (same device and inode,
+/// as /proc/PID/fd shows them).
+bool holds_file(pid_t pid, const std::string& path);
+
+/// The process that skedd spawned as run `run_id`, found among the leaders of process groups
+/// (a run is spawned as one) whose environment says SKEDD_RUN_ID=run_id and that hold the
+/// run's control FIFO `control_path` open: any user can put the variable in an environment,
+/// but only a process skedd gave the FIFO (which lives in a directory of skedd's alone) holds
+/// it. nullopt when there is none. Scans /proc: for the rare run whose pid was not recorded.
+std::optional<pid_t> find_run_process(std::uint64_t run_id, const std::string& control_path);
 
 }  // namespace skedd

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -80,25 +81,46 @@ void remove_control_file(const std::string& control_path) {
 }
 
 Result<bool> enforce_log_cap(const std::string& log_path, std::uint64_t cap) {
-  struct stat st {};
-  if (::stat(log_path.c_str(), &st) != 0) return io_error("cannot stat", log_path);
-  if (static_cast<std::uint64_t>(st.st_size) <= cap) return false;
-  UniqueFd log(::open(log_path.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW));
+  UniqueFd log(::open(log_path.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
   if (!log.valid()) return io_error("cannot open", log_path);
+  struct stat st {};
+  if (::fstat(log.get(), &st) != 0) return io_error("cannot stat", log_path);
+  if (!S_ISREG(st.st_mode) || static_cast<std::uint64_t>(st.st_size) <= cap) return false;
   const std::string old_path = log_path + ".1";
-  UniqueFd old(::open(old_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
-                      st.st_mode & 0777));
+  // Replaced, not rewritten in place: made anew and owned like the log (the run's user, to
+  // whose quota it counts), never a file someone linked there.
+  ::unlink(old_path.c_str());
+  UniqueFd old(::open(old_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+                      st.st_mode & 0600));
   if (!old.valid()) return io_error("cannot open", old_path);
+  if (::geteuid() == 0 && ::fchown(old.get(), st.st_uid, st.st_gid) != 0) {
+    return io_error("cannot chown", old_path);
+  }
   // Output written between the copy and the truncate is lost; that window is a few
   // microseconds and the alternative (stopping the writer) is worse.
   // Only the newest `cap` bytes are kept, so the two files together stay within twice the cap
-  // (plus what is written between two checks).
-  std::uint64_t left = std::min<std::uint64_t>(static_cast<std::uint64_t>(st.st_size), cap);
-  loff_t in_off = static_cast<loff_t>(static_cast<std::uint64_t>(st.st_size) - left);
-  while (left > 0) {
-    const ssize_t n = ::copy_file_range(log.get(), &in_off, old.get(), nullptr, left, 0);
-    if (n <= 0) break;
-    left -= static_cast<std::uint64_t>(n);
+  // (plus what is written between two checks). Holes stay holes: only the data extents are
+  // copied, into a file of the full length.
+  const auto size = static_cast<std::uint64_t>(st.st_size);
+  const std::uint64_t from = size - std::min<std::uint64_t>(size, cap);
+  if (::ftruncate(old.get(), static_cast<off_t>(size - from)) != 0) {
+    return io_error("cannot size", old_path);
+  }
+  auto at = static_cast<off_t>(from);
+  while (static_cast<std::uint64_t>(at) < size) {
+    const off_t data = ::lseek(log.get(), at, SEEK_DATA);
+    if (data < 0) break;  // ENXIO: only a hole is left
+    off_t hole = ::lseek(log.get(), data, SEEK_HOLE);
+    if (hole < 0 || static_cast<std::uint64_t>(hole) > size) hole = static_cast<off_t>(size);
+    loff_t in = data;
+    loff_t out = data - static_cast<off_t>(from);
+    auto left = static_cast<std::uint64_t>(hole - data);
+    while (left > 0) {
+      const ssize_t n = ::copy_file_range(log.get(), &in, old.get(), &out, left, 0);
+      if (n <= 0) break;
+      left -= static_cast<std::uint64_t>(n);
+    }
+    at = hole;
   }
   if (::ftruncate(log.get(), 0) != 0) return io_error("cannot truncate", log_path);
   return true;

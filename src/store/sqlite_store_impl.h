@@ -108,6 +108,7 @@ struct VersionOp {
   std::string definition;
   std::string tree;
   Instant created;
+  int keep = 0;
 };
 struct MetaOp {
   std::string key;
@@ -183,8 +184,8 @@ class SqliteStore final : public Store {
   void put_next_fires(NextFires fires) override { enqueue(NextFiresOp{std::move(fires)}); }
   void put_paused(const std::string& job, bool paused) override { enqueue(PausedOp{job, paused}); }
   void put_job_version(const std::string& job, int version, const std::string& definition,
-                       const std::string& tree, Instant created) override {
-    enqueue(VersionOp{job, version, definition, tree, created});
+                       const std::string& tree, Instant created, int keep) override {
+    enqueue(VersionOp{job, version, definition, tree, created, keep});
   }
   void put_meta(const std::string& key, const std::string& value) override {
     enqueue(MetaOp{key, value});

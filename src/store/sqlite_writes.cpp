@@ -180,6 +180,12 @@ void SqliteStore::apply(const Op& op) {
     q.bind(4, us(version->created));
     q.bindNoCopy(5, version->tree.data(), static_cast<int>(version->tree.size()));
     q.exec();
+    if (version->keep > 0) {
+      SQLite::Statement old(*writer_db_, "DELETE FROM job_versions WHERE job = ? AND version <= ?");
+      old.bind(1, version->job);
+      old.bind(2, version->version - version->keep);
+      old.exec();
+    }
   } else {
     const auto& prune = std::get<PruneOp>(op);
     write_held_rows();  // as for DeleteRunOp

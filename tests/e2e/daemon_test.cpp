@@ -863,6 +863,9 @@ pid_t leave_spawned_pending_fire(const TempDir& dir, const std::string& job, ske
   REQUIRE(pid >= 0);
   if (pid == 0) {
     ::setsid();
+    // As skedd spawns a run: its control FIFO open as fd 3 (what proves it a run of skedd's).
+    const int channel = ::open(fifo.c_str(), O_RDWR);
+    if (channel < 0 || ::dup2(channel, 3) != 3) ::_exit(126);
     ::setenv("SKEDD_RUN_ID", id.c_str(), 1);
     ::setenv("DIR", dir.path().c_str(), 1);
     ::setenv("FIFO", fifo.c_str(), 1);
@@ -894,7 +897,6 @@ TEST_CASE("a fire spawned before its run was recorded is adopted by its reserved
           std::chrono::system_clock::now().time_since_epoch())));
   const pid_t pid = leave_spawned_pending_fire(dir, "slow", run, scheduled, R"(
 while [ ! -e "$DIR/go" ]; do sleep 0.05; done
-exec 3>"$FIFO"
 echo exit 0 >&3
 )");
   Daemon second(dir, config);

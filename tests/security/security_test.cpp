@@ -3,13 +3,18 @@
 // files. Each test names the finding of the security review it guards. Tests assert
 // properties (who ran what, which modes, what was refused), never durations.
 #include <fcntl.h>
+#include <grp.h>
 #include <pwd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <csignal>
+#include <cstring>
 #include <filesystem>
 #include <string>
 #include <thread>
@@ -38,8 +43,8 @@ using skedd::test::TempDir;
 using skedd::test::TestAccount;
 
 // A temp dir every user can enter (the socket is in it), with skedd.toml (UTC, state and
-// socket in it, `extra` appended) and jobs.d/test.toml = `jobs`, both root's and 0644 as
-// skedd requires of its config.
+// socket in it, `extra` appended: more [daemon] keys, then other tables) and jobs.d/test.toml =
+// `jobs`, both root's and 0644 as skedd requires of its config.
 std::string write_config(const TempDir& dir, const std::string& jobs,
                          const std::string& extra = "") {
   ::chmod(dir.path().c_str(), 0755);
@@ -359,4 +364,241 @@ TEST_CASE("finding 5: mailing a run's 4 GiB sparse output reads a bounded head a
   CHECK(mail.find("bytes of output left out") != std::string::npos);
   CHECK(d.running());
   CHECK(skedctl(dir, {"status"}).exit_code == 0);
+}
+
+TEST_CASE("finding 7: a run flooding its control channel is coalesced and stalls nothing",
+          "[security][root]") {
+  const TestAccount& u = skedd::test::test_account_or_skip();
+  TempDir dir("skedd-security");
+  const std::string config = write_config(dir, "");
+  // Progress and heartbeat lines as fast as a shell writes them, for 3 s, counted.
+  const std::string def =
+      user_file(dir, "flood.toml",
+                "[job.flood]\nevery = \"1h\"\ncommand = '''\nn=0; end=$(( $(date +%s) + 3 ))\n"
+                "while [ $(date +%s) -lt $end ]; do\n"
+                "  echo \"progress $(( n % 100 )) step $n\" >&3 2>/dev/null && n=$(( n + 1 ))\n"
+                "  echo heartbeat >&3 2>/dev/null\ndone\necho \"$n\"\n'''\n");
+  Daemon d(dir, config);
+  d.wait_for("listening");
+  REQUIRE(skedctl(dir, {"add", "--file", def}, u.as()).exit_code == 0);
+  const std::string run = skedctl_json(dir, {"trigger", "flood"}, u.as())["run"].dump();
+  d.wait_for("run_started");
+  // The daemon answers while the run floods its channel.
+  for (int i = 0; i < 5; ++i) CHECK(skedctl(dir, {"status"}).exit_code == 0);
+  d.wait_for("run_finished", {}, 15s);
+  const std::string written = skedctl(dir, {"logs", run}).out;
+  const int lines = std::stoi(written);
+  INFO("progress lines written: " << lines);
+  CHECK(lines >= 200);
+  // At most about two store writes and log lines a second of the run's ~3 s, not one a line.
+  const auto logged = d.events_named("progress").size();
+  CHECK(logged >= 1);
+  CHECK(logged <= 12);
+  // The last progress reached the record all the same.
+  const json record = skedctl_json(dir, {"runs", "flood"})["runs"][0];
+  CHECK(record["progress_message"] == "step " + std::to_string(lines - 1));
+}
+
+TEST_CASE("finding 8: a user's log cap is bounded and its rotated log is the user's",
+          "[security][root]") {
+  const TestAccount& u = skedd::test::test_account_or_skip();
+  TempDir dir("skedd-security");
+  const std::string config =
+      write_config(dir,
+                   "[job.chatty]\nevery = \"1h\"\nuser = \"" + u.name +
+                       "\"\nlog_max_size = \"4K\"\nworking_dir = \"/\"\n"
+                       "command = \"head -c 100000 /dev/zero | tr '\\\\\\\\0' x; sleep 3\"\n",
+                   "");
+  const std::string big = user_file(
+      dir, "big.toml", "[job.big]\nevery = \"1h\"\nlog_max_size = \"128M\"\ncommand = \"true\"\n");
+  Daemon d(dir, config);
+  d.wait_for("listening");
+  const CommandResult refused = skedctl(dir, {"add", "--file", big}, u.as());
+  CHECK(refused.exit_code == 4);
+  CHECK(refused.err.find("max_log_size") != std::string::npos);
+  const std::string run = skedctl_json(dir, {"trigger", "chatty"})["run"].dump();
+  d.wait_for("log_rotated");
+  const std::string rotated = dir / ("state/logs/chatty." + run + ".log.1");
+  struct stat st {};
+  REQUIRE(::stat(rotated.c_str(), &st) == 0);
+  CHECK(st.st_uid == u.uid);
+  CHECK((st.st_mode & 0777) == 0600);
+  CHECK(st.st_size == 4096);
+}
+
+TEST_CASE("finding 9: versions, jobs and definitions of a user are bounded", "[security][root]") {
+  const TestAccount& u = skedd::test::test_account_or_skip();
+  TempDir dir("skedd-security");
+  const std::string config = write_config(dir, "",
+                                          "max_jobs_per_user = 2\nmax_definition_size = 2048\n"
+                                          "[store]\nkeep_versions = 3\n");
+  auto def = [&](const std::string& name, const std::string& every) {
+    return user_file(dir, name + every + ".toml",
+                     "[job." + name + "]\nevery = \"" + every + "\"\ncommand = \"true\"\n");
+  };
+  {
+    Daemon d(dir, config);
+    d.wait_for("listening");
+    REQUIRE(skedctl(dir, {"add", "--file", def("a", "1h")}, u.as()).exit_code == 0);
+    for (int minutes = 1; minutes <= 6; ++minutes) {
+      REQUIRE(skedctl(dir, {"update", "--file", def("a", std::to_string(minutes) + "m")}, u.as())
+                  .exit_code == 0);
+    }
+    REQUIRE(skedctl(dir, {"add", "--file", def("b", "1h")}, u.as()).exit_code == 0);
+    const CommandResult third = skedctl(dir, {"add", "--file", def("c", "1h")}, u.as());
+    CHECK(third.exit_code == 4);
+    CHECK(third.err.find("max_jobs_per_user") != std::string::npos);
+    // Root is not bounded by the users' caps.
+    CHECK(skedctl(dir, {"add", "--file", def("c", "1h")}).exit_code == 0);
+    const std::string padded = user_file(
+        dir, "padded.toml",
+        "# " + std::string(4096, 'x') + "\n[job.d]\nevery = \"1h\"\ncommand = \"true\"\n");
+    REQUIRE(skedctl(dir, {"remove", "b"}, u.as()).exit_code == 0);
+    const CommandResult large = skedctl(dir, {"add", "--file", padded}, u.as());
+    CHECK(large.exit_code != 0);
+    CHECK(large.err.find("max_definition_size") != std::string::npos);
+    d.signal(SIGTERM);
+    REQUIRE(d.wait_exit(10s));
+  }
+  auto store = skedd::open_sqlite_store(dir / "state/skedd.db");
+  REQUIRE(store.ok());
+  const auto versions = store.value()->job_versions("a");
+  REQUIRE(versions.ok());
+  REQUIRE(versions->size() == 3);
+  CHECK(versions->back().first == 7);
+}
+
+TEST_CASE("finding 10: root is answered while a user holds 300 connections", "[security][root]") {
+  const TestAccount& u = skedd::test::test_account_or_skip();
+  TempDir dir("skedd-security");
+  const std::string config = write_config(dir, "");
+  Daemon d(dir, config);
+  d.wait_for("listening");
+  const std::string sock = dir / "skedd.sock";
+  int ready[2];
+  REQUIRE(::pipe(ready) == 0);
+  const pid_t holder = ::fork();
+  REQUIRE(holder >= 0);
+  if (holder == 0) {
+    // As the user: 300 idle connections, held until killed.
+    if (::setgroups(0, nullptr) != 0 || ::setgid(u.gid) != 0 || ::setuid(u.uid) != 0) ::_exit(1);
+    for (int i = 0; i < 300; ++i) {
+      const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+      sockaddr_un addr{};
+      addr.sun_family = AF_UNIX;
+      std::strncpy(addr.sun_path, sock.c_str(), sizeof addr.sun_path - 1);
+      if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) ::_exit(2);
+    }
+    [[maybe_unused]] const auto n = ::write(ready[1], "x", 1);
+    ::pause();
+    ::_exit(0);
+  }
+  ::close(ready[1]);
+  char byte = 0;
+  REQUIRE(::read(ready[0], &byte, 1) == 1);
+  ::close(ready[0]);
+  // Every connection of the holder is accepted and either served or refused by now.
+  std::this_thread::sleep_for(500ms);
+  for (int i = 0; i < 3; ++i) {
+    const CommandResult status = skedctl(dir, {"status"});
+    SHOW(status);
+    CHECK(status.exit_code == 0);
+  }
+  const CommandResult theirs = skedctl(dir, {"status"}, u.as());
+  SHOW(theirs);
+  CHECK(theirs.exit_code != 0);
+  CHECK(theirs.err.find("too many connections of uid " + std::to_string(u.uid)) !=
+        std::string::npos);
+  ::kill(holder, SIGKILL);
+  ::waitpid(holder, nullptr, 0);
+  CHECK(skedd::test::wait_until([&] { return skedctl(dir, {"status"}, u.as()).exit_code == 0; },
+                                5000ms));
+}
+
+TEST_CASE("finding 11: a user's runs get their share of slots, and handler jobs are root's",
+          "[security][root]") {
+  const TestAccount& u = skedd::test::test_account_or_skip();
+  TempDir dir("skedd-security");
+  const std::string config = write_config(dir, "", "max_runs_per_user = 1\n");
+  Daemon d(dir, config);
+  d.wait_for("listening");
+  for (const char* name : {"one", "two"}) {
+    const std::string def =
+        user_file(dir, std::string(name) + ".toml",
+                  "[job." + std::string(name) + "]\nevery = \"1h\"\ncommand = \"sleep 1\"\n");
+    REQUIRE(skedctl(dir, {"add", "--file", def}, u.as()).exit_code == 0);
+    const std::string root_def =
+        dir.write(std::string("root-") + name + ".toml",
+                  "[job.root-" + std::string(name) + "]\nevery = \"1h\"\ncommand = \"sleep 1\"\n");
+    REQUIRE(skedctl(dir, {"add", "--file", root_def}).exit_code == 0);
+  }
+  for (const char* name : {"one", "two", "root-one", "root-two"}) {
+    REQUIRE(skedctl(dir, {"trigger", name}).exit_code == 0);
+  }
+  d.wait_for("run_finished", 4, {}, 20s);
+  auto run_of = [&](const std::string& job) { return skedctl_json(dir, {"runs", job})["runs"][0]; };
+  // The user's two runs one after the other; root's two at once.
+  const json one = run_of("one"), two = run_of("two");
+  const json first = one["started"] < two["started"] ? one : two;
+  const json second = one["started"] < two["started"] ? two : one;
+  CHECK(second["started"].get<std::string>() >= first["ended"].get<std::string>());
+  const json r1 = run_of("root-one"), r2 = run_of("root-two");
+  CHECK(r1["started"].get<std::string>() < r2["ended"].get<std::string>());
+  CHECK(r2["started"].get<std::string>() < r1["ended"].get<std::string>());
+
+  const std::string handler =
+      user_file(dir, "handler.toml", "[job.inside]\nevery = \"1h\"\nhandler = \"noop\"\n");
+  const CommandResult refused = skedctl(dir, {"add", "--file", handler}, u.as());
+  CHECK(refused.exit_code == 4);
+  CHECK(refused.err.find("allow_user_handlers") != std::string::npos);
+}
+
+TEST_CASE("a process that claims a run by its environment alone is not adopted",
+          "[security][root]") {
+  const TestAccount& u = skedd::test::test_account_or_skip();
+  TempDir dir("skedd-security");
+  const std::string config = write_config(dir, "[job.slow]\nevery = \"1h\"\ncommand = \"true\"\n");
+  {
+    Daemon first(dir, config);
+    first.wait_for("listening");
+    first.signal(SIGKILL);
+    REQUIRE(first.wait_exit(3000ms).has_value());
+  }
+  // A fire whose spawn began (its log exists) and whose pid was not recorded: skedd looks for
+  // its process. The user's process carries the run id, not the run's control FIFO.
+  const skedd::RunId run{4242};
+  const auto now = std::chrono::floor<std::chrono::seconds>(
+      skedd::Instant(std::chrono::duration_cast<skedd::Duration>(
+          std::chrono::system_clock::now().time_since_epoch())));
+  {
+    auto store = skedd::open_sqlite_store(dir / "state/skedd.db");
+    REQUIRE(store.ok());
+    store.value()->put_fire(skedd::PendingFire{"slow", now, now, 1, 0, run});
+    REQUIRE(store.value()->flush().ok());
+  }
+  dir.write("state/logs/slow.4242.log", "", 0600);
+  std::filesystem::create_directories(dir / "runs");
+  const std::string fifo = dir / "runs/4242.ctl";
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  const pid_t impostor = ::fork();
+  REQUIRE(impostor >= 0);
+  if (impostor == 0) {
+    ::setsid();
+    if (::setgroups(0, nullptr) != 0 || ::setgid(u.gid) != 0 || ::setuid(u.uid) != 0) ::_exit(1);
+    ::setenv("SKEDD_RUN_ID", "4242", 1);
+    ::execl("/bin/sleep", "sleep", "30", static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  REQUIRE(skedd::test::wait_until(
+      [&] {
+        return skedd::test::slurp("/proc/" + std::to_string(impostor) + "/environ")
+                   .find("SKEDD_RUN_ID=4242") != std::string::npos;
+      },
+      3000ms));
+  Daemon second(dir, config);
+  const json interrupted = second.wait_for("run_interrupted");
+  CHECK(interrupted["run"] == run.value);
+  CHECK(second.events_named("run_adopted").empty());
+  ::kill(impostor, SIGKILL);
+  ::waitpid(impostor, nullptr, 0);
 }

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <algorithm>
 #include <map>
 #include <set>
 #include <string>
@@ -34,6 +35,27 @@ struct DaemonConfig {
   std::vector<std::string> user_pools;
   /// Threads that run in-process handler runs; 0: one per CPU.
   int handler_threads = 0;
+
+  // Bounds on what users other than root control (root and the daemon's own user are exempt).
+  /// Run slots the runs of one user may hold at once; 0: max(1, max_concurrent_runs / 4).
+  int max_runs_per_user = 0;
+  /// Whether users may add jobs of in-process handlers (which run inside the daemon).
+  bool allow_user_handlers = false;
+  /// The largest log_max_size a user's job may have (its logs are charged to the user).
+  std::uint64_t max_log_size = 64ULL << 20;
+  /// Jobs one user may have added over the control socket.
+  int max_jobs_per_user = 1000;
+  /// The largest definition (TOML text) a user may add over the control socket, in bytes.
+  std::uint64_t max_definition_size = 64 << 10;
+  /// Control socket connections: in all, and of one user; users together may hold all but
+  /// the last 16 (kept for root).
+  int max_connections = 256;
+  int max_connections_per_user = 32;
+
+  /// max_runs_per_user with its default applied.
+  int runs_per_user() const {
+    return max_runs_per_user > 0 ? max_runs_per_user : std::max(1, max_concurrent_runs / 4);
+  }
   /// The in-process handlers the program registered (not read from the file): a job naming
   /// any other handler is a config error.
   std::set<std::string> handlers;
@@ -46,6 +68,8 @@ struct StoreConfig {
   int keep_days = 30;
   /// Writes queued and not yet committed from which on no new fires are taken (backpressure).
   int max_unwritten = 20000;
+  /// Versions of an API job's definition kept (older ones are deleted as new ones come).
+  int keep_versions = 10;
 };
 
 /// The [cron] table.

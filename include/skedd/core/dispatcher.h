@@ -19,6 +19,9 @@ namespace skedd {
 struct DispatchLimits {
   int max_concurrent_runs = 64;      ///< runs that may run at once, over all jobs and pools
   std::map<std::string, int> pools;  ///< pool name -> how many runs of the pool may run at once
+  /// How many runs of one share (DispatchPolicy::share: one user's) may run at once; 0: no
+  /// bound.
+  int per_share = 0;
 };
 
 /// The part of a job's definition that decides when its fires may start. Passed with each
@@ -28,6 +31,10 @@ struct DispatchPolicy {
   int priority = 0;  ///< higher starts first when the dispatcher is saturated
   std::string pool;  ///< empty: in no pool
   std::optional<Duration> starting_deadline;  ///< unset: a ready fire may wait forever
+  /// The share of run slots the job's runs count against (a user's: [daemon]
+  /// max_runs_per_user), bounded by DispatchLimits::per_share; 0: none (root's jobs).
+  /// REQUIRES: the same for every fire of a job (a job given another owner is a new job).
+  std::uint32_t share = 0;
 };
 
 /// What became of an offered fire.
@@ -103,8 +110,8 @@ class Dispatcher {
   void started(JobId job, RunId run);
 
   /// Counts a run that an earlier skedd started and this one adopted as running (global bound,
-  /// its pool, its job's overlap policy) until finished().
-  void adopt(JobId job, RunId run, const std::string& pool);
+  /// its pool and share, its job's overlap policy) until finished().
+  void adopt(JobId job, RunId run, const std::string& pool, std::uint32_t share = 0);
 
   /// Run `run` of `job` ended (or its spawn failed: then `run` need not have been passed to
   /// started(), and the job's oldest not-yet-started fire is released). Frees its global and
@@ -116,6 +123,8 @@ class Dispatcher {
   int running() const;
   /// Runs of `pool` counted as running; 0 for an unknown pool.
   int running_in_pool(const std::string& pool) const;
+  /// Runs of `share` counted as running.
+  int running_in_share(std::uint32_t share) const;
   /// Fires in the ready queue (not counting pending fires).
   std::size_t ready_size() const;
   /// True while `job` has a pending fire (overlap = queue or replace).
@@ -148,6 +157,7 @@ class Dispatcher {
     std::vector<std::string> starting;  ///< pools of taken fires not yet started, in order
     std::vector<StartKey> ready;        ///< this job's entries in ready_, in start order
     std::optional<Queued> pending;
+    std::uint32_t share = 0;  ///< of its runs (see DispatchPolicy::share)
   };
   struct JobIdHash {
     std::size_t operator()(JobId job) const { return std::hash<std::uint32_t>()(job.value); }
@@ -165,6 +175,7 @@ class Dispatcher {
   void release(JobId job, const std::string& pool);
   void settle(JobId job);
   bool pool_full(const std::string& pool) const;
+  bool share_full(std::uint32_t share) const;
 
   static bool busy(const JobState& job);
   static int running_count(const JobState& job);
@@ -172,8 +183,9 @@ class Dispatcher {
   DispatchLimits limits_;
   std::uint64_t next_seq_ = 0;
   int running_ = 0;
-  std::map<std::string, int> pool_running_;  ///< only pools with running runs
-  JobStates jobs_;                           ///< only jobs with runs or waiting fires
+  std::map<std::string, int> pool_running_;               ///< only pools with running runs
+  std::unordered_map<std::uint32_t, int> share_running_;  ///< only shares with running runs
+  JobStates jobs_;                                        ///< only jobs with runs or waiting fires
   /// Entries of jobs_ that became idle, and nodes of ready_ that were taken, kept to be
   /// reused (at most kSpareNodes of each): a busy scheduler made and freed both for every run.
   static constexpr std::size_t kSpareNodes = 4096;

@@ -141,8 +141,10 @@ class Store {
   virtual void put_paused(const std::string& job, bool paused) = 0;
   /// Records a version of a job's definition added over the API: its text (TOML) and that
   /// text's tree (config's definition_tree(), read back at start-up instead of the text).
+  /// `keep`: how many of the job's newest versions are kept, this one included (older ones
+  /// are deleted in the same write); 0: all.
   virtual void put_job_version(const std::string& job, int version, const std::string& definition,
-                               const std::string& tree, Instant created) = 0;
+                               const std::string& tree, Instant created, int keep = 0) = 0;
   /// Sets a daemon-wide value (such as the boot id @reboot jobs last ran in).
   virtual void put_meta(const std::string& key, const std::string& value) = 0;
   /// Ends the identity of job name `job` (it was removed, or a new job takes the name): its

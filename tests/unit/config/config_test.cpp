@@ -1017,3 +1017,44 @@ TEST_CASE("jobs with the same recurring schedule share it, one-shots and other z
   CHECK(j[2].schedule->next_after(t0, t0)->at ==
         skedd::parse_rfc3339("2026-06-02T01:00:00+02:00").value());
 }
+
+TEST_CASE("the bounds on users read, default and are range-checked", "[config]") {
+  TempDir dir;
+  dir.write("jobs.d/none.toml", "");
+  const Config defaults = load_ok(dir.write("skedd.toml", "[daemon]\nmax_concurrent_runs = 10\n"));
+  CHECK(defaults.daemon.runs_per_user() == 2);  // max(1, 10 / 4)
+  CHECK_FALSE(defaults.daemon.allow_user_handlers);
+  CHECK(defaults.daemon.max_log_size == 64u << 20);
+  CHECK(defaults.daemon.max_jobs_per_user == 1000);
+  CHECK(defaults.daemon.max_definition_size == 64u << 10);
+  CHECK(defaults.daemon.max_connections == 256);
+  CHECK(defaults.daemon.max_connections_per_user == 32);
+  CHECK(defaults.store.keep_versions == 10);
+  CHECK(load_ok(dir.write("skedd.toml", "[daemon]\nmax_concurrent_runs = 2\n"))
+            .daemon.runs_per_user() == 1);
+
+  const Config set = load_ok(dir.write(
+      "skedd.toml",
+      "[daemon]\nmax_runs_per_user = 3\nallow_user_handlers = true\nmax_log_size = \"1M\"\n"
+      "max_jobs_per_user = 5\nmax_definition_size = 2048\nmax_connections = 64\n"
+      "max_connections_per_user = 4\n[store]\nkeep_versions = 2\n"));
+  CHECK(set.daemon.runs_per_user() == 3);
+  CHECK(set.daemon.allow_user_handlers);
+  CHECK(set.daemon.max_log_size == 1u << 20);
+  CHECK(set.daemon.max_jobs_per_user == 5);
+  CHECK(set.daemon.max_definition_size == 2048u);
+  CHECK(set.daemon.max_connections == 64);
+  CHECK(set.daemon.max_connections_per_user == 4);
+  CHECK(set.store.keep_versions == 2);
+
+  const std::string bad = dir.write("skedd.toml",
+                                    "[daemon]\nmax_log_size = \"1K\"\n"
+                                    "max_connections = 8\n[store]\nkeep_versions = 0\n");
+  const auto refused = skedd::load_config(bad);
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().message.find("max_log_size") != std::string::npos);
+  CHECK(refused.error().message.find("max_connections: must be an integer from 32 to 100000") !=
+        std::string::npos);
+  CHECK(refused.error().message.find("keep_versions: must be an integer from 1 to 1000000") !=
+        std::string::npos);
+}
