@@ -138,7 +138,13 @@ void Engine::start(std::vector<ApiJob> api_jobs) {
   const std::string boot = boot_id();
   const auto stored_boot = store_.meta("boot_id");
   const bool same_boot = !boot.empty() && stored_boot && stored_boot.value() == boot;
-  same_boot_ = same_boot;
+  // Runs are adopted unless the store says another boot: a skedd killed before its first
+  // start had committed the boot id left runs of this boot all the same.
+  same_boot_ =
+      !(stored_boot && stored_boot.value() && !boot.empty() && *stored_boot.value() != boot);
+  // Before any fire is recorded: a run this skedd starts is committed after the boot it
+  // started in, so a skedd killed at any moment leaves its runs adoptable.
+  store_.put_meta("boot_id", boot);
 
   std::vector<std::pair<JobId, Instant>> catch_ups;
   Store::NextFires next_fires;
@@ -164,6 +170,7 @@ void Engine::start(std::vector<ApiJob> api_jobs) {
   // Pending fires are read before anything is written: recovery queues pending fires of its
   // own, which the writer may commit at any moment.
   auto pending = store_.pending_fires();
+  if (auto identities = store_.identities()) identity_since_ = std::move(identities.value());
   // A pending fire whose reserved run has a log file was being spawned: it is a run recorded
   // before its spawn, found (or found interrupted) as such.
   std::vector<RunRecord> spawning;
@@ -181,7 +188,7 @@ void Engine::start(std::vector<ApiJob> api_jobs) {
       record.state = RunState::kScheduled;
       record.started = p.due;
       record.log_path = log;
-      if (const std::optional<JobId> job = job_by_name_.find(p.job)) {
+      if (const std::optional<JobId> job = job_of_record(p.job, p.run)) {
         record.checkpoint = earlier_checkpoint(*job, p.scheduled, p.attempt);
       }
       spawning.push_back(std::move(record));
@@ -193,6 +200,7 @@ void Engine::start(std::vector<ApiJob> api_jobs) {
   recover_runs(now, std::move(spawning));
   if (pending) {
     recover_pending(pending.value(), now);
+    identity_since_.clear();  // recovery is done; later retirements are the store's to keep
   } else {
     log_event(warn, "store_read_failed", {{"error", pending.error().message}});
   }
@@ -206,7 +214,6 @@ void Engine::start(std::vector<ApiJob> api_jobs) {
   // Loading many jobs leaves freed buffers (definitions, parse trees) scattered through the
   // heap: give those pages back.
   ::malloc_trim(0);
-  store_.put_meta("boot_id", boot);
   store_.put_meta("last_seen", format_rfc3339_utc(now));
   prune_history();
   child_signal_.async_wait([this](const boost::system::error_code& ec, int) {
@@ -232,7 +239,11 @@ void Engine::recover_runs(Instant now, std::vector<RunRecord> spawning) {
   for (RunRecord& record : unspawned.value()) {
     struct stat st {};
     if (record.log_path.empty() || ::lstat(record.log_path.c_str(), &st) != 0) {
-      const std::optional<JobId> job = job_by_name_.find(record.job);
+      const std::optional<JobId> job = job_of_record(record.job, record.run);
+      if (!job && job_by_name_.contains(record.job)) {
+        store_.delete_run(record.run);  // of an ended identity: never offered to the new one
+        continue;
+      }
       if (!job) continue;  // kept until its job is back
       StoreGroup group(store_);
       store_.delete_run(record.run);
@@ -252,7 +263,9 @@ void Engine::recover_runs(Instant now, std::vector<RunRecord> spawning) {
     running->push_back(std::move(record));
   }
   for (RunRecord& record : running.value()) {
-    const std::optional<JobId> job = job_by_name_.find(record.job);
+    // A run of an ended identity of the name is not the loaded job's: never adopted as one of
+    // its runs, nor resumed as its fire.
+    const std::optional<JobId> job = job_of_record(record.job, record.run);
     // The same boot, pid and process start time: the very process the earlier skedd started
     // (a start time counts from boot: after a reboot another process may have the same pair).
     const bool alive = same_boot_ && record.pid && record.pid_start &&
@@ -291,6 +304,7 @@ void Engine::recover_runs(Instant now, std::vector<RunRecord> spawning) {
 
 void Engine::recover_pending(const std::vector<PendingFire>& pending, Instant now) {
   for (const PendingFire& p : pending) {
+    if (job_by_name_.contains(p.job) && !job_of_record(p.job, p.run)) continue;  // ended identity
     const std::optional<JobId> job = job_by_name_.find(p.job);
     if (!job) {
       log_event(warn, "pending_fire_kept",
@@ -489,9 +503,14 @@ void Engine::change_job(JobId id, SpecPtr shared) {
   log_job(id, "job_changed");
 }
 
-void Engine::remove_job(const std::string& name, JobId id) {
+void Engine::remove_job(const std::string& job_name, JobId id) {
+  const std::string name = job_name;  // `job_name` may be the removed spec's own
   scheduler_.remove(id);
-  jobs_[id.value].removed = true;
+  // Its definition is let go (its running runs hold their own): the slot, kept so that ids
+  // are never reused, holds only its name, for the fires of it that are still to be dropped.
+  auto tombstone = std::make_shared<JobSpec>();
+  tombstone->name = name;
+  jobs_[id.value] = Job{std::move(tombstone), true};
   retire_identity(name);
   log_event(info, "job_removed", {{"job", name}});
 }
@@ -526,6 +545,12 @@ DispatchPolicy Engine::policy_of(const JobSpec& spec) const {
       policy.share = static_cast<std::uint32_t>(*uid) + 1;
   }
   return policy;
+}
+
+std::optional<JobId> Engine::job_of_record(const std::string& name, RunId run) const {
+  const auto since = identity_since_.find(name);
+  if (since != identity_since_.end() && run.value < since->second.value) return std::nullopt;
+  return job_by_name_.find(name);
 }
 
 void Engine::retire_identity(const std::string& name) {
@@ -971,6 +996,8 @@ void Engine::maybe_retry(const RunOutcome& run) {
   if (shutting_down_) return;
   if (run.state != RunState::kFailed && run.state != RunState::kTimedOut) return;
   if (!run.retryable) return;
+  // A removed job's identity has ended: a retry would be a fire of the next job of its name.
+  if (jobs_[run.job.value].removed) return;
   if (run.fire.attempt - run.fire.resumes > run.spec->options->retries) return;
   Fire next = run.fire;
   ++next.attempt;

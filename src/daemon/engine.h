@@ -156,6 +156,9 @@ class Engine {
   void retire_identity(const std::string& name);
   /// The job's dispatch policy, with the share of run slots of the user it runs as.
   DispatchPolicy policy_of(const JobSpec& spec) const;
+  /// The loaded job a recorded run or pending fire `run` of job name `name` belongs to:
+  /// nullopt when none is loaded, or when `run` is of an identity of the name that ended.
+  std::optional<JobId> job_of_record(const std::string& name, RunId run) const;
   /// Whether two definitions of a job run as the same user (else they are two jobs).
   static bool same_owner(const JobSpec& a, const JobSpec& b);
   /// Gives the runs recorded without an owner (by a skedd before owners were recorded) to
@@ -306,6 +309,8 @@ class Engine {
   /// This boot is the one the store last ran in (boot ids compared at start): only then can
   /// a recorded run's process still be running.
   bool same_boot_ = false;
+  /// Store::identities(), read at start for recovery.
+  std::map<std::string, RunId> identity_since_;
   bool paused_all_ = false;
   bool draining_ = false;
   ApiJobs api_jobs_;  ///< their specs shared with jobs_ while loaded

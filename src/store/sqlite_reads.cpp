@@ -261,6 +261,21 @@ Status SqliteStore::for_each_latest_job_version(const VersionVisitor& visit) {
   }
 }
 
+Result<std::map<std::string, RunId>> SqliteStore::identities() {
+  std::lock_guard lock(read_mu_);
+  try {
+    SQLite::Statement q(*reader_db_, "SELECT job, since_run FROM identities");
+    std::map<std::string, RunId> out;
+    while (q.executeStep()) {
+      out[q.getColumn(0).getString()] =
+          RunId{static_cast<std::uint64_t>(q.getColumn(1).getInt64())};
+    }
+    return out;
+  } catch (const std::exception& e) {
+    return Error::io(std::string("reading job identities: ") + e.what());
+  }
+}
+
 Result<std::optional<std::string>> SqliteStore::meta(const std::string& key) {
   std::lock_guard lock(read_mu_);
   try {

@@ -172,6 +172,35 @@ Status migrate(SQLite::Database& db, const std::string& path) {
   return Ok{};
 }
 
+// A skedd that ended while it held job rows back (see kJobRowsAge) left kHeldSinceKey: the
+// last fires of those rows are only in its runs and pending fires from that id on. They are
+// written into job_state now, before this store holds rows of its own and moves the key past
+// them (which lost a fire's last-fire record after two restarts, so that a third start caught
+// the fire up as missed although it had run).
+void fold_held_rows(SQLite::Database& db) {
+  SQLite::Statement since(db, "SELECT value FROM meta WHERE key = ?");
+  since.bind(1, sqlite_store::kHeldSinceKey);
+  if (!since.executeStep()) return;
+  const std::int64_t low = std::stoll(since.getColumn(0).getString());
+  since.reset();
+  SQLite::Transaction tx(db);
+  for (const char* select :
+       {"SELECT r.job, MAX(r.scheduled_us) FROM runs r LEFT JOIN identities i ON i.job = r.job "
+        "WHERE r.id >= ?1 AND r.id >= IFNULL(i.since_run, 0) GROUP BY r.job",
+        "SELECT job, MAX(scheduled_us) FROM pending_fires WHERE run >= ?1 GROUP BY job"}) {
+    SQLite::Statement fold(
+        db, std::string("INSERT INTO job_state (job, last_fire_us) ") + select +
+                " ON CONFLICT (job) DO UPDATE SET last_fire_us = "
+                "MAX(IFNULL(last_fire_us, excluded.last_fire_us), excluded.last_fire_us)");
+    fold.bind(1, low);
+    fold.exec();
+  }
+  SQLite::Statement done(db, "DELETE FROM meta WHERE key = ?");
+  done.bind(1, sqlite_store::kHeldSinceKey);
+  done.exec();
+  tx.commit();
+}
+
 }  // namespace
 
 Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& path,
@@ -190,6 +219,7 @@ Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& path,
     }
     writer->exec(options.full_sync ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL");
     if (auto s = migrate(*writer, path); !s) return s.error();
+    fold_held_rows(*writer);
     writer->exec("PRAGMA wal_autocheckpoint = 0");
     const auto page_size = writer->execAndGet("PRAGMA page_size").getInt64();
     writer->exec("PRAGMA journal_size_limit = " +

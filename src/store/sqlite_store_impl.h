@@ -252,6 +252,7 @@ class SqliteStore final : public Store {
   Result<std::vector<std::string>> paused() override;
   Result<std::vector<std::pair<int, std::string>>> job_versions(const std::string& job) override;
   Status for_each_latest_job_version(const VersionVisitor& visit) override;
+  Result<std::map<std::string, RunId>> identities() override;
   Result<std::optional<std::string>> meta(const std::string& key) override;
   Result<std::vector<std::string>> prune(std::size_t keep_runs,
                                          std::optional<Instant> cutoff) override;

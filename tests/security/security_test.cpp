@@ -193,9 +193,10 @@ TEST_CASE("finding 3: a reused job name hands over no runs, logs, fires or check
       dir.write("failing.toml",
                 "[job.db-backup]\nevery = \"1h\"\nretries = 3\nretry_backoff = \"1h\"\n"
                 "command = \"echo root-secret; echo checkpoint root-cp >&3; exit 1\"\n");
-  const std::string running = dir.write(
-      "running.toml",
-      "[job.db-running]\nevery = \"1h\"\ncommand = \"echo root-secret; exec sleep 60\"\n");
+  const std::string running =
+      dir.write("running.toml",
+                "[job.db-running]\nevery = \"1h\"\nretries = 2\nretry_backoff = \"1s\"\n"
+                "command = \"echo root-secret; sleep 4; exit 1\"\n");
   const std::string mine =
       user_file(dir, "mine.toml",
                 "[job.db-backup]\nevery = \"1h\"\n"
@@ -242,6 +243,14 @@ TEST_CASE("finding 3: a reused job name hands over no runs, logs, fires or check
     CHECK(std::count(ids.begin(), ids.end(), failed_run) == 1);
     CHECK(std::count(ids.begin(), ids.end(), running_run) == 1);
     CHECK(skedctl(dir, {"logs", running_run}).out == "root-secret\n");
+    // The removed job's run fails after its removal: no retry, which would be a fire of the
+    // new job of its name.
+    d.wait_for(
+        "run_finished", [](const json& e) { return e["job"] == "db-running"; }, 15s);
+    std::this_thread::sleep_for(1500ms);  // a retry (1 s backoff) would be scheduled by now
+    CHECK(d.events_named("retry_scheduled", [](const json& e) {
+             return e["job"] == "db-running";
+           }).empty());
     d.signal(SIGTERM);
     REQUIRE(d.wait_exit(10s));
   }
@@ -601,4 +610,44 @@ TEST_CASE("a process that claims a run by its environment alone is not adopted",
   CHECK(second.events_named("run_adopted").empty());
   ::kill(impostor, SIGKILL);
   ::waitpid(impostor, nullptr, 0);
+}
+
+TEST_CASE("a run left by skedd in another boot is not adopted, whatever its pid",
+          "[security][root]") {
+  if (::geteuid() != 0) std::_Exit(77);
+  TempDir dir("skedd-security");
+  const std::string config =
+      write_config(dir, "[job.long]\nevery = \"1h\"\ncommand = \"exec sleep 30\"\n");
+  pid_t pid = 0;
+  {
+    Daemon first(dir, config);
+    first.wait_for("listening");
+    REQUIRE(skedctl(dir, {"trigger", "long"}).exit_code == 0);
+    pid = first.wait_for("run_started")["pid"].get<pid_t>();
+    first.leave_runs();
+    first.signal(SIGKILL);
+    REQUIRE(first.wait_exit(3000ms).has_value());
+  }
+  {
+    // As if the machine had rebooted since: the same pid and start time prove nothing then.
+    auto store = skedd::open_sqlite_store(dir / "state/skedd.db");
+    REQUIRE(store.ok());
+    store.value()->put_meta("boot_id", "a-boot-before-this-one");
+    REQUIRE(store.value()->flush().ok());
+  }
+  Daemon second(dir, config);
+  const json interrupted = second.wait_for("run_interrupted");
+  CHECK(interrupted["job"] == "long");
+  CHECK(second.events_named("run_adopted").empty());
+  ::kill(pid, SIGKILL);
+}
+
+TEST_CASE("a socket directory others can write to is refused", "[security][root]") {
+  if (::geteuid() != 0) std::_Exit(77);
+  TempDir dir("skedd-security");
+  const std::string config = write_config(dir, "");
+  ::chmod(dir.path().c_str(), 0777);
+  Daemon d(dir, config);
+  CHECK(d.wait_exit(10s).value_or(-1) != 0);
+  CHECK(d.log_text().find("is writable by group or others") != std::string::npos);
 }

@@ -202,6 +202,9 @@ class Store {
   using VersionVisitor = std::function<void(
       const std::string& job, int version, const std::string& definition, const std::string& tree)>;
   virtual Status for_each_latest_job_version(const VersionVisitor& visit) = 0;
+  /// The first run id of the current identity of each job name whose identity was retired
+  /// (see retire_job()): a recorded run or pending fire below it is of an ended identity.
+  virtual Result<std::map<std::string, RunId>> identities() = 0;
   /// A daemon-wide value, or nullopt when never set.
   virtual Result<std::optional<std::string>> meta(const std::string& key) = 0;
 };

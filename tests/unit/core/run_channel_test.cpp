@@ -51,6 +51,8 @@ TEST_CASE("run channel errors quote the line", "[run_channel]") {
   const std::string huge = "checkpoint " + std::string(skedd::kMaxCheckpoint + 1, 'x');
   CHECK(error_of(huge) ==
         "checkpoint longer than 65536 bytes in \"checkpoint " + std::string(29, 'x') + "...\"");
+  // Stored whole, it would reach the next attempt's SKEDD_CHECKPOINT cut at the NUL.
+  CHECK(error_of(std::string("checkpoint step\0two", 20)).find("checkpoint holds a NUL byte") == 0);
 }
 
 TEST_CASE("the line splitter returns whole lines and cuts runaway ones", "[run_channel]") {

@@ -1041,3 +1041,37 @@ TEST_CASE("a retired job name starts an identity with an empty history", "[store
   REQUIRE(store->flush().ok());
   CHECK(store->runs(skedd::RunQuery("report"))->front().owner == 1001u);
 }
+
+TEST_CASE("regression: a fire's held last fire survives two crashes in a row", "[store]") {
+  // The kill loop's seed 2263654216 (and 106469637): a fire taken by one skedd, killed while
+  // its job row was held back, was run by the next; that skedd held rows of its own, which
+  // moved the key of held rows past the fire's run. The third start found no last fire for
+  // the job and caught the fire up as missed_while_down although it had run.
+  skedd::test::TempDir dir("skedd-store-test");
+  const std::string path = dir / "skedd.db";
+  {
+    auto store = open(path);
+    store->put_fire_taken(pending_at("a", "2026-03-08T07:30:00Z", 7), at("2026-03-08T07:31:00Z"));
+    REQUIRE(store->flush().ok());
+    committed_copy(path, dir / "first-crash.db");
+  }
+  const std::string second = dir / "first-crash.db";
+  {
+    auto store = open(second);
+    // The next skedd runs the fire (its run settles the pending fire) and takes another job's.
+    store->put_run(run(7, "a", RunState::kSucceeded));
+    store->put_fire_taken(pending_at("b", "2026-03-08T07:40:00Z", 20), at("2026-03-08T07:41:00Z"));
+    REQUIRE(store->flush().ok());
+    committed_copy(second, dir / "second-crash.db");
+  }
+  {
+    SQLite::Database db(dir / "second-crash.db", SQLite::OPEN_READONLY);
+    SQLite::Statement q(db, "SELECT key, value FROM meta");
+    while (q.executeStep()) WARN(q.getColumn(0).getString() << "=" << q.getColumn(1).getString());
+    SQLite::Statement j(db, "SELECT job, last_fire_us FROM job_state");
+    while (j.executeStep()) WARN(j.getColumn(0).getString() << " " << j.getColumn(1).getInt64());
+  }
+  const auto last = open(dir / "second-crash.db")->last_fires().value();
+  CHECK(last.at("a") == at("2026-03-08T07:30:00Z"));
+  CHECK(last.at("b") == at("2026-03-08T07:40:00Z"));
+}
