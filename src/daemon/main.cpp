@@ -346,14 +346,21 @@ int main(int argc, char** argv) {
       });
     };
     wait_reload();
+    // Any user's `crontab -e` changes the spool, and a change reloads the whole config: the
+    // next change is looked at only after ten times what that reload took (at least the 1 s
+    // poll), so that users editing crontabs keep the loop reloading a tenth of the time at most.
+    auto cron_next_look = std::chrono::steady_clock::now();
     std::function<void()> watch_crontabs = [&] {
       cron_watch.expires_after(std::chrono::seconds(1));
       cron_watch.async_wait([&](const boost::system::error_code& e) {
         if (e) return;
-        if (!cron_sources.empty() && skedd::crontab_fingerprint(cron_sources) != cron_seen) {
+        const auto now = std::chrono::steady_clock::now();
+        if (!cron_sources.empty() && now >= cron_next_look &&
+            skedd::crontab_fingerprint(cron_sources) != cron_seen) {
           skedd::log_event(spdlog::level::info, "crontab_changed", {});
           cron_seen = skedd::crontab_fingerprint(cron_sources);
           (void)reload();
+          cron_next_look = now + 10 * (std::chrono::steady_clock::now() - now);
         }
         watch_crontabs();
       });

@@ -264,13 +264,8 @@ void Supervisor::read_control(Run& run) {
   // At most kControlBytesPerWakeup now, unless the run has ended (then the channel holds at
   // most its pipe's size, and nothing more comes).
   const bool ended = run.pid <= 0 || !run_by_pid_.contains(run.pid);
-  for (std::size_t total = 0; ended || total < kControlBytesPerWakeup;) {
-    const ssize_t n =
-        ::read(run.control->native_handle(), run.read_buffer.data(), run.read_buffer.size());
-    if (n <= 0) break;  // EAGAIN: drained (skedd holds a writer itself, so never 0)
-    run.lines.append(std::string_view(run.read_buffer.data(), static_cast<std::size_t>(n)));
-    total += static_cast<std::size_t>(n);
-  }
+  read_channel(run.control->native_handle(), run.lines, run.read_buffer,
+               ended ? 0 : kControlBytesPerWakeup);
 }
 
 void Supervisor::handle_lines(Run& run, bool to_end) {

@@ -126,6 +126,17 @@ Result<bool> enforce_log_cap(const std::string& log_path, std::uint64_t cap) {
   return true;
 }
 
+std::size_t read_channel(int fd, LineSplitter& lines, std::span<char> buffer, std::size_t cap) {
+  std::size_t total = 0;
+  while (cap == 0 || total < cap) {
+    const ssize_t n = ::read(fd, buffer.data(), buffer.size());
+    if (n <= 0) break;  // EAGAIN: drained (skedd holds a writer itself, so never 0)
+    lines.append(std::string_view(buffer.data(), static_cast<std::size_t>(n)));
+    total += static_cast<std::size_t>(n);
+  }
+  return total;
+}
+
 std::string read_tail(const std::string& path, std::size_t max_bytes) {
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd.valid()) return {};

@@ -4,9 +4,11 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <span>
 #include <string>
 
 #include "skedd/core/run.h"
+#include "skedd/core/run_channel.h"
 #include "skedd/util/result.h"
 #include "util/unique_fd.h"
 
@@ -32,6 +34,12 @@ struct RunFiles {
 /// close-on-exec. The error names the path.
 Result<RunFiles> create_run_files(const std::string& state_dir, const std::string& runtime_dir,
                                   const std::string& job, RunId run, uid_t owner, gid_t group);
+
+/// Reads what the non-blocking descriptor `fd` (a run's control channel) holds into `lines`,
+/// through `buffer`, until it is drained or at least `cap` bytes were read (0: no cap), and
+/// returns how many bytes were read: at most `cap` plus one buffer's size, so that a run that
+/// writes without pause cannot keep its reader in one call.
+std::size_t read_channel(int fd, LineSplitter& lines, std::span<char> buffer, std::size_t cap);
 
 /// STATE/logs/JOB.RUN.log: where create_run_files puts the run's log.
 std::string run_log_path(const std::string& state_dir, const std::string& job, RunId run);

@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <array>
 #include <csignal>
 #include <fstream>
 #include <iterator>
@@ -144,4 +145,41 @@ TEST_CASE("a log over its cap is copied aside and truncated", "[spawner]") {
   CHECK(slurp(log).empty());
   CHECK(slurp(log + ".1") == std::string(50, 'b'));  // the newest 50 bytes
   CHECK(skedd::read_tail(log + ".1", 3) == "bbb");
+}
+
+TEST_CASE("a run's control channel is read at most a capped amount per call", "[spawner]") {
+  // A run writing without pause: 1 MiB of lines waiting in the channel.
+  int fds[2];
+  REQUIRE(::pipe2(fds, O_NONBLOCK | O_CLOEXEC) == 0);
+  ::fcntl(fds[1], F_SETPIPE_SZ, 1 << 20);
+  const std::string line = "heartbeat\n";
+  std::size_t written = 0;
+  for (;;) {
+    const ssize_t n = ::write(fds[1], line.data(), line.size());
+    if (n <= 0) break;
+    written += static_cast<std::size_t>(n);
+  }
+  REQUIRE(written > 256 * 1024);
+  skedd::LineSplitter lines;
+  std::array<char, 4096> buffer{};
+  constexpr std::size_t kCap = 64 * 1024;
+  std::size_t read = 0;
+  int calls = 0;
+  while (read < written) {
+    const std::size_t n = skedd::read_channel(fds[0], lines, buffer, kCap);
+    CHECK(n <= kCap + buffer.size());
+    REQUIRE(n > 0);
+    read += n;
+    ++calls;
+  }
+  CHECK(calls >= static_cast<int>(written / (kCap + buffer.size())));
+  // Uncapped (the run has ended): drained in one call.
+  REQUIRE(::write(fds[1], line.data(), line.size()) == static_cast<ssize_t>(line.size()));
+  CHECK(skedd::read_channel(fds[0], lines, buffer, 0) == line.size());
+  std::string got;
+  std::size_t complete = 0;
+  while (lines.next(got)) ++complete;
+  CHECK(complete == (written + line.size()) / line.size());
+  ::close(fds[0]);
+  ::close(fds[1]);
 }
