@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -650,4 +651,36 @@ TEST_CASE("a socket directory others can write to is refused", "[security][root]
   Daemon d(dir, config);
   CHECK(d.wait_exit(10s).value_or(-1) != 0);
   CHECK(d.log_text().find("is writable by group or others") != std::string::npos);
+}
+
+TEST_CASE("a user's limit_nofile may not raise the limit runs get by default", "[security][root]") {
+  const TestAccount& u = skedd::test::test_account_or_skip();
+  // skedd raises its own soft limit to the hard one at start; runs get the soft limit it
+  // started with. At 9f16e47 a user's job could ask for up to the hard one. The daemon is
+  // started with a soft limit below its hard one, as a login session has.
+  rlimit original{};
+  REQUIRE(::getrlimit(RLIMIT_NOFILE, &original) == 0);
+  rlimit lim = original;
+  lim.rlim_cur = std::min<rlim_t>(1024, original.rlim_max / 2);
+  REQUIRE(::setrlimit(RLIMIT_NOFILE, &lim) == 0);
+  struct Restore {
+    rlimit limit;
+    ~Restore() { ::setrlimit(RLIMIT_NOFILE, &limit); }
+  } restore{original};
+  TempDir dir("skedd-security");
+  const std::string config = write_config(dir, "");
+  Daemon d(dir, config);
+  d.wait_for("listening");
+  auto add = [&](rlim_t n) {
+    const std::string def = user_file(
+        dir, "nofile.toml",
+        "[job.files]\nevery = \"1h\"\ncommand = \"true\"\nlimit_nofile = " + std::to_string(n) +
+            "\n");
+    return skedctl(dir, {"add", "--file", def}, u.as());
+  };
+  const CommandResult raised = add(lim.rlim_cur + 1);
+  CHECK(raised.exit_code == 4);
+  CHECK(raised.err.find("raises the limit (" + std::to_string(lim.rlim_cur) + ")") !=
+        std::string::npos);
+  CHECK(add(lim.rlim_cur).exit_code == 0);
 }
