@@ -499,52 +499,55 @@ void Supervisor::finish(Run& run, RunState state, std::optional<int> exit_code,
   if (!leftover_groups_.count(run.id.value)) runs_.erase(run.id);
 }
 
+template <typename Work, typename Then>
+void Supervisor::off_loop(Work work, Then then) {
+  // The result goes back through a shared_ptr: asio handlers must be copyable, a Result of a
+  // descriptor is not. Dropped when the supervisor has gone meanwhile.
+  asio::post(files_, [this, alive = std::weak_ptr<const int>(alive_), work = std::move(work),
+                      then = std::move(then)]() mutable {
+    auto result = std::make_shared<decltype(work())>(work());
+    asio::post(io_, [alive, result, then = std::move(then)]() mutable {
+      if (alive.lock()) then(*result);
+    });
+  });
+}
+
 void Supervisor::check_log(Run& run) {
   // On the file thread: a rotation copies up to log_max_size bytes. One check at a time per
   // run; a run that ends meanwhile is not waited for (its log stays where it is).
   if (run.log_check_running || run.files.log_path.empty()) return;
   run.log_check_running = true;
-  std::weak_ptr<const int> alive = alive_;
-  asio::post(files_, [this, alive, id = run.id, job = run.spec->name, log = run.files.log_path,
-                      cap = run.spec->options->log_max_size] {
-    auto rotated = enforce_log_cap(log, cap);
-    asio::post(io_, [this, alive, id, job,
-                     rotated = std::make_shared<decltype(rotated)>(std::move(rotated))] {
-      if (!alive.lock()) return;
-      if (auto it = runs_.find(id); it != runs_.end()) it->second->log_check_running = false;
-      if (!*rotated) {
-        log_event(warn, "log_check_failed",
-                  {{"run", id.value}, {"error", rotated->error().message}});
-      } else if (rotated->value()) {
-        log_event(info, "log_rotated", {{"job", job}, {"run", id.value}});
-      }
-    });
-  });
+  off_loop([log = run.files.log_path,
+            cap = run.spec->options->log_max_size] { return enforce_log_cap(log, cap); },
+           [this, id = run.id, job = run.spec->name](const Result<bool>& rotated) {
+             if (auto it = runs_.find(id); it != runs_.end()) it->second->log_check_running = false;
+             if (!rotated) {
+               log_event(warn, "log_check_failed",
+                         {{"run", id.value}, {"error", rotated.error().message}});
+             } else if (rotated.value()) {
+               log_event(info, "log_rotated", {{"job", job}, {"run", id.value}});
+             }
+           });
 }
 
 void Supervisor::mail(const Run& run) {
   // Composed on the file thread (it reads the log: a slow disk must not stall the loop), sent
   // from the loop, where sendmail's exit is reaped like any child's.
-  std::shared_ptr<const JobSpec> spec = run.spec;
-  const RunId id = run.id;
-  std::weak_ptr<const int> alive = alive_;
-  asio::post(
-      files_, [this, alive, spec, id, sendmail = options_.sendmail, log = run.files.log_path] {
-        auto composed = compose_mail(sendmail, *spec, log);
-        asio::post(io_, [this, alive, spec, id, sendmail,
-                         composed = std::make_shared<decltype(composed)>(std::move(composed))] {
-          if (!alive.lock()) return;
-          Status sent = Ok{};
-          if (!*composed) {
-            sent = composed->error();
-          } else if (composed->value()) {
-            sent = send_mail(spawner_, sendmail, *spec, *composed->value());
-          }
-          if (!sent) {
-            log_event(warn, "mail_failed",
-                      {{"job", spec->name}, {"run", id.value}, {"error", sent.error().message}});
-          }
-        });
+  off_loop(
+      [spec = run.spec, sendmail = options_.sendmail, log = run.files.log_path] {
+        return compose_mail(sendmail, *spec, log);
+      },
+      [this, spec = run.spec, id = run.id](const Result<std::optional<MailMessage>>& composed) {
+        Status sent = Ok{};
+        if (!composed) {
+          sent = composed.error();
+        } else if (composed.value()) {
+          sent = send_mail(spawner_, options_.sendmail, *spec, *composed.value());
+        }
+        if (!sent) {
+          log_event(warn, "mail_failed",
+                    {{"job", spec->name}, {"run", id.value}, {"error", sent.error().message}});
+        }
       });
 }
 

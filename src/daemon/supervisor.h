@@ -128,6 +128,10 @@ class Supervisor {
   void finish(Run& run, RunState state, std::optional<int> exit_code, std::optional<int> signal,
               const std::string& message);
   void release_cgroup(const Run& run);
+  /// Runs `work` on the file thread, then `then(result)` on the loop's thread (unless the
+  /// supervisor is gone by then).
+  template <typename Work, typename Then>
+  void off_loop(Work work, Then then);
   /// Writes and logs the run's latest progress when a line of it waits (coalescing).
   void write_progress(Run& run);
   /// Keeps the run's log under its log_max_size, on the file thread.

@@ -129,21 +129,22 @@ TEST_CASE("finding 1: a user's run never executes as another uid, whatever the a
   REQUIRE(::chown(evil.c_str(), u.uid, u.gid) == 0);
   Daemon d(dir, config);
   d.wait_for("listening");
+  // A user's job running `evil` from its PATH, every `every`.
+  auto evil_job = [&](const std::string& name, const std::string& every) {
+    return user_file(dir, name + ".toml",
+                     "[job." + name + "]\nevery = \"" + every +
+                         "\"\ncommand = [\"evil\"]\nenv = { PATH = \"" + bin + "\" }\n");
+  };
   constexpr int kJobs = 40;
   for (int i = 0; i < kJobs; ++i) {
     const std::string name = "evil-" + std::to_string(i);
-    const std::string def = user_file(dir, name + ".toml",
-                                      "[job." + name + "]\nevery = \"1h\"\ncommand = [\"evil\"]\n" +
-                                          "env = { PATH = \"" + bin + "\" }\n");
+    const std::string def = evil_job(name, "1h");
     REQUIRE(skedctl(dir, {"add", "--file", def}, u.as()).exit_code == 0);
     REQUIRE(output_of_a_run(dir, name, u.as()) == "evil as " + std::to_string(u.uid) + "\n");
   }
   // Updating every job frees its old definition.
   for (int i = 0; i < kJobs; ++i) {
-    const std::string name = "evil-" + std::to_string(i);
-    const std::string def = user_file(dir, name + ".toml",
-                                      "[job." + name + "]\nevery = \"2h\"\ncommand = [\"evil\"]\n" +
-                                          "env = { PATH = \"" + bin + "\" }\n");
+    const std::string def = evil_job("evil-" + std::to_string(i), "2h");
     REQUIRE(skedctl(dir, {"update", "--file", def}, u.as()).exit_code == 0);
   }
   for (int i = 0; i < kJobs; ++i) {
