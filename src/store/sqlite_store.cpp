@@ -101,6 +101,7 @@ void SqliteStore::restart_wal() {
   // without bound. This copies it all, waiting for readers (busy_timeout), and the next
   // commit starts it over (its file truncated to wal_limit_pages_ by journal_size_limit).
   try {
+    std::lock_guard lock(checkpoint_mu_);
     writer_db_->exec("PRAGMA wal_checkpoint(RESTART)");
   } catch (const std::exception&) {
     // Busy past the timeout, or failing: tried again after a later commit.
@@ -115,7 +116,8 @@ void SqliteStore::checkpoint_loop() {
     if (stop_) break;
     lock.unlock();
     try {
-      // PASSIVE: copies what no reader still needs, never blocks the writer.
+      // PASSIVE: copies what no reader still needs, never blocks the writer's commits.
+      std::lock_guard checkpointing(checkpoint_mu_);
       checkpoint_db_->exec("PRAGMA wal_checkpoint(PASSIVE)");
     } catch (const std::exception&) {
       // Busy or failing: the WAL keeps the data; the next round tries again.

@@ -296,6 +296,9 @@ class SqliteStore final : public Store {
   std::unique_ptr<SQLite::Database> reader_db_;      // GUARDED_BY(read_mu_)
   std::unique_ptr<SQLite::Database> checkpoint_db_;  // only the checkpoint thread uses it
   std::thread checkpoint_thread_;
+  // One checkpoint at a time: a RESTART that meets the passive one running gives up at once
+  // (SQLite allows one checkpointer), and the WAL grows by a batch each time it does.
+  std::mutex checkpoint_mu_;
   std::mutex read_mu_;
 
   std::mutex mu_;
