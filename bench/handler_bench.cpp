@@ -23,7 +23,6 @@
 
 #include <unistd.h>
 
-#include <spdlog/spdlog.h>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
@@ -229,7 +228,6 @@ int main(int argc, char** argv) {
   const double spread = argc > 4 ? std::stod(argv[4]) : 20;
   const fs::path dir = fs::path(argc > 5 ? argv[5] : "/var/tmp") /
                        ("skedd-bench-handlers-" + std::to_string(::getpid()));
-  spdlog::set_level(spdlog::level::warn);  // an embedding program chooses its log level
   const std::string overlap = argc > 6 ? argv[6] : "skip";
   if (jobs > 0) throughput(jobs, window, dir, overlap);
   // The kernel's writeback of the first part's files (hundreds of MB at 100,000 jobs, and

@@ -17,8 +17,6 @@
 #include <cstdio>
 #include <fstream>
 
-#include <spdlog/spdlog.h>
-
 #include "bench_support.h"
 #include "skedd/config/config.h"
 #include "skedd/embed/embedded_scheduler.h"
@@ -66,7 +64,6 @@ void prepare(const fs::path& state, std::size_t n) {
 
 // In the child: load `state` and print "seconds rss_kb jobs rss_kb_after_a_listing".
 int measure(const fs::path& state) {
-  spdlog::set_level(spdlog::level::warn);
   skedd::EmbeddedOptions options;
   options.state_dir = state.string();
   options.timezone = "UTC";

@@ -18,7 +18,7 @@
 #include "ctl/client.h"
 #include "ctl/command.h"
 #include "ctl/table.h"
-#include "embed/builtin_handlers.h"
+#include "daemon/builtin_handlers.h"
 #include "skedd/config/config.h"
 #include "skedd/time/timestamp.h"
 

@@ -67,4 +67,26 @@ void log_event(spdlog::level::level_enum level, std::string_view name,
   spdlog::log(level, "{}", text);
 }
 
+spdlog::level::level_enum log_level_of(Severity severity) {
+  switch (severity) {
+    case Severity::kDebug:
+      return spdlog::level::debug;
+    case Severity::kInfo:
+      return spdlog::level::info;
+    case Severity::kWarn:
+      return spdlog::level::warn;
+    case Severity::kError:
+      return spdlog::level::err;
+  }
+  return spdlog::level::info;
+}
+
+bool LogSink::wants(EventKind, Severity severity) const {
+  return spdlog::should_log(log_level_of(severity));
+}
+
+void LogSink::emit(const Event& event) {
+  log_event(log_level_of(event.severity), event_name(event.kind), event.fields);
+}
+
 }  // namespace skedd

@@ -8,6 +8,8 @@
 #include <spdlog/spdlog.h>
 #include <nlohmann/json.hpp>
 
+#include "skedd/runtime/events.h"
+
 namespace skedd {
 
 enum class LogFormat { kText, kJson };
@@ -21,5 +23,15 @@ void init_logging(LogFormat format, spdlog::level::level_enum level,
 /// `run_finished job=backup state=failed exit_code=1 message="exec /x: No such file"`.
 void log_event(spdlog::level::level_enum level, std::string_view name,
                const nlohmann::json& fields = nlohmann::json::object());
+
+spdlog::level::level_enum log_level_of(Severity severity);
+
+/// The daemon's sink for the runtime's events: each one a line through log_event(), named
+/// by event_name(), at the level of its severity.
+class LogSink final : public EventSink {
+ public:
+  bool wants(EventKind kind, Severity severity) const override;
+  void emit(const Event& event) override;
+};
 
 }  // namespace skedd

@@ -25,12 +25,12 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "config/crontab_sources.h"
-#include "daemon/after_commit.h"
-#include "daemon/control.h"
-#include "daemon/control_server.h"
-#include "daemon/engine.h"
+#include "control/control.h"
+#include "control/control_server.h"
+#include "daemon/builtin_handlers.h"
 #include "daemon/event_log.h"
-#include "embed/builtin_handlers.h"
+#include "runtime/after_commit.h"
+#include "runtime/engine.h"
 #include "skedd/config/config.h"
 #include "skedd/exec/process_spawner.h"
 #include "skedd/store/sqlite_store.h"
@@ -261,7 +261,9 @@ int main(int argc, char** argv) {
     std::string cron_seen = skedd::crontab_fingerprint(cron_sources);
     asio::steady_timer cron_watch(io);
     // Jobs added over the control socket, as last recorded.
-    auto recorded = skedd::Engine::recorded_api_jobs(*store.value(), cfg.value());
+    skedd::LogSink log_sink;
+    const skedd::Events events(&log_sink);
+    auto recorded = skedd::Engine::recorded_api_jobs(*store.value(), cfg.value(), events);
     if (!recorded) {
       skedd::log_event(spdlog::level::err, "store_read_failed",
                        {{"error", recorded.error().message}});
@@ -269,7 +271,7 @@ int main(int argc, char** argv) {
     std::vector<skedd::Engine::ApiJob> api_jobs =
         recorded ? std::move(recorded.value()) : std::vector<skedd::Engine::ApiJob>{};
     skedd::Engine engine(io, std::move(cfg.value()), clock, spawner, *store.value(), random,
-                         &handlers);
+                         &handlers, events);
     // SIGHUP and `skedctl reload`: a configuration with errors is refused whole.
     auto reload = [&]() -> skedd::Result<std::string> {
       auto next = skedd::load_config(config_path, load_options);

@@ -11,10 +11,10 @@
 
 #include <boost/asio/executor_work_guard.hpp>
 
-#include "daemon/engine.h"
-#include "daemon/event_log.h"
+#include "runtime/engine.h"
 #include "skedd/config/config.h"
 #include "skedd/exec/process_spawner.h"
+#include "skedd/runtime/events.h"
 #include "skedd/store/sqlite_store.h"
 #include "skedd/time/clock.h"
 #include "skedd/util/random.h"
@@ -173,14 +173,14 @@ Status EmbeddedScheduler::start() {
   d.store = std::move(store.value());
   Config config = d.config();
   // Jobs added before, as last recorded; one whose handler is gone is left out, loudly.
-  auto api_jobs = Engine::recorded_api_jobs(*d.store, config);
+  auto api_jobs = Engine::recorded_api_jobs(*d.store, config, Events(d.options.events));
   if (!api_jobs) return api_jobs.error();
   {
     std::lock_guard lock(d.mu);
     d.started = true;
   }
   d.engine = std::make_unique<Engine>(*d.io, std::move(config), d.clock, d.spawner, *d.store,
-                                      d.random, &d.handlers);
+                                      d.random, &d.handlers, Events(d.options.events));
   if (d.observer) d.engine->set_run_observer(d.observer);
   asio::post(*d.io, [engine = d.engine.get(), jobs = std::move(api_jobs.value())]() mutable {
     engine->start(std::move(jobs));
@@ -227,7 +227,8 @@ void EmbeddedScheduler::stop() {
     if (d.thread.joinable()) d.thread.join();
   }
   if (auto flushed = d.store->flush(); !flushed) {
-    log_event(spdlog::level::err, "store_flush_failed", {{"error", flushed.error().message}});
+    Events(d.options.events)
+        .emit(Severity::kError, EventKind::kStoreFlushFailed, {{"error", flushed.error().message}});
   }
   d.store.reset();
   ::close(std::exchange(d.lock_fd, -1));

@@ -4,8 +4,8 @@
 
 #include <catch2/catch.hpp>
 
-#include "embed/handler_runner.h"
 #include "fakes/fake_clock.h"
+#include "runtime/handler_runner.h"
 #include "skedd/config/config.h"
 #include "skedd/store/sqlite_store.h"
 #include "support/temp_dir.h"
@@ -24,7 +24,7 @@ TEST_CASE("a run whose handler is gone fails at once, during a shutdown too", "[
   skedd::test::FakeClock clock(skedd::Instant(std::chrono::seconds(1'800'000'000)));
   const skedd::HandlerRegistry none;  // registered since: none
   std::optional<skedd::RunOutcome> outcome;
-  skedd::HandlerRunner runner(io, clock, *store.value(), &none, 1,
+  skedd::HandlerRunner runner(io, clock, *store.value(), skedd::Events{}, &none, 1,
                               [&](const skedd::RunOutcome& o) { outcome = o; });
   const bool stopping = GENERATE(false, true);
   if (stopping) runner.stop_all();

@@ -16,6 +16,7 @@
 #include "skedd/core/job_spec.h"
 #include "skedd/core/run.h"
 #include "skedd/embed/handler.h"
+#include "skedd/runtime/events.h"
 #include "skedd/store/store.h"
 #include "skedd/util/result.h"
 
@@ -39,6 +40,10 @@ struct EmbeddedOptions {
   int max_unwritten = 20000;
   /// Between the soft signal and SIGKILL, for jobs that run commands.
   Duration kill_grace = std::chrono::seconds(10);
+  /// Where the scheduler's events go (see skedd/runtime/events.h); null: nowhere. It must
+  /// outlive the scheduler. Called on the scheduler's thread, and during start() and stop()
+  /// on the thread that calls them.
+  EventSink* events = nullptr;
 };
 
 /// The scheduler of the skedd daemon, embedded: the same schedules, priorities, pools,

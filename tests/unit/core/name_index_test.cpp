@@ -1,4 +1,4 @@
-#include "daemon/name_index.h"
+#include "runtime/name_index.h"
 
 #include <algorithm>
 #include <map>
@@ -9,7 +9,7 @@
 
 #include <catch2/catch.hpp>
 
-#include "daemon/api_jobs.h"
+#include "runtime/api_jobs.h"
 
 namespace {
 

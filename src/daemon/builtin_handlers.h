@@ -15,7 +15,9 @@ namespace skedd {
 ///          stop; a checkpoint records how far it got, and a resumed run sleeps the rest;
 ///   log    params { message = "..." }: writes an event `handler_log` to skedd's log.
 void register_builtin_handlers(HandlerRegistry& registry);
-/// Their names, for validating configuration without a registry.
-std::set<std::string> builtin_handler_names();
+/// Their names, for validating configuration without a registry (skedctl's check).
+inline std::set<std::string> builtin_handler_names() {
+  return {"noop", "sleep", "log"};
+}
 
 }  // namespace skedd

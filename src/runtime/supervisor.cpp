@@ -1,4 +1,4 @@
-#include "daemon/supervisor.h"
+#include "runtime/supervisor.h"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -9,22 +9,18 @@
 #include <cerrno>
 #include <system_error>
 
-#include "daemon/after_commit.h"
-#include "daemon/event_log.h"
-#include "daemon/log_fields.h"
-#include "daemon/run_mail.h"
-#include "daemon/started_run.h"
 #include "exec/proc.h"
+#include "runtime/after_commit.h"
+#include "runtime/log_fields.h"
+#include "runtime/run_mail.h"
+#include "runtime/started_run.h"
+#include "skedd/runtime/events.h"
 #include "skedd/time/timestamp.h"
 
 namespace skedd {
 namespace {
 
 using nlohmann::json;
-using spdlog::level::debug;
-using spdlog::level::err;
-using spdlog::level::info;
-using spdlog::level::warn;
 
 // How often a running run's log is checked against log_max_size.
 constexpr Duration kLogCheckInterval = std::chrono::seconds(1);
@@ -68,11 +64,13 @@ struct Supervisor::Run : StartedRun {
 };
 
 Supervisor::Supervisor(asio::io_context& io, const Clock& clock, ProcessSpawner& spawner,
-                       Store& store, SupervisorOptions options, OnFinished on_finished)
+                       Store& store, Events events, SupervisorOptions options,
+                       OnFinished on_finished)
     : io_(io),
       clock_(clock),
       spawner_(spawner),
       store_(store),
+      events_(events),
       options_(std::move(options)),
       on_finished_(std::move(on_finished)),
       self_(current_user()) {
@@ -82,10 +80,11 @@ Supervisor::Supervisor(asio::io_context& io, const Clock& clock, ProcessSpawner&
     std::string why_not;
     cgroups_ = Cgroups::detect(&why_not);
     if (cgroups_.enabled()) {
-      log_event(info, "cgroups", {{"base", cgroups_.base()}});
+      events_.emit(Severity::kInfo, EventKind::kCgroups, {{"base", cgroups_.base()}});
     } else {
-      log_event(warn, "cgroups_unavailable",
-                {{"reason", why_not}, {"effect", "hard kills reach the run's process group only"}});
+      events_.emit(
+          Severity::kWarn, EventKind::kCgroupsUnavailable,
+          {{"reason", why_not}, {"effect", "hard kills reach the run's process group only"}});
     }
   }
 }
@@ -106,8 +105,8 @@ void Supervisor::start(RunId id, JobId job, std::shared_ptr<const JobSpec> spec,
 
   auto pid = spawn(run);
   if (!pid) {
-    log_event(err, "run_failed_to_start",
-              {{"job", run.spec->name}, {"run", id.value}, {"error", pid.error().message}});
+    events_.emit(Severity::kError, EventKind::kRunFailedToStart,
+                 {{"job", run.spec->name}, {"run", id.value}, {"error", pid.error().message}});
     finish(run, RunState::kFailed, std::nullopt, std::nullopt, pid.error().message);
     return;
   }
@@ -115,14 +114,14 @@ void Supervisor::start(RunId id, JobId job, std::shared_ptr<const JobSpec> spec,
   run.pid_start = process_start_time(run.pid);
   run_by_pid_[run.pid] = id;
   store_.put_run(record_of(run, RunState::kRunning));
-  log_event(info, "run_started",
-            {{"job", run.spec->name},
-             {"run", id.value},
-             {"pid", run.pid},
-             {"attempt", fire.attempt},
-             {"scheduled", utc(fire.scheduled)},
-             {"lateness_ms", millis(run.started - fire.due)},
-             {"log", run.files.log_path}});
+  events_.emit(Severity::kInfo, EventKind::kRunStarted,
+               {{"job", run.spec->name},
+                {"run", id.value},
+                {"pid", run.pid},
+                {"attempt", fire.attempt},
+                {"scheduled", utc(fire.scheduled)},
+                {"lateness_ms", millis(run.started - fire.due)},
+                {"log", run.files.log_path}});
   run.control =
       std::make_unique<asio::posix::stream_descriptor>(io_, run.files.control_read.release());
   watch_control(run);
@@ -237,7 +236,8 @@ Result<pid_t> Supervisor::spawn(Run& run) {
       request.cgroup_procs_fd = cgroup_procs.get();
       run.has_cgroup = true;
     } else {
-      log_event(warn, "cgroup_failed", {{"run", run.id.value}, {"error", procs.error().message}});
+      events_.emit(Severity::kWarn, EventKind::kCgroupFailed,
+                   {{"run", run.id.value}, {"error", procs.error().message}});
     }
   }
   auto pid = spawner_.spawn(request);
@@ -282,8 +282,9 @@ void Supervisor::handle_lines(Run& run, bool to_end) {
 void Supervisor::handle_control_line(Run& run, const std::string& line, bool to_end) {
   auto parsed = parse_run_channel_line(line);
   if (!parsed) {
-    log_event(warn, "run_channel_error",
-              {{"job", run.spec->name}, {"run", run.id.value}, {"error", parsed.error().message}});
+    events_.emit(
+        Severity::kWarn, EventKind::kRunChannelError,
+        {{"job", run.spec->name}, {"run", run.id.value}, {"error", parsed.error().message}});
     return;
   }
   std::visit(
@@ -292,8 +293,8 @@ void Supervisor::handle_control_line(Run& run, const std::string& line, bool to_
         if constexpr (std::is_same_v<T, CheckpointLine>) {
           run.checkpoint = msg.text;
           store_.put_checkpoint(run.id, msg.text);
-          log_event(info, "checkpoint",
-                    {{"job", run.spec->name}, {"run", run.id.value}, {"checkpoint", msg.text}});
+          events_.emit(Severity::kInfo, EventKind::kCheckpoint,
+                       {{"job", run.spec->name}, {"run", run.id.value}, {"checkpoint", msg.text}});
           if (to_end) return;
           // The run's next line waits until this checkpoint is committed: a run that goes
           // on after a checkpoint may rely on it (the writer commits at once for a waiter).
@@ -315,7 +316,8 @@ void Supervisor::handle_control_line(Run& run, const std::string& line, bool to_
             write_progress(run);
           }
         } else if constexpr (std::is_same_v<T, HeartbeatLine>) {
-          log_event(debug, "heartbeat", {{"job", run.spec->name}, {"run", run.id.value}});
+          events_.emit(Severity::kDebug, EventKind::kHeartbeat,
+                       {{"job", run.spec->name}, {"run", run.id.value}});
         } else {
           run.reported_exit = msg.code;
         }
@@ -328,11 +330,11 @@ void Supervisor::write_progress(Run& run) {
   run.progress_unwritten = false;
   run.progress_written = clock_.mono_now();
   store_.put_progress(run.id, *run.progress, run.progress_message);
-  log_event(info, "progress",
-            {{"job", run.spec->name},
-             {"run", run.id.value},
-             {"percent", *run.progress},
-             {"message", run.progress_message}});
+  events_.emit(Severity::kInfo, EventKind::kProgress,
+               {{"job", run.spec->name},
+                {"run", run.id.value},
+                {"percent", *run.progress},
+                {"message", run.progress_message}});
 }
 
 void Supervisor::on_exit(pid_t pid, int status) {
@@ -393,8 +395,8 @@ void Supervisor::ended(Run& run, std::optional<int> exit_code, std::optional<int
     // A cancelled run's group had its soft signal already: its grace period is not renewed.
     push_deadline(run, Deadline::kGraceKill,
                   run.grace_end.value_or(clock_.mono_now() + options_.kill_grace));
-    log_event(info, "leftovers_signalled",
-              {{"job", run.spec->name}, {"run", run.id.value}, {"pgid", run.pid}});
+    events_.emit(Severity::kInfo, EventKind::kLeftoversSignalled,
+                 {{"job", run.spec->name}, {"run", run.id.value}, {"pgid", run.pid}});
   }
   finish(run, state, exit_code, signal, message);
 }
@@ -435,12 +437,12 @@ bool Supervisor::adopt(const RunRecord& record, JobId job, std::shared_ptr<const
     run.control = std::make_unique<asio::posix::stream_descriptor>(io_, control);
     watch_control(run);
   }
-  log_event(info, "run_adopted",
-            {{"job", run.spec->name},
-             {"run", id.value},
-             {"pid", run.pid},
-             {"attempt", run.fire.attempt},
-             {"control", control >= 0}});
+  events_.emit(Severity::kInfo, EventKind::kRunAdopted,
+               {{"job", run.spec->name},
+                {"run", id.value},
+                {"pid", run.pid},
+                {"attempt", run.fire.attempt},
+                {"control", control >= 0}});
   push_timeouts(run);
   if (!run.files.log_path.empty()) {
     push_deadline(run, Deadline::kLogCheck, clock_.mono_now() + kLogCheckInterval);
@@ -470,7 +472,7 @@ void Supervisor::finish(Run& run, RunState state, std::optional<int> exit_code,
   if (!message.empty()) fields["message"] = message;
   if (!run.files.log_path.empty()) fields["log"] = run.files.log_path;
   const bool bad = state != RunState::kSucceeded;
-  log_event(bad ? warn : info, "run_finished", fields);
+  events_.emit(bad ? Severity::kWarn : Severity::kInfo, EventKind::kRunFinished, fields);
   RunRecord record = record_of(run, state);
   record.exit_code = exit_code;
   record.signal = signal;
@@ -517,17 +519,19 @@ void Supervisor::check_log(Run& run) {
   // run; a run that ends meanwhile is not waited for (its log stays where it is).
   if (run.log_check_running || run.files.log_path.empty()) return;
   run.log_check_running = true;
-  off_loop([log = run.files.log_path,
-            cap = run.spec->options->log_max_size] { return enforce_log_cap(log, cap); },
-           [this, id = run.id, job = run.spec->name](const Result<bool>& rotated) {
-             if (auto it = runs_.find(id); it != runs_.end()) it->second->log_check_running = false;
-             if (!rotated) {
-               log_event(warn, "log_check_failed",
-                         {{"run", id.value}, {"error", rotated.error().message}});
-             } else if (rotated.value()) {
-               log_event(info, "log_rotated", {{"job", job}, {"run", id.value}});
-             }
-           });
+  off_loop(
+      [log = run.files.log_path, cap = run.spec->options->log_max_size] {
+        return enforce_log_cap(log, cap);
+      },
+      [this, id = run.id, job = run.spec->name](const Result<bool>& rotated) {
+        if (auto it = runs_.find(id); it != runs_.end()) it->second->log_check_running = false;
+        if (!rotated) {
+          events_.emit(Severity::kWarn, EventKind::kLogCheckFailed,
+                       {{"run", id.value}, {"error", rotated.error().message}});
+        } else if (rotated.value()) {
+          events_.emit(Severity::kInfo, EventKind::kLogRotated, {{"job", job}, {"run", id.value}});
+        }
+      });
 }
 
 void Supervisor::mail(const Run& run) {
@@ -545,8 +549,8 @@ void Supervisor::mail(const Run& run) {
           sent = send_mail(spawner_, options_.sendmail, *spec, *composed.value());
         }
         if (!sent) {
-          log_event(warn, "mail_failed",
-                    {{"job", spec->name}, {"run", id.value}, {"error", sent.error().message}});
+          events_.emit(Severity::kWarn, EventKind::kMailFailed,
+                       {{"job", spec->name}, {"run", id.value}, {"error", sent.error().message}});
         }
       });
 }
@@ -576,10 +580,10 @@ void Supervisor::on_deadline(const Event& event) {
     case Deadline::kSoft:
       if (run_by_pid_.count(run.pid) == 0) return;
       run.soft_timeout_sent = true;
-      log_event(warn, "soft_timeout",
-                {{"job", run.spec->name},
-                 {"run", run.id.value},
-                 {"signal", signal_name(run.spec->options->soft_signal)}});
+      events_.emit(Severity::kWarn, EventKind::kSoftTimeout,
+                   {{"job", run.spec->name},
+                    {"run", run.id.value},
+                    {"signal", signal_name(run.spec->options->soft_signal)}});
       signal_group(run, run.spec->options->soft_signal);
       // Without a hard timeout, a run that ignores the soft signal is killed after kill_grace.
       if (!run.spec->options->hard_timeout) {
@@ -589,7 +593,8 @@ void Supervisor::on_deadline(const Event& event) {
     case Deadline::kHard:
       if (run_by_pid_.count(run.pid) == 0) return;
       run.hard_timeout_sent = true;
-      log_event(warn, "hard_timeout", {{"job", run.spec->name}, {"run", run.id.value}});
+      events_.emit(Severity::kWarn, EventKind::kHardTimeout,
+                   {{"job", run.spec->name}, {"run", run.id.value}});
       signal_group(run, SIGKILL);
       if (run.has_cgroup) cgroups_.kill(run.id);
       break;
@@ -640,10 +645,10 @@ bool Supervisor::freeze(RunId id) {
   remove_deadline(run, Deadline::kSoft);
   remove_deadline(run, Deadline::kHard);
   store_.put_run(record_of(run, RunState::kPaused));
-  log_event(info, "run_paused",
-            {{"job", run.spec->name},
-             {"run", run.id.value},
-             {"how", run.frozen_by_cgroup ? "cgroup freeze" : "SIGSTOP"}});
+  events_.emit(Severity::kInfo, EventKind::kRunPaused,
+               {{"job", run.spec->name},
+                {"run", run.id.value},
+                {"how", run.frozen_by_cgroup ? "cgroup freeze" : "SIGSTOP"}});
   return true;
 }
 
@@ -661,8 +666,8 @@ bool Supervisor::thaw(RunId id) {
   run.frozen_by_cgroup = false;
   push_timeouts(run);
   if (run_by_pid_.count(run.pid) != 0) store_.put_run(record_of(run, RunState::kRunning));
-  log_event(info, "run_resumed_from_pause",
-            {{"job", run.spec->name}, {"run", run.id.value}, {"frozen_s", seconds(run.frozen)}});
+  events_.emit(Severity::kInfo, EventKind::kRunResumedFromPause,
+               {{"job", run.spec->name}, {"run", run.id.value}, {"frozen_s", seconds(run.frozen)}});
   return true;
 }
 
@@ -678,7 +683,8 @@ void Supervisor::cancel(RunId id, RunState as) {
   if (run.cancelled_as || run_by_pid_.count(run.pid) == 0) return;
   thaw(id);  // a frozen run must run to act on its signal
   run.cancelled_as = as;
-  log_event(info, "run_cancelled", {{"job", run.spec->name}, {"run", run.id.value}});
+  events_.emit(Severity::kInfo, EventKind::kRunCancelled,
+               {{"job", run.spec->name}, {"run", run.id.value}});
   signal_group(run, run.spec->options->soft_signal);
   run.grace_end = clock_.mono_now() + options_.kill_grace;
   push_deadline(run, Deadline::kGraceKill, *run.grace_end);

@@ -10,7 +10,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "daemon/control.h"
+#include "control/control.h"
 #include "exec/run_setup.h"
 #include "skedd/cron/crontab.h"
 

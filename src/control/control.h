@@ -8,8 +8,8 @@
 #include <map>
 #include <string>
 
-#include "daemon/control_server.h"
-#include "daemon/engine.h"
+#include "control/control_server.h"
+#include "runtime/engine.h"
 #include "skedd/store/store.h"
 
 namespace skedd {

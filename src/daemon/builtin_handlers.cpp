@@ -1,4 +1,4 @@
-#include "embed/builtin_handlers.h"
+#include "daemon/builtin_handlers.h"
 
 #include <chrono>
 #include <condition_variable>
@@ -53,12 +53,6 @@ void register_builtin_handlers(HandlerRegistry& registry) {
   (void)registry.add("noop", [](RunContext&) {});
   (void)registry.add("sleep", sleep_handler);
   (void)registry.add("log", log_handler);
-}
-
-std::set<std::string> builtin_handler_names() {
-  HandlerRegistry registry;
-  register_builtin_handlers(registry);
-  return registry.names();
 }
 
 }  // namespace skedd

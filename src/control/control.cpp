@@ -1,4 +1,4 @@
-#include "daemon/control.h"
+#include "control/control.h"
 
 #include <fcntl.h>
 #include <grp.h>
@@ -9,8 +9,8 @@
 #include <algorithm>
 #include <vector>
 
-#include "daemon/log_fields.h"
 #include "exec/run_setup.h"
+#include "runtime/log_fields.h"
 #include "skedd/config/config.h"
 #include "skedd/version.h"
 

@@ -1,21 +1,19 @@
-#include "embed/handler_runner.h"
+#include "runtime/handler_runner.h"
 
 #include <future>
 #include <mutex>
 #include <optional>
 #include <stdexcept>
 
-#include "daemon/event_log.h"
-#include "daemon/log_fields.h"
-#include "daemon/started_run.h"
+#include "runtime/log_fields.h"
+#include "runtime/started_run.h"
+#include "skedd/runtime/events.h"
 #include "util/thread_name.h"
 
 namespace skedd {
 namespace {
 
 using nlohmann::json;
-using spdlog::level::info;
-using spdlog::level::warn;
 
 constexpr std::size_t kMaxHandlerCheckpoint = 64 * 1024;
 // How many ended runs' nodes the runner keeps for reuse (see HandlerRunner::spare_): a busy
@@ -131,11 +129,12 @@ struct HandlerRunner::Run : StartedRun {
   std::shared_ptr<RunSink> sink;
 };
 
-HandlerRunner::HandlerRunner(asio::io_context& io, const Clock& clock, Store& store,
+HandlerRunner::HandlerRunner(asio::io_context& io, const Clock& clock, Store& store, Events events,
                              const HandlerRegistry* handlers, int threads, OnFinished on_finished)
     : io_(io),
       clock_(clock),
       store_(store),
+      events_(events),
       handlers_(handlers),
       on_finished_(std::move(on_finished)),
       threads_(threads),
@@ -177,14 +176,14 @@ void HandlerRunner::start(RunId id, JobId job, std::shared_ptr<const JobSpec> sp
   }
   run.sink = std::make_shared<RunSink>(store_, run);
   if (run.spec->options->on_interrupt == OnInterrupt::kFail) run.sink->write_running_row();
-  if (spdlog::should_log(info)) {
-    log_event(info, "run_started",
-              {{"job", run.spec->name},
-               {"run", id.value},
-               {"handler", run.spec->options->handler},
-               {"attempt", fire.attempt},
-               {"scheduled", utc(fire.scheduled)},
-               {"lateness_ms", millis(run.started - fire.due)}});
+  if (events_.wants(EventKind::kRunStarted, Severity::kInfo)) {
+    events_.emit(Severity::kInfo, EventKind::kRunStarted,
+                 {{"job", run.spec->name},
+                  {"run", id.value},
+                  {"handler", run.spec->options->handler},
+                  {"attempt", fire.attempt},
+                  {"scheduled", utc(fire.scheduled)},
+                  {"lateness_ms", millis(run.started - fire.due)}});
   }
   if (run.spec->options->soft_timeout) {
     run.soft = std::make_unique<asio::steady_timer>(io_, *run.spec->options->soft_timeout);
@@ -298,7 +297,8 @@ void HandlerRunner::cancel(RunId id, RunState as) {
   Run& run = *it->second;
   if (!run.stopped_as) run.stopped_as = as;
   run.stop.request_stop();
-  log_event(info, "run_cancelled", {{"job", run.spec->name}, {"run", id.value}});
+  events_.emit(Severity::kInfo, EventKind::kRunCancelled,
+               {{"job", run.spec->name}, {"run", id.value}});
 }
 
 void HandlerRunner::cancel_all(RunState as) {
@@ -317,8 +317,8 @@ void HandlerRunner::on_soft_timeout(RunId id) {
   const auto it = runs_.find(id);
   if (it == runs_.end()) return;
   Run& run = *it->second;
-  log_event(warn, "soft_timeout",
-            {{"job", run.spec->name}, {"run", id.value}, {"effect", "cancellation requested"}});
+  events_.emit(Severity::kWarn, EventKind::kSoftTimeout,
+               {{"job", run.spec->name}, {"run", id.value}, {"effect", "cancellation requested"}});
   if (!run.stopped_as) run.stopped_as = RunState::kTimedOut;
   run.stop.request_stop();
 }
@@ -337,12 +337,12 @@ void HandlerRunner::on_hard_timeout(RunId id) {
   record.ended = run.ended;
   record.message = "hard timeout: the handler is still running; its slot is held until it returns";
   record_end(run, std::move(record));
-  log_event(warn, "hard_timeout",
-            {{"job", run.spec->name},
-             {"run", id.value},
-             {"effect",
-              "recorded timed_out; the handler's thread cannot be killed, its slot is "
-              "held until it returns"}});
+  events_.emit(Severity::kWarn, EventKind::kHardTimeout,
+               {{"job", run.spec->name},
+                {"run", id.value},
+                {"effect",
+                 "recorded timed_out; the handler's thread cannot be killed, its slot is "
+                 "held until it returns"}});
 }
 
 void HandlerRunner::on_returned(Returned returned) {
@@ -362,7 +362,8 @@ void HandlerRunner::end_returned(Run& run, Returned returned) {
   if (stopping_ && run.sink && !run.hard_timed_out && !run.stopped_as) {
     // Left recorded as running: the next start resumes it from its last checkpoint.
     run.sink->write_running_row();
-    log_event(info, "run_left", {{"job", run.spec->name}, {"run", id.value}});
+    events_.emit(Severity::kInfo, EventKind::kRunLeft,
+                 {{"job", run.spec->name}, {"run", id.value}});
     on_finished_(RunOutcome{id, run.job, run.spec, run.fire, RunState::kInterrupted,
                             std::move(returned.checkpoint), false});
     return;
@@ -382,15 +383,15 @@ void HandlerRunner::end_returned(Run& run, Returned returned) {
             std::chrono::duration_cast<std::chrono::milliseconds>(now - *run.ended).count()) +
         " ms later";
   }
-  const auto level = state == RunState::kSucceeded ? info : warn;
-  if (spdlog::should_log(level)) {
+  const auto level = state == RunState::kSucceeded ? Severity::kInfo : Severity::kWarn;
+  if (events_.wants(EventKind::kRunFinished, level)) {
     json fields = {{"job", run.spec->name},
                    {"run", id.value},
                    {"state", to_string(state)},
                    {"attempt", run.fire.attempt},
                    {"duration_s", seconds(now - run.started)}};
     if (!record.message.empty()) fields["message"] = record.message;
-    log_event(level, "run_finished", fields);
+    events_.emit(level, EventKind::kRunFinished, fields);
   }
   {
     // The run's end and what its owner makes of it (a retry's pending fire) are one write.

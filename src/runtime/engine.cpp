@@ -1,4 +1,4 @@
-#include "daemon/engine.h"
+#include "runtime/engine.h"
 
 #include <malloc.h>
 #include <signal.h>
@@ -10,21 +10,18 @@
 #include <fstream>
 #include <thread>
 
-#include "daemon/after_commit.h"
-#include "daemon/event_log.h"
-#include "daemon/log_fields.h"
 #include "exec/proc.h"
 #include "exec/run_setup.h"
+#include "runtime/after_commit.h"
+#include "runtime/log_fields.h"
 #include "skedd/core/catch_up.h"
+#include "skedd/runtime/events.h"
 #include "skedd/time/timestamp.h"
 
 namespace skedd {
 namespace {
 
 using nlohmann::json;
-using spdlog::level::debug;
-using spdlog::level::info;
-using spdlog::level::warn;
 
 // How often old runs and their logs are pruned (also at start).
 constexpr Duration kPruneInterval = std::chrono::hours(1);
@@ -71,21 +68,22 @@ DispatchLimits limits_of(const Config& config) {
 }  // namespace
 
 Engine::Engine(asio::io_context& io, Config config, const Clock& clock, ProcessSpawner& spawner,
-               Store& store, Random& random, const HandlerRegistry* handlers)
+               Store& store, Random& random, const HandlerRegistry* handlers, Events events)
     : io_(io),
       store_(store),
       config_(std::move(config)),
       clock_(clock),
       random_(random),
+      events_(events),
       scheduler_(clock, random, host_name()),
       dispatcher_(limits_of(config_)),
-      supervisor_(io, clock, spawner, store,
+      supervisor_(io, clock, spawner, store, events,
                   SupervisorOptions{
                       config_.daemon.state_dir,
                       std::filesystem::path(config_.daemon.socket).parent_path().string(),
                       config_.daemon.kill_grace, config_.daemon.use_cgroups, config_.cron.sendmail},
                   [this](const RunOutcome& outcome) { on_run_finished(outcome); }),
-      handlers_(io, clock, store, handlers, handler_threads(config_),
+      handlers_(io, clock, store, events, handlers, handler_threads(config_),
                 [this](const RunOutcome& outcome) { on_run_finished(outcome); }),
       wall_timer_(io, CLOCK_REALTIME),
       mono_timer_(io, CLOCK_BOOTTIME),
@@ -125,12 +123,14 @@ void Engine::start(std::vector<ApiJob> api_jobs) {
       }
     }
   } else {
-    log_event(warn, "store_read_failed", {{"error", paused.error().message}});
+    events_.emit(Severity::kWarn, EventKind::kStoreReadFailed, {{"error", paused.error().message}});
   }
   // What the previous skedd left: each job's last fire, when it was last seen running, and
   // the boot its @reboot jobs ran in. A store that cannot be read means no catch-up.
   auto last_fires = store_.last_fires();
-  if (!last_fires) log_event(warn, "store_read_failed", {{"error", last_fires.error().message}});
+  if (!last_fires)
+    events_.emit(Severity::kWarn, EventKind::kStoreReadFailed,
+                 {{"error", last_fires.error().message}});
   std::optional<Instant> last_seen;
   if (auto seen = store_.meta("last_seen"); seen && seen.value()) {
     if (auto t = parse_rfc3339(*seen.value())) last_seen = t.value();
@@ -202,7 +202,8 @@ void Engine::start(std::vector<ApiJob> api_jobs) {
     recover_pending(pending.value(), now);
     identity_since_.clear();  // recovery is done; later retirements are the store's to keep
   } else {
-    log_event(warn, "store_read_failed", {{"error", pending.error().message}});
+    events_.emit(Severity::kWarn, EventKind::kStoreReadFailed,
+                 {{"error", pending.error().message}});
   }
   for (const auto& [id, since] : catch_ups) {
     // Up to the job's first scheduled fire, not to `now`: time passes while the jobs are
@@ -226,8 +227,8 @@ void Engine::recover_runs(Instant now, std::vector<RunRecord> spawning) {
   auto running = store_.runs(RunQuery{std::nullopt, RunState::kRunning, 1'000'000});
   auto unspawned = store_.runs(RunQuery{std::nullopt, RunState::kScheduled, 1'000'000});
   if (!running || !unspawned) {
-    log_event(warn, "store_read_failed",
-              {{"error", (!running ? running.error() : unspawned.error()).message}});
+    events_.emit(Severity::kWarn, EventKind::kStoreReadFailed,
+                 {{"error", (!running ? running.error() : unspawned.error()).message}});
     return;
   }
   std::move(spawning.begin(), spawning.end(), std::back_inserter(unspawned.value()));
@@ -292,8 +293,8 @@ void Engine::recover_runs(Instant now, std::vector<RunRecord> spawning) {
                      : handler ? "the program running its handler stopped or was killed"
                                : "its process ended while skedd was not running";
     store_.put_run(record);
-    log_event(warn, "run_interrupted",
-              {{"job", record.job}, {"run", record.run.value}, {"message", record.message}});
+    events_.emit(Severity::kWarn, EventKind::kRunInterrupted,
+                 {{"job", record.job}, {"run", record.run.value}, {"message", record.message}});
     // The earlier interrupted runs of its fire, not counting this one should its record
     // already be committed.
     const int earlier = interrupted.count(record.job, record.scheduled, record.run);
@@ -307,10 +308,10 @@ void Engine::recover_pending(const std::vector<PendingFire>& pending, Instant no
     if (job_by_name_.contains(p.job) && !job_of_record(p.job, p.run)) continue;  // ended identity
     const std::optional<JobId> job = job_by_name_.find(p.job);
     if (!job) {
-      log_event(warn, "pending_fire_kept",
-                {{"job", p.job},
-                 {"scheduled", utc(p.scheduled)},
-                 {"reason", "its job is not defined; it waits until the job is back"}});
+      events_.emit(Severity::kWarn, EventKind::kPendingFireKept,
+                   {{"job", p.job},
+                    {"scheduled", utc(p.scheduled)},
+                    {"reason", "its job is not defined; it waits until the job is back"}});
       continue;
     }
     offer_recovered(*job, p, now);
@@ -326,8 +327,8 @@ void Engine::offer_recovered(JobId id, const PendingFire& pending, Instant now) 
       !checkpoint.empty()) {
     checkpoints_[{id.value, fire.scheduled}] = std::move(checkpoint);
   }
-  log_event(info, "fire_recovered",
-            {{"job", spec.name}, {"scheduled", utc(fire.scheduled)}, {"attempt", fire.attempt}});
+  events_.emit(Severity::kInfo, EventKind::kFireRecovered,
+               {{"job", spec.name}, {"scheduled", utc(fire.scheduled)}, {"attempt", fire.attempt}});
   if (fire.due > now) {
     if (fire.attempt > 1) {
       scheduler_.schedule_retry(fire, fire.due - now);
@@ -375,11 +376,11 @@ void Engine::resume(JobId id, const RunRecord& interrupted, int earlier) {
   if (spec.options->on_interrupt == OnInterrupt::kFail) return;
   const int interrupts = 1 + earlier;
   if (interrupts > spec.options->max_interrupts) {
-    log_event(warn, "resume_refused",
-              {{"job", spec.name},
-               {"scheduled", utc(interrupted.scheduled)},
-               {"interrupts", interrupts},
-               {"max_interrupts", spec.options->max_interrupts}});
+    events_.emit(Severity::kWarn, EventKind::kResumeRefused,
+                 {{"job", spec.name},
+                  {"scheduled", utc(interrupted.scheduled)},
+                  {"interrupts", interrupts},
+                  {"max_interrupts", spec.options->max_interrupts}});
     return;
   }
   // The same fire, a further attempt; a resume hands over the last checkpoint.
@@ -388,11 +389,11 @@ void Engine::resume(JobId id, const RunRecord& interrupted, int earlier) {
   if (spec.options->on_interrupt == OnInterrupt::kResume && !interrupted.checkpoint.empty()) {
     checkpoints_[{id.value, fire.scheduled}] = interrupted.checkpoint;
   }
-  log_event(info, "run_resumed",
-            {{"job", spec.name},
-             {"scheduled", utc(fire.scheduled)},
-             {"attempt", fire.attempt},
-             {"mode", to_string(spec.options->on_interrupt)}});
+  events_.emit(Severity::kInfo, EventKind::kRunResumed,
+               {{"job", spec.name},
+                {"scheduled", utc(fire.scheduled)},
+                {"attempt", fire.attempt},
+                {"mode", to_string(spec.options->on_interrupt)}});
   handle_fire(fire);
 }
 
@@ -405,7 +406,7 @@ void Engine::catch_up(JobId id, Instant since, Instant until) {
     record_not_run(first, RunState::kMissed, NotRunReason::kMissedWhileDown, plan.missed);
   }
   for (Instant t : plan.run) {
-    log_event(info, "catch_up", {{"job", spec.name}, {"scheduled", utc(t)}});
+    events_.emit(Severity::kInfo, EventKind::kCatchUp, {{"job", spec.name}, {"scheduled", utc(t)}});
     handle_fire(Fire{id, t, t});
   }
 }
@@ -424,10 +425,10 @@ void Engine::schedule_added(JobId id, std::optional<Instant> last_fire,
   const JobSpec& spec = *jobs_[id.value].spec;
   // An `every` job keeps its rhythm across restarts: it counts from its last fire.
   scheduler_.add(id, spec, spec.schedule->is_every() ? last_fire : std::nullopt);
-  log_job(id, "job_loaded", next_fires);
+  log_job(id, EventKind::kJobLoaded, next_fires);
 }
 
-void Engine::log_job(JobId id, std::string_view event, Store::NextFires* batch) {
+void Engine::log_job(JobId id, EventKind event, Store::NextFires* batch) {
   const JobSpec& spec = *jobs_[id.value].spec;
   const auto next = scheduler_.next_fire(id);
   if (batch != nullptr) {
@@ -435,20 +436,20 @@ void Engine::log_job(JobId id, std::string_view event, Store::NextFires* batch) 
   } else {
     store_.put_next_fire(spec.name, next);
   }
-  if (!spdlog::should_log(info)) return;
-  log_event(info, event,
-            {{"job", spec.name},
-             {"schedule", spec.schedule->text},
-             {"timezone", spec.zone.name()},
-             {"next", next ? format_rfc3339(*next, spec.zone) : "never"}});
+  if (!events_.wants(event, Severity::kInfo)) return;
+  events_.emit(Severity::kInfo, event,
+               {{"job", spec.name},
+                {"schedule", spec.schedule->text},
+                {"timezone", spec.zone.name()},
+                {"next", next ? format_rfc3339(*next, spec.zone) : "never"}});
 }
 
 void Engine::reload(Config config) {
   if (shutting_down_) return;
   if (config.daemon.state_dir != config_.daemon.state_dir ||
       config.daemon.socket != config_.daemon.socket) {
-    log_event(warn, "reload_needs_restart",
-              {{"what", "state_dir and socket"}, {"effect", "kept until skedd restarts"}});
+    events_.emit(Severity::kWarn, EventKind::kReloadNeedsRestart,
+                 {{"what", "state_dir and socket"}, {"effect", "kept until skedd restarts"}});
     config.daemon.state_dir = config_.daemon.state_dir;
     config.daemon.socket = config_.daemon.socket;
   }
@@ -484,8 +485,9 @@ void Engine::reload(Config config) {
   dispatcher_.set_limits(limits_of(config));
   supervisor_.set_kill_grace(config.daemon.kill_grace);
   config_ = std::move(config);
-  log_event(info, "reloaded",
-            {{"kept", kept}, {"changed", changed}, {"added", added}, {"removed", previous.size()}});
+  events_.emit(
+      Severity::kInfo, EventKind::kReloaded,
+      {{"kept", kept}, {"changed", changed}, {"added", added}, {"removed", previous.size()}});
   tick();
 }
 
@@ -500,7 +502,7 @@ void Engine::change_job(JobId id, SpecPtr shared) {
   }
   jobs_[id.value] = Job{shared};
   scheduler_.add(id, *shared, shared->schedule->is_every() ? anchor : std::nullopt, taken);
-  log_job(id, "job_changed");
+  log_job(id, EventKind::kJobChanged);
 }
 
 void Engine::remove_job(const std::string& job_name, JobId id) {
@@ -512,7 +514,7 @@ void Engine::remove_job(const std::string& job_name, JobId id) {
   tombstone->name = name;
   jobs_[id.value] = Job{std::move(tombstone), true};
   retire_identity(name);
-  log_event(info, "job_removed", {{"job", name}});
+  events_.emit(Severity::kInfo, EventKind::kJobRemoved, {{"job", name}});
 }
 
 void Engine::assign_recorded_owners() {
@@ -605,7 +607,7 @@ void Engine::rearm() {
 void Engine::on_wall_timer(bool clock_was_set) {
   wall_armed_.reset();
   if (clock_was_set) {
-    log_event(warn, "clock_set", {{"now", utc(clock_.wall_now())}});
+    events_.emit(Severity::kWarn, EventKind::kClockSet, {{"now", utc(clock_.wall_now())}});
     scheduler_.clock_changed();
   }
   tick();
@@ -623,14 +625,15 @@ void Engine::prune_history() {
   if (keep.keep_days > 0) cutoff = clock_.wall_now() - std::chrono::days(keep.keep_days);
   auto logs = store_.prune(static_cast<std::size_t>(keep.keep_runs), cutoff);
   if (!logs) {
-    log_event(warn, "prune_failed", {{"error", logs.error().message}});
+    events_.emit(Severity::kWarn, EventKind::kPruneFailed, {{"error", logs.error().message}});
     return;
   }
   for (const std::string& log : logs.value()) {
     ::unlink(log.c_str());
     ::unlink((log + ".1").c_str());
   }
-  if (!logs->empty()) log_event(info, "history_pruned", {{"runs", logs->size()}});
+  if (!logs->empty())
+    events_.emit(Severity::kInfo, EventKind::kHistoryPruned, {{"runs", logs->size()}});
 }
 
 void Engine::tick() {
@@ -710,9 +713,9 @@ Engine::Triggered Engine::handle_fire(Fire fire, const DispatchPolicy* policy) {
       record_skipped(fire, recorded, NotRunReason::kOverlap);
       break;
     case OfferOutcome::kPending:
-      if (spdlog::should_log(debug)) {
-        log_event(debug, "fire_pending",
-                  {{"job", job.spec->name}, {"scheduled", utc(fire.scheduled)}});
+      if (events_.wants(EventKind::kFirePending, Severity::kDebug)) {
+        events_.emit(Severity::kDebug, EventKind::kFirePending,
+                     {{"job", job.spec->name}, {"scheduled", utc(fire.scheduled)}});
       }
       [[fallthrough]];
     case OfferOutcome::kReady:
@@ -842,7 +845,8 @@ bool Engine::cancel_unspawned(RunId id) {
   record.message = is_handler_job(*run.spec) ? "cancelled before its handler started"
                                              : "cancelled before its process was spawned";
   store_.put_run(record);
-  log_event(info, "run_cancelled", {{"job", record.job}, {"run", id.value}, {"spawned", false}});
+  events_.emit(Severity::kInfo, EventKind::kRunCancelled,
+               {{"job", record.job}, {"run", id.value}, {"spawned", false}});
   dispatcher_.finished(run.fire.job, id);
   unspawned_.erase(it);
   return true;
@@ -858,11 +862,11 @@ bool Engine::check_store_behind(const StoreHealth& health) {
   const bool behind =
       health.ok && health.unwritten >= static_cast<std::uint64_t>(config_.store.max_unwritten);
   if (behind && !store_behind_) {
-    log_event(warn, "store_behind",
-              {{"unwritten", health.unwritten},
-               {"effect", "no new fires are taken until the store catches up"}});
+    events_.emit(Severity::kWarn, EventKind::kStoreBehind,
+                 {{"unwritten", health.unwritten},
+                  {"effect", "no new fires are taken until the store catches up"}});
   } else if (!behind && store_behind_) {
-    log_event(info, "store_caught_up", {{"unwritten", health.unwritten}});
+    events_.emit(Severity::kInfo, EventKind::kStoreCaughtUp, {{"unwritten", health.unwritten}});
   }
   store_behind_ = behind;
   return behind;
@@ -871,12 +875,12 @@ bool Engine::check_store_behind(const StoreHealth& health) {
 StoreHealth Engine::check_store_health() {
   const StoreHealth health = store_.health();
   if (!health.ok && !store_failing_) {
-    log_event(spdlog::level::err, "store_unwritable",
-              {{"error", health.error},
-               {"unwritten", health.unwritten},
-               {"effect", "scheduling goes on; writes are kept and retried every second"}});
+    events_.emit(Severity::kError, EventKind::kStoreUnwritable,
+                 {{"error", health.error},
+                  {"unwritten", health.unwritten},
+                  {"effect", "scheduling goes on; writes are kept and retried every second"}});
   } else if (health.ok && store_failing_) {
-    log_event(info, "store_writable", {{"unwritten", health.unwritten}});
+    events_.emit(Severity::kInfo, EventKind::kStoreWritable, {{"unwritten", health.unwritten}});
   }
   store_failing_ = !health.ok;
   return health;
@@ -891,14 +895,16 @@ NotRunRecord Engine::not_run_of(const Fire& fire, RunState state, NotRunReason r
                                 std::uint64_t count, std::optional<Instant> folded_into) {
   // A retry that will not run needs its checkpoint no more.
   if (fire.attempt > 1) checkpoints_.erase({fire.job.value, fire.scheduled});
-  if (spdlog::should_log(info)) {  // an overloaded scheduler skips many: no JSON unless logged
+  if (events_.wants(
+          EventKind::kFireNotRun,
+          Severity::kInfo)) {  // an overloaded scheduler skips many: no JSON unless logged
     json fields = {{"job", jobs_[fire.job.value].spec->name},
                    {"state", to_string(state)},
                    {"reason", to_string(reason)},
                    {"scheduled", utc(fire.scheduled)},
                    {"count", count}};
     if (folded_into) fields["folded_into"] = utc(*folded_into);
-    log_event(info, "fire_not_run", fields);
+    events_.emit(Severity::kInfo, EventKind::kFireNotRun, fields);
   }
   const Instant last = count > 1 ? fire.last_collapsed : fire.scheduled;
   return NotRunRecord{
@@ -911,7 +917,8 @@ void Engine::start_run(const Fire& fire, std::vector<RunId>& recorded,
   if (job.removed) {
     // Waited in the ready queue while a reload removed its job.
     dispatcher_.finished(fire.job, RunId{0});
-    log_event(info, "fire_dropped", {{"job", job.spec->name}, {"reason", "job removed by reload"}});
+    events_.emit(Severity::kInfo, EventKind::kFireDropped,
+                 {{"job", job.spec->name}, {"reason", "job removed by reload"}});
     return;
   }
   std::string checkpoint;
@@ -1010,11 +1017,11 @@ void Engine::maybe_retry(const RunOutcome& run) {
   next.run = reserve_run_id();
   store_.put_fire(pending_of(next));
   scheduler_.schedule_retry(next, delay);
-  log_event(info, "retry_scheduled",
-            {{"job", run.spec->name},
-             {"attempt", next.attempt},
-             {"scheduled", utc(next.scheduled)},
-             {"delay_s", seconds(delay)}});
+  events_.emit(Severity::kInfo, EventKind::kRetryScheduled,
+               {{"job", run.spec->name},
+                {"attempt", next.attempt},
+                {"scheduled", utc(next.scheduled)},
+                {"delay_s", seconds(delay)}});
 }
 
 void Engine::shutdown(std::function<void()> done) {
@@ -1023,10 +1030,10 @@ void Engine::shutdown(std::function<void()> done) {
   wall_timer_.cancel();
   shutdown_done_ = std::move(done);
   if (config_.daemon.on_shutdown == OnShutdown::kLeave) {
-    log_event(info, "shutdown",
-              {{"mode", "leave"},
-               {"running", supervisor_.running()},
-               {"handlers_running", handlers_.running()}});
+    events_.emit(Severity::kInfo, EventKind::kShutdown,
+                 {{"mode", "leave"},
+                  {"running", supervisor_.running()},
+                  {"handlers_running", handlers_.running()}});
     // Processes are left running; handler runs are asked to stop, left recorded as running,
     // and resumed at the next start. Their threads are waited for.
     handlers_.stop_all();
@@ -1037,10 +1044,10 @@ void Engine::shutdown(std::function<void()> done) {
     }
     return;
   }
-  log_event(info, "shutdown",
-            {{"mode", "stop"},
-             {"running", supervisor_.running()},
-             {"handlers_running", handlers_.running()}});
+  events_.emit(Severity::kInfo, EventKind::kShutdown,
+               {{"mode", "stop"},
+                {"running", supervisor_.running()},
+                {"handlers_running", handlers_.running()}});
   supervisor_.cancel_all();
   handlers_.cancel_all(RunState::kCancelled);
   rearm();

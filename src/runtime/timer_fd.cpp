@@ -1,4 +1,4 @@
-#include "daemon/timer_fd.h"
+#include "runtime/timer_fd.h"
 
 #include <sys/timerfd.h>
 #include <unistd.h>

@@ -1,4 +1,4 @@
-#include "daemon/run_mail.h"
+#include "runtime/run_mail.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>

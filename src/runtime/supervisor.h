@@ -13,15 +13,17 @@
 #include <set>
 #include <string>
 
-#include "daemon/timer_fd.h"
 #include "exec/cgroup.h"
 #include "exec/run_files.h"
 #include "exec/run_setup.h"
+#include "runtime/run_outcome.h"
+#include "runtime/timer_fd.h"
 #include "skedd/core/job_spec.h"
 #include "skedd/core/run.h"
 #include "skedd/core/run_channel.h"
 #include "skedd/core/timer_queue.h"
 #include "skedd/exec/process_spawner.h"
+#include "skedd/runtime/events.h"
 #include "skedd/store/store.h"
 #include "skedd/time/clock.h"
 #include "util/asio.h"
@@ -38,17 +40,6 @@ struct SupervisorOptions {
   std::string sendmail = "/usr/sbin/sendmail";  ///< for JobSpec::mail_to
 };
 
-/// How a run ended, for its owner's bookkeeping (dispatcher slot, retries).
-struct RunOutcome {
-  RunId run;
-  JobId job;
-  std::shared_ptr<const JobSpec> spec;
-  Fire fire;
-  RunState state = RunState::kFailed;
-  std::string checkpoint;  ///< the last one the run wrote, or the one it was given
-  bool retryable = true;   ///< false when the exit status is unknown (an adopted run)
-};
-
 class Supervisor {
  public:
   using OnFinished = std::function<void(const RunOutcome&)>;
@@ -57,7 +48,7 @@ class Supervisor {
   /// is called once per started run, when its main process has been reaped (or at once when
   /// it could not be spawned). Every run, its checkpoints and its end go to `store`.
   Supervisor(asio::io_context& io, const Clock& clock, ProcessSpawner& spawner, Store& store,
-             SupervisorOptions options, OnFinished on_finished);
+             Events events, SupervisorOptions options, OnFinished on_finished);
   ~Supervisor();
   Supervisor(const Supervisor&) = delete;
   Supervisor& operator=(const Supervisor&) = delete;
@@ -149,6 +140,7 @@ class Supervisor {
   const Clock& clock_;
   ProcessSpawner& spawner_;
   Store& store_;
+  Events events_;
   SupervisorOptions options_;
   OnFinished on_finished_;
   UserInfo self_;  ///< the daemon's own account, for jobs without `user`

@@ -1,17 +1,15 @@
 // The engine's side of the control socket: snapshots of its state and the operations that
 // change it. Authorization and the protocol are the caller's (daemon/control.cpp).
-#include "daemon/engine.h"
+#include "runtime/engine.h"
 
 #include <algorithm>
 #include <deque>
 #include <future>
 #include <thread>
-#include "daemon/event_log.h"
-#include "daemon/log_fields.h"
+#include "runtime/log_fields.h"
+#include "skedd/runtime/events.h"
 
 namespace skedd {
-
-using spdlog::level::info;
 
 std::vector<Engine::JobInfo> Engine::jobs() const {
   std::vector<JobId> ids = job_by_name_.ids();
@@ -56,7 +54,8 @@ bool Engine::set_paused(const std::string& name, bool paused) {
   const bool changed = paused ? paused_.insert(name).second : paused_.erase(name) > 0;
   if (changed) {
     store_.put_paused(name, paused);
-    log_event(info, paused ? "job_paused" : "job_resumed", {{"job", name}});
+    events_.emit(Severity::kInfo, paused ? EventKind::kJobPaused : EventKind::kJobResumed,
+                 {{"job", name}});
   }
   return true;
 }
@@ -64,21 +63,21 @@ bool Engine::set_paused(const std::string& name, bool paused) {
 void Engine::set_paused_all(bool paused) {
   if (!paused && draining_) {
     draining_ = false;
-    log_event(info, "drain_ended", {});
+    events_.emit(Severity::kInfo, EventKind::kDrainEnded, {});
     pump();
     rearm();
   }
   if (paused_all_ == paused) return;
   paused_all_ = paused;
   store_.put_paused("", paused);
-  log_event(info, paused ? "paused_all" : "resumed_all", {});
+  events_.emit(Severity::kInfo, paused ? EventKind::kPausedAll : EventKind::kResumedAll);
 }
 
 void Engine::drain() {
   set_paused_all(true);
   if (draining_) return;
   draining_ = true;
-  log_event(info, "draining", {{"running", dispatcher_.running()}});
+  events_.emit(Severity::kInfo, EventKind::kDraining, {{"running", dispatcher_.running()}});
 }
 
 std::optional<Engine::Triggered> Engine::trigger(const std::string& name, bool force) {
@@ -89,7 +88,8 @@ std::optional<Engine::Triggered> Engine::trigger(const std::string& name, bool f
   if (force) policy.overlap = OverlapPolicy::kAllow;
   // A fire of its own: now, as its scheduled instant.
   const Instant now = clock_.wall_now();
-  log_event(info, "triggered", {{"job", name}, {"scheduled", utc(now)}, {"force", force}});
+  events_.emit(Severity::kInfo, EventKind::kTriggered,
+               {{"job", name}, {"scheduled", utc(now)}, {"force", force}});
   const Triggered triggered = handle_fire(Fire{id, now, now}, &policy);
   pump();
   rearm();
@@ -117,7 +117,7 @@ bool Engine::set_run_paused(RunId run, bool paused) {
 void Engine::set_max_concurrent_runs(int n) {
   config_.daemon.max_concurrent_runs = n;
   dispatcher_.set_limits(DispatchLimits{n, config_.pools});
-  log_event(info, "max_concurrent_runs_set", {{"max_concurrent_runs", n}});
+  events_.emit(Severity::kInfo, EventKind::kMaxConcurrentRunsSet, {{"max_concurrent_runs", n}});
   pump();
   rearm();
 }
@@ -131,7 +131,8 @@ Engine::Counts Engine::counts() const {
 
 namespace skedd {
 
-Result<std::vector<Engine::ApiJob>> Engine::recorded_api_jobs(Store& store, const Config& config) {
+Result<std::vector<Engine::ApiJob>> Engine::recorded_api_jobs(Store& store, const Config& config,
+                                                              Events events) {
   // Parsing is most of a large load. Rows are read in chunks, and each chunk is parsed on a
   // thread of its own while the next ones are read: two chunks in flight per CPU at most, so
   // that the texts are never all in memory. Their jobs are taken in the order read. With one
@@ -144,6 +145,7 @@ Result<std::vector<Engine::ApiJob>> Engine::recorded_api_jobs(Store& store, cons
     std::string definition;
     std::string tree;
     std::shared_ptr<const JobSpec> spec;
+    std::string error;  ///< why it no longer reads (told on the caller's thread)
   };
   using Chunk = std::vector<Row>;
   const std::size_t in_flight = 2 * std::max(1U, std::thread::hardware_concurrency());
@@ -151,8 +153,7 @@ Result<std::vector<Engine::ApiJob>> Engine::recorded_api_jobs(Store& store, cons
     for (Row& row : rows) {
       auto spec = parse_job_definition(row.definition, row.tree, "api", config);
       if (!spec) {
-        log_event(spdlog::level::err, "api_job_invalid",
-                  {{"job", row.name}, {"version", row.version}, {"error", spec.error().message}});
+        row.error = spec.error().message;
         continue;
       }
       row.spec = std::make_shared<const JobSpec>(std::move(spec.value()));
@@ -167,7 +168,12 @@ Result<std::vector<Engine::ApiJob>> Engine::recorded_api_jobs(Store& store, cons
     Chunk rows = parsing.front().get();
     parsing.pop_front();
     for (Row& row : rows) {
-      if (row.spec) jobs.push_back({std::move(row.spec), row.version});
+      if (row.spec) {
+        jobs.push_back({std::move(row.spec), row.version});
+      } else {
+        events.emit(Severity::kError, EventKind::kApiJobInvalid,
+                    {{"job", row.name}, {"version", row.version}, {"error", row.error}});
+      }
     }
   };
   Chunk chunk;
@@ -182,7 +188,7 @@ Result<std::vector<Engine::ApiJob>> Engine::recorded_api_jobs(Store& store, cons
                                                             const std::string& definition,
                                                             const std::string& tree) {
     if (definition.empty()) return;  // removed
-    chunk.push_back({name, version, definition, tree, nullptr});
+    chunk.push_back({name, version, definition, tree, nullptr, {}});
     if (chunk.size() == kChunk) hand_over();
   });
   hand_over();
@@ -192,7 +198,7 @@ Result<std::vector<Engine::ApiJob>> Engine::recorded_api_jobs(Store& store, cons
 }
 
 std::vector<Engine::SpecPtr> Engine::with_api_specs(std::vector<JobSpec> file_jobs,
-                                                    std::span<const ApiJob> api_jobs) {
+                                                    std::span<const ApiJob> api_jobs) const {
   std::vector<SpecPtr> specs;
   specs.reserve(file_jobs.size() + api_jobs.size());
   std::set<std::string> file_names;
@@ -203,8 +209,8 @@ std::vector<Engine::SpecPtr> Engine::with_api_specs(std::vector<JobSpec> file_jo
   for (const ApiJob& api : api_jobs) {
     if (!api.spec) continue;
     if (file_names.contains(api.spec->name)) {
-      log_event(
-          spdlog::level::warn, "api_job_shadowed",
+      events_.emit(
+          Severity::kWarn, EventKind::kApiJobShadowed,
           {{"job", api.spec->name}, {"effect", "a file job of the same name is used instead"}});
     } else {
       specs.push_back(api.spec);
@@ -239,8 +245,8 @@ Result<int> Engine::put_api_job(JobSpec spec, std::string definition, bool repla
   }
   store_.put_job_version(name, version, definition, definition_tree(definition), clock_.wall_now(),
                          config_.store.keep_versions);
-  log_event(info, replace ? "api_job_updated" : "api_job_added",
-            {{"job", name}, {"version", version}});
+  events_.emit(Severity::kInfo, replace ? EventKind::kApiJobUpdated : EventKind::kApiJobAdded,
+               {{"job", name}, {"version", version}});
   auto shared = std::make_shared<const JobSpec>(std::move(spec));
   if (const std::optional<JobId> loaded = job_by_name_.find(name)) {
     if (!same_owner(*jobs_[loaded->value].spec, *shared)) {
@@ -287,7 +293,7 @@ Status Engine::remove_api_job(const std::string& name) {
   api_jobs_.erase(name);  // `api` points into api_jobs_: not used after this
   store_.put_job_version(name, removed, "", "", clock_.wall_now(), config_.store.keep_versions);
   removed_api_versions_[name] = removed;
-  log_event(info, "api_job_removed", {{"job", name}});
+  events_.emit(Severity::kInfo, EventKind::kApiJobRemoved, {{"job", name}});
   if (const std::optional<JobId> loaded = job_by_name_.find(name)) {
     remove_job(name, *loaded);
     job_by_name_.erase(name);

@@ -1,4 +1,4 @@
-#include "daemon/control_server.h"
+#include "control/control_server.h"
 
 #include <sys/socket.h>
 #include <sys/stat.h>

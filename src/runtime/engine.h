@@ -11,11 +11,11 @@
 #include <string>
 #include <vector>
 
-#include "daemon/api_jobs.h"
-#include "daemon/name_index.h"
-#include "daemon/supervisor.h"
-#include "daemon/timer_fd.h"
-#include "embed/handler_runner.h"
+#include "runtime/api_jobs.h"
+#include "runtime/handler_runner.h"
+#include "runtime/name_index.h"
+#include "runtime/supervisor.h"
+#include "runtime/timer_fd.h"
 #include "skedd/config/config.h"
 #include "skedd/core/dispatcher.h"
 #include "skedd/core/run.h"
@@ -23,6 +23,7 @@
 #include "skedd/core/scheduler.h"
 #include "skedd/core/timer_queue.h"
 #include "skedd/exec/process_spawner.h"
+#include "skedd/runtime/events.h"
 #include "skedd/time/clock.h"
 #include "skedd/util/random.h"
 #include "util/asio.h"
@@ -31,10 +32,12 @@ namespace skedd {
 
 class Engine {
  public:
-  /// Clock, spawner, store, random and `handlers` (null: none) must outlive the engine. Throws
-  /// std::system_error when a timerfd or the state dir cannot be set up (start-up only).
+  /// Clock, spawner, store, random, `handlers` (null: none) and the sink of `events` must
+  /// outlive the engine. Throws std::system_error when a timerfd or the state dir cannot be
+  /// set up (start-up only).
   Engine(asio::io_context& io, Config config, const Clock& clock, ProcessSpawner& spawner,
-         Store& store, Random& random, const HandlerRegistry* handlers = nullptr);
+         Store& store, Random& random, const HandlerRegistry* handlers = nullptr,
+         Events events = {});
   ~Engine();
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
@@ -42,7 +45,8 @@ class Engine {
   using ApiJob = skedd::ApiJob;
   /// The jobs added over the API, as last recorded in `store`, read against `config`; one
   /// that no longer reads (its handler gone, say) is logged as api_job_invalid and left out.
-  static Result<std::vector<ApiJob>> recorded_api_jobs(Store& store, const Config& config);
+  static Result<std::vector<ApiJob>> recorded_api_jobs(Store& store, const Config& config,
+                                                       Events events = {});
   /// Schedules every job (the configuration's and `api_jobs`, those added over the control
   /// socket before) and starts waiting. A file job shadows an API job of the same name.
   void start(std::vector<ApiJob> api_jobs = {});
@@ -189,7 +193,7 @@ class Engine {
   /// Runs or records the fires `id` missed after `since` and up to `until`, per its catch_up.
   void catch_up(JobId id, Instant since, Instant until);
   /// Logs the job with its next fire, and records that next fire (or adds it to `batch`).
-  void log_job(JobId id, std::string_view event, Store::NextFires* batch = nullptr);
+  void log_job(JobId id, EventKind event, Store::NextFires* batch = nullptr);
   void on_wall_timer(bool clock_was_set);
   void on_mono_timer();
   void on_child_signal();
@@ -249,6 +253,7 @@ class Engine {
   Config config_;
   const Clock& clock_;
   Random& random_;
+  Events events_;
   Scheduler scheduler_;
   Dispatcher dispatcher_;
   Supervisor supervisor_;
@@ -316,8 +321,8 @@ class Engine {
   ApiJobs api_jobs_;  ///< their specs shared with jobs_ while loaded
   /// `file_jobs` as shared specs, plus the API jobs (`api`, entries without a spec skipped)
   /// none of them shadows.
-  static std::vector<SpecPtr> with_api_specs(std::vector<JobSpec> file_jobs,
-                                             std::span<const ApiJob> api);
+  std::vector<SpecPtr> with_api_specs(std::vector<JobSpec> file_jobs,
+                                      std::span<const ApiJob> api) const;
   /// The latest version recorded for each API job removed since start.
   std::map<std::string, int> removed_api_versions_;
   std::set<std::string> paused_;  ///< names of paused jobs (kept while a job is not loaded)

@@ -4,6 +4,7 @@
 // the io_context's thread; handlers run on the pool's.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -11,8 +12,9 @@
 #include <string>
 #include <vector>
 
-#include "daemon/supervisor.h"
+#include "runtime/run_outcome.h"
 #include "skedd/embed/handler.h"
+#include "skedd/runtime/events.h"
 #include "skedd/store/store.h"
 #include "skedd/time/clock.h"
 #include "util/asio.h"
@@ -29,7 +31,7 @@ class HandlerRunner {
   /// `threads` > 0. `handlers` (may be null: none) and `store` must outlive the runner.
   /// `on_finished` is called on the loop's thread once per started run, when its handler has
   /// returned (or at once when it cannot start).
-  HandlerRunner(asio::io_context& io, const Clock& clock, Store& store,
+  HandlerRunner(asio::io_context& io, const Clock& clock, Store& store, Events events,
                 const HandlerRegistry* handlers, int threads, OnFinished on_finished);
   /// Requests every run to stop and waits for the handlers to return.
   ~HandlerRunner();
@@ -90,6 +92,7 @@ class HandlerRunner {
   asio::io_context& io_;
   const Clock& clock_;
   Store& store_;
+  Events events_;
   const HandlerRegistry* handlers_;
   OnFinished on_finished_;
   using Runs = std::map<RunId, std::unique_ptr<Run>>;

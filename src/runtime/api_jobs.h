@@ -6,7 +6,7 @@
 #include <string_view>
 #include <vector>
 
-#include "daemon/name_index.h"
+#include "runtime/name_index.h"
 #include "skedd/core/job_spec.h"
 
 namespace skedd {
