@@ -348,6 +348,17 @@ int main(int argc, char** argv) {
       });
     };
     wait_reload();
+    // skedd is a child subreaper: the orphans of runs become its children, reaped here (runs
+    // themselves are reaped by the engine through their pidfds).
+    asio::signal_set child_signal(io, SIGCHLD);
+    std::function<void()> wait_child = [&] {
+      child_signal.async_wait([&](const boost::system::error_code& e, int) {
+        if (e) return;
+        engine.reap_orphans();
+        wait_child();
+      });
+    };
+    wait_child();
     // Any user's `crontab -e` changes the spool, and a change reloads the whole config: the
     // next change is looked at only after ten times what that reload took (at least the 1 s
     // poll), so that users editing crontabs keep the loop reloading a tenth of the time at most.

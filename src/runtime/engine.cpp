@@ -87,7 +87,6 @@ Engine::Engine(asio::io_context& io, Config config, const Clock& clock, ProcessS
                 [this](const RunOutcome& outcome) { on_run_finished(outcome); }),
       wall_timer_(io, CLOCK_REALTIME),
       mono_timer_(io, CLOCK_BOOTTIME),
-      child_signal_(io, SIGCHLD),
       // Run ids only need to be unique within the state dir until the store assigns them:
       // microseconds since the epoch at start, counting up, do that across restarts.
       next_run_id_(static_cast<std::uint64_t>(clock.wall_now().time_since_epoch().count())),
@@ -217,9 +216,6 @@ void Engine::start(std::vector<ApiJob> api_jobs) {
   ::malloc_trim(0);
   store_.put_meta("last_seen", format_rfc3339_utc(now));
   prune_history();
-  child_signal_.async_wait([this](const boost::system::error_code& ec, int) {
-    if (!ec) on_child_signal();
-  });
   tick();
 }
 
@@ -638,6 +634,7 @@ void Engine::prune_history() {
 
 void Engine::tick() {
   supervisor_.on_deadlines();
+  check_shutdown_done();  // a sweep may have dropped the last leftover group
   const StoreHealth health = check_store_health();
   if (clock_.mono_now() - last_prune_ >= kPruneInterval) prune_history();
   if (!shutting_down_) {
@@ -974,9 +971,9 @@ void Engine::on_run_finished(const RunOutcome& outcome) {
     observer_(RunEvent{outcome.run, outcome.spec->name, outcome.fire.scheduled,
                        outcome.fire.attempt, outcome.state});
   }
-  // A handler's return frees a slot without a SIGCHLD to notice it: the slots freed by a batch
-  // of returns are filled once.
-  if (is_handler_job(*outcome.spec) && !shutting_down_ && !pump_posted_) {
+  // The slots freed by a batch of ends (handlers returning, pidfds becoming readable in one
+  // turn of the loop) are filled once.
+  if (!shutting_down_ && !pump_posted_) {
     pump_posted_ = true;
     asio::post(io_, [this, alive = std::weak_ptr(alive_)] {
       if (!alive.lock()) return;
@@ -989,13 +986,8 @@ void Engine::on_run_finished(const RunOutcome& outcome) {
   check_shutdown_done();
 }
 
-void Engine::on_child_signal() {
-  supervisor_.reap();
-  child_signal_.async_wait([this](const boost::system::error_code& ec, int) {
-    if (!ec) on_child_signal();
-  });
-  if (!shutting_down_) pump();
-  rearm();
+void Engine::reap_orphans() {
+  supervisor_.reap_orphans();
   check_shutdown_done();
 }
 
@@ -1037,7 +1029,6 @@ void Engine::shutdown(std::function<void()> done) {
     // Processes are left running; handler runs are asked to stop, left recorded as running,
     // and resumed at the next start. Their threads are waited for.
     handlers_.stop_all();
-    child_signal_.cancel();
     if (handlers_.idle()) {
       mono_timer_.cancel();
       asio::post(io_, std::exchange(shutdown_done_, nullptr));
@@ -1063,7 +1054,6 @@ void Engine::check_shutdown_done() {
     return;
   }
   if (!supervisor_.idle()) return;
-  child_signal_.cancel();
   mono_timer_.cancel();
   asio::post(io_, std::exchange(shutdown_done_, nullptr));
 }

@@ -60,6 +60,10 @@ class Engine {
   /// runs going; "stop" signals every run, SIGKILLs what is left after kill_grace, and calls
   /// `done` once all have been reaped.
   void shutdown(std::function<void()> done);
+  /// For a child subreaper (the daemon), on SIGCHLD: reaps the orphans of runs (see
+  /// Supervisor::reap_orphans). Runs are reaped through their pidfds: the engine has no
+  /// SIGCHLD handler and never waits for children it did not start.
+  void reap_orphans();
 
   // What the control socket reads and does (engine_control.cpp), on the loop's thread.
 
@@ -196,7 +200,6 @@ class Engine {
   void log_job(JobId id, EventKind event, Store::NextFires* batch = nullptr);
   void on_wall_timer(bool clock_was_set);
   void on_mono_timer();
-  void on_child_signal();
   void tick();
   void rearm();
   /// Offers a fire that came due to the dispatcher, recording it (pending, or not run) unless
@@ -267,7 +270,6 @@ class Engine {
   NameIndex<> job_by_name_{name_of_job()};
   TimerFd wall_timer_;
   TimerFd mono_timer_;
-  asio::signal_set child_signal_;
   /// What each timer is armed for, so rearm() touches the kernel only on a change.
   std::optional<Instant> wall_armed_;
   std::optional<MonoInstant> mono_armed_;

@@ -96,8 +96,8 @@ Result<std::optional<MailMessage>> compose_mail(const std::string& sendmail, con
   return std::optional<MailMessage>(std::move(message));
 }
 
-Status send_mail(ProcessSpawner& spawner, const std::string& sendmail, const JobSpec& spec,
-                 const MailMessage& message) {
+Result<pid_t> send_mail(ProcessSpawner& spawner, const std::string& sendmail, const JobSpec& spec,
+                        const MailMessage& message) {
   UniqueFd null(::open("/dev/null", O_WRONLY | O_CLOEXEC));
   const UserInfo& user = message.user;
   SpawnRequest request;
@@ -109,9 +109,7 @@ Status send_mail(ProcessSpawner& spawner, const std::string& sendmail, const Job
   request.stdin_fd = message.file.get();
   request.output_fd = null.get();
   request.credentials = message.credentials;
-  auto pid = spawner.spawn(request);
-  if (!pid) return pid.error();
-  return Ok{};
+  return spawner.spawn(request);
 }
 
 }  // namespace skedd

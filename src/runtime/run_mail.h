@@ -36,8 +36,8 @@ Result<std::optional<MailMessage>> compose_mail(const std::string& sendmail, con
 
 /// Sends `message` to spec.mail_to through `sendmail` (`sendmail -i -FCronDaemon -oem
 /// RECIPIENT`, run as the job's user, with the message on its standard input). Does not wait
-/// for sendmail (the daemon reaps it).
-Status send_mail(ProcessSpawner& spawner, const std::string& sendmail, const JobSpec& spec,
-                 const MailMessage& message);
+/// for sendmail: returns its pid, for the caller to reap.
+Result<pid_t> send_mail(ProcessSpawner& spawner, const std::string& sendmail, const JobSpec& spec,
+                        const MailMessage& message);
 
 }  // namespace skedd

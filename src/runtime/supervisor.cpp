@@ -59,9 +59,25 @@ struct Supervisor::Run : StartedRun {
   std::optional<MonoInstant> frozen_since;  ///< while frozen
   bool frozen_by_cgroup = false;
   std::optional<uid_t> owner;  ///< the uid it runs as, recorded with it (RunRecord::owner)
-  /// Adopted from an earlier skedd: not our child; its exit is seen through this pidfd.
+  /// Its main process's pidfd: readable once it has exited. No SIGCHLD and no waitpid(-1), so
+  /// the other children of the process (an embedding program's) are left to their owner.
   std::unique_ptr<asio::posix::stream_descriptor> exit_watch;
+  /// Adopted from an earlier skedd: not our child, so its exit status is unknown.
+  bool adopted = false;
 };
+
+namespace {
+
+// While leftover groups or undeleted cgroups remain, they are looked at this often.
+constexpr Duration kSweepInterval = std::chrono::milliseconds(100);
+
+int open_pidfd(pid_t pid) {
+  const int fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+  if (fd >= 0) ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+  return fd;
+}
+
+}  // namespace
 
 Supervisor::Supervisor(asio::io_context& io, const Clock& clock, ProcessSpawner& spawner,
                        Store& store, Events events, SupervisorOptions options,
@@ -111,8 +127,22 @@ void Supervisor::start(RunId id, JobId job, std::shared_ptr<const JobSpec> spec,
     return;
   }
   run.pid = pid.value();
+  const int pidfd = open_pidfd(run.pid);
+  if (pidfd < 0) {
+    // Unwatchable (out of descriptors): it must not run unseen.
+    const std::string error = std::string("cannot watch its process: ") + std::strerror(errno);
+    ::kill(-run.pid, SIGKILL);
+    int status = 0;
+    ::waitpid(run.pid, &status, 0);
+    events_.emit(Severity::kError, EventKind::kRunFailedToStart,
+                 {{"job", run.spec->name}, {"run", id.value}, {"error", error}});
+    run.pid = -1;
+    finish(run, RunState::kFailed, std::nullopt, std::nullopt, error);
+    return;
+  }
   run.pid_start = process_start_time(run.pid);
   run_by_pid_[run.pid] = id;
+  watch_exit(run, pidfd);
   store_.put_run(record_of(run, RunState::kRunning));
   events_.emit(Severity::kInfo, EventKind::kRunStarted,
                {{"job", run.spec->name},
@@ -158,16 +188,27 @@ void Supervisor::cancel_all() {
   for (RunId id : ids) cancel(id, RunState::kCancelled);
 }
 
-void Supervisor::reap() {
-  // One SIGCHLD may stand for many exits: reap until none is left.
+void Supervisor::reap_orphans() {
+  orphans_waiting_ = false;
+  // A subreaper's children are its runs (each reaped through its pidfd), its sendmails, and
+  // the orphans of runs. An exited child is looked at without reaping it (WNOWAIT): one that
+  // is watched is left to its watcher, which calls this again after it has reaped it.
   for (;;) {
+    siginfo_t info{};
+    if (::waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) != 0 || info.si_pid == 0) break;
+    if (run_by_pid_.contains(info.si_pid) || helpers_.contains(info.si_pid)) {
+      orphans_waiting_ = true;  // behind it: looked at again once its watcher has reaped it
+      break;
+    }
     int status = 0;
-    const pid_t pid = ::waitpid(-1, &status, WNOHANG);
-    if (pid <= 0) break;
-    on_exit(pid, status);
+    ::waitpid(info.si_pid, &status, WNOHANG);
   }
-  // skedd is a child subreaper: the orphans of a run are reparented to it and were reaped just
-  // above, so a group that answers no more has no live process left.
+  sweep();
+}
+
+void Supervisor::sweep() {
+  // A group that answers no more has no live process left (in a subreaper, once its orphans
+  // were reaped above).
   for (auto it = leftover_groups_.begin(); it != leftover_groups_.end();) {
     const RunId id{it->first};
     if (::kill(-it->second, 0) == 0) {
@@ -185,6 +226,40 @@ void Supervisor::reap() {
   for (auto it = cgroups_to_remove_.begin(); it != cgroups_to_remove_.end();) {
     it = cgroups_.remove(RunId{*it}) ? cgroups_to_remove_.erase(it) : std::next(it);
   }
+  arm_sweep();
+}
+
+void Supervisor::arm_sweep() {
+  if (leftover_groups_.empty() && cgroups_to_remove_.empty()) return;
+  if (deadlines_.contains(kSweepKey)) return;
+  deadlines_.push(kSweepKey, clock_.mono_now() + kSweepInterval, 0,
+                  Event{RunId{0}, Deadline::kSweep});
+}
+
+void Supervisor::watch_exit(Run& run, int pidfd) {
+  run.exit_watch = std::make_unique<asio::posix::stream_descriptor>(io_, pidfd);
+  run.exit_watch->async_wait(asio::posix::stream_descriptor::wait_read,
+                             [this, id = run.id](const boost::system::error_code& ec) {
+                               if (!ec) on_exit(id);
+                             });
+}
+
+void Supervisor::watch_helper(pid_t pid) {
+  const int pidfd = open_pidfd(pid);
+  if (pidfd < 0) {
+    // Unwatchable: reaped by the next reap_orphans() of a subreaper, else left a zombie.
+    return;
+  }
+  auto& watch = helpers_[pid];
+  watch = std::make_unique<asio::posix::stream_descriptor>(io_, pidfd);
+  watch->async_wait(asio::posix::stream_descriptor::wait_read,
+                    [this, pid](const boost::system::error_code& ec) {
+                      if (ec) return;
+                      int status = 0;
+                      ::waitpid(pid, &status, WNOHANG);
+                      helpers_.erase(pid);
+                      if (orphans_waiting_) reap_orphans();
+                    });
 }
 
 void Supervisor::on_deadlines() {
@@ -192,7 +267,7 @@ void Supervisor::on_deadlines() {
 }
 
 void Supervisor::remove_deadline(const Run& run, Deadline what) {
-  deadlines_.remove(run.id.value * 4 + static_cast<std::uint64_t>(what));
+  deadlines_.remove(deadline_key(run.id, what));
 }
 
 Result<pid_t> Supervisor::spawn(Run& run) {
@@ -337,27 +412,28 @@ void Supervisor::write_progress(Run& run) {
                 {"message", run.progress_message}});
 }
 
-void Supervisor::on_exit(pid_t pid, int status) {
-  const auto found = run_by_pid_.find(pid);
-  if (found == run_by_pid_.end()) return;  // not a run of ours (spawn failures reap their own)
-  const auto it = runs_.find(found->second);
-  run_by_pid_.erase(found);
-  if (it == runs_.end()) return;
-  std::optional<int> exit_code;
-  std::optional<int> signal;
-  if (WIFEXITED(status)) exit_code = WEXITSTATUS(status);
-  if (WIFSIGNALED(status)) signal = WTERMSIG(status);
-  ended(*it->second, exit_code, signal);
-}
-
-void Supervisor::on_adopted_exit(RunId id) {
+void Supervisor::on_exit(RunId id) {
   const auto it = runs_.find(id);
   if (it == runs_.end()) return;
   Run& run = *it->second;
+  std::optional<int> exit_code;
+  std::optional<int> signal;
+  if (!run.adopted) {
+    int status = 0;
+    const pid_t reaped = ::waitpid(run.pid, &status, WNOHANG);
+    if (reaped == 0) {  // not exited after all: wait on
+      watch_exit(run, run.exit_watch->release());
+      return;
+    }
+    if (reaped == run.pid && WIFEXITED(status)) exit_code = WEXITSTATUS(status);
+    if (reaped == run.pid && WIFSIGNALED(status)) signal = WTERMSIG(status);
+    // reaped < 0: another waiter of the process took its status (unknown, as if adopted).
+  }
   run_by_pid_.erase(run.pid);
   boost::system::error_code ignored;
   run.exit_watch->close(ignored);
-  ended(run, std::nullopt, std::nullopt);
+  ended(run, exit_code, signal);
+  if (orphans_waiting_) reap_orphans();
 }
 
 void Supervisor::ended(Run& run, std::optional<int> exit_code, std::optional<int> signal) {
@@ -380,9 +456,10 @@ void Supervisor::ended(Run& run, std::optional<int> exit_code, std::optional<int
     message = "killed by " + signal_name(*signal);
   } else if (!exit_code) {
     state = RunState::kFailed;
-    message =
-        "exit status unknown: adopted after a restart of skedd, and the run wrote no "
-        "`exit <code>` line";
+    message = run.adopted ? "exit status unknown: adopted after a restart of skedd, and the run "
+                            "wrote no `exit <code>` line"
+                          : "exit status unknown: another waiter of the process took it, and "
+                            "the run wrote no `exit <code>` line";
   } else {
     state = *exit_code == 0 ? RunState::kSucceeded : RunState::kFailed;
   }
@@ -392,6 +469,7 @@ void Supervisor::ended(Run& run, std::optional<int> exit_code, std::optional<int
     ::kill(-run.pid, run.spec->options->soft_signal);
     ::kill(-run.pid, SIGCONT);
     leftover_groups_[run.id.value] = run.pid;
+    arm_sweep();
     // A cancelled run's group had its soft signal already: its grace period is not renewed.
     push_deadline(run, Deadline::kGraceKill,
                   run.grace_end.value_or(clock_.mono_now() + options_.kill_grace));
@@ -403,9 +481,8 @@ void Supervisor::ended(Run& run, std::optional<int> exit_code, std::optional<int
 
 bool Supervisor::adopt(const RunRecord& record, JobId job, std::shared_ptr<const JobSpec> spec) {
   if (!record.pid) return false;
-  const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, *record.pid, 0));
+  const int pidfd = open_pidfd(*record.pid);
   if (pidfd < 0) return false;
-  ::fcntl(pidfd, F_SETFD, FD_CLOEXEC);
   auto owned = std::make_unique<Run>();
   Run& run = *owned;
   static_cast<StartedRun&>(run) =
@@ -416,6 +493,7 @@ bool Supervisor::adopt(const RunRecord& record, JobId job, std::shared_ptr<const
                  record.checkpoint,
                  record.started};
   run.pid = *record.pid;
+  run.adopted = true;
   run.pid_start = record.pid_start;
   // Its budget keeps counting from its recorded start, on this daemon's monotonic clock.
   run.started_mono = clock_.mono_now() - (clock_.wall_now() - record.started);
@@ -425,12 +503,8 @@ bool Supervisor::adopt(const RunRecord& record, JobId job, std::shared_ptr<const
   run.files.control_path = control_path(record.run);
   runs_.emplace(run.id, std::move(owned));
   run_by_pid_[run.pid] = run.id;
-  run.exit_watch = std::make_unique<asio::posix::stream_descriptor>(io_, pidfd);
+  watch_exit(run, pidfd);
   const RunId id = run.id;
-  run.exit_watch->async_wait(asio::posix::stream_descriptor::wait_read,
-                             [this, id](const boost::system::error_code& ec) {
-                               if (!ec) on_adopted_exit(id);
-                             });
   const int control =
       ::open(run.files.control_path.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW);
   if (control >= 0) {
@@ -483,7 +557,7 @@ void Supervisor::finish(Run& run, RunState state, std::optional<int> exit_code,
     // The run's end and what its owner makes of it (a retry's pending fire) are one write.
     StoreGroup group(store_);
     store_.put_run(record);
-    const bool status_unknown = run.exit_watch && !exit_code && !signal;
+    const bool status_unknown = !exit_code && !signal;
     on_finished_(
         RunOutcome{run.id, run.job, run.spec, run.fire, state, run.checkpoint, !status_unknown});
   }
@@ -536,7 +610,7 @@ void Supervisor::check_log(Run& run) {
 
 void Supervisor::mail(const Run& run) {
   // Composed on the file thread (it reads the log: a slow disk must not stall the loop), sent
-  // from the loop, where sendmail's exit is reaped like any child's.
+  // from the loop, which reaps sendmail through its pidfd.
   off_loop(
       [spec = run.spec, sendmail = options_.sendmail, log = run.files.log_path] {
         return compose_mail(sendmail, *spec, log);
@@ -546,7 +620,12 @@ void Supervisor::mail(const Run& run) {
         if (!composed) {
           sent = composed.error();
         } else if (composed.value()) {
-          sent = send_mail(spawner_, options_.sendmail, *spec, *composed.value());
+          auto pid = send_mail(spawner_, options_.sendmail, *spec, *composed.value());
+          if (pid) {
+            watch_helper(pid.value());
+          } else {
+            sent = pid.error();
+          }
         }
         if (!sent) {
           events_.emit(Severity::kWarn, EventKind::kMailFailed,
@@ -559,11 +638,14 @@ void Supervisor::release_cgroup(const Run& run) {
   // Processes that left the run's group are the run's leftovers too; kill_leftovers = false
   // keeps them (and their cgroup, which is removed once they are gone).
   if (run.spec->options->kill_leftovers && !cgroups_.empty(run.id)) cgroups_.kill(run.id);
-  if (!cgroups_.remove(run.id)) cgroups_to_remove_.insert(run.id.value);
+  if (!cgroups_.remove(run.id)) {
+    cgroups_to_remove_.insert(run.id.value);
+    arm_sweep();
+  }
 }
 
 void Supervisor::push_deadline(const Run& run, Deadline what, MonoInstant at) {
-  deadlines_.push(run.id.value * 4 + static_cast<std::uint64_t>(what), at, 0, Event{run.id, what});
+  deadlines_.push(deadline_key(run.id, what), at, 0, Event{run.id, what});
 }
 
 void Supervisor::signal_group(Run& run, int sig) {
@@ -573,6 +655,7 @@ void Supervisor::signal_group(Run& run, int sig) {
 }
 
 void Supervisor::on_deadline(const Event& event) {
+  if (event.what == Deadline::kSweep) return sweep();
   const auto it = runs_.find(event.run);
   if (it == runs_.end()) return;
   Run& run = *it->second;
@@ -617,6 +700,8 @@ void Supervisor::on_deadline(const Event& event) {
       push_deadline(run, Deadline::kLogCheck, clock_.mono_now() + kLogCheckInterval);
       break;
     }
+    case Deadline::kSweep:
+      break;
   }
 }
 

@@ -75,8 +75,10 @@ class Supervisor {
   bool thaw(RunId id);
   /// Whether `id` is a frozen run.
   bool frozen(RunId id) const;
-  /// Reaps every exited child (SIGCHLD) and notices process groups that have emptied.
-  void reap();
+  /// For a child subreaper (the daemon), on SIGCHLD: reaps the exited children that are
+  /// neither runs nor their helpers (the orphans of runs), so that their groups empty. Runs
+  /// themselves are reaped through their pidfds, without SIGCHLD.
+  void reap_orphans();
   /// Handles the supervision deadlines due by now (timeouts, grace kills, log checks).
   void on_deadlines();
   std::optional<MonoInstant> next_deadline() const { return deadlines_.next_deadline(); }
@@ -98,7 +100,12 @@ class Supervisor {
 
  private:
   struct Run;
-  enum class Deadline : std::uint8_t { kSoft, kHard, kGraceKill, kLogCheck };
+  enum class Deadline : std::uint8_t { kSoft, kHard, kGraceKill, kLogCheck, kSweep };
+  static std::uint64_t deadline_key(RunId run, Deadline what) {
+    return run.value * 8 + static_cast<std::uint64_t>(what);
+  }
+  /// The one supervisor-wide deadline: leftover groups and cgroups to look at again.
+  static constexpr std::uint64_t kSweepKey = 0;
   struct Event {
     RunId run;
     Deadline what;
@@ -113,8 +120,15 @@ class Supervisor {
   /// unless `to_end` (the run has ended: its final record follows the checkpoint anyway).
   void handle_lines(Run& run, bool to_end);
   void handle_control_line(Run& run, const std::string& line, bool to_end);
-  void on_exit(pid_t pid, int status);
-  void on_adopted_exit(RunId id);
+  /// The run's pidfd is readable: its main process has exited (reaped here, unless adopted).
+  void on_exit(RunId id);
+  void watch_exit(Run& run, int pidfd);
+  /// Reaps a helper child (sendmail) through its pidfd once it exits.
+  void watch_helper(pid_t pid);
+  /// Drops leftover groups that have emptied and removes cgroups that can be; again after
+  /// kSweepInterval while any remain.
+  void sweep();
+  void arm_sweep();
   void ended(Run& run, std::optional<int> exit_code, std::optional<int> signal);
   void finish(Run& run, RunState state, std::optional<int> exit_code, std::optional<int> signal,
               const std::string& message);
@@ -152,6 +166,10 @@ class Supervisor {
   /// SIGKILLed after kill_grace unless they empty first.
   std::map<std::uint64_t, pid_t> leftover_groups_;
   std::set<std::uint64_t> cgroups_to_remove_;  ///< runs whose cgroup still had processes
+  /// Helper children (sendmail) by pid, each watched through its pidfd until reaped.
+  std::map<pid_t, std::unique_ptr<asio::posix::stream_descriptor>> helpers_;
+  /// reap_orphans() stopped at a watched child's exit: called again once that is reaped.
+  bool orphans_waiting_ = false;
   TimerQueue<MonoInstant, Event> deadlines_;
   /// Expires with the supervisor, so that commit notices posted later are dropped.
   std::shared_ptr<const int> alive_ = std::make_shared<const int>(0);
