@@ -1,5 +1,5 @@
-// skedd: wiring only. Parses the command line, loads the configuration, sets up logging and
-// runs the engine on one io_context until SIGTERM or SIGINT.
+// skedd: wiring only. Parses the command line, loads the configuration, sets up logging,
+// opens the state and runs the Daemon (daemon.h); maps each failure to an exit status.
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/prctl.h>
@@ -16,21 +16,17 @@
 #include <functional>
 #include <iostream>
 #include <optional>
+#include <set>
 #include <string>
 
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 
-#include <boost/asio/steady_timer.hpp>
-
 #include "config/crontab_sources.h"
-#include "control/control.h"
-#include "control/control_server.h"
 #include "daemon/builtin_handlers.h"
+#include "daemon/daemon.h"
 #include "daemon/event_log.h"
-#include "runtime/after_commit.h"
-#include "runtime/engine.h"
 #include "skedd/config/config.h"
 #include "skedd/exec/process_spawner.h"
 #include "skedd/store/sqlite_store.h"
@@ -97,52 +93,39 @@ skedd::Result<UserPaths> user_paths(std::optional<std::string> config) {
   return p;
 }
 
-// Appends the jobs of the crontabs of [cron] sources to `cfg`, logging what cron would
-// refuse (a file or a line) with its reason.
-void add_crontab_jobs(skedd::Config& cfg) {
-  if (cfg.cron.sources.empty()) return;
-  skedd::CrontabJobs tabs = skedd::load_crontabs(cfg.cron.sources, cfg.daemon.timezone);
-  for (const std::string& e : tabs.errors) {
-    skedd::log_event(spdlog::level::warn, "crontab_error", {{"error", e}});
-  }
-  for (const std::string& w : tabs.warnings) {
-    skedd::log_event(spdlog::level::info, "crontab_note", {{"note", w}});
-  }
-  skedd::log_event(spdlog::level::info, "crontabs_read",
-                   {{"sources", cfg.cron.sources}, {"jobs", tabs.jobs.size()}});
-  for (skedd::JobSpec& job : tabs.jobs) cfg.jobs.push_back(std::move(job));
-}
-
-}  // namespace
-
-int main(int argc, char** argv) {
-  CLI::App app{"skedd: a timer-driven job scheduler daemon"};
+struct Options {
   std::string config_path = "/etc/skedd/skedd.toml";
   std::string state_dir;
   std::string socket_path;
   std::string log_level = "info";
   std::string log_format = "text";
   std::string log_file;
-  std::string user_state_dir, user_socket;  // --user: the XDG places
   bool check_only = false;
   bool no_cgroups = false;
-  app.add_option("-c,--config", config_path, "main configuration file")->capture_default_str();
-  app.add_flag("--check-config", check_only, "validate the configuration and exit");
-  app.add_option("--state-dir", state_dir, "state directory (overrides [daemon] state_dir)");
-  app.add_option("--socket", socket_path, "control socket path (overrides [daemon] socket)");
-  app.add_option("--log-level", log_level, "trace, debug, info, warn, error")
+  bool user_mode = false;
+  bool config_given = false;
+};
+
+// Parses the command line into `o`; an exit status when skedd is to exit at once (--help,
+// --version, a usage error).
+std::optional<int> parse_command_line(int argc, char** argv, Options& o) {
+  CLI::App app{"skedd: a timer-driven job scheduler daemon"};
+  auto* config_option = app.add_option("-c,--config", o.config_path, "main configuration file")
+                            ->capture_default_str();
+  app.add_flag("--check-config", o.check_only, "validate the configuration and exit");
+  app.add_option("--state-dir", o.state_dir, "state directory (overrides [daemon] state_dir)");
+  app.add_option("--socket", o.socket_path, "control socket path (overrides [daemon] socket)");
+  app.add_option("--log-level", o.log_level, "trace, debug, info, warn, error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
       ->capture_default_str();
-  app.add_option("--log-format", log_format, "text or json (one object per line)")
+  app.add_option("--log-format", o.log_format, "text or json (one object per line)")
       ->check(CLI::IsMember({"text", "json"}))
       ->capture_default_str();
-  app.add_option("--log-file", log_file,
+  app.add_option("--log-file", o.log_file,
                  "log to this file, rotated at 10 MiB keeping 3 (default: stderr)");
-  app.add_flag("--no-cgroups", no_cgroups,
+  app.add_flag("--no-cgroups", o.no_cgroups,
                "do not give runs their own cgroup (overrides [daemon] cgroups)");
-  bool user_mode = false;
-  auto* config_option = app.get_option("--config");
-  app.add_flag("--user", user_mode,
+  app.add_flag("--user", o.user_mode,
                "a user's own daemon: configuration $XDG_CONFIG_HOME/skedd/skedd.toml (created "
                "when missing), state in $XDG_STATE_HOME/skedd, socket "
                "$XDG_RUNTIME_DIR/skedd.sock, unless the file or options say otherwise");
@@ -152,87 +135,58 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : kExitUsage;
   }
+  o.config_given = config_option->count() > 0;
+  return std::nullopt;
+}
 
-  if (user_mode) {
-    auto paths = user_paths(config_option->count() > 0 ? std::optional(config_path) : std::nullopt);
-    if (!paths) {
-      std::cerr << "skedd --user: " << paths.error().message << '\n';
-      return kExitCantCreate;
-    }
-    config_path = paths->config;
-    user_state_dir = paths->state_dir;
-    user_socket = paths->socket;
+// The daemon's settings from the options; in user mode the XDG places replace the system
+// defaults that the file does not change.
+skedd::Result<skedd::DaemonSettings> settings_of(const Options& o,
+                                                 const std::set<std::string>& handler_names) {
+  skedd::DaemonSettings settings{o.config_path, o.state_dir, o.socket_path, o.no_cgroups, {}};
+  settings.load.handlers = handler_names;
+  if (!o.user_mode) return settings;
+  auto paths = user_paths(o.config_given ? std::optional(o.config_path) : std::nullopt);
+  if (!paths) return paths.error();
+  settings.config_path = paths->config;
+  const skedd::DaemonConfig defaults;
+  auto file = skedd::load_config(settings.config_path, settings.load);
+  if (settings.state_dir.empty() && (!file || file->daemon.state_dir == defaults.state_dir)) {
+    settings.state_dir = paths->state_dir;
   }
-  // The in-process handlers this daemon has (jobs may name them: `handler = "sleep"`).
-  skedd::HandlerRegistry handlers;
-  skedd::register_builtin_handlers(handlers);
-  skedd::LoadOptions load_options;
-  load_options.handlers = handlers.names();
-  auto cfg = skedd::load_config(config_path, load_options);
-  if (!cfg) {
-    std::cerr << cfg.error().message << '\n';
-    std::cerr << "skedd: configuration " << config_path << " is invalid\n";
-    return kExitConfig;
+  if (settings.socket.empty() && (!file || file->daemon.socket == defaults.socket)) {
+    settings.socket = paths->socket;
   }
-  // In user mode the XDG places replace the system defaults the file did not change.
-  if (state_dir.empty() && !user_state_dir.empty() &&
-      cfg->daemon.state_dir == skedd::DaemonConfig{}.state_dir) {
-    state_dir = user_state_dir;
-  }
-  if (socket_path.empty() && !user_socket.empty() &&
-      cfg->daemon.socket == skedd::DaemonConfig{}.socket) {
-    socket_path = user_socket;
-  }
-  if (!state_dir.empty()) cfg->daemon.state_dir = state_dir;
-  if (!socket_path.empty()) cfg->daemon.socket = socket_path;
-  if (no_cgroups) cfg->daemon.use_cgroups = false;
-  if (check_only) {
-    std::cout << config_path << ": OK, " << cfg->jobs.size() << " job(s) in " << cfg->files.size()
-              << " file(s)\n";
-    return 0;
-  }
+  return settings;
+}
 
-  // Everything skedd creates from here on (database, logs, FIFOs, its own log file) is
-  // private unless made otherwise on purpose (the socket is chmod 0666). Jobs get cron's 022
-  // (see PosixSpawner).
-  ::umask(077);
-  if (!log_file.empty()) {
-    // As for the state dir: a missing directory is made, not an error.
-    std::error_code made;
-    std::filesystem::create_directories(std::filesystem::path(log_file).parent_path(), made);
-  }
-  try {
-    skedd::init_logging(log_format == "json" ? skedd::LogFormat::kJson : skedd::LogFormat::kText,
-                        spdlog::level::from_str(log_level),
-                        log_file.empty() ? std::nullopt : std::optional<std::string>(log_file));
-  } catch (const spdlog::spdlog_ex& e) {
-    std::cerr << "skedd: cannot open log file " << log_file << ": " << e.what() << '\n';
-    return kExitUsage;
-  }
+// Opens the state (private, locked, its database) and runs the daemon on `cfg` until it is
+// stopped; returns skedd's exit status.
+int run_daemon(skedd::DaemonSettings settings, skedd::Config cfg,
+               const skedd::HandlerRegistry& handlers) {
   // Private state before anything is opened (see skedd(8) SECURITY).
-  if (auto prepared = skedd::prepare_state_dir(cfg->daemon.state_dir); !prepared) {
+  if (auto prepared = skedd::prepare_state_dir(cfg.daemon.state_dir); !prepared) {
     std::cerr << "skedd: " << prepared.error().message << '\n';
     return kExitCantCreate;
   }
   // One daemon per state dir: the lock is held for the life of the process.
-  if (auto lock = skedd::lock_state_dir(cfg->daemon.state_dir); !lock) {
+  if (auto lock = skedd::lock_state_dir(cfg.daemon.state_dir); !lock) {
     std::cerr << "skedd: " << lock.error().message << '\n';
     return lock.error().code == skedd::ErrorCode::kConflict ? kExitInUse : kExitCantCreate;
   }
   auto store = skedd::open_sqlite_store(
-      cfg->daemon.state_dir + "/skedd.db",
-      skedd::SqliteStoreOptions{cfg->store.synchronous == skedd::Synchronous::kFull, 5000});
+      cfg.daemon.state_dir + "/skedd.db",
+      skedd::SqliteStoreOptions{cfg.store.synchronous == skedd::Synchronous::kFull, 5000});
   if (!store) {
     std::cerr << "skedd: " << store.error().message << '\n';
     return kExitStore;
   }
-  if (!cfg->cron.sources.empty() && skedd::cron_daemon_running()) {
+  if (!cfg.cron.sources.empty() && skedd::cron_daemon_running()) {
     skedd::log_event(spdlog::level::warn, "cron_running",
                      {{"effect",
                        "a cron daemon runs too: every crontab job would run twice; "
                        "stop cron or empty [cron] sources"}});
   }
-  add_crontab_jobs(cfg.value());
   const rlimit original_nofile = raise_fd_limit();
   // Orphans of runs (children of a run's main process that outlive it) become skedd's children,
   // so skedd reaps them and sees when a run's process group has emptied, even where PID 1
@@ -240,147 +194,18 @@ int main(int argc, char** argv) {
   ::prctl(PR_SET_CHILD_SUBREAPER, 1);
   // A job's control channel or a client that went away must not kill the daemon.
   std::signal(SIGPIPE, SIG_IGN);
-
   skedd::log_event(spdlog::level::info, "starting",
                    {{"version", skedd::kVersion},
-                    {"config", config_path},
-                    {"state_dir", cfg->daemon.state_dir},
-                    {"socket", cfg->daemon.socket},
-                    {"jobs", cfg->jobs.size()}});
+                    {"config", settings.config_path},
+                    {"state_dir", cfg.daemon.state_dir},
+                    {"socket", cfg.daemon.socket},
+                    {"jobs", cfg.jobs.size()}});
   try {
-    asio::io_context io;
-    skedd::SystemClock clock;
-    skedd::PosixSpawner spawner(original_nofile);
-    skedd::SeededRandom random;
-    const std::string socket = cfg->daemon.socket;
-    const skedd::Duration client_idle_timeout = cfg->daemon.client_idle_timeout;
-    const int max_connections = cfg->daemon.max_connections;
-    const int max_connections_per_user = cfg->daemon.max_connections_per_user;
-    // Crontabs are read again when one changes (cron looks every minute; this, every second).
-    std::vector<std::string> cron_sources = cfg->cron.sources;
-    std::string cron_seen = skedd::crontab_fingerprint(cron_sources);
-    asio::steady_timer cron_watch(io);
-    // Jobs added over the control socket, as last recorded.
-    skedd::LogSink log_sink;
-    const skedd::Events events(&log_sink);
-    auto recorded = skedd::Engine::recorded_api_jobs(*store.value(), cfg.value(), events);
-    if (!recorded) {
-      skedd::log_event(spdlog::level::err, "store_read_failed",
-                       {{"error", recorded.error().message}});
-    }
-    std::vector<skedd::Engine::ApiJob> api_jobs =
-        recorded ? std::move(recorded.value()) : std::vector<skedd::Engine::ApiJob>{};
-    skedd::Engine engine(io, std::move(cfg.value()), clock, spawner, *store.value(), random,
-                         &handlers, events);
-    // SIGHUP and `skedctl reload`: a configuration with errors is refused whole.
-    auto reload = [&]() -> skedd::Result<std::string> {
-      auto next = skedd::load_config(config_path, load_options);
-      if (!next) {
-        skedd::log_event(spdlog::level::err, "reload_refused",
-                         {{"config", config_path}, {"errors", next.error().message}});
-        return skedd::Error::invalid_argument(config_path +
-                                              " is invalid; the running "
-                                              "configuration is kept:\n" +
-                                              next.error().message);
-      }
-      if (!state_dir.empty()) next->daemon.state_dir = state_dir;
-      if (!socket_path.empty()) next->daemon.socket = socket_path;
-      if (no_cgroups) next->daemon.use_cgroups = false;
-      add_crontab_jobs(next.value());
-      cron_sources = next->cron.sources;
-      cron_seen = skedd::crontab_fingerprint(cron_sources);
-      const std::size_t jobs = next->jobs.size();
-      engine.reload(std::move(next.value()));
-      return "reloaded " + config_path + ": " + std::to_string(jobs) + " job(s)";
-    };
-    skedd::Control control(engine, *store.value(), reload, original_nofile.rlim_cur);
-    // A reply to a request that records something (a job added, updated or removed, a pause)
-    // waits for its commit: what skedctl reports done survives a crash right after.
-    const auto replies_alive = std::make_shared<int>(0);
-    skedd::ControlServer server(
-        io,
-        [&control](const skedd::control::Request& request, const skedd::Peer& peer) {
-          return control.handle(request, peer);
-        },
-        skedd::ControlLimits{static_cast<std::size_t>(max_connections),
-                             static_cast<std::size_t>(max_connections_per_user),
-                             client_idle_timeout},
-        [&io, &store, alive = std::weak_ptr<const void>(replies_alive)](
-            const skedd::control::Request& request, std::function<void()> send) {
-          using namespace skedd::control;
-          if (!std::holds_alternative<AddRequest>(request) &&
-              !std::holds_alternative<RemoveRequest>(request) &&
-              !std::holds_alternative<PauseRequest>(request)) {
-            send();
-            return;
-          }
-          skedd::after_commit(*store.value(), io, alive,
-                              [send = std::move(send)](const skedd::Status&) { send(); });
-        });
-    if (auto listening = server.listen(socket); !listening) {
-      std::cerr << "skedd: control socket: " << listening.error().message << '\n';
+    skedd::Daemon daemon(std::move(settings), handlers, *store.value(), original_nofile);
+    if (auto ran = daemon.run(std::move(cfg)); !ran) {
+      std::cerr << "skedd: " << ran.error().message << '\n';
       return kExitCantCreate;
     }
-    skedd::log_event(spdlog::level::info, "listening", {{"socket", socket}});
-    asio::signal_set reload_signal(io, SIGHUP);
-    asio::signal_set stop_signals(io, SIGTERM, SIGINT);
-    stop_signals.async_wait([&](const boost::system::error_code& e, int sig) {
-      if (e) return;
-      skedd::log_event(spdlog::level::info, "signal",
-                       {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
-      reload_signal.cancel();
-      cron_watch.cancel();
-      server.close();
-      engine.shutdown([&io] { io.stop(); });
-      // A second stop signal does not wait for runs to end: skedd exits, leaving them running.
-      stop_signals.async_wait([&](const boost::system::error_code& e2, int) {
-        if (e2) return;
-        skedd::log_event(spdlog::level::warn, "forced_exit",
-                         {{"effect", "runs still going are left running"}});
-        io.stop();
-      });
-    });
-    std::function<void()> wait_reload = [&] {
-      reload_signal.async_wait([&](const boost::system::error_code& e, int) {
-        if (e) return;
-        (void)reload();
-        wait_reload();
-      });
-    };
-    wait_reload();
-    // skedd is a child subreaper: the orphans of runs become its children, reaped here (runs
-    // themselves are reaped by the engine through their pidfds).
-    asio::signal_set child_signal(io, SIGCHLD);
-    std::function<void()> wait_child = [&] {
-      child_signal.async_wait([&](const boost::system::error_code& e, int) {
-        if (e) return;
-        engine.reap_orphans();
-        wait_child();
-      });
-    };
-    wait_child();
-    // Any user's `crontab -e` changes the spool, and a change reloads the whole config: the
-    // next change is looked at only after ten times what that reload took (at least the 1 s
-    // poll), so that users editing crontabs keep the loop reloading a tenth of the time at most.
-    auto cron_next_look = std::chrono::steady_clock::now();
-    std::function<void()> watch_crontabs = [&] {
-      cron_watch.expires_after(std::chrono::seconds(1));
-      cron_watch.async_wait([&](const boost::system::error_code& e) {
-        if (e) return;
-        const auto now = std::chrono::steady_clock::now();
-        if (!cron_sources.empty() && now >= cron_next_look &&
-            skedd::crontab_fingerprint(cron_sources) != cron_seen) {
-          skedd::log_event(spdlog::level::info, "crontab_changed", {});
-          cron_seen = skedd::crontab_fingerprint(cron_sources);
-          (void)reload();
-          cron_next_look = now + 10 * (std::chrono::steady_clock::now() - now);
-        }
-        watch_crontabs();
-      });
-    };
-    watch_crontabs();
-    engine.start(std::move(api_jobs));
-    io.run();
     if (auto flushed = store.value()->flush(); !flushed) {
       skedd::log_event(spdlog::level::err, "store_flush_failed",
                        {{"error", flushed.error().message}});
@@ -391,4 +216,56 @@ int main(int argc, char** argv) {
   }
   skedd::log_event(spdlog::level::info, "stopped");
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options options;
+  if (auto exit = parse_command_line(argc, argv, options)) return *exit;
+  // The in-process handlers this daemon has (jobs may name them: `handler = "sleep"`).
+  skedd::HandlerRegistry handlers;
+  skedd::register_builtin_handlers(handlers);
+  auto settings = settings_of(options, handlers.names());
+  if (!settings) {
+    std::cerr << "skedd --user: " << settings.error().message << '\n';
+    return kExitCantCreate;
+  }
+  if (options.check_only) {
+    auto cfg = skedd::load_config(settings->config_path, settings->load);  // no crontabs
+    if (!cfg) {
+      std::cerr << cfg.error().message << "\nskedd: configuration " << settings->config_path
+                << " is invalid\n";
+      return kExitConfig;
+    }
+    std::cout << settings->config_path << ": OK, " << cfg->jobs.size() << " job(s) in "
+              << cfg->files.size() << " file(s)\n";
+    return 0;
+  }
+  // Everything skedd creates from here on (database, logs, FIFOs, its own log file) is
+  // private unless made otherwise on purpose (the socket is chmod 0666). Jobs get cron's 022
+  // (see PosixSpawner).
+  ::umask(077);
+  if (!options.log_file.empty()) {
+    // As for the state dir: a missing directory is made, not an error.
+    std::error_code made;
+    std::filesystem::create_directories(std::filesystem::path(options.log_file).parent_path(),
+                                        made);
+  }
+  try {
+    skedd::init_logging(
+        options.log_format == "json" ? skedd::LogFormat::kJson : skedd::LogFormat::kText,
+        spdlog::level::from_str(options.log_level),
+        options.log_file.empty() ? std::nullopt : std::optional<std::string>(options.log_file));
+  } catch (const spdlog::spdlog_ex& e) {
+    std::cerr << "skedd: cannot open log file " << options.log_file << ": " << e.what() << '\n';
+    return kExitUsage;
+  }
+  auto cfg = skedd::read_config(settings.value());
+  if (!cfg) {
+    std::cerr << cfg.error().message << "\nskedd: configuration " << settings->config_path
+              << " is invalid\n";
+    return kExitConfig;
+  }
+  return run_daemon(std::move(settings.value()), std::move(cfg.value()), handlers);
 }

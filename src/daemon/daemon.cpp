@@ -1,0 +1,208 @@
+#include "daemon/daemon.h"
+
+#include <csignal>
+#include <variant>
+
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "config/crontab_sources.h"
+#include "control/control.h"
+#include "control/control_server.h"
+#include "runtime/after_commit.h"
+#include "runtime/engine.h"
+#include "skedd/cron/crontab.h"
+#include "skedd/exec/process_spawner.h"
+#include "skedd/time/clock.h"
+#include "skedd/util/random.h"
+
+namespace skedd {
+namespace {
+
+// Appends the jobs of the crontabs of [cron] sources to `cfg`, logging what cron would
+// refuse (a file or a line) with its reason.
+void add_crontab_jobs(Config& cfg) {
+  if (cfg.cron.sources.empty()) return;
+  CrontabJobs tabs = load_crontabs(cfg.cron.sources, cfg.daemon.timezone);
+  for (const std::string& e : tabs.errors) {
+    log_event(spdlog::level::warn, "crontab_error", {{"error", e}});
+  }
+  for (const std::string& w : tabs.warnings) {
+    log_event(spdlog::level::info, "crontab_note", {{"note", w}});
+  }
+  log_event(spdlog::level::info, "crontabs_read",
+            {{"sources", cfg.cron.sources}, {"jobs", tabs.jobs.size()}});
+  for (JobSpec& job : tabs.jobs) cfg.jobs.push_back(std::move(job));
+}
+
+// Whether a reply to `request` waits for the store's commit: requests that record something
+// (a job added, updated or removed, a pause), so that what skedctl reports done survives a
+// crash right after.
+bool reply_waits_for_commit(const control::Request& request) {
+  return std::holds_alternative<control::AddRequest>(request) ||
+         std::holds_alternative<control::RemoveRequest>(request) ||
+         std::holds_alternative<control::PauseRequest>(request);
+}
+
+}  // namespace
+
+Result<Config> read_config(const DaemonSettings& settings) {
+  auto cfg = load_config(settings.config_path, settings.load);
+  if (!cfg) return cfg.error();
+  if (!settings.state_dir.empty()) cfg->daemon.state_dir = settings.state_dir;
+  if (!settings.socket.empty()) cfg->daemon.socket = settings.socket;
+  if (settings.no_cgroups) cfg->daemon.use_cgroups = false;
+  add_crontab_jobs(cfg.value());
+  return cfg;
+}
+
+struct Daemon::Loop {
+  Loop(Daemon& d, Config config)
+      : spawner(d.run_nofile_),
+        socket(config.daemon.socket),
+        limits{static_cast<std::size_t>(config.daemon.max_connections),
+               static_cast<std::size_t>(config.daemon.max_connections_per_user),
+               config.daemon.client_idle_timeout},
+        cron_sources(config.cron.sources),
+        cron_seen(crontab_fingerprint(cron_sources)),
+        engine(io, std::move(config), clock, spawner, d.store_, random, &d.handlers_,
+               Events(&d.log_sink_)),
+        control(
+            engine, d.store_, [&d] { return d.reload(); }, d.run_nofile_.rlim_cur),
+        server(
+            io,
+            [this](const control::Request& request, const Peer& peer) {
+              return control.handle(request, peer);
+            },
+            limits,
+            [this, &d](const control::Request& request, std::function<void()> send) {
+              if (!reply_waits_for_commit(request)) return send();
+              after_commit(d.store_, io, std::weak_ptr<const void>(replies_alive),
+                           [send = std::move(send)](const Status&) { send(); });
+            }) {}
+
+  asio::io_context io;
+  SystemClock clock;
+  PosixSpawner spawner;
+  SeededRandom random;
+  std::string socket;
+  ControlLimits limits;
+  // Crontabs are read again when one changes (cron looks every minute; this, every second).
+  std::vector<std::string> cron_sources;
+  std::string cron_seen;
+  std::chrono::steady_clock::time_point cron_next_look = std::chrono::steady_clock::now();
+  asio::steady_timer cron_watch{io};
+  asio::signal_set reload_signal{io, SIGHUP};
+  asio::signal_set stop_signals{io, SIGTERM, SIGINT};
+  asio::signal_set child_signal{io, SIGCHLD};
+  std::shared_ptr<int> replies_alive = std::make_shared<int>(0);
+  Engine engine;
+  Control control;
+  ControlServer server;
+};
+
+Daemon::Daemon(DaemonSettings settings, const HandlerRegistry& handlers, Store& store,
+               rlimit run_nofile)
+    : settings_(std::move(settings)), handlers_(handlers), store_(store), run_nofile_(run_nofile) {}
+
+Daemon::~Daemon() = default;
+
+Status Daemon::run(Config config) {
+  // Jobs added over the control socket, as last recorded.
+  auto recorded = Engine::recorded_api_jobs(store_, config, Events(&log_sink_));
+  if (!recorded) {
+    log_event(spdlog::level::err, "store_read_failed", {{"error", recorded.error().message}});
+  }
+  std::vector<Engine::ApiJob> api_jobs =
+      recorded ? std::move(recorded.value()) : std::vector<Engine::ApiJob>{};
+  loop_ = std::make_unique<Loop>(*this, std::move(config));
+  Loop& loop = *loop_;
+  if (auto listening = loop.server.listen(loop.socket); !listening) {
+    loop_.reset();
+    return Error::io("control socket: " + listening.error().message);
+  }
+  log_event(spdlog::level::info, "listening", {{"socket", loop.socket}});
+  watch_stop();
+  watch_reload();
+  watch_children();
+  watch_crontabs();
+  loop.engine.start(std::move(api_jobs));
+  loop.io.run();
+  loop_.reset();
+  return Ok{};
+}
+
+Result<std::string> Daemon::reload() {
+  auto next = read_config(settings_);
+  if (!next) {
+    log_event(spdlog::level::err, "reload_refused",
+              {{"config", settings_.config_path}, {"errors", next.error().message}});
+    return Error::invalid_argument(settings_.config_path +
+                                   " is invalid; the running configuration is kept:\n" +
+                                   next.error().message);
+  }
+  loop_->cron_sources = next->cron.sources;
+  loop_->cron_seen = crontab_fingerprint(loop_->cron_sources);
+  const std::size_t jobs = next->jobs.size();
+  loop_->engine.reload(std::move(next.value()));
+  return "reloaded " + settings_.config_path + ": " + std::to_string(jobs) + " job(s)";
+}
+
+void Daemon::watch_stop() {
+  Loop& loop = *loop_;
+  loop.stop_signals.async_wait([&loop](const boost::system::error_code& e, int sig) {
+    if (e) return;
+    log_event(spdlog::level::info, "signal", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
+    loop.reload_signal.cancel();
+    loop.cron_watch.cancel();
+    loop.server.close();
+    loop.engine.shutdown([&loop] { loop.io.stop(); });
+    // A second stop signal does not wait for runs to end: skedd exits, leaving them running.
+    loop.stop_signals.async_wait([&loop](const boost::system::error_code& e2, int) {
+      if (e2) return;
+      log_event(spdlog::level::warn, "forced_exit",
+                {{"effect", "runs still going are left running"}});
+      loop.io.stop();
+    });
+  });
+}
+
+void Daemon::watch_reload() {
+  loop_->reload_signal.async_wait([this](const boost::system::error_code& e, int) {
+    if (e) return;
+    (void)reload();
+    watch_reload();
+  });
+}
+
+void Daemon::watch_children() {
+  // skedd is a child subreaper: the orphans of runs become its children, reaped here (runs
+  // themselves are reaped by the engine through their pidfds).
+  loop_->child_signal.async_wait([this](const boost::system::error_code& e, int) {
+    if (e) return;
+    loop_->engine.reap_orphans();
+    watch_children();
+  });
+}
+
+void Daemon::watch_crontabs() {
+  // Any user's `crontab -e` changes the spool, and a change reloads the whole config: the
+  // next change is looked at only after ten times what that reload took (at least the 1 s
+  // poll), so that users editing crontabs keep the loop reloading a tenth of the time at most.
+  Loop& loop = *loop_;
+  loop.cron_watch.expires_after(std::chrono::seconds(1));
+  loop.cron_watch.async_wait([this, &loop](const boost::system::error_code& e) {
+    if (e) return;
+    const auto now = std::chrono::steady_clock::now();
+    if (!loop.cron_sources.empty() && now >= loop.cron_next_look &&
+        crontab_fingerprint(loop.cron_sources) != loop.cron_seen) {
+      log_event(spdlog::level::info, "crontab_changed", {});
+      loop.cron_seen = crontab_fingerprint(loop.cron_sources);
+      (void)reload();
+      loop.cron_next_look = now + 10 * (std::chrono::steady_clock::now() - now);
+    }
+    watch_crontabs();
+  });
+}
+
+}  // namespace skedd
