@@ -11,6 +11,7 @@
 #include "control/control_server.h"
 #include "runtime/after_commit.h"
 #include "runtime/engine.h"
+#include "runtime/system_timers.h"
 #include "skedd/cron/crontab.h"
 #include "skedd/exec/process_spawner.h"
 #include "skedd/time/clock.h"
@@ -58,14 +59,15 @@ Result<Config> read_config(const DaemonSettings& settings) {
 
 struct Daemon::Loop {
   Loop(Daemon& d, Config config)
-      : spawner(d.run_nofile_),
+      : timers(io),
+        spawner(io, d.run_nofile_),
         socket(config.daemon.socket),
         limits{static_cast<std::size_t>(config.daemon.max_connections),
                static_cast<std::size_t>(config.daemon.max_connections_per_user),
                config.daemon.client_idle_timeout},
         cron_sources(config.cron.sources),
         cron_seen(crontab_fingerprint(cron_sources)),
-        engine(io, std::move(config), clock, spawner, d.store_, random, &d.handlers_,
+        engine(io, std::move(config), clock, timers, spawner, d.store_, random, &d.handlers_,
                Events(&d.log_sink_)),
         control(
             engine, d.store_, [&d] { return d.reload(); }, d.run_nofile_.rlim_cur),
@@ -83,6 +85,7 @@ struct Daemon::Loop {
 
   asio::io_context io;
   SystemClock clock;
+  SystemTimers timers;
   PosixSpawner spawner;
   SeededRandom random;
   std::string socket;

@@ -12,6 +12,7 @@
 #include <boost/asio/executor_work_guard.hpp>
 
 #include "runtime/engine.h"
+#include "runtime/system_timers.h"
 #include "skedd/config/config.h"
 #include "skedd/exec/process_spawner.h"
 #include "skedd/runtime/events.h"
@@ -58,10 +59,14 @@ struct EmbeddedScheduler::Impl {
   bool memory = false;
   int lock_fd = -1;
   std::unique_ptr<Store> store;
-  SystemClock clock;
+  SystemClock system_clock;
+  std::optional<SystemTimers> system_timers;  ///< unless the options give timers
   SeededRandom random;
-  PosixSpawner spawner;
+  std::optional<PosixSpawner> spawner;
   std::unique_ptr<Engine> engine;  // lives on the io thread
+
+  const Clock& clock() const { return options.clock ? *options.clock : system_clock; }
+  TimerService& timers() { return options.timers ? *options.timers : *system_timers; }
 
   // Runs `f` on the io thread and returns its result; at once when already on it.
   template <typename F>
@@ -115,12 +120,16 @@ EmbeddedScheduler::EmbeddedScheduler(EmbeddedOptions options) : impl_(std::make_
   impl_->options = std::move(options);
   impl_->own_io = std::make_unique<asio::io_context>();
   impl_->io = impl_->own_io.get();
+  impl_->spawner.emplace(*impl_->io);
+  if (!impl_->options.timers) impl_->system_timers.emplace(*impl_->io);
 }
 
 EmbeddedScheduler::EmbeddedScheduler(boost::asio::io_context& io, EmbeddedOptions options)
     : impl_(std::make_unique<Impl>()) {
   impl_->options = std::move(options);
   impl_->io = &io;
+  impl_->spawner.emplace(io);
+  if (!impl_->options.timers) impl_->system_timers.emplace(io);
 }
 
 EmbeddedScheduler::~EmbeddedScheduler() {
@@ -158,6 +167,9 @@ Status EmbeddedScheduler::start() {
     fs::create_directories(d.state_dir, ec);
     if (ec) return Error::io("cannot create state dir " + d.state_dir + ": " + ec.message());
   }
+  if ((d.options.clock == nullptr) != (d.options.timers == nullptr)) {
+    return Error::invalid_argument("EmbeddedOptions: give both clock and timers, or neither");
+  }
   if (!d.options.timezone.empty()) {
     if (auto zone = TimeZone::load(d.options.timezone); !zone) return zone.error();
   }
@@ -179,8 +191,8 @@ Status EmbeddedScheduler::start() {
     std::lock_guard lock(d.mu);
     d.started = true;
   }
-  d.engine = std::make_unique<Engine>(*d.io, std::move(config), d.clock, d.spawner, *d.store,
-                                      d.random, &d.handlers, Events(d.options.events));
+  d.engine = std::make_unique<Engine>(*d.io, std::move(config), d.clock(), d.timers(), *d.spawner,
+                                      *d.store, d.random, &d.handlers, Events(d.options.events));
   if (d.observer) d.engine->set_run_observer(d.observer);
   asio::post(*d.io, [engine = d.engine.get(), jobs = std::move(api_jobs.value())]() mutable {
     engine->start(std::move(jobs));

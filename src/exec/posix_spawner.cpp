@@ -168,10 +168,6 @@ std::vector<char*> c_strings(const std::vector<std::string>& v) {
 
 }  // namespace
 
-PosixSpawner::PosixSpawner() : default_nofile_{RLIM_INFINITY, RLIM_INFINITY} {}
-
-PosixSpawner::PosixSpawner(rlimit default_nofile) : default_nofile_(default_nofile) {}
-
 Result<pid_t> PosixSpawner::spawn(const SpawnRequest& request) {
   std::vector<char*> argv = c_strings(request.argv);
   std::vector<char*> envp = c_strings(request.env);

@@ -10,7 +10,6 @@
 #include <fstream>
 #include <thread>
 
-#include "exec/proc.h"
 #include "exec/run_setup.h"
 #include "runtime/after_commit.h"
 #include "runtime/log_fields.h"
@@ -67,8 +66,9 @@ DispatchLimits limits_of(const Config& config) {
 
 }  // namespace
 
-Engine::Engine(asio::io_context& io, Config config, const Clock& clock, ProcessSpawner& spawner,
-               Store& store, Random& random, const HandlerRegistry* handlers, Events events)
+Engine::Engine(asio::io_context& io, Config config, const Clock& clock, TimerService& timers,
+               ProcessSpawner& spawner, Store& store, Random& random,
+               const HandlerRegistry* handlers, Events events)
     : io_(io),
       store_(store),
       config_(std::move(config)),
@@ -85,8 +85,9 @@ Engine::Engine(asio::io_context& io, Config config, const Clock& clock, ProcessS
                   [this](const RunOutcome& outcome) { on_run_finished(outcome); }),
       handlers_(io, clock, store, events, handlers, handler_threads(config_),
                 [this](const RunOutcome& outcome) { on_run_finished(outcome); }),
-      wall_timer_(io, CLOCK_REALTIME),
-      mono_timer_(io, CLOCK_BOOTTIME),
+      spawner_(spawner),
+      wall_timer_(timers.wall_timer()),
+      mono_timer_(timers.mono_timer()),
       // Run ids only need to be unique within the state dir until the store assigns them:
       // microseconds since the epoch at start, counting up, do that across restarts.
       next_run_id_(static_cast<std::uint64_t>(clock.wall_now().time_since_epoch().count())),
@@ -252,10 +253,10 @@ void Engine::recover_runs(Instant now, std::vector<RunRecord> spawning) {
       continue;
     }
     if (const auto pid =
-            same_boot_ ? find_run_process(record.run.value, supervisor_.control_path(record.run))
+            same_boot_ ? spawner_.find_run(record.run.value, supervisor_.control_path(record.run))
                        : std::nullopt) {
       record.pid = *pid;
-      record.pid_start = process_start_time(*pid);
+      record.pid_start = spawner_.start_time(*pid);
     }
     running->push_back(std::move(record));
   }
@@ -266,7 +267,7 @@ void Engine::recover_runs(Instant now, std::vector<RunRecord> spawning) {
     // The same boot, pid and process start time: the very process the earlier skedd started
     // (a start time counts from boot: after a reboot another process may have the same pair).
     const bool alive = same_boot_ && record.pid && record.pid_start &&
-                       process_start_time(*record.pid) == record.pid_start;
+                       spawner_.start_time(*record.pid) == record.pid_start;
     if (alive && job) {
       const Job& j = jobs_[job->value];
       if (supervisor_.adopt(record, *job, j.spec)) {
@@ -564,6 +565,7 @@ bool Engine::same_owner(const JobSpec& a, const JobSpec& b) {
 
 void Engine::rearm() {
   std::optional<MonoInstant> mono_at = supervisor_.next_deadline();
+  if (const auto h = handlers_.next_deadline(); h && (!mono_at || *h < *mono_at)) mono_at = h;
   if (!shutting_down_) {
     // With nothing due on the wall clock the timer still waits, far ahead, to see clock steps;
     // that far deadline is kept while it is more than half the horizon away, so that an idle
@@ -580,9 +582,7 @@ void Engine::rearm() {
     }
     if (wall_armed_ != wall_at) {
       wall_armed_ = wall_at;
-      wall_timer_.cancel();
-      wall_timer_.arm(wall_at->time_since_epoch(), true);
-      wall_timer_.async_wait([this](bool clock_was_set) { on_wall_timer(clock_was_set); });
+      wall_timer_->arm(*wall_at, [this](bool clock_was_set) { on_wall_timer(clock_was_set); });
     }
     std::optional<MonoInstant> s = scheduler_.next_mono_deadline();
     if (s) *s -= kLookahead;
@@ -593,10 +593,10 @@ void Engine::rearm() {
   }
   if (mono_at == mono_armed_) return;
   mono_armed_ = mono_at;
-  mono_timer_.cancel();
   if (mono_at) {
-    mono_timer_.arm(mono_at->time_since_epoch(), false);
-    mono_timer_.async_wait([this](bool) { on_mono_timer(); });
+    mono_timer_->arm(*mono_at, [this] { on_mono_timer(); });
+  } else {
+    mono_timer_->cancel();
   }
 }
 
@@ -634,6 +634,7 @@ void Engine::prune_history() {
 
 void Engine::tick() {
   supervisor_.on_deadlines();
+  handlers_.on_deadlines();
   check_shutdown_done();  // a sweep may have dropped the last leftover group
   const StoreHealth health = check_store_health();
   if (clock_.mono_now() - last_prune_ >= kPruneInterval) prune_history();
@@ -1019,7 +1020,7 @@ void Engine::maybe_retry(const RunOutcome& run) {
 void Engine::shutdown(std::function<void()> done) {
   shutting_down_ = true;
   store_.put_meta("last_seen", utc(clock_.wall_now()));
-  wall_timer_.cancel();
+  wall_timer_->cancel();
   shutdown_done_ = std::move(done);
   if (config_.daemon.on_shutdown == OnShutdown::kLeave) {
     events_.emit(Severity::kInfo, EventKind::kShutdown,
@@ -1030,7 +1031,7 @@ void Engine::shutdown(std::function<void()> done) {
     // and resumed at the next start. Their threads are waited for.
     handlers_.stop_all();
     if (handlers_.idle()) {
-      mono_timer_.cancel();
+      mono_timer_->cancel();
       asio::post(io_, std::exchange(shutdown_done_, nullptr));
     }
     return;
@@ -1049,12 +1050,12 @@ void Engine::check_shutdown_done() {
   if (!shutting_down_ || !shutdown_done_) return;
   if (!handlers_.idle()) return;
   if (config_.daemon.on_shutdown == OnShutdown::kLeave) {
-    mono_timer_.cancel();
+    mono_timer_->cancel();
     asio::post(io_, std::exchange(shutdown_done_, nullptr));
     return;
   }
   if (!supervisor_.idle()) return;
-  mono_timer_.cancel();
+  mono_timer_->cancel();
   asio::post(io_, std::exchange(shutdown_done_, nullptr));
 }
 

@@ -15,7 +15,6 @@
 #include "runtime/handler_runner.h"
 #include "runtime/name_index.h"
 #include "runtime/supervisor.h"
-#include "runtime/timer_fd.h"
 #include "skedd/config/config.h"
 #include "skedd/core/dispatcher.h"
 #include "skedd/core/run.h"
@@ -24,6 +23,7 @@
 #include "skedd/core/timer_queue.h"
 #include "skedd/exec/process_spawner.h"
 #include "skedd/runtime/events.h"
+#include "skedd/runtime/timers.h"
 #include "skedd/time/clock.h"
 #include "skedd/util/random.h"
 #include "util/asio.h"
@@ -32,12 +32,12 @@ namespace skedd {
 
 class Engine {
  public:
-  /// Clock, spawner, store, random, `handlers` (null: none) and the sink of `events` must
-  /// outlive the engine. Throws std::system_error when a timerfd or the state dir cannot be
-  /// set up (start-up only).
-  Engine(asio::io_context& io, Config config, const Clock& clock, ProcessSpawner& spawner,
-         Store& store, Random& random, const HandlerRegistry* handlers = nullptr,
-         Events events = {});
+  /// Clock, timers, spawner, store, random, `handlers` (null: none) and the sink of `events`
+  /// must outlive the engine. Throws std::system_error when a timer or the state dir cannot
+  /// be set up (start-up only).
+  Engine(asio::io_context& io, Config config, const Clock& clock, TimerService& timers,
+         ProcessSpawner& spawner, Store& store, Random& random,
+         const HandlerRegistry* handlers = nullptr, Events events = {});
   ~Engine();
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
@@ -268,8 +268,9 @@ class Engine {
     return [this](JobId id) -> std::string_view { return jobs_[id.value].spec->name; };
   }
   NameIndex<> job_by_name_{name_of_job()};
-  TimerFd wall_timer_;
-  TimerFd mono_timer_;
+  ProcessSpawner& spawner_;
+  std::unique_ptr<WallTimer> wall_timer_;
+  std::unique_ptr<MonoTimer> mono_timer_;
   /// What each timer is armed for, so rearm() touches the kernel only on a change.
   std::optional<Instant> wall_armed_;
   std::optional<MonoInstant> mono_armed_;

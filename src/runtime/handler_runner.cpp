@@ -125,7 +125,6 @@ struct HandlerRunner::Run : StartedRun {
   std::optional<RunState> stopped_as;
   bool hard_timed_out = false;  ///< recorded as timed_out; its slot is held until it returns
   std::optional<Instant> ended;
-  std::unique_ptr<asio::steady_timer> soft, hard;
   std::shared_ptr<RunSink> sink;
 };
 
@@ -185,17 +184,14 @@ void HandlerRunner::start(RunId id, JobId job, std::shared_ptr<const JobSpec> sp
                   {"scheduled", utc(fire.scheduled)},
                   {"lateness_ms", millis(run.started - fire.due)}});
   }
+  const MonoInstant now = clock_.mono_now();
   if (run.spec->options->soft_timeout) {
-    run.soft = std::make_unique<asio::steady_timer>(io_, *run.spec->options->soft_timeout);
-    run.soft->async_wait([this, id, alive = std::weak_ptr(alive_)](boost::system::error_code ec) {
-      if (!ec && alive.lock()) on_soft_timeout(id);
-    });
+    deadlines_.push(timeout_key(id, false), now + *run.spec->options->soft_timeout, 0,
+                    Timeout{id, false});
   }
   if (run.spec->options->hard_timeout) {
-    run.hard = std::make_unique<asio::steady_timer>(io_, *run.spec->options->hard_timeout);
-    run.hard->async_wait([this, id, alive = std::weak_ptr(alive_)](boost::system::error_code ec) {
-      if (!ec && alive.lock()) on_hard_timeout(id);
-    });
+    deadlines_.push(timeout_key(id, true), now + *run.spec->options->hard_timeout, 0,
+                    Timeout{id, true});
   }
   RunContext::Info info{run.spec->name, id, fire.scheduled, fire.attempt, std::move(params),
                         run.checkpoint};
@@ -313,6 +309,16 @@ void HandlerRunner::stop_all() {
   for (auto& [id, run] : runs_) run->stop.request_stop();
 }
 
+void HandlerRunner::on_deadlines() {
+  for (const auto& entry : deadlines_.pop_due(clock_.mono_now())) {
+    if (entry.payload.hard) {
+      on_hard_timeout(entry.payload.run);
+    } else {
+      on_soft_timeout(entry.payload.run);
+    }
+  }
+}
+
 void HandlerRunner::on_soft_timeout(RunId id) {
   const auto it = runs_.find(id);
   if (it == runs_.end()) return;
@@ -349,9 +355,11 @@ void HandlerRunner::on_returned(Returned returned) {
   const auto it = runs_.find(returned.id);
   if (it == runs_.end()) return;
   Runs::node_type node = runs_.extract(it);
+  deadlines_.remove(timeout_key(returned.id, false));
+  deadlines_.remove(timeout_key(returned.id, true));
   end_returned(*node.mapped(), std::move(returned));
   if (spare_.size() < kSpareRuns) {
-    *node.mapped() = Run{};  // lets go of its job, sink and timers now
+    *node.mapped() = Run{};  // lets go of its job and sink now
     spare_.push_back(std::move(node));
   }
 }

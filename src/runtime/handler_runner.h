@@ -13,13 +13,13 @@
 #include <vector>
 
 #include "runtime/run_outcome.h"
+#include "skedd/core/timer_queue.h"
 #include "skedd/embed/handler.h"
 #include "skedd/runtime/events.h"
 #include "skedd/store/store.h"
 #include "skedd/time/clock.h"
 #include "util/asio.h"
 
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
 
 namespace skedd {
@@ -52,6 +52,10 @@ class HandlerRunner {
   /// Runs whose handler has not returned (hard-timed-out ones included).
   std::size_t running() const { return runs_.size(); }
   bool idle() const { return runs_.empty(); }
+  /// Handles the soft and hard timeouts due by now.
+  void on_deadlines();
+  /// The first timeout to come, for the owner's timer (re-read after start()).
+  std::optional<MonoInstant> next_deadline() const { return deadlines_.next_deadline(); }
   /// Whether the calling thread is one of the pool's (any thread may ask).
   bool on_pool_thread() const { return pool_.get_executor().running_in_this_thread(); }
 
@@ -88,6 +92,14 @@ class HandlerRunner {
   void end_returned(Run& run, Returned returned);
   /// Records `run`'s final row, unless a checkpoint on the handler's thread is writing.
   void record_end(Run& run, RunRecord record);
+
+  /// The timeouts of running runs: a run's soft one keyed id*2, its hard one id*2+1.
+  struct Timeout {
+    RunId run;
+    bool hard = false;
+  };
+  static std::uint64_t timeout_key(RunId run, bool hard) { return run.value * 2 + (hard ? 1 : 0); }
+  TimerQueue<MonoInstant, Timeout> deadlines_;
 
   asio::io_context& io_;
   const Clock& clock_;

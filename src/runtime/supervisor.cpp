@@ -2,14 +2,11 @@
 
 #include <fcntl.h>
 #include <signal.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <system_error>
 
-#include "exec/proc.h"
 #include "runtime/after_commit.h"
 #include "runtime/log_fields.h"
 #include "runtime/run_mail.h"
@@ -59,9 +56,6 @@ struct Supervisor::Run : StartedRun {
   std::optional<MonoInstant> frozen_since;  ///< while frozen
   bool frozen_by_cgroup = false;
   std::optional<uid_t> owner;  ///< the uid it runs as, recorded with it (RunRecord::owner)
-  /// Its main process's pidfd: readable once it has exited. No SIGCHLD and no waitpid(-1), so
-  /// the other children of the process (an embedding program's) are left to their owner.
-  std::unique_ptr<asio::posix::stream_descriptor> exit_watch;
   /// Adopted from an earlier skedd: not our child, so its exit status is unknown.
   bool adopted = false;
 };
@@ -70,12 +64,6 @@ namespace {
 
 // While leftover groups or undeleted cgroups remain, they are looked at this often.
 constexpr Duration kSweepInterval = std::chrono::milliseconds(100);
-
-int open_pidfd(pid_t pid) {
-  const int fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
-  if (fd >= 0) ::fcntl(fd, F_SETFD, FD_CLOEXEC);
-  return fd;
-}
 
 }  // namespace
 
@@ -106,6 +94,8 @@ Supervisor::Supervisor(asio::io_context& io, const Clock& clock, ProcessSpawner&
 }
 
 Supervisor::~Supervisor() {
+  for (const auto& [pid, id] : run_by_pid_) spawner_.unwatch(pid);
+  for (pid_t pid : helpers_) spawner_.unwatch(pid);
   files_.join();  // a mail being composed reads at most 2 * kMailPart
   if (dev_null_ >= 0) ::close(dev_null_);
 }
@@ -127,22 +117,15 @@ void Supervisor::start(RunId id, JobId job, std::shared_ptr<const JobSpec> spec,
     return;
   }
   run.pid = pid.value();
-  const int pidfd = open_pidfd(run.pid);
-  if (pidfd < 0) {
-    // Unwatchable (out of descriptors): it must not run unseen.
-    const std::string error = std::string("cannot watch its process: ") + std::strerror(errno);
-    ::kill(-run.pid, SIGKILL);
-    int status = 0;
-    ::waitpid(run.pid, &status, 0);
+  // Unwatchable (out of descriptors): the spawner has killed it, so that it never runs unseen.
+  if (const Status watched = watch_exit(run, false); !watched) {
     events_.emit(Severity::kError, EventKind::kRunFailedToStart,
-                 {{"job", run.spec->name}, {"run", id.value}, {"error", error}});
+                 {{"job", run.spec->name}, {"run", id.value}, {"error", watched.error().message}});
     run.pid = -1;
-    finish(run, RunState::kFailed, std::nullopt, std::nullopt, error);
+    finish(run, RunState::kFailed, std::nullopt, std::nullopt, watched.error().message);
     return;
   }
-  run.pid_start = process_start_time(run.pid);
-  run_by_pid_[run.pid] = id;
-  watch_exit(run, pidfd);
+  run.pid_start = spawner_.start_time(run.pid);
   store_.put_run(record_of(run, RunState::kRunning));
   events_.emit(Severity::kInfo, EventKind::kRunStarted,
                {{"job", run.spec->name},
@@ -189,20 +172,7 @@ void Supervisor::cancel_all() {
 }
 
 void Supervisor::reap_orphans() {
-  orphans_waiting_ = false;
-  // A subreaper's children are its runs (each reaped through its pidfd), its sendmails, and
-  // the orphans of runs. An exited child is looked at without reaping it (WNOWAIT): one that
-  // is watched is left to its watcher, which calls this again after it has reaped it.
-  for (;;) {
-    siginfo_t info{};
-    if (::waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) != 0 || info.si_pid == 0) break;
-    if (run_by_pid_.contains(info.si_pid) || helpers_.contains(info.si_pid)) {
-      orphans_waiting_ = true;  // behind it: looked at again once its watcher has reaped it
-      break;
-    }
-    int status = 0;
-    ::waitpid(info.si_pid, &status, WNOHANG);
-  }
+  spawner_.reap_orphans();
   sweep();
 }
 
@@ -211,7 +181,7 @@ void Supervisor::sweep() {
   // were reaped above).
   for (auto it = leftover_groups_.begin(); it != leftover_groups_.end();) {
     const RunId id{it->first};
-    if (::kill(-it->second, 0) == 0) {
+    if (spawner_.signal_group(it->second, 0)) {
       ++it;
       continue;
     }
@@ -236,30 +206,19 @@ void Supervisor::arm_sweep() {
                   Event{RunId{0}, Deadline::kSweep});
 }
 
-void Supervisor::watch_exit(Run& run, int pidfd) {
-  run.exit_watch = std::make_unique<asio::posix::stream_descriptor>(io_, pidfd);
-  run.exit_watch->async_wait(asio::posix::stream_descriptor::wait_read,
-                             [this, id = run.id](const boost::system::error_code& ec) {
-                               if (!ec) on_exit(id);
-                             });
+Status Supervisor::watch_exit(Run& run, bool adopted) {
+  auto watched = spawner_.watch_exit(
+      run.pid, adopted, [this, id = run.id](const ProcessExit& exit) { on_exit(id, exit); });
+  if (watched) run_by_pid_[run.pid] = run.id;
+  return watched;
 }
 
-void Supervisor::watch_helper(pid_t pid) {
-  const int pidfd = open_pidfd(pid);
-  if (pidfd < 0) {
-    // Unwatchable: reaped by the next reap_orphans() of a subreaper, else left a zombie.
-    return;
-  }
-  auto& watch = helpers_[pid];
-  watch = std::make_unique<asio::posix::stream_descriptor>(io_, pidfd);
-  watch->async_wait(asio::posix::stream_descriptor::wait_read,
-                    [this, pid](const boost::system::error_code& ec) {
-                      if (ec) return;
-                      int status = 0;
-                      ::waitpid(pid, &status, WNOHANG);
-                      helpers_.erase(pid);
-                      if (orphans_waiting_) reap_orphans();
-                    });
+Status Supervisor::watch_helper(pid_t pid) {
+  // Unwatchable: the spawner has killed it.
+  Status watched =
+      spawner_.watch_exit(pid, false, [this, pid](const ProcessExit&) { helpers_.erase(pid); });
+  if (watched) helpers_.insert(pid);
+  return watched;
 }
 
 void Supervisor::on_deadlines() {
@@ -412,28 +371,12 @@ void Supervisor::write_progress(Run& run) {
                 {"message", run.progress_message}});
 }
 
-void Supervisor::on_exit(RunId id) {
+void Supervisor::on_exit(RunId id, const ProcessExit& exit) {
   const auto it = runs_.find(id);
   if (it == runs_.end()) return;
   Run& run = *it->second;
-  std::optional<int> exit_code;
-  std::optional<int> signal;
-  if (!run.adopted) {
-    int status = 0;
-    const pid_t reaped = ::waitpid(run.pid, &status, WNOHANG);
-    if (reaped == 0) {  // not exited after all: wait on
-      watch_exit(run, run.exit_watch->release());
-      return;
-    }
-    if (reaped == run.pid && WIFEXITED(status)) exit_code = WEXITSTATUS(status);
-    if (reaped == run.pid && WIFSIGNALED(status)) signal = WTERMSIG(status);
-    // reaped < 0: another waiter of the process took its status (unknown, as if adopted).
-  }
   run_by_pid_.erase(run.pid);
-  boost::system::error_code ignored;
-  run.exit_watch->close(ignored);
-  ended(run, exit_code, signal);
-  if (orphans_waiting_) reap_orphans();
+  ended(run, exit.exit_code, exit.signal);
 }
 
 void Supervisor::ended(Run& run, std::optional<int> exit_code, std::optional<int> signal) {
@@ -465,9 +408,9 @@ void Supervisor::ended(Run& run, std::optional<int> exit_code, std::optional<int
   }
 
   // Leftovers: processes still in the run's group after its main process exited.
-  if (run.spec->options->kill_leftovers && ::kill(-run.pid, 0) == 0) {
-    ::kill(-run.pid, run.spec->options->soft_signal);
-    ::kill(-run.pid, SIGCONT);
+  if (run.spec->options->kill_leftovers && spawner_.signal_group(run.pid, 0)) {
+    spawner_.signal_group(run.pid, run.spec->options->soft_signal);
+    spawner_.signal_group(run.pid, SIGCONT);
     leftover_groups_[run.id.value] = run.pid;
     arm_sweep();
     // A cancelled run's group had its soft signal already: its grace period is not renewed.
@@ -481,8 +424,6 @@ void Supervisor::ended(Run& run, std::optional<int> exit_code, std::optional<int
 
 bool Supervisor::adopt(const RunRecord& record, JobId job, std::shared_ptr<const JobSpec> spec) {
   if (!record.pid) return false;
-  const int pidfd = open_pidfd(*record.pid);
-  if (pidfd < 0) return false;
   auto owned = std::make_unique<Run>();
   Run& run = *owned;
   static_cast<StartedRun&>(run) =
@@ -501,9 +442,8 @@ bool Supervisor::adopt(const RunRecord& record, JobId job, std::shared_ptr<const
   run.owner = record.owner;
   run.files.log_path = record.log_path;
   run.files.control_path = control_path(record.run);
+  if (!watch_exit(run, true)) return false;
   runs_.emplace(run.id, std::move(owned));
-  run_by_pid_[run.pid] = run.id;
-  watch_exit(run, pidfd);
   const RunId id = run.id;
   const int control =
       ::open(run.files.control_path.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW);
@@ -610,7 +550,7 @@ void Supervisor::check_log(Run& run) {
 
 void Supervisor::mail(const Run& run) {
   // Composed on the file thread (it reads the log: a slow disk must not stall the loop), sent
-  // from the loop, which reaps sendmail through its pidfd.
+  // from the loop, which has the spawner reap sendmail once it exits.
   off_loop(
       [spec = run.spec, sendmail = options_.sendmail, log = run.files.log_path] {
         return compose_mail(sendmail, *spec, log);
@@ -622,7 +562,7 @@ void Supervisor::mail(const Run& run) {
         } else if (composed.value()) {
           auto pid = send_mail(spawner_, options_.sendmail, *spec, *composed.value());
           if (pid) {
-            watch_helper(pid.value());
+            sent = watch_helper(pid.value());
           } else {
             sent = pid.error();
           }
@@ -649,9 +589,9 @@ void Supervisor::push_deadline(const Run& run, Deadline what, MonoInstant at) {
 }
 
 void Supervisor::signal_group(Run& run, int sig) {
-  ::kill(-run.pid, sig);
+  spawner_.signal_group(run.pid, sig);
   // A frozen (SIGSTOPped) group would not act on the signal until continued.
-  if (sig != SIGKILL && sig != SIGCONT) ::kill(-run.pid, SIGCONT);
+  if (sig != SIGKILL && sig != SIGCONT) spawner_.signal_group(run.pid, SIGCONT);
 }
 
 void Supervisor::on_deadline(const Event& event) {
@@ -689,7 +629,7 @@ void Supervisor::on_deadline(const Event& event) {
         return;
       }
       if (leftover_groups_.erase(run.id.value) != 0) {
-        ::kill(-run.pid, SIGKILL);
+        spawner_.signal_group(run.pid, SIGKILL);
         if (run.has_cgroup) release_cgroup(run);
         runs_.erase(it);
       }
@@ -725,7 +665,7 @@ bool Supervisor::freeze(RunId id) {
   Run& run = *it->second;
   if (run.frozen_since || run.cancelled_as || run_by_pid_.count(run.pid) == 0) return false;
   run.frozen_by_cgroup = run.has_cgroup && cgroups_.freeze(run.id, true);
-  if (!run.frozen_by_cgroup) ::kill(-run.pid, SIGSTOP);
+  if (!run.frozen_by_cgroup) spawner_.signal_group(run.pid, SIGSTOP);
   run.frozen_since = clock_.mono_now();
   remove_deadline(run, Deadline::kSoft);
   remove_deadline(run, Deadline::kHard);
@@ -744,7 +684,7 @@ bool Supervisor::thaw(RunId id) {
   if (run.frozen_by_cgroup) {
     cgroups_.freeze(run.id, false);
   } else {
-    ::kill(-run.pid, SIGCONT);
+    spawner_.signal_group(run.pid, SIGCONT);
   }
   run.frozen += clock_.mono_now() - *run.frozen_since;
   run.frozen_since.reset();

@@ -17,7 +17,6 @@
 #include "exec/run_files.h"
 #include "exec/run_setup.h"
 #include "runtime/run_outcome.h"
-#include "runtime/timer_fd.h"
 #include "skedd/core/job_spec.h"
 #include "skedd/core/run.h"
 #include "skedd/core/run_channel.h"
@@ -120,11 +119,12 @@ class Supervisor {
   /// unless `to_end` (the run has ended: its final record follows the checkpoint anyway).
   void handle_lines(Run& run, bool to_end);
   void handle_control_line(Run& run, const std::string& line, bool to_end);
-  /// The run's pidfd is readable: its main process has exited (reaped here, unless adopted).
-  void on_exit(RunId id);
-  void watch_exit(Run& run, int pidfd);
-  /// Reaps a helper child (sendmail) through its pidfd once it exits.
-  void watch_helper(pid_t pid);
+  /// The run's main process has exited (its status unknown when adopted).
+  void on_exit(RunId id, const ProcessExit& exit);
+  /// Has the spawner tell on_exit() of the run's exit; the run is running from then on.
+  Status watch_exit(Run& run, bool adopted);
+  /// Has a helper child (sendmail) reaped once it exits.
+  Status watch_helper(pid_t pid);
   /// Drops leftover groups that have emptied and removes cgroups that can be; again after
   /// kSweepInterval while any remain.
   void sweep();
@@ -166,10 +166,8 @@ class Supervisor {
   /// SIGKILLed after kill_grace unless they empty first.
   std::map<std::uint64_t, pid_t> leftover_groups_;
   std::set<std::uint64_t> cgroups_to_remove_;  ///< runs whose cgroup still had processes
-  /// Helper children (sendmail) by pid, each watched through its pidfd until reaped.
-  std::map<pid_t, std::unique_ptr<asio::posix::stream_descriptor>> helpers_;
-  /// reap_orphans() stopped at a watched child's exit: called again once that is reaped.
-  bool orphans_waiting_ = false;
+  /// Helper children (sendmail) watched until reaped.
+  std::set<pid_t> helpers_;
   TimerQueue<MonoInstant, Event> deadlines_;
   /// Expires with the supervisor, so that commit notices posted later are dropped.
   std::shared_ptr<const int> alive_ = std::make_shared<const int>(0);

@@ -17,7 +17,9 @@
 #include "skedd/core/run.h"
 #include "skedd/embed/handler.h"
 #include "skedd/runtime/events.h"
+#include "skedd/runtime/timers.h"
 #include "skedd/store/store.h"
+#include "skedd/time/clock.h"
 #include "skedd/util/result.h"
 
 namespace skedd {
@@ -44,6 +46,11 @@ struct EmbeddedOptions {
   /// outlive the scheduler. Called on the scheduler's thread, and during start() and stop()
   /// on the thread that calls them.
   EventSink* events = nullptr;
+  /// The clock the scheduler reads and the timers it waits on (skedd/runtime/timers.h): both
+  /// or neither; null: the host's. They must outlive the scheduler. For tests: FakeClock
+  /// (tests/fakes) implements both, and its advance() fires what comes due, with no sleep.
+  const Clock* clock = nullptr;
+  TimerService* timers = nullptr;
 };
 
 /// The scheduler of the skedd daemon, embedded: the same schedules, priorities, pools,

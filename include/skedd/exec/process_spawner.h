@@ -4,11 +4,16 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "skedd/util/result.h"
+
+#include <boost/asio/io_context.hpp>
 
 namespace skedd {
 
@@ -42,7 +47,17 @@ struct SpawnRequest {
   std::optional<Credentials> credentials;     ///< switch user; requires root
 };
 
-/// Starts processes. The real one forks; tests use a recording fake.
+/// How a watched process ended. Neither set: unknown (an adopted process is not our child, so
+/// its status is not ours to take).
+struct ProcessExit {
+  std::optional<int> exit_code;
+  std::optional<int> signal;
+};
+
+/// The runtime's seam to processes: the whole life of a run's processes, from spawn to the
+/// exit, goes through it (the supervisor makes no process system call of its own). The real
+/// one forks and watches pidfds; tests use a fake that records spawns and ends them on demand;
+/// a run host will be one more.
 class ProcessSpawner {
  public:
   virtual ~ProcessSpawner() = default;
@@ -50,21 +65,61 @@ class ProcessSpawner {
   /// dispositions, an empty signal mask and no descriptors but 0-3. Returns its pid, or an
   /// error naming the step that failed in the child ("chdir /x: No such file or directory").
   virtual Result<pid_t> spawn(const SpawnRequest& request) = 0;
+  /// Sends `sig` to every process of group `pgid`. False when none is left (with `sig` 0,
+  /// that is all it does: asks).
+  virtual bool signal_group(pid_t pgid, int sig) = 0;
+  using OnExit = std::function<void(const ProcessExit&)>;
+  /// Calls `on_exit` once, on the event loop's thread, when process `pid` has exited: a child
+  /// spawned here is reaped then and its status given; an `adopted` one (an earlier daemon's)
+  /// is only watched, its status unknown. An error when it cannot be watched (out of
+  /// descriptors, or gone already): a child is then killed and reaped, so that nothing runs
+  /// unseen. `on_exit` is not called after unwatch().
+  virtual Status watch_exit(pid_t pid, bool adopted, OnExit on_exit) = 0;
+  virtual void unwatch(pid_t pid) = 0;
+  /// The start time of process `pid` (clock ticks since boot, /proc/PID/stat): with the pid
+  /// it names one process within a boot. nullopt when there is none or it has exited.
+  virtual std::optional<std::uint64_t> start_time(pid_t pid) = 0;
+  /// The process spawned as run `run_id` whose pid was not recorded: a group leader whose
+  /// environment says SKEDD_RUN_ID=run_id and that holds the run's control FIFO open.
+  virtual std::optional<pid_t> find_run(std::uint64_t run_id, const std::string& control_path) = 0;
+  /// For a child subreaper, on SIGCHLD: reaps the exited children nobody watches (the orphans
+  /// of runs). A watched child's status is never taken: the look stops at one and goes on once
+  /// its watcher has reaped it.
+  virtual void reap_orphans() = 0;
 };
 
 /// vfork + exec (fork under AddressSanitizer), with errors from the child reported back
-/// through a close-on-exec pipe.
+/// through a close-on-exec pipe; exits learnt through pidfds read on an io_context.
 class PosixSpawner final : public ProcessSpawner {
  public:
-  /// Children keep the caller's RLIMIT_NOFILE.
-  PosixSpawner();
+  /// Children keep the caller's RLIMIT_NOFILE. Exits are told on `io`'s thread; `io` must
+  /// outlive the spawner.
+  explicit PosixSpawner(boost::asio::io_context& io);
   /// Children without `limit_nofile` get `default_nofile` (the limit the daemon started with,
   /// before it raised its own).
-  explicit PosixSpawner(rlimit default_nofile);
+  PosixSpawner(boost::asio::io_context& io, rlimit default_nofile);
+  ~PosixSpawner() override;
+  PosixSpawner(const PosixSpawner&) = delete;
+  PosixSpawner& operator=(const PosixSpawner&) = delete;
+
   Result<pid_t> spawn(const SpawnRequest& request) override;
+  bool signal_group(pid_t pgid, int sig) override;
+  Status watch_exit(pid_t pid, bool adopted, OnExit on_exit) override;
+  void unwatch(pid_t pid) override;
+  std::optional<std::uint64_t> start_time(pid_t pid) override;
+  std::optional<pid_t> find_run(std::uint64_t run_id, const std::string& control_path) override;
+  void reap_orphans() override;
 
  private:
+  struct Watch;
+  void wait_for(pid_t pid);
+  void on_readable(pid_t pid);
+
+  boost::asio::io_context& io_;
   rlimit default_nofile_;
+  std::map<pid_t, std::unique_ptr<Watch>> watches_;
+  /// reap_orphans() stopped at a watched child's exit: called again once that is reaped.
+  bool orphans_waiting_ = false;
 };
 
 /// The paths the child tries, in order, for `name`: `name` itself if it contains a slash,

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <iterator>
 
+#include <boost/asio/io_context.hpp>
 #include <catch2/catch.hpp>
 
 #include "exec/run_files.h"
@@ -54,7 +55,8 @@ TEST_CASE("a spawned process gets the log on 1 and 2, the channel on 3, its own 
   r.stdin_fd = dev_null;
   r.output_fd = files->log.get();
   r.control_fd = files->control_child.get();
-  PosixSpawner spawner;
+  boost::asio::io_context io;
+  PosixSpawner spawner(io);
   auto pid = spawner.spawn(r);
   REQUIRE(pid.ok());
   ::close(dev_null);
@@ -67,7 +69,8 @@ TEST_CASE("a spawned process gets the log on 1 and 2, the channel on 3, its own 
 }
 
 TEST_CASE("spawn errors name the step that failed", "[spawner]") {
-  PosixSpawner spawner;
+  boost::asio::io_context io;
+  PosixSpawner spawner(io);
   SpawnRequest r;
   r.path = "/nonexistent/prog";
   r.argv = {"prog"};
@@ -84,7 +87,8 @@ TEST_CASE("spawn errors name the step that failed", "[spawner]") {
 
 TEST_CASE("the daemon's ignored signals do not reach the job", "[spawner]") {
   auto old = std::signal(SIGPIPE, SIG_IGN);
-  PosixSpawner spawner;
+  boost::asio::io_context io;
+  PosixSpawner spawner(io);
   SpawnRequest r;
   r.path = "/bin/sh";
   r.argv = {"sh", "-c", "grep -q '^SigIgn:[[:space:]]*0*$' /proc/self/status"};
@@ -100,7 +104,8 @@ TEST_CASE("executables are found on the job's PATH by the child", "[spawner]") {
   CHECK(skedd::exec_candidates("./x", "/bin") == V{"./x"});
   CHECK(skedd::exec_candidates("x", ":/bin:") == V{"./x", "/bin/x", "./x"});
 
-  PosixSpawner spawner;
+  boost::asio::io_context io;
+  PosixSpawner spawner(io);
   SpawnRequest r;
   r.path = "sh";
   r.search_path = "/nonexistent:/etc:/bin";  // /etc/sh is absent; a directory is skipped too
@@ -182,4 +187,122 @@ TEST_CASE("a run's control channel is read at most a capped amount per call", "[
   CHECK(complete == (written + line.size()) / line.size());
   ::close(fds[0]);
   ::close(fds[1]);
+}
+
+namespace {
+
+SpawnRequest shell(const std::string& script, int dev_null) {
+  SpawnRequest r;
+  r.path = "/bin/sh";
+  r.argv = {"sh", "-c", script};
+  r.env = {"PATH=/usr/bin:/bin"};
+  r.stdin_fd = dev_null;
+  r.output_fd = dev_null;
+  return r;
+}
+
+// Spawns each script, failing the test when one cannot be.
+std::vector<pid_t> spawn_all(PosixSpawner& spawner, const std::vector<std::string>& scripts) {
+  const int dev_null = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+  std::vector<pid_t> pids;
+  for (const std::string& script : scripts) {
+    auto pid = spawner.spawn(shell(script, dev_null));
+    REQUIRE(pid.ok());
+    pids.push_back(pid.value());
+  }
+  ::close(dev_null);
+  return pids;
+}
+
+// Runs the loop until `done` or 10 s have passed (a hung child fails the test, not CI).
+template <typename Done>
+void run_until(boost::asio::io_context& io, Done done) {
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!done() && std::chrono::steady_clock::now() < give_up) {
+    io.run_for(std::chrono::milliseconds(20));
+    io.restart();
+  }
+}
+
+}  // namespace
+
+TEST_CASE("the spawner tells a child's exit status once, on the loop, and reaps it", "[spawner]") {
+  boost::asio::io_context io;
+  PosixSpawner spawner(io);
+  const auto pids = spawn_all(spawner, {"exit 3", "kill -TERM $$; sleep 5"});
+  std::vector<std::pair<pid_t, skedd::ProcessExit>> seen;
+  for (pid_t pid : pids) {
+    REQUIRE(
+        spawner
+            .watch_exit(pid, false,
+                        [&seen, pid](const skedd::ProcessExit& e) { seen.emplace_back(pid, e); })
+            .ok());
+  }
+  run_until(io, [&] { return seen.size() == 2; });
+  REQUIRE(seen.size() == 2);
+  for (const auto& [pid, exit] : seen) {
+    if (pid == pids[0]) {
+      CHECK(exit.exit_code == 3);
+      CHECK_FALSE(exit.signal);
+    } else {
+      CHECK(exit.signal == SIGTERM);
+      CHECK_FALSE(exit.exit_code);
+    }
+    // Reaped: no status is left for anyone else.
+    int status = 0;
+    CHECK(::waitpid(pid, &status, WNOHANG) == -1);
+    CHECK(errno == ECHILD);
+  }
+}
+
+TEST_CASE("the spawner signals a run's whole group and says when it has emptied", "[spawner]") {
+  boost::asio::io_context io;
+  PosixSpawner spawner(io);
+  const pid_t pid = spawn_all(spawner, {"sleep 30 & sleep 30; wait"})[0];
+  std::optional<skedd::ProcessExit> exit;
+  REQUIRE(spawner.watch_exit(pid, false, [&](const skedd::ProcessExit& e) { exit = e; }).ok());
+  CHECK(spawner.signal_group(pid, 0));
+  CHECK(spawner.start_time(pid).has_value());
+  CHECK(spawner.signal_group(pid, SIGKILL));
+  run_until(io, [&] { return exit.has_value(); });
+  REQUIRE(exit);
+  CHECK(exit->signal == SIGKILL);
+  CHECK_FALSE(spawner.start_time(pid).has_value());
+  // The background sleep was in the group too. It is a child of init now (or of this process,
+  // when it is a subreaper): the group empties once it is reaped.
+  spawner.reap_orphans();
+  run_until(io, [&] {
+    spawner.reap_orphans();
+    return !spawner.signal_group(pid, 0);
+  });
+  CHECK_FALSE(spawner.signal_group(pid, 0));
+}
+
+TEST_CASE("an unwatched exit is not told, and orphans' reaping leaves watched children alone",
+          "[spawner]") {
+  boost::asio::io_context io;
+  PosixSpawner spawner(io);
+  const auto pids = spawn_all(spawner, {"exit 7", "exit 0"});
+  const pid_t watched = pids[0];
+  const pid_t dropped = pids[1];
+  std::optional<skedd::ProcessExit> exit;
+  bool dropped_told = false;
+  REQUIRE(spawner.watch_exit(watched, false, [&](const skedd::ProcessExit& e) { exit = e; }).ok());
+  REQUIRE(
+      spawner.watch_exit(dropped, false, [&](const skedd::ProcessExit&) { dropped_told = true; })
+          .ok());
+  spawner.unwatch(dropped);
+  // Both have exited (waited for without reaping); the unwatched one is an orphan now.
+  for (pid_t pid : {watched, dropped}) {
+    siginfo_t info{};
+    REQUIRE(::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOWAIT) == 0);
+  }
+  spawner.reap_orphans();  // must not take the watched child's status
+  run_until(io, [&] { return exit.has_value(); });
+  REQUIRE(exit);
+  CHECK(exit->exit_code == 7);
+  CHECK_FALSE(dropped_told);
+  // The unwatched child was reaped as an orphan (now, or once the watched one was).
+  int status = 0;
+  CHECK(::waitpid(dropped, &status, WNOHANG) == -1);
 }
