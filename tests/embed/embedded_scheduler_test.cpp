@@ -3,15 +3,20 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <future>
 #include <mutex>
 #include <thread>
 #include <vector>
 
 #include <SQLiteCpp/SQLiteCpp.h>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/post.hpp>
 #include <catch2/catch.hpp>
 
+#include "fakes/fake_clock.h"
 #include "skedd/embed/embedded_scheduler.h"
 #include "skedd/store/sqlite_store.h"
+#include "skedd/time/timestamp.h"
 #include "support/temp_dir.h"
 
 namespace {
@@ -75,13 +80,64 @@ EmbeddedOptions in(const skedd::test::TempDir& dir) {
   return options;
 }
 
-// True once `s` refuses calls (stopped), within 10 s.
-bool wait_until_refused(EmbeddedScheduler& s) {
-  for (int i = 0; i < 1000; ++i) {
-    if (!s.jobs()) return true;
-    std::this_thread::sleep_for(10ms);
+// A scheduler's time: a FakeClock, moved only by the test, on the scheduler's loop (a thread
+// of the test's own io_context), so that no test waits for real time to pass.
+class FakeTime {
+ public:
+  FakeTime() : thread_([this] { io.run(); }) {}
+  ~FakeTime() {
+    work_.reset();
+    thread_.join();
   }
-  return false;
+  EmbeddedOptions options(const skedd::test::TempDir& dir) {
+    EmbeddedOptions o = in(dir);
+    o.clock = &clock;
+    o.timers = &clock;
+    return o;
+  }
+  // Moves time on by `step` at a time until `done` (checked on the test's thread between
+  // steps), for at most `limit` of fake time. False when `done` never came.
+  template <typename Done>
+  bool advance_until(Done done, skedd::Duration step = 10ms, skedd::Duration limit = 1h) {
+    for (skedd::Duration passed{0}; passed <= limit; passed += step) {
+      if (done()) return true;
+      advance(step);
+    }
+    return done();
+  }
+  // Before each step, what the scheduler wrote is committed and its commit handled, so that a
+  // step of fake time is not outrun by the real time a commit takes.
+  void advance(skedd::Duration d) {
+    if (scheduler != nullptr) {
+      (void)scheduler->flush();
+      std::promise<void> handled;
+      boost::asio::post(io, [&] { handled.set_value(); });
+      handled.get_future().wait();
+    }
+    std::promise<void> moved;
+    boost::asio::post(io, [&] {
+      clock.advance(d);
+      moved.set_value();
+    });
+    moved.get_future().wait();
+  }
+
+  skedd::test::FakeClock clock{skedd::parse_rfc3339("2026-03-08T07:30:00Z").value()};
+  boost::asio::io_context io;
+  EmbeddedScheduler* scheduler = nullptr;  ///< set: advance() flushes it first
+
+ private:
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_ =
+      boost::asio::make_work_guard(io);
+  std::thread thread_;
+};
+
+// Returns once `run` has been asked to stop (no polling).
+void wait_for_stop(RunContext& run) {
+  std::mutex mu;
+  std::condition_variable_any cv;
+  std::unique_lock lock(mu);
+  cv.wait(lock, run.stop_token(), [] { return false; });
 }
 
 skedd::RunRecord run_record(EmbeddedScheduler& s, skedd::RunId run) {
@@ -170,11 +226,12 @@ TEST_CASE("libskedd: a handler gets its params and context, a throw fails the ru
 
 TEST_CASE("libskedd: the soft timeout requests cancellation, the run is timed_out", "[embed]") {
   skedd::test::TempDir dir("skedd-embed");
+  FakeTime time;
   Events events;
   std::atomic<bool> saw_stop{false};
-  EmbeddedScheduler s(in(dir));
+  EmbeddedScheduler s(time.io, time.options(dir));
   REQUIRE(s.register_handler("patient", [&](RunContext& run) {
-    while (!run.stop_requested()) std::this_thread::sleep_for(5ms);
+    wait_for_stop(run);
     saw_stop = true;
   }));
   s.on_run(std::ref(events));
@@ -182,6 +239,10 @@ TEST_CASE("libskedd: the soft timeout requests cancellation, the run is timed_ou
   REQUIRE(s.add(job("p", "patient", "soft_timeout = \"200ms\"\n")));
   const auto run = s.trigger("p");
   REQUIRE(run);
+  events.wait("p", RunState::kRunning);
+  time.advance(199ms);
+  CHECK_FALSE(saw_stop);
+  REQUIRE(time.advance_until([&] { return events.count("p") == 2; }, 1ms));
   events.wait("p", RunState::kTimedOut);
   CHECK(saw_stop);
   CHECK(run_record(s, run.value()).state == RunState::kTimedOut);
@@ -204,7 +265,8 @@ TEST_CASE("libskedd: at the hard timeout the run is recorded timed_out and its s
   std::mutex mu;
   std::condition_variable cv;
   bool release = false;
-  EmbeddedScheduler s(in(dir));
+  FakeTime time;
+  EmbeddedScheduler s(time.io, time.options(dir));
   REQUIRE(s.register_handler("stubborn", [&](RunContext&) {
     // Ignores its stop token until the test lets it go.
     std::unique_lock lock(mu);
@@ -217,20 +279,23 @@ TEST_CASE("libskedd: at the hard timeout the run is recorded timed_out and its s
   REQUIRE(run);
   // Recorded timed_out with its end while the handler still runs (until then, a handler run
   // that neither checkpoints nor reports progress has no row).
+  events.wait("h", RunState::kRunning);
   skedd::RunRecord record;
-  for (int i = 0; i < 200; ++i) {
+  const auto timed_out = [&] {
     skedd::RunQuery query;
     query.run = run.value();
     REQUIRE(s.flush());
     const auto runs = s.runs(query);
     REQUIRE(runs);
-    if (!runs->empty() && runs->front().state == RunState::kTimedOut) {
-      record = runs->front();
-      break;
-    }
-    std::this_thread::sleep_for(20ms);
-  }
+    if (runs->empty() || runs->front().state != RunState::kTimedOut) return false;
+    record = runs->front();
+    return true;
+  };
+  time.advance(299ms);
+  CHECK_FALSE(timed_out());
+  REQUIRE(time.advance_until(timed_out, 1ms));
   CHECK(record.state == RunState::kTimedOut);
+  CHECK(record.ended == time.clock.wall_now());
   CHECK(record.ended.has_value());
   CHECK(record.message ==
         "hard timeout: the handler is still running; its slot is held until it returns");
@@ -262,7 +327,9 @@ TEST_CASE("libskedd: a retry gets the failed attempt's last checkpoint", "[embed
   Events events;
   std::mutex mu;
   std::vector<std::string> given;
-  EmbeddedScheduler s(in(dir));
+  FakeTime time;
+  EmbeddedScheduler s(time.io, time.options(dir));
+  time.scheduler = &s;
   REQUIRE(s.register_handler("flaky", [&](RunContext& run) {
     {
       std::lock_guard lock(mu);
@@ -277,6 +344,10 @@ TEST_CASE("libskedd: a retry gets the failed attempt's last checkpoint", "[embed
   REQUIRE(s.start());
   REQUIRE(s.add(job("f", "flaky", "retries = 2\nretry_backoff = \"100ms\"\n")));
   REQUIRE(s.trigger("f"));
+  events.wait("f", RunState::kFailed);
+  // Equal jitter: the second attempt comes 50 to 100 ms after the first failed.
+  CHECK_FALSE(time.advance_until([&] { return events.count("f") >= 3; }, 5ms, 45ms));
+  REQUIRE(time.advance_until([&] { return events.count("f") >= 3; }, 5ms, 100ms));
   const RunEvent second = events.wait("f", RunState::kSucceeded);
   CHECK(second.attempt == 2);
   std::lock_guard lock(mu);
@@ -286,17 +357,24 @@ TEST_CASE("libskedd: a retry gets the failed attempt's last checkpoint", "[embed
 TEST_CASE("libskedd: jobs and an unfinished handler run survive a stop and start", "[embed]") {
   skedd::test::TempDir dir("skedd-embed");
   std::mutex mu;
+  std::condition_variable changed;
   std::vector<std::pair<int, std::string>> calls;  // (attempt, checkpoint given)
+  // Its first attempt checkpoints three steps and waits to be stopped; a later one finishes.
   const auto counter = [&](RunContext& run) {
     {
       std::lock_guard lock(mu);
       calls.emplace_back(run.attempt(), run.last_checkpoint());
     }
-    int i = run.last_checkpoint().empty() ? 0 : std::stoi(run.last_checkpoint());
-    for (; i < 1000 && !run.stop_requested(); ++i) {
-      if (!run.checkpoint(std::to_string(i + 1))) throw std::runtime_error("not durable");
-      std::this_thread::sleep_for(2ms);
+    if (run.attempt() > 1) return;
+    for (int i = 1; i <= 3; ++i) {
+      if (!run.checkpoint(std::to_string(i))) throw std::runtime_error("not durable");
     }
+    {
+      std::lock_guard lock(mu);
+      calls.emplace_back(0, "3");
+    }
+    changed.notify_all();
+    wait_for_stop(run);
   };
   skedd::RunId first;
   {
@@ -307,8 +385,10 @@ TEST_CASE("libskedd: jobs and an unfinished handler run survive a stop and start
     REQUIRE(s.start());
     REQUIRE(s.add(job("c", "counter")));
     first = s.trigger("c").value();
-    events.wait("c", RunState::kRunning);
-    std::this_thread::sleep_for(100ms);
+    {
+      std::unique_lock lock(mu);
+      REQUIRE(changed.wait_for(lock, 10s, [&] { return calls.size() == 2; }));
+    }
     s.stop();  // asks the handler to stop; the run stays recorded as running
   }
   Events events;
@@ -321,10 +401,9 @@ TEST_CASE("libskedd: jobs and an unfinished handler run survive a stop and start
   CHECK(resumed.attempt == 2);
   CHECK(run_record(s, first).state == RunState::kInterrupted);
   std::lock_guard lock(mu);
-  REQUIRE(calls.size() == 2);
+  REQUIRE(calls.size() == 3);
   CHECK(calls[0] == std::pair<int, std::string>{1, ""});
-  CHECK(calls[1].first == 2);
-  CHECK(std::stoi(calls[1].second) > 0);  // continued from its checkpoint, not from 0
+  CHECK(calls[2] == std::pair<int, std::string>{2, "3"});  // from its last checkpoint
 }
 
 TEST_CASE("libskedd: in memory, and on the caller's io_context", "[embed]") {
@@ -372,17 +451,21 @@ TEST_CASE("libskedd: stop() from a handler stops starting runs, the destructor f
   skedd::test::TempDir dir("skedd-embed");
   Events events;
   std::atomic<EmbeddedScheduler*> self{nullptr};
+  std::promise<void> stopped;
   {
     EmbeddedScheduler s(in(dir));
     self = &s;
-    REQUIRE(s.register_handler("quit", [&](RunContext&) { self.load()->stop(); }));
+    REQUIRE(s.register_handler("quit", [&](RunContext&) {
+      self.load()->stop();
+      stopped.set_value();
+    }));
     s.on_run(std::ref(events));
     REQUIRE(s.start());
     REQUIRE(s.add(job("q", "quit")));
     REQUIRE(s.trigger("q"));
-    events.wait("q", RunState::kRunning);
+    REQUIRE(stopped.get_future().wait_for(10s) == std::future_status::ready);
     // Once stopping, the scheduler refuses further calls instead of hanging.
-    REQUIRE(wait_until_refused(s));
+    CHECK_FALSE(s.jobs());
   }  // the destructor completes the stop without deadlocking
   CHECK(events.count("q") >= 1);
 }
@@ -412,11 +495,15 @@ TEST_CASE("libskedd: handlers run side by side up to handler_threads, the rest w
   {
     std::unique_lock lock(mu);
     REQUIRE(changed.wait_for(lock, 10s, [&] { return inside == 2; }));
-    // The third run is started for the scheduler, and waits for a thread.
-    CHECK_FALSE(changed.wait_for(lock, 200ms, [&] { return inside > 2; }));
-    release = true;
-    changed.notify_all();
   }
+  // All three are started for the scheduler; the third waits for a thread.
+  for (const char* name : {"a", "b", "c"}) events.wait(name, RunState::kRunning);
+  {
+    std::lock_guard lock(mu);
+    CHECK(inside == 2);
+    release = true;
+  }
+  changed.notify_all();
   for (const char* name : {"a", "b", "c"}) {
     CHECK(events.wait(name, RunState::kSucceeded).state == RunState::kSucceeded);
   }
@@ -428,33 +515,38 @@ TEST_CASE("libskedd: no fires are taken while the store is behind, those passed 
           "[embed]") {
   skedd::test::TempDir dir("skedd-embed");
   Events events;
-  EmbeddedOptions options = in(dir);
+  FakeTime time;
+  EmbeddedOptions options = time.options(dir);
   options.max_unwritten = 1;  // any write not yet committed holds new fires back
   const std::string db = options.state_dir + "/skedd.db";
   skedd::Instant locked_at{};
   {
-    EmbeddedScheduler s(options);
+    EmbeddedScheduler s(time.io, options);
     REQUIRE(s.register_handler("noop", [](RunContext&) {}));
+    // Flushed between steps, but while the lock is held: the store is to fall behind then only.
+    time.scheduler = &s;
     s.on_run(std::ref(events));
     REQUIRE(s.start());
     REQUIRE(s.add("[job.tick]\nevery = \"1s\"\nhandler = \"noop\"\n"));
+    REQUIRE(time.advance_until([&] { return events.count("tick") >= 2; }));
     events.wait("tick", RunState::kSucceeded);
     {
-      // Another connection holds the write lock: commits wait (up to the 5 s busy timeout),
-      // and the first write queued meanwhile holds fires back.
+      // Another connection holds the write lock: commits wait (up to the 5 s busy timeout of
+      // real time), and the first write queued meanwhile holds fires back.
       SQLite::Database other(db, SQLite::OPEN_READWRITE, 5000);
       other.exec("BEGIN EXCLUSIVE");
-      locked_at = skedd::Instant(std::chrono::duration_cast<skedd::Duration>(
-          std::chrono::system_clock::now().time_since_epoch()));
+      locked_at = time.clock.wall_now();
       const std::size_t before = events.count("tick");
-      std::this_thread::sleep_for(3500ms);
+      time.scheduler = nullptr;
+      time.advance_until([] { return false; }, 10ms, 3500ms);
+      time.scheduler = &s;
       // At most the one fire taken before the store fell behind, waiting for its commit.
       CHECK(events.count("tick") == before);
       other.exec("COMMIT");
     }
     const std::size_t after = events.count("tick");
     // Fires are taken again once the store has caught up.
-    events.wait("tick", RunState::kSucceeded, static_cast<int>(after / 2 + 2));
+    REQUIRE(time.advance_until([&] { return events.count("tick") >= after + 4; }));
     s.stop();
   }
   auto store = skedd::open_sqlite_store(db);

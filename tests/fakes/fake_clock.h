@@ -2,6 +2,7 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -18,27 +19,28 @@ namespace skedd::test {
 /// timers fire only inside advance() and step_wall(), on the caller's thread, in (due, arm
 /// order) order, with the clock standing at each one's due instant while its handler runs: a
 /// handler that arms a timer due within the advance sees it fire in the same call. The clock
-/// outlives its timers.
+/// outlives its timers. Time may be read from any thread (handler threads do); timers are
+/// armed and fired on one (the scheduler's loop).
 class FakeClock final : public Clock, public TimerService {
  public:
   explicit FakeClock(Instant wall, MonoInstant mono = MonoInstant(std::chrono::hours(1)))
-      : wall_(wall), mono_(mono) {}
+      : wall_(wall.time_since_epoch().count()), mono_(mono.time_since_epoch().count()) {}
   FakeClock(const FakeClock&) = delete;
   FakeClock& operator=(const FakeClock&) = delete;
 
-  Instant wall_now() const override { return wall_; }
-  MonoInstant mono_now() const override { return mono_; }
+  Instant wall_now() const override { return Instant(Duration(wall_.load())); }
+  MonoInstant mono_now() const override { return MonoInstant(Duration(mono_.load())); }
 
   /// Time passes (suspend included: CLOCK_BOOTTIME counts it too), firing the timers due by
   /// its end.
   void advance(Duration d) {
-    const MonoInstant end = mono_ + d;
+    const MonoInstant end = mono_now() + d;
     while (Slot* slot = first_due(end)) {
       const Duration to = due_in(*slot);
       if (to > Duration::zero()) move(to);
       fire(*slot, false);
     }
-    move(end - mono_);
+    move(end - mono_now());
   }
   /// Advances to the next armed deadline (firing it and any due with it); false when none.
   bool advance_to_next() {
@@ -50,7 +52,7 @@ class FakeClock final : public Clock, public TimerService {
   /// Someone set the wall clock (NTP, date -s); monotonic time does not move. Every armed
   /// wall timer learns of it (clock_was_set), as a timerfd with TFD_TIMER_CANCEL_ON_SET does.
   void step_wall(Duration d) {
-    wall_ += d;
+    wall_ += d.count();
     std::vector<Slot*> wall;
     for (Slot* slot : slots_) {
       if (slot->armed && slot->wall) wall.push_back(slot);
@@ -128,11 +130,11 @@ class FakeClock final : public Clock, public TimerService {
   }
   void forget(Slot* slot) { std::erase(slots_, slot); }
   Duration due_in(const Slot& slot) const {
-    return slot.wall ? slot.wall_at - wall_ : slot.mono_at - mono_;
+    return slot.wall ? slot.wall_at - wall_now() : slot.mono_at - mono_now();
   }
   void move(Duration d) {
-    wall_ += d;
-    mono_ += d;
+    wall_ += d.count();
+    mono_ += d.count();
   }
   /// The armed timer due first (by due instant, then arm order), if due by `end`.
   Slot* first_due(std::optional<MonoInstant> end) {
@@ -144,7 +146,7 @@ class FakeClock final : public Clock, public TimerService {
         first = slot;
       }
     }
-    if (first == nullptr || (end && mono_ + due_in(*first) > *end)) return nullptr;
+    if (first == nullptr || (end && mono_now() + due_in(*first) > *end)) return nullptr;
     return first;
   }
   /// Disarms the timer and calls its handler (which may arm it, or destroy it, again).
@@ -154,8 +156,8 @@ class FakeClock final : public Clock, public TimerService {
     handler(clock_was_set);
   }
 
-  Instant wall_;
-  MonoInstant mono_;
+  std::atomic<Duration::rep> wall_;  ///< since the epoch
+  std::atomic<Duration::rep> mono_;
   std::vector<Slot*> slots_;  ///< every live timer's, armed or not
   std::uint64_t next_seq_ = 0;
 };
