@@ -1,6 +1,8 @@
 // [job.NAME] and [defaults] tables -> JobSpec. One handler per key, in a table.
 #include "config/job_table.h"
 
+#include "config/toml_values.h"
+
 #include <algorithm>
 #include <charconv>
 #include <cmath>
@@ -16,8 +18,6 @@
 namespace skedd::config {
 namespace {
 
-using Problem = std::optional<std::string>;  // an error message, or nothing
-
 // A job being read: the spec so far, plus what can only be checked once all keys are in.
 struct Pending {
   JobSpec spec;
@@ -31,76 +31,6 @@ struct Pending {
   std::optional<DstSkipped> dst_skipped;
   std::optional<DstRepeated> dst_repeated;
 };
-
-Problem want_string(const toml::node& n, std::string& out) {
-  if (auto v = n.value_exact<std::string>()) {
-    out = *v;
-    return std::nullopt;
-  }
-  return "must be a string";
-}
-
-Problem want_int(const toml::node& n, long long lo, long long hi, int& out) {
-  auto v = n.value_exact<std::int64_t>();
-  if (!v) return "must be an integer";
-  if (*v < lo || *v > hi) {
-    return "must be between " + std::to_string(lo) + " and " + std::to_string(hi) + ", got " +
-           std::to_string(*v);
-  }
-  out = static_cast<int>(*v);
-  return std::nullopt;
-}
-
-Problem want_bool(const toml::node& n, bool& out) {
-  if (auto v = n.value_exact<bool>()) {
-    out = *v;
-    return std::nullopt;
-  }
-  return "must be true or false";
-}
-
-Problem want_duration(const toml::node& n, Duration& out) {
-  std::string text;
-  if (want_string(n, text)) return "must be a duration string such as \"30s\" or \"1h30m\"";
-  auto d = parse_duration(text);
-  if (!d) return d.error().message;
-  out = d.value();
-  return std::nullopt;
-}
-
-// Timeouts and deadlines: when set, they must be positive.
-Problem want_optional_duration(const toml::node& n, std::optional<Duration>& out) {
-  Duration d{};
-  if (auto p = want_duration(n, d)) return p;
-  if (d <= Duration::zero()) return "must be greater than zero";
-  out = d;
-  return std::nullopt;
-}
-
-Problem want_size(const toml::node& n, std::uint64_t& out) {
-  if (auto v = n.value_exact<std::int64_t>()) {
-    if (*v < 0) return "must not be negative";
-    out = static_cast<std::uint64_t>(*v);
-    return std::nullopt;
-  }
-  std::string text;
-  if (want_string(n, text)) return "must be a size such as \"512M\" or a number of bytes";
-  auto s = parse_size(text);
-  if (!s) return s.error().message;
-  out = s.value();
-  return std::nullopt;
-}
-
-template <typename E>
-Problem want_enum(const toml::node& n, std::optional<E> (*parse)(std::string_view),
-                  const char* choices, E& out) {
-  std::string text;
-  if (want_string(n, text)) return std::string("must be one of ") + choices;
-  auto v = parse(text);
-  if (!v) return "\"" + text + "\" is not one of " + choices;
-  out = *v;
-  return std::nullopt;
-}
 
 Problem set_command(Pending& p, const toml::node& n) {
   p.command_at = n.source();
@@ -335,22 +265,6 @@ const KeyHandler* find_handler(std::string_view key) {
     if (key == h.key) return &h;
   }
   return nullptr;
-}
-
-// Levenshtein distance, for "did you mean" on unknown keys.
-std::size_t edit_distance(std::string_view a, std::string_view b) {
-  std::vector<std::size_t> row(b.size() + 1);
-  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (std::size_t i = 1; i <= a.size(); ++i) {
-    std::size_t diag = row[0];
-    row[0] = i;
-    for (std::size_t j = 1; j <= b.size(); ++j) {
-      const std::size_t up = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0u : 1u)});
-      diag = up;
-    }
-  }
-  return row[b.size()];
 }
 
 std::string unknown_key_message(std::string_view key) {

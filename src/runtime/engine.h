@@ -162,6 +162,8 @@ class Engine {
   /// Ends the identity of job name `name`: what the store and the engine keep of it passes
   /// to no later job of the name.
   void retire_identity(const std::string& name);
+  /// The dispatcher's global, pool and per-user bounds of `config`.
+  static DispatchLimits limits_of(const Config& config);
   /// The job's dispatch policy, with the share of run slots of the user it runs as.
   DispatchPolicy policy_of(const JobSpec& spec) const;
   /// The loaded job a recorded run or pending fire `run` of job name `name` belongs to:

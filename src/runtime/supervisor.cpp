@@ -1,3 +1,6 @@
+// Runs' processes from spawn to exit: the spawn, the exit and what it means, leftovers, the
+// supervision deadlines, adoption. (Also supervisor_channel.cpp, supervisor_files.cpp and
+// supervisor_pause.cpp.)
 #include "runtime/supervisor.h"
 
 #include <fcntl.h>
@@ -11,6 +14,7 @@
 #include "runtime/log_fields.h"
 #include "runtime/run_mail.h"
 #include "runtime/started_run.h"
+#include "runtime/supervisor_run.h"
 #include "skedd/runtime/events.h"
 #include "skedd/time/timestamp.h"
 
@@ -18,49 +22,6 @@ namespace skedd {
 namespace {
 
 using nlohmann::json;
-
-// How often a running run's log is checked against log_max_size.
-constexpr Duration kLogCheckInterval = std::chrono::seconds(1);
-// How much of a run's output its record keeps.
-constexpr std::size_t kOutputTail = 4096;
-// How much of a run's control channel is read per wakeup: a run that writes without pause
-// gets its turn and then waits for the loop's other work (other runs, the socket, timers).
-constexpr std::size_t kControlBytesPerWakeup = 64 * 1024;
-// A run's progress lines are written to the store and logged at most this often (the
-// latest wins; the one left over is written with the next log check, or with the run's end).
-constexpr Duration kProgressInterval = std::chrono::milliseconds(500);
-
-}  // namespace
-
-struct Supervisor::Run : StartedRun {
-  pid_t pid = -1;
-  MonoInstant started_mono{};
-  RunFiles files;
-  std::unique_ptr<asio::posix::stream_descriptor> control;
-  std::array<char, 4096> read_buffer{};
-  LineSplitter lines;
-  bool awaiting_commit = false;  ///< of a checkpoint: its next line waits
-  std::optional<double> progress;
-  std::string progress_message;
-  MonoInstant progress_written{};   ///< when progress was last written and logged
-  bool progress_unwritten = false;  ///< a later progress line waits for the next write
-  bool log_check_running = false;   ///< a log check of it is on the file thread
-  bool soft_timeout_sent = false;
-  bool hard_timeout_sent = false;
-  std::optional<RunState> cancelled_as;  ///< kCancelled (stop, replace) when we ended it
-  std::optional<int> reported_exit;      ///< from an `exit <code>` line
-  std::optional<MonoInstant> grace_end;  ///< when a cancelled run's group gets SIGKILL
-  bool has_cgroup = false;
-  std::optional<std::uint64_t> pid_start;
-  Duration frozen{0};                       ///< time spent frozen, up to frozen_since
-  std::optional<MonoInstant> frozen_since;  ///< while frozen
-  bool frozen_by_cgroup = false;
-  std::optional<uid_t> owner;  ///< the uid it runs as, recorded with it (RunRecord::owner)
-  /// Adopted from an earlier skedd: not our child, so its exit status is unknown.
-  bool adopted = false;
-};
-
-namespace {
 
 // While leftover groups or undeleted cgroups remain, they are looked at this often.
 constexpr Duration kSweepInterval = std::chrono::milliseconds(100);
@@ -163,12 +124,6 @@ std::optional<uid_t> Supervisor::owner_of(const JobSpec& spec) const {
 
 std::string Supervisor::log_path(const std::string& job, RunId id) const {
   return run_log_path(options_.state_dir, job, id);
-}
-
-void Supervisor::cancel_all() {
-  std::vector<RunId> ids;
-  for (const auto& [id, run] : runs_) ids.push_back(id);
-  for (RunId id : ids) cancel(id, RunState::kCancelled);
 }
 
 void Supervisor::reap_orphans() {
@@ -279,96 +234,6 @@ Result<pid_t> Supervisor::spawn(Run& run) {
   run.files.log.reset();
   run.files.control_child.reset();
   return pid;
-}
-
-void Supervisor::watch_control(Run& run) {
-  const RunId id = run.id;
-  run.control->async_wait(asio::posix::stream_descriptor::wait_read,
-                          [this, id](const boost::system::error_code& ec) {
-                            if (ec) return;  // closed: the run finished
-                            auto it = runs_.find(id);
-                            if (it == runs_.end()) return;
-                            read_control(*it->second);
-                            handle_lines(*it->second, false);
-                          });
-}
-
-void Supervisor::read_control(Run& run) {
-  if (!run.control || !run.control->is_open()) return;
-  // At most kControlBytesPerWakeup now, unless the run has ended (then the channel holds at
-  // most its pipe's size, and nothing more comes).
-  const bool ended = run.pid <= 0 || !run_by_pid_.contains(run.pid);
-  read_channel(run.control->native_handle(), run.lines, run.read_buffer,
-               ended ? 0 : kControlBytesPerWakeup);
-}
-
-void Supervisor::handle_lines(Run& run, bool to_end) {
-  std::string line;
-  while ((to_end || !run.awaiting_commit) && run.lines.next(line)) {
-    handle_control_line(run, line, to_end);
-  }
-  // Reading goes on once the last checkpoint is durable (see handle_control_line).
-  if (!to_end && !run.awaiting_commit && run.control && run.control->is_open()) {
-    watch_control(run);
-  }
-}
-
-void Supervisor::handle_control_line(Run& run, const std::string& line, bool to_end) {
-  auto parsed = parse_run_channel_line(line);
-  if (!parsed) {
-    events_.emit(
-        Severity::kWarn, EventKind::kRunChannelError,
-        {{"job", run.spec->name}, {"run", run.id.value}, {"error", parsed.error().message}});
-    return;
-  }
-  std::visit(
-      [&](const auto& msg) {
-        using T = std::decay_t<decltype(msg)>;
-        if constexpr (std::is_same_v<T, CheckpointLine>) {
-          run.checkpoint = msg.text;
-          store_.put_checkpoint(run.id, msg.text);
-          events_.emit(Severity::kInfo, EventKind::kCheckpoint,
-                       {{"job", run.spec->name}, {"run", run.id.value}, {"checkpoint", msg.text}});
-          if (to_end) return;
-          // The run's next line waits until this checkpoint is committed: a run that goes
-          // on after a checkpoint may rely on it (the writer commits at once for a waiter).
-          run.awaiting_commit = true;
-          const RunId id = run.id;
-          after_commit(store_, io_, alive_, [this, id](const Status&) {
-            const auto it = runs_.find(id);
-            if (it == runs_.end() || !it->second->awaiting_commit) return;
-            it->second->awaiting_commit = false;
-            handle_lines(*it->second, false);
-          });
-        } else if constexpr (std::is_same_v<T, ProgressLine>) {
-          run.progress = msg.percent;
-          run.progress_message = msg.message;
-          run.progress_unwritten = true;
-          // Coalesced: a run that writes progress lines without pause costs a few store
-          // writes and log lines a second, not one each (its end records the last anyway).
-          if (to_end || clock_.mono_now() - run.progress_written >= kProgressInterval) {
-            write_progress(run);
-          }
-        } else if constexpr (std::is_same_v<T, HeartbeatLine>) {
-          events_.emit(Severity::kDebug, EventKind::kHeartbeat,
-                       {{"job", run.spec->name}, {"run", run.id.value}});
-        } else {
-          run.reported_exit = msg.code;
-        }
-      },
-      parsed.value());
-}
-
-void Supervisor::write_progress(Run& run) {
-  if (!run.progress_unwritten || !run.progress) return;
-  run.progress_unwritten = false;
-  run.progress_written = clock_.mono_now();
-  store_.put_progress(run.id, *run.progress, run.progress_message);
-  events_.emit(Severity::kInfo, EventKind::kProgress,
-               {{"job", run.spec->name},
-                {"run", run.id.value},
-                {"percent", *run.progress},
-                {"message", run.progress_message}});
 }
 
 void Supervisor::on_exit(RunId id, const ProcessExit& exit) {
@@ -515,75 +380,6 @@ void Supervisor::finish(Run& run, RunState state, std::optional<int> exit_code,
   if (!leftover_groups_.count(run.id.value)) runs_.erase(run.id);
 }
 
-template <typename Work, typename Then>
-void Supervisor::off_loop(Work work, Then then) {
-  // The result goes back through a shared_ptr: asio handlers must be copyable, a Result of a
-  // descriptor is not. Dropped when the supervisor has gone meanwhile.
-  asio::post(files_, [this, alive = std::weak_ptr<const int>(alive_), work = std::move(work),
-                      then = std::move(then)]() mutable {
-    auto result = std::make_shared<decltype(work())>(work());
-    asio::post(io_, [alive, result, then = std::move(then)]() mutable {
-      if (alive.lock()) then(*result);
-    });
-  });
-}
-
-void Supervisor::check_log(Run& run) {
-  // On the file thread: a rotation copies up to log_max_size bytes. One check at a time per
-  // run; a run that ends meanwhile is not waited for (its log stays where it is).
-  if (run.log_check_running || run.files.log_path.empty()) return;
-  run.log_check_running = true;
-  off_loop(
-      [log = run.files.log_path, cap = run.spec->options->log_max_size] {
-        return enforce_log_cap(log, cap);
-      },
-      [this, id = run.id, job = run.spec->name](const Result<bool>& rotated) {
-        if (auto it = runs_.find(id); it != runs_.end()) it->second->log_check_running = false;
-        if (!rotated) {
-          events_.emit(Severity::kWarn, EventKind::kLogCheckFailed,
-                       {{"run", id.value}, {"error", rotated.error().message}});
-        } else if (rotated.value()) {
-          events_.emit(Severity::kInfo, EventKind::kLogRotated, {{"job", job}, {"run", id.value}});
-        }
-      });
-}
-
-void Supervisor::mail(const Run& run) {
-  // Composed on the file thread (it reads the log: a slow disk must not stall the loop), sent
-  // from the loop, which has the spawner reap sendmail once it exits.
-  off_loop(
-      [spec = run.spec, sendmail = options_.sendmail, log = run.files.log_path] {
-        return compose_mail(sendmail, *spec, log);
-      },
-      [this, spec = run.spec, id = run.id](const Result<std::optional<MailMessage>>& composed) {
-        Status sent = Ok{};
-        if (!composed) {
-          sent = composed.error();
-        } else if (composed.value()) {
-          auto pid = send_mail(spawner_, options_.sendmail, *spec, *composed.value());
-          if (pid) {
-            sent = watch_helper(pid.value());
-          } else {
-            sent = pid.error();
-          }
-        }
-        if (!sent) {
-          events_.emit(Severity::kWarn, EventKind::kMailFailed,
-                       {{"job", spec->name}, {"run", id.value}, {"error", sent.error().message}});
-        }
-      });
-}
-
-void Supervisor::release_cgroup(const Run& run) {
-  // Processes that left the run's group are the run's leftovers too; kill_leftovers = false
-  // keeps them (and their cgroup, which is removed once they are gone).
-  if (run.spec->options->kill_leftovers && !cgroups_.empty(run.id)) cgroups_.kill(run.id);
-  if (!cgroups_.remove(run.id)) {
-    cgroups_to_remove_.insert(run.id.value);
-    arm_sweep();
-  }
-}
-
 void Supervisor::push_deadline(const Run& run, Deadline what, MonoInstant at) {
   deadlines_.push(deadline_key(run.id, what), at, 0, Event{run.id, what});
 }
@@ -657,62 +453,6 @@ void Supervisor::push_timeouts(const Run& run) {
     // Sent its soft signal, then frozen: kill_grace starts again.
     push_deadline(run, Deadline::kHard, clock_.mono_now() + options_.kill_grace);
   }
-}
-
-bool Supervisor::freeze(RunId id) {
-  const auto it = runs_.find(id);
-  if (it == runs_.end()) return false;
-  Run& run = *it->second;
-  if (run.frozen_since || run.cancelled_as || run_by_pid_.count(run.pid) == 0) return false;
-  run.frozen_by_cgroup = run.has_cgroup && cgroups_.freeze(run.id, true);
-  if (!run.frozen_by_cgroup) spawner_.signal_group(run.pid, SIGSTOP);
-  run.frozen_since = clock_.mono_now();
-  remove_deadline(run, Deadline::kSoft);
-  remove_deadline(run, Deadline::kHard);
-  store_.put_run(record_of(run, RunState::kPaused));
-  events_.emit(Severity::kInfo, EventKind::kRunPaused,
-               {{"job", run.spec->name},
-                {"run", run.id.value},
-                {"how", run.frozen_by_cgroup ? "cgroup freeze" : "SIGSTOP"}});
-  return true;
-}
-
-bool Supervisor::thaw(RunId id) {
-  const auto it = runs_.find(id);
-  if (it == runs_.end() || !it->second->frozen_since) return false;
-  Run& run = *it->second;
-  if (run.frozen_by_cgroup) {
-    cgroups_.freeze(run.id, false);
-  } else {
-    spawner_.signal_group(run.pid, SIGCONT);
-  }
-  run.frozen += clock_.mono_now() - *run.frozen_since;
-  run.frozen_since.reset();
-  run.frozen_by_cgroup = false;
-  push_timeouts(run);
-  if (run_by_pid_.count(run.pid) != 0) store_.put_run(record_of(run, RunState::kRunning));
-  events_.emit(Severity::kInfo, EventKind::kRunResumedFromPause,
-               {{"job", run.spec->name}, {"run", run.id.value}, {"frozen_s", seconds(run.frozen)}});
-  return true;
-}
-
-bool Supervisor::frozen(RunId id) const {
-  const auto it = runs_.find(id);
-  return it != runs_.end() && it->second->frozen_since.has_value();
-}
-
-void Supervisor::cancel(RunId id, RunState as) {
-  const auto it = runs_.find(id);
-  if (it == runs_.end()) return;
-  Run& run = *it->second;
-  if (run.cancelled_as || run_by_pid_.count(run.pid) == 0) return;
-  thaw(id);  // a frozen run must run to act on its signal
-  run.cancelled_as = as;
-  events_.emit(Severity::kInfo, EventKind::kRunCancelled,
-               {{"job", run.spec->name}, {"run", run.id.value}});
-  signal_group(run, run.spec->options->soft_signal);
-  run.grace_end = clock_.mono_now() + options_.kill_grace;
-  push_deadline(run, Deadline::kGraceKill, *run.grace_end);
 }
 
 }  // namespace skedd

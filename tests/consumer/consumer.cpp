@@ -63,6 +63,8 @@ int main() {
   }
   if (sink.finished < 2) return fail("the runs' ends were not told to the sink");
   if (handled != 1) return fail("the handler did not run once");
+  // The end is told before it is committed: read the history once it is.
+  if (!scheduler.flush()) return fail("flush failed");
   auto runs = scheduler.runs(skedd::RunQuery{std::string("c"), std::nullopt, 10});
   if (!runs || runs->size() != 1 || runs->front().state != skedd::RunState::kSucceeded) {
     return fail("the command run is not recorded as succeeded");

@@ -1,0 +1,360 @@
+// The engine at start: the jobs scheduled, and what an earlier skedd left recovered (runs
+// adopted or resumed, pending fires offered again, missed fires caught up).
+#include <malloc.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <thread>
+
+#include "runtime/engine.h"
+#include "runtime/log_fields.h"
+#include "skedd/core/catch_up.h"
+#include "skedd/time/timestamp.h"
+
+namespace skedd {
+namespace {
+
+using nlohmann::json;
+
+// This boot's id; empty when unreadable (then @reboot jobs run at every start).
+std::string boot_id() {
+  std::ifstream in("/proc/sys/kernel/random/boot_id");
+  std::string id;
+  std::getline(in, id);
+  return id;
+}
+
+}  // namespace
+
+void Engine::start(std::vector<ApiJob> api_jobs) {
+  jobs_.reserve(config_.jobs.size() + api_jobs.size());
+  for (SpecPtr& spec : with_api_specs(std::exchange(config_.jobs, {}), api_jobs)) {
+    jobs_.push_back(Job{std::move(spec)});
+  }
+  // The jobs are filed by name, and the API jobs apart, on a thread of their own while they
+  // are scheduled here (a million of each take a quarter of a second, mostly cache misses):
+  // jobs_ is not changed, and neither index read, until it is joined.
+  std::jthread filing([this, jobs = std::move(api_jobs)]() mutable {
+    job_by_name_.reserve(jobs_.size());
+    for (std::uint32_t i = 0; i < jobs_.size(); ++i) job_by_name_.assign(JobId{i});
+    api_jobs_.reserve(jobs.size());
+    for (ApiJob& api : jobs) api_jobs_.put(std::move(api));
+  });
+  const Instant now = clock_.wall_now();
+  started_at_ = now;
+  if (auto paused = store_.paused()) {
+    for (std::string& name : paused.value()) {
+      if (name.empty()) {
+        paused_all_ = true;
+      } else {
+        paused_.insert(std::move(name));
+      }
+    }
+  } else {
+    events_.emit(Severity::kWarn, EventKind::kStoreReadFailed, {{"error", paused.error().message}});
+  }
+  // What the previous skedd left: each job's last fire, when it was last seen running, and
+  // the boot its @reboot jobs ran in. A store that cannot be read means no catch-up.
+  auto last_fires = store_.last_fires();
+  if (!last_fires)
+    events_.emit(Severity::kWarn, EventKind::kStoreReadFailed,
+                 {{"error", last_fires.error().message}});
+  std::optional<Instant> last_seen;
+  if (auto seen = store_.meta("last_seen"); seen && seen.value()) {
+    if (auto t = parse_rfc3339(*seen.value())) last_seen = t.value();
+  }
+  const std::string boot = boot_id();
+  const auto stored_boot = store_.meta("boot_id");
+  const bool same_boot = !boot.empty() && stored_boot && stored_boot.value() == boot;
+  // Runs are adopted unless the store says another boot: a skedd killed before its first
+  // start had committed the boot id left runs of this boot all the same.
+  same_boot_ =
+      !(stored_boot && stored_boot.value() && !boot.empty() && *stored_boot.value() != boot);
+  // Before any fire is recorded: a run this skedd starts is committed after the boot it
+  // started in, so a skedd killed at any moment leaves its runs adoptable.
+  store_.put_meta("boot_id", boot);
+
+  std::vector<std::pair<JobId, Instant>> catch_ups;
+  Store::NextFires next_fires;
+  next_fires.reserve(jobs_.size());
+  for (std::uint32_t i = 0; i < jobs_.size(); ++i) {
+    const JobId id{i};
+    const JobSpec& spec = *jobs_[i].spec;
+    std::optional<Instant> last;
+    if (last_fires) {
+      if (auto it = last_fires->find(spec.name); it != last_fires->end()) last = it->second;
+    }
+    if (same_boot && spec.schedule->is_reboot()) scheduler_.mark_reboot_done(id);
+    schedule_added(id, last, &next_fires);
+    // A one-shot has no last fire: whether it passed while skedd was down is measured from
+    // when skedd was last seen. Other jobs catch up from their own last fire only, so that a
+    // job added while skedd was down does not "catch up" fires from before it existed.
+    const std::optional<Instant> since = spec.schedule->is_at() && !last ? last_seen : last;
+    if (since && !spec.schedule->is_reboot()) catch_ups.emplace_back(id, *since);
+  }
+  store_.put_next_fires(std::move(next_fires));
+  filing.join();
+  assign_recorded_owners();
+  // Pending fires are read before anything is written: recovery queues pending fires of its
+  // own, which the writer may commit at any moment.
+  auto pending = store_.pending_fires();
+  if (auto identities = store_.identities()) identity_since_ = std::move(identities.value());
+  // A pending fire whose reserved run has a log file was being spawned: it is a run recorded
+  // before its spawn, found (or found interrupted) as such.
+  std::vector<RunRecord> spawning;
+  if (pending) {
+    std::erase_if(pending.value(), [&](const PendingFire& p) {
+      if (p.run.value == 0) return false;
+      const std::string log = supervisor_.log_path(p.job, p.run);
+      struct stat st {};
+      if (::lstat(log.c_str(), &st) != 0) return false;
+      RunRecord record;
+      record.run = p.run;
+      record.job = p.job;
+      record.scheduled = p.scheduled;
+      record.attempt = p.attempt;
+      record.state = RunState::kScheduled;
+      record.started = p.due;
+      record.log_path = log;
+      if (const std::optional<JobId> job = job_of_record(p.job, p.run)) {
+        record.checkpoint = earlier_checkpoint(*job, p.scheduled, p.attempt);
+      }
+      spawning.push_back(std::move(record));
+      return true;
+    });
+  }
+  // Runs first, so that recovered and catch-up fires meet the adopted runs under their
+  // overlap policy.
+  recover_runs(now, std::move(spawning));
+  if (pending) {
+    recover_pending(pending.value(), now);
+    identity_since_.clear();  // recovery is done; later retirements are the store's to keep
+  } else {
+    events_.emit(Severity::kWarn, EventKind::kStoreReadFailed,
+                 {{"error", pending.error().message}});
+  }
+  for (const auto& [id, since] : catch_ups) {
+    // Up to the job's first scheduled fire, not to `now`: time passes while the jobs are
+    // added, and a fire between `now` and when its job was added (strictly after which the
+    // scheduler queued its first fire) would otherwise be neither caught up nor scheduled.
+    const auto first = scheduler_.next_fire(id);
+    catch_up(id, since, first ? *first - std::chrono::microseconds(1) : clock_.wall_now());
+  }
+  // Loading many jobs leaves freed buffers (definitions, parse trees) scattered through the
+  // heap: give those pages back.
+  ::malloc_trim(0);
+  store_.put_meta("last_seen", format_rfc3339_utc(now));
+  prune_history();
+  tick();
+}
+
+void Engine::recover_runs(Instant now, std::vector<RunRecord> spawning) {
+  auto running = store_.runs(RunQuery{std::nullopt, RunState::kRunning, 1'000'000});
+  auto unspawned = store_.runs(RunQuery{std::nullopt, RunState::kScheduled, 1'000'000});
+  if (!running || !unspawned) {
+    events_.emit(Severity::kWarn, EventKind::kStoreReadFailed,
+                 {{"error", (!running ? running.error() : unspawned.error()).message}});
+    return;
+  }
+  std::move(spawning.begin(), spawning.end(), std::back_inserter(unspawned.value()));
+  // Read only when there is a run to recover: the history's interrupted runs can be many.
+  InterruptedRuns interrupted =
+      running->empty() && unspawned->empty() ? InterruptedRuns{} : interrupted_runs();
+  // Recorded before a spawn: with no log, the spawn never began and the fire is offered
+  // again as the same attempt; with one, its process is looked for (its pid was not recorded).
+  for (RunRecord& record : unspawned.value()) {
+    struct stat st {};
+    if (record.log_path.empty() || ::lstat(record.log_path.c_str(), &st) != 0) {
+      const std::optional<JobId> job = job_of_record(record.job, record.run);
+      if (!job && job_by_name_.contains(record.job)) {
+        store_.delete_run(record.run);  // of an ended identity: never offered to the new one
+        continue;
+      }
+      if (!job) continue;  // kept until its job is back
+      StoreGroup group(store_);
+      store_.delete_run(record.run);
+      const int resumes = interrupted.count(record.job, record.scheduled, record.run);
+      offer_recovered(*job,
+                      PendingFire{record.job, record.scheduled, record.started - record.lateness,
+                                  record.attempt, resumes},
+                      now);
+      continue;
+    }
+    if (const auto pid =
+            same_boot_ ? spawner_.find_run(record.run.value, supervisor_.control_path(record.run))
+                       : std::nullopt) {
+      record.pid = *pid;
+      record.pid_start = spawner_.start_time(*pid);
+    }
+    running->push_back(std::move(record));
+  }
+  for (RunRecord& record : running.value()) {
+    // A run of an ended identity of the name is not the loaded job's: never adopted as one of
+    // its runs, nor resumed as its fire.
+    const std::optional<JobId> job = job_of_record(record.job, record.run);
+    // The same boot, pid and process start time: the very process the earlier skedd started
+    // (a start time counts from boot: after a reboot another process may have the same pair).
+    const bool alive = same_boot_ && record.pid && record.pid_start &&
+                       spawner_.start_time(*record.pid) == record.pid_start;
+    if (alive && job) {
+      const Job& j = jobs_[job->value];
+      if (supervisor_.adopt(record, *job, j.spec)) {
+        dispatcher_.adopt(*job, record.run, j.spec->options->pool, policy_of(*j.spec).share);
+        if (record.state != RunState::kRunning) {
+          record.state = RunState::kRunning;
+          store_.put_run(record);
+        }
+        continue;
+      }
+    }
+    // Its process is gone (or its job is): the run was interrupted (what it wrote to its
+    // control channel meanwhile went with the channel's last open end). Its record and the
+    // next attempt's pending fire are one write.
+    StoreGroup group(store_);
+    const bool handler = job && is_handler_job(*jobs_[job->value].spec);
+    record.ended = now;
+    record.state = RunState::kInterrupted;
+    record.message = alive     ? "its job is no longer defined; the process was left running"
+                     : handler ? "the program running its handler stopped or was killed"
+                               : "its process ended while skedd was not running";
+    store_.put_run(record);
+    events_.emit(Severity::kWarn, EventKind::kRunInterrupted,
+                 {{"job", record.job}, {"run", record.run.value}, {"message", record.message}});
+    // The earlier interrupted runs of its fire, not counting this one should its record
+    // already be committed.
+    const int earlier = interrupted.count(record.job, record.scheduled, record.run);
+    interrupted.by_fire[{record.job, record.scheduled}].push_back(record.run);
+    if (!alive && job) resume(*job, record, earlier);
+  }
+}
+
+void Engine::recover_pending(const std::vector<PendingFire>& pending, Instant now) {
+  for (const PendingFire& p : pending) {
+    if (job_by_name_.contains(p.job) && !job_of_record(p.job, p.run)) continue;  // ended identity
+    const std::optional<JobId> job = job_by_name_.find(p.job);
+    if (!job) {
+      events_.emit(Severity::kWarn, EventKind::kPendingFireKept,
+                   {{"job", p.job},
+                    {"scheduled", utc(p.scheduled)},
+                    {"reason", "its job is not defined; it waits until the job is back"}});
+      continue;
+    }
+    offer_recovered(*job, p, now);
+  }
+}
+
+void Engine::offer_recovered(JobId id, const PendingFire& pending, Instant now) {
+  const JobSpec& spec = *jobs_[id.value].spec;
+  Fire fire{id, pending.scheduled, pending.due, pending.attempt};
+  fire.resumes = pending.resumes;
+  fire.run = pending.run;  // recorded pending under that id: its run or not-run settles it
+  if (std::string checkpoint = earlier_checkpoint(id, fire.scheduled, fire.attempt);
+      !checkpoint.empty()) {
+    checkpoints_[{id.value, fire.scheduled}] = std::move(checkpoint);
+  }
+  events_.emit(Severity::kInfo, EventKind::kFireRecovered,
+               {{"job", spec.name}, {"scheduled", utc(fire.scheduled)}, {"attempt", fire.attempt}});
+  if (fire.due > now) {
+    if (fire.attempt > 1) {
+      scheduler_.schedule_retry(fire, fire.due - now);
+    } else {
+      // Taken ahead of its time before the restart.
+      hold_until_due(fire, now, clock_.mono_now());
+    }
+    return;
+  }
+  handle_fire(fire);
+}
+
+std::string Engine::earlier_checkpoint(JobId id, Instant scheduled, int attempt) {
+  if (attempt <= 1) return {};
+  // A retry gets its fire's last checkpoint; so does a resume (on_interrupt = resume).
+  const JobSpec& spec = *jobs_[id.value].spec;
+  auto earlier = store_.runs(RunQuery{spec.name, std::nullopt, 1'000'000});
+  if (!earlier) return {};
+  for (const RunRecord& r : earlier.value()) {
+    if (r.scheduled != scheduled || r.attempt >= attempt) continue;
+    const bool restart =
+        r.state == RunState::kInterrupted && spec.options->on_interrupt != OnInterrupt::kResume;
+    return restart ? std::string() : r.checkpoint;
+  }
+  return {};
+}
+
+Engine::InterruptedRuns Engine::interrupted_runs() {
+  InterruptedRuns runs;
+  auto earlier = store_.runs(RunQuery{std::nullopt, RunState::kInterrupted, 1'000'000});
+  if (earlier) {
+    for (const RunRecord& r : earlier.value()) runs.by_fire[{r.job, r.scheduled}].push_back(r.run);
+  }
+  return runs;
+}
+
+int Engine::InterruptedRuns::count(const std::string& job, Instant scheduled, RunId except) const {
+  const auto it = by_fire.find({job, scheduled});
+  if (it == by_fire.end()) return 0;
+  return static_cast<int>(std::ranges::count_if(it->second, [&](RunId r) { return r != except; }));
+}
+
+void Engine::resume(JobId id, const RunRecord& interrupted, int earlier) {
+  const JobSpec& spec = *jobs_[id.value].spec;
+  if (spec.options->on_interrupt == OnInterrupt::kFail) return;
+  const int interrupts = 1 + earlier;
+  if (interrupts > spec.options->max_interrupts) {
+    events_.emit(Severity::kWarn, EventKind::kResumeRefused,
+                 {{"job", spec.name},
+                  {"scheduled", utc(interrupted.scheduled)},
+                  {"interrupts", interrupts},
+                  {"max_interrupts", spec.options->max_interrupts}});
+    return;
+  }
+  // The same fire, a further attempt; a resume hands over the last checkpoint.
+  Fire fire{id, interrupted.scheduled, clock_.wall_now(), interrupted.attempt + 1};
+  fire.resumes = interrupts;  // resumes do not use up `retries`
+  if (spec.options->on_interrupt == OnInterrupt::kResume && !interrupted.checkpoint.empty()) {
+    checkpoints_[{id.value, fire.scheduled}] = interrupted.checkpoint;
+  }
+  events_.emit(Severity::kInfo, EventKind::kRunResumed,
+               {{"job", spec.name},
+                {"scheduled", utc(fire.scheduled)},
+                {"attempt", fire.attempt},
+                {"mode", to_string(spec.options->on_interrupt)}});
+  handle_fire(fire);
+}
+
+void Engine::catch_up(JobId id, Instant since, Instant until) {
+  const JobSpec& spec = *jobs_[id.value].spec;
+  const CatchUpPlan plan = plan_catch_up(spec, since, until);
+  if (plan.missed > 0) {
+    Fire first{id, plan.first_missed, plan.first_missed};
+    first.last_collapsed = plan.last_missed;
+    record_not_run(first, RunState::kMissed, NotRunReason::kMissedWhileDown, plan.missed);
+  }
+  for (Instant t : plan.run) {
+    events_.emit(Severity::kInfo, EventKind::kCatchUp, {{"job", spec.name}, {"scheduled", utc(t)}});
+    handle_fire(Fire{id, t, t});
+  }
+}
+
+void Engine::assign_recorded_owners() {
+  // Set once the runs of a store from before owners were recorded have been given theirs.
+  constexpr const char* kAssigned = "run_owners_assigned";
+  const auto assigned = store_.meta(kAssigned);
+  if (!assigned || assigned.value()) return;
+  // Runs without an owner are the daemon's; only jobs that run as another user have any to
+  // give away. Handler runs run inside the daemon and stay its own.
+  std::map<std::string, std::optional<uid_t>> uids;
+  for (const Job& job : jobs_) {
+    const JobOptions& options = *job.spec->options;
+    if (job.removed || !options.user || is_handler_job(*job.spec)) continue;
+    const auto [it, added] = uids.try_emplace(*options.user);
+    if (added) {
+      if (auto user = lookup_user(*options.user)) it->second = user->uid;
+    }
+    if (it->second) store_.assign_owner(job.spec->name, *it->second);
+  }
+  store_.put_meta(kAssigned, "1");
+}
+
+}  // namespace skedd

@@ -1,0 +1,66 @@
+// A run's files and leftovers of it: its log kept under its cap and mailed on the file
+// thread, its cgroup released.
+#include "runtime/log_fields.h"
+#include "runtime/run_mail.h"
+#include "runtime/supervisor_run.h"
+#include "skedd/time/timestamp.h"
+
+namespace skedd {
+
+void Supervisor::check_log(Run& run) {
+  // On the file thread: a rotation copies up to log_max_size bytes. One check at a time per
+  // run; a run that ends meanwhile is not waited for (its log stays where it is).
+  if (run.log_check_running || run.files.log_path.empty()) return;
+  run.log_check_running = true;
+  off_loop(
+      [log = run.files.log_path, cap = run.spec->options->log_max_size] {
+        return enforce_log_cap(log, cap);
+      },
+      [this, id = run.id, job = run.spec->name](const Result<bool>& rotated) {
+        if (auto it = runs_.find(id); it != runs_.end()) it->second->log_check_running = false;
+        if (!rotated) {
+          events_.emit(Severity::kWarn, EventKind::kLogCheckFailed,
+                       {{"run", id.value}, {"error", rotated.error().message}});
+        } else if (rotated.value()) {
+          events_.emit(Severity::kInfo, EventKind::kLogRotated, {{"job", job}, {"run", id.value}});
+        }
+      });
+}
+
+void Supervisor::mail(const Run& run) {
+  // Composed on the file thread (it reads the log: a slow disk must not stall the loop), sent
+  // from the loop, which has the spawner reap sendmail once it exits.
+  off_loop(
+      [spec = run.spec, sendmail = options_.sendmail, log = run.files.log_path] {
+        return compose_mail(sendmail, *spec, log);
+      },
+      [this, spec = run.spec, id = run.id](const Result<std::optional<MailMessage>>& composed) {
+        Status sent = Ok{};
+        if (!composed) {
+          sent = composed.error();
+        } else if (composed.value()) {
+          auto pid = send_mail(spawner_, options_.sendmail, *spec, *composed.value());
+          if (pid) {
+            sent = watch_helper(pid.value());
+          } else {
+            sent = pid.error();
+          }
+        }
+        if (!sent) {
+          events_.emit(Severity::kWarn, EventKind::kMailFailed,
+                       {{"job", spec->name}, {"run", id.value}, {"error", sent.error().message}});
+        }
+      });
+}
+
+void Supervisor::release_cgroup(const Run& run) {
+  // Processes that left the run's group are the run's leftovers too; kill_leftovers = false
+  // keeps them (and their cgroup, which is removed once they are gone).
+  if (run.spec->options->kill_leftovers && !cgroups_.empty(run.id)) cgroups_.kill(run.id);
+  if (!cgroups_.remove(run.id)) {
+    cgroups_to_remove_.insert(run.id.value);
+    arm_sweep();
+  }
+}
+
+}  // namespace skedd
