@@ -17,20 +17,37 @@ inline constexpr int kExitNotFound = 3;  ///< no such job or run
 inline constexpr int kExitDenied = 4;    ///< PERMISSION_DENIED
 inline constexpr int kExitSelf = 125;    ///< wait / trigger --wait: skedctl itself failed
 
-/// One skedctl subcommand (ninja's kTools[]): `setup` declares its options on `sub` and
-/// returns the function that runs it once parsing succeeded.
-struct Command {
-  const char* name;
-  const char* help;
-  std::function<std::function<int()>(CLI::App& sub)> setup;
-};
+/// One skedctl subcommand: its options are its members, which declare() binds to its CLI11
+/// subcommand; run() carries it out once the command line has parsed, and returns the exit
+/// code.
+class Command {
+ public:
+  Command(const char* name, const char* help) : name_(name), help_(help) {}
+  virtual ~Command() = default;
+  Command(const Command&) = delete;
+  Command& operator=(const Command&) = delete;
 
-Command next_command();
-/// The subcommands that talk to skedd (and checkpoint/progress, for jobs); `socket` is the
-/// global --socket option, read when they run.
-std::vector<Command> daemon_commands(std::shared_ptr<const std::string> socket);
-Command import_crontab_command();
+  const char* name() const { return name_; }
+  const char* help() const { return help_; }
+  virtual void declare(CLI::App& sub) = 0;
+  virtual int run() = 0;
+
+ private:
+  const char* name_;
+  const char* help_;
+};
+using Commands = std::vector<std::unique_ptr<Command>>;
+
+std::unique_ptr<Command> next_command();
+/// The subcommands that talk to skedd; `socket` is the global --socket option, read when they
+/// run.
+Commands daemon_commands(std::shared_ptr<const std::string> socket);
+/// add, update and remove of jobs over the socket (`socket` as above), and validate.
+Commands job_commands(std::shared_ptr<const std::string> socket);
+/// checkpoint and progress, which a run uses to talk to skedd over its control channel.
+Commands run_channel_commands();
+std::unique_ptr<Command> import_crontab_command();
 /// crontab(1) through skedd; `socket` as for daemon_commands().
-Command crontab_command(std::shared_ptr<const std::string> socket);
+std::unique_ptr<Command> crontab_command(std::shared_ptr<const std::string> socket);
 
 }  // namespace skedd::ctl

@@ -158,22 +158,30 @@ int run_crontab(const CrontabOptions& o) {
   return install(o, read_all(in));
 }
 
+class CrontabCommand final : public Command {
+ public:
+  explicit CrontabCommand(std::shared_ptr<const std::string> socket)
+      : Command("crontab",
+                "a user's crontab, as crontab(1): -l lists, -e edits, -r removes, FILE installs") {
+    o_.socket = std::move(socket);
+  }
+  void declare(CLI::App& sub) override {
+    sub.add_option("-u", o_.user, "the crontab of this user (root only)");
+    sub.add_flag("-l", o_.list, "print the crontab");
+    sub.add_flag("-r", o_.remove, "remove the crontab");
+    sub.add_flag("-e", o_.edit, "edit it in $VISUAL or $EDITOR; installed once skedd accepts it");
+    sub.add_option("file", o_.file, "install this file (- for standard input)");
+  }
+  int run() override { return run_crontab(o_); }
+
+ private:
+  CrontabOptions o_;
+};
+
 }  // namespace
 
-Command crontab_command(std::shared_ptr<const std::string> socket) {
-  return {"crontab",
-          "a user's crontab, as crontab(1): -l lists, -e edits, -r removes, FILE installs",
-          [socket](CLI::App& sub) -> std::function<int()> {
-            auto o = std::make_shared<CrontabOptions>();
-            o->socket = socket;
-            sub.add_option("-u", o->user, "the crontab of this user (root only)");
-            sub.add_flag("-l", o->list, "print the crontab");
-            sub.add_flag("-r", o->remove, "remove the crontab");
-            sub.add_flag("-e", o->edit,
-                         "edit it in $VISUAL or $EDITOR; installed once skedd accepts it");
-            sub.add_option("file", o->file, "install this file (- for standard input)");
-            return [o] { return run_crontab(*o); };
-          }};
+std::unique_ptr<Command> crontab_command(std::shared_ptr<const std::string> socket) {
+  return std::make_unique<CrontabCommand>(std::move(socket));
 }
 
 }  // namespace skedd::ctl

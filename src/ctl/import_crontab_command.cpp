@@ -54,24 +54,32 @@ int run_import(const ImportOptions& o) {
   return result.failed ? kExitFailure : kExitOk;
 }
 
+class ImportCrontabCommand final : public Command {
+ public:
+  ImportCrontabCommand()
+      : Command("import-crontab",
+                "print a crontab's jobs as jobs.d TOML (system format, or user format with "
+                "--user)") {}
+  void declare(CLI::App& sub) override {
+    sub.add_option("file", o_.file, "the crontab file, or - for standard input")->required();
+    sub.add_option_function<std::string>(
+        "-u,--user",
+        [this](const std::string& user) {
+          o_.user = user;
+          o_.user_given = true;
+        },
+        "read a user crontab (no user field) whose lines run as this user");
+  }
+  int run() override { return run_import(o_); }
+
+ private:
+  ImportOptions o_;
+};
+
 }  // namespace
 
-Command import_crontab_command() {
-  return {
-      "import-crontab",
-      "print a crontab's jobs as jobs.d TOML (system format, or user format with --user)",
-      [](CLI::App& sub) -> std::function<int()> {
-        auto o = std::make_shared<ImportOptions>();
-        sub.add_option("file", o->file, "the crontab file, or - for standard input")->required();
-        sub.add_option_function<std::string>(
-            "-u,--user",
-            [o](const std::string& user) {
-              o->user = user;
-              o->user_given = true;
-            },
-            "read a user crontab (no user field) whose lines run as this user");
-        return [o] { return run_import(*o); };
-      }};
+std::unique_ptr<Command> import_crontab_command() {
+  return std::make_unique<ImportCrontabCommand>();
 }
 
 }  // namespace skedd::ctl

@@ -1,4 +1,4 @@
-// skedctl: the admin CLI. Each subcommand is an entry of kCommands.
+// skedctl: the admin CLI. Each subcommand is a Command (ctl/command.h).
 #include <cstdlib>
 #include <iostream>
 #include <string>
@@ -8,9 +8,10 @@
 #include "skedd/version.h"
 
 int main(int argc, char** argv) {
-  using skedd::ctl::Command;
   auto socket = std::make_shared<std::string>();
-  std::vector<Command> commands = skedd::ctl::daemon_commands(socket);
+  skedd::ctl::Commands commands = skedd::ctl::daemon_commands(socket);
+  for (auto& c : skedd::ctl::job_commands(socket)) commands.push_back(std::move(c));
+  for (auto& c : skedd::ctl::run_channel_commands()) commands.push_back(std::move(c));
   commands.push_back(skedd::ctl::next_command());
   commands.push_back(skedd::ctl::import_crontab_command());
   commands.push_back(skedd::ctl::crontab_command(socket));
@@ -24,18 +25,14 @@ int main(int argc, char** argv) {
   app.fallthrough();
   app.set_version_flag("-V,--version", std::string("skedctl ") + skedd::kVersion);
   app.require_subcommand(1);
-  std::function<int()> run;
-  for (const Command& c : commands) {
-    CLI::App* sub = app.add_subcommand(c.name, c.help);
-    auto fn = c.setup(*sub);
-    sub->callback([&run, fn] { run = fn; });
+  skedd::ctl::Command* chosen = nullptr;
+  bool version = false;
+  for (auto& c : commands) {
+    CLI::App* sub = app.add_subcommand(c->name(), c->help());
+    c->declare(*sub);
+    sub->callback([&chosen, command = c.get()] { chosen = command; });
   }
-  app.add_subcommand("version", "print the version")->callback([&run] {
-    run = [] {
-      std::cout << "skedctl " << skedd::kVersion << '\n';
-      return 0;
-    };
-  });
+  app.add_subcommand("version", "print the version")->callback([&version] { version = true; });
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -51,5 +48,9 @@ int main(int argc, char** argv) {
     }
     *socket = std::string(runtime) + "/skedd.sock";
   }
-  return run ? run() : skedd::ctl::kExitUsage;
+  if (version) {
+    std::cout << "skedctl " << skedd::kVersion << '\n';
+    return skedd::ctl::kExitOk;
+  }
+  return chosen != nullptr ? chosen->run() : skedd::ctl::kExitUsage;
 }

@@ -92,25 +92,32 @@ int run_next(const NextOptions& o) {
   return kExitOk;
 }
 
+class NextCommand final : public Command {
+ public:
+  NextCommand()
+      : Command("next", "print the next fire times of a schedule expression (no daemon needed)") {}
+  void declare(CLI::App& sub) override {
+    sub.add_option("expression", o_.words,
+                   "cron expression or macro, \"every 90s\", or an RFC 3339 time")
+        ->required();
+    sub.add_option("--tz", o_.zone, "IANA time zone (default: the host's)");
+    sub.add_option("--from", o_.from,
+                   "start after this time: RFC 3339, or a local time in --tz (default: now)");
+    sub.add_option("-n,--count", o_.count, "how many fire times")
+        ->check(CLI::Range(1, 100000))
+        ->capture_default_str();
+    sub.add_flag("--json", o_.json, "print JSON");
+  }
+  int run() override { return run_next(o_); }
+
+ private:
+  NextOptions o_;
+};
+
 }  // namespace
 
-Command next_command() {
-  return {"next", "print the next fire times of a schedule expression (no daemon needed)",
-          [](CLI::App& sub) -> std::function<int()> {
-            auto o = std::make_shared<NextOptions>();
-            sub.add_option("expression", o->words,
-                           "cron expression or macro, \"every 90s\", or an RFC 3339 time")
-                ->required();
-            sub.add_option("--tz", o->zone, "IANA time zone (default: the host's)");
-            sub.add_option("--from", o->from,
-                           "start after this time: RFC 3339, or a local time in --tz "
-                           "(default: now)");
-            sub.add_option("-n,--count", o->count, "how many fire times")
-                ->check(CLI::Range(1, 100000))
-                ->capture_default_str();
-            sub.add_flag("--json", o->json, "print JSON");
-            return [o] { return run_next(*o); };
-          }};
+std::unique_ptr<Command> next_command() {
+  return std::make_unique<NextCommand>();
 }
 
 }  // namespace skedd::ctl
