@@ -1,5 +1,6 @@
-// The SQLite store on a real file in a temp dir: round trips, coalescing, reopening, and the
-// refusals with their whole messages.
+// What only the SQLite store does, on a real file in a temp dir: what a reopen or a crash
+// leaves, the refusals (with their whole messages) and migrations of its schema, and its
+// writer's batches, locks and timing. What every Store does is in store_contract_test.cpp.
 #include "skedd/store/sqlite_store.h"
 
 #include <SQLiteCpp/SQLiteCpp.h>
@@ -8,6 +9,8 @@
 #include <filesystem>
 #include <functional>
 #include <future>
+#include <iomanip>
+#include <sstream>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -16,50 +19,21 @@
 
 #include "skedd/time/timestamp.h"
 #include "store/sqlite_schema.h"
+#include "store/store_test_helpers.h"
 #include "support/temp_dir.h"
 
 namespace {
 
 using skedd::NotRunReason;
 using skedd::RunState;
-
-skedd::Instant at(const std::string& t) {
-  return skedd::parse_rfc3339(t).value();
-}
-
-skedd::RunRecord run(std::uint64_t id, const std::string& job, RunState state) {
-  skedd::RunRecord r;
-  r.run = skedd::RunId{id};
-  r.job = job;
-  r.scheduled = at("2026-03-08T07:30:00Z");
-  r.started = at("2026-03-08T07:30:00.001Z");
-  r.state = state;
-  r.pid = 4242;
-  r.pid_start = 987654;
-  r.log_path = "/var/lib/skedd/logs/" + job + "." + std::to_string(id) + ".log";
-  return r;
-}
-
-// A pending fire of `job` at `t` (RFC 3339) under run id `run`, due at `due` (default: `t`).
-skedd::PendingFire pending_at(const std::string& job, const std::string& t, std::uint64_t run,
-                              const std::string& due = "", int attempt = 1) {
-  return {job, at(t), at(due.empty() ? t : due), attempt, 0, skedd::RunId{run}};
-}
-
-// The fires' instants in the batch tests: `i` seconds after a fixed start.
-skedd::Instant sched(int i) {
-  return at("2026-03-08T07:30:00Z") + std::chrono::seconds(i);
-}
+using store_test::at;
+using store_test::open;
+using store_test::pending_at;
+using store_test::run;
+using store_test::sched;
 
 skedd::Instant instant_of(std::int64_t us) {
   return skedd::Instant(skedd::Duration(us));
-}
-
-std::unique_ptr<skedd::Store> open(const std::string& path) {
-  auto store = skedd::open_sqlite_store(path);
-  INFO((store ? std::string() : store.error().message));
-  REQUIRE(store.ok());
-  return std::move(store).value();
 }
 
 // Makes `path` a database of schema `version` (its first migrations only) holding `rows`.
@@ -70,75 +44,113 @@ void write_old_database(const std::string& path, int version, const char* rows) 
   db.exec(rows);
 }
 
+// All that `store` reads back: every run with every field, each job's latest ended run, the
+// pending fires, last and next fires, pause flags, identities and latest job versions; of
+// each of `jobs`, its not-run records, versions and current identity's runs; the meta values
+// of `keys`. As text, so that a failed comparison shows both.
+// A read's value, by value: a range-for over a temporary Result's value() would dangle.
+template <typename R>
+auto got(R result) {
+  REQUIRE(result.ok());
+  return std::move(result).value();
+}
+
+std::string everything_read(skedd::Store& store, const std::vector<std::string>& jobs,
+                            const std::vector<std::string>& keys) {
+  std::ostringstream out;
+  out << std::setprecision(17);
+  const auto us = [](skedd::Instant t) { return t.time_since_epoch().count(); };
+  const auto opt = [](const auto& v) {
+    std::ostringstream o;
+    o << std::setprecision(17);
+    if (v) {
+      o << *v;
+    } else {
+      o << "-";
+    }
+    return o.str();
+  };
+  for (const skedd::RunRecord& r : got(store.runs({std::nullopt, std::nullopt, 1000}))) {
+    out << "run " << r.run.value << " " << r.job << " scheduled " << us(r.scheduled) << " attempt "
+        << r.attempt << " " << skedd::to_string(r.state) << " exit " << opt(r.exit_code)
+        << " signal " << opt(r.signal) << " pid " << opt(r.pid) << " " << opt(r.pid_start)
+        << " started " << us(r.started) << " ended "
+        << (r.ended ? std::to_string(us(*r.ended)) : "-") << " lateness " << r.lateness.count()
+        << " checkpoint " << r.checkpoint << " log " << r.log_path << " message " << r.message
+        << " progress " << opt(r.progress) << " " << r.progress_message << " frozen "
+        << r.frozen.count() << " tail " << r.output_tail << " owner " << opt(r.owner) << "\n";
+  }
+  for (const auto& [job, r] : got(store.latest_ended_runs())) {
+    out << "latest ended of " << job << ": " << r.run.value << "\n";
+  }
+  for (const skedd::PendingFire& p : got(store.pending_fires())) {
+    out << "pending " << p.run.value << " " << p.job << " " << us(p.scheduled) << " due "
+        << us(p.due) << " attempt " << p.attempt << " resumes " << p.resumes << "\n";
+  }
+  for (const auto& [job, t] : got(store.last_fires())) {
+    out << "last fire " << job << " " << us(t) << "\n";
+  }
+  for (const auto& [job, t] : got(store.next_fires())) {
+    out << "next fire " << job << " " << us(t) << "\n";
+  }
+  for (const std::string& job : got(store.paused())) out << "paused '" << job << "'\n";
+  for (const auto& [job, since] : got(store.identities())) {
+    out << "identity " << job << " since " << since.value << "\n";
+  }
+  REQUIRE(
+      store
+          .for_each_latest_job_version([&](const std::string& job, int version,
+                                           const std::string& definition, const std::string& tree) {
+            out << "latest version " << job << " " << version << " " << definition << " tree "
+                << tree << "\n";
+          })
+          .ok());
+  for (const std::string& job : jobs) {
+    for (const skedd::NotRunRecord& nr : got(store.not_run(job, 1000))) {
+      out << "not run " << job << " " << skedd::to_string(nr.state) << " "
+          << skedd::to_string(nr.reason) << " " << us(nr.first) << " " << us(nr.last) << " "
+          << nr.count << "\n";
+    }
+    for (const auto& [version, definition] : got(store.job_versions(job))) {
+      out << "version " << job << " " << version << " " << definition << "\n";
+    }
+    out << "runs of " << job << ":";
+    for (const skedd::RunRecord& r : got(store.runs({job, std::nullopt, 1000}))) {
+      out << " " << r.run.value;
+    }
+    out << "\n";
+  }
+  for (const std::string& key : keys) {
+    out << "meta " << key << " " << store.meta(key).value().value_or("-") << "\n";
+  }
+  return out.str();
+}
+
+// Makes the same writes in two stores and reads both back, one still open and the other
+// reopened: the reopened one reads back all that the open one does (which the contract tests
+// check). The one reopened is only read after its close, which writes what its writer held.
+void check_survives_reopen(const std::function<void(skedd::Store&)>& write,
+                           const std::vector<std::string>& jobs,
+                           const std::vector<std::string>& keys = {}) {
+  skedd::test::TempDir dir("skedd-store-test");
+  const std::string path = dir / "skedd.db";
+  auto kept = open(dir / "kept.db");
+  write(*kept);
+  REQUIRE(kept->flush().ok());
+  {
+    auto store = open(path);
+    write(*store);
+    REQUIRE(store->flush().ok());
+  }
+  const std::string before = everything_read(*kept, jobs, keys);
+  REQUIRE(before != everything_read(*open(dir / "empty.db"), jobs, keys));  // not vacuous
+  CHECK(everything_read(*open(path), jobs, keys) == before);
+}
+
 }  // namespace
 
 TEST_CASE("runs survive a reopen with every field", "[store]") {
-  skedd::test::TempDir dir("skedd-store-test");
-  const std::string path = dir / "skedd.db";
-  {
-    auto store = open(path);
-    skedd::RunRecord r = run(1, "backup", RunState::kRunning);
-    store->put_run(r);
-    store->put_checkpoint(r.run, "step-2");
-    r.state = RunState::kFailed;
-    r.exit_code = 3;
-    r.ended = at("2026-03-08T07:31:00Z");
-    r.checkpoint = "step-3";
-    r.message = "boom";
-    store->put_run(r);
-    store->put_run(run(2, "report", RunState::kSucceeded));
-    REQUIRE(store->flush().ok());
-  }
-  auto store = open(path);
-  auto all = store->runs({});
-  REQUIRE(all.ok());
-  REQUIRE(all->size() == 2);
-  CHECK(all.value()[0].job == "report");  // newest first
-  const skedd::RunRecord& b = all.value()[1];
-  CHECK(b.run.value == 1);
-  CHECK(b.state == RunState::kFailed);
-  CHECK(b.exit_code == 3);
-  CHECK_FALSE(b.signal.has_value());
-  CHECK(b.pid == 4242);
-  CHECK(b.pid_start == 987654u);
-  CHECK(skedd::format_rfc3339_utc(b.scheduled) == "2026-03-08T07:30:00Z");
-  CHECK(skedd::format_rfc3339_utc(*b.ended) == "2026-03-08T07:31:00Z");
-  CHECK(b.checkpoint == "step-3");
-  CHECK(b.message == "boom");
-  CHECK(b.log_path == "/var/lib/skedd/logs/backup.1.log");
-
-  auto failed = store->runs({std::string("backup"), RunState::kFailed, 10});
-  REQUIRE(failed.ok());
-  CHECK(failed->size() == 1);
-  auto none = store->runs({std::string("backup"), RunState::kSucceeded, 10});
-  REQUIRE(none.ok());
-  CHECK(none->empty());
-}
-
-TEST_CASE("consecutive not-run fires of a job with one reason are one record", "[store]") {
-  skedd::test::TempDir dir("skedd-store-test");
-  auto store = open(dir / "skedd.db");
-  auto skipped = [](const std::string& t) {
-    return skedd::NotRunRecord{"tick", RunState::kSkipped, NotRunReason::kPaused, at(t), at(t), 1};
-  };
-  for (int s = 0; s < 50; ++s) {
-    store->put_not_run(
-        skipped("2026-01-01T00:00:" + std::string(s < 10 ? "0" : "") + std::to_string(s) + "Z"));
-  }
-  store->put_not_run({"tick", RunState::kSkipped, NotRunReason::kOverlap,
-                      at("2026-01-01T00:01:00Z"), at("2026-01-01T00:01:00Z"), 1});
-  store->put_run(run(7, "tick", RunState::kSucceeded));
-  store->put_not_run(skipped("2026-01-01T00:02:00Z"));
-  REQUIRE(store->flush().ok());
-  auto records = store->not_run("tick", 10);
-  REQUIRE(records.ok());
-  REQUIRE(records->size() == 3);
-  const auto& paused = records.value()[2];
-  CHECK(paused.count == 50);
-  CHECK(skedd::format_rfc3339_utc(paused.first) == "2026-01-01T00:00:00Z");
-  CHECK(skedd::format_rfc3339_utc(paused.last) == "2026-01-01T00:00:49Z");
-  CHECK(records.value()[1].reason == NotRunReason::kOverlap);
-  CHECK(records.value()[0].count == 1);  // after a run: a new record
+  check_survives_reopen(store_test::write_runs_with_every_field, {"backup", "report"});
 }
 
 TEST_CASE("a file that is not a database is refused, never overwritten", "[store]") {
@@ -181,182 +193,21 @@ TEST_CASE("a reopened database keeps its schema version and data", "[store]") {
   CHECK(store->runs({})->size() == 1);
 }
 
-TEST_CASE("last fires and meta values survive a reopen, a last fire never moves back", "[store]") {
-  skedd::test::TempDir dir("skedd-store-test");
-  const std::string path = dir / "skedd.db";
-  {
-    auto store = open(path);
-    store->put_fire(pending_at("a", "2026-01-01T00:00:10Z", 1));
-    store->put_fire(pending_at("a", "2026-01-01T00:00:05Z", 2));
-    store->put_fire(pending_at("b", "2026-01-02T00:00:00Z", 3));
-    store->put_meta("boot_id", "one");
-    store->put_meta("boot_id", "two");
-    REQUIRE(store->flush().ok());
-  }
-  auto store = open(path);
-  const auto fires = store->last_fires();
-  REQUIRE(fires.ok());
-  CHECK(fires->size() == 2);
-  CHECK(skedd::format_rfc3339_utc(fires->at("a")) == "2026-01-01T00:00:10Z");
-  CHECK(store->meta("boot_id").value() == std::optional<std::string>("two"));
-  CHECK_FALSE(store->meta("nothing").value().has_value());
+TEST_CASE("last fires and meta values survive a reopen", "[store]") {
+  check_survives_reopen(store_test::write_last_fires_and_meta, {"a", "b"}, {"boot_id", "nothing"});
 }
 
-TEST_CASE("retention keeps the newest runs of each job and drops old ones", "[store]") {
-  skedd::test::TempDir dir("skedd-store-test");
-  auto store = open(dir / "skedd.db");
-  for (std::uint64_t i = 1; i <= 5; ++i) {
-    skedd::RunRecord r = run(i, "a", RunState::kSucceeded);
-    r.ended = at("2026-01-0" + std::to_string(i) + "T00:00:00Z");
-    store->put_run(r);
-  }
-  store->put_run(run(6, "a", RunState::kRunning));  // never pruned while it runs
-  skedd::RunRecord b = run(7, "b", RunState::kFailed);
-  b.ended = at("2026-01-05T00:00:00Z");
-  store->put_run(b);
-  store->put_not_run({"a", RunState::kMissed, NotRunReason::kMissedWhileDown,
-                      at("2026-01-01T00:00:00Z"), at("2026-01-01T01:00:00Z"), 2});
-  REQUIRE(store->flush().ok());
-
-  auto by_count = store->prune(3, std::nullopt);
-  REQUIRE(by_count.ok());
-  // The running run counts among the newest three: 6 (running), 5, 4 stay.
-  CHECK(by_count.value() == std::vector<std::string>{"/var/lib/skedd/logs/a.3.log",
-                                                     "/var/lib/skedd/logs/a.2.log",
-                                                     "/var/lib/skedd/logs/a.1.log"});
-  REQUIRE(store->flush().ok());
-  CHECK(store->runs({std::string("a"), std::nullopt, 10})->size() == 3);
-
-  auto by_age = store->prune(0, at("2026-01-04T12:00:00Z"));
-  REQUIRE(by_age.ok());
-  CHECK(by_age.value() == std::vector<std::string>{"/var/lib/skedd/logs/a.4.log"});
-  REQUIRE(store->flush().ok());
-  std::vector<std::uint64_t> left;
-  const auto remaining = store->runs({});
-  REQUIRE(remaining.ok());
-  for (const auto& r : remaining.value()) left.push_back(r.run.value);
-  CHECK(left == std::vector<std::uint64_t>{7, 6, 5});
-  CHECK(store->not_run("a", 10)->empty());
+TEST_CASE("pending fires, and the records that settled others, survive a reopen", "[store]") {
+  check_survives_reopen(store_test::write_fires_settled_or_not, {"a", "b", "c", "d"});
 }
 
-TEST_CASE("a fire is pending until its run or not-run record is written", "[store]") {
-  skedd::test::TempDir dir("skedd-store-test");
-  const std::string path = dir / "skedd.db";
-  {
-    auto store = open(path);
-    store->put_fire(pending_at("a", "2026-03-08T07:30:00Z", 1));
-    store->put_fire(pending_at("b", "2026-03-08T07:31:00Z", 5, "2026-03-08T07:31:05Z"));
-    store->put_fire(pending_at("c", "2026-03-08T07:32:00Z", 2));
-    store->put_run(run(1, "a", RunState::kScheduled));  // a's fire is 07:30 too
-    store->put_not_run({"b", RunState::kMissed, NotRunReason::kStartingDeadline,
-                        at("2026-03-08T07:31:00Z"), at("2026-03-08T07:31:00Z"), 1,
-                        skedd::RunId{5}});
-    {
-      // A failed attempt and its retry's pending fire: one write.
-      skedd::StoreGroup group(*store);
-      skedd::RunRecord failed = run(2, "c", RunState::kFailed);
-      failed.scheduled = at("2026-03-08T07:32:00Z");
-      store->put_run(failed);
-      store->put_fire(pending_at("c", "2026-03-08T07:32:00Z", 3, "2026-03-08T07:33:00Z", 2));
-    }
-    // Settled by its own run id only: not by a not-run record of no pending fire (a fold),
-    // nor by the run of another fire at the same instant (a trigger's).
-    store->put_fire(pending_at("d", "2026-03-08T07:40:00Z", 6));
-    store->put_not_run({"d", RunState::kMissed, NotRunReason::kOverloaded,
-                        at("2026-03-08T07:39:00Z"), at("2026-03-08T07:40:00Z"), 2});
-    skedd::RunRecord other = run(7, "d", RunState::kSucceeded);
-    other.scheduled = at("2026-03-08T07:40:00Z");
-    store->put_run(other);
-    REQUIRE(store->flush().ok());
-  }
-  auto store = open(path);
-  const auto pending = store->pending_fires();
-  REQUIRE(pending.ok());
-  REQUIRE(pending->size() == 2);
-  CHECK(pending->at(1).job == "d");
-  CHECK(pending->at(1).run.value == 6);
-  CHECK(pending->at(0).job == "c");
-  CHECK(pending->at(0).attempt == 2);
-  CHECK(skedd::format_rfc3339_utc(pending->at(0).due) == "2026-03-08T07:33:00Z");
-  // Every fire moved its job's last fire, whether it ran or not.
-  const auto last = store->last_fires().value();
-  CHECK(skedd::format_rfc3339_utc(last.at("a")) == "2026-03-08T07:30:00Z");
-  CHECK(skedd::format_rfc3339_utc(last.at("b")) == "2026-03-08T07:31:00Z");
-  CHECK(skedd::format_rfc3339_utc(last.at("c")) == "2026-03-08T07:32:00Z");
-}
-
-TEST_CASE("a run recorded before its spawn can be forgotten, progress and output are kept",
-          "[store]") {
-  skedd::test::TempDir dir("skedd-store-test");
-  const std::string path = dir / "skedd.db";
-  {
-    auto store = open(path);
-    store->put_run(run(1, "a", RunState::kScheduled));
-    store->put_run(run(2, "a", RunState::kRunning));
-    store->put_progress(skedd::RunId{2}, 42.5, "copying");
-    store->delete_run(skedd::RunId{1});
-    skedd::RunRecord done = run(3, "a", RunState::kSucceeded);
-    done.output_tail = std::string("last\0bytes\xff", 11);
-    done.frozen = std::chrono::seconds(3);
-    store->put_run(done);
-    REQUIRE(store->flush().ok());
-  }
-  auto store = open(path);
-  const auto runs = store->runs({}).value();
-  REQUIRE(runs.size() == 2);
-  CHECK(runs[0].output_tail == std::string("last\0bytes\xff", 11));
-  CHECK(runs[0].frozen == std::chrono::seconds(3));
-  CHECK(runs[1].progress == std::optional<double>(42.5));
-  CHECK(runs[1].progress_message == "copying");
+TEST_CASE("a run's progress and output survive a reopen, a run forgotten stays so", "[store]") {
+  check_survives_reopen(store_test::write_run_forgotten_before_spawn, {"a"});
 }
 
 TEST_CASE("next fires, pause flags and job versions survive a reopen", "[store]") {
-  skedd::test::TempDir dir("skedd-store-test");
-  const std::string path = dir / "skedd.db";
-  {
-    auto store = open(path);
-    store->put_next_fire("a", at("2026-03-08T08:00:00Z"));
-    store->put_next_fire("b", at("2026-03-08T09:00:00Z"));
-    store->put_next_fire("b", std::nullopt);
-    store->put_next_fires({{"c", at("2026-03-08T10:00:00Z")}, {"d", at("2026-03-08T11:00:00Z")}});
-    store->put_next_fires({{"d", std::nullopt}});
-    store->put_paused("a", true);
-    store->put_paused("", true);
-    store->put_paused("b", true);
-    store->put_paused("b", false);
-    store->put_job_version("a", 1, "command = [\"true\"]", "T1", at("2026-03-08T07:00:00Z"));
-    store->put_job_version("a", 2, "command = [\"false\"]",
-                           std::string("T\0"
-                                       "2",
-                                       3),
-                           at("2026-03-08T07:10:00Z"));
-    store->put_job_version("e", 1, "command = [\"true\"]", "T1", at("2026-03-08T07:00:00Z"));
-    store->put_job_version("e", 2, "", "", at("2026-03-08T07:20:00Z"));
-    REQUIRE(store->flush().ok());
-  }
-  auto store = open(path);
-  const auto next = store->next_fires().value();
-  CHECK(next.size() == 2);
-  CHECK(skedd::format_rfc3339_utc(next.at("a")) == "2026-03-08T08:00:00Z");
-  CHECK(skedd::format_rfc3339_utc(next.at("c")) == "2026-03-08T10:00:00Z");
-  std::vector<std::tuple<std::string, int, std::string, std::string>> latest;
-  REQUIRE(
-      store
-          ->for_each_latest_job_version(
-              [&](const std::string& job, int version, const std::string& definition,
-                  const std::string& tree) { latest.emplace_back(job, version, definition, tree); })
-          .ok());
-  // The tree comes back byte for byte (a NUL in it too).
-  CHECK(latest == std::vector<std::tuple<std::string, int, std::string, std::string>>{
-                      {"a", 2, "command = [\"false\"]",
-                       std::string("T\0"
-                                   "2",
-                                   3)},
-                      {"e", 2, "", ""}});
-  CHECK(store->paused().value() == std::vector<std::string>{"", "a"});
-  const auto versions = store->job_versions("a").value();
-  REQUIRE(versions.size() == 2);
-  CHECK(versions[1] == std::pair<int, std::string>{2, "command = [\"false\"]"});
+  check_survives_reopen(store_test::write_next_fires_pauses_versions,
+                        {"", "a", "b", "c", "d", "e"});
 }
 
 TEST_CASE("a waiter hears of its writes' commit, and writes of an open group wait for its end",
@@ -402,63 +253,16 @@ TEST_CASE("a locked database fails a commit after the busy timeout, the writes a
   CHECK(store->meta("k").value() == std::optional<std::string>("v"));
 }
 
-TEST_CASE("a fire taken from its schedule records it pending, the last and the next fire",
-          "[store]") {
-  skedd::test::TempDir dir("skedd-store-test");
-  const std::string path = dir / "skedd.db";
-  {
-    auto store = open(path);
-    store->put_fire_taken(pending_at("a", "2026-03-08T07:30:00Z", 7), at("2026-03-08T07:31:00Z"));
-    // An older fire taken later (a catch-up) keeps the last fire where it is.
-    store->put_fire_taken(pending_at("a", "2026-03-08T07:20:00Z", 8), at("2026-03-08T07:31:00Z"));
-    // A one-shot's fire: no next.
-    store->put_next_fire("b", at("2026-03-08T08:00:00Z"));
-    store->put_fire_taken(pending_at("b", "2026-03-08T08:00:00Z", 9), std::nullopt);
-    REQUIRE(store->flush().ok());
-  }
-  auto store = open(path);
-  const auto last = store->last_fires().value();
-  CHECK(skedd::format_rfc3339_utc(last.at("a")) == "2026-03-08T07:30:00Z");
-  CHECK(skedd::format_rfc3339_utc(last.at("b")) == "2026-03-08T08:00:00Z");
-  const auto next = store->next_fires().value();
-  CHECK(next.size() == 1);
-  CHECK(skedd::format_rfc3339_utc(next.at("a")) == "2026-03-08T07:31:00Z");
-  const auto pending = store->pending_fires().value();
-  REQUIRE(pending.size() == 3);
-  CHECK(pending[1].job == "a");
-  CHECK(pending[1].run.value == 7);
+TEST_CASE("a fire taken from its schedule survives a reopen", "[store]") {
+  // Its job row was held back: the close writes it.
+  check_survives_reopen(store_test::write_fires_taken, {"a", "b"});
 }
 
-TEST_CASE("runs are found by state, job and id alone or together", "[store]") {
+TEST_CASE("runs not ended are in the index of such runs", "[store]") {
   skedd::test::TempDir dir("skedd-store-test");
   auto store = open(dir / "skedd.db");
-  store->put_run(run(1, "a", RunState::kRunning));
-  store->put_run(run(2, "a", RunState::kScheduled));
-  store->put_run(run(3, "b", RunState::kRunning));
-  skedd::RunRecord done = run(4, "b", RunState::kSucceeded);
-  done.ended = at("2026-03-08T07:31:00Z");
-  store->put_run(done);
-  // A run recorded as running with an end time is still found as running (no end is kept).
-  skedd::RunRecord odd = run(5, "c", RunState::kRunning);
-  odd.ended = at("2026-03-08T07:31:00Z");
-  store->put_run(odd);
+  store_test::write_runs_in_each_state(*store);
   REQUIRE(store->flush().ok());
-  const auto ids = [&](const skedd::RunQuery& q) {
-    std::vector<std::uint64_t> out;
-    const auto runs = store->runs(q);
-    REQUIRE(runs.ok());
-    for (const skedd::RunRecord& r : runs.value()) out.push_back(r.run.value);
-    return out;
-  };
-  CHECK(ids({std::nullopt, RunState::kRunning}) == std::vector<std::uint64_t>{5, 3, 1});
-  CHECK(ids({"a", RunState::kRunning}) == std::vector<std::uint64_t>{1});
-  CHECK(ids({std::nullopt, RunState::kScheduled}) == std::vector<std::uint64_t>{2});
-  CHECK(ids({std::nullopt, RunState::kSucceeded}) == std::vector<std::uint64_t>{4});
-  CHECK(ids({"b"}) == std::vector<std::uint64_t>{4, 3});
-  CHECK(ids({std::nullopt, std::nullopt, 2}) == std::vector<std::uint64_t>{5, 4});
-  skedd::RunQuery one;
-  one.run = skedd::RunId{3};
-  CHECK(ids(one) == std::vector<std::uint64_t>{3});
   // The queries for a state a run has not ended in use the index of such runs.
   SQLite::Database db(dir / "skedd.db", SQLite::OPEN_READONLY);
   CHECK(db.execAndGet("SELECT count(*) FROM runs INDEXED BY runs_active WHERE ended_us IS NULL "
@@ -793,37 +597,8 @@ TEST_CASE("writes queued in a group while the writer is idle are committed witho
   }
 }
 
-TEST_CASE("a fire skipped as it was taken moves its job's last and next fire with its record",
-          "[store]") {
-  skedd::test::TempDir dir("skedd-store-test");
-  const std::string path = dir / "skedd.db";
-  {
-    auto store = open(path);
-    store->put_fire_not_run({"a", RunState::kSkipped, NotRunReason::kOverlap,
-                             at("2026-03-08T07:30:00Z"), at("2026-03-08T07:30:00Z"), 1},
-                            at("2026-03-08T07:30:01Z"));
-    store->put_fire_not_run({"a", RunState::kSkipped, NotRunReason::kOverlap,
-                             at("2026-03-08T07:30:01Z"), at("2026-03-08T07:30:01Z"), 1},
-                            at("2026-03-08T07:30:02Z"));
-    // A one-shot's: no next fire.
-    store->put_next_fire("b", at("2026-03-08T08:00:00Z"));
-    store->put_fire_not_run({"b", RunState::kSkipped, NotRunReason::kPaused,
-                             at("2026-03-08T08:00:00Z"), at("2026-03-08T08:00:00Z"), 1},
-                            std::nullopt);
-    REQUIRE(store->flush().ok());
-  }
-  auto store = open(path);
-  const auto last = store->last_fires().value();
-  CHECK(skedd::format_rfc3339_utc(last.at("a")) == "2026-03-08T07:30:01Z");
-  CHECK(skedd::format_rfc3339_utc(last.at("b")) == "2026-03-08T08:00:00Z");
-  const auto next = store->next_fires().value();
-  CHECK(next.size() == 1);
-  CHECK(skedd::format_rfc3339_utc(next.at("a")) == "2026-03-08T07:30:02Z");
-  const auto a = store->not_run("a", 10).value();
-  REQUIRE(a.size() == 1);  // consecutive skips of one reason: one record
-  CHECK(a[0].count == 2);
-  CHECK(skedd::format_rfc3339_utc(a[0].last) == "2026-03-08T07:30:01Z");
-  CHECK(store->not_run("b", 10).value().at(0).reason == NotRunReason::kPaused);
+TEST_CASE("a fire skipped as it was taken survives a reopen", "[store]") {
+  check_survives_reopen(store_test::write_fires_skipped_as_taken, {"a", "b"});
 }
 
 TEST_CASE("writes of different jobs go together by kind, each job's writes keep their order",
@@ -968,78 +743,15 @@ TEST_CASE("a fire's job row held back is written before a run is deleted or next
   CHECK(rows() == 2);
 }
 
-TEST_CASE("fires folded into a fire taken are recorded with it, their job row held with its",
-          "[store]") {
+TEST_CASE("fires folded into a fire taken have their job row held with its", "[store]") {
   skedd::test::TempDir dir("skedd-store-test");
   const std::string path = dir / "skedd.db";
   auto store = open(path);
-  auto folded = [&](int first, int last, std::uint64_t count) {
-    return skedd::NotRunRecord{"a",          RunState::kMissed, NotRunReason::kOverloaded,
-                               sched(first), sched(last),       count};
-  };
-  store->put_fire_taken({"a", sched(5), sched(5), 1, 0, skedd::RunId{7}}, sched(6),
-                        folded(1, 4, 4));
-  store->put_fire_taken({"a", sched(7), sched(7), 1, 0, skedd::RunId{8}}, sched(8),
-                        folded(6, 6, 1));
+  store_test::write_fires_folded_into_taken(*store);
   REQUIRE(store->flush().ok());
-  // One record of both folds (one state and reason, nothing between).
-  const auto a = store->not_run("a", 10).value();
-  REQUIRE(a.size() == 1);
-  CHECK(a[0].count == 5);
-  CHECK(a[0].first == sched(1));
-  CHECK(a[0].last == sched(6));
-  CHECK(store->pending_fires().value().size() == 2);
+  // What a crash leaves while the job row is held back: the last fire, from the pending fire.
   const std::string copy = committed_copy(path, dir / "copy.db");
   CHECK(open(copy)->last_fires().value().at("a") == sched(7));
-  CHECK(store->next_fires().value().at("a") == sched(8));
-}
-
-TEST_CASE("a retired job name starts an identity with an empty history", "[store]") {
-  skedd::test::TempDir dir("skedd-store-test");
-  auto store = open(dir / "skedd.db");
-  skedd::RunRecord old_run = run(10, "backup", RunState::kSucceeded);
-  old_run.ended = old_run.started;
-  old_run.checkpoint = "root-cp";
-  old_run.owner = 0;
-  store->put_run(old_run);
-  store->put_not_run({"backup", RunState::kSkipped, NotRunReason::kOverlap, sched(1), sched(1), 1});
-  store->put_fire_taken(pending_at("backup", "2026-03-08T08:00:00Z", 11), sched(3600));
-  store->put_fire(pending_at("backup", "2026-03-08T07:30:00Z", 12, "2026-03-08T09:00:00Z", 2));
-  store->put_paused("backup", true);
-  store->retire_job("backup", skedd::RunId{20});
-  // Written after the retirement: the new identity's.
-  store->put_not_run({"backup", RunState::kSkipped, NotRunReason::kOverlap, sched(5), sched(5), 1});
-  skedd::RunRecord new_run = run(21, "backup", RunState::kRunning);
-  new_run.owner = 1000;
-  store->put_run(new_run);
-  REQUIRE(store->flush().ok());
-
-  const auto runs = store->runs(skedd::RunQuery("backup"));
-  REQUIRE(runs->size() == 1);
-  CHECK(runs->front().run == skedd::RunId{21});
-  CHECK(runs->front().owner == 1000u);
-  skedd::RunQuery every_identity("backup");
-  every_identity.current_identity = false;
-  CHECK(store->runs(every_identity)->size() == 2);
-  // The new not-run record is a record of its own, not the old one grown.
-  const auto not_run = store->not_run("backup", 10);
-  REQUIRE(not_run->size() == 1);
-  CHECK(not_run->front().first == sched(5));
-  CHECK(store->pending_fires()->empty());
-  CHECK(store->paused()->empty());
-  // Its last fire is the new identity's latest (its fire not run), not the old one's (08:00).
-  CHECK(store->last_fires()->at("backup") == sched(5));
-  CHECK(store->latest_ended_runs()->empty());  // the old identity's ended run is not the job's
-
-  // Owners: a filter, and runs recorded without one given to a job's owner.
-  skedd::RunQuery of_1000;
-  of_1000.owner = 1000;
-  CHECK(store->runs(of_1000)->size() == 1);
-  skedd::RunRecord legacy = run(30, "report", RunState::kSucceeded);
-  store->put_run(legacy);
-  store->assign_owner("report", 1001);
-  REQUIRE(store->flush().ok());
-  CHECK(store->runs(skedd::RunQuery("report"))->front().owner == 1001u);
 }
 
 TEST_CASE("regression: a fire's held last fire survives two crashes in a row", "[store]") {
