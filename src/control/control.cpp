@@ -25,33 +25,6 @@ std::string user_name(uid_t uid) {
   return user ? user->name : std::to_string(uid);
 }
 
-json time_or_null(const std::optional<Instant>& t) {
-  return t ? json(utc(*t)) : json(nullptr);
-}
-
-json run_json(const RunRecord& r) {
-  json j{{"run", r.run.value},
-         {"job", r.job},
-         {"scheduled", utc(r.scheduled)},
-         {"attempt", r.attempt},
-         {"state", to_string(r.state)},
-         {"started", utc(r.started)},
-         {"ended", time_or_null(r.ended)},
-         {"lateness_ms", millis(r.lateness)},
-         {"log", r.log_path}};
-  if (r.exit_code) j["exit_code"] = *r.exit_code;
-  if (r.signal) j["signal"] = *r.signal;
-  if (r.pid) j["pid"] = *r.pid;
-  if (!r.checkpoint.empty()) j["checkpoint"] = r.checkpoint;
-  if (r.progress) {
-    j["progress"] = *r.progress;
-    j["progress_message"] = r.progress_message;
-  }
-  if (!r.message.empty()) j["message"] = r.message;
-  if (r.frozen.count() > 0) j["frozen_s"] = seconds(r.frozen);
-  return j;
-}
-
 Failure job_not_found(const std::string& job) {
   return {control::kJobNotFound, "no job named \"" + job + "\""};
 }
@@ -87,7 +60,13 @@ Control::Caller Control::caller_of(const Peer& peer) {
 
 ControlReply Control::handle(const control::Request& request, const Peer& peer) {
   const Caller caller = caller_of(peer);
-  return std::visit([&](const auto& r) { return on(r, caller); }, request);
+  return std::visit(
+      [&](const auto& r) -> ControlReply {
+        auto answer = on(r, caller);
+        if (auto* failure = std::get_if<Failure>(&answer)) return std::move(*failure);
+        return control::encode(std::get<0>(answer));
+      },
+      request);
 }
 
 bool Control::owns(const Caller& caller, const JobSpec& spec) const {
@@ -129,7 +108,8 @@ std::optional<Failure> Control::root_only(const Caller& caller, const char* what
   return Failure{control::kPermissionDenied, std::string(what) + " is for root only"};
 }
 
-ControlReply Control::on(const control::StatusRequest&, const Caller& caller) {
+control::Answer<control::StatusReply> Control::on(const control::StatusRequest&,
+                                                  const Caller& caller) {
   const Engine::Counts counts = engine_.counts();
   const StoreHealth health = store_.health();
   // Root's counts are the engine's own; another user's, of its jobs (a walk over them).
@@ -142,59 +122,57 @@ ControlReply Control::on(const control::StatusRequest&, const Caller& caller) {
       if (info.paused) ++paused;
     }
   }
-  return json{
-      {"version", kVersion},
-      {"pid", ::getpid()},
-      {"started", utc(engine_.started_at())},
-      {"jobs", jobs},
-      {"paused_jobs", paused},
-      {"paused_all", engine_.paused_all()},
-      {"draining", engine_.draining()},
-      {"running", counts.running},
-      {"queued", counts.queued},
-      {"max_concurrent_runs", counts.max_concurrent_runs},
-      {"store", {{"ok", health.ok}, {"error", health.error}, {"unwritten", health.unwritten}}}};
+  return control::StatusReply{kVersion,
+                              ::getpid(),
+                              engine_.started_at(),
+                              jobs,
+                              paused,
+                              engine_.paused_all(),
+                              engine_.draining(),
+                              counts.running,
+                              counts.queued,
+                              counts.max_concurrent_runs,
+                              health};
 }
 
-ControlReply Control::on(const control::ListRequest&, const Caller& caller) {
+control::Answer<control::ListReply> Control::on(const control::ListRequest&, const Caller& caller) {
   auto latest = store_.latest_ended_runs();
   if (!latest) return store_failure(latest.error());
-  json jobs = json::array();
+  control::ListReply reply;
+  reply.paused_all = engine_.paused_all();
   for (const Engine::JobInfo& info : engine_.jobs()) {
     if (!owns(caller, *info.spec)) continue;
-    json j{{"name", info.spec->name},
-           {"schedule", info.spec->schedule->text},
-           {"zone", info.spec->zone.name()},
-           {"next", time_or_null(info.next)},
-           {"paused", info.paused},
-           {"running", info.running},
-           {"last", nullptr}};
+    control::ListReply::Job& j = reply.jobs.emplace_back();
+    j.name = info.spec->name;
+    j.schedule = info.spec->schedule->text;
+    j.zone = info.spec->zone.name();
+    j.next = info.next;
+    j.paused = info.paused;
+    j.running = info.running;
     if (auto it = latest->find(info.spec->name);
         it != latest->end() && caller.owns_run(it->second.owner)) {
-      j["last"] = {{"run", it->second.run.value},
-                   {"state", to_string(it->second.state)},
-                   {"ended", time_or_null(it->second.ended)}};
+      j.last = control::ListReply::Last{it->second.run, it->second.state, it->second.ended};
     }
-    jobs.push_back(std::move(j));
   }
-  return json{{"jobs", std::move(jobs)}, {"paused_all", engine_.paused_all()}};
+  return reply;
 }
 
-ControlReply Control::on(const control::ShowRequest& request, const Caller& caller) {
+control::Answer<control::ShowReply> Control::on(const control::ShowRequest& request,
+                                                const Caller& caller) {
   auto found = visible_job(caller, request.job);
   if (auto* failure = std::get_if<Failure>(&found)) return *failure;
   const Engine::JobInfo& info = std::get<Engine::JobInfo>(found);
   const JobSpec& spec = *info.spec;
   const JobOptions& options = *spec.options;
-  json next = json::array();
+  control::ShowReply reply;
   if (info.next) {
     Instant t = *info.next;
-    next.push_back(utc(t));
+    reply.next.push_back(t);
     for (int i = 1; i < 5; ++i) {
       const auto fire = spec.schedule->next_after(t, *info.next);
       if (!fire) break;
       t = fire->at;
-      next.push_back(utc(t));
+      reply.next.push_back(t);
     }
   }
   RunQuery recent(spec.name, std::nullopt, 10);
@@ -203,49 +181,36 @@ ControlReply Control::on(const control::ShowRequest& request, const Caller& call
   auto not_run = store_.not_run(spec.name, 10);
   if (!runs) return store_failure(runs.error());
   if (!not_run) return store_failure(not_run.error());
-  json last_runs = json::array();
-  for (const RunRecord& run : runs.value()) last_runs.push_back(run_json(run));
-  json skipped = json::array();
-  for (const NotRunRecord& nr : not_run.value()) {
-    skipped.push_back({{"state", to_string(nr.state)},
-                       {"reason", to_string(nr.reason)},
-                       {"first", utc(nr.first)},
-                       {"last", utc(nr.last)},
-                       {"count", nr.count}});
-  }
-  json command = options.shell && options.command.size() == 3 ? json(options.command[2])
-                                                              : json(options.command);
+  reply.runs = std::move(runs.value());
+  reply.not_run = std::move(not_run.value());
+  control::ShowReply::Definition& d = reply.job;
+  d.name = spec.name;
+  d.schedule = spec.schedule->text;
+  d.zone = spec.zone.name();
+  d.command = options.shell && options.command.size() == 3 ? json(options.command[2])
+                                                           : json(options.command);
   if (is_handler_job(spec)) {
     // Shown as `handler NAME {params}`; the JSON has the two fields too.
-    command = "handler " + options.handler + " " + spec.params;
+    d.command = "handler " + options.handler + " " + spec.params;
+    d.handler = options.handler;
+    d.params = json::parse(spec.params, nullptr, false);
   }
-  json reply = json{{"job",
-                     {{"name", spec.name},
-                      {"schedule", spec.schedule->text},
-                      {"zone", spec.zone.name()},
-                      {"command", std::move(command)},
-                      {"user", options.user ? *options.user : daemon_user_},
-                      {"overlap", to_string(options.overlap)},
-                      {"priority", options.priority},
-                      {"pool", options.pool},
-                      {"retries", options.retries},
-                      {"defined_at", spec.defined_at.to_string()}}},
-                    {"api", engine_.is_api_job(spec.name)},
-                    {"api_shadowed", engine_.is_shadowed_api_job(spec.name)},
-                    {"paused", info.paused},
-                    {"paused_all", engine_.paused_all()},
-                    {"running", info.running},
-                    {"next", std::move(next)},
-                    {"runs", std::move(last_runs)},
-                    {"not_run", std::move(skipped)}};
-  if (is_handler_job(spec)) {
-    reply["job"]["handler"] = options.handler;
-    reply["job"]["params"] = json::parse(spec.params, nullptr, false);
-  }
+  d.user = options.user ? *options.user : daemon_user_;
+  d.overlap = to_string(options.overlap);
+  d.priority = options.priority;
+  d.pool = options.pool;
+  d.retries = options.retries;
+  d.defined_at = spec.defined_at.to_string();
+  reply.api = engine_.is_api_job(spec.name);
+  reply.api_shadowed = engine_.is_shadowed_api_job(spec.name);
+  reply.paused = info.paused;
+  reply.paused_all = engine_.paused_all();
+  reply.running = info.running;
   return reply;
 }
 
-ControlReply Control::on(const control::PauseRequest& request, const Caller& caller) {
+control::Answer<control::PauseReply> Control::on(const control::PauseRequest& request,
+                                                 const Caller& caller) {
   if (request.run) {
     auto found = visible_run(caller, *request.run);
     if (auto* failure = std::get_if<Failure>(&found)) return *failure;
@@ -255,21 +220,22 @@ ControlReply Control::on(const control::PauseRequest& request, const Caller& cal
           "run " + std::to_string(request.run->value) +
               (request.pause ? " is not running, or is paused already" : " is not paused")};
     }
-    return json{{"run", request.run->value}, {"paused", request.pause}};
+    return control::PauseReply{"", false, request.run, request.pause};
   }
   if (request.all) {
     if (auto denied = root_only(caller, request.pause ? "pause --all" : "resume --all"))
       return *denied;
     engine_.set_paused_all(request.pause);
-    return json{{"paused_all", request.pause}};
+    return control::PauseReply{"", true, std::nullopt, request.pause};
   }
   auto found = visible_job(caller, request.job);
   if (auto* failure = std::get_if<Failure>(&found)) return *failure;
   engine_.set_paused(request.job, request.pause);
-  return json{{"job", request.job}, {"paused", request.pause}};
+  return control::PauseReply{request.job, false, std::nullopt, request.pause};
 }
 
-ControlReply Control::on(const control::TriggerRequest& request, const Caller& caller) {
+control::Answer<control::TriggerReply> Control::on(const control::TriggerRequest& request,
+                                                   const Caller& caller) {
   auto found = visible_job(caller, request.job);
   if (auto* failure = std::get_if<Failure>(&found)) return *failure;
   const auto triggered = engine_.trigger(request.job, request.force);
@@ -279,13 +245,13 @@ ControlReply Control::on(const control::TriggerRequest& request, const Caller& c
                                            "\" is running and its overlap policy skips this "
                                            "fire (recorded as skipped); --force starts it anyway"};
   }
-  return json{
-      {"job", request.job},
-      {"run", triggered->run.value},
-      {"queued", triggered->outcome != OfferOutcome::kReady || engine_.counts().queued > 0}};
+  return control::TriggerReply{
+      request.job, triggered->run,
+      triggered->outcome != OfferOutcome::kReady || engine_.counts().queued > 0};
 }
 
-ControlReply Control::on(const control::CancelRequest& request, const Caller& caller) {
+control::Answer<control::CancelReply> Control::on(const control::CancelRequest& request,
+                                                  const Caller& caller) {
   auto found = visible_run(caller, request.run);
   if (auto* failure = std::get_if<Failure>(&found)) return *failure;
   const RunRecord& run = std::get<RunRecord>(found);
@@ -293,16 +259,18 @@ ControlReply Control::on(const control::CancelRequest& request, const Caller& ca
     return Failure{control::kConflict, "run " + std::to_string(request.run.value) +
                                            " is not running (" + to_string(run.state) + ")"};
   }
-  return json{{"run", request.run.value}, {"cancelling", true}};
+  return control::CancelReply{request.run};
 }
 
-ControlReply Control::on(const control::RunRequest& request, const Caller& caller) {
+control::Answer<control::RunReply> Control::on(const control::RunRequest& request,
+                                               const Caller& caller) {
   auto found = visible_run(caller, request.run);
   if (auto* failure = std::get_if<Failure>(&found)) return *failure;
-  return json{{"run", run_json(std::get<RunRecord>(found))}};
+  return control::RunReply{std::move(std::get<RunRecord>(found))};
 }
 
-ControlReply Control::on(const control::RunsRequest& request, const Caller& caller) {
+control::Answer<control::RunsReply> Control::on(const control::RunsRequest& request,
+                                                const Caller& caller) {
   RunQuery query(request.job, request.state, request.limit);
   query.since = request.since;
   if (request.job) {
@@ -324,12 +292,11 @@ ControlReply Control::on(const control::RunsRequest& request, const Caller& call
   if (caller.admin) (void)store_.flush();
   auto runs = store_.runs(query);
   if (!runs) return store_failure(runs.error());
-  json out = json::array();
-  for (const RunRecord& run : runs.value()) out.push_back(run_json(run));
-  return json{{"runs", std::move(out)}};
+  return control::RunsReply{std::move(runs.value())};
 }
 
-ControlReply Control::on(const control::LogsRequest& request, const Caller& caller) {
+control::Answer<control::LogsReply> Control::on(const control::LogsRequest& request,
+                                                const Caller& caller) {
   auto found = visible_run(caller, request.run);
   if (auto* failure = std::get_if<Failure>(&found)) return *failure;
   const RunRecord& run = std::get<RunRecord>(found);
@@ -354,31 +321,31 @@ ControlReply Control::on(const control::LogsRequest& request, const Caller& call
   ::close(fd);
   data.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
   const bool ended = run.ended.has_value();
-  return json{{"run", request.run.value},
-              {"data", std::move(data)},
-              {"offset", offset + static_cast<std::uint64_t>(n > 0 ? n : 0)},
-              {"size", size},
-              {"state", to_string(run.state)},
-              {"ended", ended}};
+  return control::LogsReply{
+      request.run, std::move(data), offset + static_cast<std::uint64_t>(n > 0 ? n : 0),
+      size,        run.state,       ended};
 }
 
-ControlReply Control::on(const control::DrainRequest&, const Caller& caller) {
+control::Answer<control::DrainReply> Control::on(const control::DrainRequest&,
+                                                 const Caller& caller) {
   if (auto denied = root_only(caller, "drain")) return *denied;
   engine_.drain();
-  return json{{"draining", true}, {"running", engine_.counts().running}};
+  return control::DrainReply{engine_.counts().running};
 }
 
-ControlReply Control::on(const control::ReloadRequest&, const Caller& caller) {
+control::Answer<control::ReloadReply> Control::on(const control::ReloadRequest&,
+                                                  const Caller& caller) {
   if (auto denied = root_only(caller, "reload")) return *denied;
   auto result = reload_();
   if (!result) return Failure{control::kInvalidArgument, result.error().message};
-  return json{{"summary", result.value()}};
+  return control::ReloadReply{result.value()};
 }
 
-ControlReply Control::on(const control::SetRequest& request, const Caller& caller) {
+control::Answer<control::SetReply> Control::on(const control::SetRequest& request,
+                                               const Caller& caller) {
   if (auto denied = root_only(caller, "set")) return *denied;
   engine_.set_max_concurrent_runs(request.max_concurrent_runs);
-  return json{{"max_concurrent_runs", request.max_concurrent_runs}};
+  return control::SetReply{request.max_concurrent_runs};
 }
 
 }  // namespace skedd

@@ -10,6 +10,7 @@
 
 #include "control/control_server.h"
 #include "runtime/engine.h"
+#include "skedd/control/replies.h"
 #include "skedd/store/store.h"
 
 namespace skedd {
@@ -43,26 +44,35 @@ class Control {
     }
   };
   Caller caller_of(const Peer& peer);
-  // One per request type; handle() picks by the request's type.
-  ControlReply on(const control::StatusRequest& request, const Caller& caller);
-  ControlReply on(const control::ListRequest& request, const Caller& caller);
-  ControlReply on(const control::ShowRequest& request, const Caller& caller);
-  ControlReply on(const control::PauseRequest& request, const Caller& caller);
-  ControlReply on(const control::TriggerRequest& request, const Caller& caller);
-  ControlReply on(const control::CancelRequest& request, const Caller& caller);
-  ControlReply on(const control::RunRequest& request, const Caller& caller);
-  ControlReply on(const control::RunsRequest& request, const Caller& caller);
-  ControlReply on(const control::LogsRequest& request, const Caller& caller);
-  ControlReply on(const control::DrainRequest& request, const Caller& caller);
-  ControlReply on(const control::ReloadRequest& request, const Caller& caller);
-  ControlReply on(const control::SetRequest& request, const Caller& caller);
-  ControlReply on(const control::AddRequest& request, const Caller& caller) {
+  // One per request type, each answering with its typed reply; handle() picks by the
+  // request's type and encodes the reply (skedd/control/replies.h).
+  control::Answer<control::StatusReply> on(const control::StatusRequest& request,
+                                           const Caller& caller);
+  control::Answer<control::ListReply> on(const control::ListRequest& request, const Caller& caller);
+  control::Answer<control::ShowReply> on(const control::ShowRequest& request, const Caller& caller);
+  control::Answer<control::PauseReply> on(const control::PauseRequest& request,
+                                          const Caller& caller);
+  control::Answer<control::TriggerReply> on(const control::TriggerRequest& request,
+                                            const Caller& caller);
+  control::Answer<control::CancelReply> on(const control::CancelRequest& request,
+                                           const Caller& caller);
+  control::Answer<control::RunReply> on(const control::RunRequest& request, const Caller& caller);
+  control::Answer<control::RunsReply> on(const control::RunsRequest& request, const Caller& caller);
+  control::Answer<control::LogsReply> on(const control::LogsRequest& request, const Caller& caller);
+  control::Answer<control::DrainReply> on(const control::DrainRequest& request,
+                                          const Caller& caller);
+  control::Answer<control::ReloadReply> on(const control::ReloadRequest& request,
+                                           const Caller& caller);
+  control::Answer<control::SetReply> on(const control::SetRequest& request, const Caller& caller);
+  control::Answer<control::AddReply> on(const control::AddRequest& request, const Caller& caller) {
     return put_job(request, caller);
   }
-  ControlReply on(const control::RemoveRequest& request, const Caller& caller) {
+  control::Answer<control::RemoveReply> on(const control::RemoveRequest& request,
+                                           const Caller& caller) {
     return remove_job(request, caller);
   }
-  ControlReply on(const control::CrontabRequest& request, const Caller& caller) {
+  control::Answer<control::CrontabReply> on(const control::CrontabRequest& request,
+                                            const Caller& caller) {
     return crontab(request, caller);
   }
   bool owns(const Caller& caller, const JobSpec& spec) const;
@@ -73,9 +83,12 @@ class Control {
   /// The run's record, if the caller may see it.
   std::variant<RunRecord, control::Failure> visible_run(const Caller& caller, RunId id);
   std::optional<control::Failure> root_only(const Caller& caller, const char* what) const;
-  ControlReply put_job(const control::AddRequest& request, const Caller& caller);
-  ControlReply remove_job(const control::RemoveRequest& request, const Caller& caller);
-  ControlReply crontab(const control::CrontabRequest& request, const Caller& caller);
+  control::Answer<control::AddReply> put_job(const control::AddRequest& request,
+                                             const Caller& caller);
+  control::Answer<control::RemoveReply> remove_job(const control::RemoveRequest& request,
+                                                   const Caller& caller);
+  control::Answer<control::CrontabReply> crontab(const control::CrontabRequest& request,
+                                                 const Caller& caller);
   /// Why a user other than root may not have `spec` (after its user was filled in), if so.
   std::optional<control::Failure> refuse_for_user(const JobSpec& spec, const Caller& caller) const;
 

@@ -71,7 +71,8 @@ Status install(const std::string& path, const std::string& text, uid_t uid, gid_
 
 }  // namespace
 
-ControlReply Control::crontab(const control::CrontabRequest& request, const Caller& caller) {
+control::Answer<control::CrontabReply> Control::crontab(const control::CrontabRequest& request,
+                                                        const Caller& caller) {
   using Action = control::CrontabRequest::Action;
   const std::string user = request.user.empty() ? caller.user : request.user;
   if (user != caller.user && !caller.admin) {
@@ -98,7 +99,10 @@ ControlReply Control::crontab(const control::CrontabRequest& request, const Call
 
   if (request.action == Action::kGet) {
     if (!exists) return Failure{control::kJobNotFound, "no crontab for " + user};
-    return json{{"user", user}, {"text", read_file(path)}};
+    control::CrontabReply reply;
+    reply.user = user;
+    reply.text = read_file(path);
+    return reply;
   }
   if (request.action == Action::kRemove) {
     if (!exists) return Failure{control::kJobNotFound, "no crontab for " + user};
@@ -106,7 +110,10 @@ ControlReply Control::crontab(const control::CrontabRequest& request, const Call
       return Failure{control::kInternal, "cannot remove " + path + ": " + std::strerror(errno)};
     }
     (void)reload_();
-    return json{{"user", user}, {"removed", true}};
+    control::CrontabReply reply;
+    reply.user = user;
+    reply.removed = true;
+    return reply;
   }
   std::string text = request.text;
   if (!text.empty() && text.back() != '\n') text += '\n';  // as crontab(1) would save it
@@ -126,12 +133,12 @@ ControlReply Control::crontab(const control::CrontabRequest& request, const Call
     return Failure{control::kInternal, installed.error().message};
   }
   (void)reload_();
-  json warnings = json::array();
-  for (const CrontabMessage& w : tab.warnings) warnings.push_back(w.to_string());
-  return json{{"user", user},
-              {"installed", true},
-              {"jobs", tab.entries.size()},
-              {"warnings", std::move(warnings)}};
+  control::CrontabReply reply;
+  reply.user = user;
+  reply.installed = true;
+  reply.jobs = tab.entries.size();
+  for (const CrontabMessage& w : tab.warnings) reply.warnings.push_back(w.to_string());
+  return reply;
 }
 
 }  // namespace skedd

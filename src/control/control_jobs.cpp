@@ -71,7 +71,8 @@ std::optional<Failure> Control::refuse_for_user(const JobSpec& spec, const Calle
   return std::nullopt;
 }
 
-ControlReply Control::put_job(const control::AddRequest& request, const Caller& caller) {
+control::Answer<control::AddReply> Control::put_job(const control::AddRequest& request,
+                                                    const Caller& caller) {
   const DaemonConfig& daemon = engine_.config().daemon;
   if (!caller.admin && request.definition.size() > daemon.max_definition_size) {
     return Failure{control::kInvalidArgument, "the definition is " +
@@ -115,10 +116,11 @@ ControlReply Control::put_job(const control::AddRequest& request, const Caller& 
                                                     : control::kInternal,
                    e.message};
   }
-  return json{{"job", name}, {"version", version.value()}};
+  return control::AddReply{name, version.value()};
 }
 
-ControlReply Control::remove_job(const control::RemoveRequest& request, const Caller& caller) {
+control::Answer<control::RemoveReply> Control::remove_job(const control::RemoveRequest& request,
+                                                          const Caller& caller) {
   const auto info = engine_.job(request.job);
   if (info && !caller.admin) {
     const std::string owner = info->spec->options->user ? *info->spec->options->user : daemon_user_;
@@ -133,7 +135,7 @@ ControlReply Control::remove_job(const control::RemoveRequest& request, const Ca
         removed.error().code == ErrorCode::kNotFound ? control::kJobNotFound : control::kConflict,
         removed.error().message};
   }
-  return json{{"job", request.job}, {"removed", true}};
+  return control::RemoveReply{request.job};
 }
 
 }  // namespace skedd
