@@ -403,3 +403,95 @@ command = ["/bin/true"]
   CHECK(RuntimeRig::env(rig.spawned(1), "SKEDD_SCHEDULED_AT") == "2026-03-08T07:30:40Z");
   CHECK(rig.sink.count(EventKind::kClockSet) == 1);
 }
+
+TEST_CASE("runtime: overlap queue, replace and allow", "[runtime]") {
+  const auto job = [](const std::string& overlap) {
+    return "[job.j]\ncron = \"*/10 * * * * *\"\ncommand = [\"/bin/sleep\", \"60\"]\noverlap = \"" +
+           overlap + "\"\n";
+  };
+  SECTION("queue: the fire that came while it ran starts when it ends") {
+    RuntimeRig rig(job("queue"));
+    rig.start();
+    rig.advance(5s);
+    REQUIRE(rig.spawns() == 1);
+    rig.advance(10s);  // 07:30:10 waits its turn
+    CHECK(rig.spawns() == 1);
+    rig.exit(rig.spawned(0), 0);
+    REQUIRE(rig.spawns() == 2);
+    CHECK(RuntimeRig::env(rig.spawned(1), "SKEDD_SCHEDULED_AT") == "2026-03-08T07:30:10Z");
+  }
+  SECTION("replace: the running run is cancelled and the new fire starts") {
+    RuntimeRig rig(job("replace"));
+    rig.start();
+    rig.advance(5s);
+    auto& first = rig.spawned(0);
+    rig.advance(10s);
+    CHECK(got(first, SIGTERM));
+    REQUIRE(rig.spawns() == 2);
+    CHECK(RuntimeRig::env(rig.spawned(1), "SKEDD_SCHEDULED_AT") == "2026-03-08T07:30:10Z");
+    const auto runs = rig.runs("j");
+    REQUIRE(runs.size() == 2);
+    CHECK(runs[1].state == RunState::kCancelled);
+    CHECK(runs[0].state == RunState::kRunning);
+  }
+  SECTION("allow: the runs go side by side") {
+    RuntimeRig rig(job("allow"));
+    rig.start();
+    rig.advance(25s);
+    CHECK(rig.spawns() == 3);
+    CHECK(rig.spawner.running().size() == 3);
+    CHECK(rig.engine->counts().running == 3);
+  }
+}
+
+TEST_CASE("runtime: a fire interrupted max_interrupts times is not resumed again", "[runtime]") {
+  RuntimeRig rig(R"([job.etl]
+cron = "0 3 * * *"
+command = ["/bin/etl"]
+max_interrupts = 1
+)");
+  auto earlier = left_running("etl", "2026-03-08T03:00:00Z", 0, 0);
+  earlier.run = skedd::RunId{41};
+  earlier.pid.reset();
+  earlier.pid_start.reset();
+  earlier.state = RunState::kInterrupted;
+  earlier.ended = utc_at("2026-03-08T04:00:00Z");
+  rig.store->put_run(earlier);
+  rig.store->put_run(
+      left_running("etl", "2026-03-08T03:00:00Z", skedd::test::FakeSpawner::kFirstPid + 999, 5));
+  rig.start();
+  CHECK(rig.spawns() == 0);
+  CHECK(rig.sink.count(EventKind::kResumeRefused) == 1);
+  const auto runs = rig.runs("etl");
+  REQUIRE(runs.size() == 2);
+  CHECK(runs[0].state == RunState::kInterrupted);
+  CHECK(runs[1].state == RunState::kInterrupted);
+}
+
+TEST_CASE(
+    "runtime: while the store is behind no fire is taken, and those passed over are "
+    "folded as overloaded",
+    "[runtime]") {
+  RuntimeRig rig(R"([job.j]
+cron = "*/10 * * * * *"
+command = ["/bin/true"]
+)");
+  auto owned = std::make_unique<skedd::test::BehindStore>();
+  skedd::test::BehindStore& behind = *owned;
+  rig.store = std::move(owned);
+  rig.config.store.max_unwritten = 10;
+  rig.start();
+  behind.unwritten = 10;
+  rig.advance(25s);  // 07:30:00, :10 and :20 come due
+  CHECK(rig.spawns() == 0);
+  CHECK(rig.sink.count(EventKind::kStoreBehind) >= 1);
+  behind.unwritten = 0;
+  rig.advance(1s);
+  REQUIRE(rig.spawns() == 1);  // one run for the fires passed over
+  CHECK(RuntimeRig::env(rig.spawned(0), "SKEDD_SCHEDULED_AT") == "2026-03-08T07:30:20Z");
+  const auto folded = rig.not_run("j");
+  REQUIRE(folded.size() == 1);
+  CHECK(folded[0].state == RunState::kMissed);
+  CHECK(folded[0].reason == NotRunReason::kOverloaded);
+  CHECK(folded[0].count == 2);
+}

@@ -130,3 +130,83 @@ struct RuntimeRig {
 };
 
 }  // namespace skedd::test
+
+namespace skedd::test {
+
+/// The memory store with a writer that can be made to fall behind: health() reports
+/// `unwritten` writes queued (the engine's backpressure reads it), everything else is the
+/// memory store's.
+class BehindStore final : public Store {
+ public:
+  std::uint64_t unwritten = 0;
+
+  using Store::put_fire_taken;
+  void put_run(RunRecord run) override { s_->put_run(std::move(run)); }
+  void delete_run(RunId run) override { s_->delete_run(run); }
+  void put_fire(const PendingFire& fire) override { s_->put_fire(fire); }
+  void put_fire_taken(const PendingFire& fire, std::optional<Instant> next,
+                      std::optional<NotRunRecord> folded) override {
+    s_->put_fire_taken(fire, next, std::move(folded));
+  }
+  void put_progress(RunId run, double percent, const std::string& message) override {
+    s_->put_progress(run, percent, message);
+  }
+  void put_checkpoint(RunId run, const std::string& checkpoint) override {
+    s_->put_checkpoint(run, checkpoint);
+  }
+  void put_not_run(const NotRunRecord& record) override { s_->put_not_run(record); }
+  void put_fire_not_run(const NotRunRecord& record, std::optional<Instant> next) override {
+    s_->put_fire_not_run(record, next);
+  }
+  void put_next_fire(const std::string& job, std::optional<Instant> next) override {
+    s_->put_next_fire(job, next);
+  }
+  void put_next_fires(NextFires fires) override { s_->put_next_fires(std::move(fires)); }
+  void put_paused(const std::string& job, bool paused) override { s_->put_paused(job, paused); }
+  void put_job_version(const std::string& job, int version, const std::string& definition,
+                       const std::string& tree, Instant created, int keep) override {
+    s_->put_job_version(job, version, definition, tree, created, keep);
+  }
+  void put_meta(const std::string& key, const std::string& value) override {
+    s_->put_meta(key, value);
+  }
+  void retire_job(const std::string& job, RunId since_run) override {
+    s_->retire_job(job, since_run);
+  }
+  void assign_owner(const std::string& job, uid_t owner) override { s_->assign_owner(job, owner); }
+  Result<std::vector<std::string>> prune(std::size_t keep_runs,
+                                         std::optional<Instant> cutoff) override {
+    return s_->prune(keep_runs, cutoff);
+  }
+  Status flush() override { return s_->flush(); }
+  void when_committed(std::function<void(Status)> done, Pace pace) override {
+    s_->when_committed(std::move(done), pace);
+  }
+  void begin_group() override { s_->begin_group(); }
+  void end_group() override { s_->end_group(); }
+  StoreHealth health() override { return StoreHealth{true, "", unwritten}; }
+  Result<std::vector<RunRecord>> runs(const RunQuery& query) override { return s_->runs(query); }
+  Result<std::map<std::string, RunRecord>> latest_ended_runs() override {
+    return s_->latest_ended_runs();
+  }
+  Result<std::vector<NotRunRecord>> not_run(const std::string& job, std::size_t limit) override {
+    return s_->not_run(job, limit);
+  }
+  Result<std::map<std::string, Instant>> last_fires() override { return s_->last_fires(); }
+  Result<std::map<std::string, Instant>> next_fires() override { return s_->next_fires(); }
+  Result<std::vector<PendingFire>> pending_fires() override { return s_->pending_fires(); }
+  Result<std::vector<std::string>> paused() override { return s_->paused(); }
+  Result<std::vector<std::pair<int, std::string>>> job_versions(const std::string& job) override {
+    return s_->job_versions(job);
+  }
+  Status for_each_latest_job_version(const VersionVisitor& visit) override {
+    return s_->for_each_latest_job_version(visit);
+  }
+  Result<std::map<std::string, RunId>> identities() override { return s_->identities(); }
+  Result<std::optional<std::string>> meta(const std::string& key) override { return s_->meta(key); }
+
+ private:
+  std::unique_ptr<Store> s_ = make_memory_store();
+};
+
+}  // namespace skedd::test
