@@ -2,20 +2,16 @@
 // -> the job skedd runs (shell, here-document for '%' input, environment). Pure.
 #include "skedd/cron/crontab.h"
 
-#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <map>
 #include <utility>
 
 #include "cron/crontab_line.h"
+#include "util/chars.h"
 
 namespace skedd {
 namespace {
-
-bool is_blank(char c) {
-  return c == ' ' || c == '\t';
-}
 
 std::string base_name(std::string_view path) {
   while (path.size() > 1 && path.back() == '/') path.remove_suffix(1);
@@ -26,10 +22,10 @@ std::string base_name(std::string_view path) {
 // cronie reads RANDOM_DELAY with strtol and ignores a value without leading digits.
 std::optional<int> random_delay_minutes(std::string_view value) {
   std::size_t i = 0;
-  while (i < value.size() && std::isspace(static_cast<unsigned char>(value[i]))) ++i;
+  while (i < value.size() && is_space(value[i])) ++i;
   long minutes = 0;
   std::size_t digits = 0;
-  for (; i < value.size() && std::isdigit(static_cast<unsigned char>(value[i])); ++i, ++digits) {
+  for (; i < value.size() && is_digit(value[i]); ++i, ++digits) {
     if (minutes < 1'000'000) minutes = minutes * 10 + (value[i] - '0');
   }
   if (digits == 0) return std::nullopt;

@@ -2,21 +2,12 @@
 #include "cron/crontab_line.h"
 
 #include <array>
-#include <cctype>
 #include <vector>
+
+#include "util/chars.h"
 
 namespace skedd {
 namespace {
-
-bool is_blank(char c) {
-  return c == ' ' || c == '\t';
-}
-bool is_space(char c) {  // load_env() uses isspace(), which also takes \r, \v and \f
-  return std::isspace(static_cast<unsigned char>(c)) != 0;
-}
-bool is_alpha(char c) {
-  return std::isalpha(static_cast<unsigned char>(c)) != 0;
-}
 
 // The next blank-separated word of `rest`, which is advanced past it; empty at the end.
 std::string_view next_word(std::string_view& rest) {
@@ -70,7 +61,7 @@ Status check_cron_field(std::size_t field, std::string_view text, std::string_vi
                                std::string(before) + "-" + kFieldMax[field] + step + "\" or \"" +
                                std::string(before) + "\"");
       }
-    } else if (!std::isdigit(static_cast<unsigned char>(c)) && c != '*' && c != '-') {
+    } else if (!is_digit(c) && c != '*' && c != '-') {
       return error(i, "'" + std::string(1, c) + "' is not cron syntax");
     }
   }

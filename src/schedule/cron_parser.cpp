@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "skedd/schedule/cron_spec.h"
+#include "util/chars.h"
 
 namespace skedd {
 namespace {
@@ -37,13 +38,6 @@ constexpr Macro kMacros[] = {
     {"@hourly", "0 * * * *"},
 };
 
-bool is_digit(char c) {
-  return c >= '0' && c <= '9';
-}
-bool is_space(char c) {
-  return c == ' ' || c == '\t';
-}
-
 // A token of one field, with its position in the whole expression.
 struct Token {
   std::string_view text;
@@ -61,9 +55,9 @@ class CronParser {
     std::vector<Token> fields;
     std::size_t i = 0;
     while (i < expr_.size()) {
-      while (i < expr_.size() && is_space(expr_[i])) ++i;
+      while (i < expr_.size() && is_blank(expr_[i])) ++i;
       const std::size_t start = i;
-      while (i < expr_.size() && !is_space(expr_[i])) ++i;
+      while (i < expr_.size() && !is_blank(expr_[i])) ++i;
       if (i > start) fields.push_back({expr_.substr(start, i - start), start});
     }
     if (fields.size() != 5 && fields.size() != 6) {
@@ -139,7 +133,7 @@ class CronParser {
       t = {t.text.substr(n), t.column + n};
       return static_cast<int>(v);
     }
-    while (n < t.text.size() && std::isalpha(static_cast<unsigned char>(t.text[n]))) ++n;
+    while (n < t.text.size() && is_alpha(t.text[n])) ++n;
     if (n == 0) {
       const std::string what =
           t.text.empty() ? "end of field" : "'" + std::string(1, t.text[0]) + "'";
@@ -328,8 +322,8 @@ class CronParser {
 Result<CronSpec> parse_cron(std::string_view text, const TimeZone& zone) {
   std::size_t b = 0;
   std::size_t e = text.size();
-  while (b < e && is_space(text[b])) ++b;
-  while (e > b && is_space(text[e - 1])) --e;
+  while (b < e && is_blank(text[b])) ++b;
+  while (e > b && is_blank(text[e - 1])) --e;
   const std::string_view trimmed = text.substr(b, e - b);
   if (trimmed.empty()) return Error::invalid_argument("empty cron expression");
   if (trimmed[0] == '@') {

@@ -3,6 +3,8 @@
 #include <cstdint>
 #include <limits>
 
+#include "util/chars.h"
+
 namespace skedd {
 namespace {
 
@@ -25,13 +27,6 @@ constexpr Unit kUnits[] = {
 Error duration_error(std::string_view text, std::size_t pos, std::string_view what) {
   return Error::invalid_argument("invalid duration \"" + std::string(text) + "\": " +
                                  std::string(what) + " at column " + std::to_string(pos + 1));
-}
-
-bool is_digit(char c) {
-  return c >= '0' && c <= '9';
-}
-bool is_alpha(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 }
 
 }  // namespace

@@ -25,11 +25,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// Each test's files live in a directory of their own.
-class TempDir : public skedd::test::TempDir {
- public:
-  TempDir() : skedd::test::TempDir("skedd-cli-test") {}
-};
+using skedd::test::TempDir;
 
 using Run = skedd::test::CommandResult;
 

@@ -36,6 +36,7 @@ using nlohmann::json;
 using skedd::test::CommandResult;
 using skedd::test::Daemon;
 using skedd::test::RawClient;
+using skedd::test::skedctl;
 using skedd::test::TempDir;
 
 // skedd.toml (UTC, state and socket in `dir`) and jobs.d/test.toml = `jobs`.
@@ -43,11 +44,6 @@ std::string write_config(const TempDir& dir, const std::string& jobs) {
   dir.write("jobs.d/test.toml", jobs);
   return dir.write("skedd.toml", "[daemon]\nstate_dir = \"" + dir / "state" + "\"\nsocket = \"" +
                                      dir / "skedd.sock" + "\"\ntimezone = \"UTC\"\n");
-}
-
-CommandResult skedctl(const TempDir& dir, std::vector<std::string> args,
-                      std::optional<skedd::test::RunAs> as = std::nullopt) {
-  return skedd::test::skedctl_in(dir.path(), std::move(args), as);
 }
 
 json skedctl_json(const TempDir& dir, std::vector<std::string> args) {

@@ -23,11 +23,8 @@ using namespace std::chrono_literals;
 using nlohmann::json;
 using skedd::test::CommandResult;
 using skedd::test::Daemon;
+using skedd::test::skedctl;
 using skedd::test::TempDir;
-
-CommandResult skedctl(const TempDir& dir, std::vector<std::string> args) {
-  return skedd::test::skedctl_in(dir.path(), std::move(args));
-}
 
 // The name of the loaded job whose name starts with `prefix`, or "".
 std::string job_named(const TempDir& dir, const std::string& prefix) {
@@ -71,6 +68,7 @@ TEST_CASE("skedd runs the crontabs of [cron] sources as cron would, and rereads 
   ::chmod((dir / "jobs.d/none.toml").c_str(), 0644);
   Daemon d(dir, config);
   const json read = d.wait_for("crontabs_read");
+  d.wait_for("listening");   // crontabs are read before the control socket is bound
   CHECK(read["jobs"] == 3);  // good (2 lines) and broken's second line
   const auto errors = d.events_named("crontab_error");
   std::string all;
@@ -128,6 +126,7 @@ TEST_CASE("a user's crontab in the spool runs as that user, with its HOME", "[cr
   ::chmod(config.c_str(), 0644);
   Daemon d(dir, config);
   const json read = d.wait_for("crontabs_read");
+  d.wait_for("listening");  // crontabs are read before the control socket is bound
   CHECK(read["jobs"] == 1);
   CHECK(d.events_named("crontab_error").size() == 1);  // no user named nobody-here
   const std::string name = job_named(dir, std::string("cron:") + user + ":");
@@ -159,9 +158,10 @@ TEST_CASE("skedctl crontab installs, lists, edits and removes a user's crontab t
   ::chmod(config.c_str(), 0644);
   Daemon d(dir, config);
   d.wait_for("crontabs_read");
+  d.wait_for("listening");  // crontabs are read before the control socket is bound
   auto as_user = [&](std::vector<std::string> args) {
     args.insert(args.begin(), "crontab");
-    return skedd::test::skedctl_in(dir.path(), std::move(args), as);
+    return skedctl(dir, std::move(args), as);
   };
   CHECK(as_user({"-l"}).exit_code == 3);  // no crontab yet
   const std::string tab = dir.write("mytab", "# mine\n0 6 * * * echo six\n");
@@ -238,6 +238,7 @@ TEST_CASE("a crontab job's output is mailed to MAILTO through sendmail, as cron 
   ::chmod(config.c_str(), 0644);
   Daemon d(dir, config);
   d.wait_for("crontabs_read");
+  d.wait_for("listening");  // crontabs are read before the control socket is bound
   const json listed = json::parse(skedctl(dir, {"list", "--json"}).out);
   for (const json& j : listed["jobs"]) {
     REQUIRE(skedctl(dir, {"trigger", j["name"].get<std::string>(), "--wait"}).exit_code == 0);

@@ -48,10 +48,7 @@ using skedd::test::slurp;
 using skedd::test::wait_until;
 using std::chrono::milliseconds;
 
-class TempDir : public skedd::test::TempDir {
- public:
-  TempDir() : skedd::test::TempDir("skedd-daemon-test") {}
-};
+using skedd::test::TempDir;
 
 using Match = std::function<bool(const Json&)>;
 
@@ -1194,12 +1191,12 @@ TEST_CASE("the daemon runs jobs of its built-in handlers, an unknown handler is 
     CHECK(started["handler"] == "log");
     CHECK(d.wait_for("run_finished", of_run(started))["state"] == "succeeded");
     // skedctl shows what it calls; a handler run has no log to show.
-    const auto show = skedd::test::skedctl_in(dir.path(), {"show", "hello", "--json"});
+    const auto show = skedctl(dir, {"show", "hello", "--json"});
     REQUIRE(show.exit_code == 0);
     const Json shown = Json::parse(show.out);
     CHECK(shown["job"]["handler"] == "log");
     CHECK(shown["job"]["params"] == Json{{"message", "hi from a handler"}});
-    const auto logs = skedd::test::skedctl_in(dir.path(), {"logs", run_id(started)});
+    const auto logs = skedctl(dir, {"logs", run_id(started)});
     CHECK(logs.exit_code != 0);
     CHECK(logs.err.find("ran an in-process handler: it has no log") != std::string::npos);
     const Json nap = d.wait_for("run_started", of_job("nap"));

@@ -10,6 +10,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "support/command.h"
 #include "support/temp_dir.h"
 
 #include "skedd/cron/crontab.h"
@@ -23,20 +24,14 @@ struct Output {
   std::string err;
 };
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 // Runs skedctl with `args` (already shell-quoted where needed) through /bin/sh.
-Output skedctl(const skedd::test::TempDir& dir, const std::string& args) {
+Output skedctl_sh(const skedd::test::TempDir& dir, const std::string& args) {
   const std::string command = std::string("'") + SKEDCTL_BINARY + "' " + args + " >'" +
                               (dir / "out") + "' 2>'" + (dir / "err") + "'";
   const int status = std::system(command.c_str());
   REQUIRE(WIFEXITED(status));
-  return {WEXITSTATUS(status), slurp(dir / "out"), slurp(dir / "err")};
+  return {WEXITSTATUS(status), skedd::test::read_whole_file(dir / "out"),
+          skedd::test::read_whole_file(dir / "err")};
 }
 
 std::string expected_stderr(const skedd::CrontabImport& imported) {
@@ -56,12 +51,12 @@ TEST_CASE("skedctl import-crontab prints the TOML and the notes", "[crontab]") {
   const std::string file = dir.write("crontab", kCrontab);
   const skedd::CrontabSource source{file, skedd::CrontabFormat::kSystem, "", skedd::TimeZone()};
   const auto expected = skedd::import_crontab(skedd::read_crontab(kCrontab, source), source);
-  const Output o = skedctl(dir, "import-crontab '" + file + "'");
+  const Output o = skedctl_sh(dir, "import-crontab '" + file + "'");
   CHECK(o.exit_code == 0);
   CHECK(o.out == expected.toml);
   CHECK(o.err == expected_stderr(expected));
 
-  const Output from_stdin = skedctl(dir, "import-crontab - <'" + file + "'");
+  const Output from_stdin = skedctl_sh(dir, "import-crontab - <'" + file + "'");
   CHECK(from_stdin.exit_code == 0);
   CHECK(from_stdin.out.find("[job.cron---") != std::string::npos);
 }
@@ -69,7 +64,7 @@ TEST_CASE("skedctl import-crontab prints the TOML and the notes", "[crontab]") {
 TEST_CASE("skedctl import-crontab --user reads a user crontab", "[crontab]") {
   skedd::test::TempDir dir("skedd-import-cli");
   const std::string file = dir.write("alice", "MAILTO=\"\"\n@daily ~/bin/tidy\n");
-  const Output o = skedctl(dir, "import-crontab --user alice '" + file + "'");
+  const Output o = skedctl_sh(dir, "import-crontab --user alice '" + file + "'");
   CHECK(o.exit_code == 0);
   CHECK(o.out.find("(user crontab format of alice)") != std::string::npos);
   CHECK(o.out.find("command = \"~/bin/tidy\"\nuser = \"alice\"\n") != std::string::npos);
@@ -80,19 +75,19 @@ TEST_CASE("skedctl import-crontab exit codes: 1 for a line or file it cannot rea
           "[crontab]") {
   skedd::test::TempDir dir("skedd-import-cli");
   const std::string bad = dir.write("bad", "61 * * * * root x\n@hourly root date\n");
-  const Output partly = skedctl(dir, "import-crontab '" + bad + "'");
+  const Output partly = skedctl_sh(dir, "import-crontab '" + bad + "'");
   CHECK(partly.exit_code == 1);
   CHECK(partly.out.find("cron = \"@hourly\"") != std::string::npos);
   CHECK(partly.err.starts_with(bad + ":1: error: minute field: 61 is out of range 0-59"));
 
-  const Output missing = skedctl(dir, "import-crontab '" + (dir / "none") + "'");
+  const Output missing = skedctl_sh(dir, "import-crontab '" + (dir / "none") + "'");
   CHECK(missing.exit_code == 1);
   CHECK(missing.out.empty());
   CHECK(missing.err ==
         "skedctl import-crontab: cannot read " + (dir / "none") + ": No such file or directory\n");
 
-  CHECK(skedctl(dir, "import-crontab").exit_code == 2);
-  CHECK(skedctl(dir, "import-crontab --user '' '" + bad + "'").exit_code == 2);
+  CHECK(skedctl_sh(dir, "import-crontab").exit_code == 2);
+  CHECK(skedctl_sh(dir, "import-crontab --user '' '" + bad + "'").exit_code == 2);
 }
 
 }  // namespace

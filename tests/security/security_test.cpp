@@ -40,6 +40,7 @@ using skedd::test::CommandResult;
 using skedd::test::Daemon;
 using skedd::test::RawClient;
 using skedd::test::RunAs;
+using skedd::test::skedctl;
 using skedd::test::TempDir;
 using skedd::test::TestAccount;
 
@@ -52,11 +53,6 @@ std::string write_config(const TempDir& dir, const std::string& jobs,
   dir.write("jobs.d/test.toml", jobs);
   return dir.write("skedd.toml", "[daemon]\nstate_dir = \"" + dir / "state" + "\"\nsocket = \"" +
                                      dir / "skedd.sock" + "\"\ntimezone = \"UTC\"\n" + extra);
-}
-
-CommandResult skedctl(const TempDir& dir, std::vector<std::string> args,
-                      std::optional<RunAs> as = std::nullopt) {
-  return skedd::test::skedctl_in(dir.path(), std::move(args), as);
 }
 
 json skedctl_json(const TempDir& dir, std::vector<std::string> args,
@@ -352,6 +348,7 @@ TEST_CASE("finding 5: mailing a run's 4 GiB sparse output reads a bounded head a
                                               "\"]\nsendmail = \"" + dir / "sendmail.sh" + "\"\n");
   Daemon d(dir, config);
   d.wait_for("crontabs_read");
+  d.wait_for("listening");  // crontabs are read before the control socket is bound
   const json listed = skedctl_json(dir, {"list"});
   REQUIRE(listed["jobs"].size() == 1);
   REQUIRE(

@@ -20,6 +20,8 @@
 #include <catch2/catch.hpp>
 
 #include "support/temp_dir.h"
+
+#include "support/temp_dir.h"
 #include "support/test_account.h"
 
 // Shows a command's exit code and both streams when an assertion about it fails.
@@ -105,6 +107,12 @@ inline CommandResult skedctl_in(const std::string& dir, std::vector<std::string>
   const std::string binary = as ? reachable_binary(SKEDCTL_BINARY) : std::string(SKEDCTL_BINARY);
   args.insert(args.begin(), {binary, "--socket", dir + "/skedd.sock"});
   return run_command(args, as);
+}
+
+/// skedctl against the daemon of the test directory `dir` (its socket DIR/skedd.sock).
+inline CommandResult skedctl(const TempDir& dir, std::vector<std::string> args,
+                             std::optional<RunAs> as = std::nullopt) {
+  return skedctl_in(dir.path(), std::move(args), as);
 }
 
 }  // namespace skedd::test

@@ -3,15 +3,14 @@
 
 #include <catch2/catch.hpp>
 
+#include "schedule/schedule_helpers.h"
 #include "skedd/time/timestamp.h"
 
 namespace {
 
 using skedd::CatchUp;
 
-skedd::Instant at(const std::string& t) {
-  return skedd::parse_rfc3339(t).value();
-}
+using skedd::testing::at;
 
 skedd::JobSpec hourly(CatchUp mode, int max = 10) {
   skedd::JobSpec spec;

@@ -9,6 +9,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "cron/crontab_helpers.h"
 #include "schedule/schedule_helpers.h"
 #include "support/temp_dir.h"
 
@@ -23,9 +24,7 @@ using skedd::CrontabImport;
 using skedd::CrontabSource;
 using skedd::JobSpec;
 
-CrontabSource system_file(const std::string& path) {
-  return {path, CrontabFormat::kSystem, "", skedd::testing::zone("Europe/Berlin")};
-}
+using skedd::testing::system_file;
 
 CrontabImport import_text(const std::string& text, const CrontabSource& source) {
   return skedd::import_crontab(skedd::read_crontab(text, source), source);

@@ -7,6 +7,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "cron/crontab_helpers.h"
 #include "schedule/schedule_helpers.h"
 #include "skedd/cron/crontab.h"
 #include "skedd/time/timestamp.h"
@@ -21,12 +22,8 @@ using skedd::CrontabVariable;
 using skedd::read_crontab;
 using skedd::testing::zone;
 
-CrontabSource system_file(const std::string& path) {
-  return {path, CrontabFormat::kSystem, "", zone("Europe/Berlin")};
-}
-CrontabSource user_file(const std::string& user) {
-  return {"/var/spool/cron/crontabs/" + user, CrontabFormat::kUser, user, zone("Europe/Berlin")};
-}
+using skedd::testing::system_file;
+using skedd::testing::user_file;
 
 std::vector<std::string> messages(const std::vector<skedd::CrontabMessage>& list) {
   std::vector<std::string> out;
