@@ -189,6 +189,12 @@ void read_daemon(const toml::table& t, const std::string& file, DaemonConfig& d,
   r.choice<OnShutdown>("on_shutdown", {{"leave", OnShutdown::kLeave}, {"stop", OnShutdown::kStop}},
                        d.on_shutdown);
   r.boolean("cgroups", d.use_cgroups);
+  r.boolean("run_host", d.run_host);
+  Duration idle_exit = d.run_host_idle_exit;
+  r.duration("run_host_idle_exit", idle_exit);
+  d.run_host_idle_exit = std::max(std::chrono::seconds(1),
+                                  std::chrono::duration_cast<std::chrono::seconds>(idle_exit));
+  r.duration("run_host_deadline", d.run_host_deadline);
   r.integer("user_max_priority", -1000, 1000, d.user_max_priority);
   r.duration("client_idle_timeout", d.client_idle_timeout);
   if (d.client_idle_timeout <= Duration::zero()) {

@@ -249,6 +249,8 @@ constexpr KeyHandler kHandlers[] = {
      return want_enum(n, on_interrupt_from_string, "resume, restart, fail", p.spec.options.edit().on_interrupt); }, true},
   {"max_interrupts", [](Pending& p, const toml::node& n) {
      return want_int(n, 0, 1000, p.spec.options.edit().max_interrupts); }, true},
+  {"on_unknown_exit", [](Pending& p, const toml::node& n) {
+     return want_enum(n, on_unknown_exit_from_string, "fail, rerun", p.spec.options.edit().on_unknown_exit); }, true},
   {"dst_skipped", [](Pending& p, const toml::node& n) -> Problem {
      DstSkipped v{};
      if (auto problem = want_enum(n, dst_skipped_from_string, "run, skip", v)) return problem;

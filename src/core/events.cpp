@@ -66,6 +66,8 @@ std::string_view event_name(EventKind kind) {
       return "run_cancelled";
     case EventKind::kRunInterrupted:
       return "run_interrupted";
+    case EventKind::kRunExitUnknown:
+      return "run_exit_unknown";
     case EventKind::kRunResumed:
       return "run_resumed";
     case EventKind::kResumeRefused:

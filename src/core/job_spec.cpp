@@ -34,6 +34,8 @@ constexpr std::pair<CatchUp, const char*> kCatchUp[] = {
 constexpr std::pair<OnInterrupt, const char*> kOnInterrupt[] = {{OnInterrupt::kResume, "resume"},
                                                                 {OnInterrupt::kRestart, "restart"},
                                                                 {OnInterrupt::kFail, "fail"}};
+constexpr std::pair<OnUnknownExit, const char*> kOnUnknownExit[] = {
+    {OnUnknownExit::kFail, "fail"}, {OnUnknownExit::kRerun, "rerun"}};
 constexpr std::pair<DstSkipped, const char*> kDstSkipped[] = {{DstSkipped::kRun, "run"},
                                                               {DstSkipped::kSkip, "skip"}};
 constexpr std::pair<DstRepeated, const char*> kDstRepeated[] = {{DstRepeated::kOnce, "once"},
@@ -54,6 +56,9 @@ const char* to_string(CatchUp c) {
 const char* to_string(OnInterrupt o) {
   return name_of(kOnInterrupt, o);
 }
+const char* to_string(OnUnknownExit o) {
+  return name_of(kOnUnknownExit, o);
+}
 const char* to_string(DstSkipped d) {
   return name_of(kDstSkipped, d);
 }
@@ -68,6 +73,9 @@ std::optional<CatchUp> catch_up_from_string(std::string_view s) {
 }
 std::optional<OnInterrupt> on_interrupt_from_string(std::string_view s) {
   return lookup(kOnInterrupt, s);
+}
+std::optional<OnUnknownExit> on_unknown_exit_from_string(std::string_view s) {
+  return lookup(kOnUnknownExit, s);
 }
 std::optional<DstSkipped> dst_skipped_from_string(std::string_view s) {
   return lookup(kDstSkipped, s);

@@ -1,6 +1,7 @@
 #include "daemon/daemon.h"
 
 #include <csignal>
+#include <filesystem>
 #include <variant>
 
 #include <boost/asio/signal_set.hpp>
@@ -9,6 +10,7 @@
 #include "config/crontab_sources.h"
 #include "control/control.h"
 #include "control/control_server.h"
+#include "daemon/host_spawner.h"
 #include "runtime/after_commit.h"
 #include "runtime/engine.h"
 #include "runtime/system_timers.h"
@@ -45,6 +47,26 @@ bool reply_waits_for_commit(const control::Request& request) {
          std::holds_alternative<control::PauseRequest>(request);
 }
 
+// skedd-runhost: the binary next to this one (installed and built side by side).
+std::string run_host_binary() {
+  std::error_code ec;
+  const std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  return (ec ? std::filesystem::path("/usr/sbin") : self.parent_path()) / "skedd-runhost";
+}
+
+std::unique_ptr<HostSpawner> make_host(asio::io_context& io, rlimit nofile, const Config& c) {
+  if (!c.daemon.run_host) return nullptr;
+  return std::make_unique<HostSpawner>(
+      io, nofile,
+      HostSettings{c.daemon.state_dir + "/runhost", run_host_binary(),
+                   c.daemon.run_host_idle_exit});
+}
+
+std::unique_ptr<PosixSpawner> make_posix(asio::io_context& io, rlimit nofile, const Config& c) {
+  if (c.daemon.run_host) return nullptr;
+  return std::make_unique<PosixSpawner>(io, nofile);
+}
+
 }  // namespace
 
 Result<Config> read_config(const DaemonSettings& settings) {
@@ -60,14 +82,18 @@ Result<Config> read_config(const DaemonSettings& settings) {
 struct Daemon::Loop {
   Loop(Daemon& d, Config config)
       : timers(io),
-        spawner(io, d.run_nofile_),
+        host(make_host(io, d.run_nofile_, config)),
+        posix(make_posix(io, d.run_nofile_, config)),
+        stop_runs(config.daemon.on_shutdown == OnShutdown::kStop),
+        host_deadline(config.daemon.run_host_deadline),
         socket(config.daemon.socket),
         limits{static_cast<std::size_t>(config.daemon.max_connections),
                static_cast<std::size_t>(config.daemon.max_connections_per_user),
                config.daemon.client_idle_timeout},
         cron_sources(config.cron.sources),
         cron_seen(crontab_fingerprint(cron_sources)),
-        engine(io, std::move(config), clock, timers, spawner, d.store_, random, &d.handlers_,
+        engine(io, std::move(config), clock, timers,
+               host ? static_cast<ProcessSpawner&>(*host) : *posix, d.store_, random, &d.handlers_,
                Events(&d.log_sink_)),
         control(
             engine, d.store_, [&d] { return d.reload(); }, d.run_nofile_.rlim_cur),
@@ -86,7 +112,12 @@ struct Daemon::Loop {
   asio::io_context io;
   SystemClock clock;
   SystemTimers timers;
-  PosixSpawner spawner;
+  // Runs are spawned through the run host (run_host = true), else here.
+  std::unique_ptr<HostSpawner> host;
+  std::unique_ptr<PosixSpawner> posix;
+  bool stop_runs;
+  Duration host_deadline;
+  asio::steady_timer host_renewal{io};
   SeededRandom random;
   std::string socket;
   ControlLimits limits;
@@ -120,6 +151,15 @@ Status Daemon::run(Config config) {
       recorded ? std::move(recorded.value()) : std::vector<Engine::ApiJob>{};
   loop_ = std::make_unique<Loop>(*this, std::move(config));
   Loop& loop = *loop_;
+  if (loop.host) {
+    if (Status connected = loop.host->connect(); !connected) {
+      log_event(spdlog::level::warn, "run_host_unavailable",
+                {{"error", connected.error().message},
+                 {"effect",
+                  "runs are spawned by skedd itself: an exit while skedd is down "
+                  "will be unknown"}});
+    }
+  }
   if (auto listening = loop.server.listen(loop.socket); !listening) {
     loop_.reset();
     return Error::io("control socket: " + listening.error().message);
@@ -130,6 +170,10 @@ Status Daemon::run(Config config) {
   watch_children();
   watch_crontabs();
   loop.engine.start(std::move(api_jobs));
+  if (loop.host) {
+    loop.host->release_unclaimed();  // ends recorded before a restart, not yet acknowledged
+    renew_host_deadline();
+  }
   loop.io.run();
   loop_.reset();
   return Ok{};
@@ -159,7 +203,15 @@ void Daemon::watch_stop() {
     loop.reload_signal.cancel();
     loop.cron_watch.cancel();
     loop.server.close();
-    loop.engine.shutdown([&loop] { loop.io.stop(); });
+    loop.host_renewal.cancel();
+    loop.engine.shutdown([&loop] {
+      if (loop.host) {
+        // Runs stopped: the host goes too. Runs left: the host keeps them (no deadline).
+        if (loop.stop_runs) loop.host->stop_host();
+        loop.host->set_deadline(std::nullopt);
+      }
+      loop.io.stop();
+    });
     // A second stop signal does not wait for runs to end: skedd exits, leaving them running.
     loop.stop_signals.async_wait([&loop](const boost::system::error_code& e2, int) {
       if (e2) return;
@@ -167,6 +219,17 @@ void Daemon::watch_stop() {
                 {{"effect", "runs still going are left running"}});
       loop.io.stop();
     });
+  });
+}
+
+void Daemon::renew_host_deadline() {
+  Loop& loop = *loop_;
+  if (!loop.host || loop.host_deadline <= Duration::zero()) return;
+  loop.host->set_deadline(
+      std::chrono::duration_cast<std::chrono::milliseconds>(loop.host_deadline));
+  loop.host_renewal.expires_after(loop.host_deadline / 3);
+  loop.host_renewal.async_wait([this](const boost::system::error_code& e) {
+    if (!e) renew_host_deadline();
   });
 }
 

@@ -51,6 +51,8 @@ class Daemon {
   void watch_reload();
   void watch_children();
   void watch_crontabs();
+  /// With [daemon] run_host_deadline: tells the host again, every third of it.
+  void renew_host_deadline();
 
   DaemonSettings settings_;
   const HandlerRegistry& handlers_;

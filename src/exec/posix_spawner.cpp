@@ -86,29 +86,31 @@ bool try_next(int error) {
 // Runs in the child between vfork and exec: system calls only, no allocation, no locks.
 [[noreturn]] void child(const SpawnRequest& r, char* const* argv, char* const* envp,
                         char* const* candidates, const rlimit& default_nofile, int pipe_fd) {
-  // The report pipe must not sit where 0-3 are about to go.
-  if (pipe_fd <= 3) {
-    const int moved = ::fcntl(pipe_fd, F_DUPFD_CLOEXEC, 4);
+  // The report pipe must not sit where 0-4 are about to go.
+  if (pipe_fd <= 4) {
+    const int moved = ::fcntl(pipe_fd, F_DUPFD_CLOEXEC, 5);
     if (moved < 0) ::_exit(127);
     pipe_fd = moved;
   }
   if (::setpgid(0, 0) != 0) fail(pipe_fd, kSetpgid);
   if (r.cgroup_procs_fd >= 0 && ::write(r.cgroup_procs_fd, "0", 1) != 1) fail(pipe_fd, kCgroup);
 
-  // Descriptors 0-3 may collide with the sources; park the sources above 3 first.
-  int in = r.stdin_fd, out = r.output_fd, ctl = r.control_fd;
+  // Descriptors 0-4 may collide with the sources; park the sources above 4 first.
+  int in = r.stdin_fd, out = r.output_fd, ctl = r.control_fd, input = r.input_fd;
   auto park = [pipe_fd](int& fd) {
-    if (fd >= 0 && fd <= 3) {
-      fd = ::fcntl(fd, F_DUPFD_CLOEXEC, 4);
+    if (fd >= 0 && fd <= 4) {
+      fd = ::fcntl(fd, F_DUPFD_CLOEXEC, 5);
       if (fd < 0) fail(pipe_fd, kDup);
     }
   };
   park(in);
   park(out);
   park(ctl);
+  park(input);
   if (in >= 0 && !move_fd(in, 0)) fail(pipe_fd, kDup);
   if (out >= 0 && (!move_fd(out, 1) || !move_fd(out, 2))) fail(pipe_fd, kDup);
   if (ctl >= 0 && !move_fd(ctl, 3)) fail(pipe_fd, kDup);
+  if (input >= 0 && !move_fd(input, 4)) fail(pipe_fd, kDup);
 
   // The daemon's own umask (077) keeps its state private; a job gets cron's unless it says.
   ::umask(r.umask.value_or(022));
@@ -141,9 +143,13 @@ bool try_next(int error) {
   sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
 
-  // Everything above 3 but the report pipe (close-on-exec) goes: the daemon's descriptors are
-  // close-on-exec already, this also covers ones a library opened without the flag.
-  if (pipe_fd > 4) ::close_range(4, static_cast<unsigned>(pipe_fd) - 1, 0);
+  // Everything above 3 (4 with an input) but the report pipe (close-on-exec) goes: the
+  // daemon's descriptors are close-on-exec already, this also covers ones a library opened
+  // without the flag.
+  const int first_closed = input >= 0 ? 5 : 4;
+  if (pipe_fd > first_closed) {
+    ::close_range(static_cast<unsigned>(first_closed), static_cast<unsigned>(pipe_fd) - 1, 0);
+  }
   ::close_range(static_cast<unsigned>(pipe_fd) + 1, ~0U, 0);
 
   // The PATH search happens here, as the job's user: root never looks into a directory the

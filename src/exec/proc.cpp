@@ -80,4 +80,11 @@ std::optional<pid_t> find_run_process(std::uint64_t run_id, const std::string& c
   return found;
 }
 
+std::string current_boot_id() {
+  std::ifstream in("/proc/sys/kernel/random/boot_id");
+  std::string id;
+  std::getline(in, id);
+  return id;
+}
+
 }  // namespace skedd

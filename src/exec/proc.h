@@ -13,6 +13,8 @@ namespace skedd {
 /// nullopt when it does not exist or has ended (a zombie). With the pid it identifies one process:
 /// a pid is reused, a (pid, start time) pair is not within one boot.
 std::optional<std::uint64_t> process_start_time(pid_t pid);
+/// This boot's id (/proc/sys/kernel/random/boot_id), or "" when unreadable.
+std::string current_boot_id();
 
 /// Whether process `pid` has a descriptor open on the file at `path` (same device and inode,
 /// as /proc/PID/fd shows them).

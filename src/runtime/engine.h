@@ -196,6 +196,11 @@ class Engine {
   /// A further attempt of an interrupted run's fire, per its job's on_interrupt; `earlier`:
   /// the fire's interrupted runs before this one.
   void resume(JobId id, const RunRecord& interrupted, int earlier);
+  /// A run whose process ended while skedd was down, its exit not kept: recorded failed with
+  /// an unknown status, then run again if its job says on_unknown_exit = "rerun".
+  void ended_unseen(JobId id, RunRecord& record, Instant now);
+  /// A further attempt of a fire whose run ended with an unknown status, per on_unknown_exit.
+  void rerun_unknown(const RunOutcome& run);
   /// Runs or records the fires `id` missed after `since` and up to `until`, per its catch_up.
   void catch_up(JobId id, Instant since, Instant until);
   /// Logs the job with its next fire, and records that next fire (or adds it to `batch`).

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <thread>
 
+#include "exec/proc.h"
 #include "runtime/engine.h"
 #include "runtime/log_fields.h"
 #include "skedd/core/catch_up.h"
@@ -16,14 +17,6 @@ namespace skedd {
 namespace {
 
 using nlohmann::json;
-
-// This boot's id; empty when unreadable (then @reboot jobs run at every start).
-std::string boot_id() {
-  std::ifstream in("/proc/sys/kernel/random/boot_id");
-  std::string id;
-  std::getline(in, id);
-  return id;
-}
 
 }  // namespace
 
@@ -64,7 +57,8 @@ void Engine::start(std::vector<ApiJob> api_jobs) {
   if (auto seen = store_.meta("last_seen"); seen && seen.value()) {
     if (auto t = parse_rfc3339(*seen.value())) last_seen = t.value();
   }
-  const std::string boot = boot_id();
+  // Empty when unreadable: then @reboot jobs run at every start.
+  const std::string boot = current_boot_id();
   const auto stored_boot = store_.meta("boot_id");
   const bool same_boot = !boot.empty() && stored_boot && stored_boot.value() == boot;
   // Runs are adopted unless the store says another boot: a skedd killed before its first
@@ -197,7 +191,11 @@ void Engine::recover_runs(Instant now, std::vector<RunRecord> spawning) {
     // (a start time counts from boot: after a reboot another process may have the same pair).
     const bool alive = same_boot_ && record.pid && record.pid_start &&
                        spawner_.start_time(*record.pid) == record.pid_start;
-    if (alive && job) {
+    // Or it ended while skedd was down, and the run host kept how: it is adopted all the same,
+    // and ends at once with that status (and what it wrote to its channel meanwhile).
+    const bool kept = same_boot_ && record.pid && record.pid_start &&
+                      spawner_.kept_exit(*record.pid, *record.pid_start).has_value();
+    if ((alive || kept) && job) {
       const Job& j = jobs_[job->value];
       if (supervisor_.adopt(record, *job, j.spec)) {
         dispatcher_.adopt(*job, record.run, j.spec->options->pool, policy_of(*j.spec).share);
@@ -208,16 +206,23 @@ void Engine::recover_runs(Instant now, std::vector<RunRecord> spawning) {
         continue;
       }
     }
+    const bool handler = job && is_handler_job(*jobs_[job->value].spec);
+    // Its process ended in this boot, unseen and not kept by a run host: it was not
+    // interrupted, it ended, and how is unknown (on_unknown_exit, not on_interrupt).
+    if (!alive && !kept && job && !handler && same_boot_ && record.pid) {
+      ended_unseen(*job, record, now);
+      continue;
+    }
     // Its process is gone (or its job is): the run was interrupted (what it wrote to its
     // control channel meanwhile went with the channel's last open end). Its record and the
     // next attempt's pending fire are one write.
     StoreGroup group(store_);
-    const bool handler = job && is_handler_job(*jobs_[job->value].spec);
     record.ended = now;
     record.state = RunState::kInterrupted;
-    record.message = alive     ? "its job is no longer defined; the process was left running"
-                     : handler ? "the program running its handler stopped or was killed"
-                               : "its process ended while skedd was not running";
+    record.message = alive         ? "its job is no longer defined; the process was left running"
+                     : handler     ? "the program running its handler stopped or was killed"
+                     : !same_boot_ ? "the machine restarted while it ran"
+                                   : "its process ended while skedd was not running";
     store_.put_run(record);
     events_.emit(Severity::kWarn, EventKind::kRunInterrupted,
                  {{"job", record.job}, {"run", record.run.value}, {"message", record.message}});
@@ -227,6 +232,28 @@ void Engine::recover_runs(Instant now, std::vector<RunRecord> spawning) {
     interrupted.by_fire[{record.job, record.scheduled}].push_back(record.run);
     if (!alive && job) resume(*job, record, earlier);
   }
+}
+
+void Engine::ended_unseen(JobId id, RunRecord& record, Instant now) {
+  const JobSpec& spec = *jobs_[id.value].spec;
+  StoreGroup group(store_);
+  record.ended = now;
+  record.state = RunState::kFailed;
+  record.message =
+      "exit status unknown: its process ended while skedd was not running, and no run host kept "
+      "its exit";
+  if (spec.options->on_unknown_exit == OnUnknownExit::kRerun) {
+    record.message += "; run again (on_unknown_exit = \"rerun\")";
+  }
+  store_.put_run(record);
+  events_.emit(Severity::kWarn, EventKind::kRunExitUnknown,
+               {{"job", record.job},
+                {"run", record.run.value},
+                {"message", record.message},
+                {"on_unknown_exit", to_string(spec.options->on_unknown_exit)}});
+  Fire fire{id, record.scheduled, record.started - record.lateness, record.attempt};
+  rerun_unknown(RunOutcome{record.run, id, jobs_[id.value].spec, fire, RunState::kFailed,
+                           record.checkpoint, false});
 }
 
 void Engine::recover_pending(const std::vector<PendingFire>& pending, Instant now) {

@@ -132,8 +132,35 @@ void Engine::reap_orphans() {
   check_shutdown_done();
 }
 
+void Engine::rerun_unknown(const RunOutcome& run) {
+  if (shutting_down_ || run.retryable || run.state != RunState::kFailed) return;
+  const JobSpec& spec = *run.spec;
+  if (spec.options->on_unknown_exit != OnUnknownExit::kRerun) return;
+  if (jobs_[run.job.value].removed) return;
+  // A rerun is counted as an interrupt: max_interrupts bounds a run that keeps vanishing.
+  const int reruns = run.fire.resumes + 1;
+  if (reruns > spec.options->max_interrupts) {
+    events_.emit(Severity::kWarn, EventKind::kResumeRefused,
+                 {{"job", spec.name},
+                  {"scheduled", utc(run.fire.scheduled)},
+                  {"interrupts", reruns},
+                  {"max_interrupts", spec.options->max_interrupts}});
+    return;
+  }
+  Fire next{run.job, run.fire.scheduled, clock_.wall_now(), run.fire.attempt + 1};
+  next.resumes = reruns;  // reruns do not use up `retries`
+  if (!run.checkpoint.empty()) checkpoints_[{run.job.value, next.scheduled}] = run.checkpoint;
+  events_.emit(Severity::kInfo, EventKind::kRunResumed,
+               {{"job", spec.name},
+                {"scheduled", utc(next.scheduled)},
+                {"attempt", next.attempt},
+                {"mode", "rerun"}});
+  handle_fire(next);
+}
+
 void Engine::maybe_retry(const RunOutcome& run) {
   if (shutting_down_) return;
+  if (!run.retryable) return rerun_unknown(run);
   if (run.state != RunState::kFailed && run.state != RunState::kTimedOut) return;
   if (!run.retryable) return;
   // A removed job's identity has ended: a retry would be a fire of the next job of its name.

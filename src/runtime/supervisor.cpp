@@ -122,6 +122,11 @@ std::optional<uid_t> Supervisor::owner_of(const JobSpec& spec) const {
   return user ? std::optional<uid_t>(user->uid) : std::nullopt;
 }
 
+bool Supervisor::has_run(RunId id) const {
+  const auto it = runs_.find(id);
+  return it != runs_.end() && run_by_pid_.contains(it->second->pid);
+}
+
 std::string Supervisor::log_path(const std::string& job, RunId id) const {
   return run_log_path(options_.state_dir, job, id);
 }
@@ -241,10 +246,12 @@ void Supervisor::on_exit(RunId id, const ProcessExit& exit) {
   if (it == runs_.end()) return;
   Run& run = *it->second;
   run_by_pid_.erase(run.pid);
-  ended(run, exit.exit_code, exit.signal);
+  ended(run, exit);
 }
 
-void Supervisor::ended(Run& run, std::optional<int> exit_code, std::optional<int> signal) {
+void Supervisor::ended(Run& run, const ProcessExit& exit) {
+  std::optional<int> exit_code = exit.exit_code;
+  const std::optional<int> signal = exit.signal;
   read_control(run);
   handle_lines(run, true);
   // An adopted run's status is unknown to skedd: its own `exit <code>` line stands in.
@@ -264,10 +271,13 @@ void Supervisor::ended(Run& run, std::optional<int> exit_code, std::optional<int
     message = "killed by " + signal_name(*signal);
   } else if (!exit_code) {
     state = RunState::kFailed;
-    message = run.adopted ? "exit status unknown: adopted after a restart of skedd, and the run "
-                            "wrote no `exit <code>` line"
+    message = run.adopted ? "exit status unknown: adopted after a restart of skedd with no run "
+                            "host keeping it, and the run wrote no `exit <code>` line"
                           : "exit status unknown: another waiter of the process took it, and "
                             "the run wrote no `exit <code>` line";
+    if (run.spec->options->on_unknown_exit == OnUnknownExit::kRerun) {
+      message += "; run again (on_unknown_exit = \"rerun\")";
+    }
   } else {
     state = *exit_code == 0 ? RunState::kSucceeded : RunState::kFailed;
   }
@@ -284,7 +294,7 @@ void Supervisor::ended(Run& run, std::optional<int> exit_code, std::optional<int
     events_.emit(Severity::kInfo, EventKind::kLeftoversSignalled,
                  {{"job", run.spec->name}, {"run", run.id.value}, {"pgid", run.pid}});
   }
-  finish(run, state, exit_code, signal, message);
+  finish(run, state, exit_code, signal, message, exit.ended);
 }
 
 bool Supervisor::adopt(const RunRecord& record, JobId job, std::shared_ptr<const JobSpec> spec) {
@@ -334,8 +344,9 @@ std::string Supervisor::control_path(RunId id) const {
 }
 
 void Supervisor::finish(Run& run, RunState state, std::optional<int> exit_code,
-                        std::optional<int> signal, const std::string& message) {
-  const Instant ended = clock_.wall_now();
+                        std::optional<int> signal, const std::string& message,
+                        std::optional<Instant> at) {
+  const Instant ended = at.value_or(clock_.wall_now());
   json fields = {{"job", run.spec->name},
                  {"run", run.id.value},
                  {"state", to_string(state)},
@@ -365,6 +376,15 @@ void Supervisor::finish(Run& run, RunState state, std::optional<int> exit_code,
     const bool status_unknown = !exit_code && !signal;
     on_finished_(
         RunOutcome{run.id, run.job, run.spec, run.fire, state, run.checkpoint, !status_unknown});
+  }
+  // A run host keeps the exit until this end is durable (then a restart finds it recorded).
+  if (run.pid > 0 && run.pid_start) {
+    after_commit(
+        store_, io_, alive_,
+        [this, pid = run.pid, start = *run.pid_start](const Status& committed) {
+          if (committed) spawner_.release(pid, start);
+        },
+        Store::Pace::kBatched);
   }
   if (run.control) {
     boost::system::error_code ignored;

@@ -91,8 +91,9 @@ class Supervisor {
   std::string log_path(const std::string& job, RunId id) const;
   /// Runs whose main process runs.
   std::size_t running() const { return run_by_pid_.size(); }
-  /// Whether `id` is a run this supervisor started or adopted and has not finished.
-  bool has_run(RunId id) const { return runs_.contains(id); }
+  /// Whether `id` is a run this supervisor started or adopted and has not finished (a run
+  /// whose main process has exited is finished, even while leftovers of its group are swept).
+  bool has_run(RunId id) const;
   /// True when no run and no leftover group is being watched.
   bool idle() const { return runs_.empty(); }
   void set_kill_grace(Duration grace) { options_.kill_grace = grace; }
@@ -129,9 +130,10 @@ class Supervisor {
   /// kSweepInterval while any remain.
   void sweep();
   void arm_sweep();
-  void ended(Run& run, std::optional<int> exit_code, std::optional<int> signal);
+  /// `at`: when it ended, where that was before now (an exit kept while skedd was down).
+  void ended(Run& run, const ProcessExit& exit);
   void finish(Run& run, RunState state, std::optional<int> exit_code, std::optional<int> signal,
-              const std::string& message);
+              const std::string& message, std::optional<Instant> at = std::nullopt);
   void release_cgroup(const Run& run);
   /// Runs `work` on the file thread, then `then(result)` on the loop's thread (unless the
   /// supervisor is gone by then).

@@ -33,6 +33,7 @@
 #include <nlohmann/json.hpp>
 #include "support/command.h"
 #include "support/daemon.h"
+#include "support/daemon_jobs.h"
 #include "support/temp_dir.h"
 
 #include "skedd/store/sqlite_store.h"
@@ -42,28 +43,20 @@ namespace {
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
+using skedd::test::at_line;
 using skedd::test::Daemon;
+using skedd::test::job;
 using skedd::test::Json;
+using skedd::test::Match;
+using skedd::test::of_job;
+using skedd::test::of_run;
+using skedd::test::run_id;
 using skedd::test::slurp;
 using skedd::test::wait_until;
+using skedd::test::write_config;
 using std::chrono::milliseconds;
 
 using skedd::test::TempDir;
-
-using Match = std::function<bool(const Json&)>;
-
-Match of_job(const std::string& job) {
-  return [job](const Json& e) { return e.value("job", "") == job; };
-}
-
-Match of_run(const Json& run_started) {
-  const Json run = run_started.at("run");
-  return [run](const Json& e) { return e.contains("run") && e["run"] == run; };
-}
-
-std::string run_id(const Json& event) {
-  return std::to_string(event.at("run").get<std::uint64_t>());
-}
 
 skedd::Instant instant(const std::string& rfc3339) {
   auto parsed = skedd::parse_rfc3339(rfc3339);
@@ -71,46 +64,17 @@ skedd::Instant instant(const std::string& rfc3339) {
   return parsed.value();
 }
 
-// A [job.NAME] table running `script` through /bin/sh -c, with DIR = the test's directory in
-// its environment. `schedule` and `extra` are whole TOML lines.
-std::string job(const TempDir& dir, const std::string& name, const std::string& schedule,
-                const std::string& script, const std::string& extra = "") {
-  return "[job." + name + "]\n" + schedule + "\ncommand = '''\n" + script +
-         "'''\nenv = { DIR = \"" + dir.path() + "\" }\n" + extra + "\n";
-}
-
-// `at = "..."`: the first whole second at least `lead` from now, plus `fraction`.
-std::string at_line(milliseconds lead = 1000ms, milliseconds fraction = 500ms,
-                    std::string* text = nullptr) {
-  const auto at =
-      std::chrono::ceil<std::chrono::seconds>(std::chrono::system_clock::now() + lead) + fraction;
-  const std::string formatted = skedd::test::rfc3339_utc_ms(at);
-  if (text != nullptr) *text = formatted;
-  return "at = \"" + formatted + "\"";
-}
-
-// Writes DIR/skedd.toml ([daemon] in UTC plus `daemon_lines`) and DIR/jobs.d/test.toml (`jobs`),
-// both mode 0644; returns the main file's path.
-std::string write_config(const TempDir& dir, const std::string& daemon_lines,
-                         const std::string& jobs) {
-  dir.write("jobs.d/test.toml", jobs);
-  return dir.write("skedd.toml", "[daemon]\nstate_dir = \"" + dir / "state" + "\"\nsocket = \"" +
-                                     dir / "skedd.sock" + "\"\ntimezone = \"UTC\"\n" +
-                                     daemon_lines);
-}
-
 bool exists(const std::string& path) {
   return fs::exists(path);
 }
 
 // Shows the daemon's whole log when an assertion fails.
-#define SHOW_LOG(d) INFO("--- skedd log ---\n" << (d).log_text())
 
 TEST_CASE("a job runs on time with its output in its log and SKEDD_* in its environment",
           "[daemon]") {
   TempDir dir;
   const std::string config = write_config(dir, "", job(dir, "hello", R"(cron = "* * * * * *")", R"(
-echo "job=$SKEDD_JOB run=$SKEDD_RUN_ID at=$SKEDD_SCHEDULED_AT attempt=$SKEDD_ATTEMPT fd=$SKEDD_CONTROL_FD"
+echo "job=$SKEDD_JOB run=$SKEDD_RUN_ID at=$SKEDD_SCHEDULED_AT attempt=$SKEDD_ATTEMPT fd=$SKEDD_CONTROL_FD input=$SKEDD_INPUT_FD"
 echo "to stderr" >&2
 sh -c 'ls "/proc/$PPID/fd" > "$1"' sh "$DIR/fds.$SKEDD_RUN_ID"
 )"));
@@ -129,11 +93,12 @@ sh -c 'ls "/proc/$PPID/fd" > "$1"' sh "$DIR/fds.$SKEDD_RUN_ID"
   REQUIRE(finished.contains("log"));
   CHECK(finished["log"] == started["log"]);
   const std::string scheduled = started["scheduled"];
-  CHECK(slurp(finished["log"]) ==
-        "job=hello run=" + run_id(started) + " at=" + scheduled + " attempt=1 fd=3\nto stderr\n");
-  // The job's shell holds stdin, its log (stdout and stderr), the control channel and nothing
-  // else. (Listed by a child: dash keeps a saved copy of a descriptor it redirects itself.)
-  CHECK(slurp(dir / ("fds." + run_id(started))) == "0\n1\n2\n3\n");
+  CHECK(slurp(finished["log"]) == "job=hello run=" + run_id(started) + " at=" + scheduled +
+                                      " attempt=1 fd=3 input=4\nto stderr\n");
+  // The job's shell holds stdin, its log (stdout and stderr), the control channel, its input
+  // (from the run host) and nothing else. (Listed by a child: dash keeps a saved copy of a
+  // descriptor it redirects itself.)
+  CHECK(slurp(dir / ("fds." + run_id(started))) == "0\n1\n2\n3\n4\n");
   // A six-field cron fires on whole seconds.
   CHECK(std::chrono::floor<std::chrono::seconds>(instant(scheduled)) == instant(scheduled));
 }
@@ -777,8 +742,7 @@ echo exit 0 >&3
   CHECK(runs.value()[0].checkpoint == "2");
 }
 
-TEST_CASE("kill -9 of skedd and its run: the next skedd resumes the fire from its checkpoint",
-          "[daemon]") {
+TEST_CASE("a run a reboot ended: the next skedd resumes the fire from its checkpoint", "[daemon]") {
   TempDir dir;
   const std::string config = write_config(dir, "", job(dir, "resumable", at_line(), R"(
 echo "attempt $SKEDD_ATTEMPT checkpoint ${SKEDD_CHECKPOINT:-none}" >> "$DIR/attempts"
@@ -790,6 +754,9 @@ if [ -z "$SKEDD_CHECKPOINT" ]; then sleep 300; fi
   const pid_t pgid = started["pid"].get<pid_t>();
   ::kill(-pgid, SIGKILL);
   REQUIRE(wait_until([&] { return first.group_gone(pgid); }, 3000ms));
+  // A run killed while skedd is down is recorded killed (the run host saw it); one that a
+  // reboot ended was interrupted, and is resumed.
+  skedd::test::pretend_reboot(dir);
 
   Daemon second(dir, config);
   const Json interrupted = second.wait_for("run_interrupted", of_run(started));
@@ -817,6 +784,7 @@ sleep 300
     const pid_t pgid = started["pid"].get<pid_t>();
     ::kill(-pgid, SIGKILL);
     REQUIRE(wait_until([&] { return d.group_gone(pgid); }, 3000ms));
+    skedd::test::pretend_reboot(dir);
     return started;
   };
   Daemon first(dir, config);
@@ -1061,9 +1029,14 @@ TEST_CASE("kill loop: 20 kill -9 and restarts under load, and every fire is in t
     d.signal(SIGKILL);
     REQUIRE(d.wait_exit(5000ms).has_value());
     for (const Json& e : d.events()) ++seen[e.value("event", "")];
-    // Every other cycle the runs die with skedd (resumed or restarted next), else they are
-    // left running (adopted next).
+    // Every other cycle the runs die with skedd, else they are left running (adopted next).
+    // Runs killed are recorded killed (the run host saw their ends), except every fourth
+    // cycle, which is a reboot: then they were interrupted (resumed or restarted next).
     if (cycle % 2 == 0) d.leave_runs();
+    if (cycle % 4 == 1) {
+      d.kill_everything();
+      skedd::test::pretend_reboot(dir);
+    }
     std::this_thread::sleep_for(milliseconds(down_ms(random)));
   }
   {

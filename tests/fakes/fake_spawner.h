@@ -69,11 +69,17 @@ class FakeSpawner final : public ProcessSpawner {
     if (p->exited) {
       p->leftovers = false;  // the rest of the group dies
     } else {
-      end(pgid, ProcessExit{std::nullopt, sig});
+      end(pgid, ProcessExit{std::nullopt, sig, std::nullopt});
     }
     return true;
   }
   Status watch_exit(pid_t pid, bool adopted, OnExit on_exit) override {
+    if (const auto k = kept_.find(pid); k != kept_.end()) {
+      // Kept by a run host: its status is known, adopted or not.
+      watched_[pid] = Watched{false, std::move(on_exit)};
+      deliver(pid, k->second.second);
+      return Ok{};
+    }
     Process* p = find(pid);
     if (p == nullptr || (p->exited && adopted)) return Error::io("cannot watch its process: gone");
     if (refuse_watch_) {
@@ -100,13 +106,22 @@ class FakeSpawner final : public ProcessSpawner {
     return std::nullopt;
   }
   void reap_orphans() override { ++orphan_reaps_; }
+  std::optional<ProcessExit> kept_exit(pid_t pid, std::uint64_t start) override {
+    const auto it = kept_.find(pid);
+    if (it == kept_.end() || it->second.first != start) return std::nullopt;
+    return it->second.second;
+  }
+  void release(pid_t pid, std::uint64_t start) override {
+    released_.emplace_back(pid, start);
+    kept_.erase(pid);
+  }
 
   // The test's side.
 
   /// The main process exits with `code` (told once the loop runs).
-  void exit(pid_t pid, int code) { end(pid, ProcessExit{code, std::nullopt}); }
+  void exit(pid_t pid, int code) { end(pid, ProcessExit{code, std::nullopt, std::nullopt}); }
   /// The main process is killed by `sig` whatever it ignores.
-  void kill(pid_t pid, int sig) { end(pid, ProcessExit{std::nullopt, sig}); }
+  void kill(pid_t pid, int sig) { end(pid, ProcessExit{std::nullopt, sig, std::nullopt}); }
   /// A process an earlier daemon started (alive, not our child), for adoption.
   Process& add_process(std::uint64_t start, std::vector<std::string> env = {}) {
     Process& p = processes_.emplace_back();
@@ -116,6 +131,15 @@ class FakeSpawner final : public ProcessSpawner {
     p.request.env = std::move(env);
     return p;
   }
+  /// An earlier daemon's run that ended while no skedd watched it, its exit kept as a run
+  /// host keeps it. Returns its pid.
+  pid_t add_kept_exit(std::uint64_t start, ProcessExit exit) {
+    const pid_t pid = next_pid_++;
+    kept_[pid] = {start, exit};
+    return pid;
+  }
+  /// What release() was told, in order.
+  const std::vector<std::pair<pid_t, std::uint64_t>>& released() const { return released_; }
   /// The next spawn fails with `error`.
   void fail_next(Error error) { fail_next_ = std::move(error); }
   /// Processes spawned from now on survive these signals (SIGKILL always kills).
@@ -185,6 +209,8 @@ class FakeSpawner final : public ProcessSpawner {
   std::deque<Process> processes_;  ///< stable references
   std::map<pid_t, Watched> watched_;
   std::map<pid_t, ProcessExit> exits_;
+  std::map<pid_t, std::pair<std::uint64_t, ProcessExit>> kept_;
+  std::vector<std::pair<pid_t, std::uint64_t>> released_;
   pid_t next_pid_ = kFirstPid;
   std::optional<Error> fail_next_;
   std::set<int> ignore_next_;

@@ -27,6 +27,13 @@ struct DaemonConfig {
   OnShutdown on_shutdown = OnShutdown::kLeave;  ///< the next start adopts left runs
   /// Give each run its own cgroup where a writable cgroup v2 hierarchy exists.
   bool use_cgroups = true;
+  /// Runs are the children of skedd-runhost, which outlives skedd and keeps their exits.
+  bool run_host = true;
+  /// skedd-runhost exits after this long with no runs and no skedd connected.
+  std::chrono::seconds run_host_idle_exit{60};
+  /// Unless 0: the run host kills every run when skedd has not renewed for this long (a
+  /// stopped or hung skedd must not leave runs unsupervised). Renewed every third of it.
+  Duration run_host_deadline{0};
   /// Caps on the jobs users other than root add over the control socket: the highest
   /// priority they may give, and the pools they may name.
   int user_max_priority = 0;

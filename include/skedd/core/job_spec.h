@@ -21,15 +21,20 @@ enum class OverlapPolicy : std::uint8_t { kSkip, kQueue, kReplace, kAllow };
 enum class CatchUp : std::uint8_t { kNone, kOnce, kAll };
 /// What happens to a run whose process vanished while the daemon was down.
 enum class OnInterrupt : std::uint8_t { kResume, kRestart, kFail };
+/// What happens to a run whose process ended unseen, its exit status unknown (no run host
+/// kept it): recorded failed, or run again as a further attempt.
+enum class OnUnknownExit : std::uint8_t { kFail, kRerun };
 
 const char* to_string(OverlapPolicy p);
 const char* to_string(CatchUp c);
 const char* to_string(OnInterrupt o);
+const char* to_string(OnUnknownExit o);
 const char* to_string(DstSkipped d);
 const char* to_string(DstRepeated d);
 std::optional<OverlapPolicy> overlap_from_string(std::string_view s);
 std::optional<CatchUp> catch_up_from_string(std::string_view s);
 std::optional<OnInterrupt> on_interrupt_from_string(std::string_view s);
+std::optional<OnUnknownExit> on_unknown_exit_from_string(std::string_view s);
 std::optional<DstSkipped> dst_skipped_from_string(std::string_view s);
 std::optional<DstRepeated> dst_repeated_from_string(std::string_view s);
 
@@ -91,6 +96,7 @@ struct JobOptions {
   bool jitter_fixed = false;
   OnInterrupt on_interrupt = OnInterrupt::kResume;
   int max_interrupts = 3;
+  OnUnknownExit on_unknown_exit = OnUnknownExit::kFail;
   std::uint64_t log_max_size = 10 * 1024 * 1024;
   /// Where a run's output is mailed when it wrote any, as cron mails it (jobs read from
   /// crontabs: MAILTO, else the crontab's user; empty or unset: no mail).

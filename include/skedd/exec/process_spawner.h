@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "skedd/time/types.h"
 #include "skedd/util/result.h"
 
 #include <boost/asio/io_context.hpp>
@@ -39,6 +40,7 @@ struct SpawnRequest {
   int stdin_fd = -1;              ///< becomes fd 0 (e.g. /dev/null)
   int output_fd = -1;             ///< becomes fd 1 and fd 2 (the run's log, O_APPEND)
   int control_fd = -1;            ///< becomes fd 3 (the run's control channel); -1: none
+  int input_fd = -1;              ///< becomes fd 4 (lines sent to the run); -1: none
   int cgroup_procs_fd = -1;       ///< an open cgroup.procs the child moves itself into
   std::optional<mode_t> umask;    ///< unset: 022, cron's (not the daemon's)
   std::optional<int> nice;
@@ -52,6 +54,8 @@ struct SpawnRequest {
 struct ProcessExit {
   std::optional<int> exit_code;
   std::optional<int> signal;
+  /// When it ended, where that is not now: an exit a run host kept while skedd was down.
+  std::optional<Instant> ended;
 };
 
 /// The runtime's seam to processes: the whole life of a run's processes, from spawn to the
@@ -62,8 +66,9 @@ class ProcessSpawner {
  public:
   virtual ~ProcessSpawner() = default;
   /// Starts the process in a new process group (its pgid is its pid), with default signal
-  /// dispositions, an empty signal mask and no descriptors but 0-3. Returns its pid, or an
-  /// error naming the step that failed in the child ("chdir /x: No such file or directory").
+  /// dispositions, an empty signal mask and no descriptors but 0-3 (and 4 with an input). Returns
+  /// its pid, or an error naming the step that failed in the child ("chdir /x: No such file or
+  /// directory").
   virtual Result<pid_t> spawn(const SpawnRequest& request) = 0;
   /// Sends `sig` to every process of group `pgid`. False when none is left (with `sig` 0,
   /// that is all it does: asks).
@@ -86,6 +91,21 @@ class ProcessSpawner {
   /// of runs). A watched child's status is never taken: the look stops at one and goes on once
   /// its watcher has reaped it.
   virtual void reap_orphans() = 0;
+
+  // What only a run host can do (the defaults are a spawner's without one).
+  /// The exit of process `pid` (started at `start`) that was kept while no skedd watched it:
+  /// its run ended while skedd was down. watch_exit() then tells it at once.
+  virtual std::optional<ProcessExit> kept_exit(pid_t pid, std::uint64_t start) {
+    (void)pid, (void)start;
+    return std::nullopt;
+  }
+  /// The end of the run of `pid` (started at `start`) is durable: a kept exit may go.
+  virtual void release(pid_t pid, std::uint64_t start) { (void)pid, (void)start; }
+  /// Hands `line` (no newline) to the input of running process `pid` (its descriptor 4).
+  virtual Status send_input(pid_t pid, std::uint64_t start, const std::string& line) {
+    (void)pid, (void)start, (void)line;
+    return Error::not_found("runs have no input without a run host");
+  }
 };
 
 /// vfork + exec (fork under AddressSanitizer), with errors from the child reported back

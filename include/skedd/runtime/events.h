@@ -47,6 +47,7 @@ enum class EventKind : std::uint8_t {
   kRunFinished,
   kRunCancelled,
   kRunInterrupted,
+  kRunExitUnknown,
   kRunResumed,
   kResumeRefused,
   kRunAdopted,

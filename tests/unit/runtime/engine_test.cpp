@@ -299,13 +299,15 @@ command = ["/bin/sleep", "600"]
   CHECK(rig.spawns() == 0);  // not run again
 }
 
-TEST_CASE("runtime: a run whose process is gone is resumed from its last checkpoint", "[runtime]") {
+TEST_CASE("runtime: a run of a boot before this one is resumed from its last checkpoint",
+          "[runtime]") {
   RuntimeRig rig(R"([job.etl]
 cron = "0 3 * * *"
 command = ["/bin/etl"]
 max_interrupts = 2
 )");
-  // No such process.
+  // The machine restarted: the run was interrupted (on_interrupt), not ended.
+  rig.store->put_meta("boot_id", "a-boot-before-this-one");
   auto record =
       left_running("etl", "2026-03-08T03:00:00Z", skedd::test::FakeSpawner::kFirstPid + 999, 5);
   record.checkpoint = "rows=1000";
@@ -320,6 +322,85 @@ max_interrupts = 2
   CHECK(RuntimeRig::env(rig.spawned(0), "SKEDD_ATTEMPT") == "2");
   CHECK(RuntimeRig::env(rig.spawned(0), "SKEDD_CHECKPOINT") == "rows=1000");
   CHECK(RuntimeRig::env(rig.spawned(0), "SKEDD_SCHEDULED_AT") == "2026-03-08T03:00:00Z");
+}
+
+TEST_CASE("runtime: a run that ended while skedd was down gets the exit its run host kept",
+          "[runtime]") {
+  RuntimeRig rig(R"([job.backup]
+cron = "0 3 * * *"
+command = ["/bin/backup"]
+)");
+  const skedd::Instant ended = utc_at("2026-03-08T03:20:00Z");
+  const pid_t pid = rig.spawner.add_kept_exit(4242, skedd::ProcessExit{0, std::nullopt, ended});
+  rig.store->put_run(left_running("backup", "2026-03-08T03:00:00Z", pid, 4242));
+  rig.start();
+  rig.settle();
+  const auto runs = rig.runs("backup");
+  REQUIRE(runs.size() == 1);
+  CHECK(runs[0].state == RunState::kSucceeded);
+  CHECK(runs[0].exit_code == 0);
+  CHECK(runs[0].ended == ended);
+  CHECK(rig.spawns() == 0);  // not run again
+  CHECK(rig.sink.count(EventKind::kRunInterrupted) == 0);
+  // Released once its end is committed, so that the host forgets it.
+  REQUIRE(rig.spawner.released().size() == 1);
+  CHECK(rig.spawner.released()[0] == std::pair<pid_t, std::uint64_t>(pid, 4242));
+}
+
+TEST_CASE("runtime: a run that ended unseen fails as unknown, or is rerun if its job says so",
+          "[runtime]") {
+  SECTION("on_unknown_exit = fail (the default): failed, not run again") {
+    RuntimeRig rig(R"([job.etl]
+cron = "0 3 * * *"
+command = ["/bin/etl"]
+)");
+    rig.store->put_run(
+        left_running("etl", "2026-03-08T03:00:00Z", skedd::test::FakeSpawner::kFirstPid + 999, 5));
+    rig.start();
+    rig.settle();
+    const auto runs = rig.runs("etl");
+    REQUIRE(runs.size() == 1);
+    CHECK(runs[0].state == RunState::kFailed);
+    CHECK(runs[0].message.find("exit status unknown") != std::string::npos);
+    CHECK(rig.sink.count(EventKind::kRunExitUnknown) == 1);
+    CHECK(rig.sink.count(EventKind::kRunInterrupted) == 0);
+    CHECK(rig.spawns() == 0);
+  }
+  SECTION("on_unknown_exit = rerun: a further attempt with the last checkpoint") {
+    RuntimeRig rig(R"([job.etl]
+cron = "0 3 * * *"
+command = ["/bin/etl"]
+on_unknown_exit = "rerun"
+retries = 0
+)");
+    auto record =
+        left_running("etl", "2026-03-08T03:00:00Z", skedd::test::FakeSpawner::kFirstPid + 999, 5);
+    record.checkpoint = "rows=7";
+    rig.store->put_run(record);
+    rig.start();
+    rig.settle();
+    REQUIRE(rig.spawns() == 1);
+    CHECK(RuntimeRig::env(rig.spawned(0), "SKEDD_ATTEMPT") == "2");
+    CHECK(RuntimeRig::env(rig.spawned(0), "SKEDD_CHECKPOINT") == "rows=7");
+    const auto runs = rig.runs("etl");
+    CHECK(std::ranges::count_if(runs, [](const skedd::RunRecord& r) {
+            return r.state == RunState::kFailed && r.message.find("rerun") != std::string::npos;
+          }) == 1);
+  }
+  SECTION("a run adopted without a host whose exit is unknown is rerun too") {
+    RuntimeRig rig(R"([job.long]
+cron = "0 3 * * *"
+command = ["/bin/sleep", "600"]
+on_unknown_exit = "rerun"
+)");
+    auto& old = rig.spawner.add_process(777);
+    rig.store->put_run(left_running("long", "2026-03-08T07:00:00Z", old.pid, 777));
+    rig.start();
+    rig.spawner.exit(old.pid, 0);
+    rig.settle();
+    REQUIRE(rig.spawns() == 1);
+    CHECK(RuntimeRig::env(rig.spawned(0), "SKEDD_ATTEMPT") == "2");
+  }
 }
 
 TEST_CASE("runtime: a fire recorded pending by an earlier skedd starts at the next start",
@@ -457,6 +538,7 @@ max_interrupts = 1
   earlier.state = RunState::kInterrupted;
   earlier.ended = utc_at("2026-03-08T04:00:00Z");
   rig.store->put_run(earlier);
+  rig.store->put_meta("boot_id", "a-boot-before-this-one");
   rig.store->put_run(
       left_running("etl", "2026-03-08T03:00:00Z", skedd::test::FakeSpawner::kFirstPid + 999, 5));
   rig.start();

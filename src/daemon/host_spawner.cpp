@@ -1,0 +1,387 @@
+#include "daemon/host_spawner.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <thread>
+
+#include <boost/asio/post.hpp>
+
+#include "daemon/event_log.h"
+
+namespace skedd {
+namespace {
+
+namespace asio = boost::asio;
+using nlohmann::json;
+using runhost::kRunHostProtocol;
+
+// How long skedd waits for the host to answer a request, or to be ready once started.
+constexpr int kAnswerTimeoutMs = 10'000;
+constexpr int kReadyTimeoutMs = 5'000;
+
+std::string error_text(const std::string& what) {
+  return what + ": " + std::strerror(errno);
+}
+
+Result<int> connect_socket(const std::string& path) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path.size() >= sizeof addr.sun_path) return Error::invalid_argument(path + ": too long");
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  UniqueFd fd(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
+  if (!fd.valid()) return Error::io(error_text("socket"));
+  if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
+    return Error::io(error_text(path));
+  }
+  // The host must be skedd's own user: a socket another user made is not its host.
+  ucred peer{};
+  socklen_t len = sizeof peer;
+  if (::getsockopt(fd.get(), SOL_SOCKET, SO_PEERCRED, &peer, &len) != 0 ||
+      peer.uid != ::geteuid()) {
+    return Error::permission_denied(path + " is served by uid " + std::to_string(peer.uid));
+  }
+  ::fcntl(fd.get(), F_SETFL, O_NONBLOCK);
+  return fd.release();
+}
+
+}  // namespace
+
+HostSpawner::HostSpawner(asio::io_context& io, rlimit run_nofile, HostSettings settings)
+    : io_(io), local_(io, run_nofile), settings_(std::move(settings)) {}
+
+HostSpawner::~HostSpawner() = default;
+
+Status HostSpawner::connect() {
+  if (::mkdir(settings_.dir.c_str(), 0700) != 0 && errno != EEXIST) {
+    return Error::io(error_text(settings_.dir));
+  }
+  struct stat st {};
+  if (::lstat(settings_.dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode) ||
+      st.st_uid != ::geteuid()) {
+    return Error::permission_denied(settings_.dir + " is not a directory of skedd's user");
+  }
+  if ((st.st_mode & 077) != 0) ::chmod(settings_.dir.c_str(), 0700);
+  auto fd = connect_socket(runhost::socket_path(settings_.dir));
+  if (!fd) {
+    if (Status started = start_host(); !started) return started;
+    fd = connect_socket(runhost::socket_path(settings_.dir));
+    if (!fd) return fd.error();
+  }
+  socket_ = std::make_unique<asio::posix::stream_descriptor>(io_, fd.value());
+  if (Status said = hello(); !said) {
+    socket_.reset();
+    return said;
+  }
+  read_async();
+  return Ok{};
+}
+
+Status HostSpawner::start_host() {
+  int ready[2];
+  if (::pipe2(ready, O_CLOEXEC) != 0) return Error::io(error_text("pipe"));
+  UniqueFd ready_read(ready[0]);
+  UniqueFd ready_write(ready[1]);
+  const std::string log = settings_.dir + "/host.log";
+  UniqueFd log_fd(
+      ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600));
+  if (!log_fd.valid()) return Error::io(error_text(log));
+  UniqueFd null_fd(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+  const std::string idle = std::to_string(settings_.idle_exit.count());
+  const char* argv[] = {settings_.binary.c_str(),
+                        "--dir",
+                        settings_.dir.c_str(),
+                        "--ready-fd",
+                        "3",
+                        "--idle-exit",
+                        idle.c_str(),
+                        nullptr};
+  const pid_t pid = ::fork();
+  if (pid < 0) return Error::io(error_text("fork"));
+  if (pid == 0) {
+    // The child of a multi-threaded process: system calls only until exec.
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGCHLD, SIGPIPE}) ::signal(sig, SIG_DFL);
+    if (::dup2(null_fd.get(), 0) < 0 || ::dup2(log_fd.get(), 1) < 0 ||
+        ::dup2(log_fd.get(), 2) < 0 || ::dup2(ready_write.get(), 3) < 0) {
+      ::_exit(127);
+    }
+    ::close_range(4, ~0U, 0);
+    ::execv(argv[0], const_cast<char* const*>(argv));
+    ::_exit(127);
+  }
+  ready_write.reset();
+  pollfd p{ready_read.get(), POLLIN, 0};
+  int polled;
+  do {
+    polled = ::poll(&p, 1, kReadyTimeoutMs);
+  } while (polled < 0 && errno == EINTR);
+  char byte = 0;
+  if (polled == 1 && ::read(ready_read.get(), &byte, 1) == 1) {
+    log_event(spdlog::level::info, "run_host_started",
+              {{"pid", pid}, {"binary", settings_.binary}, {"log", log}});
+    return Ok{};
+  }
+  // It exited (or hangs) without listening: its log says why.
+  ::kill(pid, SIGKILL);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return Error::io("the run host " + settings_.binary + " did not start (see " + log + ")");
+}
+
+Status HostSpawner::hello() {
+  for (int tries = 0;; ++tries) {
+    auto answer = ask({{"op", "hello"}, {"version", kRunHostProtocol}}, {}, {"hello"});
+    if (!answer) return answer.error();
+    const int version = answer->value("version", 0);
+    if (version == kRunHostProtocol) {
+      host_pid_ = answer->value("pid", 0);
+      hosted_.clear();
+      for (const json& r : answer->value("runs", json::array())) {
+        hosted_[r.value("pid", 0)] = r.value("start", std::uint64_t{0});
+      }
+      for (const json& e : answer->value("exits", json::array())) {
+        if (auto exit = runhost::decode_exit(e)) {
+          kept_[e.value("pid", 0)] = Kept{e.value("start", std::uint64_t{0}), exit.value()};
+        }
+      }
+      log_event(spdlog::level::info, "run_host_connected",
+                {{"pid", host_pid_},
+                 {"protocol", version},
+                 {"runs", hosted_.size()},
+                 {"exits_kept", kept_.size()}});
+      return Ok{};
+    }
+    if (tries > 0) {
+      return Error::io("the run host speaks protocol " + std::to_string(version) +
+                       " after re-executing, skedd " + std::to_string(kRunHostProtocol));
+    }
+    // An upgrade: the running host is asked to become the binary installed with this skedd,
+    // keeping its runs (they stay its children across exec).
+    log_event(spdlog::level::info, "run_host_upgrade",
+              {{"pid", answer->value("pid", 0)},
+               {"from_protocol", version},
+               {"to_protocol", kRunHostProtocol},
+               {"binary", settings_.binary}});
+    (void)runhost::send_message(socket_->native_handle(),
+                                {{"op", "reexec"}, {"path", settings_.binary}});
+    socket_.reset();
+    Result<int> fd = Error::io("the re-executed run host did not listen");
+    for (int wait = 0; wait < 100 && !fd; ++wait) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      fd = connect_socket(runhost::socket_path(settings_.dir));
+    }
+    if (!fd) return fd.error();
+    socket_ = std::make_unique<asio::posix::stream_descriptor>(io_, fd.value());
+  }
+}
+
+Result<json> HostSpawner::ask(const json& request, const std::vector<int>& fds,
+                              std::initializer_list<const char*> answers) {
+  if (!socket_) return Error::io("no run host");
+  if (Status sent = runhost::send_message(socket_->native_handle(), request, fds); !sent) {
+    lost(sent.error().message);
+    return sent.error();
+  }
+  for (;;) {
+    auto got = runhost::await_message(socket_->native_handle(), kAnswerTimeoutMs);
+    if (!got) {
+      const Error error = got.error();
+      lost(error.message);
+      return error;
+    }
+    const std::string op = got->body["op"].get<std::string>();
+    for (const char* a : answers) {
+      if (op == a) return std::move(got->body);
+    }
+    on_message(got->body);  // an exit told while the answer was on its way
+    if (!socket_) return Error::io("the run host went away");
+  }
+}
+
+void HostSpawner::read_async() {
+  socket_->async_wait(asio::posix::stream_descriptor::wait_read,
+                      [this, alive = std::weak_ptr<int>(alive_),
+                       s = socket_.get()](const boost::system::error_code& ec) {
+                        if (ec || !alive.lock() || socket_.get() != s) return;
+                        for (;;) {
+                          auto got = runhost::receive_message(socket_->native_handle());
+                          if (!got) return lost(got.error().message);
+                          if (!got.value()) break;
+                          on_message(got.value()->body);
+                          if (socket_.get() != s) return;
+                        }
+                        read_async();
+                      });
+}
+
+void HostSpawner::on_message(const json& body) {
+  if (body.value("op", "") != "exit") return;  // a late answer to a request given up on
+  const pid_t pid = body.value("pid", 0);
+  const std::uint64_t start = body.value("start", std::uint64_t{0});
+  auto exit = runhost::decode_exit(body);
+  if (!exit) {
+    log_event(spdlog::level::warn, "run_host_error", {{"error", exit.error().message}});
+    return;
+  }
+  hosted_.erase(pid);
+  kept_[pid] = Kept{start, exit.value()};
+  const auto it = watchers_.find(pid);
+  if (it == watchers_.end()) return;
+  OnExit on_exit = std::move(it->second);
+  watchers_.erase(it);
+  claimed_.insert(pid);
+  // Told on the loop, never from inside spawn()'s wait for an answer.
+  asio::post(io_,
+             [alive = std::weak_ptr<int>(alive_), on_exit = std::move(on_exit), e = exit.value()] {
+               if (alive.lock()) on_exit(e);
+             });
+}
+
+void HostSpawner::lost(const std::string& why) {
+  if (!socket_) return;
+  log_event(spdlog::level::warn, "run_host_lost",
+            {{"pid", host_pid_},
+             {"error", why},
+             {"runs", watchers_.size()},
+             {"effect",
+              "its runs are adopted with unknown exits; new runs are spawned by skedd "
+              "until a host is started again"}});
+  boost::system::error_code ignored;
+  socket_->close(ignored);
+  asio::post(io_, [old = std::shared_ptr<asio::posix::stream_descriptor>(std::move(socket_))] {});
+  hosted_.clear();
+  // Its runs go on (reparented); their exits can only be seen now, not known.
+  for (auto& [pid, on_exit] : std::exchange(watchers_, {})) {
+    if (!local_.watch_exit(pid, true, on_exit)) {
+      asio::post(io_, [alive = std::weak_ptr<int>(alive_), on_exit = std::move(on_exit)] {
+        if (alive.lock()) on_exit(ProcessExit{});
+      });
+    }
+  }
+}
+
+Result<pid_t> HostSpawner::spawn(const SpawnRequest& request) {
+  if (!socket_) {
+    if (Status again = connect(); !again) {
+      return local_.spawn(request);
+    }
+  }
+  auto answer =
+      ask(runhost::encode_spawn(request), runhost::fds_of(request), {"spawned", "spawn_failed"});
+  if (!answer) return local_.spawn(request);  // the host is gone: this run is skedd's
+  if (answer->value("op", "") == "spawn_failed") {
+    return Error::io(answer->value("error", "spawn failed"));
+  }
+  const pid_t pid = answer->value("pid", 0);
+  hosted_[pid] = answer->value("start", std::uint64_t{0});
+  return pid;
+}
+
+bool HostSpawner::signal_group(pid_t pgid, int sig) {
+  return local_.signal_group(pgid, sig);
+}
+
+Status HostSpawner::watch_exit(pid_t pid, bool adopted, OnExit on_exit) {
+  // Only an adopted run's exit can have been kept: a run just spawned may reuse the pid of
+  // one whose kept end is still to be released.
+  if (adopted && kept_.contains(pid)) {
+    claimed_.insert(pid);
+    asio::post(io_, [alive = std::weak_ptr<int>(alive_), on_exit = std::move(on_exit),
+                     exit = kept_[pid].exit] {
+      if (alive.lock()) on_exit(exit);
+    });
+    return Ok{};
+  }
+  if (socket_ && hosted_.contains(pid)) {
+    watchers_[pid] = std::move(on_exit);
+    return Ok{};
+  }
+  return local_.watch_exit(pid, adopted, std::move(on_exit));
+}
+
+void HostSpawner::unwatch(pid_t pid) {
+  watchers_.erase(pid);
+  local_.unwatch(pid);
+}
+
+std::optional<std::uint64_t> HostSpawner::start_time(pid_t pid) {
+  return local_.start_time(pid);
+}
+
+std::optional<pid_t> HostSpawner::find_run(std::uint64_t run_id, const std::string& control_path) {
+  return local_.find_run(run_id, control_path);
+}
+
+void HostSpawner::reap_orphans() {
+  local_.reap_orphans();
+}
+
+std::optional<ProcessExit> HostSpawner::kept_exit(pid_t pid, std::uint64_t start) {
+  const auto it = kept_.find(pid);
+  if (it == kept_.end() || it->second.start != start) return std::nullopt;
+  return it->second.exit;
+}
+
+void HostSpawner::release(pid_t pid, std::uint64_t start) {
+  const auto it = kept_.find(pid);
+  if (it == kept_.end() || it->second.start != start) return;
+  kept_.erase(it);
+  claimed_.erase(pid);
+  if (socket_) {
+    if (Status sent = runhost::send_message(socket_->native_handle(),
+                                            {{"op", "ack"}, {"pid", pid}, {"start", start}});
+        !sent) {
+      lost(sent.error().message);
+    }
+  }
+}
+
+void HostSpawner::release_unclaimed() {
+  std::vector<std::pair<pid_t, std::uint64_t>> unclaimed;
+  for (const auto& [pid, kept] : kept_) {
+    if (!claimed_.contains(pid)) unclaimed.emplace_back(pid, kept.start);
+  }
+  for (const auto& [pid, start] : unclaimed) release(pid, start);
+}
+
+Status HostSpawner::send_input(pid_t pid, std::uint64_t start, const std::string& line) {
+  if (!socket_ || !hosted_.contains(pid)) {
+    return Error::not_found(
+        "the run's process is not a run host's child (started before the "
+        "host, or the host was lost): it has no input");
+  }
+  auto answer = ask({{"op", "send"}, {"pid", pid}, {"start", start}, {"text", line}}, {},
+                    {"sent", "send_failed"});
+  if (!answer) return answer.error();
+  if (answer->value("op", "") == "send_failed") {
+    return Error::invalid_argument(answer->value("error", "not delivered"));
+  }
+  return Ok{};
+}
+
+void HostSpawner::set_deadline(std::optional<std::chrono::milliseconds> in) {
+  if (!socket_) return;
+  json body = {{"op", "deadline"}};
+  if (in) body["in_ms"] = in->count();
+  if (Status sent = runhost::send_message(socket_->native_handle(), body); !sent) {
+    lost(sent.error().message);
+  }
+}
+
+void HostSpawner::stop_host() {
+  if (!socket_) return;
+  (void)runhost::send_message(socket_->native_handle(), {{"op", "stop"}});
+}
+
+}  // namespace skedd
