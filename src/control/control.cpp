@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "exec/host_protocol.h"
 #include "exec/run_setup.h"
 #include "runtime/log_fields.h"
 #include "skedd/config/config.h"
@@ -260,6 +261,40 @@ control::Answer<control::CancelReply> Control::on(const control::CancelRequest& 
                                            " is not running (" + to_string(run.state) + ")"};
   }
   return control::CancelReply{request.run};
+}
+
+control::Answer<control::SendReply> Control::on(const control::SendRequest& request,
+                                                const Caller& caller) {
+  if (request.text.size() >= runhost::kMaxInputLine ||
+      request.text.find('\n') != std::string::npos) {
+    return Failure{control::kInvalidArgument, "a line sent to a run is one line of less than " +
+                                                  std::to_string(runhost::kMaxInputLine) +
+                                                  " bytes"};
+  }
+  RunId id{0};
+  if (request.run) {
+    id = *request.run;
+  } else {
+    // The job's one running run (among the caller's own).
+    auto running = store_.runs(RunQuery{request.job, RunState::kRunning, 2});
+    if (!running) return Failure{control::kInternal, running.error().message};
+    if (running->empty()) {
+      return Failure{control::kConflict, "job \"" + request.job + "\" has no running run"};
+    }
+    if (running->size() > 1) {
+      return Failure{control::kConflict,
+                     "job \"" + request.job + "\" has more than one running run: give a run id"};
+    }
+    id = running->front().run;
+  }
+  auto found = visible_run(caller, id);
+  if (auto* failure = std::get_if<Failure>(&found)) return *failure;
+  const RunRecord& run = std::get<RunRecord>(found);
+  if (Status sent = engine_.send_input(id, request.text); !sent) {
+    return Failure{control::kConflict, "run " + std::to_string(id.value) + " (" +
+                                           to_string(run.state) + "): " + sent.error().message};
+  }
+  return control::SendReply{id};
 }
 
 control::Answer<control::RunReply> Control::on(const control::RunRequest& request,

@@ -54,6 +54,7 @@ class Control {
                                           const Caller& caller);
   control::Answer<control::TriggerReply> on(const control::TriggerRequest& request,
                                             const Caller& caller);
+  control::Answer<control::SendReply> on(const control::SendRequest& request, const Caller& caller);
   control::Answer<control::CancelReply> on(const control::CancelRequest& request,
                                            const Caller& caller);
   control::Answer<control::RunReply> on(const control::RunRequest& request, const Caller& caller);

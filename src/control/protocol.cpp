@@ -80,6 +80,15 @@ std::variant<Request, Failure> decode_op(const std::string& op, Fields& f) {
   }
   if (op == "trigger") return TriggerRequest{f.string("job"), f.boolean("force")};
   if (op == "cancel") return CancelRequest{run_id()};
+  if (op == "send") {
+    SendRequest r;
+    if (const std::uint64_t run = f.count("run", 0, UINT64_MAX); run != 0) r.run = RunId{run};
+    r.job = f.string("job", !r.run);
+    r.text = f.string("text");
+    if (r.run && !r.job.empty())
+      return Failure{kInvalidArgument, "give \"run\" or \"job\", not both"};
+    return r;
+  }
   if (op == "run") return RunRequest{run_id()};
   if (op == "runs") {
     RunsRequest r;
@@ -226,6 +235,7 @@ const char* op_name(const Request& request) {
     const char* operator()(const RemoveRequest&) const { return "remove"; }
     const char* operator()(const DrainRequest&) const { return "drain"; }
     const char* operator()(const CrontabRequest&) const { return "crontab"; }
+    const char* operator()(const SendRequest&) const { return "send"; }
   };
   return std::visit(Visitor{}, request);
 }
@@ -259,6 +269,11 @@ std::string encode_request(const json& id, const Request& request) {
       if (r.force) j["force"] = true;
     }
     void operator()(const CancelRequest& r) const { j["run"] = r.run.value; }
+    void operator()(const SendRequest& r) const {
+      if (r.run) j["run"] = r.run->value;
+      if (!r.job.empty()) j["job"] = r.job;
+      j["text"] = r.text;
+    }
     void operator()(const RunRequest& r) const { j["run"] = r.run.value; }
     void operator()(const RunsRequest& r) const {
       if (r.job) j["job"] = *r.job;

@@ -119,6 +119,10 @@ json encode(const CancelReply& r) {
   return {{"run", r.run.value}, {"cancelling", true}};
 }
 
+json encode(const SendReply& r) {
+  return {{"run", r.run.value}, {"sent", true}};
+}
+
 json encode(const RunReply& r) {
   return {{"run", encode(r.run)}};
 }

@@ -235,6 +235,38 @@ class CancelCommand final : public RunCommand {
   }
 };
 
+class SendCommand final : public SocketCommand {
+ public:
+  explicit SendCommand(std::shared_ptr<const std::string> socket)
+      : SocketCommand("send",
+                      "give a running run a line on its input (SKEDD_INPUT_FD), by run id or by "
+                      "job (its one running run)",
+                      std::move(socket)) {}
+  void declare(CLI::App& sub) override {
+    sub.add_option("target", target_, "run id, or job name")->required();
+    sub.add_option("text", text_, "the line (one line, less than 4096 bytes)")->required();
+    declare_json(sub);
+  }
+  int run() override {
+    control::SendRequest request;
+    const bool digits =
+        !target_.empty() && target_.find_first_not_of("0123456789") == std::string::npos;
+    if (digits) {
+      request.run = RunId{std::stoull(target_)};
+    } else {
+      request.job = target_;
+    }
+    request.text = text_;
+    return simple(c_, request, [](const json& reply) {
+      return "sent to run " + std::to_string(reply.value("run", std::uint64_t{0}));
+    });
+  }
+
+ private:
+  std::string target_;
+  std::string text_;
+};
+
 class LogsCommand final : public RunCommand {
  public:
   explicit LogsCommand(std::shared_ptr<const std::string> socket)
@@ -402,6 +434,7 @@ Commands daemon_commands(std::shared_ptr<const std::string> socket) {
   out.push_back(std::make_unique<PauseCommand>(socket, false));
   out.push_back(std::make_unique<TriggerCommand>(socket));
   out.push_back(std::make_unique<CancelCommand>(socket));
+  out.push_back(std::make_unique<SendCommand>(socket));
   out.push_back(std::make_unique<RunsCommand>(socket));
   out.push_back(std::make_unique<LogsCommand>(socket));
   out.push_back(std::make_unique<WaitCommand>(socket));

@@ -296,6 +296,11 @@ Status EmbeddedScheduler::cancel(RunId run) {
   });
 }
 
+Status EmbeddedScheduler::send(RunId run, const std::string& line) {
+  if (auto ok = impl_->running(); !ok) return ok;
+  return impl_->on_loop([&]() -> Status { return impl_->engine->send_input(run, line); });
+}
+
 Result<std::optional<Instant>> EmbeddedScheduler::next_fire(const std::string& job) {
   if (auto ok = impl_->running(); !ok) return ok.error();
   return impl_->on_loop([&]() -> Result<std::optional<Instant>> {

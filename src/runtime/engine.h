@@ -102,6 +102,8 @@ class Engine {
   /// Cancels a running run (soft signal, then SIGKILL after kill_grace) or one recorded and
   /// not yet spawned. False when `run` is neither.
   bool cancel(RunId run);
+  /// Hands `line` to running run `run`'s input (SKEDD_INPUT_FD), as Supervisor::send_input().
+  Status send_input(RunId run, const std::string& line);
   /// Freezes (`paused`) or continues a running run; see Supervisor::freeze(). False when it
   /// is not a running (or, to continue, a frozen) run.
   bool set_run_paused(RunId run, bool paused);

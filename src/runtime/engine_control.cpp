@@ -108,6 +108,11 @@ bool Engine::cancel(RunId run) {
   return true;
 }
 
+Status Engine::send_input(RunId run, const std::string& line) {
+  if (handlers_.has_run(run)) return handlers_.send_input(run, line);
+  return supervisor_.send_input(run, line);
+}
+
 bool Engine::set_run_paused(RunId run, bool paused) {
   const bool done = paused ? supervisor_.freeze(run) : supervisor_.thaw(run);
   rearm();

@@ -1,5 +1,6 @@
 #include "runtime/handler_runner.h"
 
+#include <deque>
 #include <future>
 #include <mutex>
 #include <optional>
@@ -97,6 +98,22 @@ class HandlerRunner::RunSink final : public RunContext::Sink {
     ensure_row();
     store_.put_progress(run, percent, message);
   }
+  std::optional<std::string> next_input(RunId) override {
+    std::lock_guard lock(mu_);
+    if (input_.empty()) return std::nullopt;
+    std::string line = std::move(input_.front());
+    input_.pop_front();
+    return line;
+  }
+  /// A line for the handler's next_input() (the loop's thread); false when kMaxInput wait.
+  bool push_input(std::string line) {
+    std::lock_guard lock(mu_);
+    if (input_.size() >= kMaxInput) return false;
+    input_.push_back(std::move(line));
+    return true;
+  }
+  static constexpr std::size_t kMaxInput = 64;
+
   /// The run's final row (the loop's thread); later checkpoints are ignored.
   void end(RunRecord record) {
     std::lock_guard lock(mu_);
@@ -115,8 +132,9 @@ class HandlerRunner::RunSink final : public RunContext::Sink {
   Store& store_;
   const StartedRun& run_;
   std::mutex mu_;
-  bool written_ = false;  // GUARDED_BY(mu_)
-  bool over_ = false;     // GUARDED_BY(mu_)
+  bool written_ = false;           // GUARDED_BY(mu_)
+  bool over_ = false;              // GUARDED_BY(mu_)
+  std::deque<std::string> input_;  // GUARDED_BY(mu_)
 };
 
 struct HandlerRunner::Run : StartedRun {
@@ -285,6 +303,15 @@ void HandlerRunner::record_end(Run& run, RunRecord record) {
   } else {
     store_.put_run(std::move(record));  // never started
   }
+}
+
+Status HandlerRunner::send_input(RunId id, const std::string& line) {
+  const auto it = runs_.find(id);
+  if (it == runs_.end() || !it->second->sink) return Error::not_found("not running");
+  if (!it->second->sink->push_input(line)) {
+    return Error::invalid_argument("64 lines wait already: the handler is not reading its input");
+  }
+  return Ok{};
 }
 
 void HandlerRunner::cancel(RunId id, RunState as) {

@@ -43,6 +43,8 @@ class HandlerRunner {
              std::string checkpoint);
   /// Requests the run to stop; when its handler returns, the run ends as `as`.
   void cancel(RunId id, RunState as);
+  /// Queues `line` for run `id`'s RunContext::next_input(); not_found when it is not running.
+  Status send_input(RunId id, const std::string& line);
   /// Requests every run to stop (shutdown). Runs that then return are not recorded as ended:
   /// the next start finds them running with no process and resumes them per on_interrupt.
   void stop_all();

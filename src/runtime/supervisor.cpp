@@ -127,6 +127,26 @@ bool Supervisor::has_run(RunId id) const {
   return it != runs_.end() && run_by_pid_.contains(it->second->pid);
 }
 
+Status Supervisor::send_input(RunId id, const std::string& line) {
+  if (!has_run(id)) return Error::not_found("not running");
+  Run& run = *runs_.at(id);
+  if (!run.pid_start) return Error::not_found("its process is not known");
+  // A token bucket: a user cannot make skedd and the host write without bound.
+  const MonoInstant now = clock_.mono_now();
+  const Duration per_line = Duration(std::chrono::seconds(1)) / kInputLinesPerSecond;
+  run.input_tokens =
+      std::min<double>(kInputLinesPerSecond,
+                       run.input_tokens + static_cast<double>((now - run.input_filled).count()) /
+                                              static_cast<double>(per_line.count()));
+  run.input_filled = now;
+  if (run.input_tokens < 1) {
+    return Error::invalid_argument("more than " + std::to_string(kInputLinesPerSecond) +
+                                   " lines a second");
+  }
+  run.input_tokens -= 1;
+  return spawner_.send_input(run.pid, *run.pid_start, line);
+}
+
 std::string Supervisor::log_path(const std::string& job, RunId id) const {
   return run_log_path(options_.state_dir, job, id);
 }

@@ -94,6 +94,11 @@ class Supervisor {
   /// Whether `id` is a run this supervisor started or adopted and has not finished (a run
   /// whose main process has exited is finished, even while leftovers of its group are swept).
   bool has_run(RunId id) const;
+  /// Hands `line` to the input of running run `id` through the spawner (a run host's): at
+  /// most kInputLinesPerSecond a second (a burst of that many), else refused. not_found when it
+  /// is not running.
+  Status send_input(RunId id, const std::string& line);
+  static constexpr int kInputLinesPerSecond = 20;
   /// True when no run and no leftover group is being watched.
   bool idle() const { return runs_.empty(); }
   void set_kill_grace(Duration grace) { options_.kill_grace = grace; }

@@ -42,6 +42,9 @@ struct Supervisor::Run : StartedRun {
   std::optional<MonoInstant> grace_end;  ///< when a cancelled run's group gets SIGKILL
   bool has_cgroup = false;
   std::optional<std::uint64_t> pid_start;
+  /// send_input()'s bucket: lines it may take now, as of `input_filled`.
+  double input_tokens = 20;
+  MonoInstant input_filled{};
   Duration frozen{0};                       ///< time spent frozen, up to frozen_since
   std::optional<MonoInstant> frozen_since;  ///< while frozen
   bool frozen_by_cgroup = false;

@@ -15,6 +15,7 @@
 #include <catch2/catch.hpp>
 
 #include "skedd/store/sqlite_store.h"
+#include "support/command.h"
 #include "support/daemon.h"
 #include "support/daemon_jobs.h"
 #include "support/temp_dir.h"
@@ -23,6 +24,7 @@ namespace {
 
 using namespace std::chrono_literals;
 using skedd::test::at_line;
+using skedd::test::CommandResult;
 using skedd::test::Daemon;
 using skedd::test::job;
 using skedd::test::Json;
@@ -204,4 +206,67 @@ TEST_CASE("a stopped skedd's runs are killed by the run host once its deadline p
   SHOW_LOG(d);
   CHECK(finished["state"] == "killed");
   CHECK(finished["signal"] == "SIGKILL");
+}
+
+TEST_CASE("skedctl send gives a running run a line on its input, bounded, by run or job",
+          "[runhost]") {
+  TempDir dir;
+  // Reads its input until "stop", writing what it got.
+  const std::string config = write_config(dir, "",
+                                          job(dir, "reader", at_line(),
+                                              "while read -r line <&\"$SKEDD_INPUT_FD\"; do\n"
+                                              "  echo \"got $line\" >> \"$DIR/got\"\n"
+                                              "  [ \"$line\" = stop ] && exit 0\n"
+                                              "done\nexit 1\n"));
+  Daemon d(dir, config);
+  const Json started = d.wait_for("run_started", of_job("reader"));
+  const std::string run = std::to_string(started["run"].get<std::uint64_t>());
+  const CommandResult by_run = skedctl(dir, {"send", run, "batch=500"});
+  CHECK(by_run.exit_code == 0);
+  CHECK(by_run.out == "sent to run " + run + "\n");
+  const CommandResult too_long = skedctl(dir, {"send", run, std::string(5000, 'x')});
+  CHECK(too_long.exit_code == 1);
+  CHECK(too_long.err.find("less than 4096 bytes") != std::string::npos);
+  CHECK(skedctl(dir, {"send", run, "two\nlines"}).exit_code == 1);
+  CHECK(skedctl(dir, {"send", "reader", "stop"}).exit_code == 0);  // its one running run
+  const Json finished = d.wait_for("run_finished", of_run(started));
+  SHOW_LOG(d);
+  CHECK(finished["state"] == "succeeded");
+  CHECK(slurp(dir / "got") == "got batch=500\ngot stop\n");
+  // Ended: nothing to send to.
+  CHECK(skedctl(dir, {"send", run, "late"}).exit_code == 1);
+  CHECK(skedctl(dir, {"send", "reader", "late"}).exit_code == 1);
+  CHECK(skedctl(dir, {"send", "4242424242424242", "x"}).exit_code == 3);
+}
+
+TEST_CASE("an upgraded skedd has the running host re-execute as its own, keeping the runs",
+          "[runhost]") {
+  TempDir dir;
+  const std::string config =
+      write_config(dir, "", job(dir, "long", at_line(), std::string(kWaitForGo) + "exit 7\n"));
+  Daemon first(dir, config);
+  const pid_t host = first.wait_for("run_host_started")["pid"].get<pid_t>();
+  const Json started = first.wait_for("run_started", of_job("long"));
+  first.signal(SIGTERM);
+  REQUIRE(first.wait_exit(5000ms) == 0);
+  first.leave_runs();
+
+  // The next release: its skedd speaks protocol 2, and its host is beside it.
+  Daemon second(dir, config, {}, false, SKEDD_NEXT_BINARY);
+  const Json upgrade = second.wait_for("run_host_upgrade");
+  CHECK(upgrade["from_protocol"] == 1);
+  CHECK(upgrade["to_protocol"] == 2);
+  const Json connected = second.wait_for("run_host_connected");
+  SHOW_LOG(second);
+  CHECK(connected["protocol"] == 2);
+  CHECK(connected["pid"] == host);  // the same process, re-executed
+  CHECK(connected["runs"] == 1);
+  CHECK(std::filesystem::read_symlink("/proc/" + std::to_string(host) + "/exe")
+            .parent_path()
+            .filename() == "upgrade");
+  dir.write("go", "");
+  const Json finished = second.wait_for("run_finished", of_run(started));
+  CHECK(finished["state"] == "failed");
+  CHECK(finished["exit_code"] == 7);  // still its child across the exec: the status is known
+  CHECK(second.events_named("run_adopted").size() == 1);
 }

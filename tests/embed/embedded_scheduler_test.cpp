@@ -258,6 +258,42 @@ TEST_CASE("libskedd: the soft timeout requests cancellation, the run is timed_ou
   }
 }
 
+TEST_CASE("libskedd: a handler takes the lines sent to its run with next_input()", "[embed]") {
+  skedd::test::TempDir dir("skedd-embed");
+  FakeTime time;
+  Events events;
+  std::mutex mu;
+  std::vector<std::string> got;
+  EmbeddedScheduler s(time.io, time.options(dir));
+  REQUIRE(s.register_handler("listener", [&](RunContext& run) {
+    for (;;) {
+      if (auto line = run.next_input()) {
+        std::lock_guard lock(mu);
+        got.push_back(*line);
+        if (*line == "stop") return;
+      } else if (run.stop_requested()) {
+        return;
+      } else {
+        std::this_thread::yield();
+      }
+    }
+  }));
+  s.on_run(std::ref(events));
+  REQUIRE(s.start());
+  REQUIRE(s.add(job("l", "listener")));
+  const auto run = s.trigger("l");
+  REQUIRE(run);
+  events.wait("l", RunState::kRunning);
+  REQUIRE(s.send(run.value(), "batch=10"));
+  REQUIRE(s.send(run.value(), "stop"));
+  events.wait("l", RunState::kSucceeded);
+  {
+    std::lock_guard lock(mu);
+    CHECK(got == std::vector<std::string>{"batch=10", "stop"});
+  }
+  CHECK(s.send(run.value(), "late").error().code == skedd::ErrorCode::kNotFound);
+}
+
 TEST_CASE("libskedd: at the hard timeout the run is recorded timed_out and its slot held",
           "[embed]") {
   skedd::test::TempDir dir("skedd-embed");

@@ -37,9 +37,10 @@ class FakeSpawner final : public ProcessSpawner {
     bool exited = false;
     /// Processes of its group left after its main process exited, until a killing signal.
     bool leftovers = false;
-    std::set<int> ignored;     ///< signals it survives (as a program that handles them)
-    std::vector<int> signals;  ///< sent to its group, in order (0 excluded)
-    std::uint64_t start = 0;   ///< its start time
+    std::set<int> ignored;           ///< signals it survives (as a program that handles them)
+    std::vector<int> signals;        ///< sent to its group, in order (0 excluded)
+    std::uint64_t start = 0;         ///< its start time
+    std::vector<std::string> input;  ///< lines send_input() gave it
   };
 
   explicit FakeSpawner(boost::asio::io_context& io) : io_(io) {}
@@ -106,6 +107,12 @@ class FakeSpawner final : public ProcessSpawner {
     return std::nullopt;
   }
   void reap_orphans() override { ++orphan_reaps_; }
+  Status send_input(pid_t pid, std::uint64_t start, const std::string& line) override {
+    Process* p = find(pid);
+    if (p == nullptr || p->exited || p->start != start) return Error::not_found("gone");
+    p->input.push_back(line);
+    return Ok{};
+  }
   std::optional<ProcessExit> kept_exit(pid_t pid, std::uint64_t start) override {
     const auto it = kept_.find(pid);
     if (it == kept_.end() || it->second.first != start) return std::nullopt;

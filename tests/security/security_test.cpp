@@ -223,6 +223,7 @@ TEST_CASE("finding 3: a reused job name hands over no runs, logs, fires or check
       CHECK(logs.exit_code == 4);
       CHECK(logs.out.find("root-secret") == std::string::npos);
       CHECK(skedctl(dir, {"cancel", run}, u.as()).exit_code == 4);
+      CHECK(skedctl(dir, {"send", run, "stop"}, u.as()).exit_code == 4);
       CHECK(skedctl(dir, {"pause", "--run", run}, u.as()).exit_code == 4);
     }
     for (const char* job : {"db-backup", "db-running"}) {

@@ -87,12 +87,13 @@ class Daemon {
   /// Starts `SKEDD_BINARY --config CONFIG --state-dir DIR/state --socket DIR/skedd.sock
   /// --log-format json [--no-cgroups] EXTRA...` (--no-cgroups unless `cgroups`: most tests
   /// check what process groups alone do). Throws std::runtime_error when it cannot fork.
+  /// `binary`: another skedd (the next release's, for an upgrade).
   Daemon(const TempDir& dir, const std::string& config, const std::vector<std::string>& extra = {},
-         bool cgroups = false)
+         bool cgroups = false, const std::string& binary = SKEDD_BINARY)
       : log_path_(dir / "skedd.log") {
-    std::vector<std::string> argv = {SKEDD_BINARY,       "--config",     config,
-                                     "--state-dir",      dir / "state",  "--socket",
-                                     dir / "skedd.sock", "--log-format", "json"};
+    std::vector<std::string> argv = {
+        binary,     "--config",         config,         "--state-dir", dir / "state",
+        "--socket", dir / "skedd.sock", "--log-format", "json"};
     if (!cgroups) argv.push_back("--no-cgroups");
     argv.insert(argv.end(), extra.begin(), extra.end());
     std::vector<char*> args;

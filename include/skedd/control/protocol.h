@@ -53,6 +53,13 @@ struct TriggerRequest {
 struct CancelRequest {
   RunId run;
 };
+/// A line for a running run's input (its SKEDD_INPUT_FD): by run, or by job (its one running
+/// run).
+struct SendRequest {
+  std::optional<RunId> run;
+  std::string job;
+  std::string text;
+};
 /// One run's record (what `wait` polls).
 struct RunRequest {
   RunId run;
@@ -93,9 +100,10 @@ struct SetRequest {
   int max_concurrent_runs = 0;
 };
 
-using Request = std::variant<StatusRequest, ListRequest, ShowRequest, PauseRequest, TriggerRequest,
-                             CancelRequest, RunRequest, RunsRequest, LogsRequest, ReloadRequest,
-                             SetRequest, AddRequest, RemoveRequest, DrainRequest, CrontabRequest>;
+using Request =
+    std::variant<StatusRequest, ListRequest, ShowRequest, PauseRequest, TriggerRequest,
+                 CancelRequest, RunRequest, RunsRequest, LogsRequest, ReloadRequest, SetRequest,
+                 AddRequest, RemoveRequest, DrainRequest, CrontabRequest, SendRequest>;
 
 /// A decoded line: the request id to echo (null when the line had none or was unreadable)
 /// and the request, or why it was refused.

@@ -103,6 +103,10 @@ struct CancelReply {
   RunId run;
 };
 
+struct SendReply {
+  RunId run;
+};
+
 struct RunReply {
   RunRecord run;
 };
@@ -157,6 +161,7 @@ nlohmann::json encode(const ShowReply& reply);
 nlohmann::json encode(const PauseReply& reply);
 nlohmann::json encode(const TriggerReply& reply);
 nlohmann::json encode(const CancelReply& reply);
+nlohmann::json encode(const SendReply& reply);
 nlohmann::json encode(const RunReply& reply);
 nlohmann::json encode(const RunsReply& reply);
 nlohmann::json encode(const LogsReply& reply);

@@ -116,6 +116,9 @@ class EmbeddedScheduler {
   Result<RunId> trigger(const std::string& job);
   /// Cancels a run: a handler's stop token is signalled, a process gets its soft signal.
   Status cancel(RunId run);
+  /// Gives a running run a line: a handler's RunContext::next_input() returns it (at most 64
+  /// wait). kNotFound when the run is not running.
+  Status send(RunId run, const std::string& line);
   /// The job's next fire, nullopt when it has none; kNotFound for an unknown job.
   Result<std::optional<Instant>> next_fire(const std::string& job);
   /// The names of the loaded jobs.

@@ -28,6 +28,11 @@ class RunContext {
     /// commit of it failed (false; it stays queued and is retried).
     virtual bool checkpoint(RunId run, const std::string& text) = 0;
     virtual void progress(RunId run, double percent, const std::string& message) = 0;
+    /// The oldest line given to the run (`skedctl send`) not yet taken; nullopt when none.
+    virtual std::optional<std::string> next_input(RunId run) {
+      (void)run;
+      return std::nullopt;
+    }
   };
 
   struct Info {
@@ -63,6 +68,10 @@ class RunContext {
   bool checkpoint(std::string text);
   /// Records progress: `percent` in [0, 100] and an optional message. Does not wait.
   void progress(double percent, const std::string& message = {});
+  /// The oldest line given to this run with `skedctl send` (at most 64 wait; one line each,
+  /// without its newline) and not yet taken; nullopt when none waits. Does not wait: a
+  /// handler polls it where it polls stop_requested().
+  std::optional<std::string> next_input() { return sink_.next_input(info_.run); }
 
   /// Cancellation: requested at the soft timeout, by `cancel`, and when the scheduler stops.
   /// A handler should poll it (or register a std::stop_callback) and return soon after.

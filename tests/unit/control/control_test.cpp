@@ -136,6 +136,8 @@ TEST_CASE("control: a job and its runs are managed by root and their owner only"
   CHECK(m.code(control::TriggerRequest{"mine", true}, m.other) == kDenied);
   CHECK(m.code(control::PauseRequest{"", false, m.run, true}, m.other) == kDenied);
   CHECK(m.code(control::CancelRequest{m.run}, m.other) == kDenied);
+  CHECK(m.code(control::SendRequest{m.run, "", "stop"}, m.other) == kDenied);
+  CHECK(m.rig.spawned(0).input.empty());
   CHECK(m.rig.spawns() == 1);
   CHECK(m.rig.spawned(0).signals.empty());
   CHECK_FALSE(m.rig.engine->job("mine")->paused);
@@ -148,8 +150,18 @@ TEST_CASE("control: a job and its runs are managed by root and their owner only"
   CHECK(m.code(control::PauseRequest{"", false, m.run, true}, m.owner).empty());
   CHECK(m.rig.engine->counts().running == 1);
   CHECK(m.code(control::PauseRequest{"", false, m.run, false}, m.owner).empty());
+  // A line for its input: whole, one line, at most 20 a second (the fake clock stands still).
+  CHECK(m.code(control::SendRequest{m.run, "", "batch=5"}, m.owner).empty());
+  CHECK(m.code(control::SendRequest{m.run, "", std::string(4096, 'x')}, m.owner) ==
+        control::kInvalidArgument);
+  int taken = 1;
+  for (int i = 0; i < 30; ++i)
+    taken += m.code(control::SendRequest{m.run, "", "more"}, m.root).empty();
+  CHECK(taken == 20);
+  CHECK(m.rig.spawned(0).input.front() == "batch=5");
   CHECK(m.code(control::CancelRequest{m.run}, m.owner).empty());
   CHECK(m.rig.spawned(0).exited);
+  CHECK(m.code(control::SendRequest{m.run, "", "late"}, m.owner) == control::kConflict);
   CHECK(m.rig.runs("mine")[0].state == skedd::RunState::kCancelled);
   CHECK(m.code(control::TriggerRequest{"mine", true}, m.owner).empty());
   CHECK(m.code(control::TriggerRequest{"roots", true}, m.owner) == kDenied);
