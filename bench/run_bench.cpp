@@ -8,6 +8,8 @@
 //              minus its scheduled time. Target: p99 <= 2 ms.
 //
 // Usage: bench_runs [N=20000] [M=10000] [S=20] [C=64] [DIR=/tmp]  (DIR holds the state dirs)
+// BENCH_DAEMON_LINES: more [daemon] lines, e.g. "run_host = false" to measure runs spawned by
+// skedd itself against runs through the run host (the default).
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
@@ -74,14 +76,18 @@ int main(int argc, char** argv) {
   const std::string child = BENCH_CHILD;
   std::string tmpl = std::string(argc > 5 ? argv[5] : "/tmp") + "/skedd-bench-XXXXXX";
   const fs::path root = ::mkdtemp(tmpl.data());
+  const char* extra = std::getenv("BENCH_DAEMON_LINES");
+  const std::string daemon_lines =
+      std::string("on_shutdown = \"stop\"\n") + (extra != nullptr ? std::string(extra) + "\n" : "");
 
   // Throughput.
   const double bare = bare_rate(child, n, concurrency);
   const auto due = std::chrono::system_clock::now() + std::chrono::seconds(3) +
                    std::chrono::milliseconds(n / 10);  // leaves time to load the config
-  DaemonRun burst = start_daemon(
-      skedd, root / "burst",
-      one_shots(child, std::vector<SysTime>(static_cast<std::size_t>(n), due)), concurrency);
+  DaemonRun burst =
+      start_daemon(skedd, root / "burst",
+                   one_shots(child, std::vector<SysTime>(static_cast<std::size_t>(n), due)),
+                   concurrency, daemon_lines);
   auto events = wait_finished(root / "burst" / "skedd.log", static_cast<std::size_t>(n), 600);
   stop(burst);
   skedd::Instant first{skedd::Instant::max()}, last{skedd::Instant::min()};
@@ -110,7 +116,8 @@ int main(int argc, char** argv) {
     times.push_back(
         start + std::chrono::microseconds(static_cast<long long>(i) * spread_s * 1'000'000 / m));
   }
-  DaemonRun spread = start_daemon(skedd, root / "spread", one_shots(child, times), concurrency);
+  DaemonRun spread =
+      start_daemon(skedd, root / "spread", one_shots(child, times), concurrency, daemon_lines);
   events =
       wait_finished(root / "spread" / "skedd.log", static_cast<std::size_t>(m), spread_s + 600.0);
   stop(spread);

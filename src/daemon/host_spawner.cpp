@@ -328,9 +328,40 @@ void HostSpawner::reap_orphans() {
 }
 
 std::optional<ProcessExit> HostSpawner::kept_exit(pid_t pid, std::uint64_t start) {
-  const auto it = kept_.find(pid);
-  if (it == kept_.end() || it->second.start != start) return std::nullopt;
-  return it->second.exit;
+  auto kept = [&]() -> std::optional<ProcessExit> {
+    const auto it = kept_.find(pid);
+    if (it == kept_.end() || it->second.start != start) return std::nullopt;
+    return it->second.exit;
+  };
+  // Exits told since the hello, not yet read (the loop has not run since).
+  while (socket_) {
+    auto got = runhost::receive_message(socket_->native_handle());
+    if (!got) {
+      lost(got.error().message);
+      break;
+    }
+    if (!got.value()) break;
+    on_message(got.value()->body);
+  }
+  if (auto found = kept()) return found;
+  // The host's child, gone from /proc (or a zombie): it has just ended, and its exit is on
+  // its way. Waited for, so that the run is not taken for one that ended unseen.
+  const auto hosted = hosted_.find(pid);
+  if (!socket_ || hosted == hosted_.end() || hosted->second != start || local_.start_time(pid)) {
+    return std::nullopt;
+  }
+  const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(kAnswerTimeoutMs);
+  while (socket_ && !kept() && std::chrono::steady_clock::now() < until) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        until - std::chrono::steady_clock::now());
+    auto got = runhost::await_message(socket_->native_handle(), static_cast<int>(left.count()) + 1);
+    if (!got) {
+      lost(got.error().message);
+      break;
+    }
+    on_message(got->body);
+  }
+  return kept();
 }
 
 void HostSpawner::release(pid_t pid, std::uint64_t start) {
