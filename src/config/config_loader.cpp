@@ -292,16 +292,14 @@ std::vector<JobSpec> definition_jobs(const toml::table& root, const std::string&
   return jobs;
 }
 
-}  // namespace
-
-Result<Config> load_config(const std::string& path, const LoadOptions& options) {
-  Diagnostics diag;
+// The configuration that `root`, the main file `path` as parsed, and its jobs directory say.
+Result<Config> config_from(const toml::table* root, const std::string& path,
+                           const LoadOptions& options, Diagnostics& diag) {
   Config cfg;
   cfg.path = path;
   cfg.files.push_back(path);
   cfg.daemon.handlers = options.handlers;
-  std::optional<toml::table> root = parse_file(path, options, diag);
-  if (!root) return Error::invalid_argument(diag.joined());
+  if (root == nullptr) return Error::invalid_argument(diag.joined());
   const fs::path base = fs::path(path).parent_path();
 
   if (const toml::table* t = sub_table(*root, "daemon", path, diag)) {
@@ -324,7 +322,9 @@ Result<Config> load_config(const std::string& path, const LoadOptions& options) 
   const bool jobs_dir_explicit = root->at_path("daemon.jobs_dir").is_string();
   const fs::path jobs_dir = resolve(base, cfg.daemon.jobs_dir);
   std::error_code ec;
-  if (fs::is_directory(jobs_dir, ec)) {
+  if (!options.read_jobs_dir) {
+    // The main file alone (parse_config() of text that has no directory).
+  } else if (fs::is_directory(jobs_dir, ec)) {
     for (const std::string& file : list_job_files(jobs_dir)) {
       cfg.files.push_back(file);
       if (std::optional<toml::table> jobs_root = parse_file(file, options, diag)) {
@@ -351,6 +351,26 @@ Result<Config> load_config(const std::string& path, const LoadOptions& options) 
   cfg.daemon.socket = resolve(base, cfg.daemon.socket);
   cfg.daemon.jobs_dir = jobs_dir.string();
   return cfg;
+}
+
+}  // namespace
+
+Result<Config> load_config(const std::string& path, const LoadOptions& options) {
+  Diagnostics diag;
+  std::optional<toml::table> root = parse_file(path, options, diag);
+  return config_from(root ? &*root : nullptr, path, options, diag);
+}
+
+Result<Config> parse_config(std::string_view text, const std::string& path,
+                            const LoadOptions& options) {
+  Diagnostics diag;
+  std::optional<toml::table> root;
+  try {
+    root = toml::parse(text, path);
+  } catch (const toml::parse_error& e) {
+    diag.add(path, e.source(), std::string(e.description()));
+  }
+  return config_from(root ? &*root : nullptr, path, options, diag);
 }
 
 Result<std::string> validate_config_file(const std::string& path,

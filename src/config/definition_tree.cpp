@@ -59,16 +59,22 @@ void put_time(std::string& out, const toml::time& t) {
   put_u(out, t.nanosecond);
 }
 
-void put_table(std::string& out, const toml::table& table);
+bool put_table(std::string& out, const toml::table& table, int depth);
 
-void put_node(std::string& out, const toml::node& node) {
+// False when a table or array is nested deeper than the reader reads (kMaxDepth): the tree
+// would not read back, so none is written.
+bool put_node(std::string& out, const toml::node& node, int depth) {
   if (const toml::table* t = node.as_table()) {
+    if (depth >= kMaxDepth) return false;
     out += kTable;
-    put_table(out, *t);
+    return put_table(out, *t, depth + 1);
   } else if (const toml::array* a = node.as_array()) {
+    if (depth >= kMaxDepth) return false;
     out += kArray;
     put_u(out, a->size());
-    for (const toml::node& element : *a) put_node(out, element);
+    for (const toml::node& element : *a) {
+      if (!put_node(out, element, depth + 1)) return false;
+    }
   } else if (const auto* s = node.as_string()) {
     out += kString;
     put_text(out, s->get());
@@ -93,9 +99,10 @@ void put_node(std::string& out, const toml::node& node) {
     put_time(out, v.time);
     if (v.offset) put_i(out, v.offset->minutes);
   }
+  return true;
 }
 
-void put_table(std::string& out, const toml::table& table) {
+bool put_table(std::string& out, const toml::table& table, int depth) {
   put_u(out, table.size());
   for (auto&& [key, node] : table) {
     put_text(out, key.str());
@@ -104,8 +111,9 @@ void put_table(std::string& out, const toml::table& table) {
         node.is_table() && node.source().begin.line != 0 ? node.source() : key.source();
     put_u(out, at.begin.line);
     put_u(out, at.begin.column);
-    put_node(out, node);
+    if (!put_node(out, node, depth)) return false;
   }
+  return true;
 }
 
 // Reads what the put_ functions wrote; any fault leaves `ok` false for good.
@@ -282,7 +290,7 @@ bool read_table(Reader& r, toml::table& out, int depth) {
 std::string encode_tree(const toml::table& table) {
   std::string out;
   out += kVersion;
-  put_table(out, table);
+  if (!put_table(out, table, 0)) return {};
   return out;
 }
 

@@ -12,7 +12,8 @@ namespace skedd::config {
 
 /// `table` in the binary form: every value, and each key with its line and column (a table's
 /// key with its table's, which is where a [job.NAME] header is), so that keys keep their file
-/// order. Values keep no source of their own.
+/// order. Values keep no source of their own. Empty when tables or arrays nest deeper than
+/// decode_tree() reads (64 levels): the text is parsed instead.
 std::string encode_tree(const toml::table& table);
 
 /// The table encode_tree() made, or nullopt when `tree` is not one (truncated, unknown tags,

@@ -10,44 +10,10 @@
 
 #include "cron/crontab_line.h"
 #include "skedd/time/duration.h"
+#include "util/utf8.h"
 
 namespace skedd {
 namespace {
-
-// True when `text` is well-formed UTF-8 (no overlongs, surrogates or values past U+10FFFF).
-bool valid_utf8(std::string_view text) {
-  std::size_t i = 0;
-  while (i < text.size()) {
-    const auto c = static_cast<unsigned char>(text[i]);
-    int extra = 0;
-    std::uint32_t cp = 0;
-    if (c < 0x80) {
-      ++i;
-      continue;
-    } else if ((c & 0xE0) == 0xC0) {
-      extra = 1;
-      cp = c & 0x1F;
-    } else if ((c & 0xF0) == 0xE0) {
-      extra = 2;
-      cp = c & 0x0F;
-    } else if ((c & 0xF8) == 0xF0) {
-      extra = 3;
-      cp = c & 0x07;
-    } else {
-      return false;
-    }
-    if (i + static_cast<std::size_t>(extra) >= text.size()) return false;
-    for (int k = 1; k <= extra; ++k) {
-      const auto next = static_cast<unsigned char>(text[i + static_cast<std::size_t>(k)]);
-      if ((next & 0xC0) != 0x80) return false;
-      cp = (cp << 6) | (next & 0x3F);
-    }
-    constexpr std::uint32_t kMin[] = {0, 0x80, 0x800, 0x10000};
-    if (cp < kMin[extra] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
-    i += static_cast<std::size_t>(extra) + 1;
-  }
-  return true;
-}
 
 bool bare_key(std::string_view key) {
   return !key.empty() && std::all_of(key.begin(), key.end(), [](char c) {
@@ -85,11 +51,13 @@ std::string file_job_name(const std::string& cron_name) {
   return "cron-" + file + "-" + hash;
 }
 
-// Everything of `entry` that goes into the TOML, in one string, to check it is UTF-8.
-std::string all_text(const CrontabEntry& entry) {
-  std::string text = entry.user + entry.command_text;
-  for (const CrontabVariable& v : entry.env) text += v.name + v.value;
-  return text;
+// Whether everything of `entry` that goes into the TOML is UTF-8, each piece on its own: two
+// invalid pieces can join into a valid sequence (found by fuzz/crontab_fuzz.cpp).
+bool all_utf8(const CrontabEntry& entry) {
+  if (!valid_utf8(entry.user) || !valid_utf8(entry.command_text)) return false;
+  return std::all_of(entry.env.begin(), entry.env.end(), [](const CrontabVariable& v) {
+    return valid_utf8(v.name) && valid_utf8(v.value);
+  });
 }
 
 class Importer {
@@ -97,7 +65,7 @@ class Importer {
   explicit Importer(const CrontabSource& source) : source_(source) {}
 
   void entry(const CrontabEntry& e) {
-    if (!valid_utf8(all_text(e))) {
+    if (!all_utf8(e)) {
       return error(e.line, "not valid UTF-8, which TOML cannot hold; not imported");
     }
     if (const auto* cron = std::get_if<CronSchedule>(&e.schedule.kind);

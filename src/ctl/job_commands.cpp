@@ -1,13 +1,11 @@
 // skedctl's subcommands that add, replace and remove jobs over skedd's control socket, and
 // validate, which checks a configuration file without a daemon.
-#include <fstream>
 #include <iostream>
 #include <memory>
-#include <optional>
-#include <sstream>
 #include <string>
 
 #include "ctl/ask.h"
+#include "ctl/job_flags.h"
 #include "daemon/builtin_handlers.h"
 #include "skedd/config/config.h"
 
@@ -15,59 +13,6 @@ namespace skedd::ctl {
 namespace {
 
 using nlohmann::json;
-
-// What `add` and `update` read: a TOML file, or flags that make one.
-struct JobFlags {
-  std::string file;
-  std::string name;
-  std::string cron, every, at, command, user, group, timezone, overlap, soft_timeout, hard_timeout,
-      pool;
-  std::optional<int> retries, priority;
-};
-
-std::string toml_string(const std::string& s) {
-  return json(s).dump();  // a JSON string is a TOML basic string
-}
-
-// The definition to send, or an error message.
-Result<std::string> definition_of(const JobFlags& f) {
-  if (!f.file.empty()) {
-    if (!f.name.empty() || !f.command.empty()) {
-      return Error::invalid_argument("give either --file or a name and flags, not both");
-    }
-    std::ifstream in(f.file);
-    if (!in) return Error::invalid_argument("cannot read " + f.file);
-    std::ostringstream text;
-    text << in.rdbuf();
-    return text.str();
-  }
-  if (f.name.empty() || f.command.empty()) {
-    return Error::invalid_argument("give a job name and --command (or --file)");
-  }
-  if (static_cast<int>(!f.cron.empty()) + static_cast<int>(!f.every.empty()) +
-          static_cast<int>(!f.at.empty()) !=
-      1) {
-    return Error::invalid_argument("give one of --cron, --every and --at");
-  }
-  std::string t = "[job." + toml_string(f.name) + "]\n";
-  auto line = [&t](const char* key, const std::string& value) {
-    if (!value.empty()) t += std::string(key) + " = " + toml_string(value) + "\n";
-  };
-  line("cron", f.cron);
-  line("every", f.every);
-  line("at", f.at);
-  line("command", f.command);
-  line("user", f.user);
-  line("group", f.group);
-  line("timezone", f.timezone);
-  line("overlap", f.overlap);
-  line("soft_timeout", f.soft_timeout);
-  line("hard_timeout", f.hard_timeout);
-  line("pool", f.pool);
-  if (f.retries) t += "retries = " + std::to_string(*f.retries) + "\n";
-  if (f.priority) t += "priority = " + std::to_string(*f.priority) + "\n";
-  return t;
-}
 
 class AddCommand final : public SocketCommand {
  public:

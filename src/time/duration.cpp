@@ -82,8 +82,13 @@ Result<Duration> parse_duration(std::string_view text) {
           "unknown unit \"" + std::string(unit_name) + "\" (us, ms, s, m, h, d, w)");
     }
     if (whole > kMax / unit->micros) return duration_error(text, number_start, "too large");
-    total += whole * unit->micros + frac * unit->micros / frac_den;
-    if (total > kMax) return duration_error(text, number_start, "too large");
+    // frac / frac_den of the unit without overflow: frac < frac_den <= 10^9, so each product
+    // below is less than the unit or than 10^18 (found by fuzz/duration_fuzz.cpp).
+    const std::int64_t per_den = unit->micros / frac_den;
+    const std::int64_t rest = unit->micros % frac_den;
+    const std::int64_t term = whole * unit->micros + frac * per_den + frac * rest / frac_den;
+    if (term > kMax - total) return duration_error(text, number_start, "too large");
+    total += term;
   }
   return Duration(total);
 }

@@ -38,6 +38,23 @@ const TimeZone::Loaded& utc() {
   return zone;
 }
 
+// An IANA name: at most 64 characters, '/'-separated parts of letters, digits, '_', '-' and
+// '+'. cctz opens any other name as a path (an absolute one as it is), so a job's `timezone`
+// or a crontab's CRON_TZ could make skedd, as root, read a file or block on a FIFO of the
+// user's choosing; and every zone loaded stays loaded, which this bounds to the files of the
+// zoneinfo directory.
+bool iana_name(std::string_view name) {
+  if (name.size() > 64 || name.front() == '/' || name.back() == '/') return false;
+  char previous = '/';
+  for (char c : name) {
+    const bool word = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                      c == '_' || c == '-' || c == '+';
+    if (!word && !(c == '/' && previous != '/')) return false;
+    previous = c;
+  }
+  return true;
+}
+
 }  // namespace
 
 TimeZone::TimeZone() : loaded_(&utc()) {}
@@ -46,14 +63,17 @@ Result<TimeZone> TimeZone::load(std::string_view name) {
   if (name == "local") return local();
   if (name.empty()) return Error::invalid_argument("empty time zone name");
   if (name == "UTC") return TimeZone();
+  if (!iana_name(name)) {
+    return Error::invalid_argument("invalid time zone name \"" + std::string(name) +
+                                   "\" (expected an IANA name such as \"Europe/Berlin\": "
+                                   "letters, digits, '_', '-', '+' and '/')");
+  }
   Registry& r = registry();
   std::lock_guard lock(r.mutex);
   for (const Loaded& loaded : r.zones) {
     if (loaded.name == name) return TimeZone(&loaded);
   }
   cctz::time_zone zone;
-  // cctz also accepts POSIX TZ strings and fixed offsets ("UTC+5"); IANA names are the
-  // documented form, but a name cctz can load is accepted.
   if (!cctz::load_time_zone(std::string(name), &zone)) {
     return Error::invalid_argument("unknown time zone \"" + std::string(name) +
                                    "\" (expected an IANA name such as \"Europe/Berlin\")");

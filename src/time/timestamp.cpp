@@ -130,6 +130,10 @@ std::string format_rfc3339(Instant t, const TimeZone& zone) {
   const auto secs = std::chrono::floor<std::chrono::seconds>(t);
   std::int64_t micros = (t - secs).count();
   const auto info = zone.cctz_zone().lookup(secs);
+  // RFC 3339 offsets are whole minutes; a local mean time before standard time (New York's
+  // -04:56:02 until 1883) would print as another instant, so it is given in UTC (found by
+  // fuzz/at_fuzz.cpp).
+  if (info.offset % 60 != 0) return format_rfc3339(t, TimeZone());
   const cctz::civil_second cs = info.cs;
   char buf[64];
   int n = std::snprintf(buf, sizeof buf, "%04lld-%02d-%02dT%02d:%02d:%02d",

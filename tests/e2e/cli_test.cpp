@@ -266,3 +266,19 @@ TEST_CASE("the example configuration in etc/ passes skedd --check-config", "[cli
 }
 
 }  // namespace
+
+TEST_CASE("skedctl add refuses flags that are not UTF-8 before connecting, naming the flag",
+          "[cli]") {
+  // Found by fuzz/skedctl_fuzz.cpp's target: the name went through nlohmann::json, which threw
+  // on invalid UTF-8, and skedctl died of the uncaught exception.
+  const Run name = skedctl({"--socket", "/nonexistent/skedd.sock", "add", "caf\xe9", "--every",
+                            "1m", "--command", "true"});
+  SHOW(name);
+  CHECK(name.exit_code == 2);
+  CHECK(name.err == "skedctl: the job name is not valid UTF-8\n");
+  const Run command = skedctl({"--socket", "/nonexistent/skedd.sock", "add", "cafe", "--every",
+                               "1m", "--command", "echo caf\xe9"});
+  SHOW(command);
+  CHECK(command.exit_code == 2);
+  CHECK(command.err == "skedctl: --command: not valid UTF-8\n");
+}

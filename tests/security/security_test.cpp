@@ -683,3 +683,25 @@ TEST_CASE("a user's limit_nofile may not raise the limit runs get by default", "
         std::string::npos);
   CHECK(add(lim.rlim_cur).exit_code == 0);
 }
+
+TEST_CASE("a job's time zone or CRON_TZ cannot make skedd open a path of the user's choosing",
+          "[security][root]") {
+  // cctz opens a zone name as a path, an absolute one as it is: a user's `timezone` naming a
+  // FIFO blocked the root daemon in open(2), and any file was read as a zone. Found while
+  // writing fuzz/crontab_fuzz.cpp (CRON_TZ is loaded by the crontab reader).
+  const TestAccount& u = skedd::test::test_account_or_skip();
+  TempDir dir("skedd-security");
+  const std::string fifo = dir / "zone-fifo";
+  REQUIRE(::mkfifo(fifo.c_str(), 0666) == 0);
+  const std::string config = write_config(dir, "");
+  const std::string def =
+      user_file(dir, "tz.toml",
+                "[job.tz]\ncron = \"@daily\"\ntimezone = \"" + fifo + "\"\ncommand = \"true\"\n");
+  Daemon d(dir, config);
+  d.wait_for("listening");
+  const CommandResult refused = skedctl(dir, {"add", "--file", def}, u.as());
+  SHOW(refused);
+  CHECK(refused.exit_code == 1);
+  CHECK(refused.err.find("invalid time zone name \"" + fifo + "\"") != std::string::npos);
+  CHECK(skedctl(dir, {"status"}, u.as()).exit_code == 0);
+}

@@ -4,6 +4,7 @@
 #include <map>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "skedd/core/job_spec.h"
@@ -108,6 +109,8 @@ struct LoadOptions {
   bool check_file_safety = true;
   /// The in-process handlers the program has (DaemonConfig::handlers).
   std::set<std::string> handlers;
+  /// Read the jobs directory as well; false: the main file's own jobs only.
+  bool read_jobs_dir = true;
 };
 
 /// Reads `path` and the `*.toml` files of its jobs directory (hidden files skipped), in name
@@ -115,6 +118,11 @@ struct LoadOptions {
 /// `file:line:column: message` (e.g. `jobs.d/backup.toml:4:15: job "nightly": hard_timeout
 /// must be greater than soft_timeout`), files in the order read.
 Result<Config> load_config(const std::string& path, const LoadOptions& options = {});
+
+/// As load_config(), for the main file's text already read (`path` names it in messages and
+/// relative paths are resolved from its directory; its file safety is not checked).
+Result<Config> parse_config(std::string_view text, const std::string& path,
+                            const LoadOptions& options = {});
 
 /// Reads job definitions given over the control socket: TOML text holding [job.NAME] tables
 /// only, read against `base`'s daemon settings and pools (not its [defaults]). `source` names

@@ -17,7 +17,9 @@ class TimeZone {
   TimeZone();
 
   /// Loads a zone by IANA name ("Europe/Berlin", "UTC", "Etc/GMT+5"), or "local" for the
-  /// host's zone ($TZ, then /etc/localtime). Fails with kInvalidArgument naming the zone.
+  /// host's zone ($TZ, then /etc/localtime). Fails with kInvalidArgument naming the zone,
+  /// also for a name that is not IANA-shaped (a path, '.', ':'; more than 64 characters),
+  /// which is never opened.
   static Result<TimeZone> load(std::string_view name);
 
   /// The host's zone, named "local" unless /etc/timezone or $TZ names it.

@@ -21,7 +21,8 @@ Result<Instant> parse_timestamp(std::string_view text, const TimeZone& zone);
 
 /// Formats an instant in `zone` as RFC 3339 with its offset, e.g. "2026-03-08T03:00:00-04:00";
 /// the fraction is shown only when non-zero (as many digits as needed, up to 6);
-/// UTC is shown as "Z".
+/// UTC is shown as "Z", and so is an instant whose offset in `zone` is not whole minutes
+/// (local mean time before a zone had standard time).
 std::string format_rfc3339(Instant t, const TimeZone& zone);
 
 /// Formats in UTC with "Z".

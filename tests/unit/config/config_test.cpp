@@ -212,6 +212,27 @@ TEST_CASE("a full configuration loads with every [daemon], [pools], [store] and 
   CHECK(job_names(cfg) == std::vector<std::string>{"nightly", "report", "cleanup", "launch"});
 }
 
+TEST_CASE("parse_config reads a main file's text as load_config reads the file", "[config]") {
+  TempDir dir;
+  const std::string main = dir.write("skedd.toml", kFullMain);
+  dir.write("jobs.d/10-nightly.toml", kFullJob);
+  const Config from_file = load_ok(main);
+  auto from_text = skedd::parse_config(kFullMain, main);
+  REQUIRE(from_text.ok());
+  CHECK(from_text->daemon.state_dir == from_file.daemon.state_dir);
+  CHECK(from_text->pools == from_file.pools);
+  CHECK(from_text->files == from_file.files);
+  skedd::LoadOptions alone;
+  alone.read_jobs_dir = false;
+  auto main_only = skedd::parse_config(kFullMain, main, alone);
+  REQUIRE(main_only.ok());
+  CHECK(main_only->files == std::vector<std::string>{main});
+  CHECK(main_only->jobs.size() + 1 == from_file.jobs.size());
+  auto bad = skedd::parse_config("[daemon\n", "/etc/skedd/skedd.toml");
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.error().message.rfind("/etc/skedd/skedd.toml:1:", 0) == 0);
+}
+
 TEST_CASE("a job that sets every key gets exactly those values, overriding [defaults]",
           "[config]") {
   TempDir dir;

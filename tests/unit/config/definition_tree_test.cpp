@@ -99,6 +99,25 @@ TEST_CASE("a tree that does not read back leaves the job to its text", "[config]
   CHECK(skedd::definition_tree("not = [valid").empty());
 }
 
+TEST_CASE("fuzz tree-crash-f0a2c373: tables nested past the reader's depth get no tree",
+          "[config]") {
+  // A dotted key of 70 parts was encoded 70 tables deep, and the reader, which stops at 64,
+  // refused what the writer wrote. Now none is written, and the job is read from its text.
+  std::string key = "[job.deep]\nhandler = \"report\"\nevery = \"1m\"\nparams.p";
+  for (int i = 0; i < 70; ++i) key += ".p";
+  const std::string text = key + " = 1\n";
+  const skedd::Config base = base_with({"report"});
+  CHECK(skedd::definition_tree(text).empty());
+  toml::table shallow;
+  shallow.insert("k", toml::table{{"k", 1}});
+  CHECK(decode_tree(encode_tree(shallow)) == shallow);
+  auto from_text = skedd::parse_job_definition(text, "api", base);
+  auto from_tree = skedd::parse_job_definition(text, skedd::definition_tree(text), "api", base);
+  REQUIRE(from_text.ok());
+  REQUIRE(from_tree.ok());
+  CHECK(skedd::same_definition(*from_text, *from_tree));
+}
+
 TEST_CASE("a job whose tree reads back but is not valid has its text's errors", "[config]") {
   // The handler is gone since the job was recorded: the error names the line and column.
   const std::string text = "[job.gone]\ncron = \"0 3 * * *\"\nhandler = \"report\"\n";

@@ -156,6 +156,19 @@ TEST_CASE("import: text TOML cannot hold is refused, the rest is escaped", "[cro
   CHECK(cfg.jobs[0].options->command[2] == "echo \"\x1b[1mbold\" # caf\xc3\xa9");
 }
 
+TEST_CASE("fuzz crontab-crash-b5f9ec6a: invalid UTF-8 split across variables is refused",
+          "[crontab]") {
+  // The check ran on the variables' names and values joined: a name ending in \xC6 and the
+  // next starting with \xBD made a valid sequence, and the TOML written did not load.
+  const CrontabImport imported = import_text(
+      "MAILT\xc6=\"\"\n\xbdHOME=/home/alice\n@daily root true\n", system_file("/etc/cron.d/split"));
+  CHECK(imported.messages ==
+        std::vector<std::string>{
+            "/etc/cron.d/split:3: error: not valid UTF-8, which TOML cannot hold; not imported"});
+  CHECK(imported.failed);
+  CHECK(imported.imported == 0);
+}
+
 // Schedules of every kind a crontab has, in four zones, two of them through DST changes in
 // 2026 (Berlin: 29 Mar and 25 Oct; New York: 8 Mar and 1 Nov; Lord Howe moves 30 minutes).
 constexpr const char* kYearCorpus =

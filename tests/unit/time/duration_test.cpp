@@ -73,3 +73,15 @@ TEST_CASE("sizes parse binary units", "[size]") {
         "invalid size \"10X\": unknown unit \"X\" (K, M, G, T)");
   CHECK(skedd::parse_size("M").error().message == "invalid size \"M\": expected a number");
 }
+
+TEST_CASE("fuzz duration-crash-73ffb345: a long fraction of days or weeks does not overflow",
+          "[duration]") {
+  // 202560560 * 86400000000 overflowed int64 (UBSan): the fraction's digits times the unit.
+  auto bad = parse_duration("31h.202560560560d2]");
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.error().message ==
+        "invalid duration \"31h.202560560560d2]\": unexpected character at column 19");
+  CHECK(parse_duration("0.999999999w").value() == Duration(604'799'999'395));
+  CHECK(parse_duration("55ms.5555555555555556d").value() ==
+        55ms + Duration(47'999'999'952));  // 0.555555555 d: nine digits are kept
+}

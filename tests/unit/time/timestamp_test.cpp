@@ -87,3 +87,37 @@ TEST_CASE("unknown time zones are refused by name", "[timestamp]") {
       z.error().message ==
       "unknown time zone \"Mars/Olympus_Mons\" (expected an IANA name such as \"Europe/Berlin\")");
 }
+
+TEST_CASE("time zone names that are not IANA-shaped are refused without opening anything",
+          "[timestamp]") {
+  // cctz opens any name as a path below /usr/share/zoneinfo, an absolute one as it is: a job's
+  // `timezone = "/tmp/fifo"` made the root daemon block in open(2).
+  for (const char* name : {"/dev/null", "/tmp/fifo", "../../../etc/passwd", "Europe/../Berlin",
+                           "file:/etc/localtime", ":Europe/Berlin", "Europe//Berlin", "Europe/",
+                           "zone.tab", "UTC+05:00", "Europe/Berlin\n"}) {
+    INFO(name);
+    auto z = TimeZone::load(name);
+    REQUIRE_FALSE(z.ok());
+    CHECK(z.error().message ==
+          "invalid time zone name \"" + std::string(name) +
+              "\" (expected an IANA name such as \"Europe/Berlin\": letters, digits, '_', '-', "
+              "'+' and '/')");
+  }
+  CHECK_FALSE(TimeZone::load(std::string(65, 'A')).ok());
+  for (const char* name : {"Etc/GMT+5", "Etc/GMT-14", "America/Port-au-Prince",
+                           "America/Argentina/Buenos_Aires", "EST5EDT", "GMT0"}) {
+    INFO(name);
+    CHECK(TimeZone::load(name).ok());
+  }
+}
+
+TEST_CASE("fuzz at-crash-e2762770: a local mean time prints as an instant that reads back",
+          "[timestamp]") {
+  // New York's offset was -04:56:02 until 1883; RFC 3339 offsets are whole minutes, so the
+  // printed time was 2 s off. Such an instant is printed in UTC.
+  const auto t = skedd::parse_timestamp("1013-12-24T09:00:00", zone("America/New_York"));
+  REQUIRE(t.ok());
+  const std::string printed = skedd::format_rfc3339(*t, zone("America/New_York"));
+  CHECK(printed == "1013-12-24T13:56:02Z");
+  CHECK(skedd::parse_rfc3339(printed).value() == *t);
+}
