@@ -36,11 +36,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   // The first byte picks the format (odd: a user's crontab), as in import_fuzz.cpp, so that
   // each run reads the text once.
   const std::string_view text = fuzz::text_of(data + 1, size - 1);
-  if (data[0] % 2 != 0) {
-    check(text,
-          CrontabSource{"/var/spool/cron/crontabs/fuzz", CrontabFormat::kUser, "fuzz", TimeZone()});
-  } else {
-    check(text, CrontabSource{"/etc/cron.d/fuzz", CrontabFormat::kSystem, "", TimeZone()});
-  }
+  check(text, fuzz::crontab_source(data[0]));
   return 0;
 }

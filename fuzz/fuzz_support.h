@@ -11,6 +11,8 @@
 #include <string>
 #include <string_view>
 
+#include "skedd/cron/crontab.h"
+
 namespace skedd::fuzz {
 
 /// The bytes as text.
@@ -29,6 +31,14 @@ inline void require(bool holds, const char* promise, const std::string& detail =
 template <typename R>
 void require_message(const R& result, const char* parser) {
   if (!result.ok()) require(!result.error().message.empty(), parser, "an empty error message");
+}
+
+/// The crontab format a target's first byte picks: odd a user's crontab, even /etc/cron.d's.
+inline CrontabSource crontab_source(std::uint8_t first) {
+  if (first % 2 != 0) {
+    return {"/var/spool/cron/crontabs/fuzz", CrontabFormat::kUser, "fuzz", TimeZone()};
+  }
+  return {"/etc/cron.d/fuzz", CrontabFormat::kSystem, "", TimeZone()};
 }
 
 }  // namespace skedd::fuzz

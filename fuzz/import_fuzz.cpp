@@ -13,10 +13,7 @@ using namespace skedd;
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   if (size == 0 || size > 64 * 1024) return 0;
   const std::string_view text = fuzz::text_of(data + 1, size - 1);
-  const CrontabSource source =
-      data[0] % 2 != 0
-          ? CrontabSource{"/var/spool/cron/crontabs/fuzz", CrontabFormat::kUser, "fuzz", TimeZone()}
-          : CrontabSource{"/etc/cron.d/fuzz", CrontabFormat::kSystem, "", TimeZone()};
+  const CrontabSource source = fuzz::crontab_source(data[0]);
   const CrontabImport imported = import_crontab(read_crontab(text, source), source);
   if (imported.imported == 0) return 0;
   static const Config base;
