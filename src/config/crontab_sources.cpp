@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -119,7 +120,9 @@ CrontabJobs load_crontabs(const std::vector<std::string>& sources, const TimeZon
 
 std::string crontab_fingerprint(const std::vector<std::string>& sources) {
   std::string out;
-  auto add = [&out](const std::string& path) {
+  timespec now{};
+  ::clock_gettime(CLOCK_REALTIME, &now);
+  auto add = [&out, &now](const std::string& path) {
     struct stat st {};
     if (::stat(path.c_str(), &st) != 0) {
       out += path + " -\n";
@@ -127,7 +130,14 @@ std::string crontab_fingerprint(const std::vector<std::string>& sources) {
     }
     out += path + " " + std::to_string(st.st_size) + " " + std::to_string(st.st_mtim.tv_sec) + "." +
            std::to_string(st.st_mtim.tv_nsec) + " " + std::to_string(st.st_mode) + " " +
-           std::to_string(st.st_uid) + "\n";
+           std::to_string(st.st_uid);
+    // A file changed in the last 2 s may change again within the same tick of its time
+    // (ext4 keeps it in jiffies), to the same size, unseen. Until its time is older, the
+    // fingerprint differs on every look, so the file is read again ("racy git").
+    if (now.tv_sec - st.st_mtim.tv_sec < 2) {
+      out += " racy@" + std::to_string(now.tv_sec) + "." + std::to_string(now.tv_nsec);
+    }
+    out += "\n";
   };
   for (const std::string& source : sources) {
     add(source);

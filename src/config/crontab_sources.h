@@ -34,7 +34,8 @@ struct CrontabJobs {
 CrontabJobs load_crontabs(const std::vector<std::string>& sources, const TimeZone& zone);
 
 /// A text that changes when a crontab of `sources` is added, removed or modified (paths,
-/// sizes and modification times), for noticing edits.
+/// sizes and modification times), for noticing edits. While a file's time is less than 2 s
+/// old it differs on every call (an edit within the same tick of that time would not show).
 std::string crontab_fingerprint(const std::vector<std::string>& sources);
 
 /// Whether a cron daemon (a process named cron or crond) runs on this host: with [cron]

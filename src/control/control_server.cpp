@@ -216,8 +216,26 @@ Status ControlServer::listen(const std::string& path) {
   // Anyone may connect; every request is authorized by the peer's uid.
   ::chmod(path.c_str(), 0666);
   path_ = path;
+  if (::lstat(path.c_str(), &st) == 0) {
+    bound_dev_ = st.st_dev;
+    bound_ino_ = st.st_ino;
+  }
   accept();
   return Ok{};
+}
+
+Result<bool> ControlServer::listen_again_if_gone() {
+  if (path_.empty() || state_->closed) return false;
+  struct stat st {};
+  if (::lstat(path_.c_str(), &st) == 0 && st.st_dev == bound_dev_ && st.st_ino == bound_ino_) {
+    return false;
+  }
+  error_code ignored;
+  state_->acceptor.close(ignored);  // its pending accept ends with operation_aborted
+  state_->retry.cancel();
+  const std::string path = path_;
+  if (Status listening = listen(path); !listening) return listening.error();
+  return true;
 }
 
 std::string ControlServer::refusal(const State& state, uid_t uid) const {

@@ -58,6 +58,10 @@ class ControlServer {
   /// writable by group or others, is refused (kPermissionDenied). A stale socket file is replaced;
   /// one another process still listens on is an error, as is a path that is not a socket.
   Status listen(const std::string& path);
+  /// Listens again when the socket file is gone or is not the one listen() bound (its
+  /// directory was removed, say): true when it did, false when nothing had to be done, an
+  /// error when it cannot listen again (tried again on the next call). Connections stay.
+  Result<bool> listen_again_if_gone();
   /// Stops accepting, closes every connection and removes the socket file.
   void close();
   std::size_t connections() const;
@@ -74,6 +78,9 @@ class ControlServer {
   ControlLimits limits_;
   ReplyGate gate_;
   std::string path_;
+  // The socket file listen() bound, to tell it from one put in its place.
+  dev_t bound_dev_ = 0;
+  ino_t bound_ino_ = 0;
   std::shared_ptr<State> state_;
 };
 

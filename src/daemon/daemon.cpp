@@ -120,6 +120,7 @@ struct Daemon::Loop {
   asio::steady_timer host_renewal{io};
   SeededRandom random;
   std::string socket;
+  std::string socket_error;  // the last failure to listen again, logged once
   ControlLimits limits;
   // Crontabs are read again when one changes (cron looks every minute; this, every second).
   std::vector<std::string> cron_sources;
@@ -267,8 +268,30 @@ void Daemon::watch_crontabs() {
       (void)reload();
       loop.cron_next_look = now + 10 * (std::chrono::steady_clock::now() - now);
     }
+    watch_socket();
     watch_crontabs();
   });
+}
+
+void Daemon::watch_socket() {
+  // The socket's directory may be removed under skedd (a tmpfiles clean of /run, an
+  // operator's rm): looked at with the crontabs, every second, the socket is made again.
+  Loop& loop = *loop_;
+  auto again = loop.server.listen_again_if_gone();
+  if (!again) {
+    if (again.error().message != loop.socket_error) {
+      loop.socket_error = again.error().message;
+      log_event(spdlog::level::err, "socket_lost",
+                {{"socket", loop.socket}, {"error", loop.socket_error}});
+    }
+    return;
+  }
+  loop.socket_error.clear();
+  if (again.value()) {
+    log_event(spdlog::level::warn, "socket_recreated",
+              {{"socket", loop.socket},
+               {"effect", "its file was gone or replaced: skedd listens on a new one"}});
+  }
 }
 
 }  // namespace skedd

@@ -51,6 +51,8 @@ class Daemon {
   void watch_reload();
   void watch_children();
   void watch_crontabs();
+  /// Listens again when the control socket's file is gone (called from watch_crontabs).
+  void watch_socket();
   /// With [daemon] run_host_deadline: tells the host again, every third of it.
   void renew_host_deadline();
 

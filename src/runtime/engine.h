@@ -204,6 +204,9 @@ class Engine {
   /// A further attempt of a fire whose run ended with an unknown status, per on_unknown_exit.
   void rerun_unknown(const RunOutcome& run);
   /// Runs or records the fires `id` missed after `since` and up to `until`, per its catch_up.
+  /// The fires `all` runs are offered at once, each recorded pending, as overlap = "allow"
+  /// offers them (else all but the first would be skipped for overlapping it), within the run
+  /// slots.
   void catch_up(JobId id, Instant since, Instant until);
   /// Logs the job with its next fire, and records that next fire (or adds it to `batch`).
   void log_job(JobId id, EventKind event, Store::NextFires* batch = nullptr);

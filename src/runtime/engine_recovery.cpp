@@ -6,11 +6,13 @@
 
 #include <fstream>
 #include <thread>
+#include <variant>
 
 #include "exec/proc.h"
 #include "runtime/engine.h"
 #include "runtime/log_fields.h"
 #include "skedd/core/catch_up.h"
+#include "skedd/schedule/schedule.h"
 #include "skedd/time/timestamp.h"
 
 namespace skedd {
@@ -69,6 +71,8 @@ void Engine::start(std::vector<ApiJob> api_jobs) {
   // started in, so a skedd killed at any moment leaves its runs adoptable.
   store_.put_meta("boot_id", boot);
 
+  // The next fires the previous skedd planned, for `every` jobs that have not fired yet.
+  auto planned = store_.next_fires();
   std::vector<std::pair<JobId, Instant>> catch_ups;
   Store::NextFires next_fires;
   next_fires.reserve(jobs_.size());
@@ -80,7 +84,16 @@ void Engine::start(std::vector<ApiJob> api_jobs) {
       if (auto it = last_fires->find(spec.name); it != last_fires->end()) last = it->second;
     }
     if (same_boot && spec.schedule->is_reboot()) scheduler_.mark_reboot_done(id);
-    schedule_added(id, last, &next_fires);
+    // An `every` job counts from its last fire; one that has not fired yet, from the first
+    // fire planned for it (the scheduler takes the first on that rhythm after now), else a
+    // skedd restarted more often than its interval would put it off for ever.
+    std::optional<Instant> anchor = last;
+    if (!last && planned && spec.schedule->is_every()) {
+      if (auto it = planned->find(spec.name); it != planned->end()) {
+        anchor = it->second - std::get<EverySchedule>(spec.schedule->kind).interval;
+      }
+    }
+    schedule_added(id, anchor, &next_fires);
     // A one-shot has no last fire: whether it passed while skedd was down is measured from
     // when skedd was last seen. Other jobs catch up from their own last fire only, so that a
     // job added while skedd was down does not "catch up" fires from before it existed.
@@ -358,9 +371,17 @@ void Engine::catch_up(JobId id, Instant since, Instant until) {
     first.last_collapsed = plan.last_missed;
     record_not_run(first, RunState::kMissed, NotRunReason::kMissedWhileDown, plan.missed);
   }
+  // The fires `all` catches up would overlap one another, and a fire recovered or a run
+  // adopted just before: under the job's own overlap policy all but the first would be
+  // skipped. They run side by side, as overlap = "allow" lets them; the fires after them obey
+  // the job's policy. `once` runs its fire under the job's policy.
+  DispatchPolicy policy = policy_of(spec);
+  if (spec.options->catch_up == CatchUp::kAll) policy.overlap = OverlapPolicy::kAllow;
+  const bool paused = paused_all_ || paused_.contains(spec.name);
   for (Instant t : plan.run) {
     events_.emit(Severity::kInfo, EventKind::kCatchUp, {{"job", spec.name}, {"scheduled", utc(t)}});
-    handle_fire(Fire{id, t, t});
+    // A paused job's fires are recorded paused (a given policy would start them).
+    handle_fire(Fire{id, t, t}, paused ? nullptr : &policy);
   }
 }
 

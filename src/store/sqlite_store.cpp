@@ -205,6 +205,16 @@ void fold_held_rows(SQLite::Database& db) {
 
 }  // namespace
 
+namespace {
+
+Error damaged(const std::string& path, const std::string& what) {
+  return Error::io("state database " + path + " is damaged (" + what +
+                   "): skedd will not overwrite it; move it aside to start a new history, "
+                   "or restore it from a backup, then start skedd again");
+}
+
+}  // namespace
+
 Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& path,
                                                  const SqliteStoreOptions& options) {
   try {
@@ -220,6 +230,16 @@ Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& path,
       return Error::io("state database " + path + ": cannot use WAL mode (got " + mode + ")");
     }
     writer->exec(options.full_sync ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL");
+    // A damaged page would show only when read, maybe long after the start, maybe as a
+    // write that then fails forever: the whole file is checked once, before anything is
+    // written (every page and row, not the indexes' contents).
+    {
+      SQLite::Statement check(*writer, "PRAGMA quick_check(1)");
+      if (check.executeStep()) {
+        const std::string verdict = check.getColumn(0).getString();
+        if (verdict != "ok") return damaged(path, "quick_check: " + verdict);
+      }
+    }
     if (auto s = migrate(*writer, path); !s) return s.error();
     fold_held_rows(*writer);
     writer->exec("PRAGMA wal_autocheckpoint = 0");
@@ -237,11 +257,7 @@ Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& path,
         std::move(writer), std::move(reader), std::move(checkpointer), options.wal_limit_pages));
   } catch (const SQLite::Exception& e) {
     const int code = e.getErrorCode();
-    if (code == SQLITE_NOTADB || code == SQLITE_CORRUPT) {
-      return Error::io("state database " + path + " is damaged (" + e.what() +
-                       "): skedd will not overwrite it; move it aside to start a new history, "
-                       "or restore it from a backup, then start skedd again");
-    }
+    if (code == SQLITE_NOTADB || code == SQLITE_CORRUPT) return damaged(path, e.what());
     if (code == SQLITE_BUSY || code == SQLITE_LOCKED) {
       return Error::io("state database " + path + " is locked by another process (" + e.what() +
                        "); is another skedd using this state dir?");
