@@ -6,7 +6,6 @@
 // depends on the wall-clock minute. Tests wait for events with deadlines, never for fixed
 // times, and timing assertions are loose bounds only.
 #include <signal.h>
-#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -19,9 +18,6 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
-#include <map>
-#include <random>
-#include <set>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -932,54 +928,6 @@ TEST_CASE(
   CHECK(slurp(dir / "unspawned") == "1\n");
 }
 
-TEST_CASE("a full disk under the state dir does not stop scheduling, the history catches up",
-          "[daemon]") {
-  TempDir dir;
-  const std::string state = dir / "state";
-  fs::create_directories(state);
-  if (::mount("skedd-test", state.c_str(), "tmpfs", 0, "size=4m") != 0) {
-    WARN("skipped: cannot mount a tmpfs (needs root): " << std::strerror(errno));
-    return;
-  }
-  struct Unmount {
-    std::string path;
-    ~Unmount() { ::umount2(path.c_str(), MNT_DETACH); }
-  } unmount{state};
-  // Each run sends a 30,000-byte checkpoint (over its control channel, not the disk) that goes
-  // into its history row, so the database must grow with every run: a job that records
-  // nothing new could live off pages SQLite frees and reuses, and never see the disk full.
-  const std::string config = write_config(
-      dir, "",
-      job(dir, "tick", R"(cron = "* * * * * *")",
-          "printf 'checkpoint %s\\n' \"$(head -c 30000 /dev/zero | tr '\\0' x)\" >&3\n"));
-  Daemon d(dir, config);
-  d.wait_for("run_finished", of_job("tick"));
-  // Fill the file system: the next commits fail with "database or disk is full".
-  {
-    std::ofstream filler(state + "/filler", std::ios::binary);
-    const std::string block(64 * 1024, 'x');
-    while (filler.write(block.data(), static_cast<std::streamsize>(block.size()))) {
-    }
-  }
-  const Json unwritable = d.wait_for("store_unwritable");
-  SHOW_LOG(d);
-  CHECK_THAT(unwritable["error"].get<std::string>(), Catch::Contains("full"));
-  const std::size_t finished_when_full = d.events_named("run_finished", of_job("tick")).size();
-  // Scheduling goes on: more runs start and finish while nothing can be written.
-  d.wait_for("run_finished", finished_when_full + 2, of_job("tick"));
-  CHECK(d.running());
-  fs::remove(state + "/filler");
-  d.wait_for("store_writable");
-  d.signal(SIGTERM);
-  REQUIRE(d.wait_exit(5000ms) == 0);
-  // The runs of the full-disk time reached the history once space was back.
-  auto store = skedd::open_sqlite_store(state + "/skedd.db");
-  REQUIRE(store.ok());
-  const auto runs = store.value()->runs({std::string("tick"), std::nullopt, 1000});
-  REQUIRE(runs.ok());
-  CHECK(runs->size() >= finished_when_full + 2);
-}
-
 TEST_CASE("@reboot runs once per boot, not again when skedd restarts", "[daemon]") {
   TempDir dir;
   const std::string config =
@@ -998,140 +946,6 @@ TEST_CASE("@reboot runs once per boot, not again when skedd restarts", "[daemon]
 }
 
 }  // namespace
-
-TEST_CASE("kill loop: 20 kill -9 and restarts under load, and every fire is in the history once",
-          "[daemon][kill-loop]") {
-  TempDir dir;
-  const std::string every_second = R"(cron = "* * * * * *")";
-  std::string jobs;
-  for (int i = 0; i < 4; ++i) {
-    jobs += job(dir, "quick" + std::to_string(i), every_second, "true\n",
-                "catch_up = \"all\"\nmax_catch_up = 1000");
-  }
-  // Runs longer than its period: skips, and kills that land mid-run (adopted or resumed).
-  jobs += job(dir, "slow", every_second, "echo checkpoint begun >&3\nsleep 1.3\n",
-              "catch_up = \"once\"");
-  jobs += job(dir, "restarted", every_second, "sleep 0.4\n", "on_interrupt = \"restart\"");
-  // Fails every attempt: its retries wait as pending fires, which a kill must not lose.
-  jobs += job(dir, "flaky", every_second, "exit 1\n",
-              "retries = 2\nretry_backoff = \"200ms\"\noverlap = \"allow\"\ncatch_up = \"all\"\n"
-              "max_catch_up = 1000");
-  const std::string config = write_config(dir, "", jobs);
-  const unsigned seed = std::random_device{}();
-  INFO("seed " << seed);
-  std::mt19937 random(seed);
-  std::uniform_int_distribution<int> up_ms(300, 1500);
-  std::uniform_int_distribution<int> down_ms(0, 800);
-  std::map<std::string, int> seen;  // events of every daemon, by name
-  for (int cycle = 0; cycle < 20; ++cycle) {
-    Daemon d(dir, config);
-    std::this_thread::sleep_for(milliseconds(up_ms(random)));
-    d.signal(SIGKILL);
-    REQUIRE(d.wait_exit(5000ms).has_value());
-    for (const Json& e : d.events()) ++seen[e.value("event", "")];
-    // Every other cycle the runs die with skedd, else they are left running (adopted next).
-    // Runs killed are recorded killed (the run host saw their ends), except every fourth
-    // cycle, which is a reboot: then they were interrupted (resumed or restarted next).
-    if (cycle % 2 == 0) d.leave_runs();
-    if (cycle % 4 == 1) {
-      d.kill_everything();
-      skedd::test::pretend_reboot(dir);
-    }
-    std::this_thread::sleep_for(milliseconds(down_ms(random)));
-  }
-  {
-    Daemon last(dir, config);
-    last.wait_for("run_finished", 5, of_job("quick0"));
-    last.signal(SIGTERM);
-    REQUIRE(last.wait_exit(5000ms) == 0);
-    for (const Json& e : last.events()) ++seen[e.value("event", "")];
-  }
-  INFO("adopted " << seen["run_adopted"] << ", interrupted " << seen["run_interrupted"]
-                  << ", recovered " << seen["fire_recovered"] << ", caught up "
-                  << seen["catch_up"]);
-  CHECK(seen["run_adopted"] > 0);
-  CHECK(seen["run_interrupted"] > 0);
-
-  auto opened = skedd::open_sqlite_store(dir / "state/skedd.db");
-  REQUIRE(opened.ok());
-  skedd::Store& store = *opened.value();
-  const auto runs = store.runs({std::nullopt, std::nullopt, 1'000'000}).value();
-  const auto last_fires = store.last_fires().value();
-  const auto pending = store.pending_fires().value();
-  for (const std::string name :
-       {"quick0", "quick1", "quick2", "quick3", "slow", "restarted", "flaky"}) {
-    INFO("job " << name);
-    // A fire is accounted for by its runs (any number of attempts, each once), by one
-    // not-run record, or, at the very end, as pending.
-    std::map<skedd::Instant, int> accounted;
-    std::set<std::pair<skedd::Instant, int>> attempts;
-    std::set<skedd::Instant> ran;
-    std::map<skedd::Instant, int> max_attempt;
-    for (const skedd::RunRecord& r : runs) {
-      if (r.job != name) continue;
-      CHECK(attempts.insert({r.scheduled, r.attempt}).second);  // no attempt starts twice
-      ran.insert(r.scheduled);
-      max_attempt[r.scheduled] = std::max(max_attempt[r.scheduled], r.attempt);
-    }
-    if (name == "flaky") {
-      // Every attempt of a fire once, none lost: 1, 2 and 3 at least (resumes add more), but
-      // for a retry still pending or still to come at the end.
-      for (const auto& [t, n] : max_attempt) {
-        for (int a = 1; a <= n; ++a) CHECK(attempts.count({t, a}) == 1);
-        const bool pending_retry = std::any_of(pending.begin(), pending.end(), [&](const auto& p) {
-          return p.job == name && p.scheduled == t;
-        });
-        if (!pending_retry && t + std::chrono::seconds(3) < last_fires.at(name)) {
-          INFO("fire " << skedd::format_rfc3339_utc(t));
-          CHECK(n >= 3);
-        }
-      }
-    }
-    for (skedd::Instant t : ran) ++accounted[t];
-    const auto not_run = store.not_run(name, 1'000'000).value();
-    for (const skedd::NotRunRecord& nr : not_run) {
-      const auto span = std::chrono::duration_cast<std::chrono::seconds>(nr.last - nr.first);
-      CHECK(nr.count == static_cast<std::uint64_t>(span.count()) + 1);
-      for (skedd::Instant t = nr.first; t <= nr.last; t += std::chrono::seconds(1)) {
-        ++accounted[t];
-      }
-    }
-    for (const skedd::PendingFire& p : pending) {
-      if (p.job != name) continue;
-      // Only the last daemon's latest fires may still wait: earlier ones were offered again.
-      CHECK(p.scheduled + std::chrono::seconds(5) >= last_fires.at(name));
-      if (!ran.count(p.scheduled)) ++accounted[p.scheduled];
-    }
-    REQUIRE_FALSE(accounted.empty());
-    const skedd::Instant first = accounted.begin()->first;
-    const skedd::Instant last = last_fires.at(name);
-    CHECK(accounted.rbegin()->first <= last);
-    const auto fires = std::chrono::duration_cast<std::chrono::seconds>(last - first).count() + 1;
-    CHECK(fires >= 15);
-    std::vector<std::string> wrong;
-    for (skedd::Instant t = first; t <= last; t += std::chrono::seconds(1)) {
-      const auto it = accounted.find(t);
-      const int n = it == accounted.end() ? 0 : it->second;
-      if (n == 1) continue;
-      std::string what = skedd::format_rfc3339_utc(t) + " x" + std::to_string(n) + ":";
-      for (const skedd::RunRecord& r : runs) {
-        if (r.job == name && r.scheduled == t) {
-          what += " run " + std::to_string(r.run.value) + " attempt " + std::to_string(r.attempt) +
-                  " " + to_string(r.state) + ";";
-        }
-      }
-      for (const skedd::NotRunRecord& nr : not_run) {
-        if (nr.first <= t && t <= nr.last) {
-          what += std::string(" ") + to_string(nr.state) + "/" + to_string(nr.reason) + " " +
-                  skedd::format_rfc3339_utc(nr.first) + ".." + skedd::format_rfc3339_utc(nr.last) +
-                  ";";
-        }
-      }
-      wrong.push_back(what);
-    }
-    CHECK(wrong == std::vector<std::string>{});
-  }
-}
 
 TEST_CASE("a log file (--log-file) in a directory that does not exist yet: it is made",
           "[daemon]") {

@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -86,14 +87,19 @@ class Daemon {
  public:
   /// Starts `SKEDD_BINARY --config CONFIG --state-dir DIR/state --socket DIR/skedd.sock
   /// --log-format json [--no-cgroups] EXTRA...` (--no-cgroups unless `cgroups`: most tests
-  /// check what process groups alone do). Throws std::runtime_error when it cannot fork.
-  /// `binary`: another skedd (the next release's, for an upgrade).
+  /// check what process groups alone do; EXTRA's own --state-dir or --socket replaces ours). Throws
+  /// std::runtime_error when it cannot fork. `binary`: another skedd (the next release's, for an
+  /// upgrade).
   Daemon(const TempDir& dir, const std::string& config, const std::vector<std::string>& extra = {},
          bool cgroups = false, const std::string& binary = SKEDD_BINARY)
       : log_path_(dir / "skedd.log") {
-    std::vector<std::string> argv = {
-        binary,     "--config",         config,         "--state-dir", dir / "state",
-        "--socket", dir / "skedd.sock", "--log-format", "json"};
+    std::vector<std::string> argv = {binary, "--config", config, "--log-format", "json"};
+    // EXTRA may name its own state dir or socket.
+    for (const char* option : {"--state-dir", "--socket"}) {
+      if (std::find(extra.begin(), extra.end(), option) != extra.end()) continue;
+      argv.push_back(option);
+      argv.push_back(std::string(option) == "--socket" ? dir / "skedd.sock" : dir / "state");
+    }
     if (!cgroups) argv.push_back("--no-cgroups");
     argv.insert(argv.end(), extra.begin(), extra.end());
     std::vector<char*> args;
