@@ -328,8 +328,8 @@ TEST_CASE("fault: skedd stopped (SIGSTOP) for longer than a job's interval, then
   const std::size_t burst = d.events_named("run_started").size() - before;
   SHOW_LOG(d);
   CHECK(burst <= 4);
-  d.wait_for("run_finished", 5, of_job("cron"));
-  d.wait_for("run_finished", 5, of_job("every"));
+  d.wait_for("run_finished", 4, of_job("cron"));
+  d.wait_for("run_finished", 4, of_job("every"));
   CHECK(d.running());
   d.signal(SIGTERM);
   REQUIRE(d.wait_exit(5000ms) == 0);
@@ -344,9 +344,8 @@ TEST_CASE("fault: skedd stopped (SIGSTOP) for longer than a job's interval, then
       reasons.insert(name + ": " + skedd::to_string(nr.reason));
     }
   }
-  INFO("not-run reasons:");
-  for (const std::string& r : reasons) INFO(r);
-  CHECK_FALSE(reasons.empty());
+  // Folded: the fires of the stop are recorded as passed over, the latest ran.
+  CHECK(reasons == std::set<std::string>{"cron: clock_jump", "every: clock_jump"});
 }
 
 TEST_CASE("fault: a process group that ignores every signal but SIGKILL: the hard timeout ends it",
