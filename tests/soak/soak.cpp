@@ -7,7 +7,8 @@
 // Usage: skedd_soak [--cycles N] [--seed S] [--keep]
 // Prints its seed first: --seed replays the same kills at the same moments. Exits 0 when the
 // history keeps every promise, 1 with each problem found, 2 on bad arguments or when the loop
-// itself cannot run. `scripts/soak N` builds it and runs N cycles; CTest runs 10.
+// itself cannot run. `scripts/soak N` builds it and runs N cycles (CMakeLists.txt says why CTest
+// does not run it yet). --keep also keeps each skedd's log, DIR/skedd.N.log.
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
@@ -17,6 +18,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -222,6 +224,8 @@ int soak(const Options& options) {
               << " running, killed " << to_string(c.kill) << ", down " << down << " ms"
               << std::endl;
     cycles.push_back(std::move(c));
+    // Each skedd's log is kept (the next one starts a new skedd.log), for --keep.
+    std::filesystem::rename(*dir / "skedd.log", *dir / ("skedd." + std::to_string(i + 1) + ".log"));
     std::this_thread::sleep_for(milliseconds(down));
   }
 
