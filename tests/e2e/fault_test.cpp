@@ -344,8 +344,14 @@ TEST_CASE("fault: skedd stopped (SIGSTOP) for longer than a job's interval, then
       reasons.insert(name + ": " + skedd::to_string(nr.reason));
     }
   }
-  // Folded: the fires of the stop are recorded as passed over, the latest ran.
-  CHECK(reasons == std::set<std::string>{"cron: clock_jump", "every: clock_jump"});
+  // Folded: the fires of the stop are recorded as passed over, the latest ran (a loaded
+  // machine may also skip a fire for overlapping a slow run).
+  CHECK(reasons.count("cron: clock_jump") == 1);
+  CHECK(reasons.count("every: clock_jump") == 1);
+  for (const std::string& r : reasons) {
+    INFO(r);
+    CHECK((r.ends_with(": clock_jump") || r.ends_with(": overlap")));
+  }
 }
 
 TEST_CASE("fault: a process group that ignores every signal but SIGKILL: the hard timeout ends it",

@@ -152,12 +152,27 @@ class JobHistory {
 
   // How many times each fire is accounted for: its runs (together once), a not-run record,
   // or a pending fire not yet run.
+  // A not-run record (overlap) of a fire that has run is its next attempt, skipped: a retry
+  // or resume goes through overlap like a fire (skedd-jobs(5), retries), and the fire then
+  // gets no further attempts. Its last run must call for another attempt.
+  bool later_attempt_skipped(const NotRunRecord& nr, Instant t) const {
+    if (nr.reason != NotRunReason::kOverlap || nr.first != nr.last) return false;
+    const RunRecord* last = nullptr;
+    for (const RunRecord& r : runs_) {
+      if (r.scheduled == t && (last == nullptr || r.attempt > last->attempt)) last = &r;
+    }
+    return last != nullptr &&
+           (last->state == RunState::kInterrupted || last->state == RunState::kFailed ||
+            last->state == RunState::kTimedOut);
+  }
+
   std::map<Instant, int> accounted() const {
     std::map<Instant, int> n;
     std::set<Instant> ran;
     for (const RunRecord& r : runs_) ran.insert(r.scheduled);
     for (Instant t : ran) ++n[t];
     for (const NotRunRecord& nr : not_run_) {
+      if (ran.count(nr.first) && later_attempt_skipped(nr, nr.first)) continue;
       if (job_.period.count() == 0) {
         ++n[nr.first];
         continue;
@@ -324,8 +339,12 @@ class JobHistory {
                       [&](const RunRecord& o) {
                         return o.scheduled == r.scheduled && o.attempt == r.attempt + 1;
                       }) ||
-          std::any_of(pending_.begin(), pending_.end(), [&](const PendingFire& p) {
-            return p.scheduled == r.scheduled && p.attempt == r.attempt + 1;
+          std::any_of(pending_.begin(), pending_.end(),
+                      [&](const PendingFire& p) {
+                        return p.scheduled == r.scheduled && p.attempt == r.attempt + 1;
+                      }) ||
+          std::any_of(not_run_.begin(), not_run_.end(), [&](const NotRunRecord& nr) {
+            return nr.first == r.scheduled && later_attempt_skipped(nr, r.scheduled);
           });
       if (!next) {
         lost("run " + std::to_string(r.run.value) + " (fire " + at(r.scheduled) +
