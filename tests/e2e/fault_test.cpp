@@ -98,7 +98,7 @@ void make_history(const TempDir& dir, const std::string& config) {
   Daemon d(dir, config);
   d.wait_for("run_finished", 2, of_job("tick"));
   d.signal(SIGTERM);
-  REQUIRE(d.wait_exit(5000ms) == 0);
+  REQUIRE(d.wait_exit(15000ms) == 0);  // ASan under parallel tests is slow
 }
 
 std::string tick(const TempDir& dir) {
@@ -139,7 +139,7 @@ TEST_CASE("fault: the state dir's file system full, scheduling goes on and the h
   fs::remove(state + "/filler");
   d.wait_for("store_writable");
   d.signal(SIGTERM);
-  REQUIRE(d.wait_exit(5000ms) == 0);
+  REQUIRE(d.wait_exit(15000ms) == 0);  // ASan under parallel tests is slow
   // The runs of the full-disk time reached the history once space was back.
   auto store = open_state(dir);
   const auto runs = store->runs({std::string("tick"), std::nullopt, 1000});
@@ -193,7 +193,7 @@ TEST_CASE("fault: the state dir on a read-only mount", "[fault][root]") {
         },
         5000ms);
     d.signal(SIGTERM);
-    REQUIRE(d.wait_exit(5000ms) == 0);
+    REQUIRE(d.wait_exit(15000ms) == 0);  // ASan under parallel tests is slow
     auto store = open_state(dir);
     CHECK(fires_not_once(*store, "tick", std::chrono::seconds(1)) == std::vector<std::string>{});
     const auto runs = store->runs({std::string("tick"), skedd::RunState::kFailed, 100}).value();
@@ -256,7 +256,7 @@ TEST_CASE("fault: the database locked by another process, the history waits and 
   d.wait_for("store_writable", {}, 15000ms);
   CHECK(wait_until([&] { return d.gone(holder); }, 5000ms));  // it let go and ended
   d.signal(SIGTERM);
-  REQUIRE(d.wait_exit(5000ms) == 0);
+  REQUIRE(d.wait_exit(15000ms) == 0);  // ASan under parallel tests is slow
   auto store = open_state(dir);
   CHECK(store->runs({std::string("tick"), std::nullopt, 1000})->size() >= finished + 1);
   CHECK(fires_not_once(*store, "tick", std::chrono::seconds(1)) == std::vector<std::string>{});
@@ -303,7 +303,7 @@ TEST_CASE("fault: the runtime directory removed: the socket comes back, runs kee
   CHECK(finished["state"] == "succeeded");
   d.wait_for("run_finished", 2, of_job("tick"));  // new runs make runs/ again
   d.signal(SIGTERM);
-  REQUIRE(d.wait_exit(5000ms) == 0);
+  REQUIRE(d.wait_exit(15000ms) == 0);  // ASan under parallel tests is slow
   auto store = open_state(dir);
   const auto later = store->runs({std::string("later"), std::nullopt, 10}).value();
   REQUIRE(later.size() == 1);
@@ -332,7 +332,7 @@ TEST_CASE("fault: skedd stopped (SIGSTOP) for longer than a job's interval, then
   d.wait_for("run_finished", 4, of_job("every"));
   CHECK(d.running());
   d.signal(SIGTERM);
-  REQUIRE(d.wait_exit(5000ms) == 0);
+  REQUIRE(d.wait_exit(15000ms) == 0);  // ASan under parallel tests is slow
   // Every fire of the stop is in the history once: run, or not run with its reason.
   auto store = open_state(dir);
   CHECK(fires_not_once(*store, "cron", std::chrono::seconds(1)) == std::vector<std::string>{});
