@@ -105,7 +105,7 @@ struct Daemon::Loop {
             limits,
             [this, &d](const control::Request& request, std::function<void()> send) {
               if (!reply_waits_for_commit(request)) return send();
-              after_commit(d.store_, io, std::weak_ptr<const void>(replies_alive),
+              after_commit(d.store_, replies_gate,
                            [send = std::move(send)](const Status&) { send(); });
             }) {}
 
@@ -130,7 +130,7 @@ struct Daemon::Loop {
   asio::signal_set reload_signal{io, SIGHUP};
   asio::signal_set stop_signals{io, SIGTERM, SIGINT};
   asio::signal_set child_signal{io, SIGCHLD};
-  std::shared_ptr<int> replies_alive = std::make_shared<int>(0);
+  CommitGate replies_gate{io};
   Engine engine;
   Control control;
   ControlServer server;

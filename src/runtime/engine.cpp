@@ -308,7 +308,7 @@ void Engine::settle_reservations() {
   // tick would make a busy store commit a few fires at a time. Commits, and so these
   // callbacks, come in the order of the writes: each settles every id reserved before.
   after_commit(
-      store_, io_, alive_,
+      store_, commit_gate_,
       [this, upto = reserved_to_](const Status&) {
         settled_below_ = std::max(settled_below_, upto);
       },
@@ -332,7 +332,7 @@ void Engine::pump() {
        {std::pair{&recorded, Store::Pace::kNow}, std::pair{&settling, Store::Pace::kBatched}}) {
     if (ids->empty()) continue;
     after_commit(
-        store_, io_, alive_,
+        store_, commit_gate_,
         [this, ids = std::move(*ids)](const Status& status) { spawn_recorded(ids, status); }, pace);
   }
 }

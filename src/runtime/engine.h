@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "runtime/after_commit.h"
 #include "runtime/api_jobs.h"
 #include "runtime/handler_runner.h"
 #include "runtime/name_index.h"
@@ -323,8 +324,10 @@ class Engine {
   /// Fires were held back (the store behind) since the last ones were handled: the folds of
   /// those popped now come from that.
   bool held_back_ = false;
-  /// Expires with the engine, so that commit notices posted later are dropped.
+  /// Expires with the engine, so that what it posted to the loop is dropped.
   std::shared_ptr<const int> alive_ = std::make_shared<const int>(0);
+  /// Closed with the engine, so that commit notices heard later are dropped.
+  CommitGate commit_gate_{io_};
   bool shutting_down_ = false;
   /// This boot is the one the store last ran in (boot ids compared at start): only then can
   /// a recorded run's process still be running.

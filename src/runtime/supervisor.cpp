@@ -400,7 +400,7 @@ void Supervisor::finish(Run& run, RunState state, std::optional<int> exit_code,
   // A run host keeps the exit until this end is durable (then a restart finds it recorded).
   if (run.pid > 0 && run.pid_start) {
     after_commit(
-        store_, io_, alive_,
+        store_, commit_gate_,
         [this, pid = run.pid, start = *run.pid_start](const Status& committed) {
           if (committed) spawner_.release(pid, start);
         },

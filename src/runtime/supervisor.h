@@ -16,6 +16,7 @@
 #include "exec/cgroup.h"
 #include "exec/run_files.h"
 #include "exec/run_setup.h"
+#include "runtime/after_commit.h"
 #include "runtime/run_outcome.h"
 #include "skedd/core/job_spec.h"
 #include "skedd/core/run.h"
@@ -176,8 +177,10 @@ class Supervisor {
   /// Helper children (sendmail) watched until reaped.
   std::set<pid_t> helpers_;
   TimerQueue<MonoInstant, Event> deadlines_;
-  /// Expires with the supervisor, so that commit notices posted later are dropped.
+  /// Expires with the supervisor, so that file work posted back later is dropped.
   std::shared_ptr<const int> alive_ = std::make_shared<const int>(0);
+  /// Closed with the supervisor, so that commit notices heard later are dropped.
+  CommitGate commit_gate_{io_};
   /// Blocking file work kept off the loop (log rotations, composing mails); joined by the
   /// destructor.
   asio::thread_pool files_{1};

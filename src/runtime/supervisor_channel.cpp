@@ -60,7 +60,7 @@ void Supervisor::handle_control_line(Run& run, const std::string& line, bool to_
           // on after a checkpoint may rely on it (the writer commits at once for a waiter).
           run.awaiting_commit = true;
           const RunId id = run.id;
-          after_commit(store_, io_, alive_, [this, id](const Status&) {
+          after_commit(store_, commit_gate_, [this, id](const Status&) {
             const auto it = runs_.find(id);
             if (it == runs_.end() || !it->second->awaiting_commit) return;
             it->second->awaiting_commit = false;
