@@ -147,12 +147,16 @@ Status HostSpawner::hello() {
     if (version == kRunHostProtocol) {
       host_pid_ = answer->value("pid", 0);
       hosted_.clear();
+      hosted_runs_.clear();
       for (const json& r : answer->value("runs", json::array())) {
         hosted_[r.value("pid", 0)] = r.value("start", std::uint64_t{0});
+        if (const auto run = r.value("run", std::uint64_t{0}))
+          hosted_runs_[run] = r.value("pid", 0);
       }
       for (const json& e : answer->value("exits", json::array())) {
         if (auto exit = runhost::decode_exit(e)) {
-          kept_[e.value("pid", 0)] = Kept{e.value("start", std::uint64_t{0}), exit.value()};
+          kept_[e.value("pid", 0)] = Kept{e.value("start", std::uint64_t{0}), exit.value(),
+                                          e.value("run", std::uint64_t{0})};
         }
       }
       log_event(spdlog::level::info, "run_host_connected",
@@ -235,7 +239,7 @@ void HostSpawner::on_message(const json& body) {
     return;
   }
   hosted_.erase(pid);
-  kept_[pid] = Kept{start, exit.value()};
+  kept_[pid] = Kept{start, exit.value(), body.value("run", std::uint64_t{0})};
   const auto it = watchers_.find(pid);
   if (it == watchers_.end()) return;
   OnExit on_exit = std::move(it->second);
@@ -319,6 +323,31 @@ std::optional<std::uint64_t> HostSpawner::start_time(pid_t pid) {
   return local_.start_time(pid);
 }
 
+std::optional<std::uint64_t> HostSpawner::spawned_start_time(pid_t pid) {
+  // As the host read it, before it could reap the child: /proc has nothing once it has.
+  if (const auto it = hosted_.find(pid); it != hosted_.end() && it->second != 0) {
+    return it->second;
+  }
+  return local_.spawned_start_time(pid);  // spawned here, the host gone
+}
+
+std::optional<std::pair<pid_t, std::uint64_t>> HostSpawner::kept_run(std::uint64_t run_id) {
+  if (run_id == 0) return std::nullopt;
+  take_told();
+  for (const auto& [pid, kept] : kept_) {
+    if (kept.run == run_id) return std::pair{pid, kept.start};
+  }
+  // Running at the hello and gone now: its exit is on its way (kept_exit() waits for it).
+  const auto hosted = hosted_runs_.find(run_id);
+  if (hosted == hosted_runs_.end()) return std::nullopt;
+  const pid_t pid = hosted->second;
+  const auto it = hosted_.find(pid);
+  if (it == hosted_.end()) return std::nullopt;
+  const std::uint64_t start = it->second;  // a copy: the exit, once told, erases the entry
+  if (!kept_exit(pid, start)) return std::nullopt;
+  return std::pair{pid, start};
+}
+
 std::optional<pid_t> HostSpawner::find_run(std::uint64_t run_id, const std::string& control_path) {
   return local_.find_run(run_id, control_path);
 }
@@ -327,13 +356,7 @@ void HostSpawner::reap_orphans() {
   local_.reap_orphans();
 }
 
-std::optional<ProcessExit> HostSpawner::kept_exit(pid_t pid, std::uint64_t start) {
-  auto kept = [&]() -> std::optional<ProcessExit> {
-    const auto it = kept_.find(pid);
-    if (it == kept_.end() || it->second.start != start) return std::nullopt;
-    return it->second.exit;
-  };
-  // Exits told since the hello, not yet read (the loop has not run since).
+void HostSpawner::take_told() {
   while (socket_) {
     auto got = runhost::receive_message(socket_->native_handle());
     if (!got) {
@@ -343,6 +366,15 @@ std::optional<ProcessExit> HostSpawner::kept_exit(pid_t pid, std::uint64_t start
     if (!got.value()) break;
     on_message(got.value()->body);
   }
+}
+
+std::optional<ProcessExit> HostSpawner::kept_exit(pid_t pid, std::uint64_t start) {
+  auto kept = [&]() -> std::optional<ProcessExit> {
+    const auto it = kept_.find(pid);
+    if (it == kept_.end() || it->second.start != start) return std::nullopt;
+    return it->second.exit;
+  };
+  take_told();  // exits told since the hello, not yet read (the loop has not run since)
   if (auto found = kept()) return found;
   // The host's child, gone from /proc (or a zombie): it has just ended, and its exit is on
   // its way. Waited for, so that the run is not taken for one that ended unseen.

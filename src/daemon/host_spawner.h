@@ -47,9 +47,11 @@ class HostSpawner final : public ProcessSpawner {
   Status watch_exit(pid_t pid, bool adopted, OnExit on_exit) override;
   void unwatch(pid_t pid) override;
   std::optional<std::uint64_t> start_time(pid_t pid) override;
+  std::optional<std::uint64_t> spawned_start_time(pid_t pid) override;
   std::optional<pid_t> find_run(std::uint64_t run_id, const std::string& control_path) override;
   void reap_orphans() override;
   std::optional<ProcessExit> kept_exit(pid_t pid, std::uint64_t start) override;
+  std::optional<std::pair<pid_t, std::uint64_t>> kept_run(std::uint64_t run_id) override;
   void release(pid_t pid, std::uint64_t start) override;
   Status send_input(pid_t pid, std::uint64_t start, const std::string& line) override;
 
@@ -65,6 +67,7 @@ class HostSpawner final : public ProcessSpawner {
   struct Kept {
     std::uint64_t start = 0;
     ProcessExit exit;
+    std::uint64_t run = 0;  ///< the run id it was spawned as, 0 when the host did not say
   };
   Status start_host();
   Status hello();
@@ -72,6 +75,8 @@ class HostSpawner final : public ProcessSpawner {
   Result<nlohmann::json> ask(const nlohmann::json& request, const std::vector<int>& fds,
                              std::initializer_list<const char*> answers);
   void read_async();
+  /// Reads the exits told and not yet read (without waiting).
+  void take_told();
   void on_message(const nlohmann::json& body);
   void lost(const std::string& why);
 
@@ -82,6 +87,9 @@ class HostSpawner final : public ProcessSpawner {
   pid_t host_pid_ = 0;
   /// The runs the host is parent of, by pid, with their start times.
   std::map<pid_t, std::uint64_t> hosted_;
+  /// The runs the host was parent of at the hello, by run id (a pid not yet recorded is
+  /// found by it).
+  std::map<std::uint64_t, pid_t> hosted_runs_;
   std::map<pid_t, OnExit> watchers_;
   std::map<pid_t, Kept> kept_;
   std::set<pid_t> claimed_;  ///< kept exits watch_exit() was asked for

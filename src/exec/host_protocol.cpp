@@ -179,8 +179,9 @@ Result<SpawnRequest> decode_spawn(const json& body, const std::vector<UniqueFd>&
   }
 }
 
-json encode_exit(pid_t pid, std::uint64_t start, const ProcessExit& exit) {
+json encode_exit(pid_t pid, std::uint64_t start, std::uint64_t run, const ProcessExit& exit) {
   json body = {{"op", "exit"}, {"pid", pid}, {"start", start}};
+  if (run != 0) body["run"] = run;
   if (exit.exit_code) body["code"] = *exit.exit_code;
   if (exit.signal) body["signal"] = *exit.signal;
   if (exit.ended) body["ended_us"] = exit.ended->time_since_epoch().count();

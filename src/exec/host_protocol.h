@@ -72,8 +72,10 @@ std::vector<int> fds_of(const SpawnRequest& request);
 /// owning them). An error names the field that is missing or malformed.
 Result<SpawnRequest> decode_spawn(const nlohmann::json& body, const std::vector<UniqueFd>& fds);
 
-/// An exit as a message, and back.
-nlohmann::json encode_exit(pid_t pid, std::uint64_t start, const ProcessExit& exit);
+/// An exit as a message, and back. `run`: the run id the process was spawned as (its
+/// SKEDD_RUN_ID), 0 when unknown; decode_exit() leaves it to body.value("run", 0).
+nlohmann::json encode_exit(pid_t pid, std::uint64_t start, std::uint64_t run,
+                           const ProcessExit& exit);
 Result<ProcessExit> decode_exit(const nlohmann::json& body);
 
 }  // namespace skedd::runhost

@@ -100,6 +100,10 @@ std::optional<std::uint64_t> PosixSpawner::start_time(pid_t pid) {
   return process_start_time(pid);
 }
 
+std::optional<std::uint64_t> PosixSpawner::spawned_start_time(pid_t pid) {
+  return child_start_time(pid);  // not reaped before its watcher runs on the loop
+}
+
 std::optional<pid_t> PosixSpawner::find_run(std::uint64_t run_id, const std::string& control_path) {
   return find_run_process(run_id, control_path);
 }

@@ -13,7 +13,9 @@
 
 namespace skedd {
 
-std::optional<std::uint64_t> process_start_time(pid_t pid) {
+namespace {
+
+std::optional<std::uint64_t> start_time_of(pid_t pid, bool zombies) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
   std::string stat;
   if (!std::getline(in, stat)) return std::nullopt;
@@ -24,11 +26,21 @@ std::optional<std::uint64_t> process_start_time(pid_t pid) {
   std::istringstream fields(stat.substr(close + 1));
   std::string field;
   fields >> field;  // the state: a zombie has ended, it only waits to be reaped
-  if (field == "Z" || field == "X") return std::nullopt;
+  if (!zombies && (field == "Z" || field == "X")) return std::nullopt;
   for (int i = 4; i < 22; ++i) fields >> field;
   std::uint64_t start = 0;
   if (!(fields >> start)) return std::nullopt;
   return start;
+}
+
+}  // namespace
+
+std::optional<std::uint64_t> process_start_time(pid_t pid) {
+  return start_time_of(pid, false);
+}
+
+std::optional<std::uint64_t> child_start_time(pid_t pid) {
+  return start_time_of(pid, true);
 }
 
 bool holds_file(pid_t pid, const std::string& path) {

@@ -13,6 +13,9 @@ namespace skedd {
 /// nullopt when it does not exist or has ended (a zombie). With the pid it identifies one process:
 /// a pid is reused, a (pid, start time) pair is not within one boot.
 std::optional<std::uint64_t> process_start_time(pid_t pid);
+/// The start time of `pid`, a child of this process not yet reaped: a zombie's too. A child
+/// that ends at once is a zombie before its spawner has looked; it is still the same process.
+std::optional<std::uint64_t> child_start_time(pid_t pid);
 /// This boot's id (/proc/sys/kernel/random/boot_id), or "" when unreadable.
 std::string current_boot_id();
 

@@ -9,11 +9,13 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <iostream>
 #include <sstream>
+#include <string_view>
 
 #include "exec/proc.h"
 
@@ -44,8 +46,22 @@ std::optional<int> parse_field(const std::string& s) {
   return std::stoi(s);
 }
 
-json exit_body(pid_t pid, std::uint64_t start, const ProcessExit& exit) {
-  json e = encode_exit(pid, start, exit);
+// The run id skedd spawned the process as (its SKEDD_RUN_ID): with it, skedd finds the exit
+// of a run whose pid it had not yet recorded when it stopped. 0 when there is none.
+std::uint64_t run_id_of(const SpawnRequest& request) {
+  constexpr std::string_view kName = "SKEDD_RUN_ID=";
+  for (const std::string& e : request.env) {
+    if (e.rfind(kName, 0) != 0) continue;
+    std::uint64_t id = 0;
+    const char* begin = e.data() + kName.size();
+    const auto [end, error] = std::from_chars(begin, e.data() + e.size(), id);
+    if (error == std::errc() && end == e.data() + e.size()) return id;
+  }
+  return 0;
+}
+
+json exit_body(pid_t pid, std::uint64_t start, std::uint64_t run, const ProcessExit& exit) {
+  json e = encode_exit(pid, start, run, exit);
   e.erase("op");
   return e;
 }
@@ -193,9 +209,11 @@ void RunHost::handle(Message& m) {
 
 void RunHost::hello(const json& body) {
   json exits = json::array();
-  for (const auto& [pid, kept] : kept_) exits.push_back(exit_body(pid, kept.start, kept.exit));
+  for (const auto& [pid, kept] : kept_)
+    exits.push_back(exit_body(pid, kept.start, kept.run, kept.exit));
   json runs = json::array();
-  for (const auto& [pid, child] : children_) runs.push_back({{"pid", pid}, {"start", child.start}});
+  for (const auto& [pid, child] : children_)
+    runs.push_back({{"pid", pid}, {"start", child.start}, {"run", child.run}});
   reply({{"op", "hello"},
          {"version", kRunHostProtocol},
          {"pid", ::getpid()},
@@ -222,9 +240,10 @@ void RunHost::spawn(Message& m) {
   request->env.push_back("SKEDD_INPUT_FD=" + std::to_string(kInputFd));
   auto pid = spawner_.spawn(request.value());
   if (!pid) return reply({{"op", "spawn_failed"}, {"error", pid.error().message}});
-  const std::uint64_t start = process_start_time(pid.value()).value_or(0);
+  const std::uint64_t start = child_start_time(pid.value()).value_or(0);  // ended at once too
   Child child;
   child.start = start;
+  child.run = run_id_of(request.value());
   child.input = std::move(input_write);
   for (std::size_t i = 0; i < m.fds.size(); ++i) {
     if (m.fds[i].get() == request->control_fd) child.control = std::move(m.fds[i]);
@@ -265,15 +284,17 @@ void RunHost::on_exit(pid_t pid, const ProcessExit& exit) {
   spawner_.reap_orphans();
   Kept kept;
   kept.start = it->second.start;
+  kept.run = it->second.run;
   kept.exit = exit;
   kept.exit.ended = wall_now();
   kept.control = std::move(it->second.control);
   children_.erase(it);
   append_record("exit " + std::to_string(pid) + " " + std::to_string(kept.start) + " " +
                 field(exit.exit_code) + " " + field(exit.signal) + " " +
-                std::to_string(kept.exit.ended->time_since_epoch().count()));
+                std::to_string(kept.exit.ended->time_since_epoch().count()) + " " +
+                std::to_string(kept.run));
   if (client_) {
-    json body = encode_exit(pid, kept.start, kept.exit);
+    json body = encode_exit(pid, kept.start, kept.run, kept.exit);
     kept_[pid] = std::move(kept);
     reply(body);
   } else {
@@ -378,7 +399,7 @@ Status RunHost::write_inherit_file(const std::string& path) {
   std::ofstream out(path, std::ios::trunc);
   for (const auto& [pid, child] : children_) {
     out << "child " << pid << ' ' << child.start << ' ' << child.control.get() << ' '
-        << child.input.get() << '\n';
+        << child.input.get() << ' ' << child.run << '\n';
   }
   for (const auto& [pid, kept] : kept_) {
     out << "kept " << pid << ' ' << kept.start << ' ' << kept.control.get() << '\n';
@@ -405,9 +426,11 @@ Status RunHost::load_inherit_file() {
     };
     if (kind == "child") {
       int input = -1;
-      words >> input;
+      std::uint64_t run = 0;
+      words >> input >> run;  // no run id from a host before it was kept
       Child child;
       child.start = start;
+      child.run = run;
       child.control = own(control);
       child.input = own(input);
       children_[pid] = std::move(child);
@@ -441,6 +464,7 @@ Status RunHost::load_records() {
         if (kind == "exit" && words >> code >> signal >> ended) {
           Kept kept;
           kept.start = start;
+          words >> kept.run;  // absent in records of a host before it was kept: 0
           kept.exit.exit_code = parse_field(code);
           kept.exit.signal = parse_field(signal);
           kept.exit.ended = Instant(Duration(ended));
@@ -462,7 +486,8 @@ Status RunHost::load_records() {
     out << "boot " << boot << '\n';
     for (const auto& [pid, kept] : kept_) {
       out << "exit " << pid << ' ' << kept.start << ' ' << field(kept.exit.exit_code) << ' '
-          << field(kept.exit.signal) << ' ' << kept.exit.ended->time_since_epoch().count() << '\n';
+          << field(kept.exit.signal) << ' ' << kept.exit.ended->time_since_epoch().count() << ' '
+          << kept.run << '\n';
     }
     if (!out) return Error::io("cannot write " + fresh);
   }

@@ -47,12 +47,14 @@ class RunHost {
   /// writes while no skedd reads waits in the FIFO), and the write end of its input.
   struct Child {
     std::uint64_t start = 0;
+    std::uint64_t run = 0;  ///< the run id it was spawned as (SKEDD_RUN_ID), 0 if none
     UniqueFd control;
     UniqueFd input;
   };
   /// An exit not yet acknowledged, with the control channel still held.
   struct Kept {
     std::uint64_t start = 0;
+    std::uint64_t run = 0;
     ProcessExit exit;
     UniqueFd control;
   };

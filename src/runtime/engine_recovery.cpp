@@ -193,6 +193,11 @@ void Engine::recover_runs(Instant now, std::vector<RunRecord> spawning) {
                        : std::nullopt) {
       record.pid = *pid;
       record.pid_start = spawner_.start_time(*pid);
+    } else if (const auto kept = same_boot_ ? spawner_.kept_run(record.run.value) : std::nullopt) {
+      // It ended while skedd was down, and the run host kept its exit: recorded as it ended,
+      // not taken for a run that ended unseen.
+      record.pid = kept->first;
+      record.pid_start = kept->second;
     }
     running->push_back(std::move(record));
   }
@@ -302,6 +307,15 @@ void Engine::offer_recovered(JobId id, const PendingFire& pending, Instant now) 
       // Taken ahead of its time before the restart.
       hold_until_due(fire, now, clock_.mono_now());
     }
+    return;
+  }
+  // catch_up = "all": a fire pending at the stop was one caught up, or due while the earlier
+  // skedd ran; it runs beside the others and the adopted runs, as catch-up fires do (under
+  // the job's overlap = "skip", a second stop in a row used to skip all but the first).
+  if (spec.options->catch_up == CatchUp::kAll && !paused_all_ && !paused_.contains(spec.name)) {
+    DispatchPolicy policy = policy_of(spec);
+    policy.overlap = OverlapPolicy::kAllow;
+    handle_fire(fire, &policy);
     return;
   }
   handle_fire(fire);

@@ -86,7 +86,7 @@ void Supervisor::start(RunId id, JobId job, std::shared_ptr<const JobSpec> spec,
     finish(run, RunState::kFailed, std::nullopt, std::nullopt, watched.error().message);
     return;
   }
-  run.pid_start = spawner_.start_time(run.pid);
+  run.pid_start = spawner_.spawned_start_time(run.pid);
   store_.put_run(record_of(run, RunState::kRunning));
   events_.emit(Severity::kInfo, EventKind::kRunStarted,
                {{"job", run.spec->name},

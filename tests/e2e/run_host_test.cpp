@@ -97,6 +97,49 @@ TEST_CASE("a run that ends while skedd is stopped is recorded as it ended, not r
   CHECK(*r.ended <= std::chrono::time_point_cast<skedd::Duration>(ended_by));
 }
 
+TEST_CASE(
+    "a run whose pid was not yet recorded when skedd stopped, and that ended meanwhile, "
+    "is recorded as it ended",
+    "[runhost]") {
+  // What a skedd stopped between a run's spawn and the commit of its pid leaves: the fire
+  // pending under its reserved run id, the log file, no pid. The host keeps the exit by run id
+  // (the kill loop found such runs taken for ones that ended unseen, and rerun).
+  TempDir dir;
+  const std::string config =
+      write_config(dir, "", job(dir, "quick", at_line(), std::string(kWaitForGo) + "exit 5\n"));
+  Daemon first(dir, config);
+  const Json started = first.wait_for("run_started", of_job("quick"));
+  first.signal(SIGTERM);  // on_shutdown = "leave"
+  REQUIRE(first.wait_exit(15000ms) == 0);
+  first.leave_runs();
+  {
+    const skedd::RunRecord r = recorded_runs(dir).at("quick").at(0);
+    REQUIRE(r.pid.has_value());
+    auto store = skedd::open_sqlite_store(dir / "state/skedd.db");
+    REQUIRE(store.ok());
+    store.value()->delete_run(r.run);
+    store.value()->put_fire(
+        skedd::PendingFire{r.job, r.scheduled, r.started - r.lateness, r.attempt, 0, r.run});
+    REQUIRE(store.value()->flush().ok());
+  }
+  dir.write("go", "");
+  REQUIRE(wait_until([&] { return first.gone(started["pid"].get<pid_t>()); }, 5000ms));
+
+  Daemon second(dir, config);
+  const Json finished = second.wait_for("run_finished", of_run(started));
+  SHOW_LOG(second);
+  CHECK(finished["state"] == "failed");
+  CHECK(finished["exit_code"] == 5);
+  CHECK_FALSE(finished.contains("message"));  // not "exit status unknown"
+  CHECK(second.events_named("run_interrupted").empty());
+  CHECK(second.events_named("run_started").empty());
+  second.signal(SIGTERM);
+  REQUIRE(second.wait_exit(15000ms) == 0);
+  const auto runs = recorded_runs(dir);
+  REQUIRE(runs.at("quick").size() == 1);
+  CHECK(runs.at("quick")[0].exit_code == std::optional<int>(5));
+}
+
 TEST_CASE("skedd killed while 50 runs end at random moments: each exit recorded once, as it was",
           "[runhost]") {
   TempDir dir;

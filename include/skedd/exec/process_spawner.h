@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "skedd/time/types.h"
@@ -84,6 +85,9 @@ class ProcessSpawner {
   /// The start time of process `pid` (clock ticks since boot, /proc/PID/stat): with the pid
   /// it names one process within a boot. nullopt when there is none or it has exited.
   virtual std::optional<std::uint64_t> start_time(pid_t pid) = 0;
+  /// The start time of `pid` just returned by spawn(), before its exit can have been told:
+  /// unlike start_time(), known when it has ended at once too.
+  virtual std::optional<std::uint64_t> spawned_start_time(pid_t pid) { return start_time(pid); }
   /// The process spawned as run `run_id` whose pid was not recorded: a group leader whose
   /// environment says SKEDD_RUN_ID=run_id and that holds the run's control FIFO open.
   virtual std::optional<pid_t> find_run(std::uint64_t run_id, const std::string& control_path) = 0;
@@ -97,6 +101,13 @@ class ProcessSpawner {
   /// its run ended while skedd was down. watch_exit() then tells it at once.
   virtual std::optional<ProcessExit> kept_exit(pid_t pid, std::uint64_t start) {
     (void)pid, (void)start;
+    return std::nullopt;
+  }
+  /// The pid and start time of the process spawned as run `run_id` whose exit was kept while
+  /// no skedd watched it: its run's pid was not yet recorded when skedd stopped. kept_exit()
+  /// then has its exit.
+  virtual std::optional<std::pair<pid_t, std::uint64_t>> kept_run(std::uint64_t run_id) {
+    (void)run_id;
     return std::nullopt;
   }
   /// The end of the run of `pid` (started at `start`) is durable: a kept exit may go.
@@ -127,6 +138,7 @@ class PosixSpawner final : public ProcessSpawner {
   Status watch_exit(pid_t pid, bool adopted, OnExit on_exit) override;
   void unwatch(pid_t pid) override;
   std::optional<std::uint64_t> start_time(pid_t pid) override;
+  std::optional<std::uint64_t> spawned_start_time(pid_t pid) override;
   std::optional<pid_t> find_run(std::uint64_t run_id, const std::string& control_path) override;
   void reap_orphans() override;
 

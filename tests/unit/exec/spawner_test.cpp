@@ -306,3 +306,19 @@ TEST_CASE("an unwatched exit is not told, and orphans' reaping leaves watched ch
   int status = 0;
   CHECK(::waitpid(dropped, &status, WNOHANG) == -1);
 }
+
+TEST_CASE("a run that ended before its spawner looked still has its start time", "[spawner]") {
+  // A child that exits at once is a zombie by the time skedd (or the run host) reads its
+  // start time: without it, its run was recorded with no way to match the exit kept for it.
+  boost::asio::io_context io;
+  PosixSpawner spawner(io);
+  const pid_t pid = spawn_all(spawner, {"exit 0"})[0];
+  siginfo_t info{};
+  REQUIRE(::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOWAIT) == 0);  // a zombie
+  CHECK_FALSE(spawner.start_time(pid).has_value());  // ended: not a process that still runs
+  const auto start = spawner.spawned_start_time(pid);
+  REQUIRE(start.has_value());
+  CHECK(*start > 0);
+  CHECK(wait_exit(pid) == 0);
+  CHECK_FALSE(spawner.spawned_start_time(pid).has_value());  // reaped: nothing is left
+}

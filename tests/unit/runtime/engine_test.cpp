@@ -420,6 +420,39 @@ command = ["/bin/true"]
   CHECK(pending->empty());
 }
 
+TEST_CASE("runtime: fires of a catch_up = all job pending at a stop all run, side by side",
+          "[runtime]") {
+  // A skedd that caught up two fires and was stopped before they started leaves them
+  // pending. Under overlap = "skip" the next skedd ran the first and skipped the second as
+  // overlapping it (the kill loop found it): they are the fires catch_up = "all" promises.
+  const auto started_with_two_pending = [](const std::string& catch_up) {
+    auto rig = std::make_unique<RuntimeRig>(
+        "[job.j]\ncron = \"0 3 * * *\"\ncommand = [\"/bin/sleep\", \"60\"]\ncatch_up = \"" +
+        catch_up + "\"\n");
+    for (const auto& [at, run] :
+         {std::pair{"2026-03-08T07:28:00Z", 81}, {"2026-03-08T07:29:00Z", 82}}) {
+      rig->store->put_fire(skedd::PendingFire{"j", utc_at(at), utc_at(at), 1, 0,
+                                              skedd::RunId{static_cast<std::uint64_t>(run)}});
+    }
+    rig->start();
+    return rig;
+  };
+  SECTION("catch_up = all") {
+    auto rig = started_with_two_pending("all");
+    REQUIRE(rig->spawns() == 2);
+    CHECK(RuntimeRig::env(rig->spawned(0), "SKEDD_SCHEDULED_AT") == "2026-03-08T07:28:00Z");
+    CHECK(RuntimeRig::env(rig->spawned(1), "SKEDD_SCHEDULED_AT") == "2026-03-08T07:29:00Z");
+    CHECK(rig->not_run("j").empty());
+  }
+  SECTION("catch_up = once: the job's own overlap policy") {
+    auto rig = started_with_two_pending("once");
+    REQUIRE(rig->spawns() == 1);
+    const auto skipped = rig->not_run("j");
+    REQUIRE(skipped.size() == 1);
+    CHECK(skipped[0].reason == NotRunReason::kOverlap);
+  }
+}
+
 TEST_CASE("runtime: fires missed while down are caught up once or recorded missed", "[runtime]") {
   const std::string last_seen = "2026-03-08T04:00:00Z";
   SECTION("catch_up = once runs the latest missed fire") {
