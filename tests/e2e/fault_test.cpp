@@ -414,6 +414,17 @@ TEST_CASE("fault: fork fails for the job's user (RLIMIT_NPROC): the run fails, i
     }
     sleepers.push_back(pid);
   }
+  // Both count against the user's limit once they run as the user: before that (a loaded
+  // machine), the first run's fork could still succeed.
+  for (pid_t pid : sleepers) {
+    REQUIRE(wait_until(
+        [&] {
+          return slurp("/proc/" + std::to_string(pid) + "/comm") == "sleep\n" &&
+                 slurp("/proc/" + std::to_string(pid) + "/status")
+                         .find("Uid:\t" + std::to_string(user.as.uid) + "\t") != std::string::npos;
+        },
+        5000ms));
+  }
   const std::string config =
       write_config(dir, "",
                    job(dir, "crowded", R"(cron = "* * * * * *")", "true &\nwait\necho ran\n",

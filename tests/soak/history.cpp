@@ -272,13 +272,20 @@ class JobHistory {
       // The job's first fire on record starts its grid (an `every` job killed before its
       // first fire starts afresh at the next load).
       Instant t = from <= first ? first : first + ((from - first) / job_.period + 1) * job_.period;
-      for (; t < c.next_start; t += job_.period) due.push_back(t);
+      // Up to the next skedd's first fire of the job; unknown when it was killed before it
+      // loaded the job, and then the skedd after it caught up these fires with its own: the
+      // latest of them need not be here.
+      const auto first_next = c.next_first.find(job_.name);
+      const bool window_known = first_next != c.next_first.end();
+      const Instant until = window_known ? first_next->second : c.next_start;
+      for (; t < until; t += job_.period) due.push_back(t);
       for (std::size_t i = 0; i < due.size(); ++i) {
         ++verdict_.counts.down_fires;
         const Instant d = due[i];
         const NotRunRecord* nr = not_run_at(d);
         const bool missed = nr != nullptr && nr->reason == NotRunReason::kMissedWhileDown;
-        const bool latest = i + 1 == due.size();
+        const bool last_here = i + 1 == due.size();
+        const bool latest = last_here && window_known;
         std::string want;
         if (job_.catch_up == CatchUp::kAll && !ran(d)) want = "run (catch_up = \"all\")";
         if (job_.catch_up == CatchUp::kNone && (!missed || ran(d))) {
@@ -286,7 +293,7 @@ class JobHistory {
         }
         if (job_.catch_up == CatchUp::kOnce) {
           const bool skipped = nr != nullptr && nr->reason == NotRunReason::kOverlap;
-          if (!latest && (!missed || ran(d))) {
+          if (!last_here && (!missed || ran(d))) {
             want = "recorded missed_while_down (catch_up = \"once\", not the latest)";
           } else if (latest && !ran(d) && !skipped) {
             // Run, or skipped for overlapping a run or fire that came first (one the dead

@@ -45,6 +45,10 @@ struct Cycle {
   Instant started{};     ///< just before skedd was started
   Instant killed{};      ///< just before the SIGKILL
   Instant next_start{};  ///< just before the next skedd was started
+  /// By job, the first fire the next skedd scheduled when it loaded the job (its job_loaded
+  /// "next"): the fires before it were due while skedd was down, as that skedd saw it (it
+  /// loads its jobs a while after it was started). Absent when it was killed before.
+  std::map<std::string, Instant> next_first;
   /// Runs the database held as running once skedd was dead (before any run was killed).
   std::vector<RunRecord> running;
 };

@@ -7,8 +7,8 @@
 // Usage: skedd_soak [--cycles N] [--seed S] [--keep]
 // Prints its seed first: --seed replays the same kills at the same moments. Exits 0 when the
 // history keeps every promise, 1 with each problem found, 2 on bad arguments or when the loop
-// itself cannot run. `scripts/soak N` builds it and runs N cycles (CMakeLists.txt says why CTest
-// does not run it yet). --keep also keeps each skedd's log, DIR/skedd.N.log.
+// itself cannot run. CTest runs 10 cycles (normal build); `scripts/soak N` builds it and runs N.
+// --keep also keeps each skedd's log, DIR/skedd.N.log.
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
@@ -176,6 +176,19 @@ void kill_runs(Daemon& d, const std::vector<skedd::RunRecord>& running) {
   for (pid_t g : groups) skedd::test::wait_until([&] { return d.group_gone(g); }, 3000ms);
 }
 
+// Counts skedd `d`'s events by name, and tells the cycle before it where each job's fires
+// due while skedd was down ended: at the first fire `d` scheduled for it.
+void count_events(Daemon& d, std::map<std::string, int>& seen, std::vector<Cycle>& cycles) {
+  for (const Json& e : d.events()) {
+    const std::string event = e.value("event", "");
+    ++seen[event];
+    if (event != "job_loaded" || cycles.empty()) continue;
+    if (auto next = skedd::parse_rfc3339(e.value("next", ""))) {
+      cycles.back().next_first.emplace(e.value("job", ""), next.value());
+    }
+  }
+}
+
 int usage(const char* why) {
   std::cerr << "skedd_soak: " << why << "\nusage: skedd_soak [--cycles N] [--seed S] [--keep]\n";
   return 2;
@@ -207,7 +220,7 @@ int soak(const Options& options) {
     c.killed = now();
     d.signal(SIGKILL);
     if (!d.wait_exit(5000ms)) throw std::runtime_error("skedd did not die of SIGKILL");
-    for (const Json& e : d.events()) ++seen[e.value("event", "")];
+    count_events(d, seen, cycles);
     c.running = running_runs(*dir);
     const int p = percent(random);
     c.kill = p < 50 ? Kill::kDaemon : p < 75 ? Kill::kRuns : Kill::kReboot;
@@ -243,7 +256,7 @@ int soak(const Options& options) {
     const int drained = skedctl(*dir, {"drain"}, 60s);
     last.signal(SIGTERM);
     const auto status = last.wait_exit(10000ms);
-    for (const Json& e : last.events()) ++seen[e.value("event", "")];
+    count_events(last, seen, cycles);
     if (drained != 0) {
       throw std::runtime_error("skedctl drain failed (" + std::to_string(drained) +
                                "): " + skedd::test::slurp(*dir / "skedctl.out"));
