@@ -147,11 +147,9 @@ Status HostSpawner::hello() {
     if (version == kRunHostProtocol) {
       host_pid_ = answer->value("pid", 0);
       hosted_.clear();
-      hosted_runs_.clear();
       for (const json& r : answer->value("runs", json::array())) {
-        hosted_[r.value("pid", 0)] = r.value("start", std::uint64_t{0});
-        if (const auto run = r.value("run", std::uint64_t{0}))
-          hosted_runs_[run] = r.value("pid", 0);
+        hosted_[r.value("pid", 0)] =
+            Hosted{r.value("start", std::uint64_t{0}), r.value("run", std::uint64_t{0})};
       }
       for (const json& e : answer->value("exits", json::array())) {
         if (auto exit = runhost::decode_exit(e)) {
@@ -288,7 +286,7 @@ Result<pid_t> HostSpawner::spawn(const SpawnRequest& request) {
     return Error::io(answer->value("error", "spawn failed"));
   }
   const pid_t pid = answer->value("pid", 0);
-  hosted_[pid] = answer->value("start", std::uint64_t{0});
+  hosted_[pid] = Hosted{answer->value("start", std::uint64_t{0}), runhost::run_id_of(request)};
   return pid;
 }
 
@@ -325,8 +323,8 @@ std::optional<std::uint64_t> HostSpawner::start_time(pid_t pid) {
 
 std::optional<std::uint64_t> HostSpawner::spawned_start_time(pid_t pid) {
   // As the host read it, before it could reap the child: /proc has nothing once it has.
-  if (const auto it = hosted_.find(pid); it != hosted_.end() && it->second != 0) {
-    return it->second;
+  if (const auto it = hosted_.find(pid); it != hosted_.end() && it->second.start != 0) {
+    return it->second.start;
   }
   return local_.spawned_start_time(pid);  // spawned here, the host gone
 }
@@ -338,14 +336,15 @@ std::optional<std::pair<pid_t, std::uint64_t>> HostSpawner::kept_run(std::uint64
     if (kept.run == run_id) return std::pair{pid, kept.start};
   }
   // Running at the hello and gone now: its exit is on its way (kept_exit() waits for it).
-  const auto hosted = hosted_runs_.find(run_id);
-  if (hosted == hosted_runs_.end()) return std::nullopt;
-  const pid_t pid = hosted->second;
-  const auto it = hosted_.find(pid);
-  if (it == hosted_.end()) return std::nullopt;
-  const std::uint64_t start = it->second;  // a copy: the exit, once told, erases the entry
-  if (!kept_exit(pid, start)) return std::nullopt;
-  return std::pair{pid, start};
+  for (const auto& [pid, hosted] : hosted_) {
+    if (hosted.run != run_id) continue;
+    // Copies: the exit, once told, erases the entry.
+    const pid_t found = pid;
+    const std::uint64_t start = hosted.start;
+    if (!kept_exit(found, start)) return std::nullopt;
+    return std::pair{found, start};
+  }
+  return std::nullopt;
 }
 
 std::optional<pid_t> HostSpawner::find_run(std::uint64_t run_id, const std::string& control_path) {
@@ -379,7 +378,8 @@ std::optional<ProcessExit> HostSpawner::kept_exit(pid_t pid, std::uint64_t start
   // The host's child, gone from /proc (or a zombie): it has just ended, and its exit is on
   // its way. Waited for, so that the run is not taken for one that ended unseen.
   const auto hosted = hosted_.find(pid);
-  if (!socket_ || hosted == hosted_.end() || hosted->second != start || local_.start_time(pid)) {
+  if (!socket_ || hosted == hosted_.end() || hosted->second.start != start ||
+      local_.start_time(pid)) {
     return std::nullopt;
   }
   const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(kAnswerTimeoutMs);

@@ -85,11 +85,12 @@ class HostSpawner final : public ProcessSpawner {
   HostSettings settings_;
   std::unique_ptr<boost::asio::posix::stream_descriptor> socket_;
   pid_t host_pid_ = 0;
-  /// The runs the host is parent of, by pid, with their start times.
-  std::map<pid_t, std::uint64_t> hosted_;
-  /// The runs the host was parent of at the hello, by run id (a pid not yet recorded is
-  /// found by it).
-  std::map<std::uint64_t, pid_t> hosted_runs_;
+  struct Hosted {
+    std::uint64_t start = 0;
+    std::uint64_t run = 0;  ///< the run id it was spawned as, 0 when the host did not say
+  };
+  /// The runs the host is parent of, by pid.
+  std::map<pid_t, Hosted> hosted_;
   std::map<pid_t, OnExit> watchers_;
   std::map<pid_t, Kept> kept_;
   std::set<pid_t> claimed_;  ///< kept exits watch_exit() was asked for

@@ -4,7 +4,9 @@
 #include <sys/socket.h>
 
 #include <cerrno>
+#include <charconv>
 #include <cstring>
+#include <string_view>
 
 namespace skedd::runhost {
 namespace {
@@ -177,6 +179,18 @@ Result<SpawnRequest> decode_spawn(const json& body, const std::vector<UniqueFd>&
   } catch (const json::exception& e) {
     return protocol_error(std::string("spawn: ") + e.what());
   }
+}
+
+std::uint64_t run_id_of(const SpawnRequest& request) {
+  constexpr std::string_view kName = "SKEDD_RUN_ID=";
+  for (const std::string& e : request.env) {
+    if (e.rfind(kName, 0) != 0) continue;
+    std::uint64_t id = 0;
+    const char* begin = e.data() + kName.size();
+    const auto [end, error] = std::from_chars(begin, e.data() + e.size(), id);
+    if (error == std::errc() && end == e.data() + e.size()) return id;
+  }
+  return 0;
 }
 
 json encode_exit(pid_t pid, std::uint64_t start, std::uint64_t run, const ProcessExit& exit) {

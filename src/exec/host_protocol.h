@@ -72,6 +72,11 @@ std::vector<int> fds_of(const SpawnRequest& request);
 /// owning them). An error names the field that is missing or malformed.
 Result<SpawnRequest> decode_spawn(const nlohmann::json& body, const std::vector<UniqueFd>& fds);
 
+/// The run id skedd spawned `request` as (its SKEDD_RUN_ID, which skedd sets after the job's
+/// own environment): with it, skedd finds the exit of a run whose pid it had not yet recorded
+/// when it stopped. 0 when there is none.
+std::uint64_t run_id_of(const SpawnRequest& request);
+
 /// An exit as a message, and back. `run`: the run id the process was spawned as (its
 /// SKEDD_RUN_ID), 0 when unknown; decode_exit() leaves it to body.value("run", 0).
 nlohmann::json encode_exit(pid_t pid, std::uint64_t start, std::uint64_t run,

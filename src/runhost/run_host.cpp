@@ -9,13 +9,11 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <charconv>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <iostream>
 #include <sstream>
-#include <string_view>
 
 #include "exec/proc.h"
 
@@ -44,20 +42,6 @@ std::string field(const std::optional<int>& v) {
 std::optional<int> parse_field(const std::string& s) {
   if (s == "-") return std::nullopt;
   return std::stoi(s);
-}
-
-// The run id skedd spawned the process as (its SKEDD_RUN_ID): with it, skedd finds the exit
-// of a run whose pid it had not yet recorded when it stopped. 0 when there is none.
-std::uint64_t run_id_of(const SpawnRequest& request) {
-  constexpr std::string_view kName = "SKEDD_RUN_ID=";
-  for (const std::string& e : request.env) {
-    if (e.rfind(kName, 0) != 0) continue;
-    std::uint64_t id = 0;
-    const char* begin = e.data() + kName.size();
-    const auto [end, error] = std::from_chars(begin, e.data() + e.size(), id);
-    if (error == std::errc() && end == e.data() + e.size()) return id;
-  }
-  return 0;
 }
 
 json exit_body(pid_t pid, std::uint64_t start, std::uint64_t run, const ProcessExit& exit) {

@@ -202,7 +202,7 @@ Engine::Triggered Engine::handle_fire(Fire fire, const DispatchPolicy* policy) {
   const Job& job = jobs_[fire.job.value];
   const bool recorded = fire.run.value != 0;
   if (!recorded) fire.run = reserve_run_id();
-  if (fire.attempt == 1 && !policy && (paused_all_ || paused_.contains(job.spec->name))) {
+  if (fire.attempt == 1 && !policy && job_paused(job.spec->name)) {
     record_skipped(fire, recorded, NotRunReason::kPaused);
     return {OfferOutcome::kSkipped, fire.run};
   }

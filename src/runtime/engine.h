@@ -169,6 +169,11 @@ class Engine {
   static DispatchLimits limits_of(const Config& config);
   /// The job's dispatch policy, with the share of run slots of the user it runs as.
   DispatchPolicy policy_of(const JobSpec& spec) const;
+  /// The policy of fires from before this start (caught up, or recovered pending): see
+  /// catch_up().
+  DispatchPolicy backlog_policy(const JobSpec& spec) const;
+  /// Whether the job, or every job, is paused.
+  bool job_paused(const std::string& name) const { return paused_all_ || paused_.contains(name); }
   /// The loaded job a recorded run or pending fire `run` of job name `name` belongs to:
   /// nullopt when none is loaded, or when `run` is of an identity of the name that ended.
   std::optional<JobId> job_of_record(const std::string& name, RunId run) const;

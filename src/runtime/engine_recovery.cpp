@@ -312,9 +312,8 @@ void Engine::offer_recovered(JobId id, const PendingFire& pending, Instant now) 
   // catch_up = "all": a fire pending at the stop was one caught up, or due while the earlier
   // skedd ran; it runs beside the others and the adopted runs, as catch-up fires do (under
   // the job's overlap = "skip", a second stop in a row used to skip all but the first).
-  if (spec.options->catch_up == CatchUp::kAll && !paused_all_ && !paused_.contains(spec.name)) {
-    DispatchPolicy policy = policy_of(spec);
-    policy.overlap = OverlapPolicy::kAllow;
+  if (spec.options->catch_up == CatchUp::kAll && !job_paused(spec.name)) {
+    const DispatchPolicy policy = backlog_policy(spec);
     handle_fire(fire, &policy);
     return;
   }
@@ -377,6 +376,16 @@ void Engine::resume(JobId id, const RunRecord& interrupted, int earlier) {
   handle_fire(fire);
 }
 
+DispatchPolicy Engine::backlog_policy(const JobSpec& spec) const {
+  // The fires `all` catches up would overlap one another, and a fire recovered or a run
+  // adopted just before: under the job's own overlap policy all but the first would be
+  // skipped. They run side by side, as overlap = "allow" lets them; the fires after them obey
+  // the job's policy. `once` runs its fire under the job's policy.
+  DispatchPolicy policy = policy_of(spec);
+  if (spec.options->catch_up == CatchUp::kAll) policy.overlap = OverlapPolicy::kAllow;
+  return policy;
+}
+
 void Engine::catch_up(JobId id, Instant since, Instant until) {
   const JobSpec& spec = *jobs_[id.value].spec;
   const CatchUpPlan plan = plan_catch_up(spec, since, until);
@@ -385,13 +394,8 @@ void Engine::catch_up(JobId id, Instant since, Instant until) {
     first.last_collapsed = plan.last_missed;
     record_not_run(first, RunState::kMissed, NotRunReason::kMissedWhileDown, plan.missed);
   }
-  // The fires `all` catches up would overlap one another, and a fire recovered or a run
-  // adopted just before: under the job's own overlap policy all but the first would be
-  // skipped. They run side by side, as overlap = "allow" lets them; the fires after them obey
-  // the job's policy. `once` runs its fire under the job's policy.
-  DispatchPolicy policy = policy_of(spec);
-  if (spec.options->catch_up == CatchUp::kAll) policy.overlap = OverlapPolicy::kAllow;
-  const bool paused = paused_all_ || paused_.contains(spec.name);
+  const DispatchPolicy policy = backlog_policy(spec);
+  const bool paused = job_paused(spec.name);
   for (Instant t : plan.run) {
     events_.emit(Severity::kInfo, EventKind::kCatchUp, {{"job", spec.name}, {"scheduled", utc(t)}});
     // A paused job's fires are recorded paused (a given policy would start them).
