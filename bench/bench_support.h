@@ -4,7 +4,9 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -12,12 +14,15 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <map>
+#include <memory>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -94,7 +99,8 @@ inline DaemonRun start_daemon(const std::string& skedd, const fs::path& dir,
   return run;
 }
 
-/// Reads the daemon's log as it grows until `done(events so far)` or `limit_s` passes.
+/// Reads the daemon's log as it grows until `done(events so far)` or `limit_s` passes; reads it
+/// at least once (a `limit_s` of 0 reads what is there).
 inline std::vector<nlohmann::json> wait_events(
     const fs::path& log, const std::function<bool(const std::vector<nlohmann::json>&)>& done,
     double limit_s) {
@@ -102,7 +108,7 @@ inline std::vector<nlohmann::json> wait_events(
   std::vector<nlohmann::json> events;
   std::streamoff offset = 0;
   std::string partial;
-  while (elapsed_s(start) < limit_s) {
+  for (;;) {
     std::ifstream in(log);
     in.seekg(offset);
     std::string chunk((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -114,7 +120,7 @@ inline std::vector<nlohmann::json> wait_events(
       partial.erase(0, pos + 1);
       if (!e.is_discarded()) events.push_back(std::move(e));
     }
-    if (done(events)) break;
+    if (done(events) || elapsed_s(start) >= limit_s) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   return events;
@@ -204,6 +210,56 @@ inline MachineCpu machine_cpu() {
 inline double stolen_percent(const MachineCpu& before, const MachineCpu& after) {
   const double total = after.total - before.total;
   return total > 0 ? 100.0 * (after.stolen - before.stolen) / total : 0;
+}
+
+/// One client connection to a daemon's control socket.
+class Connection {
+ public:
+  explicit Connection(const std::string& path) : fd_(::socket(AF_UNIX, SOCK_STREAM, 0)) {
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
+    connected_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  }
+  ~Connection() { ::close(fd_); }
+  bool connected() const { return connected_; }
+  /// Sends one request line and returns the reply line's size (0 on failure); `ok` (when
+  /// given) says whether the reply is {"ok":true,...}.
+  std::size_t ask(const std::string& line, bool* ok = nullptr) {
+    if (::send(fd_, line.data(), line.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(line.size())) {
+      return 0;
+    }
+    for (;;) {
+      if (const auto nl = in_.find('\n'); nl != std::string::npos) {
+        // An error reply is {"error":{...},"id":N,"ok":false}; the jobs here print nothing
+        // that could look like one.
+        if (ok != nullptr)
+          *ok = std::string_view(in_.data(), nl).find("\"ok\":false") == std::string_view::npos;
+        in_.erase(0, nl + 1);
+        return nl + 1;
+      }
+      char buf[1 << 16];
+      const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+      if (n <= 0) return 0;
+      in_.append(buf, static_cast<std::size_t>(n));
+    }
+  }
+
+ private:
+  int fd_;
+  bool connected_ = false;
+  std::string in_;
+};
+
+/// A connection to the daemon at `socket` once it answers `status` (nullptr after 120 s).
+inline std::unique_ptr<Connection> connect_when_up(const std::string& socket) {
+  const auto since = Clock::now();
+  while (elapsed_s(since) < 120) {
+    auto c = std::make_unique<Connection>(socket);
+    if (c->connected() && c->ask("{\"id\":0,\"op\":\"status\"}\n") > 0) return c;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return nullptr;
 }
 
 inline double percentile(std::vector<double> v, double p) {

@@ -35,44 +35,6 @@ namespace {
 
 using namespace skedd::bench;
 
-class Connection {
- public:
-  explicit Connection(const std::string& path) : fd_(::socket(AF_UNIX, SOCK_STREAM, 0)) {
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
-    connected_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-  }
-  ~Connection() { ::close(fd_); }
-  bool connected() const { return connected_; }
-  // Sends one request line and returns the reply line's size (0 on failure); `ok` (when
-  // given) says whether the reply is {"ok":true,...}.
-  std::size_t ask(const std::string& line, bool* ok = nullptr) {
-    if (::send(fd_, line.data(), line.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(line.size())) {
-      return 0;
-    }
-    for (;;) {
-      if (const auto nl = in_.find('\n'); nl != std::string::npos) {
-        // An error reply is {"error":{...},"id":N,"ok":false}; the jobs here print nothing
-        // that could look like one.
-        if (ok != nullptr)
-          *ok = std::string_view(in_.data(), nl).find("\"ok\":false") == std::string_view::npos;
-        in_.erase(0, nl + 1);
-        return nl + 1;
-      }
-      char buf[1 << 16];
-      const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
-      if (n <= 0) return 0;
-      in_.append(buf, static_cast<std::size_t>(n));
-    }
-  }
-
- private:
-  int fd_;
-  bool connected_ = false;
-  std::string in_;
-};
-
 // Round trips of `n` requests `line`, in ms.
 std::vector<double> measure(Connection& c, const std::string& line, int n, std::size_t* size) {
   std::vector<double> ms;
@@ -83,17 +45,6 @@ std::vector<double> measure(Connection& c, const std::string& line, int n, std::
     ms.push_back(elapsed_s(start) * 1000);
   }
   return ms;
-}
-
-// A daemon on `config`, once its socket answers (nullptr after 120 s).
-std::unique_ptr<Connection> connect_when_up(const std::string& socket) {
-  const auto since = Clock::now();
-  while (elapsed_s(since) < 120) {
-    auto c = std::make_unique<Connection>(socket);
-    if (c->connected() && c->ask("{\"id\":0,\"op\":\"status\"}\n") > 0) return c;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return nullptr;
 }
 
 struct Latencies {

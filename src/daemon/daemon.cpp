@@ -67,13 +67,22 @@ std::unique_ptr<PosixSpawner> make_posix(asio::io_context& io, rlimit nofile, co
   return std::make_unique<PosixSpawner>(io, nofile);
 }
 
+// A path given on the command line, relative to the current directory, made absolute: the run
+// host is started with the state dir and refuses a relative one. As given when the current
+// directory cannot be read.
+std::string from_current_dir(const std::string& path) {
+  std::error_code ec;
+  const std::filesystem::path absolute = std::filesystem::absolute(path, ec);
+  return ec ? path : absolute.lexically_normal().string();
+}
+
 }  // namespace
 
 Result<Config> read_config(const DaemonSettings& settings) {
   auto cfg = load_config(settings.config_path, settings.load);
   if (!cfg) return cfg.error();
-  if (!settings.state_dir.empty()) cfg->daemon.state_dir = settings.state_dir;
-  if (!settings.socket.empty()) cfg->daemon.socket = settings.socket;
+  if (!settings.state_dir.empty()) cfg->daemon.state_dir = from_current_dir(settings.state_dir);
+  if (!settings.socket.empty()) cfg->daemon.socket = from_current_dir(settings.socket);
   if (settings.no_cgroups) cfg->daemon.use_cgroups = false;
   add_crontab_jobs(cfg.value());
   return cfg;

@@ -97,6 +97,28 @@ TEST_CASE("a run that ends while skedd is stopped is recorded as it ended, not r
   CHECK(*r.ended <= std::chrono::time_point_cast<skedd::Duration>(ended_by));
 }
 
+TEST_CASE("a relative --state-dir and --socket are taken from the current directory", "[runhost]") {
+  // The run host is started with the state dir and refuses a relative one: without the daemon
+  // making it absolute, runs fell back to skedd's own spawner (bench_control found it).
+  TempDir dir;
+  const std::string config =
+      write_config(dir, "", job(dir, "quick", at_line(), "echo ran > \"$DIR/ran\"\n"));
+  const std::filesystem::path here = std::filesystem::current_path();
+  Daemon d(dir, config,
+           {"--state-dir", std::filesystem::relative(dir / "state", here).string(), "--socket",
+            std::filesystem::relative(dir / "skedd.sock", here).string()});
+  const Json started = d.wait_for("run_host_started");
+  CHECK(started["log"] == dir / "state/runhost/host.log");
+  d.wait_for("run_finished", of_job("quick"));
+  SHOW_LOG(d);
+  CHECK(d.events_named("run_host_unavailable").empty());
+  CHECK(slurp(dir / "ran") == "ran\n");
+  const Json starting = d.wait_for("starting");
+  CHECK(starting["state_dir"] == dir / "state");
+  d.signal(SIGTERM);
+  REQUIRE(d.wait_exit(15000ms) == 0);
+}
+
 TEST_CASE(
     "a run whose pid was not yet recorded when skedd stopped, and that ended meanwhile, "
     "is recorded as it ended",
