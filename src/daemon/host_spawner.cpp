@@ -27,6 +27,9 @@ using runhost::kRunHostProtocol;
 // How long skedd waits for the host to answer a request, or to be ready once started.
 constexpr int kAnswerTimeoutMs = 10'000;
 constexpr int kReadyTimeoutMs = 5'000;
+// spawn_async() requests sent and not yet answered, at most: a request is about 2 KB with its
+// descriptors, so these and their answers stay far within a socket buffer (about 200 KB).
+constexpr std::size_t kSpawnsInFlight = 32;
 
 std::string error_text(const std::string& what) {
   return what + ": " + std::strerror(errno);
@@ -220,15 +223,17 @@ void HostSpawner::read_async() {
                           auto got = runhost::receive_message(socket_->native_handle());
                           if (!got) return lost(got.error().message);
                           if (!got.value()) break;
-                          on_message(got.value()->body);
+                          on_message(got.value()->body, true);
                           if (socket_.get() != s) return;
                         }
                         read_async();
                       });
 }
 
-void HostSpawner::on_message(const json& body) {
-  if (body.value("op", "") != "exit") return;  // a late answer to a request given up on
+void HostSpawner::on_message(const json& body, bool from_loop) {
+  const std::string op = body.value("op", "");
+  if (op == "spawned" || op == "spawn_failed") return answered(body, from_loop);
+  if (op != "exit") return;  // a late answer to a request given up on
   const pid_t pid = body.value("pid", 0);
   const std::uint64_t start = body.value("start", std::uint64_t{0});
   auto exit = runhost::decode_exit(body);
@@ -250,6 +255,33 @@ void HostSpawner::on_message(const json& body) {
              });
 }
 
+void HostSpawner::answered(const json& body, bool from_loop) {
+  if (spawning_.empty()) return;  // an answer to spawn(), whose ask() gave up on it
+  Spawning request = std::move(spawning_.front());
+  spawning_.pop_front();
+  Result<pid_t> result = Error::io(body.value("error", "spawn failed"));
+  if (body.value("op", "") == "spawned") {
+    const pid_t pid = body.value("pid", 0);
+    const auto start = body.value("start", std::uint64_t{0});
+    hosted_[pid] = Hosted{start, request.run};
+    unwatched_[pid] = start;
+    result = pid;
+  }
+  if (from_loop) return request.done(std::move(result));
+  asio::post(io_, [alive = std::weak_ptr<int>(alive_), done = std::move(request.done),
+                   result = std::move(result)]() mutable {
+    if (alive.lock()) done(std::move(result));
+  });
+}
+
+void HostSpawner::settle_spawns(std::size_t left) {
+  while (socket_ && spawning_.size() > left) {
+    auto got = runhost::await_message(socket_->native_handle(), kAnswerTimeoutMs);
+    if (!got) return lost(got.error().message);
+    on_message(got->body);
+  }
+}
+
 void HostSpawner::lost(const std::string& why) {
   if (!socket_) return;
   log_event(spdlog::level::warn, "run_host_lost",
@@ -263,6 +295,14 @@ void HostSpawner::lost(const std::string& why) {
   socket_->close(ignored);
   asio::post(io_, [old = std::shared_ptr<asio::posix::stream_descriptor>(std::move(socket_))] {});
   hosted_.clear();
+  unwatched_.clear();
+  // Requests it did not answer: whether it spawned them is not known, and their descriptors
+  // are closed, so they are not spawned here again; they failed to start.
+  for (Spawning& request : std::exchange(spawning_, {})) {
+    asio::post(io_, [alive = std::weak_ptr<int>(alive_), done = std::move(request.done), why] {
+      if (alive.lock()) done(Error::io("the run host went away before it answered: " + why));
+    });
+  }
   // Its runs go on (reparented); their exits can only be seen now, not known.
   for (auto& [pid, on_exit] : std::exchange(watchers_, {})) {
     if (!local_.watch_exit(pid, true, on_exit)) {
@@ -273,7 +313,25 @@ void HostSpawner::lost(const std::string& why) {
   }
 }
 
+void HostSpawner::spawn_async(const SpawnRequest& request, OnSpawned done) {
+  if (!socket_) {
+    if (Status again = connect(); !again) return done(local_.spawn(request));
+  }
+  // Requests and answers in flight stay within both sockets' buffers, so that neither side
+  // blocks sending while the other does.
+  settle_spawns(kSpawnsInFlight - 1);
+  if (!socket_) return done(local_.spawn(request));
+  if (Status sent = runhost::send_message(socket_->native_handle(), runhost::encode_spawn(request),
+                                          runhost::fds_of(request));
+      !sent) {
+    lost(sent.error().message);
+    return done(local_.spawn(request));  // not sent: this run is skedd's
+  }
+  spawning_.push_back(Spawning{runhost::run_id_of(request), std::move(done)});
+}
+
 Result<pid_t> HostSpawner::spawn(const SpawnRequest& request) {
+  settle_spawns(0);  // its answer must not be taken for an earlier request's
   if (!socket_) {
     if (Status again = connect(); !again) {
       return local_.spawn(request);
@@ -295,9 +353,15 @@ bool HostSpawner::signal_group(pid_t pgid, int sig) {
 }
 
 Status HostSpawner::watch_exit(pid_t pid, bool adopted, OnExit on_exit) {
-  // Only an adopted run's exit can have been kept: a run just spawned may reuse the pid of
-  // one whose kept end is still to be released.
-  if (adopted && kept_.contains(pid)) {
+  // Only an adopted run's exit can have been kept, or that of a run spawned a moment ago whose
+  // exit was told before its spawn's answer reached the supervisor: a run just spawned may
+  // reuse the pid of one whose kept end is still to be released, so the start must match.
+  const auto fresh = unwatched_.find(pid);
+  const std::optional<std::uint64_t> fresh_start =
+      fresh == unwatched_.end() ? std::nullopt : std::optional(fresh->second);
+  if (fresh != unwatched_.end()) unwatched_.erase(fresh);
+  const auto kept = kept_.find(pid);
+  if (kept != kept_.end() && (adopted || kept->second.start == fresh_start)) {
     claimed_.insert(pid);
     asio::post(io_, [alive = std::weak_ptr<int>(alive_), on_exit = std::move(on_exit),
                      exit = kept_[pid].exit] {
@@ -314,6 +378,7 @@ Status HostSpawner::watch_exit(pid_t pid, bool adopted, OnExit on_exit) {
 
 void HostSpawner::unwatch(pid_t pid) {
   watchers_.erase(pid);
+  unwatched_.erase(pid);
   local_.unwatch(pid);
 }
 
@@ -325,6 +390,10 @@ std::optional<std::uint64_t> HostSpawner::spawned_start_time(pid_t pid) {
   // As the host read it, before it could reap the child: /proc has nothing once it has.
   if (const auto it = hosted_.find(pid); it != hosted_.end() && it->second.start != 0) {
     return it->second.start;
+  }
+  // Ended already, its exit told before its run was watched.
+  if (const auto it = unwatched_.find(pid); it != unwatched_.end() && it->second != 0) {
+    return it->second;
   }
   return local_.spawned_start_time(pid);  // spawned here, the host gone
 }

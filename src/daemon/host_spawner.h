@@ -7,6 +7,7 @@
 #include <sys/resource.h>
 
 #include <chrono>
+#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
@@ -43,6 +44,9 @@ class HostSpawner final : public ProcessSpawner {
   pid_t host_pid() const { return host_pid_; }
 
   Result<pid_t> spawn(const SpawnRequest& request) override;
+  /// Sends the request and returns: the host's answer is told when the loop reads it, so
+  /// that the loop goes on while the host forks (the host answers in order).
+  void spawn_async(const SpawnRequest& request, OnSpawned done) override;
   bool signal_group(pid_t pgid, int sig) override;
   Status watch_exit(pid_t pid, bool adopted, OnExit on_exit) override;
   void unwatch(pid_t pid) override;
@@ -77,7 +81,14 @@ class HostSpawner final : public ProcessSpawner {
   void read_async();
   /// Reads the exits told and not yet read (without waiting).
   void take_told();
-  void on_message(const nlohmann::json& body);
+  /// `from_loop`: read by read_async(), where a spawn's answer is told at once (so that its
+  /// run watches its exit before the next message, which may be that exit, is read);
+  /// elsewhere it is posted.
+  void on_message(const nlohmann::json& body, bool from_loop = false);
+  /// The answer to the oldest spawn_async() request.
+  void answered(const nlohmann::json& body, bool from_loop);
+  /// Reads messages until at most `left` spawn_async() requests are unanswered.
+  void settle_spawns(std::size_t left);
   void lost(const std::string& why);
 
   boost::asio::io_context& io_;
@@ -94,6 +105,16 @@ class HostSpawner final : public ProcessSpawner {
   std::map<pid_t, OnExit> watchers_;
   std::map<pid_t, Kept> kept_;
   std::set<pid_t> claimed_;  ///< kept exits watch_exit() was asked for
+  struct Spawning {
+    std::uint64_t run = 0;  ///< the run id it is spawned as
+    OnSpawned done;
+  };
+  /// spawn_async() requests sent and not yet answered, oldest first.
+  std::deque<Spawning> spawning_;
+  /// Spawned and answered, not yet watched: pid -> start. Its exit may be told before
+  /// watch_exit() is asked for it (the answer was posted); it is then kept, matched by start.
+  /// Erased by watch_exit() and unwatch().
+  std::map<pid_t, std::uint64_t> unwatched_;
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);
 };
 

@@ -81,7 +81,9 @@ Engine::Engine(asio::io_context& io, Config config, const Clock& clock, TimerSer
       // Ids below the first one are an earlier skedd's: their pending records are committed.
       settled_below_(next_run_id_),
       reserved_to_(next_run_id_),
-      settling_to_(next_run_id_) {}
+      settling_to_(next_run_id_) {
+  supervisor_.set_on_late_start([this] { rearm(); });
+}
 
 Engine::~Engine() = default;
 

@@ -70,7 +70,15 @@ void Supervisor::start(RunId id, JobId job, std::shared_ptr<const JobSpec> spec,
   run.started_mono = clock_.mono_now();
   runs_.emplace(id, std::move(owned));
 
-  auto pid = spawn(run);
+  run.spawning = true;
+  spawn(run);
+}
+
+void Supervisor::spawned(RunId id, Result<pid_t> pid) {
+  const auto it = runs_.find(id);
+  if (it == runs_.end()) return;
+  Run& run = *it->second;
+  run.spawning = false;
   if (!pid) {
     events_.emit(Severity::kError, EventKind::kRunFailedToStart,
                  {{"job", run.spec->name}, {"run", id.value}, {"error", pid.error().message}});
@@ -78,6 +86,8 @@ void Supervisor::start(RunId id, JobId job, std::shared_ptr<const JobSpec> spec,
     return;
   }
   run.pid = pid.value();
+  // Before the watch: a run host's answer holds the start time until the exit is watched.
+  run.pid_start = spawner_.spawned_start_time(run.pid);
   // Unwatchable (out of descriptors): the spawner has killed it, so that it never runs unseen.
   if (const Status watched = watch_exit(run, false); !watched) {
     events_.emit(Severity::kError, EventKind::kRunFailedToStart,
@@ -86,21 +96,27 @@ void Supervisor::start(RunId id, JobId job, std::shared_ptr<const JobSpec> spec,
     finish(run, RunState::kFailed, std::nullopt, std::nullopt, watched.error().message);
     return;
   }
-  run.pid_start = spawner_.spawned_start_time(run.pid);
   store_.put_run(record_of(run, RunState::kRunning));
   events_.emit(Severity::kInfo, EventKind::kRunStarted,
                {{"job", run.spec->name},
                 {"run", id.value},
                 {"pid", run.pid},
-                {"attempt", fire.attempt},
-                {"scheduled", utc(fire.scheduled)},
-                {"lateness_ms", millis(run.started - fire.due)},
+                {"attempt", run.fire.attempt},
+                {"scheduled", utc(run.fire.scheduled)},
+                {"lateness_ms", millis(run.started - run.fire.due)},
                 {"log", run.files.log_path}});
   run.control =
       std::make_unique<asio::posix::stream_descriptor>(io_, run.files.control_read.release());
   watch_control(run);
   push_timeouts(run);
   push_deadline(run, Deadline::kLogCheck, run.started_mono + kLogCheckInterval);
+  // Cancelled while its spawn was under way: signalled now that it has a process group.
+  if (run.cancelled_as) {
+    signal_group(run, run.spec->options->soft_signal);
+    run.grace_end = clock_.mono_now() + options_.kill_grace;
+    push_deadline(run, Deadline::kGraceKill, *run.grace_end);
+  }
+  if (!in_spawn_call_ && on_late_start_) on_late_start_();
 }
 
 RunRecord Supervisor::record_of(const Run& run, RunState state) const {
@@ -124,7 +140,7 @@ std::optional<uid_t> Supervisor::owner_of(const JobSpec& spec) const {
 
 bool Supervisor::has_run(RunId id) const {
   const auto it = runs_.find(id);
-  return it != runs_.end() && run_by_pid_.contains(it->second->pid);
+  return it != runs_.end() && (it->second->spawning || run_by_pid_.contains(it->second->pid));
 }
 
 Status Supervisor::send_input(RunId id, const std::string& line) {
@@ -209,19 +225,20 @@ void Supervisor::remove_deadline(const Run& run, Deadline what) {
   deadlines_.remove(deadline_key(run.id, what));
 }
 
-Result<pid_t> Supervisor::spawn(Run& run) {
+void Supervisor::spawn(Run& run) {
+  const auto tell = [this, id = run.id](Result<pid_t> pid) { spawned(id, std::move(pid)); };
   const JobSpec& spec = *run.spec;
   const JobOptions& options = *spec.options;
   // The daemon's own account is looked up once; a job's `user` on every run, so that an
   // account change takes effect without a restart.
   auto user = options.user ? lookup_user(*options.user) : Result<UserInfo>(self_);
-  if (!user) return user.error();
+  if (!user) return tell(user.error());
   run.owner = user->uid;
   auto credentials = job_credentials(spec, user.value());
-  if (!credentials) return credentials.error();
+  if (!credentials) return tell(credentials.error());
   auto files = create_run_files(options_.state_dir, options_.runtime_dir, spec.name, run.id,
                                 user->uid, user->gid);
-  if (!files) return files.error();
+  if (!files) return tell(files.error());
   run.files = std::move(files.value());
 
   SpawnRequest request;
@@ -254,11 +271,13 @@ Result<pid_t> Supervisor::spawn(Run& run) {
                    {{"run", run.id.value}, {"error", procs.error().message}});
     }
   }
-  auto pid = spawner_.spawn(request);
-  // The child holds its own copies now; skedd keeps only the read end of the channel.
-  run.files.log.reset();
-  run.files.control_child.reset();
-  return pid;
+  // The child gets its own copies; skedd keeps only the read end of the channel. Taken out of
+  // `run` first: spawned() may have ended it by the time spawn_async() returns.
+  const UniqueFd log = std::move(run.files.log);
+  const UniqueFd control_child = std::move(run.files.control_child);
+  in_spawn_call_ = true;
+  spawner_.spawn_async(request, tell);
+  in_spawn_call_ = false;
 }
 
 void Supervisor::on_exit(RunId id, const ProcessExit& exit) {

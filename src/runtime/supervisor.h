@@ -53,6 +53,9 @@ class Supervisor {
   Supervisor(const Supervisor&) = delete;
   Supervisor& operator=(const Supervisor&) = delete;
 
+  /// `started` is called when a run started later than start() returned (its spawn answered
+  /// after the loop went on): its deadlines are new, the caller's timer must look again.
+  void set_on_late_start(std::function<void()> started) { on_late_start_ = std::move(started); }
   /// Spawns attempt `fire` of `spec` as run `id`, handing it `checkpoint`. The run is already
   /// recorded (kScheduled, see Engine::pump); it is recorded again with its pid.
   void start(RunId id, JobId job, std::shared_ptr<const JobSpec> spec, const Fire& fire,
@@ -117,7 +120,11 @@ class Supervisor {
     Deadline what;
   };
 
-  Result<pid_t> spawn(Run& run);
+  /// Makes the run's files and cgroup and asks the spawner for its process; spawned() is told
+  /// the outcome (at once, or later: `run` may be gone when this returns).
+  void spawn(Run& run);
+  /// The spawn of run `id` answered: it runs from now on, or failed to start.
+  void spawned(RunId id, Result<pid_t> pid);
   RunRecord record_of(const Run& run, RunState state) const;
   void watch_control(Run& run);
   /// Reads what the run's control channel holds into its line buffer.
@@ -161,6 +168,8 @@ class Supervisor {
   asio::io_context& io_;
   const Clock& clock_;
   ProcessSpawner& spawner_;
+  std::function<void()> on_late_start_;
+  bool in_spawn_call_ = false;  ///< inside spawn(): spawned() told from within it
   Store& store_;
   Events events_;
   SupervisorOptions options_;

@@ -53,11 +53,12 @@ void Supervisor::cancel(RunId id, RunState as) {
   const auto it = runs_.find(id);
   if (it == runs_.end()) return;
   Run& run = *it->second;
-  if (run.cancelled_as || run_by_pid_.count(run.pid) == 0) return;
+  if (run.cancelled_as || (!run.spawning && run_by_pid_.count(run.pid) == 0)) return;
   thaw(id);  // a frozen run must run to act on its signal
   run.cancelled_as = as;
   events_.emit(Severity::kInfo, EventKind::kRunCancelled,
                {{"job", run.spec->name}, {"run", run.id.value}});
+  if (run.spawning) return;  // signalled once spawned()
   signal_group(run, run.spec->options->soft_signal);
   run.grace_end = clock_.mono_now() + options_.kill_grace;
   push_deadline(run, Deadline::kGraceKill, *run.grace_end);

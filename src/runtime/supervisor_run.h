@@ -24,6 +24,8 @@ inline constexpr Duration kProgressInterval = std::chrono::milliseconds(500);
 
 struct Supervisor::Run : StartedRun {
   pid_t pid = -1;
+  /// Its spawn is under way (asked of the spawner, not yet answered): no pid yet.
+  bool spawning = false;
   MonoInstant started_mono{};
   RunFiles files;
   std::unique_ptr<asio::posix::stream_descriptor> control;

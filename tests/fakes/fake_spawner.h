@@ -12,6 +12,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
@@ -58,6 +59,13 @@ class FakeSpawner final : public ProcessSpawner {
     p.leftovers = leftovers_next_;
     p.start = static_cast<std::uint64_t>(p.pid) * 10;
     return p.pid;
+  }
+  /// Spawns at once; with hold_answers(true) the answer waits for answer_spawns(), as a run
+  /// host's reaches skedd after the loop has gone on.
+  void spawn_async(const SpawnRequest& request, OnSpawned done) override {
+    Result<pid_t> pid = spawn(request);
+    if (!hold_answers_) return done(std::move(pid));
+    held_.emplace_back(std::move(pid), std::move(done));
   }
   bool signal_group(pid_t pgid, int sig) override {
     Process* p = find(pgid);
@@ -182,6 +190,15 @@ class FakeSpawner final : public ProcessSpawner {
   bool watched(pid_t pid) const { return watched_.contains(pid); }
   int orphan_reaps() const { return orphan_reaps_; }
 
+  /// From now on spawn_async()'s answers wait for answer_spawns() (or not).
+  void hold_answers(bool hold) { hold_answers_ = hold; }
+  /// Tells the held answers, oldest first, from inside this call (as the real spawner tells
+  /// them from the loop).
+  void answer_spawns() {
+    for (auto& [pid, done] : std::exchange(held_, {})) done(std::move(pid));
+  }
+  std::size_t held_answers() const { return held_.size(); }
+
  private:
   struct Watched {
     bool adopted = false;
@@ -224,6 +241,8 @@ class FakeSpawner final : public ProcessSpawner {
   bool leftovers_next_ = false;
   bool refuse_watch_ = false;
   int orphan_reaps_ = 0;
+  bool hold_answers_ = false;
+  std::vector<std::pair<Result<pid_t>, OnSpawned>> held_;
 };
 
 }  // namespace skedd::test

@@ -71,6 +71,13 @@ class ProcessSpawner {
   /// its pid, or an error naming the step that failed in the child ("chdir /x: No such file or
   /// directory").
   virtual Result<pid_t> spawn(const SpawnRequest& request) = 0;
+  using OnSpawned = std::function<void(Result<pid_t>)>;
+  /// Starts the process as spawn() does and tells `done` its pid or the error, once, on the
+  /// event loop's thread. Where the spawn is another process's work (a run host), it is told
+  /// later, with other events handled meanwhile, so that the loop does not wait for it; the
+  /// default tells it from inside this call. `request`'s descriptors are borrowed only until
+  /// this returns.
+  virtual void spawn_async(const SpawnRequest& request, OnSpawned done) { done(spawn(request)); }
   /// Sends `sig` to every process of group `pgid`. False when none is left (with `sig` 0,
   /// that is all it does: asks).
   virtual bool signal_group(pid_t pgid, int sig) = 0;

@@ -610,3 +610,101 @@ command = ["/bin/true"]
   CHECK(folded[0].reason == NotRunReason::kOverloaded);
   CHECK(folded[0].count == 2);
 }
+
+TEST_CASE("runtime: a spawn answered later: the run starts then, and what came meanwhile waits",
+          "[runtime]") {
+  // A run host answers a spawn after the loop has gone on (issue 28): until then the run has
+  // no process group to signal, and nothing is recorded of it as running.
+  RuntimeRig rig(R"([job.j]
+cron = "*/10 * * * * *"
+command = ["/bin/sleep", "60"]
+)");
+  rig.spawner.hold_answers(true);
+  rig.config.daemon.on_shutdown = skedd::OnShutdown::kStop;
+  rig.start();
+  rig.advance(5s);  // 07:30:00
+  REQUIRE(rig.spawner.held_answers() == 1);
+  REQUIRE(rig.spawns() == 1);
+  auto& p = rig.spawned(0);
+  const skedd::RunId id{std::stoull(RuntimeRig::env(p, "SKEDD_RUN_ID"))};
+  CHECK(rig.sink.count(EventKind::kRunStarted) == 0);
+  for (const skedd::RunRecord& r : rig.runs("j")) CHECK(r.state != RunState::kRunning);
+
+  SECTION("answered: it runs, and ends as usual") {
+    rig.spawner.answer_spawns();
+    rig.settle();
+    CHECK(rig.sink.count(EventKind::kRunStarted) == 1);
+    auto runs = rig.runs("j");
+    REQUIRE(runs.size() == 1);
+    CHECK(runs[0].state == RunState::kRunning);
+    CHECK(runs[0].pid == p.pid);
+    CHECK(runs[0].pid_start == p.start);
+    rig.exit(p, 0);
+    runs = rig.runs("j");
+    REQUIRE(runs.size() == 1);
+    CHECK(runs[0].state == RunState::kSucceeded);
+  }
+  SECTION("cancelled before the answer: signalled once answered, recorded cancelled") {
+    CHECK(rig.engine->cancel(id));
+    rig.settle();
+    CHECK(p.signals.empty());  // no group yet: nothing was signalled (no kill(-(-1)))
+    rig.spawner.answer_spawns();
+    rig.settle();
+    CHECK(got(p, SIGTERM));
+    const auto runs = rig.runs("j");
+    REQUIRE(runs.size() == 1);
+    CHECK(runs[0].state == RunState::kCancelled);
+  }
+  SECTION("a shutdown that stops runs waits for the answer, then stops the run") {
+    bool done = false;
+    rig.engine->shutdown([&] { done = true; });
+    rig.settle();
+    CHECK_FALSE(done);
+    rig.spawner.answer_spawns();
+    rig.settle();
+    CHECK(got(p, SIGTERM));
+    rig.engine->reap_orphans();  // the daemon's SIGCHLD, which looks at the shutdown again
+    rig.settle();
+    CHECK(done);
+  }
+  SECTION("a spawn that failed: recorded failed to start with the reason") {
+    rig.spawner.hold_answers(false);
+    rig.spawner.answer_spawns();
+    rig.settle();
+    rig.exit(p, 0);
+    rig.spawner.hold_answers(true);
+    rig.spawner.fail_next(skedd::Error::io("the run host went away before it answered"));
+    rig.advance(10s);  // 07:30:10
+    REQUIRE(rig.spawner.held_answers() == 1);
+    rig.spawner.answer_spawns();
+    rig.settle();
+    CHECK(rig.sink.count(EventKind::kRunFailedToStart) == 1);
+    const auto runs = rig.runs("j");
+    REQUIRE(runs.size() == 2);
+    bool failed = false;
+    for (const skedd::RunRecord& r : runs) {
+      if (r.state == RunState::kFailed) failed = r.message.find("went away") != std::string::npos;
+    }
+    CHECK(failed);
+  }
+}
+
+TEST_CASE("runtime: a run whose spawn is answered later keeps its timeouts", "[runtime]") {
+  // The answer comes from the loop, after the engine armed its timer for the start.
+  RuntimeRig rig(R"([job.j]
+cron = "0 * * * * *"
+command = ["/bin/sleep", "600"]
+soft_timeout = "5s"
+)");
+  rig.spawner.hold_answers(true);
+  rig.start();
+  rig.advance(5s);  // 07:30:00
+  REQUIRE(rig.spawner.held_answers() == 1);
+  rig.spawner.answer_spawns();
+  rig.settle();
+  auto& p = rig.spawned(0);
+  rig.advance(4s);
+  CHECK_FALSE(got(p, SIGTERM));
+  rig.advance(2s);
+  CHECK(got(p, SIGTERM));
+}
