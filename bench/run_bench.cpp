@@ -263,6 +263,14 @@ double throughput(const fs::path& dir, int n, int concurrency, const std::string
   return rate;
 }
 
+// skedd's rate against the two floors'.
+void print_ratios(double rate, double bare, double logged, const char* when) {
+  std::printf(
+      "  ratio                  %9.2f of the bare loop (target >= 0.80), %.2f of the loop "
+      "with a log%s\n",
+      rate / bare, rate / logged, when);
+}
+
 // The PSS of process `pid` in kB (/proc/PID/smaps_rollup).
 long pss_kb(pid_t pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/smaps_rollup");
@@ -334,10 +342,7 @@ int main(int argc, char** argv) {
     std::printf("  bare loop              %9.0f runs/s\n", bare);
     std::printf("  bare loop with a log   %9.0f runs/s\n", logged);
     const double skedd_rate = throughput(root / "burst", n, concurrency, daemon_lines);
-    std::printf(
-        "  ratio                  %9.2f of the bare loop (target >= 0.80), %.2f of the "
-        "loop with a log\n",
-        skedd_rate / bare, skedd_rate / logged);
+    print_ratios(skedd_rate, bare, logged, "");
   }
 
   if (m > 0) {
@@ -384,10 +389,7 @@ int main(int argc, char** argv) {
     std::printf("  bare loop with a log   %9.0f runs/s\n", logged_after);
     delete_files(root, kDeletedFiles);
     const double rate_after = throughput(root / "burst-2", n, concurrency, daemon_lines);
-    std::printf(
-        "  ratio                  %9.2f of the bare loop (target >= 0.80), %.2f of the "
-        "loop with a log after a deletion\n",
-        rate_after / bare, rate_after / logged_after);
+    print_ratios(rate_after, bare, logged_after, " after a deletion");
   }
 
   if (file_count > 0) {
