@@ -21,7 +21,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   for (const JobSpec& job : config->jobs) {
     fuzz::require(validate_job_name(job.name).ok(), "a loaded job's name is valid", job.name);
-    fuzz::require(!job.options->command.empty() || !job.options->handler.empty(),
+    fuzz::require(!job.command.empty() || !job.options->handler.empty(),
                   "a loaded job runs something", job.name);
   }
   return 0;

@@ -40,7 +40,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   fuzz::require(jobs->size() == 1 && jobs->front().name == flags.name,
                 "the flags make one job of the name given", *definition);
   const std::vector<std::string> command = {"/bin/sh", "-c", flags.command};
-  fuzz::require(jobs->front().options->command == command, "the job runs the command given",
-                *definition);
+  fuzz::require(jobs->front().command == command, "the job runs the command given", *definition);
   return 0;
 }

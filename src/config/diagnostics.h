@@ -1,6 +1,7 @@
 #pragma once
 
 #include <algorithm>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,11 @@ class Diagnostics {
   }
   void add(const std::string& file, const std::string& message) {
     lines_.push_back(file + ": " + message);
+  }
+  /// Adds `other`'s lines after these.
+  void append(Diagnostics&& other) {
+    lines_.insert(lines_.end(), std::make_move_iterator(other.lines_.begin()),
+                  std::make_move_iterator(other.lines_.end()));
   }
   bool empty() const { return lines_.empty(); }
   std::size_t size() const { return lines_.size(); }
@@ -42,12 +48,20 @@ struct TableEntry {
 /// The entries of `table` in the order they appear in the file. Iterating a toml::table
 /// directly goes in key order, which would load jobs and report errors out of file order.
 inline std::vector<TableEntry> in_file_order(const toml::table& table) {
-  std::vector<std::pair<const toml::key*, const toml::node*>> entries;
-  for (auto&& [key, node] : table) entries.emplace_back(&key, &node);
-  const auto before = [](const auto& a, const auto& b) {
-    const toml::source_position& pa = a.first->source().begin;
-    const toml::source_position& pb = b.first->source().begin;
-    return pa.line != pb.line ? pa.line < pb.line : pa.column < pb.column;
+  struct Entry {
+    toml::source_index line;
+    toml::source_index column;
+    const toml::key* key;
+    const toml::node* node;
+  };
+  // The positions are copied out so that a sort of a million jobs' keys reads one array.
+  std::vector<Entry> entries;
+  entries.reserve(table.size());
+  for (auto&& [key, node] : table) {
+    entries.push_back({key.source().begin.line, key.source().begin.column, &key, &node});
+  }
+  const auto before = [](const Entry& a, const Entry& b) {
+    return a.line != b.line ? a.line < b.line : a.column < b.column;
   };
   // Often in order already (keys written in name order, one key): no sort, no sort buffer.
   if (!std::is_sorted(entries.begin(), entries.end(), before)) {
@@ -55,7 +69,7 @@ inline std::vector<TableEntry> in_file_order(const toml::table& table) {
   }
   std::vector<TableEntry> out;
   out.reserve(entries.size());
-  for (const auto& [key, node] : entries) out.push_back({*key, *node});
+  for (const Entry& e : entries) out.push_back({*e.key, *e.node});
   return out;
 }
 

@@ -188,8 +188,8 @@ control::Answer<control::ShowReply> Control::on(const control::ShowRequest& requ
   d.name = spec.name;
   d.schedule = spec.schedule->text;
   d.zone = spec.zone.name();
-  d.command = options.shell && options.command.size() == 3 ? json(options.command[2])
-                                                           : json(options.command);
+  d.command = options.shell && spec.command.size() == 3 ? json(spec.command[2])
+                                                        : json(spec.command.to_vector());
   if (is_handler_job(spec)) {
     // Shown as `handler NAME {params}`; the JSON has the two fields too.
     d.command = "handler " + options.handler + " " + spec.params;

@@ -12,6 +12,8 @@ std::string_view event_name(EventKind kind) {
       return "job_removed";
     case EventKind::kReloaded:
       return "reloaded";
+    case EventKind::kJobLinesLimited:
+      return "job_lines_limited";
     case EventKind::kReloadNeedsRestart:
       return "reload_needs_restart";
     case EventKind::kJobPaused:

@@ -1,5 +1,6 @@
 #include "skedd/core/job_spec.h"
 
+#include <algorithm>
 #include <csignal>
 #include <mutex>
 #include <string>
@@ -160,8 +161,58 @@ bool same_schedule(const Schedule& a, const Schedule& b) {
 
 }  // namespace
 
+template <typename Args>
+void Argv::assign(const Args& args) {
+  std::size_t total = 0;
+  for (const auto& arg : args) total += std::string_view(arg).size() + 1;
+  text_.reserve(total);  // exactly: a loaded job keeps its command as long as it is loaded
+  for (const auto& arg : args) text_.append(arg).push_back('\0');
+}
+
+Argv::Argv(std::initializer_list<std::string_view> args) {
+  assign(args);
+}
+
+Argv::Argv(const std::vector<std::string>& args) {
+  assign(args);
+}
+
+std::size_t Argv::size() const {
+  return static_cast<std::size_t>(std::count(text_.begin(), text_.end(), '\0'));
+}
+
+std::string_view Argv::operator[](std::size_t i) const {
+  std::size_t begin = 0;
+  for (; i > 0 && begin < text_.size(); --i) begin = text_.find('\0', begin) + 1;
+  if (begin >= text_.size()) return {};
+  return std::string_view(text_).substr(begin, text_.find('\0', begin) - begin);
+}
+
+std::string_view Argv::back() const {
+  if (text_.empty()) return {};
+  const std::size_t end = text_.size() - 1;
+  const std::size_t nul = end == 0 ? std::string::npos : text_.rfind('\0', end - 1);
+  const std::size_t begin = nul == std::string::npos ? 0 : nul + 1;
+  return std::string_view(text_).substr(begin, end - begin);
+}
+
+void Argv::push_back(std::string_view arg) {
+  text_.append(arg).push_back('\0');
+}
+
+std::vector<std::string> Argv::to_vector() const {
+  std::vector<std::string> out;
+  for (std::size_t begin = 0; begin < text_.size();) {
+    const std::size_t end = text_.find('\0', begin);
+    out.emplace_back(text_, begin, end - begin);
+    begin = end + 1;
+  }
+  return out;
+}
+
 bool same_definition(const JobSpec& a, const JobSpec& b) {
-  return a.name == b.name && a.params == b.params && a.options == b.options &&
+  return a.name == b.name && a.command == b.command && a.params == b.params &&
+         a.options == b.options &&
          (a.schedule.shares_with(b.schedule) || same_schedule(*a.schedule, *b.schedule)) &&
          a.zone.name() == b.zone.name();
 }
@@ -171,7 +222,6 @@ namespace {
 std::size_t hash_of(const JobOptions& o) {
   std::size_t h = std::hash<std::string>{}(o.handler);
   const auto mix = [&h](std::size_t v) { h ^= v + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2); };
-  for (const std::string& arg : o.command) mix(std::hash<std::string>{}(arg));
   mix(std::hash<std::string>{}(o.user.value_or("")));
   mix(std::hash<std::string>{}(o.pool));
   mix(static_cast<std::size_t>(o.priority));

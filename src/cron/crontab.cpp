@@ -221,8 +221,8 @@ Result<JobSpec> crontab_job_spec(const CrontabEntry& entry, const HomeDirectoryL
   spec.schedule = entry.schedule;
   spec.zone = entry.zone;
   const std::string shell = crontab_shell(entry);
+  spec.command = {shell, "-c", crontab_shell_script(entry)};
   JobOptions& options = spec.options.edit();
-  options.command = {shell, "-c", crontab_shell_script(entry)};
   options.shell = shell == kDefaultShell;
   options.user = entry.user;
   options.env = crontab_environment(entry, *dir);

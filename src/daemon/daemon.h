@@ -47,6 +47,8 @@ class Daemon {
   struct Loop;
   /// SIGHUP and `skedctl reload`: a configuration with errors is refused whole.
   Result<std::string> reload();
+  /// Returns the pages a load freed to the system.
+  static void give_back_freed_memory();
   void watch_stop();
   void watch_reload();
   void watch_children();

@@ -216,6 +216,16 @@ class Engine {
   void catch_up(JobId id, Instant since, Instant until);
   /// Logs the job with its next fire, and records that next fire (or adds it to `batch`).
   void log_job(JobId id, EventKind event, Store::NextFires* batch = nullptr);
+  /// The severity of the next per-job line (loaded, changed, removed): in a start or a
+  /// reload, info for the first kJobLinesPerLoad and debug after them (a million jobs would
+  /// write a million lines, more than a journal keeps); else info.
+  Severity job_line_severity() {
+    if (!load_lines_) return Severity::kInfo;
+    return (*load_lines_)++ < kJobLinesPerLoad ? Severity::kInfo : Severity::kDebug;
+  }
+  /// Ends the count of a start's or reload's lines, saying how many went to debug if any.
+  void log_job_lines_limited();
+  static constexpr std::size_t kJobLinesPerLoad = 1000;
   void on_wall_timer(bool clock_was_set);
   void on_mono_timer();
   void tick();
@@ -350,6 +360,8 @@ class Engine {
   std::map<std::string, int> removed_api_versions_;
   std::set<std::string> paused_;  ///< names of paused jobs (kept while a job is not loaded)
   Instant started_at_{};
+  /// Per-job lines of the start or reload under way; none between them.
+  std::optional<std::size_t> load_lines_;
   std::function<void()> shutdown_done_;
 };
 

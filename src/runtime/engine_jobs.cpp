@@ -32,8 +32,9 @@ void Engine::log_job(JobId id, EventKind event, Store::NextFires* batch) {
   } else {
     store_.put_next_fire(spec.name, next);
   }
-  if (!events_.wants(event, Severity::kInfo)) return;
-  events_.emit(Severity::kInfo, event,
+  const Severity severity = job_line_severity();
+  if (!events_.wants(event, severity)) return;
+  events_.emit(severity, event,
                {{"job", spec.name},
                 {"schedule", spec.schedule->text},
                 {"timezone", spec.zone.name()},
@@ -50,6 +51,7 @@ void Engine::reload(Config config) {
     config.daemon.socket = config_.daemon.socket;
   }
   std::vector<SpecPtr> specs = with_api_specs(std::exchange(config.jobs, {}), api_jobs_.entries());
+  load_lines_ = 0;
   NameIndex<> previous = std::exchange(job_by_name_, NameIndex<>(name_of_job()));
   int kept = 0, changed = 0, added = 0;
   for (SpecPtr& spec : specs) {
@@ -81,6 +83,7 @@ void Engine::reload(Config config) {
   dispatcher_.set_limits(limits_of(config));
   supervisor_.set_kill_grace(config.daemon.kill_grace);
   config_ = std::move(config);
+  log_job_lines_limited();
   events_.emit(
       Severity::kInfo, EventKind::kReloaded,
       {{"kept", kept}, {"changed", changed}, {"added", added}, {"removed", previous.size()}});
@@ -110,7 +113,15 @@ void Engine::remove_job(const std::string& job_name, JobId id) {
   tombstone->name = name;
   jobs_[id.value] = Job{std::move(tombstone), true};
   retire_identity(name);
-  events_.emit(Severity::kInfo, EventKind::kJobRemoved, {{"job", name}});
+  events_.emit(job_line_severity(), EventKind::kJobRemoved, {{"job", name}});
+}
+
+void Engine::log_job_lines_limited() {
+  const std::size_t lines = std::exchange(load_lines_, std::nullopt).value_or(0);
+  if (lines > kJobLinesPerLoad) {
+    events_.emit(Severity::kInfo, EventKind::kJobLinesLimited,
+                 {{"logged", kJobLinesPerLoad}, {"at_debug", lines - kJobLinesPerLoad}});
+  }
 }
 
 DispatchPolicy Engine::policy_of(const JobSpec& spec) const {

@@ -38,6 +38,7 @@ void Engine::start(std::vector<ApiJob> api_jobs) {
   });
   const Instant now = clock_.wall_now();
   started_at_ = now;
+  load_lines_ = 0;
   if (auto paused = store_.paused()) {
     for (std::string& name : paused.value()) {
       if (name.empty()) {
@@ -76,6 +77,7 @@ void Engine::start(std::vector<ApiJob> api_jobs) {
   std::vector<std::pair<JobId, Instant>> catch_ups;
   Store::NextFires next_fires;
   next_fires.reserve(jobs_.size());
+  scheduler_.reserve(jobs_.size());
   for (std::uint32_t i = 0; i < jobs_.size(); ++i) {
     const JobId id{i};
     const JobSpec& spec = *jobs_[i].spec;
@@ -101,6 +103,7 @@ void Engine::start(std::vector<ApiJob> api_jobs) {
     if (since && !spec.schedule->is_reboot()) catch_ups.emplace_back(id, *since);
   }
   store_.put_next_fires(std::move(next_fires));
+  log_job_lines_limited();
   filing.join();
   assign_recorded_owners();
   // Pending fires are read before anything is written: recovery queues pending fires of its

@@ -72,8 +72,8 @@ Result<std::optional<MailMessage>> compose_mail(const std::string& sendmail, con
   MailMessage message{UniqueFd(::mkstemp(path)), user.value(), credentials.value()};
   if (!message.file.valid()) return Error::io(std::string("mkstemp: ") + std::strerror(errno));
   ::unlink(path);
-  const std::string command =
-      options.shell && options.command.size() == 3 ? options.command[2] : options.command.back();
+  const std::string command(options.shell && spec.command.size() == 3 ? spec.command[2]
+                                                                      : spec.command.back());
   std::ostringstream headers;
   headers << "From: root (Cron Daemon)\nTo: " << one_line(*options.mail_to) << "\nSubject: Cron <"
           << user->name << "@" << host_name() << "> " << one_line(command)

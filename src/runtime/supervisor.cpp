@@ -242,13 +242,13 @@ void Supervisor::spawn(Run& run) {
   run.files = std::move(files.value());
 
   SpawnRequest request;
-  request.argv = options.command;
+  request.argv = spec.command.to_vector();
   request.env = build_environment(
       spec, user.value(), RunAttempt{run.id, run.fire.scheduled, run.fire.attempt, run.checkpoint});
   std::string path_list = default_path(user->uid);
   if (auto it = options.env.find("PATH"); it != options.env.end()) path_list = it->second;
   // Searched for by the child once it runs as the job's user (see SpawnRequest::path).
-  request.path = options.command.front();
+  request.path = std::string(spec.command.front());
   request.search_path = std::move(path_list);
   request.working_dir = options.working_dir.value_or(user->home);
   request.stdin_fd = dev_null_;

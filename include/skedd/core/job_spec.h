@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
 #include <map>
 #include <optional>
 #include <string>
@@ -57,12 +58,41 @@ class SourceLocation {
   int column_ = 0;
 };
 
+/// A process's argv in one string: each argument followed by a NUL (so none may hold one).
+/// Every job has a command of its own, and a million of them are loaded: a vector of strings
+/// takes two to four allocations and 120 bytes or more where this takes one and about 60.
+class Argv {
+ public:
+  Argv() = default;
+  /// No argument may contain a NUL.
+  Argv(std::initializer_list<std::string_view> args);
+  explicit Argv(const std::vector<std::string>& args);
+
+  bool empty() const { return text_.empty(); }
+  std::size_t size() const;
+  /// Argument `i` (counted from the start: O(length)).
+  std::string_view operator[](std::size_t i) const;
+  std::string_view front() const { return (*this)[0]; }
+  std::string_view back() const;
+  /// `arg` must not contain a NUL.
+  void push_back(std::string_view arg);
+  void clear() { text_.clear(); }
+  std::vector<std::string> to_vector() const;
+
+  friend bool operator==(const Argv&, const Argv&) = default;
+  friend bool operator==(const Argv& a, const std::vector<std::string>& b) { return a == Argv(b); }
+
+ private:
+  template <typename Args>
+  void assign(const Args& args);
+  std::string text_;
+};
+
 /// Everything in a job's definition but its name, schedule and parameters: what it runs, as
 /// whom, with which limits and policies. Jobs whose definitions differ only in those share one
 /// JobOptions (intern_shared_parts()), which is what lets a million jobs fit in memory.
 struct JobOptions {
-  /// argv; when the config gave a string, {"/bin/sh", "-c", text} and `shell` is true.
-  std::vector<std::string> command;
+  /// Whether the job's command came as a string, run as {"/bin/sh", "-c", text}.
   bool shell = false;
   /// Instead of a command: the name of an in-process handler (libskedd, or one compiled into
   /// the daemon), called with the job's `params`. Empty for process jobs.
@@ -109,6 +139,10 @@ struct JobOptions {
 /// config or the API; immutable while the job runs.
 struct JobSpec {
   std::string name;
+  /// argv (empty for handler jobs); when the config gave a string, {"/bin/sh", "-c", text}
+  /// and `options->shell` is true. Kept out of the options, which jobs share: each job has
+  /// a command of its own.
+  Argv command;
   /// Shared, like the options, by the jobs with the same recurring schedule.
   SharedValue<Schedule> schedule;
   TimeZone zone;

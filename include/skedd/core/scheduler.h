@@ -41,6 +41,8 @@ class Scheduler {
   void mark_reboot_done(JobId id) { reboot_fired_.insert(id.value); }
   /// Stops scheduling `id`, pending retries included. No effect for unknown ids.
   void remove(JobId id);
+  /// Makes room for `count` job ids at once (a start adds them one by one).
+  void reserve(std::size_t count) { jobs_.reserve(count); }
 
   /// Puts a further attempt of `fire` on the monotonic queue, due after `delay`.
   void schedule_retry(Fire fire, Duration delay);

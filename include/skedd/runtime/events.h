@@ -18,6 +18,7 @@ enum class EventKind : std::uint8_t {
   kJobChanged,
   kJobRemoved,
   kReloaded,
+  kJobLinesLimited,
   kReloadNeedsRestart,
   kJobPaused,
   kJobResumed,

@@ -247,8 +247,7 @@ TEST_CASE("a job that sets every key gets exactly those values, overriding [defa
   CHECK(cron_of(job).zone().name() == "UTC");
   CHECK(cron_of(job).dst_skipped() == skedd::DstSkipped::kRun);
   CHECK(cron_of(job).dst_repeated() == skedd::DstRepeated::kOnce);
-  CHECK(job.options->command ==
-        std::vector<std::string>{"/usr/bin/backup", "--all", "--to", "/srv/backup"});
+  CHECK(job.command == std::vector<std::string>{"/usr/bin/backup", "--all", "--to", "/srv/backup"});
   CHECK_FALSE(job.options->shell);
   CHECK(job.options->user == "backup");
   CHECK(job.options->group == "disk");
@@ -325,8 +324,7 @@ TEST_CASE("a job that is silent on a key gets the [defaults] value", "[config]")
   CHECK(report.schedule->is_every());
   CHECK(report.schedule->text == "every 1m30s");
   CHECK(std::get<skedd::EverySchedule>(report.schedule->kind).interval == 90s);
-  CHECK(report.options->command ==
-        std::vector<std::string>{"/bin/sh", "-c", "df -h | mail -s disk root"});
+  CHECK(report.command == std::vector<std::string>{"/bin/sh", "-c", "df -h | mail -s disk root"});
   CHECK(report.options->shell);
 
   const JobSpec& launch = job_named(cfg, "launch");
@@ -426,6 +424,90 @@ TEST_CASE("jobs.d files load in file-name order, hidden and non-.toml files are 
   CHECK(job_names(cfg) == std::vector<std::string>{"main", "a", "b", "c1", "c2"});
   CHECK(cfg.files == std::vector<std::string>{main, dir / "jobs.d/10-a.toml",
                                               dir / "jobs.d/20-b.toml", dir / "jobs.d/30-c.toml"});
+}
+
+TEST_CASE("a large jobs file, read on several threads, keeps file order and its errors' order",
+          "[config]") {
+  // 45,000 jobs: more than one reading thread's share (20,000) on a machine of two cores.
+  TempDir dir;
+  const std::string main = dir.write("skedd.toml", kPlainMain);
+  std::string jobs;
+  constexpr int kJobs = 45'000;
+  for (int i = kJobs - 1; i >= 0; --i) {  // names out of key order
+    const std::string cron = i == 40'000 ? "61 * * * *" : std::to_string(i % 60) + " 3 * * *";
+    jobs += "[job.j" + std::to_string(i) + "]\ncron = \"" + cron +
+            "\"\ncommand = [\"/bin/true\", \"" + std::to_string(i) + "\"]\n" +
+            (i == 100 ? "retires = 1\n" : "");
+  }
+  dir.write("jobs.d/many.toml", jobs);
+  const std::string f = dir / "jobs.d/many.toml";
+  // The errors in file order: j40000 comes first in the file, j100 near its end.
+  const int line_40000 = (kJobs - 1 - 40'000) * 3 + 2;
+  const int line_100 = (kJobs - 1 - 100) * 3 + 1 + 3;
+  CHECK(load_error(main) ==
+        f + ":" + std::to_string(line_40000) +
+            ":8: job \"j40000\": cron: minute field: 61 is out of range 0-59 (column 1 of "
+            "\"61 * * * *\")\n" +
+            f + ":" + std::to_string(line_100) +
+            ":1: job \"j100\": unknown key \"retires\" (did you mean "
+            "\"retries\"?)");
+
+  jobs.clear();
+  for (int i = kJobs - 1; i >= 0; --i) {
+    jobs += "[job.j" + std::to_string(i) + "]\ncron = \"" + std::to_string(i % 60) +
+            " 3 * * *\"\ncommand = [\"/bin/true\", \"" + std::to_string(i) + "\"]\n";
+  }
+  dir.write("jobs.d/many.toml", jobs);
+  const Config cfg = load_ok(main);
+  REQUIRE(cfg.jobs.size() == kJobs);
+  for (int k = 0; k < kJobs; ++k) {
+    const int i = kJobs - 1 - k;
+    const JobSpec& job = cfg.jobs[static_cast<std::size_t>(k)];
+    if (job.name != "j" + std::to_string(i) || job.command[1] != std::to_string(i) ||
+        job.schedule->text != std::to_string(i % 60) + " 3 * * *") {
+      FAIL("job " << k << " is " << job.name << ", not j" << i);
+    }
+  }
+  // Jobs of one cron text share a schedule; the options, with nothing to tell them apart, too.
+  CHECK(cfg.jobs[0].schedule.shares_with(cfg.jobs[60].schedule));
+  CHECK(cfg.jobs[0].options.shares_with(cfg.jobs[kJobs - 1].options));
+}
+
+TEST_CASE("jobs of one cron text but another zone or DST policy get schedules of their own",
+          "[config]") {
+  TempDir dir;
+  const std::string main = dir.write("skedd.toml", kPlainMain);
+  dir.write("jobs.d/j.toml", R"([job.a]
+cron = "30 2 * * *"
+command = "true"
+
+[job.b]
+cron = "30 2 * * *"
+timezone = "Europe/Berlin"
+command = "true"
+
+[job.c]
+cron = "30 2 * * *"
+timezone = "Europe/Berlin"
+dst_skipped = "skip"
+command = "true"
+
+[job.d]
+cron = "30 2 * * *"
+timezone = "Europe/Berlin"
+command = "true"
+)");
+  const Config cfg = load_ok(main);
+  const auto spec_of = [&](const char* name) {
+    return std::get<skedd::CronSchedule>(job_named(cfg, name).schedule->kind).spec;
+  };
+  CHECK(spec_of("a").zone().name() == "UTC");
+  CHECK(spec_of("b").zone().name() == "Europe/Berlin");
+  CHECK(spec_of("b").dst_skipped() == skedd::DstSkipped::kRun);
+  CHECK(spec_of("c").dst_skipped() == skedd::DstSkipped::kSkip);
+  CHECK(job_named(cfg, "b").schedule.shares_with(job_named(cfg, "d").schedule));
+  CHECK_FALSE(job_named(cfg, "a").schedule.shares_with(job_named(cfg, "b").schedule));
+  CHECK_FALSE(job_named(cfg, "b").schedule.shares_with(job_named(cfg, "c").schedule));
 }
 
 TEST_CASE("an explicit jobs_dir is resolved against the config dir and must exist", "[config]") {
@@ -540,11 +622,23 @@ command = []
 [job.c]
 every = "1h"
 command = ""
+
+[job.d]
+every = "1h"
+command = ["/bin/echo", "a\u0000b"]
+
+[job.e]
+every = "1h"
+command = "echo \u0000"
 )");
     const std::string f = dir / "jobs.d/job.toml";
     CHECK(err == f + ":3:11: job \"a\": command: every argv element must be a string\n" +  //
                      f + ":7:11: job \"b\": command: argv[0] must not be empty\n" +        //
-                     f + ":11:11: job \"c\": command: must not be empty");
+                     f + ":11:11: job \"c\": command: must not be empty\n" +               //
+                     f +
+                     ":15:11: job \"d\": command: argv elements must not contain a NUL "
+                     "character\n" +
+                     f + ":19:11: job \"e\": command: must not contain a NUL character");
   }
   SECTION("settings tables") {
     const std::string main = dir.write("skedd.toml", R"([daemon]
@@ -913,7 +1007,7 @@ TEST_CASE("handler jobs: a registered handler with its params as JSON", "[config
     REQUIRE(cfg.ok());
     const JobSpec& a = job_named(cfg.value(), "a");
     CHECK(a.options->handler == "report");
-    CHECK(a.options->command.empty());
+    CHECK(a.command.empty());
     CHECK(nlohmann::json::parse(a.params) ==
           nlohmann::json{{"region", "eu"}, {"days", 7}, {"tags", {"x"}}});
     CHECK(job_named(cfg.value(), "b").params == "{}");

@@ -135,7 +135,7 @@ TEST_CASE("import: errors and notes in line order, failed when a line was not re
   const skedd::Config cfg = load_imported(imported.toml);
   REQUIRE(cfg.jobs.size() == 2);
   CHECK(cfg.jobs[0].schedule->is_reboot());
-  CHECK(cfg.jobs[1].options->command[0] == "/bin/bash");
+  CHECK(cfg.jobs[1].command[0] == "/bin/bash");
   CHECK(cfg.jobs[1].options->env.count("LOGNAME") == 0);
 }
 
@@ -153,7 +153,7 @@ TEST_CASE("import: text TOML cannot hold is refused, the rest is escaped", "[cro
   CHECK(imported.failed);
   const skedd::Config cfg = load_imported(imported.toml);
   REQUIRE(cfg.jobs.size() == 1);
-  CHECK(cfg.jobs[0].options->command[2] == "echo \"\x1b[1mbold\" # caf\xc3\xa9");
+  CHECK(cfg.jobs[0].command[2] == "echo \"\x1b[1mbold\" # caf\xc3\xa9");
 }
 
 TEST_CASE("fuzz crontab-crash-b5f9ec6a: invalid UTF-8 split across variables is refused",
@@ -222,7 +222,7 @@ TEST_CASE("import: the TOML fires at the same instants over a year as the cronta
     auto spec = skedd::crontab_job_spec(
         e, [](const std::string& user) { return std::optional<std::string>("/home/" + user); });
     REQUIRE(spec.ok());
-    CHECK(loaded.options->command == spec->options->command);
+    CHECK(loaded.command == spec->command);
     CHECK(loaded.options->shell == spec->options->shell);
     CHECK(loaded.options->user == spec->options->user);
     CHECK(loaded.options->overlap == spec->options->overlap);

@@ -65,7 +65,7 @@ TEST_CASE("a crontab line as the job skedd runs: cron's shell, user and environm
   CHECK(spec.name.starts_with("cron:test:"));
   CHECK(spec.schedule->text == "25 6 * * *");
   CHECK(spec.zone.name() == "Europe/Berlin");
-  CHECK(spec.options->command ==
+  CHECK(spec.command ==
         std::vector<std::string>{
             "/bin/sh", "-c",
             "test -x /usr/sbin/anacron || ( cd / && run-parts --report /etc/cron.daily )"});
@@ -89,7 +89,7 @@ TEST_CASE("crontab variables override SHELL, PATH and HOME but not LOGNAME or US
             "RANDOM_DELAY=45\n"
             "@daily report --daily\n",
             CrontabFormat::kUser));
-  CHECK(spec.options->command == std::vector<std::string>{"/bin/bash", "-c", "report --daily"});
+  CHECK(spec.command == std::vector<std::string>{"/bin/bash", "-c", "report --daily"});
   CHECK_FALSE(spec.options->shell);
   CHECK(spec.options->user == "alice");
   CHECK(spec.options->env.at("SHELL") == "/bin/bash");
@@ -117,7 +117,7 @@ TEST_CASE("'%' input becomes a here-document in front of the command", "[crontab
         "Joe,\n\nWhere are your kids?\n"
         "SKEDD_STDIN\n"
         "mail -s \"It's 10pm\" joe");
-  CHECK(spec_of(e).options.edit().command[2] == skedd::crontab_shell_script(e));
+  CHECK(spec_of(e).command[2] == skedd::crontab_shell_script(e));
 
   // Input that contains the delimiter as a line gets a longer one.
   const CrontabEntry tricky = entry("@daily root cat%SKEDD_STDIN%x\n");

@@ -708,3 +708,41 @@ soft_timeout = "5s"
   rig.advance(2s);
   CHECK(got(p, SIGTERM));
 }
+
+TEST_CASE("runtime: a start or reload logs the first 1,000 jobs at info, the rest at debug",
+          "[runtime]") {
+  std::string jobs;
+  for (int i = 0; i < 1005; ++i) {
+    jobs += "[job.j" + std::to_string(i) + "]\ncron = \"0 3 * * *\"\ncommand = [\"/bin/true\"]\n";
+  }
+  RuntimeRig rig(jobs);
+  rig.sink.set_min(skedd::Severity::kDebug);
+  rig.start();
+  const auto loaded = rig.sink.of(EventKind::kJobLoaded);
+  REQUIRE(loaded.size() == 1005);
+  CHECK(loaded[999].severity == skedd::Severity::kInfo);
+  CHECK(loaded[1000].severity == skedd::Severity::kDebug);
+  auto limited = rig.sink.of(EventKind::kJobLinesLimited);
+  REQUIRE(limited.size() == 1);
+  CHECK(limited[0].fields["logged"] == 1000);
+  CHECK(limited[0].fields["at_debug"] == 5);
+
+  // A reload that removes all but one: the count starts again, and a small load says nothing.
+  rig.sink.clear();
+  rig.set_jobs("[job.j0]\ncron = \"0 3 * * *\"\ncommand = [\"/bin/true\"]\n");
+  rig.engine->reload(rig.config);
+  rig.settle();
+  const auto removed = rig.sink.of(EventKind::kJobRemoved);
+  REQUIRE(removed.size() == 1004);
+  CHECK(removed[999].severity == skedd::Severity::kInfo);
+  CHECK(removed[1000].severity == skedd::Severity::kDebug);
+  REQUIRE(rig.sink.count(EventKind::kJobLinesLimited) == 1);
+  CHECK(rig.sink.of(EventKind::kJobLinesLimited)[0].fields["at_debug"] == 4);
+
+  rig.sink.clear();
+  rig.set_jobs("[job.j1]\ncron = \"0 3 * * *\"\ncommand = [\"/bin/true\"]\n");
+  rig.engine->reload(rig.config);
+  rig.settle();
+  CHECK(rig.sink.of(EventKind::kJobLoaded).at(0).severity == skedd::Severity::kInfo);
+  CHECK(rig.sink.count(EventKind::kJobLinesLimited) == 0);
+}
