@@ -134,6 +134,8 @@ class Engine {
     std::size_t jobs = 0;
   };
   Counts counts() const;
+  /// See Supervisor::off_loop_pending().
+  bool off_loop_pending() const { return supervisor_.off_loop_pending(); }
   Instant started_at() const { return started_at_; }
   /// Whether the calling thread runs handlers (any thread may ask).
   bool on_handler_thread() const { return handlers_.on_pool_thread(); }

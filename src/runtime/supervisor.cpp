@@ -58,6 +58,7 @@ Supervisor::~Supervisor() {
   for (const auto& [pid, id] : run_by_pid_) spawner_.unwatch(pid);
   for (pid_t pid : helpers_) spawner_.unwatch(pid);
   files_.join();  // a mail being composed reads at most 2 * kMailPart
+  run_files_.join();
   if (dev_null_ >= 0) ::close(dev_null_);
 }
 
@@ -116,7 +117,8 @@ void Supervisor::spawned(RunId id, Result<pid_t> pid) {
     run.grace_end = clock_.mono_now() + options_.kill_grace;
     push_deadline(run, Deadline::kGraceKill, *run.grace_end);
   }
-  if (!in_spawn_call_ && on_late_start_) on_late_start_();
+  // Always after the engine's own pass: the run's files were made off the loop.
+  if (on_late_start_) on_late_start_();
 }
 
 RunRecord Supervisor::record_of(const Run& run, RunState state) const {
@@ -236,21 +238,50 @@ void Supervisor::spawn(Run& run) {
   run.owner = user->uid;
   auto credentials = job_credentials(spec, user.value());
   if (!credentials) return tell(credentials.error());
-  auto files = create_run_files(options_.state_dir, options_.runtime_dir, spec.name, run.id,
-                                user->uid, user->gid);
-  if (!files) return tell(files.error());
-  run.files = std::move(files.value());
+  // The log (whose existence tells a restarted skedd that the spawn had begun), the FIFO and
+  // the cgroup, on run_files_; the spawn follows on the loop.
+  off_loop(
+      run_files_,
+      [state_dir = options_.state_dir, runtime_dir = options_.runtime_dir, job = spec.name,
+       id = run.id, uid = user->uid, gid = user->gid,
+       cgroups = cgroups_.enabled() ? &cgroups_ : nullptr]() -> Result<PreparedRun> {
+        auto files = create_run_files(state_dir, runtime_dir, job, id, uid, gid);
+        if (!files) return files.error();
+        PreparedRun prepared{std::move(files.value()), std::nullopt};
+        if (cgroups != nullptr) prepared.cgroup_procs = cgroups->create(id);
+        return prepared;
+      },
+      [this, id = run.id, user = user.value(),
+       credentials = credentials.value()](Result<PreparedRun>& prepared) {
+        if (!prepared) return spawned(id, prepared.error());
+        spawn_prepared(id, user, credentials, prepared.value());
+      });
+}
+
+void Supervisor::spawn_prepared(RunId id, const UserInfo& user,
+                                const std::optional<Credentials>& credentials,
+                                PreparedRun& prepared) {
+  const auto it = runs_.find(id);
+  if (it == runs_.end()) {
+    remove_control_file(prepared.files.control_path);
+    return;
+  }
+  Run& run = *it->second;
+  const auto tell = [this, id](Result<pid_t> pid) { spawned(id, std::move(pid)); };
+  const JobSpec& spec = *run.spec;
+  const JobOptions& options = *spec.options;
+  run.files = std::move(prepared.files);
 
   SpawnRequest request;
   request.argv = spec.command.to_vector();
   request.env = build_environment(
-      spec, user.value(), RunAttempt{run.id, run.fire.scheduled, run.fire.attempt, run.checkpoint});
-  std::string path_list = default_path(user->uid);
+      spec, user, RunAttempt{run.id, run.fire.scheduled, run.fire.attempt, run.checkpoint});
+  std::string path_list = default_path(user.uid);
   if (auto it = options.env.find("PATH"); it != options.env.end()) path_list = it->second;
   // Searched for by the child once it runs as the job's user (see SpawnRequest::path).
   request.path = std::string(spec.command.front());
   request.search_path = std::move(path_list);
-  request.working_dir = options.working_dir.value_or(user->home);
+  request.working_dir = options.working_dir.value_or(user.home);
   request.stdin_fd = dev_null_;
   request.output_fd = run.files.log.get();
   request.control_fd = run.files.control_child.get();
@@ -258,26 +289,23 @@ void Supervisor::spawn(Run& run) {
   request.nice = options.nice;
   request.limit_nofile = options.limit_nofile;
   request.limit_memory = options.limit_memory;
-  request.credentials = credentials.value();
+  request.credentials = credentials;
   UniqueFd cgroup_procs;
-  if (cgroups_.enabled()) {
-    auto procs = cgroups_.create(run.id);
-    if (procs) {
-      cgroup_procs = std::move(procs.value());
+  if (prepared.cgroup_procs) {
+    if (*prepared.cgroup_procs) {
+      cgroup_procs = std::move(prepared.cgroup_procs->value());
       request.cgroup_procs_fd = cgroup_procs.get();
       run.has_cgroup = true;
     } else {
       events_.emit(Severity::kWarn, EventKind::kCgroupFailed,
-                   {{"run", run.id.value}, {"error", procs.error().message}});
+                   {{"run", run.id.value}, {"error", prepared.cgroup_procs->error().message}});
     }
   }
   // The child gets its own copies; skedd keeps only the read end of the channel. Taken out of
   // `run` first: spawned() may have ended it by the time spawn_async() returns.
   const UniqueFd log = std::move(run.files.log);
   const UniqueFd control_child = std::move(run.files.control_child);
-  in_spawn_call_ = true;
   spawner_.spawn_async(request, tell);
-  in_spawn_call_ = false;
 }
 
 void Supervisor::on_exit(RunId id, const ProcessExit& exit) {

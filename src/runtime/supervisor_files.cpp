@@ -13,6 +13,7 @@ void Supervisor::check_log(Run& run) {
   if (run.log_check_running || run.files.log_path.empty()) return;
   run.log_check_running = true;
   off_loop(
+      files_,
       [log = run.files.log_path, cap = run.spec->options->log_max_size] {
         return enforce_log_cap(log, cap);
       },
@@ -31,6 +32,7 @@ void Supervisor::mail(const Run& run) {
   // Composed on the file thread (it reads the log: a slow disk must not stall the loop), sent
   // from the loop, which has the spawner reap sendmail once it exits.
   off_loop(
+      files_,
       [spec = run.spec, sendmail = options_.sendmail, log = run.files.log_path] {
         return compose_mail(sendmail, *spec, log);
       },

@@ -55,17 +55,27 @@ struct Supervisor::Run : StartedRun {
   bool adopted = false;
 };
 
-/// Runs `work` on the file thread, then `then(result)` on the loop's thread (unless the
-/// supervisor is gone by then).
+/// A run's files and cgroup, made off the loop.
+struct PreparedRun {
+  RunFiles files;
+  std::optional<Result<UniqueFd>> cgroup_procs;  ///< none: cgroups are off
+};
+
 template <typename Work, typename Then>
-void Supervisor::off_loop(Work work, Then then) {
+void Supervisor::off_loop(asio::thread_pool& thread, Work work, Then then) {
   // The result goes back through a shared_ptr: asio handlers must be copyable, a Result of a
   // descriptor is not. Dropped when the supervisor has gone meanwhile.
-  asio::post(files_, [this, alive = std::weak_ptr<const int>(alive_), work = std::move(work),
+  // The loop counts the work as its own until the result is back (a loop run until it has no
+  // work left waits for it).
+  ++off_loop_pending_;
+  auto loop = asio::prefer(io_.get_executor(), asio::execution::outstanding_work.tracked);
+  asio::post(thread, [this, alive = std::weak_ptr<const int>(alive_), loop, work = std::move(work),
                       then = std::move(then)]() mutable {
     auto result = std::make_shared<decltype(work())>(work());
-    asio::post(io_, [alive, result, then = std::move(then)]() mutable {
-      if (alive.lock()) then(*result);
+    asio::post(loop, [this, alive, result, then = std::move(then)]() mutable {
+      if (!alive.lock()) return;
+      --off_loop_pending_;
+      then(*result);
     });
   });
 }
