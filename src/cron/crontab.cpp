@@ -173,6 +173,12 @@ Crontab read_crontab(std::string_view text, const CrontabSource& source) {
     // cron's skip_comments() eats the blanks in front of every line it reads.
     while (!line.empty() && is_blank(line.front())) line.remove_prefix(1);
     if (line.empty() || line.front() == '#') continue;
+    // cron's C strings end at a NUL, cutting the line there; a command or value holding one
+    // cannot be passed to a process at all.
+    if (line.find('\0') != std::string_view::npos) {
+      reader.error(number, "a NUL character in the line: cron would cut the line there");
+      continue;
+    }
     AssignmentParse a = parse_assignment(line);
     if (a.kind == AssignmentParse::kAssignment) {
       reader.assignment(number, std::move(a.variable));

@@ -419,6 +419,21 @@ TEST_CASE("bad lines: an error each with file, line and what is wrong, the rest 
   CHECK(c.entries[1].line == 20);
 }
 
+TEST_CASE("a line with a NUL character is an error, job or variable", "[crontab]") {
+  using namespace std::string_literals;
+  const Crontab c = read_crontab("FOO=a\0b\n@daily echo a\0b\n# a \0 in a comment\n@daily ok\n"s,
+                                 user_file("bob"));
+  CHECK(messages(c.errors) ==
+        std::vector<std::string>{
+            "/var/spool/cron/crontabs/bob:1: a NUL character in the line: cron would cut the "
+            "line there",
+            "/var/spool/cron/crontabs/bob:2: a NUL character in the line: cron would cut the "
+            "line there"});
+  REQUIRE(c.entries.size() == 1);
+  CHECK(c.entries[0].command == "ok");
+  CHECK(c.entries[0].env.empty());
+}
+
 TEST_CASE("user format: errors name the missing command and a sixth time field", "[crontab]") {
   const Crontab c = read_crontab("* * * * * * /bin/x\n@daily\n@daily   \n", user_file("bob"));
   CHECK(messages(c.errors) ==
