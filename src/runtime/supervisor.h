@@ -55,8 +55,9 @@ class Supervisor {
   Supervisor(const Supervisor&) = delete;
   Supervisor& operator=(const Supervisor&) = delete;
 
-  /// `started` is called when a run started later than start() returned (its spawn answered
-  /// after the loop went on): its deadlines are new, the caller's timer must look again.
+  /// `started` is called when a run has started, which is always after start() returned (its
+  /// files are made off the loop, its spawn answered later): its deadlines are new, the
+  /// caller's timer must look again.
   void set_on_late_start(std::function<void()> started) { on_late_start_ = std::move(started); }
   /// Spawns attempt `fire` of `spec` as run `id`, handing it `checkpoint`. The run is already
   /// recorded (kScheduled, see Engine::pump); it is recorded again with its pid.
