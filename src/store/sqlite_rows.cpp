@@ -40,24 +40,26 @@ void SqliteStore::retire_identity(const std::string& job, RunId since_run) {
   // row (last and next fire) and the not_run row that a next record would extend.
   held_rows_.erase(job);
   tails_.erase(job);
-  SQLite::Statement identity(*writer_db_,
-                             "INSERT INTO identities (job, since_run, since_not_run) "
-                             "VALUES (?1, ?2, (SELECT IFNULL(MAX(id), 0) + 1 FROM not_run)) "
-                             "ON CONFLICT (job) DO UPDATE SET since_run = excluded.since_run, "
-                             "since_not_run = excluded.since_not_run");
+  SQLite::Statement& identity =
+      statement(upsert_identity_,
+                "INSERT INTO identities (job, since_run, since_not_run) "
+                "VALUES (?1, ?2, (SELECT IFNULL(MAX(id), 0) + 1 FROM not_run)) "
+                "ON CONFLICT (job) DO UPDATE SET since_run = excluded.since_run, "
+                "since_not_run = excluded.since_not_run");
   identity.bind(1, job);
   identity.bind(2, static_cast<std::int64_t>(since_run.value));
   identity.exec();
-  SQLite::Statement pending(*writer_db_, "DELETE FROM pending_fires WHERE job = ? AND run < ?");
+  SQLite::Statement& pending = statement(
+      delete_old_pending_, "DELETE FROM pending_fires WHERE job = ? AND run < ?");  // by index
   pending.bind(1, job);
   pending.bind(2, static_cast<std::int64_t>(since_run.value));
   pending.exec();
-  for (const char* sql :
-       {"DELETE FROM job_state WHERE job = ?", "DELETE FROM paused WHERE job = ?"}) {
-    SQLite::Statement q(*writer_db_, sql);
-    q.bind(1, job);
-    q.exec();
-  }
+  SQLite::Statement& state = statement(delete_job_state_, "DELETE FROM job_state WHERE job = ?");
+  state.bind(1, job);
+  state.exec();
+  SQLite::Statement& paused = statement(delete_paused_, "DELETE FROM paused WHERE job = ?");
+  paused.bind(1, job);
+  paused.exec();
 }
 
 void SqliteStore::write_meta(const std::string& key, const std::optional<std::string>& value) {

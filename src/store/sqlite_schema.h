@@ -87,6 +87,10 @@ inline constexpr const char* kMigrations[] = {
        CREATE TABLE identities (
          job TEXT PRIMARY KEY, since_run INTEGER NOT NULL, since_not_run INTEGER NOT NULL)
          WITHOUT ROWID;)",
+    // A job's pending fires found by its name: retiring a name (every job added over the API
+    // or by a reload does) deleted them by scanning the whole table, and with 100,000 jobs'
+    // fires pending that took milliseconds per add, on the writer every fire waits for.
+    R"(CREATE INDEX pending_by_job ON pending_fires (job, run);)",
 };
 inline constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 

@@ -365,7 +365,8 @@ class SqliteStore final : public Store {
   SQLite::Statement& statement(std::unique_ptr<SQLite::Statement>& slot, const char* sql);
   std::unique_ptr<SQLite::Statement> upsert_fire_, upsert_meta_, delete_run_, delete_not_run_,
       update_checkpoint_, extend_not_run_, delete_pending_, update_progress_, upsert_next_,
-      delete_next_, insert_paused_, delete_paused_, insert_version_, delete_meta_;
+      delete_next_, insert_paused_, delete_paused_, insert_version_, delete_meta_, upsert_identity_,
+      delete_old_pending_, delete_job_state_;
   /// Applies the batch; runs, fires taken and fires not run go by kind in multi-row statements,
   /// each job's writes in their order (see the definition).
   void apply_batch(const std::vector<Op>& batch);

@@ -175,9 +175,9 @@ TEST_CASE("a database from a newer skedd is refused", "[store]") {
   auto store = skedd::open_sqlite_store(path);
   REQUIRE_FALSE(store.ok());
   CHECK(store.error().message ==
-        "state database " + path +
-            " has schema version 99, newer than this skedd knows (9): run the newer skedd, or "
-            "restore a backup made by this version");
+        "state database " + path + " has schema version 99, newer than this skedd knows (" +
+            std::to_string(skedd::sqlite_schema::kSchemaVersion) +
+            "): run the newer skedd, or restore a backup made by this version");
 }
 
 TEST_CASE("a reopened database keeps its schema version and data", "[store]") {
@@ -268,6 +268,31 @@ TEST_CASE("runs not ended are in the index of such runs", "[store]") {
   CHECK(db.execAndGet("SELECT count(*) FROM runs INDEXED BY runs_active WHERE ended_us IS NULL "
                       "AND state = 'running'")
             .getInt() == 3);
+}
+
+TEST_CASE("a retired name's pending fires are found by its index, not a scan of all fires",
+          "[store]") {
+  skedd::test::TempDir dir("skedd-store-test");
+  {
+    auto store = open(dir / "skedd.db");
+    store->put_fire(pending_at("backup", "2026-01-01T00:00:10Z", 10));
+    store->put_fire(pending_at("other", "2026-01-01T00:00:10Z", 11));
+    store->put_fire(pending_at("backup", "2026-01-01T00:00:20Z", 30));
+    store->retire_job("backup", skedd::RunId{20});
+    REQUIRE(store->flush().ok());
+  }
+  SQLite::Database db(dir / "skedd.db", SQLite::OPEN_READONLY);
+  // With 100,000 jobs' fires pending, a scan per retirement (every job added retires its
+  // name) held the writer, and every fire behind it, for seconds.
+  SQLite::Statement plan(db,
+                         "EXPLAIN QUERY PLAN DELETE FROM pending_fires WHERE job = ? AND run < ?");
+  std::string steps;
+  while (plan.executeStep()) steps += plan.getColumn(3).getString() + "; ";
+  INFO(steps);
+  CHECK(steps.find("SEARCH pending_fires USING INDEX pending_by_job (job=? AND run<?)") !=
+        std::string::npos);
+  CHECK(db.execAndGet("SELECT group_concat(run) FROM (SELECT run FROM pending_fires ORDER BY run)")
+            .getString() == "11,30");
 }
 
 TEST_CASE("a version 5 database is migrated with its fires, pending fires and runs", "[store]") {
