@@ -251,6 +251,88 @@ void read_cron(const toml::table& t, const std::string& file, CronConfig& c, Dia
   r.reject_unknown();
 }
 
+// Whether `host` (as in [http] listen, brackets removed) names the loopback interface.
+bool is_loopback(const std::string& host) {
+  return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
+}
+
+// [http] listen: an absolute Unix socket path, or HOST:PORT with an IPv4 literal, an IPv6
+// literal in brackets or localhost. Empty when valid, else why not.
+std::string parse_listen(HttpConfig& h) {
+  const std::string& text = h.listen;
+  if (text.front() == '/') {
+    if (text.size() > 100) return "a Unix socket path must be at most 100 bytes";
+    h.unix_path = text;
+    return {};
+  }
+  const std::size_t colon = text.rfind(':');
+  if (colon == std::string::npos || colon + 1 == text.size()) {
+    return "must be HOST:PORT (such as \"127.0.0.1:9470\") or an absolute Unix socket path";
+  }
+  std::string host = text.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+    if (host.find_first_not_of("0123456789abcdefABCDEF:.") != std::string::npos)
+      return "\"" + host + "\" is not an IPv6 address";
+  } else if (host != "localhost" &&
+             (host.empty() || host.find_first_not_of("0123456789.") != std::string::npos)) {
+    return "the host must be an IP address or localhost (\"" + host +
+           "\" is not; an IPv6 address goes in brackets)";
+  }
+  const std::string port = text.substr(colon + 1);
+  if (port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos ||
+      std::stoi(port) > 65535) {
+    return "the port must be a number from 0 to 65535";
+  }
+  h.host = host;
+  h.port = std::stoi(port);
+  return {};
+}
+
+void read_http(const toml::table& t, const std::string& file, HttpConfig& h, Diagnostics& diag) {
+  TableReader r(t, file, "http", diag);
+  r.string("listen", h.listen);
+  r.boolean("allow_remote", h.allow_remote);
+  r.boolean("metrics_public", h.metrics_public);
+  r.boolean("read_only", h.read_only);
+  r.boolean("allow_definition_writes", h.allow_definition_writes);
+  read_strings(r, file, "http", "allowed_hosts", "host name", h.allowed_hosts, diag);
+  r.integer("metrics_max_jobs", 0, 10000000, h.metrics_max_jobs);
+  r.integer("max_connections", 1, 100000, h.max_connections);
+  r.duration("idle_timeout", h.idle_timeout);
+  if (h.idle_timeout <= Duration::zero()) {
+    r.bad(*t.get("idle_timeout"), "idle_timeout", "must be longer than 0s");
+  }
+  if (const toml::node* n = r.use("tokens")) {
+    if (const toml::table* tokens = n->as_table()) {
+      for (auto&& [key, node] : config::in_file_order(*tokens)) {
+        const std::string user(key.str());
+        auto path = node.value_exact<std::string>();
+        if (!path || path->empty() || path->front() != '/') {
+          diag.add(file, node.source(),
+                   "http.tokens." + user + ": must be the absolute path of a token file");
+        } else {
+          h.tokens[user] = *path;
+        }
+      }
+    } else {
+      r.bad(*n, "tokens", "must be a table of user = \"/path/of/token/file\"");
+    }
+  }
+  if (!h.listen.empty()) {
+    const toml::node& at = *t.get("listen");
+    if (std::string why = parse_listen(h); !why.empty()) {
+      r.bad(at, "listen", why);
+    } else if (h.unix_path.empty() && !is_loopback(h.host) && !h.allow_remote) {
+      r.bad(at, "listen",
+            "\"" + h.host +
+                "\" is not a loopback address: set http.allow_remote = true to serve other "
+                "machines (only with tokens and a firewall; skedd does not speak TLS)");
+    }
+  }
+  r.reject_unknown();
+}
+
 std::vector<std::string> list_job_files(const fs::path& dir) {
   std::vector<std::string> files;
   std::error_code ec;
@@ -266,8 +348,8 @@ std::vector<std::string> list_job_files(const fs::path& dir) {
 // Jobs of one parsed file; `main` allows the settings tables too.
 void read_jobs_of(const toml::table& root, const std::string& file, bool main,
                   const config::JobContext& ctx, std::vector<JobSpec>& out, Diagnostics& diag) {
-  static constexpr const char* kMainKeys[] = {"daemon",   "pools", "store",
-                                              "defaults", "cron",  "job"};
+  static constexpr const char* kMainKeys[] = {"daemon", "pools", "store", "defaults",
+                                              "cron",   "http",  "job"};
   for (auto&& [key, node] : config::in_file_order(root)) {
     const bool known = key.str() == "job" ||
                        (main && std::find(std::begin(kMainKeys), std::end(kMainKeys), key.str()) !=
@@ -275,7 +357,7 @@ void read_jobs_of(const toml::table& root, const std::string& file, bool main,
     if (!known) {
       diag.add(file, key.source(),
                "unknown table \"" + std::string(key.str()) + "\"" +
-                   (main ? " (expected daemon, pools, store, defaults, cron or job)"
+                   (main ? " (expected daemon, pools, store, defaults, cron, http or job)"
                          : " (a jobs file holds only [job.NAME] tables)"));
     }
   }
@@ -314,6 +396,8 @@ Result<Config> config_from(const toml::table* root, const std::string& path,
   }
   if (const toml::table* t = sub_table(*root, "cron", path, diag))
     read_cron(*t, path, cfg.cron, diag);
+  if (const toml::table* t = sub_table(*root, "http", path, diag))
+    read_http(*t, path, cfg.http, diag);
   const toml::table* defaults = sub_table(*root, "defaults", path, diag);
   if (defaults != nullptr) config::check_defaults_table(*defaults, path, cfg.pools, diag);
 

@@ -35,7 +35,7 @@ Failure run_not_found(RunId run) {
 }
 
 Failure store_failure(const Error& error) {
-  return {control::kInternal, "reading the history: " + error.message};
+  return {control::kStoreUnavailable, "reading the history: " + error.message};
 }
 
 }  // namespace
@@ -68,6 +68,14 @@ ControlReply Control::handle(const control::Request& request, const Peer& peer) 
         return control::encode(std::get<0>(answer));
       },
       request);
+}
+
+JobViewer Control::viewer_of(const Peer& peer) {
+  Caller caller = caller_of(peer);
+  const bool admin = caller.admin;
+  return JobViewer{admin, [this, caller = std::move(caller)](const JobSpec& spec) {
+                     return owns(caller, spec);
+                   }};
 }
 
 bool Control::owns(const Caller& caller, const JobSpec& spec) const {

@@ -15,6 +15,12 @@
 
 namespace skedd {
 
+/// Who may see what: everything (root, the daemon's own user), or the jobs `sees` admits.
+struct JobViewer {
+  bool admin = false;
+  std::function<bool(const JobSpec&)> sees;
+};
+
 class Control {
  public:
   /// `reload` re-reads the configuration and applies it; it returns a summary or the errors
@@ -28,6 +34,8 @@ class Control {
   /// user) manages everything; another user sees and manages only the jobs that run as that
   /// user, and is refused reload, set and pause/resume --all.
   ControlReply handle(const control::Request& request, const Peer& peer);
+  /// What `peer` may see of the jobs, by the rule handle() applies (the HTTP API's metrics).
+  JobViewer viewer_of(const Peer& peer);
 
  private:
   /// Who asks: root (or the daemon's own user) is `admin`.

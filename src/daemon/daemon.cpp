@@ -13,6 +13,9 @@
 #include "control/control.h"
 #include "control/control_server.h"
 #include "daemon/host_spawner.h"
+#include "http/http_server.h"
+#include "http/metrics.h"
+#include "http/tokens.h"
 #include "runtime/after_commit.h"
 #include "runtime/engine.h"
 #include "runtime/system_timers.h"
@@ -20,6 +23,7 @@
 #include "skedd/exec/process_spawner.h"
 #include "skedd/time/clock.h"
 #include "skedd/util/random.h"
+#include "skedd/version.h"
 
 namespace skedd {
 namespace {
@@ -78,6 +82,16 @@ std::string from_current_dir(const std::string& path) {
   return ec ? path : absolute.lexically_normal().string();
 }
 
+// The tokens of [http.tokens], each refusal logged (that user cannot sign in; the rest can).
+http::TokenTable read_tokens(const HttpConfig& http) {
+  http::LoadedTokens loaded = http::load_tokens(http.tokens);
+  for (const std::string& e : loaded.errors) {
+    log_event(spdlog::level::err, "http_token_refused",
+              {{"error", e}, {"effect", "that user cannot sign in over HTTP"}});
+  }
+  return std::move(loaded.table);
+}
+
 }  // namespace
 
 Result<Config> read_config(const DaemonSettings& settings) {
@@ -103,9 +117,11 @@ struct Daemon::Loop {
                config.daemon.client_idle_timeout},
         cron_sources(config.cron.sources),
         cron_seen(crontab_fingerprint(cron_sources)),
+        http_config(config.http),
+        metrics(http_config.enabled() ? std::make_unique<http::Metrics>(d.log_sink_) : nullptr),
         engine(io, std::move(config), clock, timers,
                host ? static_cast<ProcessSpawner&>(*host) : *posix, d.store_, random, &d.handlers_,
-               Events(&d.log_sink_)),
+               Events(metrics ? static_cast<EventSink*>(metrics.get()) : &d.log_sink_)),
         control(
             engine, d.store_, [&d] { return d.reload(); }, d.run_nofile_.rlim_cur),
         server(
@@ -113,12 +129,23 @@ struct Daemon::Loop {
             [this](const control::Request& request, const Peer& peer) {
               return control.handle(request, peer);
             },
-            limits,
-            [this, &d](const control::Request& request, std::function<void()> send) {
-              if (!reply_waits_for_commit(request)) return send();
-              after_commit(d.store_, replies_gate,
-                           [send = std::move(send)](const Status&) { send(); });
-            }) {}
+            limits, reply_gate(d.store_)) {
+    if (!http_config.enabled()) return;
+    metrics->seed(d.store_);
+    http_service = std::make_unique<http::HttpService>(engine, d.store_, control, metrics.get(),
+                                                       http_config, reply_gate(d.store_), kVersion);
+    http_server = std::make_unique<http::HttpServer>(io, *http_service, http_config,
+                                                     read_tokens(http_config));
+  }
+
+  // Replies of the control socket and the HTTP API: those of requests that record something
+  // wait for its commit.
+  ReplyGate reply_gate(Store& store) {
+    return [this, &store](const control::Request& request, std::function<void()> send) {
+      if (!reply_waits_for_commit(request)) return send();
+      after_commit(store, replies_gate, [send = std::move(send)](const Status&) { send(); });
+    };
+  }
 
   asio::io_context io;
   SystemClock clock;
@@ -142,9 +169,13 @@ struct Daemon::Loop {
   asio::signal_set stop_signals{io, SIGTERM, SIGINT};
   asio::signal_set child_signal{io, SIGCHLD};
   CommitGate replies_gate{io};
+  HttpConfig http_config;                  // as at the start: a new listen address needs a restart
+  std::unique_ptr<http::Metrics> metrics;  // with [http]: counts events before the log
   Engine engine;
   Control control;
   ControlServer server;
+  std::unique_ptr<http::HttpService> http_service;
+  std::unique_ptr<http::HttpServer> http_server;
 };
 
 Daemon::Daemon(DaemonSettings settings, const HandlerRegistry& handlers, Store& store,
@@ -177,6 +208,16 @@ Status Daemon::run(Config config) {
     return Error::io("control socket: " + listening.error().message);
   }
   log_event(spdlog::level::info, "listening", {{"socket", loop.socket}});
+  if (loop.http_server) {
+    if (Status serving = loop.http_server->start(); !serving) {
+      loop_.reset();
+      return Error::io("[http] listen: " + serving.error().message);
+    }
+    log_event(spdlog::level::info, "http_listening",
+              {{"address", loop.http_server->address()},
+               {"tokens", loop.http_config.tokens.size()},
+               {"read_only", loop.http_config.read_only}});
+  }
   watch_stop();
   watch_reload();
   watch_children();
@@ -208,6 +249,15 @@ Result<std::string> Daemon::reload() {
                                    " is invalid; the running configuration is kept:\n" +
                                    next.error().message);
   }
+  if (loop_->http_server) {
+    if (next->http.listen != loop_->http_config.listen) {
+      log_event(
+          spdlog::level::warn, "reload_needs_restart",
+          {{"setting", "http.listen"}, {"effect", "skedd listens where it did until a restart"}});
+    }
+    loop_->http_service->set_config(next->http);
+    loop_->http_server->reconfigure(next->http, read_tokens(next->http));
+  }
   loop_->cron_sources = next->cron.sources;
   loop_->cron_seen = crontab_fingerprint(loop_->cron_sources);
   const std::size_t jobs = next->jobs.size();
@@ -224,6 +274,7 @@ void Daemon::watch_stop() {
     loop.reload_signal.cancel();
     loop.cron_watch.cancel();
     loop.server.close();
+    if (loop.http_server) loop.http_server->stop();
     loop.host_renewal.cancel();
     loop.engine.shutdown([&loop] {
       if (loop.host) {

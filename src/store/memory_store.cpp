@@ -149,10 +149,16 @@ class MemoryStore final : public Store {
     return out;
   }
   Result<std::map<std::string, RunRecord>> latest_ended_runs() override {
+    return latest_runs_ended_as({});
+  }
+  Result<std::map<std::string, RunRecord>> latest_runs_ended_as(
+      const std::vector<RunState>& states) override {
     std::lock_guard lock(mu_);
     std::map<std::string, RunRecord> out;
     for (auto it = runs_.rbegin(); it != runs_.rend(); ++it) {
       const RunRecord& run = it->second;
+      if (!states.empty() && std::find(states.begin(), states.end(), run.state) == states.end())
+        continue;
       if (run.ended && run.run >= since_run(run.job)) out.try_emplace(run.job, run);
     }
     return out;

@@ -87,13 +87,22 @@ Result<std::vector<RunRecord>> SqliteStore::runs(const RunQuery& query) {
 }
 
 Result<std::map<std::string, RunRecord>> SqliteStore::latest_ended_runs() {
+  return latest_runs_ended_as({});
+}
+
+Result<std::map<std::string, RunRecord>> SqliteStore::latest_runs_ended_as(
+    const std::vector<RunState>& states) {
+  std::string in;
+  for (const RunState s : states)
+    in += std::string(in.empty() ? "" : ", ") + "'" + to_string(s) + "'";
   std::lock_guard lock(read_mu_);
   try {
     SQLite::Statement q(*reader_db_, std::string(kRunColumns) +
                                          "WHERE id IN (SELECT MAX(r.id) FROM runs r LEFT JOIN "
                                          "identities i ON i.job = r.job WHERE r.ended_us IS "
-                                         "NOT NULL AND r.id >= IFNULL(i.since_run, 0) GROUP BY "
-                                         "r.job)");
+                                         "NOT NULL AND r.id >= IFNULL(i.since_run, 0) " +
+                                         (in.empty() ? "" : "AND r.state IN (" + in + ") ") +
+                                         "GROUP BY r.job)");
     std::map<std::string, RunRecord> out;
     while (q.executeStep()) {
       RunRecord r = read_run(q);

@@ -245,6 +245,8 @@ class SqliteStore final : public Store {
 
   Result<std::vector<RunRecord>> runs(const RunQuery& query) override;
   Result<std::map<std::string, RunRecord>> latest_ended_runs() override;
+  Result<std::map<std::string, RunRecord>> latest_runs_ended_as(
+      const std::vector<RunState>& states) override;
   Result<std::vector<NotRunRecord>> not_run(const std::string& job, std::size_t limit) override;
   Result<std::map<std::string, Instant>> last_fires() override;
   Result<std::map<std::string, Instant>> next_fires() override;

@@ -92,6 +92,37 @@ struct CronConfig {
   std::string sendmail = "/usr/sbin/sendmail";
 };
 
+/// The [http] table: the HTTP API, metrics, health checks and status page (off unless
+/// `listen` is set).
+struct HttpConfig {
+  /// "HOST:PORT" (an IPv4 or [IPv6] literal, or localhost; port 0 picks a free one) or an
+  /// absolute Unix socket path; empty: no HTTP.
+  std::string listen;
+  /// Parsed from `listen`: a Unix socket path, or a host and port.
+  std::string unix_path;
+  std::string host;
+  int port = 0;
+  /// A listen address other than loopback needs this.
+  bool allow_remote = false;
+  /// /metrics answers without a token (then with every job's series).
+  bool metrics_public = false;
+  /// No request changes anything.
+  bool read_only = false;
+  /// Adding, updating and removing jobs, reload and `set` over HTTP.
+  bool allow_definition_writes = false;
+  /// Host header values accepted (against DNS rebinding): the listen host, localhost,
+  /// 127.0.0.1 and [::1] (with or without the port) and these.
+  std::vector<std::string> allowed_hosts;
+  /// Jobs with per-job series at most; the series of the others are dropped and counted.
+  int metrics_max_jobs = 10000;
+  int max_connections = 64;
+  /// A connection with no complete request for this long is closed.
+  Duration idle_timeout = std::chrono::seconds(30);
+  /// Bearer tokens: user name -> the file holding that user's token.
+  std::map<std::string, std::string> tokens;
+  bool enabled() const { return !listen.empty(); }
+};
+
 /// Everything skedd.toml and jobs.d/*.toml say, typed and validated.
 struct Config {
   std::string path;  ///< the main file, as given
@@ -99,6 +130,7 @@ struct Config {
   std::map<std::string, int> pools;
   StoreConfig store;
   CronConfig cron;
+  HttpConfig http;
   std::vector<JobSpec> jobs;       ///< in file order, files in name order
   std::vector<std::string> files;  ///< every file read
 };

@@ -27,6 +27,8 @@ inline constexpr const char* kRunNotFound = "RUN_NOT_FOUND";
 inline constexpr const char* kPermissionDenied = "PERMISSION_DENIED";
 inline constexpr const char* kConflict = "CONFLICT";
 inline constexpr const char* kInternal = "INTERNAL";
+/// The state database could not be read (the request may succeed later).
+inline constexpr const char* kStoreUnavailable = "STORE_UNAVAILABLE";
 
 /// A refused request: one of the codes above and a message saying what and where.
 struct Failure {

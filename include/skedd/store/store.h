@@ -185,6 +185,10 @@ class Store {
   virtual Result<std::vector<RunRecord>> runs(const RunQuery& query) = 0;
   /// Each job's latest run that has ended (of the job's current identity), by job name.
   virtual Result<std::map<std::string, RunRecord>> latest_ended_runs() = 0;
+  /// As latest_ended_runs(), of the runs that ended in one of `states` (metrics' last
+  /// success and last failure).
+  virtual Result<std::map<std::string, RunRecord>> latest_runs_ended_as(
+      const std::vector<RunState>& states) = 0;
   /// The job's not-run records (of its current identity), newest first.
   virtual Result<std::vector<NotRunRecord>> not_run(const std::string& job, std::size_t limit) = 0;
   /// Every job's latest fire, as committed.

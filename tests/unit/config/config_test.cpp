@@ -911,7 +911,7 @@ TEST_CASE("a jobs file holds only [job.NAME] tables", "[config]") {
     const std::string main = dir.write("skedd.toml", "[deamon]\ntimezone = \"UTC\"\n");
     CHECK(load_error(main) == main +
                                   ":1:2: unknown table \"deamon\" (expected daemon, pools, "
-                                  "store, defaults, cron or job)");
+                                  "store, defaults, cron, http or job)");
   }
   SECTION("a job table that is not a table") {
     CHECK(job_file_error(dir, "job.a = \"0 3 * * *\"\n") ==
@@ -1172,4 +1172,44 @@ TEST_CASE("the bounds on users read, default and are range-checked", "[config]")
         std::string::npos);
   CHECK(refused.error().message.find("keep_versions: must be an integer from 1 to 1000000") !=
         std::string::npos);
+}
+
+TEST_CASE("HTTP is off by default, and [http] listen is read and checked", "[config]") {
+  TempDir dir;
+  CHECK_FALSE(load_ok(dir.write("skedd.toml", kPlainMain)).http.enabled());
+  const Config tcp = load_ok(dir.write("skedd.toml", std::string(kPlainMain) +
+                                                         "[http]\nlisten = \"127.0.0.1:9470\"\n"
+                                                         "[http.tokens]\nroot = \"/etc/t\"\n"));
+  CHECK(tcp.http.host == "127.0.0.1");
+  CHECK(tcp.http.port == 9470);
+  CHECK(tcp.http.tokens.at("root") == "/etc/t");
+  const Config v6 =
+      load_ok(dir.write("skedd.toml", std::string(kPlainMain) + "[http]\nlisten = \"[::1]:0\"\n"));
+  CHECK(v6.http.host == "::1");
+  const Config unix_socket = load_ok(dir.write(
+      "skedd.toml", std::string(kPlainMain) + "[http]\nlisten = \"/run/skedd/http.sock\"\n"));
+  CHECK(unix_socket.http.unix_path == "/run/skedd/http.sock");
+  const auto error_of = [&](const std::string& http) {
+    const std::string main = dir.write("skedd.toml", std::string(kPlainMain) + "[http]\n" + http);
+    return load_error(main).substr(main.size());
+  };
+  CHECK(error_of("listen = \"0.0.0.0:9470\"\n") ==
+        ":4:10: http.listen: \"0.0.0.0\" is not a loopback address: set http.allow_remote = "
+        "true to serve other machines (only with tokens and a firewall; skedd does not speak "
+        "TLS)");
+  CHECK(error_of("listen = \"example.com:80\"\n") ==
+        ":4:10: http.listen: the host must be an IP address or localhost (\"example.com\" is "
+        "not; an IPv6 address goes in brackets)");
+  CHECK(error_of("listen = \"127.0.0.1:70000\"\n") ==
+        ":4:10: http.listen: the port must be a number from 0 to 65535");
+  CHECK(error_of("listen = \"9470\"\n") ==
+        ":4:10: http.listen: must be HOST:PORT (such as \"127.0.0.1:9470\") or an absolute Unix "
+        "socket path");
+  CHECK(error_of("listen = \"127.0.0.1:1\"\n[http.tokens]\nalice = \"token\"\n") ==
+        ":6:9: http.tokens.alice: must be the absolute path of a token file");
+  CHECK(error_of("lisen = \"127.0.0.1:1\"\n") == ":4:1: unknown key \"lisen\" in [http]");
+  CHECK(load_ok(dir.write("skedd.toml", std::string(kPlainMain) +
+                                            "[http]\nlisten = \"0.0.0.0:9470\"\n"
+                                            "allow_remote = true\n"))
+            .http.host == "0.0.0.0");
 }

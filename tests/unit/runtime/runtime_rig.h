@@ -194,6 +194,10 @@ class BehindStore final : public Store {
   Result<std::map<std::string, RunRecord>> latest_ended_runs() override {
     return s_->latest_ended_runs();
   }
+  Result<std::map<std::string, RunRecord>> latest_runs_ended_as(
+      const std::vector<RunState>& states) override {
+    return s_->latest_runs_ended_as(states);
+  }
   Result<std::vector<NotRunRecord>> not_run(const std::string& job, std::size_t limit) override {
     return s_->not_run(job, limit);
   }

@@ -311,6 +311,32 @@ TEST_CASE("store contract: runs are found by start time, and each job's latest e
   });
 }
 
+TEST_CASE("store contract: each job's latest run that ended in one of some states", "[store]") {
+  for_each_store([](skedd::Store& store) {
+    // a: 1 succeeded, 2 failed, 3 timed out, 4 running; b: 5 failed, 6 succeeded.
+    const std::pair<std::uint64_t, RunState> runs[] = {
+        {1, RunState::kSucceeded}, {2, RunState::kFailed}, {3, RunState::kTimedOut},
+        {4, RunState::kRunning},   {5, RunState::kFailed}, {6, RunState::kSucceeded}};
+    for (const auto& [id, state] : runs) {
+      skedd::RunRecord r = run(id, id <= 4 ? "a" : "b", state);
+      r.started = sched(static_cast<int>(id) * 10);
+      if (state != RunState::kRunning) r.ended = r.started + std::chrono::seconds(1);
+      store.put_run(r);
+    }
+    REQUIRE(store.flush().ok());
+    const auto succeeded = store.latest_runs_ended_as({RunState::kSucceeded}).value();
+    REQUIRE(succeeded.size() == 2);
+    CHECK(succeeded.at("a").run.value == 1);
+    CHECK(succeeded.at("b").run.value == 6);
+    const auto failed =
+        store.latest_runs_ended_as({RunState::kFailed, RunState::kTimedOut}).value();
+    REQUIRE(failed.size() == 2);
+    CHECK(failed.at("a").run.value == 3);
+    CHECK(failed.at("b").run.value == 5);
+    CHECK(store.latest_runs_ended_as({RunState::kKilled}).value().empty());
+  });
+}
+
 TEST_CASE(
     "store contract: a fire skipped as it was taken moves its job's last and next fire "
     "with its record",

@@ -1,0 +1,373 @@
+#include "http/http_service.h"
+
+#include <charconv>
+#include <chrono>
+
+#include "skedd/control/replies.h"
+
+namespace skedd::http {
+namespace {
+
+using control::Failure;
+using nlohmann::json;
+
+HttpResponse json_response(int status, const json& body) {
+  HttpResponse r;
+  r.status = status;
+  r.body = body.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
+  return r;
+}
+
+std::optional<int> hex_digit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return std::nullopt;
+}
+
+// Percent-decodes `s` ('+' as a space in a query); nullopt on a bad escape or a NUL.
+std::optional<std::string> decode(std::string_view s, bool query) {
+  std::string out;
+  out.reserve(s.size());
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    char c = s[i];
+    if (c == '%') {
+      if (i + 2 >= s.size()) return std::nullopt;
+      const auto hi = hex_digit(s[i + 1]);
+      const auto lo = hex_digit(s[i + 2]);
+      if (!hi || !lo) return std::nullopt;
+      c = static_cast<char>(*hi * 16 + *lo);
+      i += 2;
+    } else if (c == '+' && query) {
+      c = ' ';
+    }
+    if (c == '\0') return std::nullopt;
+    out += c;
+  }
+  return out;
+}
+
+std::vector<std::string> segments(const std::string& path) {
+  std::vector<std::string> out;
+  std::size_t at = 1;
+  while (at <= path.size()) {
+    const std::size_t slash = path.find('/', at);
+    const std::size_t end = slash == std::string::npos ? path.size() : slash;
+    out.push_back(path.substr(at, end - at));
+    at = end + 1;
+  }
+  if (!out.empty() && out.back().empty()) out.pop_back();  // a trailing slash
+  return out;
+}
+
+std::optional<RunId> run_id_of(const std::string& s) {
+  std::uint64_t v = 0;
+  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || end != s.data() + s.size() || v == 0) return std::nullopt;
+  return RunId{v};
+}
+
+std::optional<std::uint64_t> number_of(const std::map<std::string, std::string>& q,
+                                       const std::string& key, std::uint64_t fallback,
+                                       std::uint64_t max) {
+  const auto it = q.find(key);
+  if (it == q.end()) return fallback;
+  std::uint64_t v = 0;
+  const auto [end, ec] =
+      std::from_chars(it->second.data(), it->second.data() + it->second.size(), v);
+  if (ec != std::errc() || end != it->second.data() + it->second.size() || v > max)
+    return std::nullopt;
+  return v;
+}
+
+bool flag_of(const std::map<std::string, std::string>& q, const std::string& key) {
+  const auto it = q.find(key);
+  return it != q.end() && (it->second == "1" || it->second == "true" || it->second.empty());
+}
+
+HttpResponse not_found() {
+  return error_response(404, "NOT_FOUND", "no such path in skedd's HTTP API (see skedd(8))");
+}
+
+HttpResponse method_not_allowed(const char* allowed) {
+  HttpResponse r =
+      error_response(405, "METHOD_NOT_ALLOWED", std::string("this path takes ") + allowed);
+  r.headers.emplace_back("Allow", allowed);
+  return r;
+}
+
+// Whether the request changes what runs (jobs' definitions, reload, the run-slot count):
+// off unless [http] allow_definition_writes.
+bool writes_definitions(const control::Request& r) {
+  return std::holds_alternative<control::AddRequest>(r) ||
+         std::holds_alternative<control::RemoveRequest>(r) ||
+         std::holds_alternative<control::ReloadRequest>(r) ||
+         std::holds_alternative<control::SetRequest>(r) ||
+         (std::holds_alternative<control::CrontabRequest>(r) &&
+          std::get<control::CrontabRequest>(r).action != control::CrontabRequest::Action::kGet);
+}
+
+}  // namespace
+
+std::optional<std::pair<std::string, std::map<std::string, std::string>>> parse_target(
+    std::string_view target) {
+  if (target.empty() || target.front() != '/') return std::nullopt;
+  const std::size_t q = target.find('?');
+  auto path = decode(target.substr(0, q), false);
+  if (!path) return std::nullopt;
+  std::map<std::string, std::string> query;
+  if (q != std::string_view::npos) {
+    std::string_view rest = target.substr(q + 1);
+    while (!rest.empty()) {
+      const std::size_t amp = rest.find('&');
+      const std::string_view pair = rest.substr(0, amp);
+      const std::size_t eq = pair.find('=');
+      auto key = decode(pair.substr(0, eq), true);
+      auto value = eq == std::string_view::npos ? std::optional<std::string>("")
+                                                : decode(pair.substr(eq + 1), true);
+      if (!key || !value) return std::nullopt;
+      if (!key->empty()) query[*key] = *value;
+      if (amp == std::string_view::npos) break;
+      rest.remove_prefix(amp + 1);
+    }
+  }
+  return std::pair{std::move(*path), std::move(query)};
+}
+
+int status_of(const std::string& code) {
+  if (code == control::kJobNotFound || code == control::kRunNotFound) return 404;
+  if (code == control::kPermissionDenied) return 403;
+  if (code == control::kConflict) return 409;
+  if (code == control::kInvalidArgument) return 400;
+  if (code == control::kStoreUnavailable) return 503;
+  return 500;
+}
+
+HttpResponse error_response(int status, const std::string& code, const std::string& message) {
+  return json_response(status, {{"error", {{"code", code}, {"message", message}}}});
+}
+
+HttpService::HttpService(Engine& engine, Store& store, Control& control, const Metrics* metrics,
+                         HttpConfig config, ReplyGate gate, std::string version)
+    : engine_(engine),
+      store_(store),
+      control_(control),
+      metrics_(metrics),
+      config_(std::move(config)),
+      gate_(std::move(gate)),
+      version_(std::move(version)),
+      started_at_(std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
+                      .count()) {}
+
+HttpResponse HttpService::readiness() {
+  const StoreHealth health = store_.health();
+  if (!health.ok) {
+    return json_response(
+        503, {{"ready", false}, {"reason", "the state database cannot commit: " + health.error}});
+  }
+  if (engine_.draining()) {
+    return json_response(503, {{"ready", false}, {"reason", "skedd is draining"}});
+  }
+  return json_response(200, {{"ready", true}});
+}
+
+HttpResponse HttpService::metrics(const std::optional<Peer>& caller, double loop_lag) {
+  if (metrics_ == nullptr) return not_found();
+  Viewer viewer;
+  if (caller) {
+    viewer = control_.viewer_of(*caller);
+  } else if (config_.metrics_public) {
+    viewer.admin = true;
+  } else {
+    HttpResponse r = error_response(
+        401, "UNAUTHENTICATED",
+        "/metrics needs a bearer token ([http.tokens]) unless [http] metrics_public = true");
+    r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"skedd\"");
+    return r;
+  }
+  ScrapeContext ctx{version_, started_at_, loop_lag, store_.health(),
+                    static_cast<std::size_t>(config_.metrics_max_jobs)};
+  HttpResponse r;
+  r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+  r.body = metrics_->render(engine_, viewer, ctx);
+  return r;
+}
+
+std::variant<control::Request, HttpResponse> HttpService::api_request(const HttpRequest& req) {
+  const std::vector<std::string> seg = segments(req.path);
+  if (seg.size() < 3 || seg[0] != "api" || seg[1] != "v1") return not_found();
+  const std::string& what = seg[2];
+  const bool get = req.method == "GET" || req.method == "HEAD";
+  const bool post = req.method == "POST";
+  if (what == "status" && seg.size() == 3) {
+    if (!get) return method_not_allowed("GET");
+    return control::StatusRequest{};
+  }
+  if ((what == "pause" || what == "resume" || what == "drain" || what == "reload") &&
+      seg.size() == 3) {
+    if (!post) return method_not_allowed("POST");
+    if (what == "drain") return control::DrainRequest{};
+    if (what == "reload") return control::ReloadRequest{};
+    control::PauseRequest p;
+    p.all = true;
+    p.pause = what == "pause";
+    return p;
+  }
+  if (what == "jobs") {
+    if (seg.size() == 3) {
+      if (get) return control::ListRequest{};
+      if (post || req.method == "PUT") return control::AddRequest{req.body, req.method == "PUT"};
+      return method_not_allowed("GET, POST, PUT");
+    }
+    const std::string& job = seg[3];
+    if (seg.size() == 4) {
+      if (get) return control::ShowRequest{job};
+      if (req.method == "DELETE") return control::RemoveRequest{job};
+      return method_not_allowed("GET, DELETE");
+    }
+    if (seg.size() == 5) {
+      if (!post) return method_not_allowed("POST");
+      if (seg[4] == "trigger") return control::TriggerRequest{job, flag_of(req.query, "force")};
+      if (seg[4] == "pause" || seg[4] == "resume") {
+        control::PauseRequest p;
+        p.job = job;
+        p.pause = seg[4] == "pause";
+        return p;
+      }
+    }
+    return not_found();
+  }
+  if (what == "fires" && seg.size() == 3) {
+    if (!get) return method_not_allowed("GET");
+    const auto job = req.query.find("job");
+    if (job == req.query.end() || job->second.empty()) {
+      return error_response(400, control::kInvalidArgument,
+                            "/api/v1/fires needs ?job=NAME (the job whose fires not run to list)");
+    }
+    return control::ShowRequest{job->second};
+  }
+  if (what == "runs") {
+    if (seg.size() == 3) {
+      if (!get) return method_not_allowed("GET");
+      control::RunsRequest r;
+      if (const auto job = req.query.find("job"); job != req.query.end()) r.job = job->second;
+      if (const auto state = req.query.find("state"); state != req.query.end()) {
+        r.state = run_state_from_string(state->second);
+        if (!r.state) {
+          return error_response(400, control::kInvalidArgument,
+                                "state: no run state \"" + state->second + "\"");
+        }
+      }
+      const auto limit = number_of(req.query, "limit", 20, 1000);
+      if (!limit) {
+        return error_response(400, control::kInvalidArgument,
+                              "limit: must be a number from 0 to 1000");
+      }
+      r.limit = *limit;
+      return r;
+    }
+    const std::optional<RunId> run = run_id_of(seg[3]);
+    if (!run) {
+      return error_response(400, control::kInvalidArgument,
+                            "\"" + seg[3] + "\" is not a run id (a positive number)");
+    }
+    if (seg.size() == 4) {
+      if (!get) return method_not_allowed("GET");
+      return control::RunRequest{*run};
+    }
+    if (seg.size() == 5 && seg[4] == "log") {
+      if (!get) return method_not_allowed("GET");
+      const auto offset = number_of(req.query, "offset", 0, UINT64_MAX);
+      const auto max = number_of(req.query, "max_bytes", 256 * 1024, 1024 * 1024);
+      if (!offset || !max) {
+        return error_response(400, control::kInvalidArgument,
+                              "offset and max_bytes must be numbers (max_bytes at most 1048576)");
+      }
+      return control::LogsRequest{*run, *offset, *max};
+    }
+    if (seg.size() == 5) {
+      if (!post) return method_not_allowed("POST");
+      if (seg[4] == "cancel") return control::CancelRequest{*run};
+      if (seg[4] == "pause" || seg[4] == "resume") {
+        control::PauseRequest p;
+        p.run = *run;
+        p.pause = seg[4] == "pause";
+        return p;
+      }
+    }
+    return not_found();
+  }
+  if (what == "crontab" && seg.size() <= 4) {
+    control::CrontabRequest c;
+    if (seg.size() == 4) c.user = seg[3];
+    if (get) {
+      c.action = control::CrontabRequest::Action::kGet;
+    } else if (req.method == "PUT") {
+      c.action = control::CrontabRequest::Action::kPut;
+      c.text = req.body;
+    } else if (req.method == "DELETE") {
+      c.action = control::CrontabRequest::Action::kRemove;
+    } else {
+      return method_not_allowed("GET, PUT, DELETE");
+    }
+    return c;
+  }
+  return not_found();
+}
+
+void HttpService::handle(const HttpRequest& req, const std::optional<Peer>& caller, double loop_lag,
+                         std::function<void(HttpResponse)> done) {
+  if (req.path == "/metrics") {
+    if (req.method != "GET" && req.method != "HEAD") return done(method_not_allowed("GET"));
+    return done(metrics(caller, loop_lag));
+  }
+  if (req.path == "/readyz") return done(readiness());
+  auto routed = api_request(req);
+  if (auto* refused = std::get_if<HttpResponse>(&routed)) return done(std::move(*refused));
+  control::Request& request = std::get<control::Request>(routed);
+  if (!caller) {
+    HttpResponse r = error_response(401, "UNAUTHENTICATED",
+                                    "this path needs a bearer token ([http.tokens] in "
+                                    "skedd.toml(5)): Authorization: Bearer TOKEN");
+    r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"skedd\"");
+    return done(std::move(r));
+  }
+  const bool reads_only =
+      std::holds_alternative<control::StatusRequest>(request) ||
+      std::holds_alternative<control::ListRequest>(request) ||
+      std::holds_alternative<control::ShowRequest>(request) ||
+      std::holds_alternative<control::RunRequest>(request) ||
+      std::holds_alternative<control::RunsRequest>(request) ||
+      std::holds_alternative<control::LogsRequest>(request) ||
+      (std::holds_alternative<control::CrontabRequest>(request) &&
+       std::get<control::CrontabRequest>(request).action == control::CrontabRequest::Action::kGet);
+  if (!reads_only && config_.read_only) {
+    return done(error_response(403, control::kPermissionDenied,
+                               "skedd's HTTP API is read-only here ([http] read_only = true)"));
+  }
+  if (writes_definitions(request) && !config_.allow_definition_writes) {
+    return done(error_response(
+        403, control::kPermissionDenied,
+        "adding, changing and removing jobs, crontabs, reload and set are off over HTTP "
+        "([http] allow_definition_writes = false): use skedctl"));
+  }
+  const bool fires = req.path.rfind("/api/v1/fires", 0) == 0;
+  const bool trigger = std::holds_alternative<control::TriggerRequest>(request);
+  ControlReply reply = control_.handle(request, *caller);
+  HttpResponse response;
+  if (auto* failure = std::get_if<Failure>(&reply)) {
+    response = error_response(status_of(failure->code), failure->code, failure->message);
+  } else {
+    json& body = std::get<json>(reply);
+    if (fires) {
+      body = json{{"job", body["job"]["name"]}, {"not_run", body["not_run"]}};
+    }
+    response = json_response(trigger ? 202 : 200, body);
+  }
+  if (!gate_) return done(std::move(response));
+  gate_(request, [done = std::move(done), response = std::move(response)]() mutable {
+    done(std::move(response));
+  });
+}
+
+}  // namespace skedd::http

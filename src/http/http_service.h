@@ -1,0 +1,80 @@
+// What each HTTP request does: the routes of the HTTP API, /metrics and /readyz, answered on
+// the event loop's thread through the control service (the same requests, authorization and
+// error codes as the control socket). No sockets here: the server (http_server.h) parses,
+// bounds and identifies; this maps a request to a control request and its reply to a status.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "control/control.h"
+#include "control/control_server.h"
+#include "http/metrics.h"
+#include "skedd/config/config.h"
+
+namespace skedd::http {
+
+struct HttpRequest {
+  std::string method;  ///< GET, POST, PUT, DELETE, ...
+  std::string path;    ///< percent-decoded, without the query
+  std::map<std::string, std::string> query;
+  std::string body;
+};
+
+struct HttpResponse {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+/// A request target split into its decoded path and query parameters; nullopt when it is not
+/// an origin-form target ("/..."), or holds a bad percent escape or a NUL.
+std::optional<std::pair<std::string, std::map<std::string, std::string>>> parse_target(
+    std::string_view target);
+
+/// The HTTP status of a control failure code.
+int status_of(const std::string& code);
+
+/// A JSON error body: {"error": {"code": ..., "message": ...}}.
+HttpResponse error_response(int status, const std::string& code, const std::string& message);
+
+class HttpService {
+ public:
+  /// `gate` holds a reply back until what its request wrote is committed (as on the socket).
+  HttpService(Engine& engine, Store& store, Control& control, const Metrics* metrics,
+              HttpConfig config, ReplyGate gate, std::string version);
+
+  /// Answers `request` from `caller` (nullopt: no credentials) by calling `done`, at once or
+  /// after the store's commit. `loop_lag`: how long the request waited for the loop. Loop
+  /// thread.
+  void handle(const HttpRequest& request, const std::optional<Peer>& caller, double loop_lag,
+              std::function<void(HttpResponse)> done);
+
+  /// /readyz: 200, or 503 with why skedd is not ready (the store cannot commit, or it is
+  /// draining). Loop thread; the server answers 503 itself when the loop does not call back.
+  HttpResponse readiness();
+
+  /// A new configuration's [http] settings (a reload); the listen address is kept.
+  void set_config(HttpConfig config) { config_ = std::move(config); }
+
+ private:
+  /// The control request of an API route, or the response that refuses it.
+  std::variant<control::Request, HttpResponse> api_request(const HttpRequest& request);
+  HttpResponse metrics(const std::optional<Peer>& caller, double loop_lag);
+
+  Engine& engine_;
+  Store& store_;
+  Control& control_;
+  const Metrics* metrics_;
+  HttpConfig config_;
+  ReplyGate gate_;
+  std::string version_;
+  double started_at_;
+};
+
+}  // namespace skedd::http

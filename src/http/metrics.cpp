@@ -1,0 +1,350 @@
+#include "http/metrics.h"
+
+#include <chrono>
+#include <cstdio>
+
+#include "skedd/time/timestamp.h"
+
+namespace skedd::http {
+namespace {
+
+bool is_failure(const std::string& state) {
+  return state == "failed" || state == "timed_out" || state == "killed";
+}
+
+double unix_seconds(Instant t) {
+  return std::chrono::duration<double>(t.time_since_epoch()).count();
+}
+
+// A number as Prometheus reads it: integers without a fraction, others with enough digits.
+std::string number(double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.17g", v);
+  return buf;
+}
+
+class Writer {
+ public:
+  /// The # HELP and # TYPE lines of a family, written once before its first sample.
+  void family(const char* name, const char* type, const char* help) {
+    out_ += "# HELP ";
+    out_ += name;
+    out_ += ' ';
+    out_ += help;
+    out_ += "\n# TYPE ";
+    out_ += name;
+    out_ += ' ';
+    out_ += type;
+    out_ += '\n';
+  }
+  void sample(const std::string& name, const std::string& labels, double v) {
+    out_ += name;
+    if (!labels.empty()) {
+      out_ += '{';
+      out_ += labels;
+      out_ += '}';
+    }
+    out_ += ' ';
+    out_ += number(v);
+    out_ += '\n';
+  }
+  template <std::size_t N>
+  void histogram(const std::string& name, const std::string& labels, const Histogram<N>& h,
+                 const std::array<double, N>& bounds) {
+    const std::string sep = labels.empty() ? "" : labels + ",";
+    std::uint64_t cumulative = 0;
+    for (std::size_t i = 0; i < N; ++i) {
+      cumulative += h.counts[i];
+      sample(name + "_bucket", sep + "le=\"" + number(bounds[i]) + "\"",
+             static_cast<double>(cumulative));
+    }
+    cumulative += h.counts[N];
+    sample(name + "_bucket", sep + "le=\"+Inf\"", static_cast<double>(cumulative));
+    sample(name + "_sum", labels, h.sum);
+    sample(name + "_count", labels, static_cast<double>(cumulative));
+  }
+  std::string take() { return std::move(out_); }
+
+ private:
+  std::string out_;
+};
+
+std::string job_label(const std::string& job) {
+  return "job=\"" + label_value(job) + "\"";
+}
+
+}  // namespace
+
+template <std::size_t N>
+void Histogram<N>::observe(const std::array<double, N>& bounds, double v) {
+  std::size_t i = 0;
+  while (i < N && v > bounds[i]) ++i;
+  ++counts[i];
+  sum += v;
+}
+
+std::string label_value(const std::string& s) {
+  std::string out;
+  out.reserve(s.size());
+  for (const char c : s) {
+    if (c == '\\') {
+      out += "\\\\";
+    } else if (c == '"') {
+      out += "\\\"";
+    } else if (c == '\n') {
+      out += "\\n";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+bool Metrics::counted(EventKind kind) {
+  switch (kind) {
+    case EventKind::kRunStarted:
+    case EventKind::kRunFinished:
+    case EventKind::kFireNotRun:
+    case EventKind::kRunResumed:
+    case EventKind::kRunAdopted:
+    case EventKind::kClockSet:
+    case EventKind::kStoreUnwritable:
+    case EventKind::kStoreFlushFailed:
+    case EventKind::kStoreReadFailed:
+    case EventKind::kPruneFailed:
+    case EventKind::kJobRemoved:
+    case EventKind::kApiJobRemoved:
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool Metrics::wants(EventKind kind, Severity severity) const {
+  return counted(kind) || next_.wants(kind, severity);
+}
+
+JobCounters& Metrics::of(const nlohmann::json& fields) {
+  const auto job = fields.find("job");
+  static const std::string none;
+  return jobs_[job != fields.end() && job->is_string() ? job->get_ref<const std::string&>() : none];
+}
+
+void Metrics::emit(const Event& event) {
+  const nlohmann::json& f = event.fields;
+  switch (event.kind) {
+    case EventKind::kRunStarted: {
+      JobCounters& c = of(f);
+      ++c.started;
+      if (const auto late = f.find("lateness_ms"); late != f.end() && late->is_number()) {
+        c.lateness.observe(kLatenessBounds, std::max(0.0, late->get<double>() / 1000));
+      }
+      break;
+    }
+    case EventKind::kRunFinished: {
+      JobCounters& c = of(f);
+      const std::string state = f.value("state", "unknown");
+      ++c.runs[state];
+      if (const auto d = f.find("duration_s"); d != f.end() && d->is_number()) {
+        c.duration.observe(kDurationBounds, std::max(0.0, d->get<double>()));
+      }
+      double at =
+          unix_seconds(std::chrono::time_point_cast<Duration>(std::chrono::system_clock::now()));
+      if (const auto ended = f.find("ended"); ended != f.end() && ended->is_string()) {
+        if (auto t = parse_rfc3339(ended->get_ref<const std::string&>())) at = unix_seconds(*t);
+      }
+      if (state == "succeeded") c.last_success = at;
+      if (is_failure(state)) c.last_failure = at;
+      break;
+    }
+    case EventKind::kFireNotRun:
+      of(f).not_run[{f.value("state", "skipped"), f.value("reason", "unknown")}] +=
+          f.value("count", std::uint64_t{1});
+      break;
+    case EventKind::kRunResumed:
+      ++resumed_;
+      break;
+    case EventKind::kRunAdopted:
+      ++adopted_;
+      break;
+    case EventKind::kClockSet:
+      ++clock_jumps_;
+      break;
+    case EventKind::kStoreUnwritable:
+    case EventKind::kStoreFlushFailed:
+    case EventKind::kStoreReadFailed:
+    case EventKind::kPruneFailed:
+      ++store_errors_;
+      break;
+    case EventKind::kJobRemoved:
+    case EventKind::kApiJobRemoved:
+      // Its series end with it (a job of the name added later starts from 0).
+      if (const auto job = f.find("job"); job != f.end() && job->is_string()) {
+        jobs_.erase(job->get_ref<const std::string&>());
+      }
+      break;
+    default:
+      break;
+  }
+  if (next_.wants(event.kind, event.severity)) next_.emit(event);
+}
+
+void Metrics::seed(Store& store) {
+  const std::pair<std::vector<RunState>, std::optional<double> JobCounters::*> kinds[] = {
+      {{RunState::kSucceeded}, &JobCounters::last_success},
+      {{RunState::kFailed, RunState::kTimedOut, RunState::kKilled}, &JobCounters::last_failure}};
+  for (const auto& [states, field] : kinds) {
+    auto latest = store.latest_runs_ended_as(states);
+    if (!latest) continue;  // the timestamps start unknown, as for a job that never ran
+    for (const auto& [job, run] : latest.value()) {
+      if (run.ended) jobs_[job].*field = unix_seconds(*run.ended);
+    }
+  }
+}
+
+const JobCounters* Metrics::job(const std::string& name) const {
+  const auto it = jobs_.find(name);
+  return it == jobs_.end() ? nullptr : &it->second;
+}
+
+std::string Metrics::render(const Engine& engine, const Viewer& viewer,
+                            const ScrapeContext& ctx) const {
+  Writer w;
+  w.family("skedd_build_info", "gauge", "The skedd version serving these metrics (always 1).");
+  w.sample("skedd_build_info", "version=\"" + label_value(ctx.version) + "\"", 1);
+  std::vector<Engine::JobInfo> jobs;
+  std::size_t dropped = 0;
+  for (Engine::JobInfo& info : engine.jobs()) {
+    if (!viewer.admin && !(viewer.sees && viewer.sees(*info.spec))) continue;
+    if (jobs.size() >= ctx.max_jobs) {
+      ++dropped;
+      continue;
+    }
+    jobs.push_back(std::move(info));
+  }
+  if (viewer.admin) {
+    const Engine::Counts counts = engine.counts();
+    w.family("skedd_start_time_seconds", "gauge", "When skedd started, in Unix seconds.");
+    w.sample("skedd_start_time_seconds", "", ctx.started_at);
+    w.family("skedd_jobs", "gauge", "Jobs loaded.");
+    w.sample("skedd_jobs", "", static_cast<double>(counts.jobs));
+    w.family("skedd_max_concurrent_runs", "gauge", "Run slots ([daemon] max_concurrent_runs).");
+    w.sample("skedd_max_concurrent_runs", "", counts.max_concurrent_runs);
+    w.family("skedd_ready_queue_depth", "gauge", "Fires waiting for a run slot.");
+    w.sample("skedd_ready_queue_depth", "", static_cast<double>(counts.queued));
+    w.family("skedd_paused_all", "gauge", "1 while every job is paused (skedctl pause --all).");
+    w.sample("skedd_paused_all", "", engine.paused_all() ? 1 : 0);
+    w.family("skedd_draining", "gauge", "1 while skedd starts no runs (skedctl drain).");
+    w.sample("skedd_draining", "", engine.draining() ? 1 : 0);
+    w.family("skedd_runs_resumed_total", "counter", "Runs resumed from a checkpoint.");
+    w.sample("skedd_runs_resumed_total", "", static_cast<double>(resumed_));
+    w.family("skedd_runs_adopted_total", "counter",
+             "Runs left by an earlier skedd and adopted by this one.");
+    w.sample("skedd_runs_adopted_total", "", static_cast<double>(adopted_));
+    w.family("skedd_clock_jumps_total", "counter", "Steps of the wall clock skedd noticed.");
+    w.sample("skedd_clock_jumps_total", "", static_cast<double>(clock_jumps_));
+    w.family("skedd_store_errors_total", "counter",
+             "Failed commits, reads and prunes of the state database.");
+    w.sample("skedd_store_errors_total", "", static_cast<double>(store_errors_));
+    w.family("skedd_store_healthy", "gauge", "1 while the state database commits.");
+    w.sample("skedd_store_healthy", "", ctx.store.ok ? 1 : 0);
+    w.family("skedd_store_unwritten", "gauge", "Writes queued and not yet committed.");
+    w.sample("skedd_store_unwritten", "", static_cast<double>(ctx.store.unwritten));
+    w.family("skedd_loop_lag_seconds", "gauge",
+             "How long this scrape waited for skedd's event loop.");
+    w.sample("skedd_loop_lag_seconds", "", ctx.loop_lag);
+  }
+  w.family("skedd_metrics_jobs_dropped", "gauge",
+           "Jobs without series: beyond [http] metrics_max_jobs.");
+  w.sample("skedd_metrics_jobs_dropped", "", static_cast<double>(dropped));
+
+  w.family("skedd_job_info", "gauge", "A loaded job (always 1) and its settings.");
+  for (const Engine::JobInfo& info : jobs) {
+    const JobSpec& spec = *info.spec;
+    w.sample("skedd_job_info",
+             job_label(spec.name) + ",schedule=\"" + label_value(spec.schedule->text) +
+                 "\",timezone=\"" + label_value(spec.zone.name()) + "\",pool=\"" +
+                 label_value(spec.options->pool) + "\",overlap=\"" +
+                 to_string(spec.options->overlap) + "\"",
+             1);
+  }
+  w.family("skedd_job_paused", "gauge", "1 while the job is paused.");
+  for (const Engine::JobInfo& info : jobs) {
+    w.sample("skedd_job_paused", job_label(info.spec->name), info.paused ? 1 : 0);
+  }
+  w.family("skedd_job_next_fire_timestamp_seconds", "gauge",
+           "The job's next scheduled fire, in Unix seconds (absent: none).");
+  for (const Engine::JobInfo& info : jobs) {
+    if (info.next) {
+      w.sample("skedd_job_next_fire_timestamp_seconds", job_label(info.spec->name),
+               unix_seconds(*info.next));
+    }
+  }
+  const auto per_job = [&](const char* name, const char* type, const char* help, auto&& each) {
+    w.family(name, type, help);
+    for (const Engine::JobInfo& info : jobs) {
+      const auto it = jobs_.find(info.spec->name);
+      if (it != jobs_.end()) each(info, it->second);
+    }
+  };
+  per_job("skedd_job_last_success_timestamp_seconds", "gauge",
+          "When the job's latest successful run ended, in Unix seconds.",
+          [&](const Engine::JobInfo& info, const JobCounters& c) {
+            if (c.last_success) {
+              w.sample("skedd_job_last_success_timestamp_seconds", job_label(info.spec->name),
+                       *c.last_success);
+            }
+          });
+  per_job("skedd_job_last_failure_timestamp_seconds", "gauge",
+          "When the job's latest failed, timed out or killed run ended, in Unix seconds.",
+          [&](const Engine::JobInfo& info, const JobCounters& c) {
+            if (c.last_failure) {
+              w.sample("skedd_job_last_failure_timestamp_seconds", job_label(info.spec->name),
+                       *c.last_failure);
+            }
+          });
+  std::map<std::string, int> running_by_pool;
+  for (const Engine::JobInfo& info : jobs)
+    running_by_pool[info.spec->options->pool] += info.running;
+  w.family("skedd_runs_running", "gauge", "Runs running, by pool (\"\": no pool).");
+  for (const auto& [pool, n] : running_by_pool) {
+    w.sample("skedd_runs_running", "pool=\"" + label_value(pool) + "\"", n);
+  }
+  per_job("skedd_runs_total", "counter", "Runs ended since skedd started, by final state.",
+          [&](const Engine::JobInfo& info, const JobCounters& c) {
+            for (const auto& [result, n] : c.runs) {
+              w.sample("skedd_runs_total",
+                       job_label(info.spec->name) + ",result=\"" + label_value(result) + "\"",
+                       static_cast<double>(n));
+            }
+          });
+  per_job("skedd_fires_total", "counter",
+          "Fires since skedd started: outcome started, or skipped or missed with the reason.",
+          [&](const Engine::JobInfo& info, const JobCounters& c) {
+            w.sample("skedd_fires_total",
+                     job_label(info.spec->name) + ",outcome=\"started\",reason=\"\"",
+                     static_cast<double>(c.started));
+            for (const auto& [key, n] : c.not_run) {
+              w.sample("skedd_fires_total",
+                       job_label(info.spec->name) + ",outcome=\"" + label_value(key.first) +
+                           "\",reason=\"" + label_value(key.second) + "\"",
+                       static_cast<double>(n));
+            }
+          });
+  per_job("skedd_fire_lateness_seconds", "histogram",
+          "How long after its due time a fire's run started.",
+          [&](const Engine::JobInfo& info, const JobCounters& c) {
+            w.histogram("skedd_fire_lateness_seconds", job_label(info.spec->name), c.lateness,
+                        kLatenessBounds);
+          });
+  per_job("skedd_run_duration_seconds", "histogram", "How long the job's ended runs ran.",
+          [&](const Engine::JobInfo& info, const JobCounters& c) {
+            w.histogram("skedd_run_duration_seconds", job_label(info.spec->name), c.duration,
+                        kDurationBounds);
+          });
+  return w.take();
+}
+
+template struct Histogram<kLatenessBounds.size()>;
+
+}  // namespace skedd::http

@@ -1,0 +1,108 @@
+// The HTTP API's pure parts: request targets, error statuses, token files and their table,
+// and the Prometheus text's label escaping.
+#include <pwd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+
+#include "http/http_service.h"
+#include "http/metrics.h"
+#include "http/tokens.h"
+#include "support/temp_dir.h"
+
+namespace {
+
+using skedd::http::parse_target;
+
+TEST_CASE("a request target is split into a decoded path and query", "[http]") {
+  const auto t = parse_target("/api/v1/jobs/nightly%20backup?job=a%2Fb&limit=5&force&x=1+2");
+  REQUIRE(t);
+  CHECK(t->first == "/api/v1/jobs/nightly backup");
+  CHECK(t->second.at("job") == "a/b");
+  CHECK(t->second.at("limit") == "5");
+  CHECK(t->second.at("force").empty());
+  CHECK(t->second.at("x") == "1 2");
+  CHECK_FALSE(parse_target("api/v1"));        // not origin-form
+  CHECK_FALSE(parse_target("http://h/api"));  // absolute-form
+  CHECK_FALSE(parse_target("/a%2"));          // a cut escape
+  CHECK_FALSE(parse_target("/a%zz"));         // not hex
+  CHECK_FALSE(parse_target("/a%00b"));        // a NUL
+  CHECK_FALSE(parse_target("/a?k=%00"));
+}
+
+TEST_CASE("control failures map to HTTP statuses", "[http]") {
+  using namespace skedd::control;
+  CHECK(skedd::http::status_of(kJobNotFound) == 404);
+  CHECK(skedd::http::status_of(kRunNotFound) == 404);
+  CHECK(skedd::http::status_of(kPermissionDenied) == 403);
+  CHECK(skedd::http::status_of(kConflict) == 409);
+  CHECK(skedd::http::status_of(kInvalidArgument) == 400);
+  CHECK(skedd::http::status_of(kStoreUnavailable) == 503);
+  CHECK(skedd::http::status_of(kInternal) == 500);
+  const auto r = skedd::http::error_response(404, kJobNotFound, "no job \"x\"");
+  CHECK(r.body == "{\"error\":{\"code\":\"JOB_NOT_FOUND\",\"message\":\"no job \\\"x\\\"\"}}\n");
+}
+
+TEST_CASE("a token is 16 to 512 printable bytes, and a table finds its user", "[http]") {
+  using skedd::http::token_of;
+  CHECK(token_of("abcdefghijklmnop\n").value() == "abcdefghijklmnop");
+  CHECK(token_of("short\n").error().message == "the token is shorter than 16 bytes");
+  CHECK(token_of(std::string(513, 'a')).error().message == "the token is longer than 512 bytes");
+  CHECK(token_of("abcdefgh ijklmnop").error().message ==
+        "the token holds a space, a control character or a non-ASCII byte");
+  skedd::http::TokenTable table;
+  table.add("aaaaaaaaaaaaaaaa", {"root", 0, 0});
+  table.add("bbbbbbbbbbbbbbbb", {"alice", 1000, 1000});
+  CHECK(table.find("bbbbbbbbbbbbbbbb")->user == "alice");
+  CHECK(table.find("aaaaaaaaaaaaaaaa")->uid == 0);
+  CHECK_FALSE(table.find("aaaaaaaaaaaaaaa"));  // a prefix
+  CHECK_FALSE(table.find("aaaaaaaaaaaaaaaaa"));
+  CHECK_FALSE(table.find(""));
+}
+
+TEST_CASE("token files are refused unless private, regular and the user's", "[http]") {
+  skedd::test::TempDir dir("skedd-http-test");
+  const std::string good = dir.write("good", "0123456789abcdef0123\n");
+  ::chmod(good.c_str(), 0600);
+  const std::string open = dir.write("open", "0123456789abcdef0123\n");
+  ::chmod(open.c_str(), 0640);
+  const std::string link = dir / "link";
+  REQUIRE(::symlink(good.c_str(), link.c_str()) == 0);
+  const uid_t me = ::geteuid();
+  const gid_t group = ::getegid();
+  CHECK(skedd::http::read_token_file(good, me, group).value() == "0123456789abcdef0123\n");
+  CHECK(skedd::http::read_token_file(open, me, group).error().message ==
+        "readable or writable by group or others (chmod 600 it)");
+  CHECK(skedd::http::read_token_file(link, me, group).error().message ==
+        "cannot open it as the user: Too many levels of symbolic links");
+  CHECK(skedd::http::read_token_file(dir / "missing", me, group).error().message ==
+        "cannot open it as the user: No such file or directory");
+  const auto loaded = skedd::http::load_tokens({{"root", good}, {"nosuchuser-skedd", good}});
+  REQUIRE(loaded.errors.size() == (me == 0 ? 1u : 2u));
+  CHECK(loaded.errors.back().find("http.tokens.nosuchuser-skedd: " + good + ": ") == 0);
+  if (me == 0) {
+    CHECK(loaded.table.find("0123456789abcdef0123")->user == "root");
+    // The same token for two users: neither's. (The file is read as its user: "daemon" must
+    // reach it.)
+    const passwd* daemon = ::getpwnam("daemon");
+    REQUIRE(daemon != nullptr);
+    REQUIRE(::chmod(dir.path().c_str(), 0711) == 0);
+    const std::string theirs = dir.write("theirs", "0123456789abcdef0123\n");
+    REQUIRE(::chown(theirs.c_str(), daemon->pw_uid, daemon->pw_gid) == 0);
+    ::chmod(theirs.c_str(), 0600);
+    CHECK(skedd::http::load_tokens({{"daemon", theirs}}).table.find("0123456789abcdef0123")->user ==
+          "daemon");
+    const auto twice = skedd::http::load_tokens({{"root", good}, {"daemon", theirs}});
+    CHECK(twice.table.size() == 0);
+    REQUIRE(twice.errors.size() == 2);
+    CHECK(twice.errors[0] == "http.tokens.daemon: " + theirs +
+                                 ": the same token as another user's: neither is accepted");
+  }
+}
+
+TEST_CASE("label values escape backslash, quote and newline", "[http]") {
+  CHECK(skedd::http::label_value("a\\b\"c\nd") == "a\\\\b\\\"c\\nd");
+}
+
+}  // namespace
