@@ -1,7 +1,7 @@
 #include "http/metrics.h"
 
+#include <charconv>
 #include <chrono>
-#include <cstdio>
 
 #include "skedd/time/timestamp.h"
 
@@ -19,8 +19,8 @@ double unix_seconds(Instant t) {
 // A number as Prometheus reads it: integers without a fraction, others with enough digits.
 std::string number(double v) {
   char buf[64];
-  std::snprintf(buf, sizeof buf, "%.17g", v);
-  return buf;
+  const auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);  // the shortest exact form
+  return ec == std::errc() ? std::string(buf, end) : "NaN";
 }
 
 class Writer {

@@ -1,0 +1,345 @@
+// The HTTP API end to end: the real skedd with [http] on a loopback port (0: a free one, read
+// from its http_listening event), driven by a plain HTTP client; /metrics read back through
+// the Prometheus client library's own parser of the text format.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <string>
+#include <thread>
+
+#include <catch2/catch.hpp>
+
+#include <nlohmann/json.hpp>
+#include "support/command.h"
+#include "support/daemon.h"
+#include "support/http_client.h"
+#include "support/temp_dir.h"
+#include "support/test_account.h"
+
+#include "skedd/version.h"
+
+namespace {
+
+using namespace std::chrono_literals;
+using nlohmann::json;
+using skedd::test::Daemon;
+using skedd::test::http_request;
+using skedd::test::HttpReply;
+using skedd::test::TempDir;
+
+constexpr const char* kRootToken = "root-token-0123456789abcdef";
+
+// skedd.toml with [http] `http` (listen on a free loopback port unless it says otherwise),
+// root's token in DIR/root.token, and `jobs` as jobs.d/test.toml.
+std::string write_http_config(const TempDir& dir, const std::string& jobs,
+                              const std::string& http = "", const std::string& tokens = "") {
+  const std::string token = dir.write("root.token", std::string(kRootToken) + "\n");
+  ::chmod(token.c_str(), 0600);
+  dir.write("jobs.d/test.toml", jobs);
+  return dir.write(
+      "skedd.toml",
+      "[daemon]\nstate_dir = \"" + dir / "state" + "\"\nsocket = \"" + dir / "skedd.sock" +
+          "\"\ntimezone = \"UTC\"\n[http]\n" +
+          (http.find("listen") == std::string::npos ? "listen = \"127.0.0.1:0\"\n" : "") + http +
+          "\n[http.tokens]\nroot = \"" + token + "\"\n" + tokens);
+}
+
+std::string http_address_of(Daemon& d) {
+  return d.wait_for("http_listening").at("address").get<std::string>();
+}
+
+const std::vector<std::string> kRoot = {std::string("Authorization: Bearer ") + kRootToken};
+
+HttpReply http_get(const std::string& address, const std::string& target,
+                   const std::vector<std::string>& headers = kRoot) {
+  return http_request(address, "GET", target, headers);
+}
+
+HttpReply http_post(const std::string& address, const std::string& target,
+                    const std::vector<std::string>& headers = kRoot) {
+  return http_request(address, "POST", target, headers);
+}
+
+// The scrape as the Prometheus client library parses it: {"name{labels}": value} for every
+// sample (labels sorted, as k="v" joined by commas). Fails the test when it does not parse.
+std::map<std::string, double> parsed_metrics(const TempDir& dir, const std::string& text) {
+  const std::string in = dir.write("metrics.txt", text);
+  const std::string script = dir.write("parse.py", R"(import json, sys
+from prometheus_client.parser import text_string_to_metric_families
+out = {}
+for family in text_string_to_metric_families(open(sys.argv[1]).read()):
+    for s in family.samples:
+        labels = ",".join('%s="%s"' % (k, v) for k, v in sorted(s.labels.items()))
+        out[s.name + "{" + labels + "}"] = s.value
+print(json.dumps(out))
+)");
+  const auto r = skedd::test::run_command({"/usr/bin/python3", script, in});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  std::map<std::string, double> out;
+  const json samples = json::parse(r.out);  // items() of a temporary would dangle
+  for (const auto& [k, v] : samples.items()) {
+    INFO(k + " = " + v.dump());
+    REQUIRE(v.is_number());
+    out[k] = v.get<double>();
+  }
+  return out;
+}
+
+double metric_sample(const std::map<std::string, double>& m, const std::string& key) {
+  const auto it = m.find(key);
+  INFO(key);
+  REQUIRE(it != m.end());
+  return it->second;
+}
+
+}  // namespace
+
+TEST_CASE("HTTP: health and readiness without a token, the API only with one", "[http]") {
+  TempDir dir("skedd-http-test");
+  Daemon d(dir, write_http_config(dir, "[job.hello]\nevery = \"1h\"\ncommand = [\"/bin/true\"]\n"));
+  const std::string a = http_address_of(d);
+  CHECK(http_get(a, "/healthz", {}).status == 200);
+  const HttpReply ready = http_get(a, "/readyz", {});
+  CHECK(ready.status == 200);
+  CHECK(ready.json() == json{{"ready", true}});
+  for (const char* path : {"/api/v1/jobs", "/api/v1/status", "/api/v1/runs", "/metrics"}) {
+    const HttpReply r = http_get(a, path, {});
+    INFO(path);
+    CHECK(r.status == 401);
+    CHECK(r.headers.at("www-authenticate") == "Bearer realm=\"skedd\"");
+  }
+  CHECK(http_get(a, "/api/v1/jobs", {"Authorization: Bearer not-a-token-of-anyone"}).status == 401);
+  // HTTP Basic, as a browser signs in: the user name and the token as the password.
+  CHECK(http_get(a, "/api/v1/status",
+                 {"Authorization: Basic cm9vdDpyb290LXRva2VuLTAxMjM0NTY3ODlhYmNkZWY="})
+            .status == 200);
+  // The user name must be the token's.
+  CHECK(http_get(a, "/api/v1/status",
+                 {"Authorization: Basic YWxpY2U6cm9vdC10b2tlbi0wMTIzNDU2Nzg5YWJjZGVm"})
+            .status == 401);
+  CHECK(http_get(a, "/api/v1/jobs?token=x", {}).status == 400);  // never in the URL
+  const HttpReply jobs = http_get(a, "/api/v1/jobs");
+  REQUIRE(jobs.status == 200);
+  CHECK(jobs.json()["jobs"][0]["name"] == "hello");
+  // DNS rebinding: another site's name, resolved to 127.0.0.1, is refused.
+  CHECK(http_request(a, "GET", "/api/v1/jobs", kRoot, "", "evil.example").status == 421);
+  // Draining: not ready.
+  REQUIRE(http_post(a, "/api/v1/drain").status == 200);
+  const HttpReply draining = http_get(a, "/readyz", {});
+  CHECK(draining.status == 503);
+  CHECK(draining.json()["reason"] == "skedd is draining");
+}
+
+TEST_CASE("HTTP: jobs, trigger (202), pause, runs, a run, its log, cancel and fires", "[http]") {
+  TempDir dir("skedd-http-test");
+  Daemon d(dir, write_http_config(dir, R"([job.hello]
+every = "1h"
+command = ["/bin/sh", "-c", "echo hello-from-http"]
+
+[job.slow]
+every = "1h"
+command = ["/bin/sleep", "30"]
+)"));
+  const std::string a = http_address_of(d);
+  CHECK(http_get(a, "/api/v1/jobs/nosuch").status == 404);
+  CHECK(http_get(a, "/api/v1/jobs/nosuch").json()["error"]["code"] == "JOB_NOT_FOUND");
+  CHECK(http_get(a, "/api/v1/jobs/hello").json()["job"]["schedule"] == "every 1h");
+  const HttpReply triggered = http_post(a, "/api/v1/jobs/hello/trigger");
+  REQUIRE(triggered.status == 202);
+  const std::string run = triggered.json()["run"].dump();
+  d.wait_for("run_finished", [&](const json& e) { return e.value("job", "") == "hello"; });
+  const HttpReply one = http_get(a, "/api/v1/runs/" + run);
+  REQUIRE(one.status == 200);
+  CHECK(one.json()["run"]["state"] == "succeeded");
+  CHECK(http_get(a, "/api/v1/runs/" + run + "/log").json()["data"] == "hello-from-http\n");
+  CHECK(http_get(a, "/api/v1/runs?job=hello").json()["runs"].size() == 1);
+  CHECK(http_get(a, "/api/v1/runs?state=nosuch").status == 400);
+  CHECK(http_get(a, "/api/v1/runs/12").status == 404);
+  CHECK(http_get(a, "/api/v1/runs/abc").status == 400);
+  // Methods are checked per path.
+  CHECK(http_get(a, "/api/v1/jobs/hello/trigger").status == 405);
+  CHECK(http_get(a, "/api/v1/nosuch").status == 404);
+  // Pause and resume record before the reply.
+  CHECK(http_post(a, "/api/v1/jobs/hello/pause").json()["paused"] == true);
+  CHECK(http_get(a, "/api/v1/jobs/hello").json()["paused"] == true);
+  CHECK(http_post(a, "/api/v1/jobs/hello/resume").json()["paused"] == false);
+  // A running run is cancelled.
+  const std::string slow = http_post(a, "/api/v1/jobs/slow/trigger").json()["run"].dump();
+  d.wait_for("run_started", [&](const json& e) { return e.value("job", "") == "slow"; });
+  CHECK(http_post(a, "/api/v1/runs/" + slow + "/cancel").status == 200);
+  d.wait_for("run_finished", [&](const json& e) { return e.value("job", "") == "slow"; });
+  CHECK(http_get(a, "/api/v1/runs/" + slow).json()["run"]["state"] == "cancelled");
+  // Triggered again while it runs: its overlap policy skips it; the ledger of fires not run.
+  http_post(a, "/api/v1/jobs/slow/trigger");
+  d.wait_for("run_started", 2, [&](const json& e) { return e.value("job", "") == "slow"; });
+  const HttpReply skipped = http_post(a, "/api/v1/jobs/slow/trigger");
+  CHECK(skipped.status == 409);
+  CHECK(skipped.json()["error"]["code"] == "CONFLICT");
+  // Recorded by the store's writer, soon after the reply.
+  HttpReply fires;
+  CHECK(skedd::test::wait_until(
+      [&] {
+        fires = http_get(a, "/api/v1/fires?job=slow");
+        return fires.status != 200 || !fires.json()["not_run"].empty();
+      },
+      5000ms));
+  REQUIRE(fires.status == 200);
+  REQUIRE(fires.json()["not_run"].size() == 1);
+  CHECK(fires.json()["not_run"][0]["reason"] == "overlap");
+  CHECK(http_get(a, "/api/v1/fires").status == 400);
+}
+
+TEST_CASE("HTTP: writes are refused cross-origin, read-only, and for definitions by default",
+          "[http]") {
+  TempDir dir("skedd-http-test");
+  {
+    Daemon d(dir,
+             write_http_config(dir, "[job.hello]\nevery = \"1h\"\ncommand = [\"/bin/true\"]\n"));
+    const std::string a = http_address_of(d);
+    std::vector<std::string> cross = kRoot;
+    cross.push_back("Origin: http://evil.example");
+    const HttpReply r = http_post(a, "/api/v1/jobs/hello/pause", cross);
+    CHECK(r.status == 403);
+    CHECK(r.json()["error"]["code"] == "CROSS_ORIGIN");
+    std::vector<std::string> site = kRoot;
+    site.push_back("Sec-Fetch-Site: cross-site");
+    CHECK(http_post(a, "/api/v1/jobs/hello/pause", site).status == 403);
+    std::vector<std::string> same = kRoot;
+    same.push_back("Origin: http://" + a);
+    CHECK(http_post(a, "/api/v1/jobs/hello/pause", same).status == 200);
+    // Definitions: off unless allow_definition_writes.
+    CHECK(http_post(a, "/api/v1/reload").status == 403);
+    CHECK(http_request(a, "POST", "/api/v1/jobs", kRoot,
+                       "[job.added]\nevery = \"1h\"\ncommand = [\"/bin/true\"]\n")
+              .status == 403);
+    CHECK(http_request(a, "DELETE", "/api/v1/jobs/hello", kRoot).status == 403);
+  }
+  {
+    Daemon d(dir, write_http_config(dir, "[job.hello]\nevery = \"1h\"\ncommand = [\"/bin/true\"]\n",
+                                    "read_only = true\n"));
+    const std::string a = http_address_of(d);
+    const HttpReply r = http_post(a, "/api/v1/jobs/hello/trigger");
+    CHECK(r.status == 403);
+    CHECK(r.json()["error"]["message"] ==
+          "skedd's HTTP API is read-only here ([http] read_only = true)");
+    CHECK(http_get(a, "/api/v1/jobs/hello").status == 200);
+  }
+  {
+    Daemon d(dir, write_http_config(dir, "[job.hello]\nevery = \"1h\"\ncommand = [\"/bin/true\"]\n",
+                                    "allow_definition_writes = true\n"));
+    const std::string a = http_address_of(d);
+    const HttpReply added =
+        http_request(a, "POST", "/api/v1/jobs", kRoot,
+                     "[job.added]\nevery = \"1h\"\ncommand = [\"/bin/true\"]\n");
+    CHECK(added.status == 200);
+    CHECK(http_get(a, "/api/v1/jobs/added").status == 200);
+    CHECK(http_request(a, "DELETE", "/api/v1/jobs/added", kRoot).status == 200);
+    CHECK(http_get(a, "/api/v1/jobs/added").status == 404);
+  }
+}
+
+TEST_CASE("HTTP: a user's token sees and manages only that user's jobs, and their metrics",
+          "[http][root]") {
+  const auto& account = skedd::test::test_account_or_skip();
+  TempDir dir("skedd-http-test");
+  const std::string token_path = account.home + "/skedd.token";
+  { std::ofstream(token_path) << "user-token-0123456789abcdef\n"; }
+  REQUIRE(::chown(token_path.c_str(), account.uid, account.gid) == 0);
+  ::chmod(token_path.c_str(), 0600);
+  Daemon d(dir, write_http_config(dir,
+                                  "[job.roots]\nevery = \"1h\"\ncommand = [\"/bin/true\"]\n"
+                                  "[job.theirs]\nevery = \"1h\"\nuser = \"" +
+                                      account.name + "\"\ncommand = [\"/bin/true\"]\n",
+                                  "", account.name + " = \"" + token_path + "\"\n"));
+  const std::string a = http_address_of(d);
+  const std::vector<std::string> user = {"Authorization: Bearer user-token-0123456789abcdef"};
+  const json jobs = http_get(a, "/api/v1/jobs", user).json();
+  REQUIRE(jobs["jobs"].size() == 1);
+  CHECK(jobs["jobs"][0]["name"] == "theirs");
+  CHECK(http_get(a, "/api/v1/jobs/roots", user).status == 403);
+  CHECK(http_post(a, "/api/v1/jobs/roots/trigger", user).status == 403);
+  const std::string root_run = http_post(a, "/api/v1/jobs/roots/trigger").json()["run"].dump();
+  d.wait_for("run_finished", [&](const json& e) { return e.value("job", "") == "roots"; });
+  CHECK(http_get(a, "/api/v1/runs/" + root_run + "/log", user).status == 403);  // no root's log
+  CHECK(http_post(a, "/api/v1/drain", user).status == 403);
+  CHECK(http_post(a, "/api/v1/jobs/theirs/trigger", user).status == 202);
+  const HttpReply metrics = http_get(a, "/metrics", user);
+  REQUIRE(metrics.status == 200);
+  CHECK(metrics.body.find("job=\"theirs\"") != std::string::npos);
+  CHECK(metrics.body.find("job=\"roots\"") == std::string::npos);
+  CHECK(metrics.body.find("skedd_ready_queue_depth") == std::string::npos);  // daemon-wide
+  CHECK(http_get(a, "/metrics").body.find("job=\"roots\"") != std::string::npos);
+}
+
+TEST_CASE("HTTP: /metrics counts failures, skips, pauses and missed fires with their reasons",
+          "[http]") {
+  TempDir dir("skedd-http-test");
+  const std::string jobs = R"([job.bad]
+every = "1h"
+command = ["/bin/false"]
+
+[job.good]
+every = "1h"
+command = ["/bin/true"]
+
+[job.busy]
+every = "1h"
+command = ["/bin/sleep", "30"]
+
+[job.tick]
+every = "1s"
+command = ["/bin/true"]
+)";
+  const std::string config = write_http_config(dir, jobs, "metrics_public = true\n");
+  {
+    Daemon d(dir, config);
+    d.wait_for("run_finished", [&](const json& e) { return e.value("job", "") == "tick"; });
+  }
+  // Down for 2.5 s: `tick` (catch_up = "none") misses fires, recorded as such at the start.
+  std::this_thread::sleep_for(2500ms);
+  Daemon d(dir, config);
+  const std::string a = http_address_of(d);
+  http_post(a, "/api/v1/jobs/bad/trigger");
+  http_post(a, "/api/v1/jobs/good/trigger");
+  http_post(a, "/api/v1/jobs/busy/trigger");
+  d.wait_for("run_started", [&](const json& e) { return e.value("job", "") == "busy"; });
+  CHECK(http_post(a, "/api/v1/jobs/busy/trigger").status == 409);  // skipped: overlap
+  http_post(a, "/api/v1/jobs/tick/pause");
+  d.wait_for(
+      "fire_not_run", [&](const json& e) { return e.value("reason", "") == "paused"; }, 5000ms);
+  d.wait_for("run_finished", [&](const json& e) { return e.value("job", "") == "bad"; });
+  d.wait_for("run_finished", [&](const json& e) { return e.value("job", "") == "good"; });
+  const HttpReply scraped = http_get(a, "/metrics", {});  // metrics_public
+  REQUIRE(scraped.status == 200);
+  CHECK(scraped.headers.at("content-type") == "text/plain; version=0.0.4; charset=utf-8");
+  const auto m = parsed_metrics(dir, scraped.body);
+  CHECK(metric_sample(m, "skedd_runs_total{job=\"bad\",result=\"failed\"}") == 1);
+  CHECK(metric_sample(m, "skedd_runs_total{job=\"good\",result=\"succeeded\"}") == 1);
+  CHECK(metric_sample(
+            m, "skedd_fires_total{job=\"busy\",outcome=\"skipped\",reason=\"overlap\"}") == 1);
+  CHECK(metric_sample(m, "skedd_fires_total{job=\"tick\",outcome=\"skipped\",reason=\"paused\"}") >=
+        1);
+  CHECK(metric_sample(
+            m, "skedd_fires_total{job=\"tick\",outcome=\"missed\",reason=\"missed_while_down\"}") >=
+        1);
+  CHECK(metric_sample(m, "skedd_job_paused{job=\"tick\"}") == 1);
+  CHECK(metric_sample(m, "skedd_job_paused{job=\"bad\"}") == 0);
+  CHECK(metric_sample(m, "skedd_runs_running{pool=\"\"}") == 1);  // busy
+  CHECK(metric_sample(m, "skedd_job_last_failure_timestamp_seconds{job=\"bad\"}") > 1.7e9);
+  CHECK(metric_sample(m, "skedd_job_last_success_timestamp_seconds{job=\"good\"}") > 1.7e9);
+  // `tick`'s last success is from the first skedd: read back from the history.
+  CHECK(metric_sample(m, "skedd_job_last_success_timestamp_seconds{job=\"tick\"}") > 1.7e9);
+  CHECK(metric_sample(m, "skedd_run_duration_seconds_count{job=\"good\"}") == 1);
+  CHECK(metric_sample(m, "skedd_fire_lateness_seconds_count{job=\"good\"}") == 1);
+  CHECK(
+      metric_sample(m,
+                    "skedd_job_info{job=\"tick\",overlap=\"skip\",pool=\"\",schedule=\"every 1s\","
+                    "timezone=\"UTC\"}") == 1);
+  CHECK(m.contains("skedd_job_next_fire_timestamp_seconds{job=\"good\"}"));
+  CHECK(metric_sample(m, "skedd_build_info{version=\"" + std::string(skedd::kVersion) + "\"}") ==
+        1);
+  CHECK(metric_sample(m, "skedd_store_healthy{}") == 1);
+}
