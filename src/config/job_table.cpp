@@ -248,6 +248,10 @@ constexpr KeyHandler kHandlers[] = {
   {"starting_deadline", [](Pending& p, const toml::node& n) {
      return want_optional_duration(n, p.spec.options.edit().starting_deadline); }, true},
   {"jitter", [](Pending& p, const toml::node& n) { return want_duration(n, p.spec.options.edit().jitter); }, true},
+  {"expect_duration", [](Pending& p, const toml::node& n) {
+     return want_optional_duration(n, p.spec.options.edit().expect_duration); }, true},
+  {"expect_grace", [](Pending& p, const toml::node& n) {
+     return want_duration(n, p.spec.options.edit().expect_grace); }, true},
   {"jitter_fixed", [](Pending& p, const toml::node& n) {
      return want_bool(n, p.spec.options.edit().jitter_fixed); }, true},
   {"on_interrupt", [](Pending& p, const toml::node& n) {

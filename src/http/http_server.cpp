@@ -285,7 +285,7 @@ class HttpServer::State::Session
     res->set(bhttp::field::content_type, r.content_type);
     res->set(bhttp::field::cache_control, "no-store");
     res->set("X-Content-Type-Options", "nosniff");
-    for (const auto& [name, value] : r.headers) res->set(name, value);
+    for (const auto& [name, value] : r.headers) res->insert(name, value);  // may repeat
     res->body() = std::move(r.body);
     res->keep_alive(keep_alive_);
     res->prepare_payload();

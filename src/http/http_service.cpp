@@ -2,7 +2,11 @@
 
 #include <charconv>
 #include <chrono>
+#include <cstdio>
+#include <random>
 
+#include "exec/run_setup.h"
+#include "http/status_page.h"
 #include "skedd/control/replies.h"
 
 namespace skedd::http {
@@ -83,6 +87,18 @@ std::optional<std::uint64_t> number_of(const std::map<std::string, std::string>&
 bool flag_of(const std::map<std::string, std::string>& q, const std::string& key) {
   const auto it = q.find(key);
   return it != q.end() && (it->second == "1" || it->second == "true" || it->second.empty());
+}
+
+// 128 random bits, hex: a script nonce.
+std::string random_nonce() {
+  std::random_device rd;
+  std::string out;
+  for (int i = 0; i < 4; ++i) {
+    char buf[9];
+    std::snprintf(buf, sizeof buf, "%08x", rd());
+    out += buf;
+  }
+  return out;
 }
 
 HttpResponse not_found() {
@@ -191,6 +207,102 @@ HttpResponse HttpService::metrics(const std::optional<Peer>& caller, double loop
   r.content_type = "text/plain; version=0.0.4; charset=utf-8";
   r.body = metrics_->render(engine_, viewer, ctx);
   return r;
+}
+
+HttpResponse HttpService::ui(const HttpRequest& req, const std::optional<Peer>& caller) {
+  if (!caller) {
+    // A browser asks for the user name and the token (as the password) and sends them in the
+    // Authorization header from then on.
+    HttpResponse r = error_response(401, "UNAUTHENTICATED",
+                                    "sign in with your user name and your token as password");
+    r.headers.emplace_back("WWW-Authenticate", "Basic realm=\"skedd\", charset=\"UTF-8\"");
+    return r;
+  }
+  const double now =
+      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  const bool can_act = !config_.read_only;
+  HttpResponse page;
+  page.content_type = "text/html; charset=utf-8";
+  // The one script is inline, allowed by a nonce of this response.
+  const std::string nonce = random_nonce();
+  page.headers.emplace_back("Content-Security-Policy",
+                            "default-src 'none'; style-src 'unsafe-inline'; script-src 'nonce-" +
+                                nonce +
+                                "'; connect-src 'self'; form-action 'self'; frame-ancestors "
+                                "'none'");
+  const std::vector<std::string> seg = segments(req.path);
+  const auto failure_page = [](const Failure& f) {
+    HttpResponse r;
+    r.status = status_of(f.code);
+    r.content_type = "text/html; charset=utf-8";
+    r.body = "<!doctype html><html><body><p>" + html_escape(f.message) +
+             "</p><p><a href=\"/ui\">all jobs</a></p></body></html>\n";
+    return r;
+  };
+  if (seg.size() == 4 && seg[1] == "jobs") {  // a button: POST, then back to the page
+    if (req.method != "POST") return method_not_allowed("POST");
+    if (!can_act) {
+      return error_response(403, control::kPermissionDenied,
+                            "skedd's HTTP API is read-only here ([http] read_only = true)");
+    }
+    control::Request action;
+    if (seg[3] == "trigger") {
+      action = control::TriggerRequest{seg[2], false};
+    } else if (seg[3] == "pause" || seg[3] == "resume") {
+      control::PauseRequest p;
+      p.job = seg[2];
+      p.pause = seg[3] == "pause";
+      action = p;
+    } else {
+      return not_found();
+    }
+    ControlReply reply = control_.handle(action, *caller);
+    if (auto* f = std::get_if<Failure>(&reply)) return failure_page(*f);
+    HttpResponse r;
+    r.status = 303;
+    r.content_type = "text/plain";
+    r.headers.emplace_back("Location", "/ui/jobs/" + req.path.substr(9, req.path.rfind('/') - 9));
+    return r;
+  }
+  if (req.method != "GET" && req.method != "HEAD") return method_not_allowed("GET");
+  if (seg.size() == 3 && seg[1] == "jobs") {
+    ControlReply show = control_.handle(control::ShowRequest{seg[2]}, *caller);
+    if (auto* f = std::get_if<Failure>(&show)) return failure_page(*f);
+    control::RunsRequest runs_of;
+    runs_of.job = seg[2];
+    runs_of.limit = 50;
+    ControlReply runs = control_.handle(runs_of, *caller);
+    if (auto* f = std::get_if<Failure>(&runs)) return failure_page(*f);
+    page.body =
+        render_job_page(std::get<json>(show), std::get<json>(runs)["runs"], now, can_act, nonce);
+    return page;
+  }
+  if (seg.size() != 1) return not_found();
+  ControlReply list = control_.handle(control::ListRequest{}, *caller);
+  if (auto* f = std::get_if<Failure>(&list)) return failure_page(*f);
+  const json& jobs = std::get<json>(list)["jobs"];
+  // Bounded as the metrics are: a row costs a read of the job's latest runs.
+  const std::size_t shown =
+      std::min(jobs.size(), static_cast<std::size_t>(std::max(config_.metrics_max_jobs, 0)));
+  std::vector<PageJob> rows;
+  for (std::size_t i = 0; i < shown; ++i) {
+    PageJob& row = rows.emplace_back();
+    row.job = jobs[i];
+    const std::string name = row.job.value("name", "");
+    control::RunsRequest recent;
+    recent.job = name;
+    recent.limit = 20;
+    ControlReply runs = control_.handle(recent, *caller);
+    if (auto* j = std::get_if<json>(&runs)) row.runs = (*j)["runs"];
+    if (metrics_ != nullptr) {
+      if (const auto info = engine_.job(name)) row.deadline = metrics_->deadline_of(engine_, *info);
+    }
+  }
+  const Result<UserInfo> who = lookup_user(std::to_string(caller->uid));
+  page.body = render_overview(rows, std::get<json>(list).value("paused_all", false), now,
+                              who ? who->name : "uid " + std::to_string(caller->uid), can_act,
+                              jobs.size() - shown);
+  return page;
 }
 
 std::variant<control::Request, HttpResponse> HttpService::api_request(const HttpRequest& req) {
@@ -322,6 +434,7 @@ void HttpService::handle(const HttpRequest& req, const std::optional<Peer>& call
     return done(metrics(caller, loop_lag));
   }
   if (req.path == "/readyz") return done(readiness());
+  if (req.path == "/ui" || req.path.rfind("/ui/", 0) == 0) return done(ui(req, caller));
   auto routed = api_request(req);
   if (auto* refused = std::get_if<HttpResponse>(&routed)) return done(std::move(*refused));
   control::Request& request = std::get<control::Request>(routed);
@@ -330,6 +443,8 @@ void HttpService::handle(const HttpRequest& req, const std::optional<Peer>& call
                                     "this path needs a bearer token ([http.tokens] in "
                                     "skedd.toml(5)): Authorization: Bearer TOKEN");
     r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"skedd\"");
+    // A browser signed in to /ui answers this one with the credentials it has.
+    r.headers.emplace_back("WWW-Authenticate", "Basic realm=\"skedd\", charset=\"UTF-8\"");
     return done(std::move(r));
   }
   const bool reads_only =

@@ -66,6 +66,8 @@ class HttpService {
   /// The control request of an API route, or the response that refuses it.
   std::variant<control::Request, HttpResponse> api_request(const HttpRequest& request);
   HttpResponse metrics(const std::optional<Peer>& caller, double loop_lag);
+  /// /ui and its pages and buttons.
+  HttpResponse ui(const HttpRequest& request, const std::optional<Peer>& caller);
 
   Engine& engine_;
   Store& store_;

@@ -69,6 +69,14 @@ class Writer {
   std::string out_;
 };
 
+// The fire's scheduled instant, if it is the job's first since the start.
+void note_first_fire(JobCounters& c, const nlohmann::json& f) {
+  if (c.first_fire) return;
+  if (const auto at = f.find("scheduled"); at != f.end() && at->is_string()) {
+    if (auto t = parse_rfc3339(at->get_ref<const std::string&>())) c.first_fire = unix_seconds(*t);
+  }
+}
+
 std::string job_label(const std::string& job) {
   return "job=\"" + label_value(job) + "\"";
 }
@@ -81,6 +89,32 @@ void Histogram<N>::observe(const std::array<double, N>& bounds, double v) {
   while (i < N && v > bounds[i]) ++i;
   ++counts[i];
   sum += v;
+}
+
+Duration expected_takes(const JobSpec& spec) {
+  const JobOptions& o = *spec.options;
+  return o.expect_duration.value_or(o.hard_timeout.value_or(std::chrono::hours(1))) +
+         o.expect_grace;
+}
+
+std::optional<Instant> success_deadline(const JobSpec& spec, Instant next, Instant since) {
+  const Duration takes = expected_takes(spec);
+  if (const auto* every = std::get_if<EverySchedule>(&spec.schedule->kind)) {
+    // Fires are next + k * interval for every integer k: the first after `since`.
+    const Duration interval = every->interval;
+    if (interval <= Duration::zero()) return std::nullopt;
+    const auto k = (since - next) / interval;  // toward zero
+    Instant first = next + k * interval;
+    while (first <= since) first += interval;
+    while (first - interval > since) first -= interval;
+    return first + takes;
+  }
+  if (spec.schedule->is_at()) {
+    return next > since ? std::optional<Instant>(next + takes) : std::nullopt;
+  }
+  const auto fire = spec.schedule->next_after(since, next);
+  if (!fire) return std::nullopt;
+  return fire->at + takes;
 }
 
 std::string label_value(const std::string& s) {
@@ -136,6 +170,7 @@ void Metrics::emit(const Event& event) {
     case EventKind::kRunStarted: {
       JobCounters& c = of(f);
       ++c.started;
+      note_first_fire(c, f);
       if (const auto late = f.find("lateness_ms"); late != f.end() && late->is_number()) {
         c.lateness.observe(kLatenessBounds, std::max(0.0, late->get<double>() / 1000));
       }
@@ -158,6 +193,7 @@ void Metrics::emit(const Event& event) {
       break;
     }
     case EventKind::kFireNotRun:
+      note_first_fire(of(f), f);
       of(f).not_run[{f.value("state", "skipped"), f.value("reason", "unknown")}] +=
           f.value("count", std::uint64_t{1});
       break;
@@ -200,6 +236,24 @@ void Metrics::seed(Store& store) {
       if (run.ended) jobs_[job].*field = unix_seconds(*run.ended);
     }
   }
+}
+
+std::optional<double> Metrics::deadline_of(const Engine& engine,
+                                           const Engine::JobInfo& info) const {
+  if (info.paused || engine.paused_all() || !info.next) return std::nullopt;
+  const auto it = jobs_.find(info.spec->name);
+  const JobCounters* c = it == jobs_.end() ? nullptr : &it->second;
+  if (c == nullptr || !c->last_success) {
+    // Never succeeded: counted from its first fire since skedd started (its next one, when
+    // it has not fired yet).
+    const double takes = std::chrono::duration<double>(expected_takes(*info.spec)).count();
+    return (c != nullptr && c->first_fire ? *c->first_fire : unix_seconds(*info.next)) + takes;
+  }
+  const auto deadline = success_deadline(*info.spec, *info.next,
+                                         Instant(std::chrono::duration_cast<Duration>(
+                                             std::chrono::duration<double>(*c->last_success))));
+  if (!deadline) return std::nullopt;
+  return unix_seconds(*deadline);
 }
 
 const JobCounters* Metrics::job(const std::string& name) const {
@@ -303,6 +357,16 @@ std::string Metrics::render(const Engine& engine, const Viewer& viewer,
                        *c.last_failure);
             }
           });
+  w.family("skedd_job_success_deadline_timestamp_seconds", "gauge",
+           "When the job must have succeeded by: the first fire after its last success (or "
+           "after skedd started), plus expect_duration and expect_grace; absent while paused "
+           "or without a next fire. Alert on time() > this.");
+  for (const Engine::JobInfo& info : jobs) {
+    if (const auto deadline = deadline_of(engine, info)) {
+      w.sample("skedd_job_success_deadline_timestamp_seconds", job_label(info.spec->name),
+               *deadline);
+    }
+  }
   std::map<std::string, int> running_by_pool;
   for (const Engine::JobInfo& info : jobs)
     running_by_pool[info.spec->options->pool] += info.running;

@@ -40,6 +40,7 @@ struct JobCounters {
   Histogram<kDurationBounds.size()> duration;
   std::optional<double> last_success;  ///< Unix seconds
   std::optional<double> last_failure;
+  std::optional<double> first_fire;  ///< the scheduled instant of its first fire since the start
 };
 
 /// Who scrapes: everything (root, or metrics_public), or the jobs `sees` admits.
@@ -70,6 +71,9 @@ class Metrics final : public EventSink {
 
   /// The counters of a job, if any were kept (tests).
   const JobCounters* job(const std::string& name) const;
+  /// The job's success deadline as skedd_job_success_deadline_timestamp_seconds has it
+  /// (Unix seconds); nullopt while it is paused or has no next fire.
+  std::optional<double> deadline_of(const Engine& engine, const Engine::JobInfo& info) const;
 
  private:
   static bool counted(EventKind kind);
@@ -81,6 +85,15 @@ class Metrics final : public EventSink {
   std::uint64_t clock_jumps_ = 0;
   std::uint64_t store_errors_ = 0;
 };
+
+/// How long after a fire a job must have succeeded: `expect_duration` (else the hard timeout,
+/// else an hour) plus `expect_grace`.
+Duration expected_takes(const JobSpec& spec);
+
+/// When a job that last succeeded at `since` must succeed again by: the first fire of its
+/// schedule strictly after `since`, plus expected_takes(). `next` is the job's next fire
+/// (every-schedules are anchored on it). nullopt when no such fire exists.
+std::optional<Instant> success_deadline(const JobSpec& spec, Instant next, Instant since);
 
 /// `s` as a label value: backslash, double quote and newline escaped.
 std::string label_value(const std::string& s);

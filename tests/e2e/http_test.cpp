@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <string>
 #include <thread>
@@ -18,6 +19,7 @@
 #include "support/temp_dir.h"
 #include "support/test_account.h"
 
+#include "skedd/time/timestamp.h"
 #include "skedd/version.h"
 
 namespace {
@@ -284,6 +286,8 @@ command = ["/bin/false"]
 [job.good]
 every = "1h"
 command = ["/bin/true"]
+expect_duration = "10m"
+expect_grace = "1m"
 
 [job.busy]
 every = "1h"
@@ -312,6 +316,8 @@ command = ["/bin/true"]
       "fire_not_run", [&](const json& e) { return e.value("reason", "") == "paused"; }, 5000ms);
   d.wait_for("run_finished", [&](const json& e) { return e.value("job", "") == "bad"; });
   d.wait_for("run_finished", [&](const json& e) { return e.value("job", "") == "good"; });
+  const json bad_started =
+      d.wait_for("run_started", [&](const json& e) { return e.value("job", "") == "bad"; });
   const HttpReply scraped = http_get(a, "/metrics", {});  // metrics_public
   REQUIRE(scraped.status == 200);
   CHECK(scraped.headers.at("content-type") == "text/plain; version=0.0.4; charset=utf-8");
@@ -338,8 +344,104 @@ command = ["/bin/true"]
       metric_sample(m,
                     "skedd_job_info{job=\"tick\",overlap=\"skip\",pool=\"\",schedule=\"every 1s\","
                     "timezone=\"UTC\"}") == 1);
-  CHECK(m.contains("skedd_job_next_fire_timestamp_seconds{job=\"good\"}"));
+  // Succeeded just now: due again at its next fire, plus 10m and 1m.
+  CHECK(metric_sample(m, "skedd_job_success_deadline_timestamp_seconds{job=\"good\"}") ==
+        Approx(metric_sample(m, "skedd_job_next_fire_timestamp_seconds{job=\"good\"}") + 660)
+            .epsilon(0)
+            .margin(0.01));
+  // Never succeeded: counted from its first fire (the trigger), plus 1h (the default) and 5m.
+  const double bad_fired =
+      std::chrono::duration<double>(
+          skedd::parse_rfc3339(bad_started.at("scheduled").get<std::string>())->time_since_epoch())
+          .count();
+  CHECK(metric_sample(m, "skedd_job_success_deadline_timestamp_seconds{job=\"bad\"}") ==
+        Approx(bad_fired + 3900).epsilon(0).margin(0.01));
+  CHECK_FALSE(m.contains("skedd_job_success_deadline_timestamp_seconds{job=\"tick\"}"));  // paused
   CHECK(metric_sample(m, "skedd_build_info{version=\"" + std::string(skedd::kVersion) + "\"}") ==
         1);
   CHECK(metric_sample(m, "skedd_store_healthy{}") == 1);
+}
+
+namespace {
+
+// What headless Chromium shows of `url` after 3 s of the page's own time (scripts run): the
+// DOM, serialized. With `screenshot`, also a PNG of the page there.
+std::string chromium_dom(const std::string& url, const std::string& screenshot = "") {
+  const char* chromium = "/usr/bin/chromium";
+  INFO("the status page test needs Debian's chromium (scripts/install-deps installs it)");
+  REQUIRE(::access(chromium, X_OK) == 0);
+  std::vector<std::string> argv = {chromium,
+                                   "--headless=new",
+                                   "--no-sandbox",  // as root; the page is our own
+                                   "--disable-gpu",
+                                   "--no-first-run",
+                                   "--disable-extensions",
+                                   "--disable-background-networking",
+                                   "--virtual-time-budget=3000",
+                                   "--window-size=1280,800"};
+  if (!screenshot.empty()) {
+    argv.push_back("--screenshot=" + screenshot);
+  } else {
+    argv.push_back("--dump-dom");
+  }
+  argv.push_back(url);
+  const auto r = skedd::test::run_command(argv);
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  return r.out;
+}
+
+}  // namespace
+
+TEST_CASE("HTTP: the status page in headless Chromium shows each job's state", "[http][ui]") {
+  TempDir dir("skedd-http-test");
+  Daemon d(dir, write_http_config(dir, R"([job.good]
+every = "1h"
+command = ["/bin/true"]
+
+[job.bad]
+every = "1h"
+command = ["/bin/false"]
+
+[job.sleepy]
+every = "1h"
+command = ["/bin/sh", "-c", "echo sleepy-out; echo progress 40 copying >&3; exec sleep 30"]
+
+[job.held]
+every = "1h"
+command = ["/bin/true"]
+)"));
+  const std::string a = http_address_of(d);
+  for (const char* job : {"good", "bad", "sleepy"}) {
+    REQUIRE(http_post(a, std::string("/api/v1/jobs/") + job + "/trigger").status == 202);
+  }
+  REQUIRE(http_post(a, "/api/v1/jobs/held/pause").status == 200);
+  d.wait_for("run_finished", [&](const json& e) { return e.value("job", "") == "bad"; });
+  d.wait_for("run_finished", [&](const json& e) { return e.value("job", "") == "good"; });
+  d.wait_for("progress", [&](const json& e) { return e.value("job", "") == "sleepy"; });
+  std::this_thread::sleep_for(300ms);           // the records committed
+  CHECK(http_get(a, "/ui", {}).status == 401);  // a browser is asked to sign in
+  CHECK(http_get(a, "/ui", {}).headers.at("www-authenticate").rfind("Basic", 0) == 0);
+  const std::string base = std::string("http://root:") + kRootToken + "@" + a;
+  const std::string dom = chromium_dom(base + "/ui");
+  INFO(dom);
+  CHECK(dom.find("<h1>skedd</h1>") != std::string::npos);
+  CHECK(dom.find("data-job=\"good\" data-status=\"ok\"") != std::string::npos);
+  CHECK(dom.find("data-job=\"bad\" data-status=\"failing\"") != std::string::npos);
+  CHECK(dom.find("data-job=\"sleepy\" data-status=\"running\"") != std::string::npos);
+  CHECK(dom.find("data-job=\"held\" data-status=\"paused\"") != std::string::npos);
+  CHECK(dom.find("<progress max=\"100\" value=\"40") != std::string::npos);
+  CHECK(dom.find("<span class=\"s-failed\"") != std::string::npos);  // the strip
+  CHECK(dom.find("Run now") != std::string::npos);
+  // A job's page: its runs, and the running run's log tailed by the page's script.
+  const std::string job = chromium_dom(base + "/ui/jobs/sleepy");
+  INFO(job);
+  CHECK(job.find("data-state=\"running\"") != std::string::npos);
+  CHECK(job.find("sleepy-out") != std::string::npos);
+  // Kept for a person to look at: build/artifacts/status_page.png.
+  std::filesystem::create_directories("artifacts");
+  const std::string shot = std::filesystem::absolute("artifacts/status_page.png");
+  std::filesystem::remove(shot);
+  chromium_dom(base + "/ui", shot);
+  CHECK(std::filesystem::file_size(shot) > 10000);
 }

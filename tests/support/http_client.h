@@ -86,7 +86,7 @@ inline HttpReply http_request(const std::string& address, const std::string& met
     if (colon != std::string::npos) {
       std::string name = line.substr(0, colon);
       for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      reply.headers[name] = line.substr(line.find_first_not_of(' ', colon + 1));
+      reply.headers.emplace(name, line.substr(line.find_first_not_of(' ', colon + 1)));  // first
     }
     at = eol + 2;
   }

@@ -131,6 +131,11 @@ struct JobOptions {
   /// Where a run's output is mailed when it wrote any, as cron mails it (jobs read from
   /// crontabs: MAILTO, else the crontab's user; empty or unset: no mail).
   std::optional<std::string> mail_to;
+  /// How long a run may take and how much later a success may come (metrics' success
+  /// deadline: the first fire after the last success, plus both). No expect_duration: the
+  /// hard timeout, else an hour.
+  std::optional<Duration> expect_duration;
+  Duration expect_grace = std::chrono::minutes(5);
 
   friend bool operator==(const JobOptions&, const JobOptions&) = default;
 };

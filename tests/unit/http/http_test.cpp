@@ -8,7 +8,10 @@
 
 #include "http/http_service.h"
 #include "http/metrics.h"
+#include "http/status_page.h"
 #include "http/tokens.h"
+#include "skedd/schedule/schedule.h"
+#include "skedd/time/timestamp.h"
 #include "support/temp_dir.h"
 
 namespace {
@@ -106,3 +109,76 @@ TEST_CASE("label values escape backslash, quote and newline", "[http]") {
 }
 
 }  // namespace
+
+namespace {
+
+skedd::Instant utc_at(const char* text) {
+  return skedd::parse_rfc3339(text).value();
+}
+
+std::string deadline_of(const skedd::JobSpec& spec, const char* next, const char* since) {
+  const auto d = skedd::http::success_deadline(spec, utc_at(next), utc_at(since));
+  return d ? skedd::format_rfc3339_utc(*d) : "none";
+}
+
+}  // namespace
+
+TEST_CASE("a job's success deadline is its first fire after the last success, plus slack",
+          "[http]") {
+  skedd::JobSpec nightly;
+  nightly.schedule = skedd::parse_cron_schedule("0 2 * * *", skedd::TimeZone()).value();
+  // Succeeded Monday 02:10: due again Tuesday 02:00, plus 1h (no hard timeout) and 5m.
+  CHECK(deadline_of(nightly, "2026-03-03T02:00:00Z", "2026-03-02T02:10:00Z") ==
+        "2026-03-03T03:05:00Z");
+  // Tuesday's run failed: the deadline stays where it was, and passes.
+  CHECK(deadline_of(nightly, "2026-03-04T02:00:00Z", "2026-03-02T02:10:00Z") ==
+        "2026-03-03T03:05:00Z");
+  nightly.options.edit().hard_timeout = std::chrono::hours(3);
+  CHECK(deadline_of(nightly, "2026-03-03T02:00:00Z", "2026-03-02T02:10:00Z") ==
+        "2026-03-03T05:05:00Z");
+  nightly.options.edit().expect_duration = std::chrono::minutes(20);
+  nightly.options.edit().expect_grace = std::chrono::minutes(10);
+  CHECK(deadline_of(nightly, "2026-03-03T02:00:00Z", "2026-03-02T02:10:00Z") ==
+        "2026-03-03T02:30:00Z");
+
+  skedd::JobSpec every;
+  every.schedule = skedd::parse_every_schedule("10m").value();
+  every.options.edit().expect_duration = std::chrono::minutes(1);
+  every.options.edit().expect_grace = std::chrono::seconds(0);
+  // Fires on the grid of its next fire (12:05, 11:55, 11:45, ...): the first after 11:47.
+  CHECK(deadline_of(every, "2026-03-03T12:05:00Z", "2026-03-03T11:47:00Z") ==
+        "2026-03-03T11:56:00Z");
+  CHECK(deadline_of(every, "2026-03-03T12:05:00Z", "2026-03-03T11:55:00Z") ==
+        "2026-03-03T12:06:00Z");  // strictly after
+
+  skedd::JobSpec once;
+  once.schedule = skedd::parse_at_schedule("2026-03-03T12:00:00Z").value();
+  CHECK(deadline_of(once, "2026-03-03T12:00:00Z", "2026-03-03T11:00:00Z") ==
+        "2026-03-03T13:05:00Z");
+  CHECK(deadline_of(once, "2026-03-03T12:00:00Z", "2026-03-03T12:30:00Z") == "none");
+}
+
+TEST_CASE("the status page marks each job and escapes what users wrote", "[http]") {
+  using skedd::http::PageJob;
+  using skedd::http::status_of_job;
+  const double now = 1'800'000'000;
+  PageJob row;
+  row.job = {{"name", "a<b"}, {"paused", false}, {"running", 0}, {"schedule", "0 2 * * *"}};
+  CHECK(status_of_job(row, false, now) == "ok");
+  row.deadline = now - 1;
+  CHECK(status_of_job(row, false, now) == "late");
+  row.runs = nlohmann::json::array({{{"state", "running"}, {"ended", nullptr}},
+                                    {{"state", "timed_out"}, {"ended", "2027-01-15T08:00:00Z"}}});
+  CHECK(status_of_job(row, false, now) == "failing");  // the latest ended run
+  row.job["running"] = 1;
+  CHECK(status_of_job(row, false, now) == "running");
+  CHECK(status_of_job(row, true, now) == "paused");
+  const std::string page = skedd::http::render_overview({row}, false, now, "root", true, 3);
+  CHECK(page.find("<a href=\"/ui/jobs/a%3Cb\">a&lt;b</a>") != std::string::npos);
+  CHECK(page.find("a<b") == std::string::npos);
+  CHECK(page.find("3 more job(s) not shown") != std::string::npos);
+  CHECK(page.find("<form method=\"post\" action=\"/ui/jobs/a%3Cb/trigger\">") != std::string::npos);
+  CHECK(skedd::http::render_overview({row}, false, now, "root", false, 0).find("<form") ==
+        std::string::npos);  // read-only: no buttons
+  CHECK(skedd::http::html_escape("<a href='x'>&\"") == "&lt;a href=&#39;x&#39;&gt;&amp;&quot;");
+}
