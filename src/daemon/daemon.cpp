@@ -132,10 +132,10 @@ struct Daemon::Loop {
             limits, reply_gate(d.store_)) {
     if (!http_config.enabled()) return;
     metrics->seed(d.store_);
-    http_service = std::make_unique<http::HttpService>(engine, d.store_, control, metrics.get(),
+    http_service = std::make_unique<http::HttpService>(io, engine, d.store_, control, metrics.get(),
                                                        http_config, reply_gate(d.store_), kVersion);
-    http_server = std::make_unique<http::HttpServer>(io, *http_service, http_config,
-                                                     read_tokens(http_config));
+    http_server = std::make_unique<http::HttpServer>(io, http::LoopHandlers::of(*http_service),
+                                                     http_config, read_tokens(http_config));
   }
 
   // Replies of the control socket and the HTTP API: those of requests that record something

@@ -77,11 +77,11 @@ class SessionBase {
 };
 
 struct HttpServer::State : std::enable_shared_from_this<HttpServer::State> {
-  State(asio::io_context& l, HttpService& s, HttpConfig c, TokenTable t)
-      : loop(l), service(s), config(std::move(c)), tokens(std::move(t)) {}
+  State(asio::io_context& l, LoopHandlers h, HttpConfig c, TokenTable t)
+      : loop(l), handlers(std::move(h)), config(std::move(c)), tokens(std::move(t)) {}
 
   asio::io_context& loop;
-  HttpService& service;
+  LoopHandlers handlers;
   asio::io_context io;  // the server's own, run by `thread`
   std::thread thread;
   // Server thread only (reconfigure() posts to it).
@@ -261,7 +261,7 @@ class HttpServer::State::Session
     std::weak_ptr<Session> weak = this->shared_from_this();
     std::weak_ptr<bool> alive = state_->alive;
     asio::io_context& io = state_->io;
-    HttpService& service = state_->service;
+    const LoopHandlers& service = state_->handlers;
     asio::post(state_->loop, [=, &io, &service, request = std::move(request)]() mutable {
       const double lag =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - posted).count();
@@ -340,9 +340,18 @@ void HttpServer::State::accept(Acceptor& acceptor) {
   });
 }
 
-HttpServer::HttpServer(asio::io_context& loop, HttpService& service, HttpConfig config,
+LoopHandlers LoopHandlers::of(HttpService& service) {
+  return LoopHandlers{[&service] { return service.readiness(); },
+                      [&service](const HttpRequest& request, const std::optional<Peer>& caller,
+                                 double lag, std::function<void(HttpResponse)> done) {
+                        service.handle(request, caller, lag, std::move(done));
+                      }};
+}
+
+HttpServer::HttpServer(asio::io_context& loop, LoopHandlers handlers, HttpConfig config,
                        TokenTable tokens)
-    : state_(std::make_shared<State>(loop, service, std::move(config), std::move(tokens))) {
+    : state_(std::make_shared<State>(loop, std::move(handlers), std::move(config),
+                                     std::move(tokens))) {
   state_->set_hosts();
 }
 
@@ -411,7 +420,7 @@ void HttpServer::reconfigure(HttpConfig config, TokenTable tokens) {
 
 void HttpServer::stop() {
   State& s = *state_;
-  if (!*s.alive) return;
+  if (!s.alive) return;  // stopped already
   *s.alive = false;
   s.alive.reset();
   // Everything closed, every handler ends (aborted) and the thread's run() returns.

@@ -22,10 +22,20 @@ constexpr std::size_t kMaxBodyBytes = 1024 * 1024;
 /// How long /readyz waits for the event loop before it answers 503.
 constexpr std::chrono::seconds kReadyTimeout{2};
 
+/// What answers on the event loop (HttpService's, or a test's).
+struct LoopHandlers {
+  std::function<HttpResponse()> readiness;
+  std::function<void(const HttpRequest&, const std::optional<Peer>&, double loop_lag,
+                     std::function<void(HttpResponse)> done)>
+      handle;
+  /// HttpService::readiness() and handle(); `service` must outlive the server.
+  static LoopHandlers of(HttpService& service);
+};
+
 class HttpServer {
  public:
-  /// `service` lives on `loop` and must outlive the server.
-  HttpServer(asio::io_context& loop, HttpService& service, HttpConfig config, TokenTable tokens);
+  /// The handlers are called on `loop`'s thread.
+  HttpServer(asio::io_context& loop, LoopHandlers handlers, HttpConfig config, TokenTable tokens);
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;

@@ -5,9 +5,12 @@
 #include <cstdio>
 #include <random>
 
+#include <boost/asio/steady_timer.hpp>
+
 #include "exec/run_setup.h"
 #include "http/status_page.h"
 #include "skedd/control/replies.h"
+#include "skedd/time/duration.h"
 
 namespace skedd::http {
 namespace {
@@ -163,9 +166,11 @@ HttpResponse error_response(int status, const std::string& code, const std::stri
   return json_response(status, {{"error", {{"code", code}, {"message", message}}}});
 }
 
-HttpService::HttpService(Engine& engine, Store& store, Control& control, const Metrics* metrics,
-                         HttpConfig config, ReplyGate gate, std::string version)
-    : engine_(engine),
+HttpService::HttpService(asio::io_context& io, Engine& engine, Store& store, Control& control,
+                         const Metrics* metrics, HttpConfig config, ReplyGate gate,
+                         std::string version)
+    : io_(io),
+      engine_(engine),
       store_(store),
       control_(control),
       metrics_(metrics),
@@ -207,6 +212,26 @@ HttpResponse HttpService::metrics(const std::optional<Peer>& caller, double loop
   r.content_type = "text/plain; version=0.0.4; charset=utf-8";
   r.body = metrics_->render(engine_, viewer, ctx);
   return r;
+}
+
+void HttpService::wait_for_end(RunId run, Peer caller, std::chrono::steady_clock::time_point until,
+                               json accepted, std::function<void(HttpResponse)> done) {
+  // Not recorded yet (waiting for a slot) reads as RUN_NOT_FOUND: asked again until `until`.
+  ControlReply reply = control_.handle(control::RunRequest{run}, caller);
+  if (auto* j = std::get_if<json>(&reply)) {
+    const auto state = run_state_from_string((*j)["run"].value("state", ""));
+    if (state && is_final(*state)) return done(json_response(200, *j));
+  }
+  if (std::chrono::steady_clock::now() >= until) {
+    accepted["waited"] = "the run has not ended yet";
+    return done(json_response(202, accepted));
+  }
+  auto timer = std::make_shared<asio::steady_timer>(io_, std::chrono::milliseconds(200));
+  timer->async_wait([this, timer, run, caller, until, accepted = std::move(accepted),
+                     done = std::move(done)](const boost::system::error_code& ec) mutable {
+    if (ec) return;
+    wait_for_end(run, caller, until, std::move(accepted), std::move(done));
+  });
 }
 
 HttpResponse HttpService::ui(const HttpRequest& req, const std::optional<Peer>& caller) {
@@ -468,6 +493,15 @@ void HttpService::handle(const HttpRequest& req, const std::optional<Peer>& call
   }
   const bool fires = req.path.rfind("/api/v1/fires", 0) == 0;
   const bool trigger = std::holds_alternative<control::TriggerRequest>(request);
+  std::optional<Duration> wait;
+  if (const auto w = req.query.find("wait"); trigger && w != req.query.end()) {
+    auto d = parse_duration(w->second);
+    if (!d || *d <= Duration::zero() || *d > std::chrono::hours(1)) {
+      return done(error_response(400, control::kInvalidArgument,
+                                 "wait: must be a duration from 1s to 1h, such as \"60s\""));
+    }
+    wait = *d;
+  }
   ControlReply reply = control_.handle(request, *caller);
   HttpResponse response;
   if (auto* failure = std::get_if<Failure>(&reply)) {
@@ -476,6 +510,11 @@ void HttpService::handle(const HttpRequest& req, const std::optional<Peer>& call
     json& body = std::get<json>(reply);
     if (fires) {
       body = json{{"job", body["job"]["name"]}, {"not_run", body["not_run"]}};
+    }
+    if (trigger && wait) {
+      const RunId run{body.value("run", std::uint64_t{0})};
+      return wait_for_end(run, *caller, std::chrono::steady_clock::now() + *wait, body,
+                          std::move(done));
     }
     response = json_response(trigger ? 202 : 200, body);
   }

@@ -15,6 +15,7 @@
 #include "control/control_server.h"
 #include "http/metrics.h"
 #include "skedd/config/config.h"
+#include "util/asio.h"
 
 namespace skedd::http {
 
@@ -46,8 +47,8 @@ HttpResponse error_response(int status, const std::string& code, const std::stri
 class HttpService {
  public:
   /// `gate` holds a reply back until what its request wrote is committed (as on the socket).
-  HttpService(Engine& engine, Store& store, Control& control, const Metrics* metrics,
-              HttpConfig config, ReplyGate gate, std::string version);
+  HttpService(asio::io_context& io, Engine& engine, Store& store, Control& control,
+              const Metrics* metrics, HttpConfig config, ReplyGate gate, std::string version);
 
   /// Answers `request` from `caller` (nullopt: no credentials) by calling `done`, at once or
   /// after the store's commit. `loop_lag`: how long the request waited for the loop. Loop
@@ -68,6 +69,12 @@ class HttpService {
   HttpResponse metrics(const std::optional<Peer>& caller, double loop_lag);
   /// /ui and its pages and buttons.
   HttpResponse ui(const HttpRequest& request, const std::optional<Peer>& caller);
+  /// trigger?wait=D: asks for run `run` every 200 ms until it has ended (200 with its record)
+  /// or `until` (202 with `accepted`, the trigger's reply).
+  void wait_for_end(RunId run, Peer caller, std::chrono::steady_clock::time_point until,
+                    nlohmann::json accepted, std::function<void(HttpResponse)> done);
+
+  asio::io_context& io_;
 
   Engine& engine_;
   Store& store_;

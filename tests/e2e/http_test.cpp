@@ -133,6 +133,10 @@ TEST_CASE("HTTP: health and readiness without a token, the API only with one", "
   const HttpReply draining = http_get(a, "/readyz", {});
   CHECK(draining.status == 503);
   CHECK(draining.json()["reason"] == "skedd is draining");
+  // Stopped, it closes the listener and exits cleanly.
+  d.signal(SIGTERM);
+  CHECK(d.wait_exit(10000ms) == 0);
+  CHECK(http_get(a, "/healthz", {}).status == 0);
 }
 
 TEST_CASE("HTTP: jobs, trigger (202), pause, runs, a run, its log, cancel and fires", "[http]") {
@@ -157,6 +161,7 @@ command = ["/bin/sleep", "30"]
   REQUIRE(one.status == 200);
   CHECK(one.json()["run"]["state"] == "succeeded");
   CHECK(http_get(a, "/api/v1/runs/" + run + "/log").json()["data"] == "hello-from-http\n");
+  CHECK(http_get(a, "/api/v1/runs/" + run + "/log", {}).status == 401);  // no token, no log
   CHECK(http_get(a, "/api/v1/runs?job=hello").json()["runs"].size() == 1);
   CHECK(http_get(a, "/api/v1/runs?state=nosuch").status == 400);
   CHECK(http_get(a, "/api/v1/runs/12").status == 404);
@@ -169,7 +174,15 @@ command = ["/bin/sleep", "30"]
   CHECK(http_get(a, "/api/v1/jobs/hello").json()["paused"] == true);
   CHECK(http_post(a, "/api/v1/jobs/hello/resume").json()["paused"] == false);
   // A running run is cancelled.
-  const std::string slow = http_post(a, "/api/v1/jobs/slow/trigger").json()["run"].dump();
+  // trigger?wait: the run's record once it has ended, or 202 when it has not by then.
+  const HttpReply waited = http_post(a, "/api/v1/jobs/hello/trigger?wait=10s");
+  CHECK(waited.status == 200);
+  CHECK(waited.json()["run"]["state"] == "succeeded");
+  CHECK(http_post(a, "/api/v1/jobs/hello/trigger?wait=forever").status == 400);
+  const HttpReply not_yet = http_post(a, "/api/v1/jobs/slow/trigger?wait=1s");
+  CHECK(not_yet.status == 202);
+  CHECK(not_yet.json()["waited"] == "the run has not ended yet");
+  const std::string slow = not_yet.json()["run"].dump();
   d.wait_for("run_started", [&](const json& e) { return e.value("job", "") == "slow"; });
   CHECK(http_post(a, "/api/v1/runs/" + slow + "/cancel").status == 200);
   d.wait_for("run_finished", [&](const json& e) { return e.value("job", "") == "slow"; });
