@@ -252,6 +252,13 @@ constexpr KeyHandler kHandlers[] = {
      return want_optional_duration(n, p.spec.options.edit().expect_duration); }, true},
   {"expect_grace", [](Pending& p, const toml::node& n) {
      return want_duration(n, p.spec.options.edit().expect_grace); }, true},
+  {"stall_timeout", [](Pending& p, const toml::node& n) {
+     config::Problem why = want_optional_duration(n, p.spec.options.edit().stall_timeout);
+     if (!why && *p.spec.options->stall_timeout < std::chrono::seconds(1))
+       return config::Problem("must be at least 1s (output is looked at once a second)");
+     return why; }, true},
+  {"on_stall_kill", [](Pending& p, const toml::node& n) {
+     return want_bool(n, p.spec.options.edit().on_stall_kill); }, true},
   {"jitter_fixed", [](Pending& p, const toml::node& n) {
      return want_bool(n, p.spec.options.edit().jitter_fixed); }, true},
   {"on_interrupt", [](Pending& p, const toml::node& n) {

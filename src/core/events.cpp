@@ -82,6 +82,10 @@ std::string_view event_name(EventKind kind) {
       return "run_paused";
     case EventKind::kRunResumedFromPause:
       return "run_resumed_from_pause";
+    case EventKind::kRunStalled:
+      return "run_stalled";
+    case EventKind::kRunActiveAgain:
+      return "run_active_again";
     case EventKind::kCheckpoint:
       return "checkpoint";
     case EventKind::kProgress:

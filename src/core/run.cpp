@@ -6,9 +6,9 @@
 namespace skedd {
 namespace {
 
-constexpr std::array<std::string_view, 11> kRunStateNames = {
+constexpr std::array<std::string_view, 12> kRunStateNames = {
     "scheduled", "running", "paused", "succeeded",   "failed",    "timed_out",
-    "killed",    "skipped", "missed", "interrupted", "cancelled",
+    "killed",    "skipped", "missed", "interrupted", "cancelled", "stalled",
 };
 
 }  // namespace

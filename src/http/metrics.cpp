@@ -286,6 +286,9 @@ std::string Metrics::render(const Engine& engine, const Viewer& viewer,
     w.sample("skedd_max_concurrent_runs", "", counts.max_concurrent_runs);
     w.family("skedd_ready_queue_depth", "gauge", "Fires waiting for a run slot.");
     w.sample("skedd_ready_queue_depth", "", static_cast<double>(counts.queued));
+    w.family("skedd_runs_stalled", "gauge",
+             "Running runs silent for their stall_timeout (no control line, no output).");
+    w.sample("skedd_runs_stalled", "", counts.stalled);
     w.family("skedd_paused_all", "gauge", "1 while every job is paused (skedctl pause --all).");
     w.sample("skedd_paused_all", "", engine.paused_all() ? 1 : 0);
     w.family("skedd_draining", "gauge", "1 while skedd starts no runs (skedctl drain).");

@@ -132,6 +132,7 @@ class Engine {
     std::size_t queued = 0;  ///< fires waiting for a slot
     int max_concurrent_runs = 0;
     std::size_t jobs = 0;
+    int stalled = 0;  ///< running runs that are stalled (stall_timeout)
   };
   Counts counts() const;
   /// See Supervisor::off_loop_pending().

@@ -132,7 +132,7 @@ void Engine::set_max_concurrent_runs(int n) {
 
 Engine::Counts Engine::counts() const {
   return Counts{dispatcher_.running(), dispatcher_.ready_size(), config_.daemon.max_concurrent_runs,
-                job_by_name_.size()};
+                job_by_name_.size(), supervisor_.stalled_runs()};
 }
 
 }  // namespace skedd

@@ -16,6 +16,7 @@
 #include "runtime/started_run.h"
 #include "runtime/supervisor_run.h"
 #include "skedd/runtime/events.h"
+#include "skedd/time/duration.h"
 #include "skedd/time/timestamp.h"
 
 namespace skedd {
@@ -98,6 +99,7 @@ void Supervisor::spawned(RunId id, Result<pid_t> pid) {
     return;
   }
   store_.put_run(record_of(run, RunState::kRunning));
+  run.last_activity = clock_.mono_now();
   events_.emit(Severity::kInfo, EventKind::kRunStarted,
                {{"job", run.spec->name},
                 {"run", id.value},
@@ -329,6 +331,10 @@ void Supervisor::ended(Run& run, const ProcessExit& exit) {
   std::string message;
   if (run.cancelled_as) {
     state = *run.cancelled_as;
+  } else if (run.stall_killed) {
+    state = RunState::kStalled;
+    message = "stalled: no control line or output for " +
+              format_duration(*run.spec->options->stall_timeout) + " (on_stall_kill)";
   } else if (run.soft_timeout_sent || run.hard_timeout_sent) {
     // Exiting after the soft signal, however it exits, is a timeout.
     state = RunState::kTimedOut;
@@ -380,6 +386,7 @@ bool Supervisor::adopt(const RunRecord& record, JobId job, std::shared_ptr<const
   run.pid_start = record.pid_start;
   // Its budget keeps counting from its recorded start, on this daemon's monotonic clock.
   run.started_mono = clock_.mono_now() - (clock_.wall_now() - record.started);
+  run.last_activity = clock_.mono_now();
   run.frozen = record.frozen;
   run.owner = record.owner;
   run.files.log_path = record.log_path;
@@ -519,13 +526,45 @@ void Supervisor::on_deadline(const Event& event) {
       break;
     case Deadline::kLogCheck: {
       write_progress(run);
-      check_log(run);
+      check_log(run);  // and then check_stall(), once the log's size is known
       push_deadline(run, Deadline::kLogCheck, clock_.mono_now() + kLogCheckInterval);
       break;
     }
     case Deadline::kSweep:
       break;
   }
+}
+
+int Supervisor::stalled_runs() const {
+  int n = 0;
+  for (const auto& [id, run] : runs_) n += run->stalled ? 1 : 0;
+  return n;
+}
+
+void Supervisor::note_activity(Run& run) {
+  run.last_activity = clock_.mono_now();
+  if (!run.stalled) return;
+  run.stalled = false;
+  events_.emit(Severity::kInfo, EventKind::kRunActiveAgain,
+               {{"job", run.spec->name}, {"run", run.id.value}});
+}
+
+void Supervisor::check_stall(Run& run) {
+  const std::optional<Duration> limit = run.spec->options->stall_timeout;
+  if (!limit || run.stalled || run.frozen_since || run_by_pid_.count(run.pid) == 0) return;
+  const MonoInstant now = clock_.mono_now();
+  if (now - run.last_activity < *limit) return;
+  run.stalled = true;
+  const bool kill = run.spec->options->on_stall_kill;
+  events_.emit(Severity::kWarn, EventKind::kRunStalled,
+               {{"job", run.spec->name},
+                {"run", run.id.value},
+                {"silent_s", seconds(now - run.last_activity)},
+                {"effect", kill ? "ended (on_stall_kill)" : "marked stalled; it goes on"}});
+  if (!kill) return;
+  run.stall_killed = true;
+  signal_group(run, SIGKILL);
+  if (run.has_cgroup) cgroups_.kill(run.id);
 }
 
 void Supervisor::push_timeouts(const Run& run) {

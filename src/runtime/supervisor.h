@@ -101,6 +101,8 @@ class Supervisor {
   /// Whether work of the supervisor's threads (run files, rotations, mails) is under way or its
   /// result not yet taken by the loop: a test that runs the loop until idle waits for it.
   bool off_loop_pending() const { return off_loop_pending_ != 0; }
+  /// Running runs that are stalled now (see JobOptions::stall_timeout).
+  int stalled_runs() const;
   /// Whether `id` is a run this supervisor started or adopted and has not finished (a run
   /// whose main process has exited is finished, even while leftovers of its group are swept).
   bool has_run(RunId id) const;
@@ -165,6 +167,11 @@ class Supervisor {
   void write_progress(Run& run);
   /// Keeps the run's log under its log_max_size, on the file thread.
   void check_log(Run& run);
+  /// The run wrote something (a control line, output): not stalled (any more).
+  void note_activity(Run& run);
+  /// Once a second, after the log check has read the log's size: stalled when silent for its
+  /// stall_timeout (frozen time does not count).
+  void check_stall(Run& run);
   /// Mails the run's output (JobSpec::mail_to) without reading its log on the loop.
   void mail(const Run& run);
   void push_deadline(const Run& run, Deadline what, MonoInstant at);

@@ -40,6 +40,7 @@ void Supervisor::handle_lines(Run& run, bool to_end) {
 }
 
 void Supervisor::handle_control_line(Run& run, const std::string& line, bool to_end) {
+  note_activity(run);
   auto parsed = parse_run_channel_line(line);
   if (!parsed) {
     events_.emit(

@@ -1,5 +1,7 @@
 // A run's files and leftovers of it: its log kept under its cap and mailed on the file
 // thread, its cgroup released.
+#include <sys/stat.h>
+
 #include "runtime/log_fields.h"
 #include "runtime/run_mail.h"
 #include "runtime/supervisor_run.h"
@@ -10,15 +12,31 @@ namespace skedd {
 void Supervisor::check_log(Run& run) {
   // On the file thread: a rotation copies up to log_max_size bytes. One check at a time per
   // run; a run that ends meanwhile is not waited for (its log stays where it is).
-  if (run.log_check_running || run.files.log_path.empty()) return;
+  if (run.files.log_path.empty()) return check_stall(run);
+  if (run.log_check_running) return;
   run.log_check_running = true;
   off_loop(
       files_,
       [log = run.files.log_path, cap = run.spec->options->log_max_size] {
-        return enforce_log_cap(log, cap);
+        Result<bool> rotated = enforce_log_cap(log, cap);
+        struct stat st {};
+        const std::uint64_t size =
+            ::stat(log.c_str(), &st) == 0 ? static_cast<std::uint64_t>(st.st_size) : 0;
+        return std::pair{std::move(rotated), size};
       },
-      [this, id = run.id, job = run.spec->name](const Result<bool>& rotated) {
-        if (auto it = runs_.find(id); it != runs_.end()) it->second->log_check_running = false;
+      [this, id = run.id,
+       job = run.spec->name](const std::pair<Result<bool>, std::uint64_t>& checked) {
+        const Result<bool>& rotated = checked.first;
+        if (auto it = runs_.find(id); it != runs_.end()) {
+          Run& r = *it->second;
+          r.log_check_running = false;
+          // Output is activity (a rotation shrinks the log: any change of size counts).
+          if (checked.second != r.log_size_seen) {
+            r.log_size_seen = checked.second;
+            note_activity(r);
+          }
+          check_stall(r);
+        }
         if (!rotated) {
           events_.emit(Severity::kWarn, EventKind::kLogCheckFailed,
                        {{"run", id.value}, {"error", rotated.error().message}});

@@ -37,6 +37,7 @@ bool Supervisor::thaw(RunId id) {
   run.frozen += clock_.mono_now() - *run.frozen_since;
   run.frozen_since.reset();
   run.frozen_by_cgroup = false;
+  run.last_activity = clock_.mono_now();  // frozen time is not silence
   push_timeouts(run);
   if (run_by_pid_.count(run.pid) != 0) store_.put_run(record_of(run, RunState::kRunning));
   events_.emit(Severity::kInfo, EventKind::kRunResumedFromPause,

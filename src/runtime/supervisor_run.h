@@ -53,6 +53,12 @@ struct Supervisor::Run : StartedRun {
   std::optional<uid_t> owner;  ///< the uid it runs as, recorded with it (RunRecord::owner)
   /// Adopted from an earlier skedd: not our child, so its exit status is unknown.
   bool adopted = false;
+  // Stall detection (stall_timeout): when it last wrote a control line or output, the log's
+  // size as last seen, whether it is stalled now, and whether skedd ended it for that.
+  MonoInstant last_activity{};
+  std::uint64_t log_size_seen = 0;
+  bool stalled = false;
+  bool stall_killed = false;
 };
 
 /// A run's files and cgroup, made off the loop.

@@ -97,6 +97,19 @@ double metric_sample(const std::map<std::string, double>& m, const std::string& 
   return it->second;
 }
 
+// The run's state as the API reads it, once it is `state` (the record is committed soon after
+// the event that says so) or 5 s have passed.
+std::string run_state_soon(const std::string& a, const std::string& run, const std::string& state) {
+  std::string got;
+  skedd::test::wait_until(
+      [&] {
+        got = http_get(a, "/api/v1/runs/" + run).json()["run"].value("state", "");
+        return got == state;
+      },
+      5000ms);
+  return got;
+}
+
 }  // namespace
 
 TEST_CASE("HTTP: health and readiness without a token, the API only with one", "[http]") {
@@ -157,9 +170,7 @@ command = ["/bin/sleep", "30"]
   REQUIRE(triggered.status == 202);
   const std::string run = triggered.json()["run"].dump();
   d.wait_for("run_finished", [&](const json& e) { return e.value("job", "") == "hello"; });
-  const HttpReply one = http_get(a, "/api/v1/runs/" + run);
-  REQUIRE(one.status == 200);
-  CHECK(one.json()["run"]["state"] == "succeeded");
+  CHECK(run_state_soon(a, run, "succeeded") == "succeeded");
   CHECK(http_get(a, "/api/v1/runs/" + run + "/log").json()["data"] == "hello-from-http\n");
   CHECK(http_get(a, "/api/v1/runs/" + run + "/log", {}).status == 401);  // no token, no log
   CHECK(http_get(a, "/api/v1/runs?job=hello").json()["runs"].size() == 1);
@@ -186,7 +197,7 @@ command = ["/bin/sleep", "30"]
   d.wait_for("run_started", [&](const json& e) { return e.value("job", "") == "slow"; });
   CHECK(http_post(a, "/api/v1/runs/" + slow + "/cancel").status == 200);
   d.wait_for("run_finished", [&](const json& e) { return e.value("job", "") == "slow"; });
-  CHECK(http_get(a, "/api/v1/runs/" + slow).json()["run"]["state"] == "cancelled");
+  CHECK(run_state_soon(a, slow, "cancelled") == "cancelled");
   // Triggered again while it runs: its overlap policy skips it; the ledger of fires not run.
   http_post(a, "/api/v1/jobs/slow/trigger");
   d.wait_for("run_started", 2, [&](const json& e) { return e.value("job", "") == "slow"; });
@@ -278,6 +289,7 @@ TEST_CASE("HTTP: a user's token sees and manages only that user's jobs, and thei
   CHECK(http_post(a, "/api/v1/jobs/roots/trigger", user).status == 403);
   const std::string root_run = http_post(a, "/api/v1/jobs/roots/trigger").json()["run"].dump();
   d.wait_for("run_finished", [&](const json& e) { return e.value("job", "") == "roots"; });
+  REQUIRE(run_state_soon(a, root_run, "succeeded") == "succeeded");
   CHECK(http_get(a, "/api/v1/runs/" + root_run + "/log", user).status == 403);  // no root's log
   CHECK(http_post(a, "/api/v1/drain", user).status == 403);
   CHECK(http_post(a, "/api/v1/jobs/theirs/trigger", user).status == 202);
@@ -425,14 +437,20 @@ every = "1h"
 command = ["/bin/true"]
 )"));
   const std::string a = http_address_of(d);
+  std::map<std::string, std::string> runs;
   for (const char* job : {"good", "bad", "sleepy"}) {
-    REQUIRE(http_post(a, std::string("/api/v1/jobs/") + job + "/trigger").status == 202);
+    const HttpReply r = http_post(a, std::string("/api/v1/jobs/") + job + "/trigger");
+    REQUIRE(r.status == 202);
+    runs[job] = r.json()["run"].dump();
   }
   REQUIRE(http_post(a, "/api/v1/jobs/held/pause").status == 200);
   d.wait_for("run_finished", [&](const json& e) { return e.value("job", "") == "bad"; });
   d.wait_for("run_finished", [&](const json& e) { return e.value("job", "") == "good"; });
   d.wait_for("progress", [&](const json& e) { return e.value("job", "") == "sleepy"; });
-  std::this_thread::sleep_for(300ms);           // the records committed
+  // The records committed (the page reads them).
+  REQUIRE(run_state_soon(a, runs["good"], "succeeded") == "succeeded");
+  REQUIRE(run_state_soon(a, runs["bad"], "failed") == "failed");
+  REQUIRE(run_state_soon(a, runs["sleepy"], "running") == "running");
   CHECK(http_get(a, "/ui", {}).status == 401);  // a browser is asked to sign in
   CHECK(http_get(a, "/ui", {}).headers.at("www-authenticate").rfind("Basic", 0) == 0);
   const std::string base = std::string("http://root:") + kRootToken + "@" + a;
@@ -457,4 +475,55 @@ command = ["/bin/true"]
   std::filesystem::remove(shot);
   chromium_dom(base + "/ui", shot);
   CHECK(std::filesystem::file_size(shot) > 10000);
+}
+
+TEST_CASE("HTTP: a run silent for its stall_timeout is stalled, and ended with on_stall_kill",
+          "[http]") {
+  TempDir dir("skedd-http-test");
+  Daemon d(dir, write_http_config(dir, R"([job.quiet]
+every = "1h"
+stall_timeout = "1s"
+command = ["/bin/sleep", "30"]
+
+[job.hung]
+every = "1h"
+stall_timeout = "1s"
+on_stall_kill = true
+command = ["/bin/sleep", "30"]
+
+[job.chatty]
+every = "1h"
+stall_timeout = "1s"
+command = ["/bin/sh", "-c", "for i in 1 2 3 4 5 6; do echo heartbeat >&3; sleep 0.4; done"]
+
+[job.talky]
+every = "1h"
+stall_timeout = "1s"
+command = ["/bin/sh", "-c", "for i in 1 2 3 4 5 6; do echo out $i; sleep 0.4; done"]
+)"));
+  const std::string a = http_address_of(d);
+  for (const char* job : {"quiet", "hung", "chatty", "talky"}) {
+    REQUIRE(http_post(a, std::string("/api/v1/jobs/") + job + "/trigger").status == 202);
+  }
+  const json quiet =
+      d.wait_for("run_stalled", [](const json& e) { return e.value("job", "") == "quiet"; });
+  CHECK(quiet.at("effect") == "marked stalled; it goes on");
+  CHECK(quiet.at("silent_s").get<double>() >= 1.0);
+  const json hung =
+      d.wait_for("run_finished", [](const json& e) { return e.value("job", "") == "hung"; });
+  CHECK(hung.at("state") == "stalled");
+  CHECK(hung.at("message") == "stalled: no control line or output for 1s (on_stall_kill)");
+  // Heartbeats and output keep the others going: they end by themselves, never stalled.
+  for (const char* job : {"chatty", "talky"}) {
+    const json ended = d.wait_for(
+        "run_finished", [&](const json& e) { return e.value("job", "") == job; }, 10000ms);
+    CHECK(ended.at("state") == "succeeded");
+    CHECK(d.events_named("run_stalled", [&](const json& e) {
+             return e.value("job", "") == job;
+           }).empty());
+  }
+  const HttpReply scraped = http_get(a, "/metrics");
+  CHECK(scraped.body.find("\nskedd_runs_stalled 1\n") != std::string::npos);  // quiet, still on
+  CHECK(scraped.body.find("skedd_runs_total{job=\"hung\",result=\"stalled\"} 1") !=
+        std::string::npos);
 }

@@ -136,6 +136,10 @@ struct JobOptions {
   /// hard timeout, else an hour.
   std::optional<Duration> expect_duration;
   Duration expect_grace = std::chrono::minutes(5);
+  /// A running run that writes no control line (heartbeat, progress, checkpoint, ...) and no
+  /// output for this long is stalled; with on_stall_kill it is then ended (state kStalled).
+  std::optional<Duration> stall_timeout;
+  bool on_stall_kill = false;
 
   friend bool operator==(const JobOptions&, const JobOptions&) = default;
 };

@@ -53,6 +53,8 @@ enum class RunState : std::uint8_t {
   kMissed,
   kInterrupted,
   kCancelled,
+  /// Ended by skedd after it wrote nothing for its stall_timeout (on_stall_kill).
+  kStalled,
 };
 const char* to_string(RunState s);
 std::optional<RunState> run_state_from_string(std::string_view s);

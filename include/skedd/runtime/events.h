@@ -55,6 +55,8 @@ enum class EventKind : std::uint8_t {
   kRunLeft,
   kRunPaused,
   kRunResumedFromPause,
+  kRunStalled,
+  kRunActiveAgain,
   kCheckpoint,
   kProgress,
   kHeartbeat,

@@ -1213,3 +1213,22 @@ TEST_CASE("HTTP is off by default, and [http] listen is read and checked", "[con
                                             "allow_remote = true\n"))
             .http.host == "0.0.0.0");
 }
+
+TEST_CASE("stall_timeout is at least 1s, and the success deadline keys are durations", "[config]") {
+  TempDir dir;
+  CHECK(job_file_error(dir,
+                       "[job.x]\nevery = \"1h\"\ncommand = [\"/bin/true\"]\n"
+                       "stall_timeout = \"500ms\"\n")
+            .ends_with("jobs.d/job.toml:4:17: job \"x\": stall_timeout: must be at least 1s "
+                       "(output is looked at once a second)"));
+  const std::string main = dir.write("skedd.toml", kPlainMain);
+  dir.write("jobs.d/job.toml",
+            "[job.x]\nevery = \"1h\"\ncommand = [\"/bin/true\"]\nstall_timeout = \"2m\"\n"
+            "on_stall_kill = true\nexpect_duration = \"20m\"\nexpect_grace = \"1m\"\n");
+  const Config cfg = load_ok(main);
+  const skedd::JobOptions& o = *job_named(cfg, "x").options;
+  CHECK(o.stall_timeout == std::chrono::minutes(2));
+  CHECK(o.on_stall_kill);
+  CHECK(o.expect_duration == std::chrono::minutes(20));
+  CHECK(o.expect_grace == std::chrono::minutes(1));
+}
