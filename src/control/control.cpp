@@ -101,6 +101,13 @@ std::variant<RunRecord, Failure> Control::visible_run(const Caller& caller, RunI
   query.run = id;
   auto runs = store_.runs(query);
   if (!runs) return store_failure(runs.error());
+  if (runs->empty() && engine_.has_live_run(id)) {
+    // Started, its record still on the writer's queue: committed first, so that a run named
+    // by its run_started event is found. Only for a live run, so only in that short window.
+    (void)store_.flush();
+    runs = store_.runs(query);
+    if (!runs) return store_failure(runs.error());
+  }
   if (runs->empty()) return run_not_found(id);
   RunRecord& r = runs.value()[0];
   // Authorized against the owner recorded with the run, never against whoever holds its
@@ -284,7 +291,16 @@ control::Answer<control::SendReply> Control::on(const control::SendRequest& requ
     id = *request.run;
   } else {
     // The job's one running run (among the caller's own).
-    auto running = store_.runs(RunQuery{request.job, RunState::kRunning, 2});
+    const RunQuery query{request.job, RunState::kRunning, 2};
+    auto running = store_.runs(query);
+    if (running && running->empty()) {
+      // Its run may have started with its record not yet committed (as in visible_run()).
+      const auto info = engine_.job(request.job);
+      if (info && info->running > 0) {
+        (void)store_.flush();
+        running = store_.runs(query);
+      }
+    }
     if (!running) return Failure{control::kInternal, running.error().message};
     if (running->empty()) {
       return Failure{control::kConflict, "job \"" + request.job + "\" has no running run"};

@@ -103,6 +103,8 @@ class Engine {
   /// Cancels a running run (soft signal, then SIGKILL after kill_grace) or one recorded and
   /// not yet spawned. False when `run` is neither.
   bool cancel(RunId run);
+  /// Whether `run` is running (a process or a handler run of this skedd).
+  bool has_live_run(RunId run) const { return supervisor_.has_run(run) || handlers_.has_run(run); }
   /// Hands `line` to running run `run`'s input (SKEDD_INPUT_FD), as Supervisor::send_input().
   Status send_input(RunId run, const std::string& line);
   /// Freezes (`paused`) or continues a running run; see Supervisor::freeze(). False when it
