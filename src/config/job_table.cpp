@@ -34,14 +34,14 @@ struct Pending {
   std::optional<DstRepeated> dst_repeated;
 };
 
-Problem set_command(Pending& p, const toml::node& n) {
-  p.command_at = n.source();
-  p.spec.command.clear();
+// A command: an argv array, or a string run as {"/bin/sh", "-c", text} (`shell` says which).
+Problem want_command(const toml::node& n, Argv& command, bool& shell) {
+  command.clear();
   if (auto s = n.value_exact<std::string>()) {
     if (s->empty()) return "must not be empty";
     if (s->find('\0') != std::string::npos) return "must not contain a NUL character";
-    p.spec.command = {"/bin/sh", "-c", *s};
-    p.spec.options.edit().shell = true;
+    command = {"/bin/sh", "-c", *s};
+    shell = true;
     return std::nullopt;
   }
   const toml::array* arr = n.as_array();
@@ -55,9 +55,21 @@ Problem set_command(Pending& p, const toml::node& n) {
     args.push_back(std::move(*s));
   }
   if (args.empty() || args[0].empty()) return "argv[0] must not be empty";
-  p.spec.command = Argv(args);
-  p.spec.options.edit().shell = false;
+  command = Argv(args);
+  shell = false;
   return std::nullopt;
+}
+
+Problem set_command(Pending& p, const toml::node& n) {
+  p.command_at = n.source();
+  return want_command(n, p.spec.command, p.spec.options.edit().shell);
+}
+
+template <HookKind kind>
+Problem set_hook(Pending& p, const toml::node& n) {
+  JobOptions& options = p.spec.options.edit();
+  const auto i = static_cast<std::size_t>(kind);
+  return want_command(n, options.hooks[i], options.hook_shell[i]);
 }
 
 Problem set_handler(Pending& p, const toml::node& n) {
@@ -259,6 +271,15 @@ constexpr KeyHandler kHandlers[] = {
      return why; }, true},
   {"on_stall_kill", [](Pending& p, const toml::node& n) {
      return want_bool(n, p.spec.options.edit().on_stall_kill); }, true},
+  {"on_failure", set_hook<HookKind::kFailure>, true},
+  {"on_success", set_hook<HookKind::kSuccess>, true},
+  {"on_missed", set_hook<HookKind::kMissed>, true},
+  {"on_stall", set_hook<HookKind::kStall>, true},
+  {"hook_timeout", [](Pending& p, const toml::node& n) {
+     config::Problem why = want_duration(n, p.spec.options.edit().hook_timeout);
+     if (!why && p.spec.options->hook_timeout < std::chrono::seconds(1))
+       why = "must be at least 1s";
+     return why; }, true},
   {"jitter_fixed", [](Pending& p, const toml::node& n) {
      return want_bool(n, p.spec.options.edit().jitter_fixed); }, true},
   {"on_interrupt", [](Pending& p, const toml::node& n) {

@@ -86,6 +86,10 @@ std::string_view event_name(EventKind kind) {
       return "run_stalled";
     case EventKind::kRunActiveAgain:
       return "run_active_again";
+    case EventKind::kHookFired:
+      return "hook_fired";
+    case EventKind::kHookCoalesced:
+      return "hook_coalesced";
     case EventKind::kCheckpoint:
       return "checkpoint";
     case EventKind::kProgress:

@@ -57,6 +57,19 @@ const char* to_string(CatchUp c) {
 const char* to_string(OnInterrupt o) {
   return name_of(kOnInterrupt, o);
 }
+const char* to_string(HookKind k) {
+  switch (k) {
+    case HookKind::kFailure:
+      return "on_failure";
+    case HookKind::kSuccess:
+      return "on_success";
+    case HookKind::kMissed:
+      return "on_missed";
+    case HookKind::kStall:
+      return "on_stall";
+  }
+  return "?";
+}
 const char* to_string(OnUnknownExit o) {
   return name_of(kOnUnknownExit, o);
 }

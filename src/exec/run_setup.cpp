@@ -84,6 +84,11 @@ std::vector<std::string> build_environment(const JobSpec& spec, const UserInfo& 
   env["SKEDD_ATTEMPT"] = std::to_string(context.attempt);
   if (!context.checkpoint.empty()) env["SKEDD_CHECKPOINT"] = context.checkpoint;
   env["SKEDD_CONTROL_FD"] = "3";
+  // A hook run is told about the run or fire it is for. SKEDD_RUN_ID stays its own: skedd
+  // finds its processes by it.
+  for (const auto& [name, value] : spec.options->hook_context) {
+    if (name != "SKEDD_RUN_ID" && name != "SKEDD_CONTROL_FD") env[name] = value;
+  }
   std::vector<std::string> out;
   out.reserve(env.size());
   for (const auto& [name, value] : env) out.push_back(name + "=" + value);

@@ -40,7 +40,8 @@ struct RunAttempt {
 
 /// The cron-like base environment (HOME, LOGNAME, USER, SHELL, PATH) of `user`, then the job's
 /// `env` (which may override any of them), then SKEDD_JOB, SKEDD_RUN_ID, SKEDD_SCHEDULED_AT,
-/// SKEDD_ATTEMPT, SKEDD_CHECKPOINT (when there is one) and SKEDD_CONTROL_FD=3. Sorted by name.
+/// SKEDD_ATTEMPT, SKEDD_CHECKPOINT (when there is one) and SKEDD_CONTROL_FD=3, and last a hook
+/// run's context (JobOptions::hook_context; never SKEDD_RUN_ID). Sorted by name.
 std::vector<std::string> build_environment(const JobSpec& spec, const UserInfo& user,
                                            const RunAttempt& context);
 

@@ -83,6 +83,7 @@ Engine::Engine(asio::io_context& io, Config config, const Clock& clock, TimerSer
       reserved_to_(next_run_id_),
       settling_to_(next_run_id_) {
   supervisor_.set_on_late_start([this] { rearm(); });
+  supervisor_.set_on_stall([this](const RunOutcome& run) { hooks_of_stall(run); });
 }
 
 Engine::~Engine() = default;
@@ -393,6 +394,7 @@ NotRunRecord Engine::not_run_of(const Fire& fire, RunState state, NotRunReason r
     if (folded_into) fields["folded_into"] = utc(*folded_into);
     events_.emit(Severity::kInfo, EventKind::kFireNotRun, fields);
   }
+  hooks_of_not_run(fire.job, state, reason, fire.scheduled, count);
   const Instant last = count > 1 ? fire.last_collapsed : fire.scheduled;
   return NotRunRecord{
       jobs_[fire.job.value].spec->name, state, reason, fire.scheduled, last, count, fire.run};

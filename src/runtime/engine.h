@@ -269,7 +269,43 @@ class Engine {
   /// Starts a run: the handler runner for handler jobs, the supervisor for the rest.
   void launch(RunId id, const Fire& fire, std::shared_ptr<const JobSpec> spec,
               std::string checkpoint);
-  void maybe_retry(const RunOutcome& run);
+  /// True when the failed run's fire is retried.
+  bool maybe_retry(const RunOutcome& run);
+
+  // Alert hooks (engine_hooks.cpp). A job's hook is a job of its own, "<job>:on_failure",
+  // loaded beside it: run as the job's user, in its share of run slots, with overlap "skip"
+  // (one at a time per job and kind: later ones are coalesced), recorded like any run. Hook
+  // jobs have no hooks, so hooks never fire hooks.
+  /// `spec`'s hook jobs.
+  static void add_hook_specs(const JobSpec& spec, std::vector<SpecPtr>& specs);
+  /// Adds, changes or removes the hook jobs of job `name` (an API job put or removed) to
+  /// match `about` (nullptr: removed).
+  void sync_hook_jobs(const JobSpec* about, const std::string& name);
+  /// The hooks of a run's end: on_success, or on_failure once no retry follows. None for a
+  /// run that a restart of skedd interrupted (or whose exit it lost) or that was cancelled.
+  void hooks_of_end(const RunOutcome& run, bool retried);
+  /// on_stall of a run marked stalled.
+  void hooks_of_stall(const RunOutcome& run);
+  /// on_missed of fires not run (none for the pause, which is the operator's own doing).
+  void hooks_of_not_run(JobId job, RunState state, NotRunReason reason, Instant scheduled,
+                        std::uint64_t count);
+  /// Queues hook `kind` of `about` with `context`, fired on the next turn of the loop.
+  void queue_hook(const JobSpec& about, HookKind kind, std::map<std::string, std::string> context);
+  /// Fires the queued hooks.
+  void fire_queued_hooks();
+  /// `spec` with the context of hook run `id`, if it is one.
+  std::shared_ptr<const JobSpec> with_hook_context(RunId id, std::shared_ptr<const JobSpec> spec);
+  struct QueuedHook {
+    std::string about;  ///< the job it is for
+    HookKind kind;
+    std::map<std::string, std::string> context;
+  };
+  /// Bounded by the hook jobs: a second hook of a job and kind before the first is fired
+  /// replaces it (coalesced).
+  std::map<std::uint32_t, QueuedHook> hooks_queued_;
+  bool hooks_posted_ = false;
+  /// The context of each hook run fired and not yet launched; erased at launch (or cancel).
+  std::map<RunId, std::map<std::string, std::string>> hook_contexts_;
   /// Logs and records a fire (or `count` fires from `fire.scheduled` on) that did not run.
   void record_not_run(const Fire& fire, RunState state, NotRunReason reason,
                       std::uint64_t count = 1, std::optional<Instant> folded_into = std::nullopt);

@@ -230,6 +230,9 @@ std::vector<Engine::SpecPtr> Engine::with_api_specs(std::vector<JobSpec> file_jo
       specs.push_back(api.spec);
     }
   }
+  // Each job's hooks follow the jobs (their names hold a ':', which no job name has).
+  const std::size_t jobs = specs.size();
+  for (std::size_t i = 0; i < jobs; ++i) add_hook_specs(*specs[i], specs);
   return specs;
 }
 
@@ -277,6 +280,7 @@ Result<int> Engine::put_api_job(JobSpec spec, std::string definition, bool repla
     retire_identity(name);
     add_job(shared);
   }
+  sync_hook_jobs(shared.get(), name);
   api_jobs_.put(ApiJob{std::move(shared), version});
   tick();
   return version;
@@ -312,6 +316,7 @@ Status Engine::remove_api_job(const std::string& name) {
     remove_job(name, *loaded);
     job_by_name_.erase(name);
   }
+  sync_hook_jobs(nullptr, name);
   tick();
   return Ok{};
 }

@@ -46,6 +46,7 @@ bool Engine::cancel_unspawned(RunId id) {
                {{"job", record.job}, {"run", id.value}, {"spawned", false}});
   dispatcher_.finished(run.fire.job, id);
   unspawned_.erase(it);
+  hook_contexts_.erase(id);
   return true;
 }
 
@@ -98,6 +99,7 @@ void Engine::start_run(const Fire& fire, std::vector<RunId>& recorded,
 void Engine::launch(RunId id, const Fire& fire, std::shared_ptr<const JobSpec> spec,
                     std::string checkpoint) {
   if (observer_) observer_(RunEvent{id, spec->name, fire.scheduled, fire.attempt});
+  if (spec->options->hook_of) spec = with_hook_context(id, std::move(spec));
   if (is_handler_job(*spec)) {
     handlers_.start(id, fire.job, std::move(spec), fire, std::move(checkpoint));
   } else {
@@ -107,7 +109,7 @@ void Engine::launch(RunId id, const Fire& fire, std::shared_ptr<const JobSpec> s
 
 void Engine::on_run_finished(const RunOutcome& outcome) {
   dispatcher_.finished(outcome.job, outcome.run);
-  maybe_retry(outcome);
+  hooks_of_end(outcome, maybe_retry(outcome));
   if (observer_) {
     observer_(RunEvent{outcome.run, outcome.spec->name, outcome.fire.scheduled,
                        outcome.fire.attempt, outcome.state});
@@ -158,14 +160,16 @@ void Engine::rerun_unknown(const RunOutcome& run) {
   handle_fire(next);
 }
 
-void Engine::maybe_retry(const RunOutcome& run) {
-  if (shutting_down_) return;
-  if (!run.retryable) return rerun_unknown(run);
-  if (run.state != RunState::kFailed && run.state != RunState::kTimedOut) return;
-  if (!run.retryable) return;
+bool Engine::maybe_retry(const RunOutcome& run) {
+  if (shutting_down_) return false;
+  if (!run.retryable) {
+    rerun_unknown(run);
+    return false;
+  }
+  if (run.state != RunState::kFailed && run.state != RunState::kTimedOut) return false;
   // A removed job's identity has ended: a retry would be a fire of the next job of its name.
-  if (jobs_[run.job.value].removed) return;
-  if (run.fire.attempt - run.fire.resumes > run.spec->options->retries) return;
+  if (jobs_[run.job.value].removed) return false;
+  if (run.fire.attempt - run.fire.resumes > run.spec->options->retries) return false;
   Fire next = run.fire;
   ++next.attempt;
   next.collapsed = 0;
@@ -182,6 +186,7 @@ void Engine::maybe_retry(const RunOutcome& run) {
                 {"attempt", next.attempt},
                 {"scheduled", utc(next.scheduled)},
                 {"delay_s", seconds(delay)}});
+  return true;
 }
 
 void Engine::shutdown(std::function<void()> done) {

@@ -431,8 +431,9 @@ void HandlerRunner::end_returned(Run& run, Returned returned) {
   {
     // The run's end and what its owner makes of it (a retry's pending fire) are one write.
     StoreGroup group(store_);
-    record_end(run, std::move(record));
     RunOutcome outcome{id, run.job, run.spec, run.fire, state, run.checkpoint, true};
+    outcome.message = record.message;
+    record_end(run, std::move(record));
     on_finished_(outcome);
   }
 }

@@ -448,8 +448,12 @@ void Supervisor::finish(Run& run, RunState state, std::optional<int> exit_code,
     StoreGroup group(store_);
     store_.put_run(record);
     const bool status_unknown = !exit_code && !signal;
-    on_finished_(
-        RunOutcome{run.id, run.job, run.spec, run.fire, state, run.checkpoint, !status_unknown});
+    RunOutcome outcome{run.id, run.job, run.spec, run.fire, state, run.checkpoint, !status_unknown};
+    outcome.exit_code = exit_code;
+    outcome.signal = signal;
+    outcome.message = message;
+    outcome.log_path = run.files.log_path;
+    on_finished_(outcome);
   }
   // A run host keeps the exit until this end is durable (then a restart finds it recorded).
   if (run.pid > 0 && run.pid_start) {
@@ -561,6 +565,14 @@ void Supervisor::check_stall(Run& run) {
                 {"run", run.id.value},
                 {"silent_s", seconds(now - run.last_activity)},
                 {"effect", kill ? "ended (on_stall_kill)" : "marked stalled; it goes on"}});
+  if (on_stall_) {
+    RunOutcome stalled{
+        run.id,         run.job, run.spec, run.fire, kill ? RunState::kStalled : RunState::kRunning,
+        run.checkpoint, true};
+    stalled.message = "silent for " + format_duration(now - run.last_activity);
+    stalled.log_path = run.files.log_path;
+    on_stall_(stalled);
+  }
   if (!kill) return;
   run.stall_killed = true;
   signal_group(run, SIGKILL);

@@ -59,6 +59,9 @@ class Supervisor {
   /// files are made off the loop, its spawn answered later): its deadlines are new, the
   /// caller's timer must look again.
   void set_on_late_start(std::function<void()> started) { on_late_start_ = std::move(started); }
+  /// `stalled` is called when a run is marked stalled (its state: kRunning, or kStalled when
+  /// on_stall_kill ends it).
+  void set_on_stall(OnFinished stalled) { on_stall_ = std::move(stalled); }
   /// Spawns attempt `fire` of `spec` as run `id`, handing it `checkpoint`. The run is already
   /// recorded (kScheduled, see Engine::pump); it is recorded again with its pid.
   void start(RunId id, JobId job, std::shared_ptr<const JobSpec> spec, const Fire& fire,
@@ -189,6 +192,7 @@ class Supervisor {
   Events events_;
   SupervisorOptions options_;
   OnFinished on_finished_;
+  OnFinished on_stall_;
   UserInfo self_;  ///< the daemon's own account, for jobs without `user`
   Cgroups cgroups_;
   int dev_null_ = -1;

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <initializer_list>
 #include <map>
@@ -25,6 +26,14 @@ enum class OnInterrupt : std::uint8_t { kResume, kRestart, kFail };
 /// What happens to a run whose process ended unseen, its exit status unknown (no run host
 /// kept it): recorded failed, or run again as a further attempt.
 enum class OnUnknownExit : std::uint8_t { kFail, kRerun };
+
+/// The alert hooks a job may have: commands run when one of its runs failed or succeeded,
+/// when a fire of it was not run, when a run of it stalled.
+enum class HookKind : std::uint8_t { kFailure, kSuccess, kMissed, kStall };
+inline constexpr std::size_t kHookKinds = 4;
+/// "on_failure", "on_success", "on_missed", "on_stall": the key, and the suffix of the hook's
+/// job name ("backup:on_failure").
+const char* to_string(HookKind k);
 
 const char* to_string(OverlapPolicy p);
 const char* to_string(CatchUp c);
@@ -140,6 +149,16 @@ struct JobOptions {
   /// output for this long is stalled; with on_stall_kill it is then ended (state kStalled).
   std::optional<Duration> stall_timeout;
   bool on_stall_kill = false;
+  /// The alert hooks' commands, by HookKind (empty: none), each run as a job of its own,
+  /// "<job>:<kind>" (see Engine: hooks), bounded by hook_timeout.
+  std::array<Argv, kHookKinds> hooks;
+  std::array<bool, kHookKinds> hook_shell{};  ///< the hook's command came as a string
+  Duration hook_timeout = std::chrono::minutes(5);
+  /// Set on a hook's own job: which hook it is (such a job has no hooks of its own).
+  std::optional<HookKind> hook_of;
+  /// A hook run's context (SKEDD_JOB of the job it is about, SKEDD_HOOK_RUN_ID, SKEDD_STATE,
+  /// ...), set last in its environment; empty for every other run. Per run, never shared.
+  std::map<std::string, std::string> hook_context;
 
   friend bool operator==(const JobOptions&, const JobOptions&) = default;
 };

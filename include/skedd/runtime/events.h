@@ -57,6 +57,8 @@ enum class EventKind : std::uint8_t {
   kRunResumedFromPause,
   kRunStalled,
   kRunActiveAgain,
+  kHookFired,
+  kHookCoalesced,
   kCheckpoint,
   kProgress,
   kHeartbeat,

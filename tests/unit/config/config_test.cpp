@@ -1232,3 +1232,32 @@ TEST_CASE("stall_timeout is at least 1s, and the success deadline keys are durat
   CHECK(o.expect_duration == std::chrono::minutes(20));
   CHECK(o.expect_grace == std::chrono::minutes(1));
 }
+
+TEST_CASE("hooks are commands, may come from [defaults], and hook_timeout is at least 1s",
+          "[config]") {
+  TempDir dir;
+  CHECK(job_file_error(dir,
+                       "[job.x]\nevery = \"1h\"\ncommand = [\"/bin/true\"]\n"
+                       "on_failure = 7\n")
+            .ends_with("jobs.d/job.toml:4:14: job \"x\": on_failure: must be an argv array such "
+                       "as [\"/usr/bin/backup\", \"--all\"] or a shell string"));
+  CHECK(job_file_error(dir,
+                       "[job.x]\nevery = \"1h\"\ncommand = [\"/bin/true\"]\n"
+                       "hook_timeout = \"0s\"\n")
+            .ends_with("jobs.d/job.toml:4:16: job \"x\": hook_timeout: must be at least 1s"));
+  const std::string main = dir.write(
+      "skedd.toml", std::string(kPlainMain) + "[defaults]\non_missed = \"echo missed\"\n");
+  dir.write("jobs.d/job.toml",
+            "[job.x]\nevery = \"1h\"\ncommand = [\"/bin/true\"]\n"
+            "on_failure = [\"/usr/local/bin/page\", \"--urgent\"]\nhook_timeout = \"30s\"\n");
+  const Config cfg = load_ok(main);
+  const skedd::JobOptions& o = *job_named(cfg, "x").options;
+  const auto failure = static_cast<std::size_t>(skedd::HookKind::kFailure);
+  const auto missed = static_cast<std::size_t>(skedd::HookKind::kMissed);
+  CHECK(o.hooks[failure] == std::vector<std::string>{"/usr/local/bin/page", "--urgent"});
+  CHECK_FALSE(o.hook_shell[failure]);
+  CHECK(o.hooks[missed] == std::vector<std::string>{"/bin/sh", "-c", "echo missed"});
+  CHECK(o.hook_shell[missed]);
+  CHECK(o.hooks[static_cast<std::size_t>(skedd::HookKind::kSuccess)].empty());
+  CHECK(o.hook_timeout == std::chrono::seconds(30));
+}

@@ -142,6 +142,25 @@ TEST_CASE("a run's environment is cron's base, the job's env, then SKEDD_*", "[s
                                  "SKEDD_SCHEDULED_AT=2026-03-08T07:30:00Z", "USER=alice"});
 }
 
+TEST_CASE("a hook run's context comes last, but its SKEDD_RUN_ID stays its own", "[spawner]") {
+  skedd::JobSpec spec;
+  spec.name = "backup:on_failure";
+  spec.options.edit().hook_context = {{"SKEDD_JOB", "backup"},
+                                      {"SKEDD_HOOK", "on_failure"},
+                                      {"SKEDD_RUN_ID", "7"},
+                                      {"SKEDD_CONTROL_FD", "9"},
+                                      {"SKEDD_ATTEMPT", "3"}};
+  skedd::UserInfo user{1000, 1000, "alice", "/home/alice", "/bin/bash"};
+  skedd::RunAttempt ctx{skedd::RunId{42}, skedd::parse_rfc3339("2026-03-08T07:30:00Z").value(), 1,
+                        ""};
+  CHECK(skedd::build_environment(spec, user, ctx) ==
+        std::vector<std::string>{"HOME=/home/alice", "LOGNAME=alice",
+                                 "PATH=/usr/local/bin:/usr/bin:/bin", "SHELL=/bin/sh",
+                                 "SKEDD_ATTEMPT=3", "SKEDD_CONTROL_FD=3", "SKEDD_HOOK=on_failure",
+                                 "SKEDD_JOB=backup", "SKEDD_RUN_ID=42",
+                                 "SKEDD_SCHEDULED_AT=2026-03-08T07:30:00Z", "USER=alice"});
+}
+
 TEST_CASE("a log over its cap is copied aside and truncated", "[spawner]") {
   skedd::test::TempDir dir("skedd-logcap-test");
   const std::string log = dir.write("run.log", std::string(50, 'a') + std::string(50, 'b'));
