@@ -289,6 +289,12 @@ std::size_t Dispatcher::ready_size() const {
   return ready_.size();
 }
 
+std::map<std::string, std::size_t> Dispatcher::ready_by_pool() const {
+  std::map<std::string, std::size_t> by_pool;
+  for (const auto& [key, queued] : ready_) ++by_pool[queued.policy.pool];
+  return by_pool;
+}
+
 bool Dispatcher::busy(JobId job) const {
   const auto it = jobs_.find(job);
   return it != jobs_.end() && (busy(it->second) || it->second.pending.has_value());

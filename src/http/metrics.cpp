@@ -148,6 +148,8 @@ bool Metrics::counted(EventKind kind) {
     case EventKind::kPruneFailed:
     case EventKind::kJobRemoved:
     case EventKind::kApiJobRemoved:
+    case EventKind::kHookFired:
+    case EventKind::kHookCoalesced:
       return true;
     default:
       return false;
@@ -196,6 +198,11 @@ void Metrics::emit(const Event& event) {
       note_first_fire(of(f), f);
       of(f).not_run[{f.value("state", "skipped"), f.value("reason", "unknown")}] +=
           f.value("count", std::uint64_t{1});
+      break;
+    case EventKind::kHookFired:
+    case EventKind::kHookCoalesced:
+      ++of(f).hooks[{f.value("hook", "unknown"),
+                     event.kind == EventKind::kHookFired ? "fired" : "coalesced"}];
       break;
     case EventKind::kRunResumed:
       ++resumed_;
@@ -284,8 +291,28 @@ std::string Metrics::render(const Engine& engine, const Viewer& viewer,
     w.sample("skedd_jobs", "", static_cast<double>(counts.jobs));
     w.family("skedd_max_concurrent_runs", "gauge", "Run slots ([daemon] max_concurrent_runs).");
     w.sample("skedd_max_concurrent_runs", "", counts.max_concurrent_runs);
-    w.family("skedd_ready_queue_depth", "gauge", "Fires waiting for a run slot.");
-    w.sample("skedd_ready_queue_depth", "", static_cast<double>(counts.queued));
+    w.family("skedd_ready_queue_depth", "gauge",
+             "Fires waiting for a run slot, by pool (\"\": no pool).");
+    for (const auto& [pool, n] : engine.ready_by_pool()) {
+      w.sample("skedd_ready_queue_depth", "pool=\"" + label_value(pool) + "\"",
+               static_cast<double>(n));
+    }
+    // A pool's jobs' lateness histograms, summed: how long its fires waited from due to start.
+    std::map<std::string, Histogram<kLatenessBounds.size()>> waits;
+    for (const auto& [pool, n] : engine.ready_by_pool()) waits.try_emplace(pool);
+    for (const auto& [name, c] : jobs_) {
+      const auto info = engine.job(name);
+      if (!info) continue;
+      auto& h = waits[info->spec->options->pool];
+      for (std::size_t i = 0; i < h.counts.size(); ++i) h.counts[i] += c.lateness.counts[i];
+      h.sum += c.lateness.sum;
+    }
+    w.family("skedd_run_queue_wait_seconds", "histogram",
+             "How long fires of the pool waited from their due time to their run's start.");
+    for (const auto& [pool, h] : waits) {
+      w.histogram("skedd_run_queue_wait_seconds", "pool=\"" + label_value(pool) + "\"", h,
+                  kLatenessBounds);
+    }
     w.family("skedd_runs_stalled", "gauge",
              "Running runs silent for their stall_timeout (no control line, no output).");
     w.sample("skedd_runs_stalled", "", counts.stalled);
@@ -395,6 +422,16 @@ std::string Metrics::render(const Engine& engine, const Viewer& viewer,
               w.sample("skedd_fires_total",
                        job_label(info.spec->name) + ",outcome=\"" + label_value(key.first) +
                            "\",reason=\"" + label_value(key.second) + "\"",
+                       static_cast<double>(n));
+            }
+          });
+  per_job("skedd_hooks_total", "counter",
+          "The job's alert hooks fired, and those coalesced (not run: one still ran).",
+          [&](const Engine::JobInfo& info, const JobCounters& c) {
+            for (const auto& [key, n] : c.hooks) {
+              w.sample("skedd_hooks_total",
+                       job_label(info.spec->name) + ",hook=\"" + label_value(key.first) +
+                           "\",outcome=\"" + key.second + "\"",
                        static_cast<double>(n));
             }
           });

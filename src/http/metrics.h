@@ -41,6 +41,7 @@ struct JobCounters {
   std::optional<double> last_success;  ///< Unix seconds
   std::optional<double> last_failure;
   std::optional<double> first_fire;  ///< the scheduled instant of its first fire since the start
+  std::map<std::pair<std::string, std::string>, std::uint64_t> hooks;  ///< (hook, outcome)
 };
 
 /// Who scrapes: everything (root, or metrics_public), or the jobs `sees` admits.

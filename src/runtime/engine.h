@@ -137,6 +137,13 @@ class Engine {
     int stalled = 0;  ///< running runs that are stalled (stall_timeout)
   };
   Counts counts() const;
+  /// Fires waiting for a run slot, by pool ("": no pool); every configured pool is named.
+  std::map<std::string, std::size_t> ready_by_pool() const {
+    auto by_pool = dispatcher_.ready_by_pool();
+    by_pool.try_emplace("");
+    for (const auto& [pool, size] : config_.pools) by_pool.try_emplace(pool);
+    return by_pool;
+  }
   /// See Supervisor::off_loop_pending().
   bool off_loop_pending() const { return supervisor_.off_loop_pending(); }
   Instant started_at() const { return started_at_; }

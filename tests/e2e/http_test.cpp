@@ -307,6 +307,7 @@ TEST_CASE("HTTP: /metrics counts failures, skips, pauses and missed fires with t
   const std::string jobs = R"([job.bad]
 every = "1h"
 command = ["/bin/false"]
+on_failure = ["/bin/true"]
 
 [job.good]
 every = "1h"
@@ -343,6 +344,7 @@ command = ["/bin/true"]
   d.wait_for("run_finished", [&](const json& e) { return e.value("job", "") == "good"; });
   const json bad_started =
       d.wait_for("run_started", [&](const json& e) { return e.value("job", "") == "bad"; });
+  d.wait_for("run_finished", [&](const json& e) { return e.value("job", "") == "bad:on_failure"; });
   const HttpReply scraped = http_get(a, "/metrics", {});  // metrics_public
   REQUIRE(scraped.status == 200);
   CHECK(scraped.headers.at("content-type") == "text/plain; version=0.0.4; charset=utf-8");
@@ -359,6 +361,11 @@ command = ["/bin/true"]
   CHECK(metric_sample(m, "skedd_job_paused{job=\"tick\"}") == 1);
   CHECK(metric_sample(m, "skedd_job_paused{job=\"bad\"}") == 0);
   CHECK(metric_sample(m, "skedd_runs_running{pool=\"\"}") == 1);  // busy
+  CHECK(metric_sample(m, "skedd_ready_queue_depth{pool=\"\"}") == 0);
+  CHECK(metric_sample(m, "skedd_run_queue_wait_seconds_count{pool=\"\"}") >= 4);
+  CHECK(metric_sample(m, "skedd_hooks_total{hook=\"on_failure\",job=\"bad\",outcome=\"fired\"}") ==
+        1);
+  CHECK(metric_sample(m, "skedd_runs_total{job=\"bad:on_failure\",result=\"succeeded\"}") == 1);
   CHECK(metric_sample(m, "skedd_job_last_failure_timestamp_seconds{job=\"bad\"}") > 1.7e9);
   CHECK(metric_sample(m, "skedd_job_last_success_timestamp_seconds{job=\"good\"}") > 1.7e9);
   // `tick`'s last success is from the first skedd: read back from the history.

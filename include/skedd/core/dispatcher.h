@@ -127,6 +127,8 @@ class Dispatcher {
   int running_in_share(std::uint32_t share) const;
   /// Fires in the ready queue (not counting pending fires).
   std::size_t ready_size() const;
+  /// Fires in the ready queue by pool ("": in no pool); O(ready fires).
+  std::map<std::string, std::size_t> ready_by_pool() const;
   /// True while `job` has a pending fire (overlap = queue or replace).
   bool has_pending(JobId job) const;
   /// Whether a fire of `job` offered now under overlap "skip" would be skipped: a run of it
