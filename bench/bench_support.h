@@ -70,11 +70,14 @@ struct DaemonRun {
 };
 
 /// Writes DIR/skedd.toml ([daemon] in UTC, `max_concurrent_runs`, `daemon_lines`) and
-/// DIR/jobs.d/bench.toml (`jobs`), and starts skedd on them with its state in DIR/state and its
-/// JSON log in DIR/skedd.log (appended, so that a restart adds to it).
+/// DIR/jobs.d/bench.toml (`jobs`), and starts skedd (`skedd`, or $SKEDD_BENCH_BINARY when set:
+/// another build measured by the same benchmark, back to back) on them with its state in DIR/state
+/// and its JSON log in DIR/skedd.log (appended, so that a restart adds to it).
 inline DaemonRun start_daemon(const std::string& skedd, const fs::path& dir,
                               const std::string& jobs, int max_concurrent_runs,
                               const std::string& daemon_lines = "on_shutdown = \"stop\"\n") {
+  const char* other = std::getenv("SKEDD_BENCH_BINARY");
+  const std::string binary = other != nullptr && *other != '\0' ? other : skedd;
   fs::create_directories(dir / "jobs.d");
   {
     std::ofstream main(dir / "skedd.toml");
@@ -91,7 +94,7 @@ inline DaemonRun start_daemon(const std::string& skedd, const fs::path& dir,
     ::dup2(fd, 2);
     // As in production: state on the disk, the socket and run FIFOs on a tmpfs.
     const std::string socket = (runtime_dir(dir) / "skedd.sock").string();
-    ::execl(skedd.c_str(), skedd.c_str(), "--config", (dir / "skedd.toml").c_str(), "--state-dir",
+    ::execl(binary.c_str(), binary.c_str(), "--config", (dir / "skedd.toml").c_str(), "--state-dir",
             (dir / "state").c_str(), "--socket", socket.c_str(), "--log-format", "json",
             "--no-cgroups", static_cast<char*>(nullptr));
     std::_Exit(127);
