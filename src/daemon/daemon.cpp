@@ -13,6 +13,7 @@
 #include "control/control.h"
 #include "control/control_server.h"
 #include "daemon/host_spawner.h"
+#include "http/event_feed.h"
 #include "http/http_server.h"
 #include "http/metrics.h"
 #include "http/tokens.h"
@@ -119,9 +120,10 @@ struct Daemon::Loop {
         cron_seen(crontab_fingerprint(cron_sources)),
         http_config(config.http),
         metrics(http_config.enabled() ? std::make_unique<http::Metrics>(d.log_sink_) : nullptr),
+        feed(metrics ? std::make_unique<http::EventFeed>(*metrics, io) : nullptr),
         engine(io, std::move(config), clock, timers,
                host ? static_cast<ProcessSpawner&>(*host) : *posix, d.store_, random, &d.handlers_,
-               Events(metrics ? static_cast<EventSink*>(metrics.get()) : &d.log_sink_)),
+               Events(feed ? static_cast<EventSink*>(feed.get()) : &d.log_sink_)),
         control(
             engine, d.store_, [&d] { return d.reload(); }, d.run_nofile_.rlim_cur),
         server(
@@ -133,7 +135,8 @@ struct Daemon::Loop {
     if (!http_config.enabled()) return;
     metrics->seed(d.store_);
     http_service = std::make_unique<http::HttpService>(io, engine, d.store_, control, metrics.get(),
-                                                       http_config, reply_gate(d.store_), kVersion);
+                                                       feed.get(), http_config,
+                                                       reply_gate(d.store_), kVersion);
     http_server = std::make_unique<http::HttpServer>(io, http::LoopHandlers::of(*http_service),
                                                      http_config, read_tokens(http_config));
   }
@@ -171,6 +174,7 @@ struct Daemon::Loop {
   CommitGate replies_gate{io};
   HttpConfig http_config;                  // as at the start: a new listen address needs a restart
   std::unique_ptr<http::Metrics> metrics;  // with [http]: counts events before the log
+  std::unique_ptr<http::EventFeed> feed;   // with [http]: events to /api/v1/events, then metrics
   Engine engine;
   Control control;
   ControlServer server;

@@ -5,8 +5,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
-#include <mutex>
 #include <set>
 #include <thread>
 
@@ -276,16 +276,23 @@ class HttpServer::State::Session
     });
   }
 
-  void write(HttpResponse r) {
-    if (!state_) return;  // ended
-    timer_.cancel();
-    auto res = std::make_shared<bhttp::response<bhttp::string_body>>(
-        static_cast<bhttp::status>(r.status), 11);
+  // A response with r's status and headers, and those every response has.
+  template <typename Body>
+  static std::shared_ptr<bhttp::response<Body>> head_of(const HttpResponse& r) {
+    auto res = std::make_shared<bhttp::response<Body>>(static_cast<bhttp::status>(r.status), 11);
     res->set(bhttp::field::server, "skedd");
     res->set(bhttp::field::content_type, r.content_type);
     res->set(bhttp::field::cache_control, "no-store");
     res->set("X-Content-Type-Options", "nosniff");
     for (const auto& [name, value] : r.headers) res->insert(name, value);  // may repeat
+    return res;
+  }
+
+  void write(HttpResponse r) {
+    if (!state_) return;  // ended
+    timer_.cancel();
+    if (r.stream) return write_stream(std::move(r));
+    auto res = head_of<bhttp::string_body>(r);
     res->body() = std::move(r.body);
     res->keep_alive(keep_alive_);
     res->prepare_payload();
@@ -296,8 +303,68 @@ class HttpServer::State::Session
                        });
   }
 
+  // The head, then each chunk as the producer pushes it, then the last chunk and the close.
+  // Meanwhile the socket is read (and what comes discarded) to see the client go.
+  void write_stream(HttpResponse r) {
+    stream_ = std::move(r.stream);
+    keep_alive_ = false;
+    auto res = head_of<bhttp::empty_body>(r);
+    res->keep_alive(false);
+    res->chunked(true);
+    auto serializer = std::make_shared<bhttp::response_serializer<bhttp::empty_body>>(*res);
+    writing_ = true;
+    bhttp::async_write_header(
+        socket_, *serializer,
+        [self = this->shared_from_this(), res, serializer](beast::error_code ec, std::size_t) {
+          self->writing_ = false;
+          if (ec) return self->end();
+          self->watch_close();
+          std::weak_ptr<Session> weak = self;
+          std::weak_ptr<bool> alive = self->state_->alive;
+          asio::io_context& io = self->state_->io;
+          // Called on the producer's thread: posted here while the server runs.
+          self->stream_->set_wake([weak, alive, &io] {
+            if (!alive.lock()) return;
+            asio::post(io, [weak] {
+              if (auto s = weak.lock()) s->pump();
+            });
+          });
+        });
+  }
+
+  void pump() {
+    if (!state_ || writing_ || !stream_) return;
+    bool finished = false;
+    auto bytes = std::make_shared<std::string>(stream_->take(finished));
+    if (!bytes->empty()) {
+      writing_ = true;
+      asio::async_write(
+          socket_, bhttp::make_chunk(asio::buffer(*bytes)),
+          [self = this->shared_from_this(), bytes](beast::error_code ec, std::size_t) {
+            self->writing_ = false;
+            if (ec) return self->end();
+            self->pump();
+          });
+      return;
+    }
+    if (!finished) return;
+    writing_ = true;
+    asio::async_write(
+        socket_, bhttp::make_chunk_last(),
+        [self = this->shared_from_this()](beast::error_code, std::size_t) { self->end(); });
+  }
+
+  void watch_close() {
+    socket_.async_read_some(asio::buffer(discard_),
+                            [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+                              if (ec) return self->end();
+                              self->watch_close();
+                            });
+  }
+
   void end() {
     if (!state_) return;
+    if (stream_) stream_->close();
     close();
     if (state_->sessions.erase(this->shared_from_this()) > 0) --state_->connections;
     state_.reset();  // ends the cycle: the state owns the io_context this session is on
@@ -310,6 +377,9 @@ class HttpServer::State::Session
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   bool keep_alive_ = true;
+  std::shared_ptr<ResponseStream> stream_;  // a streamed response's body
+  bool writing_ = false;                    // a write of it is under way
+  std::array<char, 512> discard_{};         // what a client sends while it is streamed to
 };
 
 template <typename Acceptor>

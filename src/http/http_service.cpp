@@ -108,6 +108,22 @@ HttpResponse not_found() {
   return error_response(404, "NOT_FOUND", "no such path in skedd's HTTP API (see skedd(8))");
 }
 
+HttpResponse too_many_streams() {
+  return error_response(503, "BUSY",
+                        "skedd streams " + std::to_string(kMaxStreams) +
+                            " responses (events, followed logs) at most at a time");
+}
+
+HttpResponse unauthenticated() {
+  HttpResponse r = error_response(401, "UNAUTHENTICATED",
+                                  "this path needs a bearer token ([http.tokens] in "
+                                  "skedd.toml(5)): Authorization: Bearer TOKEN");
+  r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"skedd\"");
+  // A browser signed in to /ui answers this one with the credentials it has.
+  r.headers.emplace_back("WWW-Authenticate", "Basic realm=\"skedd\", charset=\"UTF-8\"");
+  return r;
+}
+
 HttpResponse method_not_allowed(const char* allowed) {
   HttpResponse r =
       error_response(405, "METHOD_NOT_ALLOWED", std::string("this path takes ") + allowed);
@@ -167,13 +183,14 @@ HttpResponse error_response(int status, const std::string& code, const std::stri
 }
 
 HttpService::HttpService(asio::io_context& io, Engine& engine, Store& store, Control& control,
-                         const Metrics* metrics, HttpConfig config, ReplyGate gate,
+                         const Metrics* metrics, EventFeed* feed, HttpConfig config, ReplyGate gate,
                          std::string version)
     : io_(io),
       engine_(engine),
       store_(store),
       control_(control),
       metrics_(metrics),
+      feed_(feed),
       config_(std::move(config)),
       gate_(std::move(gate)),
       version_(std::move(version)),
@@ -452,6 +469,95 @@ std::variant<control::Request, HttpResponse> HttpService::api_request(const Http
   return not_found();
 }
 
+bool HttpService::stream_slot() {
+  std::erase_if(follows_, [](const std::weak_ptr<ResponseStream>& s) {
+    const auto stream = s.lock();
+    return !stream || stream->gone();
+  });
+  const std::size_t open = follows_.size() + (feed_ != nullptr ? feed_->subscribers() : 0);
+  return open < kMaxStreams;
+}
+
+HttpResponse HttpService::events(const HttpRequest& req, const Peer& caller) {
+  if (feed_ == nullptr) return not_found();
+  if (req.method != "GET") return method_not_allowed("GET");
+  if (!stream_slot()) return too_many_streams();
+  std::string only;
+  if (const auto job = req.query.find("job"); job != req.query.end()) only = job->second;
+  JobViewer viewer = control_.viewer_of(caller);
+  HttpResponse r;
+  r.content_type = "text/event-stream";
+  r.stream = std::make_shared<ResponseStream>(kEventStreamQueue);
+  // Events name a job in `job`; those that name none (the daemon's own) are root's only.
+  feed_->subscribe({r.stream, [this, viewer = std::move(viewer), only](const json& f) {
+                      const auto job = f.find("job");
+                      const bool named = job != f.end() && job->is_string();
+                      if (!only.empty() && (!named || job->get_ref<const std::string&>() != only)) {
+                        return false;
+                      }
+                      if (viewer.admin) return true;
+                      if (!named || !viewer.sees) return false;
+                      const auto info = engine_.job(job->get_ref<const std::string&>());
+                      return info.has_value() && viewer.sees(*info->spec);
+                    }});
+  arm_keepalive();
+  return r;
+}
+
+void HttpService::arm_keepalive() {
+  if (keepalive_) return;
+  keepalive_ = std::make_unique<asio::steady_timer>(io_, kKeepalive);
+  keepalive_->async_wait([this](const boost::system::error_code& ec) {
+    if (ec) return;
+    keepalive_.reset();
+    if (feed_->subscribers() == 0) return;
+    feed_->keepalive();
+    arm_keepalive();
+  });
+}
+
+HttpResponse HttpService::follow(RunId run, const Peer& caller, const json& first) {
+  if (!stream_slot()) return too_many_streams();
+  HttpResponse r;
+  r.content_type = "text/plain; charset=utf-8";
+  r.stream = std::make_shared<ResponseStream>(kFollowQueue);
+  follows_.push_back(r.stream);
+  const std::string& data = first["data"].get_ref<const std::string&>();
+  r.stream->push(data);
+  if (first.value("ended", false) && data.empty()) {
+    r.stream->finish();
+  } else {
+    follow_next(run, caller, first.value("offset", std::uint64_t{0}), r.stream,
+                data.size() >= kFollowQueue / 4 ? std::chrono::milliseconds(0) : kFollowInterval);
+  }
+  return r;
+}
+
+void HttpService::follow_next(RunId run, Peer caller, std::uint64_t offset,
+                              std::shared_ptr<ResponseStream> stream,
+                              std::chrono::milliseconds after) {
+  auto timer = std::make_shared<asio::steady_timer>(io_, after);
+  timer->async_wait([this, timer, run, caller, offset,
+                     stream = std::move(stream)](const boost::system::error_code& ec) mutable {
+    if (ec || stream->gone()) return;
+    // A client that reads slowly is read for when it has caught up.
+    if (stream->queued() > kFollowQueue / 2) {
+      return follow_next(run, caller, offset, std::move(stream), kFollowInterval);
+    }
+    ControlReply reply =
+        control_.handle(control::LogsRequest{run, offset, kFollowQueue / 4}, caller);
+    if (auto* failure = std::get_if<Failure>(&reply)) {
+      return stream->finish("\n[skedd: " + failure->message + "]\n");
+    }
+    const json& j = std::get<json>(reply);
+    const std::string& data = j["data"].get_ref<const std::string&>();
+    if (!data.empty()) stream->push(data);
+    if (j.value("ended", false) && data.empty()) return stream->finish();
+    follow_next(run, caller, j.value("offset", offset), std::move(stream),
+                data.size() >= kFollowQueue / 4 ? std::chrono::milliseconds(0) : kFollowInterval);
+  });
+}
+
 void HttpService::handle(const HttpRequest& req, const std::optional<Peer>& caller, double loop_lag,
                          std::function<void(HttpResponse)> done) {
   if (req.path == "/metrics") {
@@ -460,18 +566,17 @@ void HttpService::handle(const HttpRequest& req, const std::optional<Peer>& call
   }
   if (req.path == "/readyz") return done(readiness());
   if (req.path == "/ui" || req.path.rfind("/ui/", 0) == 0) return done(ui(req, caller));
+  if (req.path == "/api/v1/events") return done(caller ? events(req, *caller) : unauthenticated());
   auto routed = api_request(req);
   if (auto* refused = std::get_if<HttpResponse>(&routed)) return done(std::move(*refused));
   control::Request& request = std::get<control::Request>(routed);
-  if (!caller) {
-    HttpResponse r = error_response(401, "UNAUTHENTICATED",
-                                    "this path needs a bearer token ([http.tokens] in "
-                                    "skedd.toml(5)): Authorization: Bearer TOKEN");
-    r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"skedd\"");
-    // A browser signed in to /ui answers this one with the credentials it has.
-    r.headers.emplace_back("WWW-Authenticate", "Basic realm=\"skedd\", charset=\"UTF-8\"");
-    return done(std::move(r));
+  const bool follow_log =
+      std::holds_alternative<control::LogsRequest>(request) && flag_of(req.query, "follow");
+  if (follow_log) {
+    auto& logs = std::get<control::LogsRequest>(request);
+    logs.max_bytes = std::min<std::uint64_t>(logs.max_bytes, kFollowQueue / 4);  // a first read
   }
+  if (!caller) return done(unauthenticated());
   const bool reads_only =
       std::holds_alternative<control::StatusRequest>(request) ||
       std::holds_alternative<control::ListRequest>(request) ||
@@ -510,6 +615,9 @@ void HttpService::handle(const HttpRequest& req, const std::optional<Peer>& call
     json& body = std::get<json>(reply);
     if (fires) {
       body = json{{"job", body["job"]["name"]}, {"not_run", body["not_run"]}};
+    }
+    if (follow_log) {
+      return done(follow(std::get<control::LogsRequest>(request).run, *caller, body));
     }
     if (trigger && wait) {
       const RunId run{body.value("run", std::uint64_t{0})};

@@ -6,6 +6,7 @@
 
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -13,9 +14,13 @@
 
 #include "control/control.h"
 #include "control/control_server.h"
+#include "http/event_feed.h"
 #include "http/metrics.h"
+#include "http/response_stream.h"
 #include "skedd/config/config.h"
 #include "util/asio.h"
+
+#include <boost/asio/steady_timer.hpp>
 
 namespace skedd::http {
 
@@ -31,6 +36,9 @@ struct HttpResponse {
   std::string content_type = "application/json";
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
+  /// When set, the body is written from this stream as it is produced (chunked; the
+  /// connection closes after it) and `body` is ignored.
+  std::shared_ptr<ResponseStream> stream = nullptr;
 };
 
 /// A request target split into its decoded path and query parameters; nullopt when it is not
@@ -44,11 +52,21 @@ int status_of(const std::string& code);
 /// A JSON error body: {"error": {"code": ..., "message": ...}}.
 HttpResponse error_response(int status, const std::string& code, const std::string& message);
 
+/// Streamed responses (events, followed logs) open at a time at most; more are answered 503.
+constexpr std::size_t kMaxStreams = 32;
+/// How often a followed log is read again; and what it may hold queued for a slow client.
+constexpr std::chrono::milliseconds kFollowInterval{250};
+constexpr std::size_t kFollowQueue = 256 * 1024;
+/// How often an event stream gets a comment line (proxies keep it; a client gone is seen).
+constexpr std::chrono::seconds kKeepalive{15};
+
 class HttpService {
  public:
   /// `gate` holds a reply back until what its request wrote is committed (as on the socket).
+  /// `feed`: where GET /api/v1/events subscribes (none: that path answers 404).
   HttpService(asio::io_context& io, Engine& engine, Store& store, Control& control,
-              const Metrics* metrics, HttpConfig config, ReplyGate gate, std::string version);
+              const Metrics* metrics, EventFeed* feed, HttpConfig config, ReplyGate gate,
+              std::string version);
 
   /// Answers `request` from `caller` (nullopt: no credentials) by calling `done`, at once or
   /// after the store's commit. `loop_lag`: how long the request waited for the loop. Loop
@@ -74,12 +92,26 @@ class HttpService {
   void wait_for_end(RunId run, Peer caller, std::chrono::steady_clock::time_point until,
                     nlohmann::json accepted, std::function<void(HttpResponse)> done);
 
+  /// GET /api/v1/events: a stream of the events `caller` may see (?job=NAME: that job's).
+  HttpResponse events(const HttpRequest& request, const Peer& caller);
+  /// log?follow=1: the log from `first` (the first read's reply) on, read again every
+  /// kFollowInterval until the run has ended and all of its log is sent.
+  HttpResponse follow(RunId run, const Peer& caller, const nlohmann::json& first);
+  void follow_next(RunId run, Peer caller, std::uint64_t offset,
+                   std::shared_ptr<ResponseStream> stream, std::chrono::milliseconds after);
+  /// Whether another stream may open (kMaxStreams), counting those still connected.
+  bool stream_slot();
+  void arm_keepalive();
+
   asio::io_context& io_;
 
   Engine& engine_;
   Store& store_;
   Control& control_;
   const Metrics* metrics_;
+  EventFeed* feed_;
+  std::vector<std::weak_ptr<ResponseStream>> follows_;  // logs followed, for kMaxStreams
+  std::unique_ptr<asio::steady_timer> keepalive_;       // while events are streamed
   HttpConfig config_;
   ReplyGate gate_;
   std::string version_;

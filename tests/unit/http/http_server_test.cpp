@@ -148,3 +148,63 @@ TEST_CASE("/readyz answers 503 when the event loop does not answer within 2 s", 
   CHECK(http_request(server.address(), "GET", "/healthz").status == 200);
   server.stop();
 }
+
+TEST_CASE("the HTTP server writes a streamed body as chunks, and sees its client go", "[http]") {
+  Loop loop;
+  auto stream = std::make_shared<skedd::http::ResponseStream>(1 << 16);
+  skedd::http::LoopHandlers handlers{[] {
+                                       return HttpResponse{200, "application/json", "{}", {}};
+                                     },
+                                     [stream](const HttpRequest&, const std::optional<skedd::Peer>&,
+                                              double, std::function<void(HttpResponse)> done) {
+                                       HttpResponse r;
+                                       r.content_type = "text/plain";
+                                       r.stream = stream;
+                                       stream->push("first\n");
+                                       done(std::move(r));
+                                     }};
+  skedd::http::HttpServer server(loop.io, handlers, loopback(), {});
+  REQUIRE(server.start().ok());
+  {
+    skedd::test::HttpStream client(server.address(), "/s", {});
+    REQUIRE(client.read_until([](const std::string& b) { return b == "first\n"; },
+                              std::chrono::seconds(5)));
+    CHECK(client.reply().headers.at("transfer-encoding") == "chunked");
+    boost::asio::post(loop.io, [stream] { stream->push("second\n"); });
+    REQUIRE(client.read_until([](const std::string& b) { return b == "first\nsecond\n"; },
+                              std::chrono::seconds(5)));
+    CHECK_FALSE(client.ended());
+    boost::asio::post(loop.io, [stream] { stream->finish("last\n"); });
+    client.read_until([](const std::string&) { return false; }, std::chrono::seconds(5));
+    CHECK(client.ended());
+    CHECK(client.reply().body == "first\nsecond\nlast\n");
+  }
+  // A client that goes away while nothing is written: the producer sees it.
+  auto left = std::make_shared<skedd::http::ResponseStream>(1 << 16);
+  skedd::http::HttpServer second(loop.io,
+                                 {[] {
+                                    return HttpResponse{200, "application/json", "{}", {}};
+                                  },
+                                  [left](const HttpRequest&, const std::optional<skedd::Peer>&,
+                                         double, std::function<void(HttpResponse)> done) {
+                                    HttpResponse r;
+                                    r.stream = left;
+                                    left->push("hello\n");
+                                    done(std::move(r));
+                                  }},
+                                 loopback(), {});
+  REQUIRE(second.start().ok());
+  {
+    skedd::test::HttpStream client(second.address(), "/s", {});
+    REQUIRE(client.read_until([](const std::string& b) { return b == "hello\n"; },
+                              std::chrono::seconds(5)));
+    CHECK_FALSE(left->gone());
+  }
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (!left->gone() && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  CHECK(left->gone());
+  second.stop();
+  server.stop();
+}
