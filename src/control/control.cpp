@@ -165,6 +165,7 @@ control::Answer<control::ListReply> Control::on(const control::ListRequest&, con
     j.next = info.next;
     j.paused = info.paused;
     j.running = info.running;
+    j.stalled = info.stalled;
     if (auto it = latest->find(info.spec->name);
         it != latest->end() && caller.owns_run(it->second.owner)) {
       j.last = control::ListReply::Last{it->second.run, it->second.state, it->second.ended};
@@ -222,6 +223,7 @@ control::Answer<control::ShowReply> Control::on(const control::ShowRequest& requ
   reply.paused = info.paused;
   reply.paused_all = engine_.paused_all();
   reply.running = info.running;
+  reply.stalled = info.stalled;
   return reply;
 }
 

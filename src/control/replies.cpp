@@ -71,10 +71,10 @@ json encode(const StatusReply& r) {
 json encode(const ListReply& r) {
   json jobs = json::array();
   for (const ListReply::Job& job : r.jobs) {
-    json j{{"name", job.name},     {"schedule", job.schedule},
-           {"zone", job.zone},     {"next", time_or_null(job.next)},
-           {"paused", job.paused}, {"running", job.running},
-           {"last", nullptr}};
+    json j{{"name", job.name},       {"schedule", job.schedule},
+           {"zone", job.zone},       {"next", time_or_null(job.next)},
+           {"paused", job.paused},   {"running", job.running},
+           {"stalled", job.stalled}, {"last", nullptr}};
     if (job.last) {
       j["last"] = {{"run", job.last->run.value},
                    {"state", to_string(job.last->state)},
@@ -101,8 +101,8 @@ json encode(const ShowReply& r) {
   return {{"job", std::move(job)},          {"api", r.api},
           {"api_shadowed", r.api_shadowed}, {"paused", r.paused},
           {"paused_all", r.paused_all},     {"running", r.running},
-          {"next", std::move(next)},        {"runs", array_of(r.runs)},
-          {"not_run", std::move(not_run)}};
+          {"stalled", r.stalled},           {"next", std::move(next)},
+          {"runs", array_of(r.runs)},       {"not_run", std::move(not_run)}};
 }
 
 json encode(const PauseReply& r) {

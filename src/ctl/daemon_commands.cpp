@@ -69,7 +69,7 @@ class ListCommand final : public SocketCommand {
       if (!j["last"].is_null()) {
         last = str(j["last"], "state") + " " + relative(str(j["last"], "ended", ""));
       }
-      if (j["running"].get<int>() > 0) last = "running";
+      if (j["running"].get<int>() > 0) last = j.value("stalled", 0) > 0 ? "stalled" : "running";
       t.add({str(j, "name"), str(j, "schedule"), str(j, "zone"), relative(str(j, "next", "")), last,
              j["paused"].get<bool>() ? "yes" : "no"});
     }
@@ -102,7 +102,11 @@ class ShowCommand final : public SocketCommand {
     }
     std::cout << "paused:       " << (r["paused"].get<bool>() ? "yes" : "no")
               << (r["paused_all"].get<bool>() ? " (all jobs paused)" : "") << '\n'
-              << "running:      " << r["running"] << "\nnext fires:\n";
+              << "running:      " << r["running"]
+              << (r.value("stalled", 0) > 0 ? " (" + std::to_string(r.value("stalled", 0)) +
+                                                  " stalled: silent for its stall_timeout)"
+                                            : std::string())
+              << "\nnext fires:\n";
     for (const json& t : r["next"]) {
       std::cout << "  " << t.get<std::string>() << "  (" << relative(t) << ")\n";
     }

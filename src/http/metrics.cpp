@@ -334,6 +334,12 @@ std::string Metrics::render(const Engine& engine, const Viewer& viewer,
     w.sample("skedd_store_healthy", "", ctx.store.ok ? 1 : 0);
     w.family("skedd_store_unwritten", "gauge", "Writes queued and not yet committed.");
     w.sample("skedd_store_unwritten", "", static_cast<double>(ctx.store.unwritten));
+    w.family("skedd_store_commit_seconds", "histogram",
+             "How long each commit of the state database took (its writes, commit and sync).");
+    Histogram<kCommitBounds.size()> commits;
+    commits.counts = ctx.store.commits.counts;
+    commits.sum = ctx.store.commits.sum;
+    w.histogram("skedd_store_commit_seconds", "", commits, kCommitBounds);
     w.family("skedd_loop_lag_seconds", "gauge",
              "How long this scrape waited for skedd's event loop.");
     w.sample("skedd_loop_lag_seconds", "", ctx.loop_lag);

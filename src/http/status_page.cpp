@@ -16,7 +16,7 @@ table{border-collapse:collapse;width:100%}
 th,td{text-align:left;padding:.3em .6em;border-bottom:1px solid #ddd;vertical-align:top}
 th{font-weight:600;background:#f5f5f5}
 .mark{font-weight:600;white-space:nowrap}
-.ok{color:#1a7f37}.late{color:#b35900}.failing{color:#c62828}.running{color:#1565c0}
+.ok{color:#1a7f37}.late,.stalled{color:#b35900}.failing{color:#c62828}.running{color:#1565c0}
 .paused{color:#666}
 .strip span{display:inline-block;width:8px;height:14px;margin-right:1px;border-radius:1px}
 .s-succeeded{background:#2e7d32}.s-failed,.s-timed_out,.s-killed{background:#c62828}
@@ -136,6 +136,7 @@ std::string html_escape(const std::string& s) {
 
 std::string status_of_job(const PageJob& row, bool paused_all, double now) {
   if (paused_all || row.job.value("paused", false)) return "paused";
+  if (row.job.value("stalled", 0) > 0) return "stalled";
   if (row.job.value("running", 0) > 0) return "running";
   for (const json& run : row.runs) {
     if (run.value("ended", json()).is_null()) continue;

@@ -19,8 +19,9 @@ struct PageJob {
   std::optional<double> deadline;
 };
 
-/// The status mark of a row: paused, running, failing (its latest ended run failed, timed
-/// out or was killed), late (its success deadline passed) or ok.
+/// The status mark of a row: paused, stalled (a run of it is silent for its stall_timeout),
+/// running, failing (its latest ended run failed, timed out or was killed), late (its success
+/// deadline passed) or ok.
 std::string status_of_job(const PageJob& row, bool paused_all, double now);
 
 /// The overview: one row per job. `can_act`: trigger and pause buttons (a caller with a

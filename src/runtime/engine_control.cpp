@@ -42,8 +42,9 @@ std::optional<Engine::JobInfo> Engine::job(const std::string& name) const {
 
 Engine::JobInfo Engine::info_of(JobId id) const {
   const SpecPtr& spec = jobs_[id.value].spec;
-  return JobInfo{spec, paused_.contains(spec->name), scheduler_.next_fire(id),
-                 dispatcher_.running_of(id)};
+  const int running = dispatcher_.running_of(id);
+  return JobInfo{spec, paused_.contains(spec->name), scheduler_.next_fire(id), running,
+                 running > 0 ? supervisor_.stalled_of(id) : 0};
 }
 
 std::size_t Engine::paused_jobs() const {

@@ -545,6 +545,12 @@ int Supervisor::stalled_runs() const {
   return n;
 }
 
+int Supervisor::stalled_of(JobId job) const {
+  int n = 0;
+  for (const auto& [id, run] : runs_) n += run->stalled && run->job == job ? 1 : 0;
+  return n;
+}
+
 void Supervisor::note_activity(Run& run) {
   run.last_activity = clock_.mono_now();
   if (!run.stalled) return;

@@ -106,6 +106,8 @@ class Supervisor {
   bool off_loop_pending() const { return off_loop_pending_ != 0; }
   /// Running runs that are stalled now (see JobOptions::stall_timeout).
   int stalled_runs() const;
+  /// Those of `job`; O(running runs).
+  int stalled_of(JobId job) const;
   /// Whether `id` is a run this supervisor started or adopted and has not finished (a run
   /// whose main process has exited is finished, even while leftovers of its group are swept).
   bool has_run(RunId id) const;

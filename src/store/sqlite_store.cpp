@@ -41,6 +41,7 @@ void SqliteStore::write_loop() {
     }
     // Group commit: everything queued meanwhile goes in one transaction, one fsync.
     std::string error;
+    const auto began = std::chrono::steady_clock::now();
     try {
       SQLite::Transaction tx(*writer_db_);
       apply_batch(batch);
@@ -59,7 +60,10 @@ void SqliteStore::write_loop() {
       // restart has less left to copy on this thread (the one every write waits for).
       checkpoint_cv_.notify_all();
     }
+    const double took =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count();
     std::unique_lock lock(mu_);
+    commit_times_.observe(took);
     if (error.empty()) {
       committed_ += batch.size();
       last_error_.clear();

@@ -240,7 +240,7 @@ class SqliteStore final : public Store {
 
   StoreHealth health() override {
     std::lock_guard lock(mu_);
-    return StoreHealth{last_error_.empty(), last_error_, queued_ - committed_};
+    return StoreHealth{last_error_.empty(), last_error_, queued_ - committed_, commit_times_};
   }
 
   Result<std::vector<RunRecord>> runs(const RunQuery& query) override;
@@ -313,6 +313,7 @@ class SqliteStore final : public Store {
   std::uint64_t queued_ = 0;     // GUARDED_BY(mu_): ops ever enqueued
   std::uint64_t committed_ = 0;  // GUARDED_BY(mu_): ops ever committed
   std::string last_error_;       // GUARDED_BY(mu_): empty after a successful commit
+  CommitTimes commit_times_;     // GUARDED_BY(mu_)
   std::uint64_t failures_ = 0;   // GUARDED_BY(mu_): failed commits
   bool stop_ = false;            // GUARDED_BY(mu_)
   int flush_waiting_ = 0;        // GUARDED_BY(mu_): callers blocked in flush()

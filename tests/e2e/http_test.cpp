@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -108,6 +109,34 @@ std::string run_state_soon(const std::string& a, const std::string& run, const s
       },
       5000ms);
   return got;
+}
+
+// The events of a text/event-stream body: (event name, its data as JSON), in order.
+std::vector<std::pair<std::string, json>> sse_events(const std::string& body) {
+  std::vector<std::pair<std::string, json>> out;
+  std::size_t at = 0;
+  for (std::size_t end; (end = body.find("\n\n", at)) != std::string::npos; at = end + 2) {
+    std::string name;
+    json data;
+    std::size_t line_at = at;
+    while (line_at < end) {
+      const std::size_t eol = std::min(body.find('\n', line_at), end);
+      const std::string line = body.substr(line_at, eol - line_at);
+      if (line.rfind("event: ", 0) == 0) name = line.substr(7);
+      if (line.rfind("data: ", 0) == 0) data = json::parse(line.substr(6), nullptr, false);
+      line_at = eol + 1;
+    }
+    if (!name.empty()) out.emplace_back(name, data);
+  }
+  return out;
+}
+
+// Whether `body` (an event stream) has an event `name` of job `job`.
+bool has_event(const std::string& body, const std::string& name, const std::string& job) {
+  for (const auto& [n, data] : sse_events(body)) {
+    if (n == name && data.value("job", "") == job) return true;
+  }
+  return false;
 }
 
 }  // namespace
@@ -287,12 +316,20 @@ TEST_CASE("HTTP: a user's token sees and manages only that user's jobs, and thei
   CHECK(jobs["jobs"][0]["name"] == "theirs");
   CHECK(http_get(a, "/api/v1/jobs/roots", user).status == 403);
   CHECK(http_post(a, "/api/v1/jobs/roots/trigger", user).status == 403);
+  // Their event stream: their jobs' events only, none of root's nor the daemon's own.
+  skedd::test::HttpStream events(a, "/api/v1/events", user);
+  REQUIRE(events.read_until([](const std::string& b) { return !b.empty(); }, 5000ms));
   const std::string root_run = http_post(a, "/api/v1/jobs/roots/trigger").json()["run"].dump();
   d.wait_for("run_finished", [&](const json& e) { return e.value("job", "") == "roots"; });
   REQUIRE(run_state_soon(a, root_run, "succeeded") == "succeeded");
   CHECK(http_get(a, "/api/v1/runs/" + root_run + "/log", user).status == 403);  // no root's log
   CHECK(http_post(a, "/api/v1/drain", user).status == 403);
   CHECK(http_post(a, "/api/v1/jobs/theirs/trigger", user).status == 202);
+  REQUIRE(events.read_until(
+      [](const std::string& b) { return has_event(b, "run_finished", "theirs"); }, 5000ms));
+  for (const auto& [name, data] : sse_events(events.reply().body)) {
+    CHECK(data.value("job", "") == "theirs");
+  }
   const HttpReply metrics = http_get(a, "/metrics", user);
   REQUIRE(metrics.status == 200);
   CHECK(metrics.body.find("job=\"theirs\"") != std::string::npos);
@@ -363,6 +400,8 @@ command = ["/bin/true"]
   CHECK(metric_sample(m, "skedd_runs_running{pool=\"\"}") == 1);  // busy
   CHECK(metric_sample(m, "skedd_ready_queue_depth{pool=\"\"}") == 0);
   CHECK(metric_sample(m, "skedd_run_queue_wait_seconds_count{pool=\"\"}") >= 4);
+  CHECK(metric_sample(m, "skedd_store_commit_seconds_count{}") >= 1);  // its runs committed
+  CHECK(metric_sample(m, "skedd_store_commit_seconds_sum{}") > 0);
   CHECK(metric_sample(m, "skedd_hooks_total{hook=\"on_failure\",job=\"bad\",outcome=\"fired\"}") ==
         1);
   CHECK(metric_sample(m, "skedd_runs_total{job=\"bad:on_failure\",result=\"succeeded\"}") == 1);
@@ -516,6 +555,16 @@ command = ["/bin/sh", "-c", "for i in 1 2 3 4 5 6; do echo out $i; sleep 0.4; do
       d.wait_for("run_stalled", [](const json& e) { return e.value("job", "") == "quiet"; });
   CHECK(quiet.at("effect") == "marked stalled; it goes on");
   CHECK(quiet.at("silent_s").get<double>() >= 1.0);
+  // Marked in list and show (and so in skedctl's and the page's).
+  CHECK(http_get(a, "/api/v1/jobs/quiet").json()["stalled"] == 1);
+  for (const json& j : http_get(a, "/api/v1/jobs").json()["jobs"]) {
+    CHECK(j["stalled"] == (j["name"] == "quiet" ? 1 : 0));
+  }
+  const auto listed = skedd::test::skedctl(dir, {"list"});
+  CHECK(listed.out.find("stalled") != std::string::npos);
+  const auto shown = skedd::test::skedctl(dir, {"show", "quiet"});
+  CHECK(shown.out.find("running:      1 (1 stalled: silent for its stall_timeout)") !=
+        std::string::npos);
   const json hung =
       d.wait_for("run_finished", [](const json& e) { return e.value("job", "") == "hung"; });
   CHECK(hung.at("state") == "stalled");
@@ -533,4 +582,76 @@ command = ["/bin/sh", "-c", "for i in 1 2 3 4 5 6; do echo out $i; sleep 0.4; do
   CHECK(scraped.body.find("\nskedd_runs_stalled 1\n") != std::string::npos);  // quiet, still on
   CHECK(scraped.body.find("skedd_runs_total{job=\"hung\",result=\"stalled\"} 1") !=
         std::string::npos);
+}
+
+TEST_CASE("HTTP: /api/v1/events streams events, and log?follow=1 a log until its run ends",
+          "[http]") {
+  using skedd::test::HttpStream;
+  TempDir dir("skedd-http-test");
+  Daemon d(dir, write_http_config(dir, R"([job.ticker]
+every = "1h"
+command = ["/bin/sh", "-c", "echo one; sleep 2; echo two; sleep 1; echo three"]
+
+[job.other]
+every = "1h"
+command = ["/bin/true"]
+)"));
+  const std::string a = http_address_of(d);
+  CHECK(http_get(a, "/api/v1/events", {}).status == 401);  // no token, no events
+  CHECK(http_post(a, "/api/v1/events").status == 405);
+  HttpStream events(a, "/api/v1/events", kRoot);
+  HttpStream others(a, "/api/v1/events?job=other", kRoot);
+  // The comment line each stream starts with: subscribed from then on.
+  const auto opened = [](const std::string& b) { return b.rfind(": skedd events", 0) == 0; };
+  REQUIRE(events.read_until(opened, 5000ms));
+  REQUIRE(others.read_until(opened, 5000ms));
+  CHECK(events.reply().status == 200);
+  CHECK(events.reply().headers.at("content-type") == "text/event-stream");
+  CHECK(events.reply().headers.at("transfer-encoding") == "chunked");
+
+  const std::string run = http_post(a, "/api/v1/jobs/ticker/trigger").json()["run"].dump();
+  d.wait_for("run_started", [](const json& e) { return e.value("job", "") == "ticker"; });
+  HttpStream follow(a, "/api/v1/runs/" + run + "/log?follow=1", kRoot);
+  // The log as it is written: its first line while the run still runs.
+  REQUIRE(follow.read_until([](const std::string& b) { return b == "one\n"; }, 5000ms));
+  CHECK(follow.reply().status == 200);
+  CHECK(follow.reply().headers.at("content-type") == "text/plain; charset=utf-8");
+  CHECK_FALSE(follow.ended());
+  // Then the rest, and the response ends once the run has ended.
+  follow.read_until([](const std::string&) { return false; }, 15000ms);
+  CHECK(follow.ended());
+  CHECK(follow.reply().body == "one\ntwo\nthree\n");
+  // A run that has ended: its whole log, and the end at once.
+  const HttpReply again = http_get(a, "/api/v1/runs/" + run + "/log?follow=1");
+  CHECK(again.status == 200);
+  CHECK(again.body == "one\ntwo\nthree\n");
+  CHECK(http_get(a, "/api/v1/runs/" + run + "/log?follow=1", {}).status == 401);
+  CHECK(http_get(a, "/api/v1/runs/99999/log?follow=1").status == 404);
+
+  // The events of the run, in order, with the fields the JSON log has.
+  REQUIRE(events.read_until(
+      [](const std::string& b) { return has_event(b, "run_finished", "ticker"); }, 5000ms));
+  std::vector<std::string> order;
+  for (const auto& [name, data] : sse_events(events.reply().body)) {
+    if (data.value("job", "") != "ticker") continue;
+    order.push_back(name);
+    CHECK(data.at("event") == name);
+    CHECK(data.contains("time"));
+    if (name == "run_finished") {
+      CHECK(data.at("run").dump() == run);
+      CHECK(data.at("state") == "succeeded");
+    }
+  }
+  const auto started = std::find(order.begin(), order.end(), "run_started");
+  const auto finished = std::find(order.begin(), order.end(), "run_finished");
+  CHECK(started < finished);
+  CHECK(finished != order.end());
+  // ?job=other: that job's events only.
+  REQUIRE(http_post(a, "/api/v1/jobs/other/trigger").status == 202);
+  REQUIRE(others.read_until(
+      [](const std::string& b) { return has_event(b, "run_finished", "other"); }, 5000ms));
+  for (const auto& [name, data] : sse_events(others.reply().body)) {
+    CHECK(data.value("job", "") == "other");
+  }
+  CHECK_FALSE(others.ended());
 }

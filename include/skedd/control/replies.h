@@ -52,6 +52,7 @@ struct ListReply {
     std::optional<Instant> next;
     bool paused = false;
     int running = 0;
+    int stalled = 0;           ///< running runs marked stalled (stall_timeout)
     std::optional<Last> last;  ///< its latest ended run, when the caller may see it
   };
   std::vector<Job> jobs;
@@ -80,6 +81,7 @@ struct ShowReply {
   bool paused = false;
   bool paused_all = false;
   int running = 0;
+  int stalled = 0;            ///< running runs marked stalled (stall_timeout)
   std::vector<Instant> next;  ///< its next fires, up to 5
   std::vector<RunRecord> runs;
   std::vector<NotRunRecord> not_run;

@@ -2,6 +2,7 @@
 
 #include <sys/types.h>
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -60,11 +61,29 @@ struct PendingFire {
   RunId run{};
 };
 
+/// The upper bounds (seconds) of the commit time buckets of StoreHealth.
+inline constexpr std::array<double, 10> kCommitBounds = {0.0005, 0.001, 0.0025, 0.005, 0.01,
+                                                         0.025,  0.05,  0.1,    0.5,   1};
+
+/// How long the store's commits took (a batch written, committed and synced), since it
+/// opened: counts per bucket of kCommitBounds (the last: above every bound), not cumulative.
+struct CommitTimes {
+  std::array<std::uint64_t, kCommitBounds.size() + 1> counts{};
+  double sum = 0;  ///< seconds
+  void observe(double seconds) {
+    std::size_t i = 0;
+    while (i < kCommitBounds.size() && seconds > kCommitBounds[i]) ++i;
+    ++counts[i];
+    sum += seconds;
+  }
+};
+
 /// Whether writes reach the disk (for status): the last commit's error, if it failed.
 struct StoreHealth {
   bool ok = true;
   std::string error;            ///< the last failed commit's error
   std::uint64_t unwritten = 0;  ///< writes queued and not yet committed
+  CommitTimes commits{};        ///< failed ones too (a store that keeps none: all 0)
 };
 
 /// Fires of one job that did not run for one reason: consecutive ones are one record.

@@ -6,6 +6,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "fakes/recording_sink.h"
+#include "http/event_feed.h"
 #include "http/http_service.h"
 #include "http/metrics.h"
 #include "http/status_page.h"
@@ -172,7 +174,10 @@ TEST_CASE("the status page marks each job and escapes what users wrote", "[http]
   CHECK(status_of_job(row, false, now) == "failing");  // the latest ended run
   row.job["running"] = 1;
   CHECK(status_of_job(row, false, now) == "running");
+  row.job["stalled"] = 1;
+  CHECK(status_of_job(row, false, now) == "stalled");
   CHECK(status_of_job(row, true, now) == "paused");
+  row.job["stalled"] = 0;
   const std::string page = skedd::http::render_overview({row}, false, now, "root", true, 3);
   CHECK(page.find("<a href=\"/ui/jobs/a%3Cb\">a&lt;b</a>") != std::string::npos);
   CHECK(page.find("a<b") == std::string::npos);
@@ -181,4 +186,79 @@ TEST_CASE("the status page marks each job and escapes what users wrote", "[http]
   CHECK(skedd::http::render_overview({row}, false, now, "root", false, 0).find("<form") ==
         std::string::npos);  // read-only: no buttons
   CHECK(skedd::http::html_escape("<a href='x'>&\"") == "&lt;a href=&#39;x&#39;&gt;&amp;&quot;");
+}
+
+TEST_CASE("a response stream is bounded, ends once, and tells when the client has gone", "[http]") {
+  skedd::http::ResponseStream stream(10);
+  int woken = 0;
+  CHECK(stream.push("abc"));
+  stream.set_wake([&] { ++woken; });
+  CHECK(woken == 1);  // something was queued already
+  CHECK(stream.push("defgh"));
+  CHECK(woken == 2);
+  CHECK_FALSE(stream.push("ijk"));  // 11 bytes over a bound of 10: nothing queued
+  CHECK(stream.queued() == 8);
+  bool finished = true;
+  CHECK(stream.take(finished) == "abcdefgh");
+  CHECK_FALSE(finished);
+  CHECK(stream.push("ijk"));
+  stream.finish(" the end, over the bound");
+  CHECK(stream.gone());
+  CHECK_FALSE(stream.push("more"));
+  CHECK(stream.take(finished) == "ijk the end, over the bound");
+  CHECK(finished);
+  skedd::http::ResponseStream left(10);
+  left.close();
+  CHECK(left.gone());
+  CHECK_FALSE(left.push("x"));
+}
+
+TEST_CASE("the event feed sends each client what it sees, at info and above, on the loop",
+          "[http]") {
+  using skedd::EventKind;
+  using skedd::Severity;
+  boost::asio::io_context io;
+  skedd::test::RecordingSink log;
+  skedd::http::EventFeed feed(log, io);
+  CHECK_FALSE(feed.wants(EventKind::kCheckpoint, Severity::kDebug));
+  auto all = std::make_shared<skedd::http::ResponseStream>(1 << 20);
+  auto only_a = std::make_shared<skedd::http::ResponseStream>(1 << 20);
+  auto small = std::make_shared<skedd::http::ResponseStream>(100);
+  feed.subscribe({all, [](const nlohmann::json&) { return true; }});
+  feed.subscribe({only_a, [](const nlohmann::json& f) { return f.value("job", "") == "a"; }});
+  feed.subscribe({small, [](const nlohmann::json&) { return true; }});
+  CHECK(feed.subscribers() == 3);
+  CHECK(feed.wants(EventKind::kRunStarted, Severity::kInfo));
+  CHECK_FALSE(feed.wants(EventKind::kCheckpoint, Severity::kDebug));
+  const skedd::Events events(&feed);
+  // Off the loop's thread (the store's open and close): to the log only.
+  events.emit(Severity::kInfo, EventKind::kRunStarted, {{"job", "a"}, {"run", 1}});
+  CHECK(log.count(EventKind::kRunStarted) == 1);
+  bool finished = false;
+  CHECK(all->take(finished) == ": skedd events\n\n");
+  boost::asio::post(io, [&] {
+    events.emit(Severity::kInfo, EventKind::kRunStarted, {{"job", "a"}, {"run", 1}});
+    events.emit(Severity::kWarn, EventKind::kRunStalled, {{"job", "b"}, {"run", 2}});
+    events.emit(Severity::kDebug, EventKind::kCheckpoint, {{"job", "a"}, {"run", 1}});
+  });
+  io.run();
+  CHECK(log.count(EventKind::kRunStarted) == 2);
+  const std::string sent = all->take(finished);
+  CHECK(sent.find("id: 1\nevent: run_started\ndata: {") == 0);
+  CHECK(sent.find("\"event\":\"run_started\"") != std::string::npos);
+  CHECK(sent.find("\"level\":\"info\"") != std::string::npos);
+  CHECK(sent.find("id: 2\nevent: run_stalled\n") != std::string::npos);
+  CHECK(sent.find("checkpoint") == std::string::npos);  // debug: the log's only
+  const std::string a = only_a->take(finished);
+  CHECK(a.find("run_started") != std::string::npos);
+  CHECK(a.find("run_stalled") == std::string::npos);
+  // A client 100 bytes behind: told so, and its stream ends.
+  const std::string behind = small->take(finished);
+  CHECK(finished);
+  CHECK(behind.find("event: overflow\n") != std::string::npos);
+  CHECK(feed.subscribers() == 2);
+  all->close();
+  feed.keepalive();
+  CHECK(feed.subscribers() == 1);
+  CHECK(only_a->take(finished).find(": keepalive\n\n") != std::string::npos);
 }

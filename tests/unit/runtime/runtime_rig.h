@@ -189,7 +189,7 @@ class BehindStore final : public Store {
   }
   void begin_group() override { s_->begin_group(); }
   void end_group() override { s_->end_group(); }
-  StoreHealth health() override { return StoreHealth{true, "", unwritten}; }
+  StoreHealth health() override { return StoreHealth{true, "", unwritten, {}}; }
   Result<std::vector<RunRecord>> runs(const RunQuery& query) override { return s_->runs(query); }
   Result<std::map<std::string, RunRecord>> latest_ended_runs() override {
     return s_->latest_ended_runs();
