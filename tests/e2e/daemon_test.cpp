@@ -43,6 +43,7 @@ using skedd::test::at_line;
 using skedd::test::Daemon;
 using skedd::test::job;
 using skedd::test::Json;
+using skedd::test::kill_after_checkpoint;
 using skedd::test::Match;
 using skedd::test::of_job;
 using skedd::test::of_run;
@@ -685,24 +686,6 @@ TEST_CASE("retention: keep_runs prunes old runs and their logs at start", "[daem
   CHECK(pruned["runs"].get<int>() >= 2);
   CHECK_FALSE(exists(logs[0]));
   CHECK_FALSE(exists(logs[1]));
-}
-
-// Waits for `job`'s first run to write a checkpoint and for the run to be in the history
-// (the writer commits asynchronously), then kill -9s skedd; returns run_started.
-Json kill_after_checkpoint(Daemon& d, const TempDir& dir, const std::string& job) {
-  const Json started = d.wait_for("run_started", of_job(job));
-  d.wait_for("checkpoint", of_run(started));
-  REQUIRE(wait_until(
-      [&] {
-        auto store = skedd::open_sqlite_store(dir / "state/skedd.db");
-        if (!store) return false;
-        auto runs = store.value()->runs({job, skedd::RunState::kRunning, 1});
-        return runs.ok() && !runs->empty() && !runs.value()[0].checkpoint.empty();
-      },
-      3000ms));
-  d.signal(SIGKILL);
-  REQUIRE(d.wait_exit(3000ms).has_value());
-  return started;
 }
 
 TEST_CASE("kill -9 of skedd: the next skedd adopts the running run, which is not started twice",

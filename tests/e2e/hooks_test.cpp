@@ -1,5 +1,7 @@
 // Alert hooks end to end: on_failure, on_success, on_missed and on_stall run as jobs of their
 // own with the context of what they are about, coalesced, recorded, never recursive.
+#include <signal.h>
+
 #include <chrono>
 #include <filesystem>
 #include <string>
@@ -18,6 +20,7 @@ using skedd::test::at_line;
 using skedd::test::Daemon;
 using skedd::test::job;
 using skedd::test::Json;
+using skedd::test::kill_after_checkpoint;
 using skedd::test::of_job;
 using skedd::test::slurp;
 using skedd::test::TempDir;
@@ -95,4 +98,41 @@ TEST_CASE("hooks: on_failure, on_success, on_missed and on_stall run with their 
   const auto list = skedd::test::skedctl(dir, {"runs", "flaky:on_failure", "--json"});
   CHECK(list.exit_code == 0);
   CHECK(list.out.find("\"failed\"") != std::string::npos);
+}
+
+TEST_CASE("hooks: none fires for a run that skedd's restart interrupted", "[hooks]") {
+  TempDir dir;
+  const std::string config = write_config(
+      dir, "",
+      job(dir, "cut", at_line(), R"(
+echo checkpoint step-1 >&3
+if [ -z "$SKEDD_CHECKPOINT" ]; then sleep 300; fi
+)",
+          "on_failure = 'echo \"$SKEDD_HOOK_RUN_ID $SKEDD_STATE\" >> \"$DIR/failures\"'\n"
+          "on_success = 'echo \"$SKEDD_HOOK_RUN_ID $SKEDD_STATE\" >> \"$DIR/successes\"'\n"));
+  Json started;
+  {
+    Daemon first(dir, config);
+    started = kill_after_checkpoint(first, dir, "cut");
+    const pid_t pgid = started["pid"].get<pid_t>();
+    ::kill(-pgid, SIGKILL);
+    REQUIRE(wait_until([&] { return first.group_gone(pgid); }, 3000ms));
+  }
+  skedd::test::pretend_reboot(dir);
+  Daemon second(dir, config);
+  second.wait_for("run_interrupted", skedd::test::of_run(started));
+  // The fire resumes from its checkpoint and succeeds: that success is hooked, the
+  // interruption is not.
+  const Json resumed = second.wait_for("run_finished", of_job("cut"));
+  CHECK(resumed["state"] == "succeeded");
+  second.wait_for("run_finished", of_job("cut:on_success"), 10000ms);
+  REQUIRE(wait_until([&] { return std::filesystem::exists(dir / "successes"); }, 5000ms));
+  CHECK(slurp(dir / "successes") ==
+        std::to_string(resumed["run"].get<std::uint64_t>()) + " succeeded\n");
+  CHECK_FALSE(std::filesystem::exists(dir / "failures"));
+  CHECK(second.events_named("run_started", of_job("cut:on_failure")).empty());
+  CHECK(second
+            .events_named("hook_fired",
+                          [](const Json& e) { return e.value("hook", "") == "on_failure"; })
+            .empty());
 }

@@ -557,7 +557,8 @@ command = ["/bin/sh", "-c", "for i in 1 2 3 4 5 6; do echo out $i; sleep 0.4; do
   CHECK(quiet.at("silent_s").get<double>() >= 1.0);
   // Marked in list and show (and so in skedctl's and the page's).
   CHECK(http_get(a, "/api/v1/jobs/quiet").json()["stalled"] == 1);
-  for (const json& j : http_get(a, "/api/v1/jobs").json()["jobs"]) {
+  const json listed_jobs = http_get(a, "/api/v1/jobs").json();  // a temporary's items dangle
+  for (const json& j : listed_jobs["jobs"]) {
     CHECK(j["stalled"] == (j["name"] == "quiet" ? 1 : 0));
   }
   const auto listed = skedd::test::skedctl(dir, {"list"});

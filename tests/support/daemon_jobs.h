@@ -3,8 +3,11 @@
 #pragma once
 
 #include <chrono>
+#include <csignal>
 #include <functional>
 #include <string>
+
+#include <catch2/catch.hpp>
 
 #include "skedd/store/sqlite_store.h"
 #include "support/daemon.h"
@@ -66,6 +69,24 @@ inline void pretend_reboot(const TempDir& dir) {
   if (auto flushed = store.value()->flush(); !flushed) {
     throw std::runtime_error("cannot write the state: " + flushed.error().message);
   }
+}
+
+// Waits for `job`'s first run to write a checkpoint and for the run to be in the history
+// (the writer commits asynchronously), then kill -9s skedd; returns run_started.
+inline Json kill_after_checkpoint(Daemon& d, const TempDir& dir, const std::string& job) {
+  const Json started = d.wait_for("run_started", of_job(job));
+  d.wait_for("checkpoint", of_run(started));
+  REQUIRE(wait_until(
+      [&] {
+        auto store = open_sqlite_store(dir / "state/skedd.db");
+        if (!store) return false;
+        auto runs = store.value()->runs({job, RunState::kRunning, 1});
+        return runs.ok() && !runs->empty() && !runs.value()[0].checkpoint.empty();
+      },
+      milliseconds(3000)));
+  d.signal(SIGKILL);
+  REQUIRE(d.wait_exit(milliseconds(3000)).has_value());
+  return started;
 }
 
 // Shows the daemon's whole log when an assertion fails.
