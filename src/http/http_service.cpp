@@ -522,15 +522,18 @@ HttpResponse HttpService::follow(RunId run, const Peer& caller, const json& firs
   r.content_type = "text/plain; charset=utf-8";
   r.stream = std::make_shared<ResponseStream>(kFollowQueue);
   follows_.push_back(r.stream);
-  const std::string& data = first["data"].get_ref<const std::string&>();
-  r.stream->push(data);
-  if (first.value("ended", false) && data.empty()) {
-    r.stream->finish();
-  } else {
-    follow_next(run, caller, first.value("offset", std::uint64_t{0}), r.stream,
-                data.size() >= kFollowQueue / 4 ? std::chrono::milliseconds(0) : kFollowInterval);
-  }
+  follow_read(run, caller, r.stream, first);
   return r;
+}
+
+void HttpService::follow_read(RunId run, const Peer& caller,
+                              const std::shared_ptr<ResponseStream>& stream, const json& read) {
+  const std::string& data = read["data"].get_ref<const std::string&>();
+  if (!data.empty()) stream->push(data);
+  if (read.value("ended", false) && data.empty()) return stream->finish();
+  // A full read: more is there already.
+  follow_next(run, caller, read.value("offset", std::uint64_t{0}), stream,
+              data.size() >= kFollowQueue / 4 ? std::chrono::milliseconds(0) : kFollowInterval);
 }
 
 void HttpService::follow_next(RunId run, Peer caller, std::uint64_t offset,
@@ -549,12 +552,7 @@ void HttpService::follow_next(RunId run, Peer caller, std::uint64_t offset,
     if (auto* failure = std::get_if<Failure>(&reply)) {
       return stream->finish("\n[skedd: " + failure->message + "]\n");
     }
-    const json& j = std::get<json>(reply);
-    const std::string& data = j["data"].get_ref<const std::string&>();
-    if (!data.empty()) stream->push(data);
-    if (j.value("ended", false) && data.empty()) return stream->finish();
-    follow_next(run, caller, j.value("offset", offset), std::move(stream),
-                data.size() >= kFollowQueue / 4 ? std::chrono::milliseconds(0) : kFollowInterval);
+    follow_read(run, caller, stream, std::get<json>(reply));
   });
 }
 

@@ -97,6 +97,9 @@ class HttpService {
   /// log?follow=1: the log from `first` (the first read's reply) on, read again every
   /// kFollowInterval until the run has ended and all of its log is sent.
   HttpResponse follow(RunId run, const Peer& caller, const nlohmann::json& first);
+  /// Pushes what `read` (a log reply) holds; ends the stream, or reads again.
+  void follow_read(RunId run, const Peer& caller, const std::shared_ptr<ResponseStream>& stream,
+                   const nlohmann::json& read);
   void follow_next(RunId run, Peer caller, std::uint64_t offset,
                    std::shared_ptr<ResponseStream> stream, std::chrono::milliseconds after);
   /// Whether another stream may open (kMaxStreams), counting those still connected.

@@ -293,13 +293,14 @@ std::string Metrics::render(const Engine& engine, const Viewer& viewer,
     w.sample("skedd_max_concurrent_runs", "", counts.max_concurrent_runs);
     w.family("skedd_ready_queue_depth", "gauge",
              "Fires waiting for a run slot, by pool (\"\": no pool).");
-    for (const auto& [pool, n] : engine.ready_by_pool()) {
+    const auto ready = engine.ready_by_pool();
+    for (const auto& [pool, n] : ready) {
       w.sample("skedd_ready_queue_depth", "pool=\"" + label_value(pool) + "\"",
                static_cast<double>(n));
     }
     // A pool's jobs' lateness histograms, summed: how long its fires waited from due to start.
     std::map<std::string, Histogram<kLatenessBounds.size()>> waits;
-    for (const auto& [pool, n] : engine.ready_by_pool()) waits.try_emplace(pool);
+    for (const auto& [pool, n] : ready) waits.try_emplace(pool);
     for (const auto& [name, c] : jobs_) {
       const auto info = engine.job(name);
       if (!info) continue;
