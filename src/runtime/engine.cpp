@@ -84,6 +84,7 @@ Engine::Engine(asio::io_context& io, Config config, const Clock& clock, TimerSer
       settling_to_(next_run_id_) {
   supervisor_.set_on_late_start([this] { rearm(); });
   supervisor_.set_on_stall([this](const RunOutcome& run) { hooks_of_stall(run); });
+  handlers_.set_on_stall([this](const RunOutcome& run) { hooks_of_stall(run); });
 }
 
 Engine::~Engine() = default;

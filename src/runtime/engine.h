@@ -73,7 +73,7 @@ class Engine {
     bool paused = false;
     std::optional<Instant> next;  ///< its next scheduled fire
     int running = 0;              ///< runs counted as running
-    int stalled = 0;              ///< of them, process runs marked stalled (stall_timeout)
+    int stalled = 0;              ///< of them, runs marked stalled (stall_timeout)
   };
   /// The loaded jobs, by name.
   std::vector<JobInfo> jobs() const;

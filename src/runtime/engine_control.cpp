@@ -44,7 +44,7 @@ Engine::JobInfo Engine::info_of(JobId id) const {
   const SpecPtr& spec = jobs_[id.value].spec;
   const int running = dispatcher_.running_of(id);
   return JobInfo{spec, paused_.contains(spec->name), scheduler_.next_fire(id), running,
-                 running > 0 ? supervisor_.stalled_of(id) : 0};
+                 running > 0 ? supervisor_.stalled_of(id) + handlers_.stalled_of(id) : 0};
 }
 
 std::size_t Engine::paused_jobs() const {
@@ -133,7 +133,7 @@ void Engine::set_max_concurrent_runs(int n) {
 
 Engine::Counts Engine::counts() const {
   return Counts{dispatcher_.running(), dispatcher_.ready_size(), config_.daemon.max_concurrent_runs,
-                job_by_name_.size(), supervisor_.stalled_runs()};
+                job_by_name_.size(), supervisor_.stalled_runs() + handlers_.stalled_runs()};
 }
 
 }  // namespace skedd

@@ -1,5 +1,7 @@
 #include "runtime/handler_runner.h"
 
+#include <algorithm>
+#include <atomic>
 #include <deque>
 #include <future>
 #include <mutex>
@@ -9,6 +11,7 @@
 #include "runtime/log_fields.h"
 #include "runtime/started_run.h"
 #include "skedd/runtime/events.h"
+#include "skedd/time/duration.h"
 #include "util/thread_name.h"
 
 namespace skedd {
@@ -42,6 +45,10 @@ void RunContext::progress(double percent, const std::string& message) {
   sink_.progress(info_.run, percent, message);
 }
 
+void RunContext::heartbeat() {
+  sink_.heartbeat(info_.run);
+}
+
 Status HandlerRegistry::add(const std::string& name, Handler handler) {
   if (auto valid = validate_job_name(name); !valid) {
     return Error::invalid_argument("handler name: " + valid.error().message);
@@ -73,13 +80,17 @@ class HandlerRunner::RunSink final : public RunContext::Sink {
  public:
   /// `run` outlives every call but end()'s successors (its fields read here do not change
   /// while its handler runs).
-  RunSink(Store& store, const StartedRun& run) : store_(store), run_(run) {}
+  RunSink(Store& store, const Clock& clock, const StartedRun& run)
+      : store_(store), clock_(clock), run_(run) {
+    touch();
+  }
 
   void write_running_row() {
     std::lock_guard lock(mu_);
     ensure_row();
   }
   bool checkpoint(RunId run, const std::string& text) override {
+    touch();
     {
       std::lock_guard lock(mu_);
       if (over_) return true;  // recorded as ended (hard timeout): nothing more is kept
@@ -93,11 +104,16 @@ class HandlerRunner::RunSink final : public RunContext::Sink {
     return done.get();
   }
   void progress(RunId run, double percent, const std::string& message) override {
+    touch();
     std::lock_guard lock(mu_);
     if (over_) return;
     ensure_row();
     store_.put_progress(run, percent, message);
   }
+  void heartbeat(RunId) override { touch(); }
+  /// When the handler last gave a sign of life (its start, a heartbeat, progress or a
+  /// checkpoint); any thread.
+  MonoInstant last_activity() const { return MonoInstant(Duration(last_activity_.load())); }
   std::optional<std::string> next_input(RunId) override {
     std::lock_guard lock(mu_);
     if (input_.empty()) return std::nullopt;
@@ -129,8 +145,12 @@ class HandlerRunner::RunSink final : public RunContext::Sink {
     store_.put_run(run_.record(RunState::kRunning));
   }
 
+  void touch() { last_activity_.store(clock_.mono_now().time_since_epoch().count()); }
+
   Store& store_;
+  const Clock& clock_;
   const StartedRun& run_;
+  std::atomic<Duration::rep> last_activity_{0};
   std::mutex mu_;
   bool written_ = false;           // GUARDED_BY(mu_)
   bool over_ = false;              // GUARDED_BY(mu_)
@@ -141,8 +161,11 @@ struct HandlerRunner::Run : StartedRun {
   std::stop_source stop;
   /// Set by a cancel or the soft timeout: the state the run ends in when it returns.
   std::optional<RunState> stopped_as;
-  bool hard_timed_out = false;  ///< recorded as timed_out; its slot is held until it returns
+  /// Set when the run was recorded ended before its handler returned (hard timeout,
+  /// on_stall_kill): its slot is held until it returns. `over_why` names why.
   std::optional<Instant> ended;
+  std::string over_why;
+  bool stalled = false;  ///< silent for its stall_timeout, and not since
   std::shared_ptr<RunSink> sink;
 };
 
@@ -191,7 +214,7 @@ void HandlerRunner::start(RunId id, JobId job, std::shared_ptr<const JobSpec> sp
     on_returned(Returned{id, true, message, run.checkpoint});
     return;
   }
-  run.sink = std::make_shared<RunSink>(store_, run);
+  run.sink = std::make_shared<RunSink>(store_, clock_, run);
   if (run.spec->options->on_interrupt == OnInterrupt::kFail) run.sink->write_running_row();
   if (events_.wants(EventKind::kRunStarted, Severity::kInfo)) {
     events_.emit(Severity::kInfo, EventKind::kRunStarted,
@@ -203,14 +226,10 @@ void HandlerRunner::start(RunId id, JobId job, std::shared_ptr<const JobSpec> sp
                   {"lateness_ms", millis(run.started - fire.due)}});
   }
   const MonoInstant now = clock_.mono_now();
-  if (run.spec->options->soft_timeout) {
-    deadlines_.push(timeout_key(id, false), now + *run.spec->options->soft_timeout, 0,
-                    Timeout{id, false});
-  }
-  if (run.spec->options->hard_timeout) {
-    deadlines_.push(timeout_key(id, true), now + *run.spec->options->hard_timeout, 0,
-                    Timeout{id, true});
-  }
+  const JobOptions& options = *run.spec->options;
+  if (options.soft_timeout) push_deadline(id, Deadline::kSoft, now + *options.soft_timeout);
+  if (options.hard_timeout) push_deadline(id, Deadline::kHard, now + *options.hard_timeout);
+  if (options.stall_timeout) push_deadline(id, Deadline::kStall, now + *options.stall_timeout);
   RunContext::Info info{run.spec->name, id, fire.scheduled, fire.attempt, std::move(params),
                         run.checkpoint};
   if (to_hand_over_.empty()) {
@@ -338,12 +357,30 @@ void HandlerRunner::stop_all() {
 
 void HandlerRunner::on_deadlines() {
   for (const auto& entry : deadlines_.pop_due(clock_.mono_now())) {
-    if (entry.payload.hard) {
-      on_hard_timeout(entry.payload.run);
-    } else {
-      on_soft_timeout(entry.payload.run);
+    switch (entry.payload.kind) {
+      case Deadline::kSoft:
+        on_soft_timeout(entry.payload.run);
+        break;
+      case Deadline::kHard:
+        on_hard_timeout(entry.payload.run);
+        break;
+      case Deadline::kStall:
+        on_stall_check(entry.payload.run);
+        break;
     }
   }
+}
+
+int HandlerRunner::stalled_runs() const {
+  int n = 0;
+  for (const auto& [id, run] : runs_) n += run->stalled ? 1 : 0;
+  return n;
+}
+
+int HandlerRunner::stalled_of(JobId job) const {
+  int n = 0;
+  for (const auto& [id, run] : runs_) n += run->stalled && run->job == job ? 1 : 0;
+  return n;
 }
 
 void HandlerRunner::on_soft_timeout(RunId id) {
@@ -356,20 +393,74 @@ void HandlerRunner::on_soft_timeout(RunId id) {
   run.stop.request_stop();
 }
 
-void HandlerRunner::on_hard_timeout(RunId id) {
-  const auto it = runs_.find(id);
-  if (it == runs_.end()) return;
-  Run& run = *it->second;
+void HandlerRunner::record_over(Run& run, RunState state, std::string why) {
   // A thread cannot be killed: the run is over for the history, and its slot stays held until
   // its handler returns.
-  run.hard_timed_out = true;
-  run.stopped_as = RunState::kTimedOut;
+  run.stopped_as = state;
   run.stop.request_stop();
   run.ended = clock_.wall_now();
-  RunRecord record = run.record(RunState::kTimedOut);
+  run.over_why = std::move(why);
+  RunRecord record = run.record(state);
   record.ended = run.ended;
-  record.message = "hard timeout: the handler is still running; its slot is held until it returns";
+  record.message =
+      run.over_why + ": the handler is still running; its slot is held until it returns";
   record_end(run, std::move(record));
+}
+
+void HandlerRunner::on_stall_check(RunId id) {
+  const auto it = runs_.find(id);
+  if (it == runs_.end() || it->second->ended || !it->second->sink) return;
+  Run& run = *it->second;
+  const Duration limit = *run.spec->options->stall_timeout;
+  const MonoInstant now = clock_.mono_now();
+  const MonoInstant last = run.sink->last_activity();
+  if (now - last < limit) {
+    if (run.stalled) {
+      run.stalled = false;
+      events_.emit(Severity::kInfo, EventKind::kRunActiveAgain,
+                   {{"job", run.spec->name}, {"run", id.value}});
+    }
+    push_deadline(id, Deadline::kStall, last + limit);
+    return;
+  }
+  if (run.stalled) {
+    // Looked at again once a second (at most once per stall_timeout) to see it come back.
+    push_deadline(id, Deadline::kStall, now + std::min<Duration>(limit, std::chrono::seconds(1)));
+    return;
+  }
+  run.stalled = true;
+  const bool kill = run.spec->options->on_stall_kill;
+  events_.emit(Severity::kWarn, EventKind::kRunStalled,
+               {{"job", run.spec->name},
+                {"run", id.value},
+                {"silent_s", seconds(now - last)},
+                {"effect", kill ? "stop requested, recorded stalled (on_stall_kill)"
+                                : "marked stalled; it goes on"}});
+  if (on_stall_) {
+    RunOutcome stalled{id,
+                       run.job,
+                       run.spec,
+                       run.fire,
+                       kill ? RunState::kStalled : RunState::kRunning,
+                       run.checkpoint,
+                       true};
+    stalled.message = "silent for " + format_duration(now - last);
+    on_stall_(stalled);
+  }
+  if (kill) {
+    record_over(run, RunState::kStalled,
+                "stalled: no heartbeat, progress or checkpoint for " + format_duration(limit) +
+                    " (on_stall_kill)");
+  } else {
+    push_deadline(id, Deadline::kStall, now + std::min<Duration>(limit, std::chrono::seconds(1)));
+  }
+}
+
+void HandlerRunner::on_hard_timeout(RunId id) {
+  const auto it = runs_.find(id);
+  if (it == runs_.end() || it->second->ended) return;
+  Run& run = *it->second;
+  record_over(run, RunState::kTimedOut, "hard timeout");
   events_.emit(Severity::kWarn, EventKind::kHardTimeout,
                {{"job", run.spec->name},
                 {"run", id.value},
@@ -382,8 +473,9 @@ void HandlerRunner::on_returned(Returned returned) {
   const auto it = runs_.find(returned.id);
   if (it == runs_.end()) return;
   Runs::node_type node = runs_.extract(it);
-  deadlines_.remove(timeout_key(returned.id, false));
-  deadlines_.remove(timeout_key(returned.id, true));
+  for (Deadline kind : {Deadline::kSoft, Deadline::kHard, Deadline::kStall}) {
+    deadlines_.remove(timeout_key(returned.id, kind));
+  }
   end_returned(*node.mapped(), std::move(returned));
   if (spare_.size() < kSpareRuns) {
     *node.mapped() = Run{};  // lets go of its job and sink now
@@ -394,7 +486,7 @@ void HandlerRunner::on_returned(Returned returned) {
 void HandlerRunner::end_returned(Run& run, Returned returned) {
   const RunId id = returned.id;
   // A run with no sink never started (its handler gone): it fails, shutdown or not.
-  if (stopping_ && run.sink && !run.hard_timed_out && !run.stopped_as) {
+  if (stopping_ && run.sink && !run.ended && !run.stopped_as) {
     // Left recorded as running: the next start resumes it from its last checkpoint.
     run.sink->write_running_row();
     events_.emit(Severity::kInfo, EventKind::kRunLeft,
@@ -411,9 +503,10 @@ void HandlerRunner::end_returned(Run& run, Returned returned) {
   record.ended = run.ended.value_or(now);
   record.exit_code = returned.threw ? 1 : 0;
   record.message = returned.message;
-  if (run.hard_timed_out) {
+  if (run.ended) {
+    // over_why up to its first ':' ("hard timeout", "stalled").
     record.message =
-        "hard timeout; the handler returned " +
+        run.over_why.substr(0, run.over_why.find(':')) + "; the handler returned " +
         std::to_string(
             std::chrono::duration_cast<std::chrono::milliseconds>(now - *run.ended).count()) +
         " ms later";

@@ -1,7 +1,7 @@
 // Runs of in-process handlers, from start to return: a bounded thread pool, cancellation at
-// the soft timeout, accounting at the hard timeout. Decides nothing about scheduling; tells
-// its owner how each run ended, as the Supervisor does for processes. Its interface runs on
-// the io_context's thread; handlers run on the pool's.
+// the soft timeout, accounting at the hard timeout, stall detection (stall_timeout). Decides
+// nothing about scheduling; tells its owner how each run ended, as the Supervisor does for
+// processes. Its interface runs on the io_context's thread; handlers run on the pool's.
 #pragma once
 
 #include <functional>
@@ -54,7 +54,13 @@ class HandlerRunner {
   /// Runs whose handler has not returned (hard-timed-out ones included).
   std::size_t running() const { return runs_.size(); }
   bool idle() const { return runs_.empty(); }
-  /// Handles the soft and hard timeouts due by now.
+  /// `stalled` is called on the loop's thread when a run is marked stalled (its state:
+  /// kRunning, or kStalled when on_stall_kill ends it).
+  void set_on_stall(OnFinished stalled) { on_stall_ = std::move(stalled); }
+  /// Running runs that are stalled now (see JobOptions::stall_timeout), and those of `job`.
+  int stalled_runs() const;
+  int stalled_of(JobId job) const;
+  /// Handles the soft and hard timeouts and the stall checks due by now.
   void on_deadlines();
   /// The first timeout to come, for the owner's timer (re-read after start()).
   std::optional<MonoInstant> next_deadline() const { return deadlines_.next_deadline(); }
@@ -89,18 +95,31 @@ class HandlerRunner {
   void collect();
   void on_soft_timeout(RunId id);
   void on_hard_timeout(RunId id);
+  /// Whether run `id` was silent (no heartbeat, progress or checkpoint) for its stall_timeout;
+  /// marks it stalled, or active again, and pushes its next check.
+  void on_stall_check(RunId id);
+  /// Records `run` ended as `state` before its handler returned (a thread cannot be killed):
+  /// its slot stays held until then; `why` begins the message of its final row.
+  void record_over(Run& run, RunState state, std::string why);
   /// A run's handler returned: ends the run (end_returned()) and keeps its node for reuse.
   void on_returned(Returned returned);
   void end_returned(Run& run, Returned returned);
   /// Records `run`'s final row, unless a checkpoint on the handler's thread is writing.
   void record_end(Run& run, RunRecord record);
 
-  /// The timeouts of running runs: a run's soft one keyed id*2, its hard one id*2+1.
+  /// The deadlines of running runs, keyed id*3 + kind: the soft and hard timeouts, and the
+  /// next look at whether the run is stalled.
+  enum class Deadline { kSoft = 0, kHard = 1, kStall = 2 };
   struct Timeout {
     RunId run;
-    bool hard = false;
+    Deadline kind = Deadline::kSoft;
   };
-  static std::uint64_t timeout_key(RunId run, bool hard) { return run.value * 2 + (hard ? 1 : 0); }
+  static std::uint64_t timeout_key(RunId run, Deadline kind) {
+    return run.value * 3 + static_cast<std::uint64_t>(kind);
+  }
+  void push_deadline(RunId run, Deadline kind, MonoInstant at) {
+    deadlines_.push(timeout_key(run, kind), at, 0, Timeout{run, kind});
+  }
   TimerQueue<MonoInstant, Timeout> deadlines_;
 
   asio::io_context& io_;
@@ -109,6 +128,7 @@ class HandlerRunner {
   Events events_;
   const HandlerRegistry* handlers_;
   OnFinished on_finished_;
+  OnFinished on_stall_;
   using Runs = std::map<RunId, std::unique_ptr<Run>>;
   Runs runs_;
   /// Nodes of runs_ whose run ended, each with its Run, kept for the next starts: a busy

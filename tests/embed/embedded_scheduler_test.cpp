@@ -150,6 +150,16 @@ skedd::RunRecord run_record(EmbeddedScheduler& s, skedd::RunId run) {
   return runs->front();
 }
 
+// The state of `run` as recorded, or kScheduled when it has no row yet.
+RunState run_record_or_none(EmbeddedScheduler& s, skedd::RunId run) {
+  skedd::RunQuery query;
+  query.run = run;
+  REQUIRE(s.flush());
+  auto runs = s.runs(query);
+  REQUIRE(runs);
+  return runs->empty() ? RunState::kScheduled : runs->front().state;
+}
+
 TEST_CASE("libskedd: handler registration errors", "[embed]") {
   skedd::test::TempDir dir("skedd-embed");
   EmbeddedScheduler s(in(dir));
@@ -600,4 +610,155 @@ TEST_CASE("libskedd: no fires are taken while the store is behind, those passed 
     }
   }
   CHECK(overloaded);
+}
+
+namespace {
+
+// Keeps the scheduler's events (its thread) for the test's thread to look at.
+class StallEvents final : public skedd::EventSink {
+ public:
+  bool wants(skedd::EventKind, skedd::Severity) const override { return true; }
+  void emit(const skedd::Event& event) override {
+    std::lock_guard lock(mu_);
+    kinds_.push_back(event.kind);
+    if (event.kind == skedd::EventKind::kRunStalled) stalled_ = event.fields;
+  }
+  std::size_t count(skedd::EventKind kind) {
+    std::lock_guard lock(mu_);
+    return static_cast<std::size_t>(std::count(kinds_.begin(), kinds_.end(), kind));
+  }
+  nlohmann::json last_stalled() {
+    std::lock_guard lock(mu_);
+    return stalled_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<skedd::EventKind> kinds_;
+  nlohmann::json stalled_;
+};
+
+// A handler that does what the test tells it, one step at a time: "heartbeat", "progress",
+// "checkpoint", or "return"; each step() returns once the handler has done it.
+class Puppet {
+ public:
+  void operator()(RunContext& run) {
+    for (;;) {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [&] { return !order_.empty(); });
+      const std::string what = order_;
+      lock.unlock();
+      if (what == "heartbeat") run.heartbeat();
+      if (what == "progress") run.progress(50, "half");
+      if (what == "checkpoint") run.checkpoint("at 7");
+      lock.lock();
+      order_.clear();
+      cv_.notify_all();
+      if (what == "return") return;
+    }
+  }
+  void step(const std::string& what) {
+    std::unique_lock lock(mu_);
+    order_ = what;
+    cv_.notify_all();
+    cv_.wait(lock, [&] { return order_.empty(); });
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::string order_;
+};
+
+}  // namespace
+
+TEST_CASE("libskedd: a handler silent for its stall_timeout is stalled, until it beats again",
+          "[embed]") {
+  using skedd::EventKind;
+  skedd::test::TempDir dir("skedd-embed");
+  Events runs;
+  StallEvents events;
+  Puppet puppet;
+  FakeTime time;
+  EmbeddedOptions options = time.options(dir);
+  options.events = &events;
+  EmbeddedScheduler s(time.io, options);
+  REQUIRE(s.register_handler("puppet", std::ref(puppet)));
+  s.on_run(std::ref(runs));
+  REQUIRE(s.start());
+  time.scheduler = &s;
+  REQUIRE(s.add(job("p", "puppet", "stall_timeout = \"1s\"\n")));
+  const auto run = s.trigger("p");
+  REQUIRE(run);
+  runs.wait("p", RunState::kRunning);
+  // Each sign of life moves the stall a stall_timeout on from itself.
+  for (const char* sign : {"heartbeat", "progress", "checkpoint"}) {
+    time.advance(900ms);
+    puppet.step(sign);
+  }
+  time.advance(900ms);
+  CHECK(events.count(EventKind::kRunStalled) == 0);
+  time.advance(200ms);  // 1.1 s since the checkpoint
+  REQUIRE(events.count(EventKind::kRunStalled) == 1);
+  CHECK(events.last_stalled().at("effect") == "marked stalled; it goes on");
+  CHECK(events.last_stalled().at("silent_s").get<double>() >= 1.0);
+  time.advance(5s);  // marked once, however long it stays silent
+  CHECK(events.count(EventKind::kRunStalled) == 1);
+  CHECK(events.count(EventKind::kRunActiveAgain) == 0);
+  puppet.step("heartbeat");
+  time.advance(1s);
+  CHECK(events.count(EventKind::kRunActiveAgain) == 1);
+  puppet.step("return");
+  CHECK(runs.wait("p", RunState::kSucceeded).run == run.value());
+}
+
+TEST_CASE("libskedd: with on_stall_kill a silent handler is recorded stalled, its slot held",
+          "[embed]") {
+  skedd::test::TempDir dir("skedd-embed");
+  Events runs;
+  StallEvents events;
+  std::mutex mu;
+  std::condition_variable cv;
+  bool release = false;
+  std::atomic<bool> asked_to_stop{false};
+  FakeTime time;
+  EmbeddedOptions options = time.options(dir);
+  options.events = &events;
+  EmbeddedScheduler s(time.io, options);
+  REQUIRE(s.register_handler("stuck", [&](RunContext& run) {
+    std::unique_lock lock(mu);
+    cv.wait(lock, [&] { return release; });
+    asked_to_stop = run.stop_requested();
+  }));
+  s.on_run(std::ref(runs));
+  REQUIRE(s.start());
+  time.scheduler = &s;
+  REQUIRE(s.add(job("k", "stuck", "stall_timeout = \"2s\"\non_stall_kill = true\n")));
+  const auto run = s.trigger("k");
+  REQUIRE(run);
+  runs.wait("k", RunState::kRunning);
+  time.advance(1900ms);
+  CHECK(run_record_or_none(s, run.value()) != RunState::kStalled);
+  time.advance(100ms);
+  REQUIRE(events.count(skedd::EventKind::kRunStalled) == 1);
+  CHECK(events.last_stalled().at("effect") == "stop requested, recorded stalled (on_stall_kill)");
+  const skedd::RunRecord record = run_record(s, run.value());
+  CHECK(record.state == RunState::kStalled);
+  CHECK(record.ended == time.clock.wall_now());
+  CHECK(record.message ==
+        "stalled: no heartbeat, progress or checkpoint for 2s (on_stall_kill): the handler is "
+        "still running; its slot is held until it returns");
+  CHECK(s.trigger("k").error().code == skedd::ErrorCode::kConflict);  // overlap = "skip"
+  {
+    std::lock_guard lock(mu);
+    release = true;
+  }
+  cv.notify_all();
+  runs.wait("k", RunState::kStalled);
+  CHECK(asked_to_stop);
+  const skedd::RunRecord after = run_record(s, run.value());
+  CHECK(after.state == RunState::kStalled);
+  CHECK(after.ended == record.ended);
+  CHECK(after.message.starts_with("stalled; the handler returned "));
+  CHECK(s.trigger("k"));  // its slot is free again
 }

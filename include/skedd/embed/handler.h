@@ -28,6 +28,8 @@ class RunContext {
     /// commit of it failed (false; it stays queued and is retried).
     virtual bool checkpoint(RunId run, const std::string& text) = 0;
     virtual void progress(RunId run, double percent, const std::string& message) = 0;
+    /// The run says it is alive (see RunContext::heartbeat()).
+    virtual void heartbeat(RunId run) { (void)run; }
     /// The oldest line given to the run (`skedctl send`) not yet taken; nullopt when none.
     virtual std::optional<std::string> next_input(RunId run) {
       (void)run;
@@ -68,6 +70,9 @@ class RunContext {
   bool checkpoint(std::string text);
   /// Records progress: `percent` in [0, 100] and an optional message. Does not wait.
   void progress(double percent, const std::string& message = {});
+  /// Says the run is alive, and nothing more: like progress() and checkpoint(), it keeps a
+  /// job with a stall_timeout from being marked stalled. Cheap (no store write); does not wait.
+  void heartbeat();
   /// The oldest line given to this run with `skedctl send` (at most 64 wait; one line each,
   /// without its newline) and not yet taken; nullopt when none waits. Does not wait: a
   /// handler polls it where it polls stop_requested().
