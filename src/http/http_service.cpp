@@ -1,5 +1,6 @@
 #include "http/http_service.h"
 
+#include <algorithm>
 #include <charconv>
 #include <chrono>
 #include <cstdio>
@@ -106,12 +107,6 @@ std::string random_nonce() {
 
 HttpResponse not_found() {
   return error_response(404, "NOT_FOUND", "no such path in skedd's HTTP API (see skedd(8))");
-}
-
-HttpResponse too_many_streams() {
-  return error_response(503, "BUSY",
-                        "skedd streams " + std::to_string(kMaxStreams) +
-                            " responses (events, followed logs) at most at a time");
 }
 
 HttpResponse unauthenticated() {
@@ -469,25 +464,38 @@ std::variant<control::Request, HttpResponse> HttpService::api_request(const Http
   return not_found();
 }
 
-bool HttpService::stream_slot() {
-  std::erase_if(follows_, [](const std::weak_ptr<ResponseStream>& s) {
-    const auto stream = s.lock();
+std::optional<HttpResponse> HttpService::refuse_stream(const Peer& caller) {
+  std::erase_if(streams_, [](const Streaming& s) {
+    const auto stream = s.stream.lock();
     return !stream || stream->gone();
   });
-  const std::size_t open = follows_.size() + (feed_ != nullptr ? feed_->subscribers() : 0);
-  return open < kMaxStreams;
+  const auto theirs = static_cast<std::size_t>(std::count_if(
+      streams_.begin(), streams_.end(), [&](const Streaming& s) { return s.uid == caller.uid; }));
+  const bool root = caller.uid == 0;
+  if (!root && theirs >= kMaxStreamsPerUser) {
+    return error_response(503, "BUSY",
+                          "a user's streamed responses (events, followed logs) are at most " +
+                              std::to_string(kMaxStreamsPerUser) + " at a time");
+  }
+  if (streams_.size() >= (root ? kMaxStreams : kMaxStreams - kRootStreams)) {
+    return error_response(503, "BUSY",
+                          "skedd streams " + std::to_string(kMaxStreams) +
+                              " responses (events, followed logs) at most at a time");
+  }
+  return std::nullopt;
 }
 
 HttpResponse HttpService::events(const HttpRequest& req, const Peer& caller) {
   if (feed_ == nullptr) return not_found();
   if (req.method != "GET") return method_not_allowed("GET");
-  if (!stream_slot()) return too_many_streams();
+  if (auto refused = refuse_stream(caller)) return std::move(*refused);
   std::string only;
   if (const auto job = req.query.find("job"); job != req.query.end()) only = job->second;
   JobViewer viewer = control_.viewer_of(caller);
   HttpResponse r;
   r.content_type = "text/event-stream";
   r.stream = std::make_shared<ResponseStream>(kEventStreamQueue);
+  count_stream(caller, r.stream);
   // Events name a job in `job`; those that name none (the daemon's own) are root's only.
   feed_->subscribe({r.stream, [this, viewer = std::move(viewer), only](const json& f) {
                       const auto job = f.find("job");
@@ -517,11 +525,11 @@ void HttpService::arm_keepalive() {
 }
 
 HttpResponse HttpService::follow(RunId run, const Peer& caller, const json& first) {
-  if (!stream_slot()) return too_many_streams();
+  if (auto refused = refuse_stream(caller)) return std::move(*refused);
   HttpResponse r;
   r.content_type = "text/plain; charset=utf-8";
   r.stream = std::make_shared<ResponseStream>(kFollowQueue);
-  follows_.push_back(r.stream);
+  count_stream(caller, r.stream);
   follow_read(run, caller, r.stream, first);
   return r;
 }

@@ -53,7 +53,11 @@ int status_of(const std::string& code);
 HttpResponse error_response(int status, const std::string& code, const std::string& message);
 
 /// Streamed responses (events, followed logs) open at a time at most; more are answered 503.
+/// Users other than root together get all but the last kRootStreams of them, and each at
+/// most kMaxStreamsPerUser: no user can take them all, nor lock root out.
 constexpr std::size_t kMaxStreams = 32;
+constexpr std::size_t kRootStreams = 4;
+constexpr std::size_t kMaxStreamsPerUser = 8;
 /// How often a followed log is read again; and what it may hold queued for a slow client.
 constexpr std::chrono::milliseconds kFollowInterval{250};
 constexpr std::size_t kFollowQueue = 256 * 1024;
@@ -102,8 +106,13 @@ class HttpService {
                    const nlohmann::json& read);
   void follow_next(RunId run, Peer caller, std::uint64_t offset,
                    std::shared_ptr<ResponseStream> stream, std::chrono::milliseconds after);
-  /// Whether another stream may open (kMaxStreams), counting those still connected.
-  bool stream_slot();
+  /// Whether `caller` may open another stream (kMaxStreams, kMaxStreamsPerUser), counting
+  /// those still connected; the refusal when not.
+  std::optional<HttpResponse> refuse_stream(const Peer& caller);
+  /// Counts `stream` as `caller`'s until it is gone.
+  void count_stream(const Peer& caller, const std::shared_ptr<ResponseStream>& stream) {
+    streams_.push_back({caller.uid, stream});
+  }
   void arm_keepalive();
 
   asio::io_context& io_;
@@ -113,8 +122,12 @@ class HttpService {
   Control& control_;
   const Metrics* metrics_;
   EventFeed* feed_;
-  std::vector<std::weak_ptr<ResponseStream>> follows_;  // logs followed, for kMaxStreams
-  std::unique_ptr<asio::steady_timer> keepalive_;       // while events are streamed
+  struct Streaming {
+    uid_t uid;
+    std::weak_ptr<ResponseStream> stream;
+  };
+  std::vector<Streaming> streams_;                 // for refuse_stream(); gone ones pruned there
+  std::unique_ptr<asio::steady_timer> keepalive_;  // while events are streamed
   HttpConfig config_;
   ReplyGate gate_;
   std::string version_;

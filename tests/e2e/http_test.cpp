@@ -336,6 +336,27 @@ TEST_CASE("HTTP: a user's token sees and manages only that user's jobs, and thei
   CHECK(metrics.body.find("job=\"roots\"") == std::string::npos);
   CHECK(metrics.body.find("skedd_ready_queue_depth") == std::string::npos);  // daemon-wide
   CHECK(http_get(a, "/metrics").body.find("job=\"roots\"") != std::string::npos);
+  // Streams: 8 a user (one open above), and root keeps its own.
+  std::vector<std::unique_ptr<skedd::test::HttpStream>> more;
+  const auto opened = [](const std::string& b) { return b.rfind(": skedd events", 0) == 0; };
+  for (int i = 0; i < 7; ++i) {
+    more.push_back(std::make_unique<skedd::test::HttpStream>(a, "/api/v1/events", user));
+    REQUIRE(more.back()->read_until(opened, 5000ms));
+  }
+  const HttpReply ninth = http_get(a, "/api/v1/events", user);
+  CHECK(ninth.status == 503);
+  CHECK(ninth.json()["error"]["message"] ==
+        "a user's streamed responses (events, followed logs) are at most 8 at a time");
+  skedd::test::HttpStream roots(a, "/api/v1/events", kRoot);
+  CHECK(roots.read_until(opened, 5000ms));
+  more.pop_back();  // one closed: room for another, once skedd has seen it go
+  bool reopened = false;
+  for (int i = 0; i < 50 && !reopened; ++i) {
+    skedd::test::HttpStream again(a, "/api/v1/events", user);
+    reopened = again.read_until(opened, 5000ms);
+    if (!reopened) std::this_thread::sleep_for(100ms);
+  }
+  CHECK(reopened);
 }
 
 TEST_CASE("HTTP: /metrics counts failures, skips, pauses and missed fires with their reasons",
