@@ -1,6 +1,8 @@
 // skedd.toml + jobs.d/*.toml -> Config. Every error of every file is collected and reported
 // together; nothing is applied unless the whole configuration is valid.
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -24,6 +26,26 @@ namespace {
 namespace fs = std::filesystem;
 using config::Diagnostics;
 
+// toml::parse_file, but a file that cannot be read says why (toml++ says only that it could
+// not be opened, at line 0).
+std::optional<toml::table> read_toml(const std::string& path, Diagnostics& diag) {
+  errno = 0;
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  if (in) text << in.rdbuf();
+  if (!in || in.bad()) {
+    diag.add(path, std::string("cannot be read: ") +
+                       (errno != 0 ? std::strerror(errno) : "the read failed"));
+    return std::nullopt;
+  }
+  try {
+    return toml::parse(text.str(), path);
+  } catch (const toml::parse_error& e) {
+    diag.add(path, e.source(), std::string(e.description()));
+  }
+  return std::nullopt;
+}
+
 std::optional<toml::table> parse_file(const std::string& path, const LoadOptions& options,
                                       Diagnostics& diag) {
   if (options.check_file_safety) {
@@ -32,12 +54,7 @@ std::optional<toml::table> parse_file(const std::string& path, const LoadOptions
       return std::nullopt;
     }
   }
-  try {
-    return toml::parse_file(path);
-  } catch (const toml::parse_error& e) {
-    diag.add(path, e.source(), std::string(e.description()));
-  }
-  return std::nullopt;
+  return read_toml(path, diag);
 }
 
 std::string resolve(const fs::path& base, const std::string& p) {
@@ -469,12 +486,11 @@ Result<Config> parse_config(std::string_view text, const std::string& path,
 Result<std::string> validate_config_file(const std::string& path,
                                          const std::set<std::string>& handlers) {
   toml::table root;
-  try {
-    root = toml::parse_file(path);
-  } catch (const toml::parse_error& e) {
+  {
     Diagnostics diag;
-    diag.add(path, e.source(), std::string(e.description()));
-    return Error::invalid_argument(diag.joined());
+    auto read = read_toml(path, diag);
+    if (!read) return Error::invalid_argument(diag.joined());
+    root = std::move(*read);
   }
   const bool jobs_file = root.size() == 1 && root.contains("job");
   if (!jobs_file) {

@@ -14,6 +14,7 @@
 #include "runtime/log_fields.h"
 #include "skedd/config/config.h"
 #include "skedd/version.h"
+#include "util/suggest.h"
 
 namespace skedd {
 namespace {
@@ -24,10 +25,6 @@ using nlohmann::json;
 std::string user_name(uid_t uid) {
   auto user = lookup_user(std::to_string(uid));
   return user ? user->name : std::to_string(uid);
-}
-
-Failure job_not_found(const std::string& job) {
-  return {control::kJobNotFound, "no job named \"" + job + "\""};
 }
 
 Failure run_not_found(RunId run) {
@@ -85,10 +82,22 @@ bool Control::owns(const Caller& caller, const JobSpec& spec) const {
   return user == caller.user || user == caller.uid;
 }
 
+Failure Control::job_not_found(const Caller& caller, const std::string& name) const {
+  // The nearest name among the caller's jobs (the first kSuggestAmong of them: a typo must
+  // not cost the loop a scan of a million names).
+  Suggestion nearest(name);
+  std::size_t offered = 0;
+  engine_.for_each_spec([&](const JobSpec& spec) {
+    if (owns(caller, spec)) nearest.offer(spec.name);
+    return ++offered < kSuggestAmong;
+  });
+  return {control::kJobNotFound, "no job named \"" + name + "\"" + nearest.hint()};
+}
+
 std::variant<Engine::JobInfo, Failure> Control::visible_job(const Caller& caller,
                                                             const std::string& name) const {
   auto info = engine_.job(name);
-  if (!info) return job_not_found(name);
+  if (!info) return job_not_found(caller, name);
   if (!owns(caller, *info->spec)) {
     return Failure{control::kPermissionDenied,
                    "job \"" + name + "\" does not run as " + caller.user};
@@ -107,6 +116,11 @@ std::variant<RunRecord, Failure> Control::visible_run(const Caller& caller, RunI
     (void)store_.flush();
     runs = store_.runs(query);
     if (!runs) return store_failure(runs.error());
+  }
+  if (runs->empty()) {
+    // Issued and not recorded yet (a queued trigger, a retry waiting for its time): said to
+    // be scheduled, so that `skedctl wait` waits for it; an id never issued is not found.
+    if (auto waiting = engine_.unrecorded_run(id)) runs->push_back(std::move(*waiting));
   }
   if (runs->empty()) return run_not_found(id);
   RunRecord& r = runs.value()[0];
@@ -341,6 +355,15 @@ control::Answer<control::RunsReply> Control::on(const control::RunsRequest& requ
       // that ran as them for others.
       if (failure->code != control::kJobNotFound) return *failure;
       query.current_identity = false;
+      // Neither loaded nor in the history (a typo): said so, not an empty table.
+      if (!caller.admin) query.owner = caller.uid_value;
+      RunQuery any = query;
+      any.limit = 1;
+      any.state.reset();
+      any.since.reset();
+      auto some = store_.runs(any);
+      if (!some) return store_failure(some.error());
+      if (some->empty()) return *failure;
     }
   }
   // Another user reads the runs recorded as theirs, selected by the store (no scan).
@@ -362,10 +385,17 @@ control::Answer<control::LogsReply> Control::on(const control::LogsRequest& requ
   if (auto* failure = std::get_if<Failure>(&found)) return *failure;
   const RunRecord& run = std::get<RunRecord>(found);
   if (run.log_path.empty()) {
+    const std::string of = "run " + std::to_string(request.run.value);
+    if (failed_to_start(run)) {
+      return Failure{control::kRunNotFound,
+                     of + " failed to start (" + run.message + "): it has no log"};
+    }
+    if (run.state == RunState::kScheduled) {
+      return Failure{control::kRunNotFound, of + " has not started yet: it has no log yet"};
+    }
     return Failure{control::kRunNotFound,
-                   "run " + std::to_string(request.run.value) +
-                       " ran an in-process handler: it has no log (its result and message are "
-                       "in `skedctl runs`)"};
+                   of + " ran an in-process handler: it has no log (its result and message are "
+                        "in `skedctl runs`)"};
   }
   const int fd = ::open(run.log_path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
   if (fd < 0) {

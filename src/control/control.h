@@ -85,6 +85,9 @@ class Control {
     return crontab(request, caller);
   }
   bool owns(const Caller& caller, const JobSpec& spec) const;
+  /// JOB_NOT_FOUND for `name`, with the nearest of the caller's jobs' names as a suggestion.
+  control::Failure job_not_found(const Caller& caller, const std::string& name) const;
+  static constexpr std::size_t kSuggestAmong = 200000;
   /// The job, if it is loaded and the caller may manage it (else JOB_NOT_FOUND or
   /// PERMISSION_DENIED).
   std::variant<Engine::JobInfo, control::Failure> visible_job(const Caller& caller,

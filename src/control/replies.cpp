@@ -43,6 +43,7 @@ json encode(const RunRecord& r) {
   if (r.exit_code) j["exit_code"] = *r.exit_code;
   if (r.signal) j["signal"] = *r.signal;
   if (r.pid) j["pid"] = *r.pid;
+  if (failed_to_start(r)) j["failed_to_start"] = true;
   if (!r.checkpoint.empty()) j["checkpoint"] = r.checkpoint;
   if (r.progress) {
     j["progress"] = *r.progress;

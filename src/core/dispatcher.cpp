@@ -300,6 +300,16 @@ bool Dispatcher::busy(JobId job) const {
   return it != jobs_.end() && (busy(it->second) || it->second.pending.has_value());
 }
 
+const Fire* Dispatcher::waiting(RunId run) const {
+  for (const auto& [key, queued] : ready_) {
+    if (queued.fire.run == run) return &queued.fire;
+  }
+  for (const auto& [job, state] : jobs_) {
+    if (state.pending && state.pending->fire.run == run) return &state.pending->fire;
+  }
+  return nullptr;
+}
+
 bool Dispatcher::has_pending(JobId job) const {
   const auto it = jobs_.find(job);
   return it != jobs_.end() && it->second.pending.has_value();

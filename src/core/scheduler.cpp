@@ -63,6 +63,13 @@ const Scheduler::Scheduled* Scheduler::find(JobId id) const {
   return &jobs_[id.value];
 }
 
+const Fire* Scheduler::retry_of(RunId run) const {
+  for (const auto& [key, fire] : retry_fires_) {
+    if (fire.run == run) return &fire;
+  }
+  return nullptr;
+}
+
 void Scheduler::schedule_retry(Fire fire, Duration delay) {
   const Scheduled* job = find(fire.job);
   const int priority = job == nullptr ? 0 : job->spec->options->priority;

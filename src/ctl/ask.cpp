@@ -1,5 +1,6 @@
 #include "ctl/ask.h"
 
+#include <signal.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -20,25 +21,29 @@ int exit_code_of(const json& error) {
   return kExitFailure;
 }
 
-int ask(const Common& c, const control::Request& request, json* reply) {
+void print_error(const Common& c, const std::string& code, const std::string& message) {
+  if (c.json) {
+    std::cout << json{{"ok", false}, {"error", {{"code", code}, {"message", message}}}}.dump()
+              << '\n';
+  } else {
+    std::cerr << "skedctl: " << message << " (" << code << ")\n";
+  }
+}
+
+int ask(const Common& c, const control::Request& request, json* reply, int unreachable) {
   auto client = Client::connect(find_socket(*c.socket));
   if (!client) {
-    std::cerr << "skedctl: " << client.error().message << '\n';
-    return kExitFailure;
+    print_error(c, kUnreachable, client.error().message);
+    return unreachable;
   }
   auto r = client->call(request);
   if (!r) {
-    std::cerr << "skedctl: " << r.error().message << '\n';
-    return kExitFailure;
+    print_error(c, kUnreachable, r.error().message);
+    return unreachable;
   }
   if (!r->value("ok", false)) {
     const json error = r->value("error", json::object());
-    if (c.json) {
-      std::cout << r->dump() << '\n';
-    } else {
-      std::cerr << "skedctl: " << error.value("message", "request failed") << " ("
-                << error.value("code", "?") << ")\n";
-    }
+    print_error(c, error.value("code", "?"), error.value("message", "request failed"));
     return exit_code_of(error);
   }
   *reply = std::move(r.value());
@@ -53,6 +58,49 @@ int simple(const Common& c, const control::Request& request,
   return kExitOk;
 }
 
+int resolve_run(const Common& c, const std::string& target, std::optional<RunState> state,
+                std::uint64_t* id, int unreachable) {
+  const bool digits = !target.empty() && target.size() <= 19 &&
+                      target.find_first_not_of("0123456789") == std::string::npos;
+  if (digits) {
+    *id = std::stoull(target);
+    return kExitOk;
+  }
+  std::string job = target.starts_with("job:") ? target.substr(4) : target;
+  std::size_t back = 0;
+  if (const auto tilde = job.rfind('~'); tilde != std::string::npos) {
+    const std::string n = job.substr(tilde + 1);
+    if (n.empty() || n.size() > 4 || n.find_first_not_of("0123456789") != std::string::npos) {
+      print_error(c, control::kInvalidArgument,
+                  "\"" + target + "\": after ~ give how many runs back, 0 to 9999");
+      return kExitUsage;
+    }
+    back = std::stoul(n);
+    job.resize(tilde);
+  }
+  if (job.empty()) {
+    print_error(c, control::kInvalidArgument, "\"" + target + "\" names no job or run");
+    return kExitUsage;
+  }
+  control::RunsRequest request;
+  request.job = job;
+  request.state = state;
+  request.limit = back + 1;
+  json reply;
+  if (const int rc = ask(c, request, &reply, unreachable); rc != kExitOk) return rc;
+  const json& runs = reply["runs"];
+  if (runs.size() <= back) {
+    const std::string which = state ? std::string(" ") + to_string(*state) : std::string();
+    print_error(c, control::kRunNotFound,
+                runs.empty() ? "job " + job + " has no" + which + " run"
+                             : "job " + job + " has " + std::to_string(runs.size()) + which +
+                                   " run(s): " + target + " is not one of them");
+    return kExitNotFound;
+  }
+  *id = runs[back]["run"].get<std::uint64_t>();
+  return kExitOk;
+}
+
 std::string str(const json& j, const char* key, const char* none) {
   const auto it = j.find(key);
   if (it == j.end() || it->is_null()) return none;
@@ -60,15 +108,26 @@ std::string str(const json& j, const char* key, const char* none) {
 }
 
 int run_exit_code(const json& run) {
-  if (run.contains("exit_code")) return run["exit_code"].get<int>();
+  const std::string state = run.value("state", "");
+  if (state == "succeeded") return 0;
+  // Ended by skedd for its time, whatever the process then exited with (timeout(1)).
+  if (state == "timed_out" || state == "stalled") return kExitTimedOut;
+  if (run.value("failed_to_start", false)) return kExitCannotStart;
+  if (state == "cancelled" || state == "killed") {
+    if (run.contains("signal")) return 128 + run["signal"].get<int>();
+    return 128 + (state == "killed" ? SIGKILL : SIGTERM);  // before it had a process
+  }
   if (run.contains("signal")) return 128 + run["signal"].get<int>();
-  return run["state"] == "succeeded" ? 0 : kExitFailure;
+  if (run.contains("exit_code") && run["exit_code"].get<int>() != 0) {
+    return run["exit_code"].get<int>();
+  }
+  return kExitFailure;  // failed with no exit status of its own (unknown exit, interrupted)
 }
 
 int wait_for_run(const Common& c, std::uint64_t id) {
   auto client = Client::connect(find_socket(*c.socket));
   if (!client) {
-    std::cerr << "skedctl: " << client.error().message << '\n';
+    print_error(c, kUnreachable, client.error().message);
     return kExitSelf;
   }
   const bool tty = ::isatty(STDERR_FILENO) && !c.json;
@@ -76,16 +135,16 @@ int wait_for_run(const Common& c, std::uint64_t id) {
   for (;;) {
     auto r = client->call(control::RunRequest{RunId{id}});
     if (!r) {
-      std::cerr << "skedctl: " << r.error().message << '\n';
+      print_error(c, kUnreachable, r.error().message);
       return kExitSelf;
     }
     if (!r->value("ok", false)) {
-      if (!r->contains("error")) return kExitSelf;
-      // A queued trigger has no run record yet: wait for it.
-      if ((*r)["error"].value("code", "") != control::kRunNotFound) {
-        std::cerr << "skedctl: " << (*r)["error"].value("message", "") << '\n';
-        return kExitSelf;
-      }
+      // skedd answers a run it issued and has not started yet (a queued trigger, a retry) as
+      // scheduled: not found is a run it never issued.
+      const json error = r->value("error", json::object());
+      print_error(c, error.value("code", "?"), error.value("message", "request failed"));
+      const int code = exit_code_of(error);
+      return code == kExitFailure ? kExitSelf : code;
     } else {
       const json& run = (*r)["run"];
       if (tty && run.contains("progress") && run["progress"].get<double>() != shown) {
@@ -98,9 +157,10 @@ int wait_for_run(const Common& c, std::uint64_t id) {
         if (c.json) {
           std::cout << run.dump() << '\n';
         } else {
-          std::cout << "run " << id << " " << str(run, "state");
+          std::cout << "run " << id << " of " << str(run, "job") << " " << str(run, "state");
           if (run.contains("exit_code")) std::cout << ", exit code " << run["exit_code"];
           if (run.contains("signal")) std::cout << ", signal " << run["signal"];
+          if (run.contains("message")) std::cout << ": " << str(run, "message");
           std::cout << '\n';
         }
         return run_exit_code(run);

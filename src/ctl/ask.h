@@ -5,12 +5,14 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <nlohmann/json.hpp>
 
 #include "ctl/command.h"
 #include "skedd/control/protocol.h"
+#include "skedd/core/run.h"
 
 namespace skedd::ctl {
 
@@ -36,15 +38,30 @@ class SocketCommand : public Command {
 
 /// skedctl's exit code for a failure reply's `error`.
 int exit_code_of(const nlohmann::json& error);
+/// The error code skedctl reports when it cannot reach skedd (no socket, no answer).
+inline constexpr const char* kUnreachable = "UNREACHABLE";
+/// An error: as {"ok":false,"error":{...}} on stdout with --json, else "skedctl: MESSAGE
+/// (CODE)" on stderr.
+void print_error(const Common& c, const std::string& code, const std::string& message);
 /// Sends one request. On success `*reply` is the reply; otherwise the error is printed and
-/// the exit code returned.
-int ask(const Common& c, const control::Request& request, nlohmann::json* reply);
+/// the exit code returned (`unreachable` when skedd cannot be reached).
+int ask(const Common& c, const control::Request& request, nlohmann::json* reply,
+        int unreachable = kExitFailure);
 /// For subcommands whose human output is one line: the reply (--json), or `text` of it.
 int simple(const Common& c, const control::Request& request,
            const std::function<std::string(const nlohmann::json&)>& text);
+/// A run as a command line gives it (skedctl(1) RUNS): "123" a run id; "JOB" or "job:JOB"
+/// (a job may be called 42) the job's latest run, or with `state` its latest run in that
+/// state; "JOB~N" the run N before that. Sets `*id`; otherwise prints why not and returns
+/// the exit code (3 when there is no such run or job; `unreachable` when skedd is down).
+int resolve_run(const Common& c, const std::string& target, std::optional<RunState> state,
+                std::uint64_t* id, int unreachable = kExitFailure);
 /// The value of `key` as text; `none` when missing or null.
 std::string str(const nlohmann::json& j, const char* key, const char* none = "-");
-/// The exit code `wait` reports for a finished run: its own, 128 + signal, 1 otherwise.
+/// The exit code `wait` reports for an ended run (skedctl(1) EXIT STATUS): 0 succeeded; 124
+/// timed out or stalled (ended by skedd for its time, whatever it then exited with); 126
+/// failed to start; 128 + signal when cancelled or killed (SIGTERM, SIGKILL before it had a
+/// process) or killed by a signal; its own exit code when it failed by itself; 1 otherwise.
 int run_exit_code(const nlohmann::json& run);
 /// Waits for run `id` to end (a progress bar on a terminal); returns run_exit_code().
 int wait_for_run(const Common& c, std::uint64_t id);

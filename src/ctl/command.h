@@ -13,9 +13,11 @@ namespace skedd::ctl {
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitFailure = 1;
 inline constexpr int kExitUsage = 2;
-inline constexpr int kExitNotFound = 3;  ///< no such job or run
-inline constexpr int kExitDenied = 4;    ///< PERMISSION_DENIED
-inline constexpr int kExitSelf = 125;    ///< wait / trigger --wait: skedctl itself failed
+inline constexpr int kExitNotFound = 3;       ///< no such job or run
+inline constexpr int kExitDenied = 4;         ///< PERMISSION_DENIED
+inline constexpr int kExitTimedOut = 124;     ///< wait: the run timed out (as timeout(1))
+inline constexpr int kExitSelf = 125;         ///< wait / trigger --wait: skedctl itself failed
+inline constexpr int kExitCannotStart = 126;  ///< wait: the run failed to start
 
 /// One skedctl subcommand: its options are its members, which declare() binds to its CLI11
 /// subcommand; run() carries it out once the command line has parsed, and returns the exit

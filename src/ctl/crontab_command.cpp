@@ -142,12 +142,16 @@ int run_crontab(const CrontabOptions& o) {
     return kExitUsage;
   }
   json reply;
+  // No crontab: "no crontab for USER" and 1, as crontab(1) exits.
+  const auto as_crontab = [](int rc) { return rc == kExitNotFound ? kExitFailure : rc; };
   if (o.list) {
     const int rc = call(o, control::CrontabRequest{Action::kGet, o.user, ""}, &reply);
     if (rc == kExitOk) std::cout << reply["text"].get<std::string>();
-    return rc;
+    return as_crontab(rc);
   }
-  if (o.remove) return call(o, control::CrontabRequest{Action::kRemove, o.user, ""}, &reply);
+  if (o.remove) {
+    return as_crontab(call(o, control::CrontabRequest{Action::kRemove, o.user, ""}, &reply));
+  }
   if (o.edit) return edit(o);
   if (o.file == "-") return install(o, read_all(std::cin));
   std::ifstream in(o.file, std::ios::binary);

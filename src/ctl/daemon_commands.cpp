@@ -142,19 +142,26 @@ class PauseCommand final : public SocketCommand {
     auto* job = sub.add_option("job", r_.job, "job name");
     auto* all = sub.add_flag("--all", r_.all,
                              "the global flag (root only); per-job flags stay as they are");
-    auto* run = sub.add_option("--run", run_,
-                               "a running run: its processes stop (cgroup freeze or SIGSTOP) and "
-                               "its timeouts stand still");
+    auto* run = sub.add_option(
+        "--run", target_,
+        r_.pause ? "a running run (id, JOB: its latest running run, JOB~N, job:NAME): its "
+                   "processes stop (cgroup freeze or SIGSTOP) and its timeouts stand still"
+                 : "a paused run (id, JOB: its latest paused run, JOB~N, job:NAME)");
     job->excludes(all);
     run->excludes(all);
     run->excludes(job);
     declare_json(sub);
   }
   int run() override {
-    if (run_ != 0) r_.run = RunId{run_};
-    if (r_.job.empty() && !r_.all && !r_.run) {
+    if (r_.job.empty() && !r_.all && target_.empty()) {
       std::cerr << "skedctl: give a job name, --all or --run RUN\n";
       return kExitUsage;
+    }
+    if (!target_.empty()) {
+      const int rc =
+          resolve_run(c_, target_, r_.pause ? RunState::kRunning : RunState::kPaused, &run_);
+      if (rc != kExitOk) return rc;
+      r_.run = RunId{run_};
     }
     return simple(c_, r_, [&](const json&) {
       const std::string what = r_.all   ? std::string("all jobs")
@@ -166,6 +173,7 @@ class PauseCommand final : public SocketCommand {
 
  private:
   control::PauseRequest r_;
+  std::string target_;
   std::uint64_t run_ = 0;
 };
 
@@ -183,7 +191,9 @@ class TriggerCommand final : public SocketCommand {
   }
   int run() override {
     json reply;
-    if (const int rc = ask(c_, r_, &reply); rc != kExitOk) return rc;
+    if (const int rc = ask(c_, r_, &reply, wait_ ? kExitSelf : kExitFailure); rc != kExitOk) {
+      return rc;
+    }
     const std::uint64_t run = reply["run"].get<std::uint64_t>();
     if (!wait_) {
       std::cout << (c_.json ? reply.dump()
@@ -201,14 +211,25 @@ class TriggerCommand final : public SocketCommand {
   bool wait_ = false;
 };
 
-// A subcommand about one run, given by its id.
+// A subcommand about one run, given by its id or its job (see resolve_run()).
 class RunCommand : public SocketCommand {
  public:
   using SocketCommand::SocketCommand;
 
  protected:
-  void declare_run(CLI::App& sub) { sub.add_option("run", run_, "run id")->required(); }
+  void declare_run(CLI::App& sub, const char* which = "its latest run") {
+    help_ = std::string("run id; or JOB (") + which + "), JOB~N (N runs before), job:NAME";
+    sub.add_option("run", target_, help_)->required();
+  }
+  /// Sets run_ from target_; the exit code when it cannot.
+  int resolve(std::optional<RunState> state = std::nullopt, int unreachable = kExitFailure) {
+    return resolve_run(c_, target_, state, &run_, unreachable);
+  }
+  std::string target_;
   std::uint64_t run_ = 0;
+
+ private:
+  std::string help_;
 };
 
 class WaitCommand final : public RunCommand {
@@ -221,7 +242,10 @@ class WaitCommand final : public RunCommand {
     declare_run(sub);
     declare_json(sub, "print the run as JSON");
   }
-  int run() override { return wait_for_run(c_, run_); }
+  int run() override {
+    if (const int rc = resolve(std::nullopt, kExitSelf); rc != kExitOk) return rc;
+    return wait_for_run(c_, run_);
+  }
 };
 
 class CancelCommand final : public RunCommand {
@@ -230,10 +254,11 @@ class CancelCommand final : public RunCommand {
       : RunCommand("cancel", "stop a run: its soft signal, then SIGKILL after kill_grace",
                    std::move(socket)) {}
   void declare(CLI::App& sub) override {
-    declare_run(sub);
+    declare_run(sub, "its latest running run");
     declare_json(sub);
   }
   int run() override {
+    if (const int rc = resolve(RunState::kRunning); rc != kExitOk) return rc;
     return simple(c_, control::CancelRequest{RunId{run_}},
                   [&](const json&) { return "cancelling run " + std::to_string(run_); });
   }
@@ -279,28 +304,48 @@ class LogsCommand final : public RunCommand {
   void declare(CLI::App& sub) override {
     declare_run(sub);
     sub.add_flag("-f,--follow", follow_, "keep printing output until the run ends");
+    declare_json(sub, "print {\"run\", \"job\", \"data\", \"ended\"} once all is read");
   }
   int run() override {
+    if (const int rc = resolve(); rc != kExitOk) return rc;
     auto client = Client::connect(find_socket(*c_.socket));
     if (!client) {
-      std::cerr << "skedctl: " << client.error().message << '\n';
+      print_error(c_, kUnreachable, client.error().message);
       return kExitFailure;
     }
     std::uint64_t offset = 0;
+    std::string all;  // --json: printed once at the end
     for (;;) {
       auto r = client->call(control::LogsRequest{RunId{run_}, offset, 256 * 1024});
       if (!r) {
-        std::cerr << "skedctl: " << r.error().message << '\n';
+        print_error(c_, kUnreachable, r.error().message);
         return kExitFailure;
       }
       if (!r->value("ok", false)) {
-        std::cerr << "skedctl: " << (*r)["error"].value("message", "") << '\n';
-        return exit_code_of((*r)["error"]);
+        const json error = r->value("error", json::object());
+        print_error(c_, error.value("code", "?"), error.value("message", "request failed"));
+        return exit_code_of(error);
       }
-      std::cout << (*r)["data"].get<std::string>() << std::flush;
+      const std::string& data = (*r)["data"].get_ref<const std::string&>();
+      if (c_.json) {
+        all += data;
+      } else {
+        std::cout << data << std::flush;
+      }
       offset = (*r)["offset"].get<std::uint64_t>();
       if (offset < (*r)["size"].get<std::uint64_t>()) continue;
-      if (!follow_ || (*r)["ended"].get<bool>()) return kExitOk;
+      const bool ended = (*r)["ended"].get<bool>();
+      if (!follow_ || ended) {
+        if (c_.json) {
+          std::cout << json{{"run", run_},
+                            {"data", all},
+                            {"state", (*r)["state"]},
+                            {"ended", ended}}
+                           .dump(-1, ' ', false, json::error_handler_t::replace)
+                    << '\n';
+        }
+        return kExitOk;
+      }
       std::this_thread::sleep_for(std::chrono::milliseconds(250));
     }
   }

@@ -1,11 +1,34 @@
 // skedctl: the admin CLI. Each subcommand is a Command (ctl/command.h).
 #include <cstdlib>
+#include <functional>
 #include <iostream>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "ctl/command.h"
 #include "skedd/version.h"
+#include "util/suggest.h"
+
+namespace {
+
+// The subcommand a command line names: its first word that is not an option (nor the value
+// of --socket); empty when there is none.
+std::string named_subcommand(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if (arg == "--socket") {
+      ++i;
+      continue;
+    }
+    if (arg.empty() || arg[0] == '-') continue;
+    return std::string(arg);
+  }
+  return {};
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   auto socket = std::make_shared<std::string>();
@@ -33,6 +56,21 @@ int main(int argc, char** argv) {
     sub->callback([&chosen, command = c.get()] { chosen = command; });
   }
   app.add_subcommand("version", "print the version")->callback([&version] { version = true; });
+  if (const std::string named = named_subcommand(argc, argv); !named.empty()) {
+    bool known = false;
+    skedd::Suggestion nearest(named);
+    const std::function<bool(const CLI::App*)> every = [](const CLI::App*) { return true; };
+    for (const CLI::App* sub : std::as_const(app).get_subcommands(every)) {
+      known = known || sub->check_name(named);
+      nearest.offer(sub->get_name());
+      for (const std::string& alias : sub->get_aliases()) nearest.offer(alias);
+    }
+    if (!known) {
+      std::cerr << "skedctl: unknown command \"" << named << "\"" << nearest.hint()
+                << "; skedctl --help lists them\n";
+      return skedd::ctl::kExitUsage;
+    }
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -264,10 +264,13 @@ Result<std::string> Daemon::reload() {
   }
   loop_->cron_sources = next->cron.sources;
   loop_->cron_seen = crontab_fingerprint(loop_->cron_sources);
-  const std::size_t jobs = next->jobs.size();
+  const std::size_t configured = next->jobs.size();
   loop_->engine.reload(std::move(next.value()));
   give_back_freed_memory();
-  return "reloaded " + settings_.config_path + ": " + std::to_string(jobs) + " job(s)";
+  // As `skedctl list` counts: jobs added with `skedctl add` and hooks too.
+  const std::size_t loaded = loop_->engine.counts().jobs;
+  return "reloaded " + settings_.config_path + ": " + std::to_string(loaded) + " job(s) loaded, " +
+         std::to_string(configured) + " of them from the configuration";
 }
 
 void Daemon::watch_stop() {

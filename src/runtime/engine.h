@@ -77,6 +77,13 @@ class Engine {
   };
   /// The loaded jobs, by name.
   std::vector<JobInfo> jobs() const;
+  /// Calls `visit` with each loaded job's definition, in no particular order, until it
+  /// returns false.
+  void for_each_spec(const std::function<bool(const JobSpec&)>& visit) const {
+    for (const JobId id : job_by_name_.ids()) {
+      if (!visit(*jobs_[id.value].spec)) return;
+    }
+  }
   /// nullopt when no such job is loaded.
   std::optional<JobInfo> job(const std::string& name) const;
   bool paused_all() const { return paused_all_; }
@@ -106,6 +113,10 @@ class Engine {
   bool cancel(RunId run);
   /// Whether `run` is running (a process or a handler run of this skedd).
   bool has_live_run(RunId run) const { return supervisor_.has_run(run) || handlers_.has_run(run); }
+  /// A run this skedd issued that its history does not hold (yet): a fire reserved as `run`
+  /// and waiting (for its time, a slot, its retry, its record's commit), state scheduled;
+  /// or a handler run that has written no row yet, state running. nullopt for any other id.
+  std::optional<RunRecord> unrecorded_run(RunId run) const;
   /// Hands `line` to running run `run`'s input (SKEDD_INPUT_FD), as Supervisor::send_input().
   Status send_input(RunId run, const std::string& line);
   /// Freezes (`paused`) or continues a running run; see Supervisor::freeze(). False when it

@@ -40,6 +40,27 @@ std::optional<Engine::JobInfo> Engine::job(const std::string& name) const {
   return info_of(*id);
 }
 
+std::optional<RunRecord> Engine::unrecorded_run(RunId run) const {
+  if (auto record = handlers_.record_of(run)) return record;
+  const Fire* fire = nullptr;
+  if (const auto it = unspawned_.find(run); it != unspawned_.end()) fire = &it->second.fire;
+  for (const Held& held : held_) {
+    if (fire == nullptr && held.fire.run == run) fire = &held.fire;
+  }
+  if (fire == nullptr) fire = dispatcher_.waiting(run);
+  if (fire == nullptr) fire = scheduler_.retry_of(run);
+  if (fire == nullptr || fire->job.value >= jobs_.size()) return std::nullopt;
+  const JobSpec& spec = *jobs_[fire->job.value].spec;
+  RunRecord record;
+  record.run = run;
+  record.job = spec.name;
+  record.scheduled = fire->scheduled;
+  record.attempt = fire->attempt;
+  record.state = RunState::kScheduled;
+  if (!is_handler_job(spec)) record.owner = supervisor_.owner_of(spec);
+  return record;
+}
+
 Engine::JobInfo Engine::info_of(JobId id) const {
   const SpecPtr& spec = jobs_[id.value].spec;
   const int running = dispatcher_.running_of(id);

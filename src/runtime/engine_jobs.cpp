@@ -10,6 +10,9 @@ using nlohmann::json;
 JobId Engine::add_job(SpecPtr shared, std::optional<Instant> last_fire,
                       Store::NextFires* next_fires) {
   const JobId id{static_cast<std::uint32_t>(jobs_.size())};
+  // Added while skedd runs (a reload, the API): an @reboot job waits for the next boot, as
+  // cron runs @reboot lines only when it starts at boot.
+  if (shared->schedule->is_reboot()) scheduler_.mark_reboot_done(id);
   jobs_.push_back(Job{std::move(shared)});
   job_by_name_.assign(id);
   schedule_added(id, last_fire, next_fires);
@@ -100,6 +103,7 @@ void Engine::change_job(JobId id, SpecPtr shared) {
       taken = std::max(taken.value_or(fire.scheduled), fire.scheduled);
   }
   jobs_[id.value] = Job{shared};
+  if (shared->schedule->is_reboot()) scheduler_.mark_reboot_done(id);  // as in add_job()
   scheduler_.add(id, *shared, shared->schedule->is_every() ? anchor : std::nullopt, taken);
   log_job(id, EventKind::kJobChanged);
 }

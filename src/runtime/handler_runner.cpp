@@ -371,6 +371,15 @@ void HandlerRunner::on_deadlines() {
   }
 }
 
+std::optional<RunRecord> HandlerRunner::record_of(RunId id) const {
+  const auto it = runs_.find(id);
+  if (it == runs_.end()) return std::nullopt;
+  RunRecord record = it->second->record(RunState::kRunning);
+  record.ended = it->second->ended;
+  if (it->second->stopped_as && it->second->ended) record.state = *it->second->stopped_as;
+  return record;
+}
+
 int HandlerRunner::stalled_runs() const {
   int n = 0;
   for (const auto& [id, run] : runs_) n += run->stalled ? 1 : 0;

@@ -51,6 +51,8 @@ class HandlerRunner {
   /// Requests every run to stop; each ends as `as` when its handler returns.
   void cancel_all(RunState as);
   bool has_run(RunId id) const { return runs_.contains(id); }
+  /// Running run `id` as its record would say now; nullopt when it is not running.
+  std::optional<RunRecord> record_of(RunId id) const;
   /// Runs whose handler has not returned (hard-timed-out ones included).
   std::size_t running() const { return runs_.size(); }
   bool idle() const { return runs_.empty(); }

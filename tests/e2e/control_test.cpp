@@ -572,7 +572,7 @@ exit 7
   CHECK(follow.out == "one\ntwo\n");  // followed until the run ended
   const CommandResult waited = skedctl(dir, {"wait", id});
   CHECK(waited.exit_code == 7);
-  CHECK(waited.out == "run " + id + " failed, exit code 7\n");
+  CHECK(waited.out == "run " + id + " of steps failed, exit code 7\n");
   const json runs =
       skedctl_json(dir, {"runs", "--state", "failed", "--since",
                          skedd::test::rfc3339_utc_ms(std::chrono::system_clock::now() - 60s)});

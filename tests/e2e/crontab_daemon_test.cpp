@@ -163,7 +163,9 @@ TEST_CASE("skedctl crontab installs, lists, edits and removes a user's crontab t
     args.insert(args.begin(), "crontab");
     return skedctl(dir, std::move(args), as);
   };
-  CHECK(as_user({"-l"}).exit_code == 3);  // no crontab yet
+  const CommandResult none = as_user({"-l"});  // no crontab yet: 1, as crontab(1)
+  CHECK(none.exit_code == 1);
+  CHECK(none.err == "skedctl crontab: no crontab for " + account.name + "\n");
   const std::string tab = dir.write("mytab", "# mine\n0 6 * * * echo six\n");
   ::chmod(tab.c_str(), 0644);
   const CommandResult installed = as_user({tab});
@@ -208,7 +210,8 @@ TEST_CASE("skedctl crontab installs, lists, edits and removes a user's crontab t
   CHECK(as_user({"-l"}).exit_code == 0);
 
   CHECK(as_user({"-r"}).exit_code == 0);
-  CHECK(as_user({"-l"}).exit_code == 3);
+  CHECK(as_user({"-l"}).exit_code == 1);
+  CHECK(as_user({"-r"}).exit_code == 1);
   REQUIRE(skedd::test::wait_until(
       [&] { return job_named(dir, "cron:" + account.name + ":").empty(); }, 5000ms));
 }

@@ -92,7 +92,7 @@ expect "$skedctl --socket $dir/none sh" "show"
 
 expect "$skedctl pause --" "--all --help --json --run"
 expect "$skedctl runs --" "--help --json --limit --since --state"
-expect "$skedctl logs -" "--follow --help -f -h"
+expect "$skedctl logs -" "--follow --help --json -f -h"
 expect_has "$skedctl add --" --cron --every --at --command --file --json
 expect "$skedctl runs --limit " ""
 touch "$dir/daemon.toml"

@@ -136,6 +136,9 @@ class Dispatcher {
   bool busy(JobId job) const;
   /// Runs of `job` counted as running (see running()).
   int running_of(JobId job) const;
+  /// The fire that waits, ready or pending, to become run `run`; nullptr when none does.
+  /// O(waiting fires): for a control request, not the hot path.
+  const Fire* waiting(RunId run) const;
 
  private:
   /// A ready queue position: higher priority, then earlier due, then earlier offer.

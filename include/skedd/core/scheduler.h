@@ -63,6 +63,8 @@ class Scheduler {
 
   /// The next fire of `id` (its scheduled instant, before jitter), if it has one.
   std::optional<Instant> next_fire(JobId id) const;
+  /// The retry that is to become run `run`; nullptr when none is. O(retries waiting).
+  const Fire* retry_of(RunId run) const;
 
   /// The random delay of one fire: uniform in [0, jitter), or for jitter_fixed a stable
   /// offset from the job name and host.

@@ -45,6 +45,13 @@ struct RunRecord {
   std::optional<uid_t> owner;
 };
 
+/// Whether `run` is a process run that failed before it had a process (its user gone, its
+/// files not made, the spawn refused): failed with no pid, exit code or signal. (A handler
+/// run that fails has an exit code.)
+inline bool failed_to_start(const RunRecord& run) {
+  return run.state == RunState::kFailed && !run.pid && !run.exit_code && !run.signal;
+}
+
 /// A fire the scheduler handed over that has neither started (a run row) nor been recorded
 /// as not run: it waits for a slot, for its overlap turn, or (attempt > 1) for its retry time.
 /// Kept so that a restart starts it instead of losing it.

@@ -1,0 +1,210 @@
+// skedctl as an administrator uses it: runs by job name, exit codes a script can trust,
+// errors in JSON, suggestions for typos, and the smaller things that were wrong (the issue
+// "Operator CLI"). The real skedd and skedctl in a temp dir; nothing waits for the minute.
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <catch2/catch.hpp>
+
+#include <nlohmann/json.hpp>
+#include "support/command.h"
+#include "support/daemon.h"
+#include "support/temp_dir.h"
+
+namespace {
+
+using namespace std::chrono_literals;
+using nlohmann::json;
+using skedd::test::CommandResult;
+using skedd::test::Daemon;
+using skedd::test::skedctl;
+using skedd::test::TempDir;
+
+// skedd.toml (UTC, state and socket in `dir`, `daemon` added to [daemon]) and jobs.d.
+std::string ops_config(const TempDir& dir, const std::string& jobs,
+                       const std::string& daemon = "") {
+  dir.write("jobs.d/test.toml", jobs);
+  return dir.write("skedd.toml", "[daemon]\nstate_dir = \"" + dir / "state" + "\"\nsocket = \"" +
+                                     dir / "skedd.sock" + "\"\ntimezone = \"UTC\"\n" + daemon);
+}
+
+// The run id a --json reply names.
+std::string ops_run_of(const CommandResult& r) {
+  SHOW(r);
+  REQUIRE(r.exit_code == 0);
+  return json::parse(r.out)["run"].dump();
+}
+
+}  // namespace
+
+TEST_CASE("skedctl takes a job for a run: JOB, JOB~N and job:NAME", "[control]") {
+  TempDir dir("skedd-ops-test");
+  Daemon d(dir, ops_config(dir, R"([job.count]
+every = "1h"
+command = ["/bin/sh", "-c", "echo run-$SKEDD_RUN_ID"]
+
+[job.42]
+every = "1h"
+command = ["/bin/sh", "-c", "echo forty-two"]
+
+[job.slow]
+every = "1h"
+overlap = "allow"
+command = ["/bin/sleep", "30"]
+)"));
+  d.wait_for("listening");
+  const std::string first = ops_run_of(skedctl(dir, {"trigger", "count", "--wait", "--json"}));
+  const std::string second = ops_run_of(skedctl(dir, {"trigger", "count", "--wait", "--json"}));
+  CHECK(skedctl(dir, {"logs", "count"}).out == "run-" + second + "\n");  // the latest
+  CHECK(skedctl(dir, {"logs", "count~0"}).out == "run-" + second + "\n");
+  CHECK(skedctl(dir, {"logs", "count~1"}).out == "run-" + first + "\n");
+  CHECK(skedctl(dir, {"logs", first}).out == "run-" + first + "\n");  // a number is a run id
+  const CommandResult too_far = skedctl(dir, {"logs", "count~2"});
+  CHECK(too_far.exit_code == 3);
+  CHECK(too_far.err ==
+        "skedctl: job count has 2 run(s): count~2 is not one of them (RUN_NOT_FOUND)\n");
+  // A job called 42: job:42 is the job, 42 a run id.
+  REQUIRE(skedctl(dir, {"trigger", "42", "--wait"}).exit_code == 0);
+  CHECK(skedctl(dir, {"logs", "job:42"}).out == "forty-two\n");
+  CHECK(skedctl(dir, {"logs", "42"}).exit_code == 3);
+  CHECK(skedctl(dir, {"wait", "count"}).out ==
+        "run " + second + " of count succeeded, exit code 0\n");
+  // cancel JOB: its running run.
+  const CommandResult none_running = skedctl(dir, {"cancel", "slow"});
+  CHECK(none_running.exit_code == 3);
+  CHECK(none_running.err == "skedctl: job slow has no running run (RUN_NOT_FOUND)\n");
+  const std::string slow = ops_run_of(skedctl(dir, {"trigger", "slow", "--json"}));
+  d.wait_for("run_started", [](const json& e) { return e.value("job", "") == "slow"; });
+  CHECK(skedctl(dir, {"pause", "--run", "slow"}).out == "run " + slow + " paused\n");
+  CHECK(skedctl(dir, {"resume", "--run", "slow"}).out == "run " + slow + " resumed\n");
+  CHECK(skedctl(dir, {"cancel", "slow"}).out == "cancelling run " + slow + "\n");
+  const CommandResult cancelled = skedctl(dir, {"wait", "slow"});
+  CHECK(cancelled.exit_code == 128 + 15);  // SIGTERM, skedd's soft signal
+  CHECK(cancelled.out.find("run " + slow + " of slow cancelled") == 0);
+  // An unknown job: not found, with the nearest name.
+  const CommandResult typo = skedctl(dir, {"logs", "cuont"});
+  CHECK(typo.exit_code == 3);
+  CHECK(typo.err == "skedctl: no job named \"cuont\" (did you mean count?) (JOB_NOT_FOUND)\n");
+  const CommandResult runs_typo = skedctl(dir, {"runs", "cuont"});
+  CHECK(runs_typo.exit_code == 3);
+  CHECK(runs_typo.out.empty());  // not an empty table
+}
+
+TEST_CASE("skedctl wait and trigger --wait exit as the run ended, 3 for no such run", "[control]") {
+  TempDir dir("skedd-ops-test");
+  Daemon d(dir, ops_config(dir, R"([job.three]
+every = "1h"
+command = ["/bin/sh", "-c", "exit 3"]
+
+[job.stubborn]
+every = "1h"
+soft_timeout = "1s"
+command = ["/bin/sh", "-c", "trap 'exit 0' TERM; sleep 30 & wait"]
+
+[job.ghost]
+every = "1h"
+user = "skedd-no-such-user"
+command = ["/bin/true"]
+
+[job.hold]
+every = "1h"
+command = ["/bin/sleep", "30"]
+
+[job.after]
+every = "1h"
+command = ["/bin/sh", "-c", "exit 7"]
+)",
+                           "max_concurrent_runs = 1\n"));
+  d.wait_for("listening");
+  CHECK(skedctl(dir, {"trigger", "three", "--wait"}).exit_code == 3);  // its own code
+  // Timed out, though it exited 0 after its soft signal: 124, as timeout(1).
+  const CommandResult timed_out = skedctl(dir, {"trigger", "stubborn", "--wait"});
+  CHECK(timed_out.exit_code == 124);
+  CHECK(timed_out.out.find(" timed_out") != std::string::npos);
+  // Failed to start: 126, and its logs say so (not "an in-process handler").
+  const CommandResult ghost = skedctl(dir, {"trigger", "ghost", "--wait"});
+  CHECK(ghost.exit_code == 126);
+  CHECK(ghost.out.find("user \"skedd-no-such-user\" does not exist") != std::string::npos);
+  const CommandResult ghost_logs = skedctl(dir, {"logs", "ghost"});
+  CHECK(ghost_logs.exit_code == 3);
+  CHECK(ghost_logs.err.find("failed to start (user \"skedd-no-such-user\" does not exist") !=
+        std::string::npos);
+  // A run id never issued: not found at once, not waited for.
+  const CommandResult unknown = skedctl(dir, {"wait", "42"});
+  CHECK(unknown.exit_code == 3);
+  CHECK(unknown.err == "skedctl: no run 42 (RUN_NOT_FOUND)\n");
+  // A queued trigger (the one slot is taken) is waited for, then reported as it ended.
+  const std::string held = ops_run_of(skedctl(dir, {"trigger", "hold", "--json"}));
+  d.wait_for("run_started", [](const json& e) { return e.value("job", "") == "hold"; });
+  const CommandResult queued = skedctl(dir, {"trigger", "after", "--json"});
+  REQUIRE(queued.exit_code == 0);
+  CHECK(json::parse(queued.out)["queued"] == true);
+  const std::string after = json::parse(queued.out)["run"].dump();
+  const json waiting = json::parse(skedctl(dir, {"runs", "--json"}).out);  // not yet recorded
+  for (const json& r : waiting["runs"]) CHECK(r["run"].dump() != after);
+  CommandResult waited;
+  std::thread waiter([&] { waited = skedctl(dir, {"wait", after, "--json"}); });
+  std::this_thread::sleep_for(500ms);  // it waits for the queued run; the slot frees then
+  const CommandResult freed = skedctl(dir, {"cancel", held});
+  waiter.join();
+  CHECK(freed.exit_code == 0);
+  SHOW(waited);
+  CHECK(waited.exit_code == 7);
+  CHECK(json::parse(waited.out)["job"] == "after");
+}
+
+TEST_CASE("skedctl errors: 125 with the daemon down, JSON on stdout with --json", "[control]") {
+  TempDir dir("skedd-ops-test");  // no daemon
+  CHECK(skedctl(dir, {"trigger", "x", "--wait"}).exit_code == 125);
+  CHECK(skedctl(dir, {"wait", "42"}).exit_code == 125);
+  CHECK(skedctl(dir, {"status"}).exit_code == 1);
+  const CommandResult down = skedctl(dir, {"list", "--json"});
+  CHECK(down.exit_code == 1);
+  const json error = json::parse(down.out);
+  CHECK(error["ok"] == false);
+  CHECK(error["error"]["code"] == "UNREACHABLE");
+  CHECK(error["error"]["message"].get<std::string>().find(dir / "skedd.sock") != std::string::npos);
+  // A typo of a command: the nearest one, and the usage code.
+  const CommandResult typo = skedctl(dir, {"lsit"});
+  CHECK(typo.exit_code == 2);
+  CHECK(typo.err ==
+        "skedctl: unknown command \"lsit\" (did you mean list?); skedctl --help lists them\n");
+  CHECK(skedctl(dir, {"histroy"}).err.find("(did you mean history?)") != std::string::npos);
+  // validate names why a file cannot be read.
+  const CommandResult missing = skedctl(dir, {"validate", dir / "nonexistent.toml"});
+  CHECK(missing.exit_code == 1);
+  CHECK(missing.err == dir / "nonexistent.toml" + ": cannot be read: No such file or directory\n");
+}
+
+TEST_CASE("reload counts the jobs list shows, and @reboot jobs added later wait for a boot",
+          "[control]") {
+  TempDir dir("skedd-ops-test");
+  const std::string config =
+      ops_config(dir, "[job.file]\nevery = \"1h\"\ncommand = [\"/bin/true\"]\n");
+  Daemon d(dir, config);
+  d.wait_for("listening");
+  dir.write("api.toml", "[job.api]\nevery = \"1h\"\ncommand = [\"/bin/true\"]\n");
+  REQUIRE(skedctl(dir, {"add", "--file", dir / "api.toml"}).exit_code == 0);
+  dir.write("jobs.d/test.toml",
+            "[job.file]\nevery = \"1h\"\ncommand = [\"/bin/true\"]\n"
+            "[job.booted]\ncron = \"@reboot\"\ncommand = [\"/bin/sh\", \"-c\", \"touch " +
+                dir / "booted" + "\"]\n");
+  const CommandResult reloaded = skedctl(dir, {"reload"});
+  SHOW(reloaded);
+  CHECK(reloaded.out ==
+        "reloaded " + config + ": 3 job(s) loaded, 2 of them from the configuration\n");
+  const json list = json::parse(skedctl(dir, {"list", "--json"}).out);
+  CHECK(list["jobs"].size() == 3);
+  std::this_thread::sleep_for(1500ms);  // an @reboot job added while skedd runs fired at once
+  CHECK_FALSE(std::filesystem::exists(dir / "booted"));
+  CHECK(d.events_named("run_started").empty());
+  // It runs when asked to.
+  CHECK(skedctl(dir, {"trigger", "booted", "--wait"}).exit_code == 0);
+  CHECK(std::filesystem::exists(dir / "booted"));
+}
