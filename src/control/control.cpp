@@ -7,12 +7,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <vector>
 
 #include "exec/host_protocol.h"
 #include "exec/run_setup.h"
 #include "runtime/log_fields.h"
 #include "skedd/config/config.h"
+#include "skedd/time/duration.h"
 #include "skedd/version.h"
 #include "util/suggest.h"
 
@@ -25,6 +27,62 @@ using nlohmann::json;
 std::string user_name(uid_t uid) {
   auto user = lookup_user(std::to_string(uid));
   return user ? user->name : std::to_string(uid);
+}
+
+std::optional<std::string> duration_or_none(const std::optional<Duration>& d) {
+  if (!d) return std::nullopt;
+  return format_duration(*d);
+}
+
+// A job's settings beyond those ShowReply names, as skedd-jobs(5) spells them.
+json settings_of(const JobOptions& o) {
+  const auto opt = [](const auto& v) { return v ? json(*v) : json(nullptr); };
+  json s{{"soft_timeout", opt(duration_or_none(o.soft_timeout))},
+         {"hard_timeout", opt(duration_or_none(o.hard_timeout))},
+         {"soft_signal", signal_name(o.soft_signal)},
+         {"kill_leftovers", o.kill_leftovers},
+         {"retry_backoff", format_duration(o.retry_backoff)},
+         {"retry_backoff_max", format_duration(o.retry_backoff_max)},
+         {"catch_up", to_string(o.catch_up)},
+         {"max_catch_up", o.max_catch_up},
+         {"starting_deadline", opt(duration_or_none(o.starting_deadline))},
+         {"jitter", format_duration(o.jitter)},
+         {"jitter_fixed", o.jitter_fixed},
+         {"on_interrupt", to_string(o.on_interrupt)},
+         {"max_interrupts", o.max_interrupts},
+         {"on_unknown_exit", to_string(o.on_unknown_exit)},
+         {"expect_duration", opt(duration_or_none(o.expect_duration))},
+         {"expect_grace", format_duration(o.expect_grace)},
+         {"stall_timeout", opt(duration_or_none(o.stall_timeout))},
+         {"on_stall_kill", o.on_stall_kill},
+         {"group", opt(o.group)},
+         {"working_dir", opt(o.working_dir)},
+         {"env", o.env},
+         {"umask", o.umask ? json(*o.umask) : json(nullptr)},
+         {"nice", opt(o.nice)},
+         {"limit_nofile", opt(o.limit_nofile)},
+         {"limit_memory", opt(o.limit_memory)},
+         {"log_max_size", o.log_max_size},
+         {"mail_to", opt(o.mail_to)}};
+  if (o.umask) {
+    char octal[8];
+    std::snprintf(octal, sizeof octal, "%04o", static_cast<unsigned>(*o.umask));
+    s["umask"] = octal;
+  }
+  return s;
+}
+
+// A job's command as one line (list's COMMAND column).
+std::string command_line(const JobSpec& spec) {
+  if (is_handler_job(spec)) return "handler " + spec.options->handler;
+  if (spec.options->shell && spec.command.size() == 3) return std::string(spec.command[2]);
+  std::string line;
+  for (const std::string& arg : spec.command.to_vector()) {
+    if (!line.empty()) line += ' ';
+    const bool plain = !arg.empty() && arg.find_first_of(" \t\n'\"\\$`") == std::string::npos;
+    line += plain ? arg : json(arg).dump();
+  }
+  return line;
 }
 
 Failure run_not_found(RunId run) {
@@ -180,6 +238,7 @@ control::Answer<control::ListReply> Control::on(const control::ListRequest&, con
     j.paused = info.paused;
     j.running = info.running;
     j.stalled = info.stalled;
+    j.command = command_line(*info.spec);
     if (auto it = latest->find(info.spec->name);
         it != latest->end() && caller.owns_run(it->second.owner)) {
       j.last = control::ListReply::Last{it->second.run, it->second.state, it->second.ended};
@@ -232,6 +291,8 @@ control::Answer<control::ShowReply> Control::on(const control::ShowRequest& requ
   d.pool = options.pool;
   d.retries = options.retries;
   d.defined_at = spec.defined_at.to_string();
+  d.settings = settings_of(options);
+  d.command_line = command_line(spec);
   reply.api = engine_.is_api_job(spec.name);
   reply.api_shadowed = engine_.is_shadowed_api_job(spec.name);
   reply.paused = info.paused;

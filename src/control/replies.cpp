@@ -75,7 +75,8 @@ json encode(const ListReply& r) {
     json j{{"name", job.name},       {"schedule", job.schedule},
            {"zone", job.zone},       {"next", time_or_null(job.next)},
            {"paused", job.paused},   {"running", job.running},
-           {"stalled", job.stalled}, {"last", nullptr}};
+           {"stalled", job.stalled}, {"last", nullptr},
+           {"command", job.command}};
     if (job.last) {
       j["last"] = {{"run", job.last->run.value},
                    {"state", to_string(job.last->state)},
@@ -95,6 +96,8 @@ json encode(const ShowReply& r) {
            {"retries", d.retries},   {"defined_at", d.defined_at}};
   if (d.handler) job["handler"] = *d.handler;
   if (d.params) job["params"] = *d.params;
+  job["settings"] = d.settings;
+  job["command_line"] = d.command_line;
   json next = json::array();
   for (const Instant t : r.next) next.push_back(utc(t));
   json not_run = json::array();

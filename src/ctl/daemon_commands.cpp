@@ -1,7 +1,9 @@
 // skedctl's subcommands that ask skedd about its jobs and runs, and change them, over its
 // control socket.
+#include <fnmatch.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <iostream>
@@ -14,28 +16,76 @@
 #include "ctl/ask.h"
 #include "ctl/client.h"
 #include "ctl/table.h"
+#include "ctl/terminal.h"
+#include "skedd/time/duration.h"
 #include "skedd/time/timestamp.h"
+#include "util/suggest.h"
+
+#include <cctz/civil_time.h>
+#include <cctz/time_zone.h>
 
 namespace skedd::ctl {
 namespace {
 
 using nlohmann::json;
 
+// The last `lines` lines of run `run`'s log ("" when it has none or it cannot be read).
+std::string log_tail(const Common& c, std::uint64_t run, std::size_t lines) {
+  auto client = Client::connect(find_socket(*c.socket));
+  if (!client) return {};
+  auto first = client->call(control::LogsRequest{RunId{run}, 0, 0});
+  if (!first || !first->value("ok", false)) return {};
+  const std::uint64_t size = (*first)["size"].get<std::uint64_t>();
+  const std::uint64_t from = size > 16384 ? size - 16384 : 0;
+  auto r = client->call(control::LogsRequest{RunId{run}, from, 16384});
+  if (!r || !r->value("ok", false)) return {};
+  const std::string data = (*r)["data"].get<std::string>();
+  // From the end back over `lines` newlines (a last line's own newline not counted).
+  std::size_t start = data.size() > 0 && data.back() == '\n' ? data.size() - 1 : data.size();
+  for (std::size_t count = 0; start > 0;) {
+    const std::size_t newline = data.rfind('\n', start - 1);
+    if (newline == std::string::npos) {
+      start = 0;
+      break;
+    }
+    start = newline;
+    if (++count == lines) {
+      ++start;
+      break;
+    }
+  }
+  return data.substr(start);
+}
+
+// The zone a job's times are shown in: its own (said in the header), else the local one.
+TimeZone zone_named(const std::string& name) {
+  auto zone = TimeZone::load(name);
+  return zone ? zone.value() : TimeZone::local();
+}
+
 class StatusCommand final : public SocketCommand {
  public:
   explicit StatusCommand(std::shared_ptr<const std::string> socket)
-      : SocketCommand("status", "the daemon's version, uptime, runs, pauses and store health",
+      : SocketCommand("status",
+                      "the daemon's version, uptime, runs, pauses and store health; with JOB, "
+                      "that job as systemctl status shows a unit",
                       std::move(socket)) {}
-  void declare(CLI::App& sub) override { declare_json(sub); }
+  void declare(CLI::App& sub) override {
+    sub.add_option("job", job_, "a job: its state, schedule, next fire, last runs, latest log");
+    sub.add_flag("--utc", utc_, "times in UTC (RFC 3339)");
+    declare_json(sub);
+  }
   int run() override {
+    if (!job_.empty()) return job_status();
     json r;
     if (const int rc = ask(c_, control::StatusRequest{}, &r); rc != kExitOk) return rc;
     if (c_.json) {
       std::cout << r.dump() << '\n';
       return kExitOk;
     }
+    const Display d = display(false, utc_);
     std::cout << "skedd " << str(r, "version") << ", pid " << r["pid"] << ", up since "
-              << str(r, "started") << " (" << relative(str(r, "started")) << ")\n"
+              << when(d, str(r, "started")) << '\n'
               << "jobs:    " << r["jobs"] << " (" << r["paused_jobs"] << " paused)\n"
               << "runs:    " << r["running"] << " running of max " << r["max_concurrent_runs"]
               << ", " << r["queued"] << " queued\n"
@@ -48,44 +98,151 @@ class StatusCommand final : public SocketCommand {
               << '\n';
     return kExitOk;
   }
+
+ private:
+  int job_status() {
+    json r;
+    if (const int rc = ask(c_, control::ShowRequest{job_}, &r); rc != kExitOk) return rc;
+    const json& runs = r["runs"];
+    std::string tail;
+    if (!runs.empty()) tail = log_tail(c_, runs[0]["run"].get<std::uint64_t>(), 10);
+    if (c_.json) {
+      r["log_tail"] = tail;
+      std::cout << r.dump(-1, ' ', false, json::error_handler_t::replace) << '\n';
+      return kExitOk;
+    }
+    const Display d = display(false, utc_);
+    const json& j = r["job"];
+    const TimeZone zone = zone_named(str(j, "zone"));
+    const int running = r["running"].get<int>();
+    std::string state = running > 0 ? paint(d, "running") : std::string("idle");
+    if (r.value("stalled", 0) > 0) state = paint(d, "stalled");
+    if (r["paused"].get<bool>()) state += ", paused";
+    if (r["paused_all"].get<bool>()) state += ", all jobs paused (pause --all)";
+    const std::string mark = d.colour ? (running > 0 ? "\x1b[36m\u25cf\x1b[0m" : "\u25cb") : "*";
+    std::cout << mark << ' ' << str(j, "name") << " - " << str(j, "command_line") << '\n'
+              << "     State: " << state << '\n'
+              << "  Schedule: " << str(j, "schedule") << " (" << str(j, "zone") << ")\n"
+              << "      Next: "
+              << (r["next"].empty() ? std::string("none")
+                                    : when(d, r["next"][0].get<std::string>(), &zone))
+              << '\n'
+              << "   Defined: " << str(j, "defined_at") << '\n';
+    if (runs.empty()) {
+      std::cout << "      Runs: none yet\n";
+    } else {
+      std::cout << "\n";
+      json last = json::array();
+      for (std::size_t i = 0; i < runs.size() && i < 5; ++i) last.push_back(runs[i]);
+      print_runs(std::cout, last, d);
+    }
+    if (!tail.empty()) {
+      std::cout << "\nLog of run " << runs[0]["run"] << " (its last lines):\n" << tail;
+      if (tail.back() != '\n') std::cout << '\n';
+    }
+    return kExitOk;
+  }
+
+  std::string job_;
+  bool utc_ = false;
 };
 
 class ListCommand final : public SocketCommand {
  public:
   explicit ListCommand(std::shared_ptr<const std::string> socket)
-      : SocketCommand("list", "the jobs: schedule, zone, next fire, last result, paused",
+      : SocketCommand("list", "the jobs: schedule, zone, next fire, last result, paused, command",
                       std::move(socket)) {}
-  void declare(CLI::App& sub) override { declare_json(sub); }
+  void declare(CLI::App& sub) override {
+    sub.add_option("pattern", pattern_, "only jobs whose name matches this glob (backup-*)");
+    sub.add_option("--sort", sort_, "order: name (default), next (soonest first), last (latest)")
+        ->check(CLI::IsMember({"name", "next", "last"}));
+    sub.add_flag("-w,--wide", wide_, "cut no column to the terminal's width");
+    declare_json(sub);
+  }
   int run() override {
     json r;
     if (const int rc = ask(c_, control::ListRequest{}, &r); rc != kExitOk) return rc;
+    json jobs = json::array();
+    for (json& j : r["jobs"]) {
+      if (pattern_.empty() || ::fnmatch(pattern_.c_str(), str(j, "name").c_str(), 0) == 0) {
+        jobs.push_back(std::move(j));
+      }
+    }
+    sort(jobs);
     if (c_.json) {
+      r["jobs"] = std::move(jobs);
       std::cout << r.dump() << '\n';
       return kExitOk;
     }
-    Table t({"NAME", "SCHEDULE", "ZONE", "NEXT", "LAST", "PAUSED"});
-    for (const json& j : r["jobs"]) {
+    const bool all_paused = r["paused_all"].get<bool>();
+    Paged paged;
+    const Display d = display(wide_, false);
+    if (all_paused) {
+      std::cout << (d.colour ? "\x1b[1;31m" : "")
+                << "ALL JOBS ARE PAUSED (skedctl pause --all): nothing starts until "
+                   "skedctl resume --all"
+                << (d.colour ? "\x1b[0m" : "") << '\n';
+    }
+    Table t({"NAME", "SCHEDULE", "ZONE", "NEXT", "LAST", "PAUSED", "COMMAND"});
+    for (const json& j : jobs) {
       std::string last = "-";
       if (!j["last"].is_null()) {
-        last = str(j["last"], "state") + " " + relative(str(j["last"], "ended", ""));
+        last = paint(d, str(j["last"], "state")) + " " + relative(str(j["last"], "ended", ""));
       }
-      if (j["running"].get<int>() > 0) last = j.value("stalled", 0) > 0 ? "stalled" : "running";
-      t.add({str(j, "name"), str(j, "schedule"), str(j, "zone"), relative(str(j, "next", "")), last,
-             j["paused"].get<bool>() ? "yes" : "no"});
+      if (j["running"].get<int>() > 0) {
+        last = paint(d, j.value("stalled", 0) > 0 ? "stalled" : "running");
+      }
+      const bool paused = j["paused"].get<bool>();
+      t.add({str(j, "name"), str(j, "schedule"), str(j, "zone"),
+             all_paused || paused ? "paused" : relative(str(j, "next", "")), last,
+             paused       ? "yes"
+             : all_paused ? "all"
+                          : "no",
+             str(j, "command", "")});
     }
-    t.print(std::cout);
-    if (r["paused_all"].get<bool>()) std::cout << "(all jobs are paused: pause --all)\n";
+    t.shrink(6, 12);  // COMMAND first
+    t.shrink(0, 16);  // NAME
+    t.shrink(1, 12);  // SCHEDULE
+    t.shrink(2, 8);   // ZONE
+    t.print(std::cout, d.width);
+    if (jobs.empty() && !pattern_.empty()) std::cout << "(no job matches " << pattern_ << ")\n";
     return kExitOk;
   }
+
+ private:
+  void sort(json& jobs) const {
+    if (sort_ == "next") {
+      // Soonest first; jobs with no next fire last.
+      std::stable_sort(jobs.begin(), jobs.end(), [](const json& a, const json& b) {
+        const std::string x = str(a, "next", "~"), y = str(b, "next", "~");
+        return x < y;
+      });
+    } else if (sort_ == "last") {
+      // Latest end first; jobs that never ran last.
+      std::stable_sort(jobs.begin(), jobs.end(), [](const json& a, const json& b) {
+        const std::string x = a["last"].is_null() ? "" : str(a["last"], "ended", "");
+        const std::string y = b["last"].is_null() ? "" : str(b["last"], "ended", "");
+        return x > y;
+      });
+    }
+  }
+
+  std::string pattern_;
+  std::string sort_ = "name";
+  bool wide_ = false;
 };
 
 class ShowCommand final : public SocketCommand {
  public:
   explicit ShowCommand(std::shared_ptr<const std::string> socket)
-      : SocketCommand("show", "one job: definition, state, next 5 fires, last runs, not-run fires",
+      : SocketCommand("show",
+                      "one job: definition and settings, state, next 5 fires, last runs, "
+                      "not-run fires",
                       std::move(socket)) {}
   void declare(CLI::App& sub) override {
     sub.add_option("job", job_, "job name")->required();
+    sub.add_flag("--utc", utc_, "times in UTC (RFC 3339), not the job's zone");
+    sub.add_flag("-w,--wide", wide_, "cut no column to the terminal's width");
     declare_json(sub);
   }
   int run() override {
@@ -95,37 +252,54 @@ class ShowCommand final : public SocketCommand {
       std::cout << r.dump() << '\n';
       return kExitOk;
     }
-    const json& d = r["job"];
+    Paged paged;
+    Display d = display(wide_, utc_);
+    const json& j = r["job"];
+    d.zone = zone_named(str(j, "zone"));  // times in the job's zone, as the header says
+    const auto line = [](const std::string& key, const std::string& value) {
+      std::cout << key << ": " << std::string(key.size() < 18 ? 18 - key.size() : 0, ' ') << value
+                << '\n';
+    };
     for (const char* key : {"name", "schedule", "zone", "command", "user", "overlap", "priority",
                             "pool", "retries", "defined_at"}) {
-      std::cout << key << ": " << std::string(12 - std::strlen(key), ' ') << str(d, key) << '\n';
+      line(key, str(j, key));
     }
-    std::cout << "paused:       " << (r["paused"].get<bool>() ? "yes" : "no")
-              << (r["paused_all"].get<bool>() ? " (all jobs paused)" : "") << '\n'
-              << "running:      " << r["running"]
-              << (r.value("stalled", 0) > 0 ? " (" + std::to_string(r.value("stalled", 0)) +
-                                                  " stalled: silent for its stall_timeout)"
-                                            : std::string())
-              << "\nnext fires:\n";
-    for (const json& t : r["next"]) {
-      std::cout << "  " << t.get<std::string>() << "  (" << relative(t) << ")\n";
+    const json settings = j.value("settings", json::object());  // items() of a temporary dangle
+    for (const auto& [key, value] : settings.items()) {
+      if (value.is_null()) continue;
+      if (key == "env") {
+        for (const auto& [name, text] : value.items()) line("env " + name, text.get<std::string>());
+        continue;
+      }
+      line(key, value.is_string() ? value.get<std::string>() : value.dump());
     }
+    line("paused", std::string(r["paused"].get<bool>() ? "yes" : "no") +
+                       (r["paused_all"].get<bool>() ? " (all jobs paused)" : ""));
+    line("running", r["running"].dump() + (r.value("stalled", 0) > 0
+                                               ? " (" + std::to_string(r.value("stalled", 0)) +
+                                                     " stalled: silent for its stall_timeout)"
+                                               : std::string()));
+    std::cout << "times in " << (utc_ ? std::string("UTC") : d.zone.name()) << "\n";
+    std::cout << "next fires:\n";
+    for (const json& t : r["next"]) std::cout << "  " << when(d, t.get<std::string>()) << '\n';
     std::cout << "last runs:\n";
-    print_runs(std::cout, r["runs"]);
+    print_runs(std::cout, r["runs"], d, wide_);
     if (!r["not_run"].empty()) {
       std::cout << "not run:\n";
       Table t({"STATE", "REASON", "FIRST", "LAST", "COUNT"});
       for (const json& n : r["not_run"]) {
-        t.add(
-            {str(n, "state"), str(n, "reason"), str(n, "first"), str(n, "last"), str(n, "count")});
+        t.add({str(n, "state"), str(n, "reason"), when(d, str(n, "first")), when(d, str(n, "last")),
+               str(n, "count")});
       }
-      t.print(std::cout);
+      t.print(std::cout, d.width);
     }
     return kExitOk;
   }
 
  private:
   std::string job_;
+  bool utc_ = false;
+  bool wide_ = false;
 };
 
 class PauseCommand final : public SocketCommand {
@@ -354,6 +528,25 @@ class LogsCommand final : public RunCommand {
   bool follow_ = false;
 };
 
+// A --since value: RFC 3339, a civil time in the local zone, a duration ago ("1h"), "today"
+// or "yesterday" (from local midnight).
+Result<Instant> since_of(const std::string& text) {
+  const Instant now = std::chrono::time_point_cast<Duration>(std::chrono::system_clock::now());
+  if (text == "today" || text == "yesterday") {
+    const TimeZone local = TimeZone::local();
+    const auto seconds =
+        std::chrono::time_point_cast<cctz::seconds>(std::chrono::system_clock::time_point(
+            std::chrono::duration_cast<std::chrono::system_clock::duration>(
+                now.time_since_epoch())));
+    cctz::civil_day day = cctz::civil_day(cctz::convert(seconds, local.cctz_zone()));
+    if (text == "yesterday") day -= 1;
+    const auto midnight = cctz::convert(cctz::civil_second(day), local.cctz_zone());
+    return Instant(std::chrono::duration_cast<Duration>(midnight.time_since_epoch()));
+  }
+  if (auto ago = parse_duration(text)) return now - ago.value();
+  return parse_timestamp(text, TimeZone::local());
+}
+
 class RunsCommand final : public SocketCommand {
  public:
   explicit RunsCommand(std::shared_ptr<const std::string> socket)
@@ -364,10 +557,15 @@ class RunsCommand final : public SocketCommand {
     sub.add_option("job", job_, "only this job's runs");
     sub.add_option("--state", state_,
                    "only runs in this state (running, succeeded, failed, timed_out, ...)");
-    sub.add_option("--since", since_, "only runs started since (RFC 3339)");
+    sub.add_option("--since", since_,
+                   "only runs started since: 1h (ago), today, yesterday, or a time (RFC 3339, or "
+                   "local: 2026-12-06T08:00:00)");
     sub.add_option("-n,--limit", r_.limit, "at most this many")
         ->check(CLI::Range(1, 100000))
         ->capture_default_str();
+    sub.add_flag("-w,--wide", wide_,
+                 "cut no column; the scheduled instant, attempt, end and reason as columns");
+    sub.add_flag("--utc", utc_, "times in UTC (RFC 3339)");
     declare_json(sub);
   }
   int run() override {
@@ -375,14 +573,23 @@ class RunsCommand final : public SocketCommand {
     if (!state_.empty()) {
       r_.state = run_state_from_string(state_);
       if (!r_.state) {
-        std::cerr << "skedctl: --state: unknown run state \"" << state_ << "\"\n";
+        Suggestion nearest(state_);
+        for (const char* name :
+             {"scheduled", "running", "paused", "succeeded", "failed", "timed_out", "killed",
+              "skipped", "missed", "interrupted", "cancelled", "stalled"}) {
+          nearest.offer(name);
+        }
+        std::cerr << "skedctl: --state: unknown run state \"" << state_ << "\"" << nearest.hint()
+                  << '\n';
         return kExitUsage;
       }
     }
     if (!since_.empty()) {
-      auto t = parse_rfc3339(since_);
+      auto t = since_of(since_);
       if (!t) {
-        std::cerr << "skedctl: --since: " << t.error().message << '\n';
+        std::cerr << "skedctl: --since: \"" << since_
+                  << "\" is not a time (RFC 3339, or local as 2026-12-06T08:00:00), a duration "
+                     "ago (1h), today or yesterday\n";
         return kExitUsage;
       }
       r_.since = t.value();
@@ -392,7 +599,8 @@ class RunsCommand final : public SocketCommand {
     if (c_.json) {
       std::cout << r.dump() << '\n';
     } else {
-      print_runs(std::cout, r["runs"]);
+      Paged paged;
+      print_runs(std::cout, r["runs"], display(wide_, utc_), wide_);
     }
     return kExitOk;
   }
@@ -400,6 +608,8 @@ class RunsCommand final : public SocketCommand {
  private:
   control::RunsRequest r_;
   std::string job_, state_, since_;
+  bool wide_ = false;
+  bool utc_ = false;
 };
 
 class ReloadCommand final : public SocketCommand {

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "ctl/command.h"
+#include "ctl/terminal.h"
 #include "skedd/version.h"
 #include "util/suggest.h"
 
@@ -45,6 +46,8 @@ int main(int argc, char** argv) {
   bool user = false;
   app.add_flag("--user", user,
                "talk to this user's own daemon (skedd --user): $XDG_RUNTIME_DIR/skedd.sock");
+  app.add_flag("--no-pager", skedd::ctl::output_options().no_pager,
+               "never page long output (else $SKEDCTL_PAGER, $PAGER or less on a terminal)");
   app.fallthrough();
   app.set_version_flag("-V,--version", std::string("skedctl ") + skedd::kVersion);
   app.require_subcommand(1);

@@ -6,23 +6,39 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <sstream>
 
+#include "ctl/terminal.h"
 #include "skedd/time/timestamp.h"
 
 namespace skedd::ctl {
 
-void Table::print(std::ostream& out) const {
+void Table::print(std::ostream& out, std::size_t max_width) const {
   std::vector<std::size_t> width;
   for (const auto& row : rows_) {
     width.resize(std::max(width.size(), row.size()));
-    for (std::size_t i = 0; i < row.size(); ++i) width[i] = std::max(width[i], row[i].size());
+    for (std::size_t i = 0; i < row.size(); ++i) {
+      width[i] = std::max(width[i], visible_width(row[i]));
+    }
+  }
+  std::size_t total = 0;
+  for (const std::size_t w : width) total += w + 2;
+  if (total > 0) total -= 2;
+  for (const auto& [column, min] : shrinkable_) {
+    if (max_width == 0 || total <= max_width || column >= width.size()) continue;
+    const std::size_t cut =
+        std::min(total - max_width, width[column] - std::min(width[column], min));
+    width[column] -= cut;
+    total -= cut;
   }
   for (const auto& row : rows_) {
     std::string line;
     for (std::size_t i = 0; i < row.size(); ++i) {
-      line += row[i];
-      if (i + 1 < row.size()) line += std::string(width[i] - row[i].size() + 2, ' ');
+      const std::string cell = ellipsize(row[i], width[i]);
+      line += cell;
+      if (i + 1 < row.size()) line += std::string(width[i] - visible_width(cell) + 2, ' ');
     }
+    while (!line.empty() && line.back() == ' ') line.pop_back();
     out << line << '\n';
   }
 }
@@ -66,27 +82,63 @@ std::string format_number(double v) {
   return buf;
 }
 
-void print_runs(std::ostream& out, const nlohmann::json& runs) {
-  const bool colour = ::isatty(STDOUT_FILENO) != 0;
-  auto paint = [colour](const std::string& state) {
-    if (!colour) return state;
-    const char* code = state == "succeeded"                      ? "32"
-                       : state == "running" || state == "paused" ? "36"
-                       : state == "scheduled"                    ? "2"
-                                                                 : "31";
-    return std::string("\x1b[") + code + "m" + state + "\x1b[0m";
-  };
-  Table t({"RUN", "JOB", "SCHEDULED", "ATTEMPT", "STATE", "EXIT", "STARTED", "ENDED"});
+namespace {
+
+bool failed_state(const std::string& state) {
+  return state != "succeeded" && state != "running" && state != "paused" && state != "scheduled";
+}
+
+}  // namespace
+
+void print_runs(std::ostream& out, const nlohmann::json& runs, const Display& d, bool wide) {
+  std::vector<std::string> header{"RUN", "JOB", "STATE", "EXIT", "STARTED", "TOOK"};
+  if (wide) header.insert(header.end(), {"SCHEDULED", "ATTEMPT", "ENDED", "REASON"});
+  // A failed run's reason: a column with --wide, else a line under it, cut to the width.
+  std::vector<std::pair<std::size_t, std::string>> reasons;  // (row, reason)
+  Table t(header);
+  std::size_t row = 0;
   for (const auto& r : runs) {
     std::string exit = "-";
     if (r.contains("exit_code")) exit = r["exit_code"].dump();
-    if (r.contains("signal")) exit = "signal " + r["signal"].dump();
-    t.add({r["run"].dump(), r["job"].get<std::string>(), r["scheduled"].get<std::string>(),
-           r["attempt"].dump(), paint(r["state"].get<std::string>()), exit,
-           relative(r["started"].get<std::string>()),
-           r["ended"].is_null() ? "-" : relative(r["ended"].get<std::string>())});
+    if (r.contains("signal")) exit = "sig " + r["signal"].dump();
+    const std::string state = r.value("state", "");
+    const std::string ended = r["ended"].is_null() ? "" : r["ended"].get<std::string>();
+    const std::string started = r.value("started", "");
+    std::vector<std::string> cells{r["run"].dump(),
+                                   r.value("job", ""),
+                                   paint(d, state),
+                                   exit,
+                                   state == "scheduled" ? "-" : when(d, started),
+                                   ended.empty() ? "-" : took(started, ended)};
+    const std::string reason = failed_state(state) ? r.value("message", "") : "";
+    if (wide) {
+      cells.insert(cells.end(), {when(d, r.value("scheduled", "")), r["attempt"].dump(),
+                                 when(d, ended), reason.empty() ? "-" : reason});
+    } else if (!reason.empty()) {
+      reasons.emplace_back(row, reason);
+    }
+    t.add(std::move(cells));
+    ++row;
   }
-  t.print(out);
+  t.shrink(1, 8);  // JOB
+  if (reasons.empty()) {
+    t.print(out, d.width);
+    return;
+  }
+  std::ostringstream table;
+  t.print(table, d.width);
+  std::istringstream lines(table.str());
+  std::string line;
+  std::getline(lines, line);
+  out << line << '\n';  // the header
+  std::size_t next = 0;
+  for (row = 0; std::getline(lines, line); ++row) {
+    out << line << '\n';
+    if (next < reasons.size() && reasons[next].first == row) {
+      const std::string text = "  reason: " + reasons[next++].second;
+      out << (d.width > 0 ? ellipsize(text, d.width) : text) << '\n';
+    }
+  }
 }
 
 }  // namespace skedd::ctl

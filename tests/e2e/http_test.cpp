@@ -588,7 +588,7 @@ command = ["/bin/sh", "-c", "for i in 1 2 3 4 5 6; do echo out $i; sleep 0.4; do
   const auto listed = skedd::test::skedctl(dir, {"list"});
   CHECK(listed.out.find("stalled") != std::string::npos);
   const auto shown = skedd::test::skedctl(dir, {"show", "quiet"});
-  CHECK(shown.out.find("running:      1 (1 stalled: silent for its stall_timeout)") !=
+  CHECK(shown.out.find("\nrunning:            1 (1 stalled: silent for its stall_timeout)\n") !=
         std::string::npos);
   const json hung =
       d.wait_for("run_finished", [](const json& e) { return e.value("job", "") == "hung"; });

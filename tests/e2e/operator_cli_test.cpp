@@ -3,9 +3,12 @@
 // "Operator CLI"). The real skedd and skedctl in a temp dir; nothing waits for the minute.
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <regex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -15,6 +18,7 @@
 #include <nlohmann/json.hpp>
 #include "support/command.h"
 #include "support/daemon.h"
+#include "support/pty.h"
 #include "support/temp_dir.h"
 
 namespace {
@@ -32,6 +36,28 @@ std::string ops_config(const TempDir& dir, const std::string& jobs,
   dir.write("jobs.d/test.toml", jobs);
   return dir.write("skedd.toml", "[daemon]\nstate_dir = \"" + dir / "state" + "\"\nsocket = \"" +
                                      dir / "skedd.sock" + "\"\ntimezone = \"UTC\"\n" + daemon);
+}
+
+// Columns the longest line of `text` takes on a terminal (UTF-8 code points).
+std::size_t ops_widest(const std::string& text) {
+  std::size_t widest = 0, n = 0;
+  for (const char c : text) {
+    if (c == '\n') {
+      widest = std::max(widest, n);
+      n = 0;
+    } else if ((static_cast<unsigned char>(c) & 0xC0) != 0x80) {
+      ++n;
+    }
+  }
+  return std::max(widest, n);
+}
+
+// skedctl on a terminal of `columns` x `rows`, TZ=UTC, with `env` on top.
+CommandResult ops_tty(const TempDir& dir, std::vector<std::string> args, unsigned short columns,
+                      unsigned short rows, std::map<std::string, std::string> env = {}) {
+  args.insert(args.begin(), {SKEDCTL_BINARY, "--socket", dir / "skedd.sock"});
+  env.emplace("TZ", "UTC");
+  return skedd::test::run_in_pty(args, columns, rows, env);
 }
 
 // The run id a --json reply names.
@@ -207,4 +233,121 @@ TEST_CASE("reload counts the jobs list shows, and @reboot jobs added later wait 
   // It runs when asked to.
   CHECK(skedctl(dir, {"trigger", "booted", "--wait"}).exit_code == 0);
   CHECK(std::filesystem::exists(dir / "booted"));
+}
+
+TEST_CASE("skedctl on a terminal: tables fit its width, long output is paged, states in colour",
+          "[control]") {
+  TempDir dir("skedd-ops-test");
+  std::string jobs = R"([job.a-job-with-a-name-far-longer-than-any-terminal-column-would-hold]
+every = "1h"
+command = ["/bin/sh", "-c", "echo a command line that is long enough to be cut at eighty columns"]
+
+[job.failing]
+every = "1h"
+soft_timeout = "1h"
+env = { GREETING = "hello" }
+command = ["/bin/sh", "-c", "echo first; echo second; echo third; exit 2"]
+)";
+  for (int i = 0; i < 30; ++i) {
+    jobs += "[job.filler-" + std::to_string(i) + "]\nevery = \"" + std::to_string(i + 2) +
+            "h\"\ncommand = [\"/bin/true\"]\n";
+  }
+  Daemon d(dir, ops_config(dir, jobs));
+  d.wait_for("listening");
+  REQUIRE(skedctl(dir, {"trigger", "failing", "--wait"}).exit_code == 2);
+  const std::map<std::string, std::string> plain{{"NO_COLOR", "1"}, {"PAGER", "cat"}};
+
+  // 80 columns: every line fits, long cells end in "…"; --wide cuts nothing.
+  const CommandResult narrow = ops_tty(dir, {"list"}, 80, 200, plain);
+  SHOW(narrow);
+  CHECK(ops_widest(narrow.out) <= 80);
+  CHECK(narrow.out.find("\u2026") != std::string::npos);
+  CHECK(narrow.out.find("COMMAND") != std::string::npos);
+  CHECK(narrow.out.find("\x1b[") == std::string::npos);  // NO_COLOR
+  const CommandResult wide = ops_tty(dir, {"list", "--wide"}, 80, 200, plain);
+  CHECK(wide.out.find("a-job-with-a-name-far-longer-than-any-terminal-column-would-hold") !=
+        std::string::npos);
+  CHECK(ops_widest(wide.out) > 80);
+  // Not a terminal: nothing is cut, nothing coloured.
+  const CommandResult piped = skedctl(dir, {"list"});
+  CHECK(piped.out.find("eighty columns") != std::string::npos);
+  CHECK(piped.out.find("\x1b[") == std::string::npos);
+  // Colours on a terminal without NO_COLOR: a failed state in red.
+  const CommandResult coloured = ops_tty(dir, {"runs", "failing"}, 120, 200, {{"PAGER", "cat"}});
+  CHECK(coloured.out.find("\x1b[31mfailed\x1b[0m") != std::string::npos);
+
+  // Longer than the terminal: through $PAGER; shorter: straight out.
+  const std::string paged = dir / "paged";
+  const std::map<std::string, std::string> pager{{"NO_COLOR", "1"}, {"PAGER", "cat > " + paged}};
+  const CommandResult tall = ops_tty(dir, {"list"}, 100, 10, pager);
+  CHECK(tall.out.find("filler-7") == std::string::npos);  // not on the terminal itself
+  CHECK(skedd::test::read_whole_file(paged).find("filler-7") != std::string::npos);
+  std::filesystem::remove(paged);
+  CHECK(ops_tty(dir, {"list", "fail*"}, 100, 10, pager).out.find("failing") != std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(paged));
+  CHECK(ops_tty(dir, {"--no-pager", "list"}, 100, 10, pager).out.find("filler-7") !=
+        std::string::npos);
+
+  // runs: local times to the second with the relative form, the reason under a failed run.
+  const CommandResult runs = ops_tty(dir, {"runs", "failing"}, 80, 50, plain);
+  SHOW(runs);
+  CHECK(runs.out.find("RUN") == 0);
+  CHECK(std::regex_search(runs.out,
+                          std::regex(R"(  20\d\d-\d\d-\d\d \d\d:\d\d:\d\d \((now|\d+s ago)\)  )")));
+  CHECK(runs.out.find("\n  reason: ") == std::string::npos);  // an exit code needs no reason
+  // show: every setting, in the job's zone as the header says.
+  const CommandResult shown = skedctl(dir, {"show", "failing"});
+  CHECK(shown.out.find("\nsoft_timeout:       1h\n") != std::string::npos);
+  CHECK(shown.out.find("\nenv GREETING:       hello\n") != std::string::npos);
+  CHECK(shown.out.find("\ncatch_up:           none\n") != std::string::npos);
+  CHECK(shown.out.find("\ntimes in UTC\n") != std::string::npos);
+  const json show = json::parse(skedctl(dir, {"show", "failing", "--json"}).out);
+  CHECK(show["job"]["settings"]["soft_timeout"] == "1h");
+  CHECK(show["job"]["settings"]["starting_deadline"].is_null());
+  // status JOB: as systemctl status shows a unit, its log's last lines too.
+  const CommandResult status = skedctl(dir, {"status", "failing"});
+  SHOW(status);
+  CHECK(status.out.find(
+            "* failing - /bin/sh -c \"echo first; echo second; echo third; exit 2\"\n") == 0);
+  CHECK(status.out.find("     State: idle\n") != std::string::npos);
+  CHECK(status.out.find("first\nsecond\nthird\n") != std::string::npos);
+  // list PATTERN, --sort next, and the global pause said at the top.
+  const json sorted =
+      json::parse(skedctl(dir, {"list", "filler-*", "--sort", "next", "--json"}).out);
+  REQUIRE(sorted["jobs"].size() == 30);
+  CHECK(sorted["jobs"][0]["name"] == "filler-0");  // every 2h: the soonest
+  CHECK(sorted["jobs"][29]["name"] == "filler-29");
+  REQUIRE(skedctl(dir, {"pause", "--all"}).exit_code == 0);
+  const CommandResult paused = skedctl(dir, {"list", "failing"});
+  CHECK(paused.out.find("ALL JOBS ARE PAUSED") == 0);
+  CHECK(paused.out.find("paused") != std::string::npos);
+}
+
+TEST_CASE("a failed run's reason is shown in runs, and --since takes 1h, today, yesterday",
+          "[control]") {
+  TempDir dir("skedd-ops-test");
+  Daemon d(dir, ops_config(dir, R"([job.ghost]
+every = "1h"
+user = "skedd-no-such-user"
+command = ["/bin/true"]
+)"));
+  d.wait_for("listening");
+  REQUIRE(skedctl(dir, {"trigger", "ghost", "--wait"}).exit_code == 126);
+  const CommandResult runs = skedctl(dir, {"runs", "ghost"});
+  SHOW(runs);
+  CHECK(runs.out.find("\n  reason: user \"skedd-no-such-user\" does not exist") !=
+        std::string::npos);
+  const CommandResult wide = skedctl(dir, {"runs", "ghost", "--wide"});
+  CHECK(wide.out.find("REASON") != std::string::npos);
+  for (const char* since : {"1h", "today", "yesterday"}) {
+    const json recent = json::parse(skedctl(dir, {"runs", "--since", since, "--json"}).out);
+    CHECK(recent["runs"].size() == 1);
+  }
+  CHECK(json::parse(skedctl(dir, {"runs", "--since", "2099-01-01T00:00:00", "--json"}).out)["runs"]
+            .empty());
+  const CommandResult bad = skedctl(dir, {"runs", "--since", "soon"});
+  CHECK(bad.exit_code == 2);
+  const CommandResult state = skedctl(dir, {"runs", "--state", "faild"});
+  CHECK(state.exit_code == 2);
+  CHECK(state.err.find("(did you mean failed?)") != std::string::npos);
 }

@@ -54,6 +54,7 @@ struct ListReply {
     int running = 0;
     int stalled = 0;           ///< running runs marked stalled (stall_timeout)
     std::optional<Last> last;  ///< its latest ended run, when the caller may see it
+    std::string command;       ///< as one line: a shell string, argv joined, "handler NAME"
   };
   std::vector<Job> jobs;
   bool paused_all = false;
@@ -74,6 +75,10 @@ struct ShowReply {
     std::string defined_at;
     std::optional<std::string> handler;    ///< handler jobs
     std::optional<nlohmann::json> params;  ///< handler jobs
+    /// The rest of its settings as skedd-jobs(5) names them (durations as "90s"), those
+    /// left at their defaults included: timeouts, catch-up, deadlines, jitter, env, ...
+    nlohmann::json settings = nlohmann::json::object();
+    std::string command_line;  ///< the command as one line, as list shows it
   };
   Definition job;
   bool api = false;           ///< added over the socket
