@@ -521,6 +521,74 @@ std::string with_job_user(const std::string& text, const std::string& job,
   return out.str();
 }
 
+namespace {
+
+// The only [job.NAME] table of `root`, and its name; nullptr when there is not exactly one.
+toml::table* only_job(toml::table& root, std::string& name) {
+  toml::table* jobs = root["job"].as_table();
+  if (root.size() != 1 || jobs == nullptr || jobs->size() != 1) return nullptr;
+  name = std::string(jobs->begin()->first.str());
+  return jobs->begin()->second.as_table();
+}
+
+}  // namespace
+
+std::string normalized_definition(const std::string& text) {
+  try {
+    const toml::table root = toml::parse(text, std::string_view("recorded"));
+    std::ostringstream out;
+    out << root << '\n';
+    return out.str();
+  } catch (const toml::parse_error&) {
+    return text;
+  }
+}
+
+Result<std::string> definition_job_name(const std::string& text) {
+  toml::table root;
+  try {
+    root = toml::parse(text, std::string_view("api"));
+  } catch (const toml::parse_error& e) {
+    Diagnostics diag;
+    diag.add("api", e.source(), std::string(e.description()));
+    return Error::invalid_argument(diag.joined());
+  }
+  std::string name;
+  if (only_job(root, name) == nullptr) {
+    return Error::invalid_argument("a definition holds one [job.NAME] table");
+  }
+  return name;
+}
+
+Result<std::string> merge_job_definition(const std::string& base, const std::string& changes) {
+  toml::table from, change;
+  try {
+    from = toml::parse(base, std::string_view("recorded"));
+    change = toml::parse(changes, std::string_view("api"));
+  } catch (const toml::parse_error& e) {
+    Diagnostics diag;
+    diag.add(std::string(e.source().path ? *e.source().path : "api"), e.source(),
+             std::string(e.description()));
+    return Error::invalid_argument(diag.joined());
+  }
+  std::string name, changed;
+  toml::table* job = only_job(from, name);
+  toml::table* keys = only_job(change, changed);
+  if (job == nullptr) return Error::invalid_argument("the recorded definition is not one job");
+  if (keys == nullptr) return Error::invalid_argument("an update holds one [job.NAME] table");
+  if (changed != name) {
+    return Error::invalid_argument("the update names job \"" + changed + "\", not \"" + name +
+                                   "\"");
+  }
+  if (keys->contains("cron") || keys->contains("every") || keys->contains("at")) {
+    for (const char* schedule : {"cron", "every", "at"}) job->erase(schedule);
+  }
+  for (auto&& [key, value] : *keys) job->insert_or_assign(key.str(), value);
+  std::ostringstream out;
+  out << from << '\n';
+  return out.str();
+}
+
 Result<std::vector<JobSpec>> parse_job_definitions(const std::string& text,
                                                    const std::string& source, const Config& base) {
   Diagnostics diag;

@@ -76,6 +76,8 @@ class Control {
   control::Answer<control::AddReply> on(const control::AddRequest& request, const Caller& caller) {
     return put_job(request, caller);
   }
+  control::Answer<control::VersionsReply> on(const control::VersionsRequest& request,
+                                             const Caller& caller);
   control::Answer<control::RemoveReply> on(const control::RemoveRequest& request,
                                            const Caller& caller) {
     return remove_job(request, caller);

@@ -80,10 +80,31 @@ control::Answer<control::AddReply> Control::put_job(const control::AddRequest& r
                                                   " bytes, above [daemon] max_definition_size (" +
                                                   std::to_string(daemon.max_definition_size) + ")"};
   }
-  auto parsed = parse_job_definition(request.definition, "api", engine_.config());
+  std::string text = request.definition;
+  if (request.merge) {
+    // The keys given over the job's recorded definition (the loaded version).
+    auto named = definition_job_name(request.definition);
+    if (!named) return Failure{control::kInvalidArgument, named.error().message};
+    const std::string& name = named.value();
+    const std::optional<int> version = engine_.api_version(name);
+    if (!version) {
+      return Failure{control::kJobNotFound,
+                     "no job named \"" + name + "\" was added over the socket"};
+    }
+    auto versions = store_.job_versions(name);
+    if (!versions) return Failure{control::kStoreUnavailable, versions.error().message};
+    std::string base;
+    for (const auto& [v, definition] : versions.value()) {
+      if (v == *version) base = definition;
+    }
+    auto merged = merge_job_definition(base, request.definition);
+    if (!merged) return Failure{control::kInvalidArgument, merged.error().message};
+    text = std::move(merged.value());
+  }
+  auto parsed = parse_job_definition(text, "api", engine_.config());
   if (!parsed) return Failure{control::kInvalidArgument, parsed.error().message};
   JobSpec spec = std::move(parsed.value());
-  std::string definition = request.definition;
+  std::string definition = text;
   if (!caller.admin) {
     if (!spec.options->user) {
       // It runs as its owner, also when the text is read again at a restart.
@@ -117,6 +138,33 @@ control::Answer<control::AddReply> Control::put_job(const control::AddRequest& r
                    e.message};
   }
   return control::AddReply{name, version.value()};
+}
+
+control::Answer<control::VersionsReply> Control::on(const control::VersionsRequest& request,
+                                                    const Caller& caller) {
+  control::VersionsReply reply;
+  reply.job = request.job;
+  if (engine_.job(request.job)) {
+    auto found = visible_job(caller, request.job);
+    if (auto* failure = std::get_if<Failure>(&found)) return *failure;
+    const std::optional<int> version = engine_.api_version(request.job);
+    if (!version) {
+      return Failure{control::kConflict,
+                     "job \"" + request.job + "\" is defined in " +
+                         std::get<Engine::JobInfo>(found).spec->defined_at.to_string() +
+                         ": its versions are that file's"};
+    }
+    reply.current = *version;
+  } else if (!caller.admin) {
+    return job_not_found(caller, request.job);  // a removed job's definitions: root's only
+  }
+  auto versions = store_.job_versions(request.job);
+  if (!versions) return Failure{control::kStoreUnavailable, versions.error().message};
+  if (versions->empty() && reply.current == 0) return job_not_found(caller, request.job);
+  for (auto& [version, definition] : versions.value()) {
+    reply.versions.push_back({version, definition, normalized_definition(definition)});
+  }
+  return reply;
 }
 
 control::Answer<control::RemoveReply> Control::remove_job(const control::RemoveRequest& request,

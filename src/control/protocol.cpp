@@ -130,7 +130,13 @@ std::variant<Request, Failure> decode_op(const std::string& op, Fields& f) {
     }
     return r;
   }
-  if (op == "add" || op == "update") return AddRequest{f.string("definition"), op == "update"};
+  if (op == "add" || op == "update") {
+    AddRequest r{f.string("definition"), op == "update"};
+    r.merge = f.boolean("merge");
+    if (r.merge && !r.replace) return Failure{kInvalidArgument, "\"merge\" is for update only"};
+    return r;
+  }
+  if (op == "versions") return VersionsRequest{f.string("job")};
   if (op == "remove") return RemoveRequest{f.string("job")};
   if (op == "set") {
     SetRequest r;
@@ -236,6 +242,7 @@ const char* op_name(const Request& request) {
     const char* operator()(const DrainRequest&) const { return "drain"; }
     const char* operator()(const CrontabRequest&) const { return "crontab"; }
     const char* operator()(const SendRequest&) const { return "send"; }
+    const char* operator()(const VersionsRequest&) const { return "versions"; }
   };
   return std::visit(Visitor{}, request);
 }
@@ -287,7 +294,11 @@ std::string encode_request(const json& id, const Request& request) {
       j["max_bytes"] = r.max_bytes;
     }
     void operator()(const SetRequest& r) const { j["max_concurrent_runs"] = r.max_concurrent_runs; }
-    void operator()(const AddRequest& r) const { j["definition"] = r.definition; }
+    void operator()(const AddRequest& r) const {
+      j["definition"] = r.definition;
+      if (r.merge) j["merge"] = true;
+    }
+    void operator()(const VersionsRequest& r) const { j["job"] = r.job; }
     void operator()(const RemoveRequest& r) const { j["job"] = r.job; }
   };
   std::visit(Visitor{j}, request);

@@ -156,6 +156,18 @@ json encode(const AddReply& r) {
   return {{"job", r.job}, {"version", r.version}};
 }
 
+json encode(const VersionsReply& r) {
+  json versions = json::array();
+  for (const VersionsReply::Version& v : r.versions) {
+    versions.push_back(
+        {{"version", v.version},
+         {"definition", v.definition},
+         {"normalized", v.normalized},
+         {"removed", v.definition.empty()}});
+  }
+  return {{"job", r.job}, {"versions", std::move(versions)}, {"current", r.current}};
+}
+
 json encode(const RemoveReply& r) {
   return {{"job", r.job}, {"removed", true}};
 }

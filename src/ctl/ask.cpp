@@ -30,24 +30,33 @@ void print_error(const Common& c, const std::string& code, const std::string& me
   }
 }
 
-int ask(const Common& c, const control::Request& request, json* reply, int unreachable) {
+int ask_quietly(const Common& c, const control::Request& request, json* reply, json* error,
+                int unreachable) {
   auto client = Client::connect(find_socket(*c.socket));
   if (!client) {
-    print_error(c, kUnreachable, client.error().message);
+    *error = {{"code", kUnreachable}, {"message", client.error().message}};
     return unreachable;
   }
   auto r = client->call(request);
   if (!r) {
-    print_error(c, kUnreachable, r.error().message);
+    *error = {{"code", kUnreachable}, {"message", r.error().message}};
     return unreachable;
   }
   if (!r->value("ok", false)) {
-    const json error = r->value("error", json::object());
-    print_error(c, error.value("code", "?"), error.value("message", "request failed"));
-    return exit_code_of(error);
+    *error = r->value("error", json::object());
+    return exit_code_of(*error);
   }
   *reply = std::move(r.value());
   return kExitOk;
+}
+
+int ask(const Common& c, const control::Request& request, json* reply, int unreachable) {
+  json error;
+  const int rc = ask_quietly(c, request, reply, &error, unreachable);
+  if (rc != kExitOk) {
+    print_error(c, error.value("code", "?"), error.value("message", "request failed"));
+  }
+  return rc;
 }
 
 int simple(const Common& c, const control::Request& request,

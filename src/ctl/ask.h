@@ -47,6 +47,9 @@ void print_error(const Common& c, const std::string& code, const std::string& me
 /// the exit code returned (`unreachable` when skedd cannot be reached).
 int ask(const Common& c, const control::Request& request, nlohmann::json* reply,
         int unreachable = kExitFailure);
+/// As ask(), but the error ({"code", "message"}) is set in `*error`, not printed.
+int ask_quietly(const Common& c, const control::Request& request, nlohmann::json* reply,
+                nlohmann::json* error, int unreachable = kExitFailure);
 /// For subcommands whose human output is one line: the reply (--json), or `text` of it.
 int simple(const Common& c, const control::Request& request,
            const std::function<std::string(const nlohmann::json&)>& text);

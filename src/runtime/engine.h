@@ -412,6 +412,15 @@ class Engine {
   bool paused_all_ = false;
   bool draining_ = false;
   ApiJobs api_jobs_;  ///< their specs shared with jobs_ while loaded
+
+ public:
+  /// The version of job `name` added over the socket; nullopt when it is not one.
+  std::optional<int> api_version(const std::string& name) const {
+    const ApiJob* api = api_jobs_.find(name);
+    return api != nullptr ? std::optional<int>(api->version) : std::nullopt;
+  }
+
+ private:
   /// `file_jobs` as shared specs, plus the API jobs (`api`, entries without a spec skipped)
   /// none of them shadows.
   std::vector<SpecPtr> with_api_specs(std::vector<JobSpec> file_jobs,

@@ -275,10 +275,10 @@ TEST_CASE("skedctl add refuses flags that are not UTF-8 before connecting, namin
                             "1m", "--command", "true"});
   SHOW(name);
   CHECK(name.exit_code == 2);
-  CHECK(name.err == "skedctl: the job name is not valid UTF-8\n");
+  CHECK(name.err == "skedctl: the job name is not valid UTF-8 (INVALID_ARGUMENT)\n");
   const Run command = skedctl({"--socket", "/nonexistent/skedd.sock", "add", "cafe", "--every",
                                "1m", "--command", "echo caf\xe9"});
   SHOW(command);
   CHECK(command.exit_code == 2);
-  CHECK(command.err == "skedctl: --command: not valid UTF-8\n");
+  CHECK(command.err == "skedctl: --command: not valid UTF-8 (INVALID_ARGUMENT)\n");
 }

@@ -351,3 +351,70 @@ command = ["/bin/true"]
   CHECK(state.exit_code == 2);
   CHECK(state.err.find("(did you mean failed?)") != std::string::npos);
 }
+
+TEST_CASE("update changes only the flags given, and versions, diff and rollback show and undo it",
+          "[control]") {
+  TempDir dir("skedd-ops-test");
+  Daemon d(dir, ops_config(dir, "[job.file]\nevery = \"1h\"\ncommand = [\"/bin/true\"]\n"));
+  d.wait_for("listening");
+  REQUIRE(skedctl(dir, {"add", "nightly", "--cron", "0 3 * * *", "--command", "echo hi",
+                        "--soft-timeout", "10m"})
+              .exit_code == 0);
+  // Only the schedule: the command and the timeout are kept.
+  const CommandResult updated = skedctl(dir, {"update", "nightly", "--every", "2h"});
+  SHOW(updated);
+  CHECK(updated.out == "updated job nightly (version 2)\n");
+  const json shown = json::parse(skedctl(dir, {"show", "nightly", "--json"}).out);
+  CHECK(shown["job"]["schedule"] == "every 2h");
+  CHECK(shown["job"]["command"] == "echo hi");
+  CHECK(shown["job"]["settings"]["soft_timeout"] == "10m");
+  // An error in a flag is told as that flag, not as a line of the text skedctl made.
+  const CommandResult bad = skedctl(dir, {"update", "nightly", "--cron", "61 * * * *"});
+  CHECK(bad.exit_code == 1);
+  CHECK(bad.err ==
+        "skedctl: --cron: minute field: 61 is out of range 0-59 (column 1 of \"61 * * * "
+        "*\") (INVALID_ARGUMENT)\n");
+  CHECK(bad.err.find("api:") == std::string::npos);
+  CHECK(skedctl(dir, {"update", "nightly"}).exit_code == 2);  // nothing to change
+
+  const CommandResult versions = skedctl(dir, {"versions", "nightly"});
+  SHOW(versions);
+  CHECK(versions.out.find("1 ") != std::string::npos);
+  CHECK(versions.out.find("2        current") != std::string::npos);
+  const CommandResult diff = skedctl(dir, {"diff", "nightly"});
+  SHOW(diff);
+  CHECK(diff.out.find("--- nightly version 1\n+++ nightly version 2\n") == 0);
+  CHECK(diff.out.find("\n-cron = '0 3 * * *'\n") != std::string::npos);
+  CHECK(diff.out.find("\n+every = '2h'\n") != std::string::npos);
+  const CommandResult back = skedctl(dir, {"rollback", "nightly"});
+  CHECK(back.out == "job nightly: version 1 put back as version 3\n");
+  CHECK(json::parse(skedctl(dir, {"show", "nightly", "--json"}).out)["job"]["schedule"] ==
+        "0 3 * * *");
+  CHECK(skedctl(dir, {"rollback", "nightly", "9"}).exit_code == 3);
+  // A file job's versions are the file's.
+  const CommandResult file = skedctl(dir, {"versions", "file"});
+  CHECK(file.exit_code == 1);
+  CHECK(file.err.find("its versions are that file's (CONFLICT)") != std::string::npos);
+}
+
+TEST_CASE("add --at takes a civil time in --timezone and refuses one in the past", "[control]") {
+  TempDir dir("skedd-ops-test");
+  Daemon d(dir, ops_config(dir, ""));
+  d.wait_for("listening");
+  const CommandResult civil = skedctl(dir, {"add", "once", "--at", "2099-12-24 18:00", "--timezone",
+                                            "Europe/Berlin", "--command", "true", "--json"});
+  SHOW(civil);
+  REQUIRE(civil.exit_code == 0);
+  const json shown = json::parse(skedctl(dir, {"show", "once", "--json"}).out);
+  CHECK(shown["next"][0] == "2099-12-24T17:00:00Z");  // 18:00 in Berlin, CET
+  const CommandResult past = skedctl(dir, {"add", "late", "--at", "2020-01-01T00:00:00",
+                                           "--timezone", "UTC", "--command", "true"});
+  CHECK(past.exit_code == 2);
+  CHECK(past.err ==
+        "skedctl: --at: 2020-01-01T00:00:00Z is in the past: a one-shot must be ahead "
+        "(INVALID_ARGUMENT)\n");
+  const CommandResult nonsense =
+      skedctl(dir, {"add", "late", "--at", "tomorrow", "--command", "true"});
+  CHECK(nonsense.exit_code == 2);
+  CHECK(nonsense.err.find("--at: \"tomorrow\" is not a time") != std::string::npos);
+}

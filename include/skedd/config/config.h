@@ -187,4 +187,15 @@ Result<std::string> validate_config_file(const std::string& path,
 /// REQUIRES: `text` parses and defines `job`.
 std::string with_job_user(const std::string& text, const std::string& job, const std::string& user);
 
+/// `base`'s [job.NAME] table with the keys of `changes` (one [job.NAME] table of the same
+/// name) put over it: `skedctl update NAME --cron ...` changes that key only. A schedule key
+/// in `changes` (cron, every, at) replaces whichever one `base` has. Errors name what is
+/// wrong with `changes` (not TOML, not one table, another job's name).
+Result<std::string> merge_job_definition(const std::string& base, const std::string& changes);
+/// `text` as skedd writes TOML (keys in order, one quoting): two definitions that say the
+/// same read the same, so that their diff shows what changed. `text` itself when not TOML.
+std::string normalized_definition(const std::string& text);
+/// The name of the one [job.NAME] table `text` holds (its keys unchecked).
+Result<std::string> definition_job_name(const std::string& text);
+
 }  // namespace skedd

@@ -83,6 +83,12 @@ struct LogsRequest {
 struct AddRequest {
   std::string definition;
   bool replace = false;  ///< update
+  /// update only: `definition` holds the keys to change; the job's other keys are kept.
+  bool merge = false;
+};
+/// The recorded definitions of a job added over the socket, oldest first.
+struct VersionsRequest {
+  std::string job;
 };
 struct RemoveRequest {
   std::string job;
@@ -102,10 +108,10 @@ struct SetRequest {
   int max_concurrent_runs = 0;
 };
 
-using Request =
-    std::variant<StatusRequest, ListRequest, ShowRequest, PauseRequest, TriggerRequest,
-                 CancelRequest, RunRequest, RunsRequest, LogsRequest, ReloadRequest, SetRequest,
-                 AddRequest, RemoveRequest, DrainRequest, CrontabRequest, SendRequest>;
+using Request = std::variant<StatusRequest, ListRequest, ShowRequest, PauseRequest, TriggerRequest,
+                             CancelRequest, RunRequest, RunsRequest, LogsRequest, ReloadRequest,
+                             SetRequest, AddRequest, RemoveRequest, DrainRequest, CrontabRequest,
+                             SendRequest, VersionsRequest>;
 
 /// A decoded line: the request id to echo (null when the line had none or was unreadable)
 /// and the request, or why it was refused.

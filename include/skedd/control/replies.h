@@ -153,6 +153,17 @@ struct RemoveReply {
   std::string job;
 };
 
+struct VersionsReply {
+  struct Version {
+    int version = 0;
+    std::string definition;  ///< empty: the job was removed at this version
+    std::string normalized;  ///< as skedd writes TOML (keys in order), for diffs
+  };
+  std::string job;
+  std::vector<Version> versions;  ///< oldest first
+  int current = 0;                ///< the loaded one; 0 when the job is not loaded
+};
+
 struct CrontabReply {
   std::string user;
   std::optional<std::string> text;  ///< get
@@ -177,6 +188,7 @@ nlohmann::json encode(const ReloadReply& reply);
 nlohmann::json encode(const SetReply& reply);
 nlohmann::json encode(const AddReply& reply);
 nlohmann::json encode(const RemoveReply& reply);
+nlohmann::json encode(const VersionsReply& reply);
 nlohmann::json encode(const CrontabReply& reply);
 /// A run as every reply shows it.
 nlohmann::json encode(const RunRecord& run);
