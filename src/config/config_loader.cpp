@@ -19,6 +19,7 @@
 #include "skedd/config/config.h"
 #include "skedd/time/duration.h"
 #include "skedd/util/size.h"
+#include "util/suggest.h"
 
 namespace skedd {
 namespace {
@@ -143,8 +144,12 @@ class TableReader {
   void reject_unknown() {
     for (auto&& [key, node] : config::in_file_order(table_)) {
       if (std::find(used_.begin(), used_.end(), key.str()) == used_.end()) {
-        diag_.add(file_, key.source(),
-                  "unknown key \"" + std::string(key.str()) + "\" in [" + name_ + "]");
+        Suggestion nearest(key.str());
+        for (const std::string_view known : used_)
+          nearest.offer(known);  // every key the table reads
+        diag_.add(
+            file_, key.source(),
+            "unknown key \"" + std::string(key.str()) + "\" in [" + name_ + "]" + nearest.hint());
       }
     }
   }

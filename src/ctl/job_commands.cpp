@@ -263,9 +263,27 @@ class ValidateCommand final : public Command {
  public:
   ValidateCommand()
       : Command("validate", "check a configuration file (skedd.toml, or a jobs file); no daemon") {}
-  void declare(CLI::App& sub) override { sub.add_option("file", file_, "the file")->required(); }
+  void declare(CLI::App& sub) override {
+    sub.add_option("file", file_, "the file")->required();
+    sub.add_flag("--json", json_,
+                 "print {\"ok\", \"file\", \"summary\"} or {\"ok\": false, \"errors\": [...]}");
+  }
   int run() override {
     auto result = validate_config_file(file_, builtin_handler_names());
+    if (json_) {
+      json out{{"ok", result.ok()}, {"file", file_}};
+      if (result) {
+        out["summary"] = result.value();
+      } else {
+        json errors = json::array();
+        std::istringstream lines(result.error().message);
+        for (std::string line; std::getline(lines, line);) errors.push_back(line);
+        out["errors"] = std::move(errors);
+        out["error"] = {{"code", "INVALID_ARGUMENT"}, {"message", result.error().message}};
+      }
+      std::cout << out.dump(-1, ' ', false, json::error_handler_t::replace) << '\n';
+      return result ? kExitOk : kExitFailure;
+    }
     if (!result) {
       std::cerr << result.error().message << '\n';
       return kExitFailure;
@@ -276,6 +294,7 @@ class ValidateCommand final : public Command {
 
  private:
   std::string file_;
+  bool json_ = false;
 };
 
 }  // namespace

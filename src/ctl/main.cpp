@@ -58,7 +58,10 @@ int main(int argc, char** argv) {
     c->declare(*sub);
     sub->callback([&chosen, command = c.get()] { chosen = command; });
   }
-  app.add_subcommand("version", "print the version")->callback([&version] { version = true; });
+  bool version_json = false;
+  CLI::App* version_command = app.add_subcommand("version", "print the version");
+  version_command->add_flag("--json", version_json, "print {\"version\": ...}");
+  version_command->callback([&version] { version = true; });
   if (const std::string named = named_subcommand(argc, argv); !named.empty()) {
     bool known = false;
     skedd::Suggestion nearest(named);
@@ -90,7 +93,11 @@ int main(int argc, char** argv) {
     *socket = std::string(runtime) + "/skedd.sock";
   }
   if (version) {
-    std::cout << "skedctl " << skedd::kVersion << '\n';
+    if (version_json) {
+      std::cout << "{\"ok\":true,\"version\":\"" << skedd::kVersion << "\"}\n";
+    } else {
+      std::cout << "skedctl " << skedd::kVersion << '\n';
+    }
     return skedd::ctl::kExitOk;
   }
   return chosen != nullptr ? chosen->run() : skedd::ctl::kExitUsage;

@@ -28,28 +28,38 @@ const char* weekday_name(Instant t, const TimeZone& zone) {
   return kNames[static_cast<int>(cctz::get_weekday(cctz::civil_day(cs)))];
 }
 
+// An error of `next`: on stderr, or as {"ok": false, "error": ...} on stdout with --json.
+int next_error(const NextOptions& o, const std::string& message, int code) {
+  if (o.json) {
+    std::cout << nlohmann::json{{"ok", false},
+                                {"error", {{"code", "INVALID_ARGUMENT"}, {"message", message}}}}
+                     .dump()
+              << '\n';
+  } else {
+    std::cerr << "skedctl next: " << message << '\n';
+  }
+  return code;
+}
+
 int run_next(const NextOptions& o) {
   std::string expr;
   for (const std::string& w : o.words) expr += (expr.empty() ? "" : " ") + w;
   auto zone = TimeZone::load(o.zone);
   if (!zone) {
-    std::cerr << "skedctl next: --tz: " << zone.error().message << '\n';
-    return kExitUsage;
+    return next_error(o, "--tz: " + zone.error().message, kExitUsage);
   }
   SystemClock clock;
   Instant from = clock.wall_now();
   if (!o.from.empty()) {
     auto t = parse_timestamp(o.from, zone.value());
     if (!t) {
-      std::cerr << "skedctl next: --from: " << t.error().message << '\n';
-      return kExitUsage;
+      return next_error(o, "--from: " + t.error().message, kExitUsage);
     }
     from = t.value();
   }
   auto schedule = parse_schedule_expression(expr, zone.value());
   if (!schedule) {
-    std::cerr << "skedctl next: " << schedule.error().message << '\n';
-    return kExitFailure;
+    return next_error(o, schedule.error().message, kExitFailure);
   }
   const auto* cron = std::get_if<CronSchedule>(&schedule->kind);
   nlohmann::json fires = nlohmann::json::array();

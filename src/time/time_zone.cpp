@@ -1,9 +1,14 @@
 #include "skedd/time/time_zone.h"
 
+#include <cctype>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <list>
 #include <mutex>
+#include <optional>
+
+#include "util/suggest.h"
 
 namespace skedd {
 namespace {
@@ -75,10 +80,37 @@ Result<TimeZone> TimeZone::load(std::string_view name) {
   }
   cctz::time_zone zone;
   if (!cctz::load_time_zone(std::string(name), &zone)) {
-    return Error::invalid_argument("unknown time zone \"" + std::string(name) +
-                                   "\" (expected an IANA name such as \"Europe/Berlin\")");
+    const std::optional<std::string> nearest = nearest_zone(name);
+    return Error::invalid_argument("unknown time zone \"" + std::string(name) + "\" (" +
+                                   (nearest ? "did you mean " + *nearest + "?"
+                                            : "expected an IANA name such as \"Europe/Berlin\"") +
+                                   ")");
   }
   return TimeZone(&r.zones.emplace_back(Loaded{std::string(name), zone}));
+}
+
+std::optional<std::string> nearest_zone(std::string_view name) {
+  // The zone files under the tz database's directory ($TZDIR, else /usr/share/zoneinfo), on
+  // this error path only; its posix/ and right/ copies and lower-case files are not names.
+  const char* tzdir = std::getenv("TZDIR");
+  const std::filesystem::path root =
+      tzdir != nullptr && *tzdir != '\0' ? tzdir : "/usr/share/zoneinfo";
+  Suggestion nearest(name);
+  std::error_code ec;
+  std::filesystem::recursive_directory_iterator it(root, ec), end;
+  for (std::size_t seen = 0; !ec && it != end && seen < 5000; it.increment(ec), ++seen) {
+    const std::string relative = it->path().lexically_relative(root).string();
+    if (relative == "posix" || relative == "right") {
+      it.disable_recursion_pending();
+      continue;
+    }
+    if (!it->is_regular_file(ec) || relative.empty() ||
+        !std::isupper(static_cast<unsigned char>(relative[0]))) {
+      continue;
+    }
+    nearest.offer(relative);
+  }
+  return nearest.best();
 }
 
 TimeZone TimeZone::local() {

@@ -206,6 +206,20 @@ TEST_CASE("skedctl errors: 125 with the daemon down, JSON on stdout with --json"
   const CommandResult missing = skedctl(dir, {"validate", dir / "nonexistent.toml"});
   CHECK(missing.exit_code == 1);
   CHECK(missing.err == dir / "nonexistent.toml" + ": cannot be read: No such file or directory\n");
+  // --json everywhere, errors included, on stdout.
+  const CommandResult validated = skedctl(dir, {"validate", dir / "nonexistent.toml", "--json"});
+  CHECK(validated.exit_code == 1);
+  CHECK(json::parse(validated.out)["ok"] == false);
+  CHECK(json::parse(validated.out)["errors"][0] ==
+        dir / "nonexistent.toml" + ": cannot be read: No such file or directory");
+  const CommandResult next = skedctl(dir, {"next", "--json", "61 * * * *"});
+  CHECK(next.exit_code == 1);
+  CHECK(json::parse(next.out)["error"]["message"].get<std::string>().find("minute field") !=
+        std::string::npos);
+  CHECK(next.err.empty());
+  CHECK(json::parse(skedctl(dir, {"version", "--json"}).out)["version"].is_string());
+  const CommandResult logs = skedctl(dir, {"logs", "42", "--json"});  // daemon down
+  CHECK(json::parse(logs.out)["error"]["code"] == "UNREACHABLE");
 }
 
 TEST_CASE("reload counts the jobs list shows, and @reboot jobs added later wait for a boot",

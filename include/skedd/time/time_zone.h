@@ -1,5 +1,6 @@
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -43,5 +44,9 @@ class TimeZone {
 
   const Loaded* loaded_;  ///< never null; lives as long as the process
 };
+
+/// The zone of the tz database ($TZDIR, else /usr/share/zoneinfo) nearest to `name`, for a
+/// "did you mean" (see util/suggest.h); nullopt when none is near.
+std::optional<std::string> nearest_zone(std::string_view name);
 
 }  // namespace skedd

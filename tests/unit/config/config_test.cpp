@@ -567,9 +567,10 @@ TEST_CASE("an unknown key is reported with a did-you-mean suggestion", "[config]
   SECTION("settings tables") {
     const std::string main = dir.write(
         "skedd.toml", "[daemon]\nstatedir = \"/x\"\n[store]\nkeep = 1\n[cron]\nsource = []\n");
-    CHECK(load_error(main) == main + ":2:1: unknown key \"statedir\" in [daemon]\n" +  //
-                                  main + ":4:1: unknown key \"keep\" in [store]\n" +   //
-                                  main + ":6:1: unknown key \"source\" in [cron]");
+    CHECK(load_error(main) ==
+          main + ":2:1: unknown key \"statedir\" in [daemon] (did you mean state_dir?)\n" +  //
+              main + ":4:1: unknown key \"keep\" in [store]\n" +                             //
+              main + ":6:1: unknown key \"source\" in [cron] (did you mean sources?)");
   }
 }
 
@@ -814,7 +815,7 @@ TEST_CASE("an unknown time zone is refused in [daemon] and in a job", "[config]"
             "name such as \"Europe/Berlin\")\n" +
             dir /
                 "jobs.d/job.toml:4:12: job \"a\": timezone: unknown time zone \"Europe/Atlantis\" "
-                "(expected an IANA name such as \"Europe/Berlin\")");
+                "(did you mean Europe/Athens?)");
 }
 
 TEST_CASE("a bad cron expression reports the parser's message at the value", "[config]") {
@@ -1207,7 +1208,8 @@ TEST_CASE("HTTP is off by default, and [http] listen is read and checked", "[con
         "socket path");
   CHECK(error_of("listen = \"127.0.0.1:1\"\n[http.tokens]\nalice = \"token\"\n") ==
         ":6:9: http.tokens.alice: must be the absolute path of a token file");
-  CHECK(error_of("lisen = \"127.0.0.1:1\"\n") == ":4:1: unknown key \"lisen\" in [http]");
+  CHECK(error_of("lisen = \"127.0.0.1:1\"\n") ==
+        ":4:1: unknown key \"lisen\" in [http] (did you mean listen?)");
   CHECK(load_ok(dir.write("skedd.toml", std::string(kPlainMain) +
                                             "[http]\nlisten = \"0.0.0.0:9470\"\n"
                                             "allow_remote = true\n"))
