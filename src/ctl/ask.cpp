@@ -141,6 +141,12 @@ int wait_for_run(const Common& c, std::uint64_t id) {
   }
   const bool tty = ::isatty(STDERR_FILENO) && !c.json;
   double shown = -1;
+  auto last_status = std::chrono::steady_clock::now() - std::chrono::seconds(1);
+  // "started 12s ago", from the run's start.
+  const auto relative_since = [](const json& run) {
+    const std::string ago = relative(str(run, "started", ""));
+    return "started " + ago;
+  };
   for (;;) {
     auto r = client->call(control::RunRequest{RunId{id}});
     if (!r) {
@@ -160,6 +166,17 @@ int wait_for_run(const Common& c, std::uint64_t id) {
         shown = run["progress"].get<double>();
         std::cerr << '\r' << progress_bar(shown, 30) << ' ' << str(run, "progress_message", "")
                   << "\x1b[K" << std::flush;
+      } else if (tty && !run.contains("progress") && run["ended"].is_null()) {
+        // No progress lines: its state and how long it has run (or waited), once a second.
+        const auto now = std::chrono::steady_clock::now();
+        if (now - last_status >= std::chrono::seconds(1)) {
+          last_status = now;
+          const std::string state = str(run, "state");
+          std::cerr << "\rrun " << id << " of " << str(run, "job") << ": " << state
+                    << (state == "scheduled" ? ", waiting to start" : ", " + relative_since(run))
+                    << "\x1b[K" << std::flush;
+          shown = 0;  // a line to end
+        }
       }
       if (!run["ended"].is_null()) {
         if (tty && shown >= 0) std::cerr << '\n';

@@ -432,3 +432,16 @@ TEST_CASE("add --at takes a civil time in --timezone and refuses one in the past
   CHECK(nonsense.exit_code == 2);
   CHECK(nonsense.err.find("--at: \"tomorrow\" is not a time") != std::string::npos);
 }
+
+TEST_CASE("wait on a terminal shows a run without progress lines as running, and since when",
+          "[control]") {
+  TempDir dir("skedd-ops-test");
+  Daemon d(dir, ops_config(dir, "[job.nap]\nevery = \"1h\"\ncommand = [\"/bin/sleep\", \"2\"]\n"));
+  d.wait_for("listening");
+  const std::string run = ops_run_of(skedctl(dir, {"trigger", "nap", "--json"}));
+  const CommandResult waited = ops_tty(dir, {"wait", "nap"}, 100, 30, {{"NO_COLOR", "1"}});
+  SHOW(waited);
+  CHECK(waited.exit_code == 0);
+  CHECK(waited.out.find("\rrun " + run + " of nap: running, started ") != std::string::npos);
+  CHECK(waited.out.find("\nrun " + run + " of nap succeeded, exit code 0\n") != std::string::npos);
+}
