@@ -84,7 +84,7 @@ json encode(const ListReply& r) {
     }
     jobs.push_back(std::move(j));
   }
-  return {{"jobs", std::move(jobs)}, {"paused_all", r.paused_all}};
+  return {{"jobs", std::move(jobs)}, {"paused_all", r.paused_all}, {"skipped", r.skipped}};
 }
 
 json encode(const ShowReply& r) {

@@ -206,6 +206,14 @@ class ListCommand final : public SocketCommand {
     t.shrink(2, 8);   // ZONE
     t.print(std::cout, d.width);
     if (jobs.empty() && !pattern_.empty()) std::cout << "(no job matches " << pattern_ << ")\n";
+    const json skipped = r.value("skipped", json::array());
+    if (!skipped.empty()) {
+      std::cout << "skipped as cron would (fix and save; skedd reads crontabs again):\n";
+      for (const json& line : skipped) {
+        const std::string text = "  " + line.get<std::string>();
+        std::cout << (d.width > 0 ? ellipsize(text, d.width) : text) << '\n';
+      }
+    }
     return kExitOk;
   }
 

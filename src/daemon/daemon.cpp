@@ -43,6 +43,7 @@ void add_crontab_jobs(Config& cfg) {
   log_event(spdlog::level::info, "crontabs_read",
             {{"sources", cfg.cron.sources}, {"jobs", tabs.jobs.size()}});
   for (JobSpec& job : tabs.jobs) cfg.jobs.push_back(std::move(job));
+  cfg.cron.skipped = std::move(tabs.errors);
 }
 
 // Whether a reply to `request` waits for the store's commit: requests that record something

@@ -78,6 +78,14 @@ TEST_CASE("skedd runs the crontabs of [cron] sources as cron would, and rereads 
         std::string::npos);
   CHECK(all.find(dir / "cron.d/broken:1: ") != std::string::npos);
   CHECK(all.find("dpkg-old") == std::string::npos);  // skipped silently, as cron does
+  // skedctl list says what was skipped, file and line.
+  const CommandResult listed = skedctl(dir, {"list"});
+  CHECK(listed.out.find("skipped as cron would") != std::string::npos);
+  CHECK(listed.out.find("  " + dir / "cron.d/broken:1: ") != std::string::npos);
+  CHECK(listed.out.find("  " + dir / "cron.d/loose: skipped: writable by group or others") !=
+        std::string::npos);
+  const json listed_json = json::parse(skedctl(dir, {"list", "--json"}).out);
+  CHECK(listed_json["skipped"].size() == errors.size());
 
   // @reboot ran at start, with the file's environment.
   d.wait_for("run_finished",
@@ -114,7 +122,9 @@ TEST_CASE("a user's crontab in the spool runs as that user, with its HOME", "[cr
   ::chmod(dir.path().c_str(), 0755);
   const std::string tab = write_mode(
       dir, std::string("spool/crontabs/") + user,
-      "GREETING=\"hello there\"\n0 5 * * * id -u; echo \"$HOME $GREETING\"; cat % in%put\n", 0600);
+      "GREETING=\"hello there\"\n0 5 * * * id -u; echo \"$HOME $GREETING\"; cat % in%put\n"
+      "61 5 * * * true\n",
+      0600);
   REQUIRE(::chown(tab.c_str(), pw->pw_uid, pw->pw_gid) == 0);
   write_mode(dir, "spool/crontabs/nobody-here", "0 5 * * * true\n", 0600);
   dir.write("jobs.d/none.toml", "");
@@ -128,7 +138,12 @@ TEST_CASE("a user's crontab in the spool runs as that user, with its HOME", "[cr
   const json read = d.wait_for("crontabs_read");
   d.wait_for("listening");  // crontabs are read before the control socket is bound
   CHECK(read["jobs"] == 1);
-  CHECK(d.events_named("crontab_error").size() == 1);  // no user named nobody-here
+  CHECK(d.events_named("crontab_error").size() == 2);  // no user named nobody-here; minute 61
+  // Each sees in `skedctl list` what was skipped of theirs: the user their own line only.
+  const json mine = json::parse(skedctl(dir, {"list", "--json"}, account.as).out);
+  REQUIRE(mine["skipped"].size() == 1);
+  CHECK(mine["skipped"][0].get<std::string>().find(tab + ":3: minute field: 61") == 0);
+  CHECK(json::parse(skedctl(dir, {"list", "--json"}).out)["skipped"].size() == 2);
   const std::string name = job_named(dir, std::string("cron:") + user + ":");
   REQUIRE_FALSE(name.empty());
   const CommandResult run = skedctl(dir, {"trigger", name, "--wait", "--json"});

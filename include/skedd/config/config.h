@@ -90,6 +90,9 @@ struct CronConfig {
   /// What mails crontab jobs' output (see JobSpec::mail_to); when it is missing, the output
   /// only stays in the run's log.
   std::string sendmail = "/usr/sbin/sendmail";
+  /// Not read from the file: what the daemon's last read of `sources` skipped as cron would
+  /// (a file, or a line: "FILE[:LINE]: why"), for `skedctl list`.
+  std::vector<std::string> skipped;
 };
 
 /// The [http] table: the HTTP API, metrics, health checks and status page (off unless

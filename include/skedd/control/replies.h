@@ -58,6 +58,9 @@ struct ListReply {
   };
   std::vector<Job> jobs;
   bool paused_all = false;
+  /// What the last read of the crontabs skipped, as cron would ("FILE[:LINE]: why"): all of
+  /// it for root, a user's own spool crontab's for that user.
+  std::vector<std::string> skipped;
 };
 
 struct ShowReply {
