@@ -101,11 +101,14 @@ class Importer {
     if (mailto == nullptr && !warned_owner_mail_) {
       warned_owner_mail_ = true;
       warn(e.line,
-           "cron mails a job's output to the crontab's owner; skedd does not mail it, "
-           "the output stays in the run's log");
+           "cron mails a job's output to the crontab's owner; a jobs.d job does not mail it, "
+           "the output stays in the run's log (skedd reading the crontab itself, [cron] "
+           "sources, mails it as cron does)");
     } else if (mailto != nullptr && !mailto->empty() && mailtos_.insert(*mailto).second) {
       warn(e.line,
-           "MAILTO=" + *mailto + ": skedd does not mail a job's output, it stays in the run's log");
+           "MAILTO=" + *mailto +
+               ": a jobs.d job does not mail its output, it stays in the run's log (skedd reading "
+               "the crontab itself, [cron] sources, mails it as cron does)");
     }
     const std::string* delay = crontab_variable(e, "RANDOM_DELAY");
     if (e.random_delay_minutes && *e.random_delay_minutes > 0 && delays_.insert(*delay).second) {

@@ -56,8 +56,8 @@ Status check_cron_field(std::size_t field, std::string_view text, std::string_vi
         if (end == std::string_view::npos) end = text.size();
         const std::string step(text.substr(i, end - i));
         return error(item, "\"" + std::string(before) + step +
-                               "\" steps from a single value, which Debian's cron reads as " +
-                               std::string(before) + " alone and cronie refuses; write \"" +
+                               "\" steps from a single value, which Debian's cron (\"bad "
+                               "minute\") and cronie refuse; write \"" +
                                std::string(before) + "-" + kFieldMax[field] + step + "\" or \"" +
                                std::string(before) + "\"");
       }

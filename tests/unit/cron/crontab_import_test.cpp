@@ -94,8 +94,9 @@ TEST_CASE("import: a job as TOML, with the source line as a comment", "[crontab]
             "\"ops@example.com\", CRON_TZ = \"America/New_York\", RANDOM_DELAY = \"30\" }\n");
   CHECK(imported.messages ==
         std::vector<std::string>{
-            "/etc/cron.d/mail:5: warning: MAILTO=ops@example.com: skedd does not mail a job's "
-            "output, it stays in the run's log",
+            "/etc/cron.d/mail:5: warning: MAILTO=ops@example.com: a jobs.d job does not mail "
+            "its output, it stays in the run's log (skedd reading the crontab itself, [cron] "
+            "sources, mails it as cron does)",
             "/etc/cron.d/mail:5: warning: RANDOM_DELAY=30 becomes jitter = \"30m\" with "
             "jitter_fixed = true: a stable delay per job, where cronie draws one random factor "
             "for all jobs at each start",
@@ -120,8 +121,9 @@ TEST_CASE("import: errors and notes in line order, failed when a line was not re
       system_file("/etc/crontab"));
   CHECK(imported.messages ==
         std::vector<std::string>{
-            "/etc/crontab:1: warning: cron mails a job's output to the crontab's owner; skedd "
-            "does not mail it, the output stays in the run's log",
+            "/etc/crontab:1: warning: cron mails a job's output to the crontab's owner; a "
+            "jobs.d job does not mail it, the output stays in the run's log (skedd reading the "
+            "crontab itself, [cron] sources, mails it as cron does)",
             "/etc/crontab:1: warning: @reboot: skedd runs this once per boot, when it first "
             "starts after the boot (by boot id), not at every start of the daemon",
             "/etc/crontab:3: error: minute field: 61 is out of range 0-59 (column 1 of \"61 * * "
@@ -148,8 +150,9 @@ TEST_CASE("import: text TOML cannot hold is refused, the rest is escaped", "[cro
   CHECK(imported.messages ==
         std::vector<std::string>{
             "/etc/cron.d/odd:1: error: not valid UTF-8, which TOML cannot hold; not imported",
-            "/etc/cron.d/odd:2: warning: cron mails a job's output to the crontab's owner; "
-            "skedd does not mail it, the output stays in the run's log"});
+            "/etc/cron.d/odd:2: warning: cron mails a job's output to the crontab's owner; a "
+            "jobs.d job does not mail it, the output stays in the run's log (skedd reading the "
+            "crontab itself, [cron] sources, mails it as cron does)"});
   CHECK(imported.failed);
   const skedd::Config cfg = load_imported(imported.toml);
   REQUIRE(cfg.jobs.size() == 1);

@@ -390,7 +390,7 @@ TEST_CASE("bad lines: an error each with file, line and what is wrong, the rest 
             "/etc/cron.d/broken:7: day-of-week field: '#' is not cron syntax (column 10 of \"0 "
             "0 * * 5#2\")",
             "/etc/cron.d/broken:8: minute field: \"5/10\" steps from a single value, which "
-            "Debian's cron reads as 5 alone and cronie refuses; write \"5-59/10\" or \"5\" "
+            "Debian's cron (\"bad minute\") and cronie refuse; write \"5-59/10\" or \"5\" "
             "(column 1 of \"5/10 * * * *\")",
             "/etc/cron.d/broken:9: unknown macro \"@every\" (cron takes @reboot, @yearly, "
             "@annually, @monthly, @weekly, @daily, @midnight and @hourly)",
