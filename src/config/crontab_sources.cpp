@@ -1,12 +1,15 @@
 #include "config/crontab_sources.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -25,20 +28,62 @@ std::optional<std::string> home_of(const std::string& user) {
   return found->home;
 }
 
-// cron's checks on a file: why it is skipped, or empty.
-std::string unsafe(const std::string& path, uid_t owner, const std::string& owner_name) {
+// How a crontab is owned and kept for cron to read it (Debian's cron, database.c).
+struct FileRule {
+  uid_t owner;  ///< who must own it (root also may, for a spool crontab)
+  std::string owner_name;
+  bool spool = false;  ///< a user's crontab: mode exactly 0600, no symlink
+};
+
+std::string mode_text(mode_t mode) {
+  char text[8];
+  std::snprintf(text, sizeof text, "%04o", static_cast<unsigned>(mode & 07777));
+  return text;
+}
+
+// Opens `path` and checks what was opened (fstat, so the checks are of the file read): its
+// text, or why cron would skip it. A system crontab may be a symlink owned by root to a
+// root-owned file, as cron(8) allows; a spool one may not.
+Result<std::string> read_checked(const std::string& path, const FileRule& rule) {
+  struct stat link {};
+  if (::lstat(path.c_str(), &link) != 0) return Error::io("cannot be read");
+  if (S_ISLNK(link.st_mode)) {
+    if (rule.spool) return Error::io("a symlink (cron reads no symlink in the spool)");
+    if (link.st_uid != 0) {
+      return Error::io("a symlink owned by uid " + std::to_string(link.st_uid) + ", not by root");
+    }
+  }
+  const int fd =
+      ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | (rule.spool ? O_NOFOLLOW : 0));
+  if (fd < 0) return Error::io(std::string("cannot be read: ") + std::strerror(errno));
   struct stat st {};
-  if (::lstat(path.c_str(), &st) != 0) return "cannot be read";
-  if (!S_ISREG(st.st_mode)) return "not a regular file";
-  if (st.st_uid != owner) {
-    return "owned by uid " + std::to_string(st.st_uid) + ", not by " + owner_name;
+  std::string why;
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    why = "not a regular file";
+  } else if (st.st_uid != rule.owner && !(rule.spool && st.st_uid == 0)) {
+    why = "owned by uid " + std::to_string(st.st_uid) + ", not by " + rule.owner_name +
+          (rule.spool ? " or root" : "");
+  } else if (rule.spool && (st.st_mode & 07777) != 0600) {
+    why = "mode " + mode_text(st.st_mode) + ", 0600 expected (fix with chmod 600)";
+  } else if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+    why = "writable by group or others (mode " + mode_text(st.st_mode) + "; fix with chmod go-w)";
+  } else if (st.st_nlink > 1) {
+    why = "has " + std::to_string(st.st_nlink) + " hard links (cron reads a file with one only)";
   }
-  if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
-    char mode[8];
-    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
-    return std::string("writable by group or others (mode ") + mode + "; fix with chmod go-w)";
+  std::string text;
+  if (why.empty()) {
+    char buf[65536];
+    for (;;) {
+      const ssize_t n = ::read(fd, buf, sizeof buf);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) why = std::string("cannot be read: ") + std::strerror(errno);
+      if (n <= 0) break;
+      text.append(buf, static_cast<std::size_t>(n));
+    }
   }
-  return {};
+  ::close(fd);
+  if (!why.empty()) return Error::io(why);
+  return text;
 }
 
 bool cron_d_name(const std::string& name) {
@@ -57,11 +102,30 @@ std::vector<std::string> files_of(const std::string& dir) {
   return names;
 }
 
-void read_one(const std::string& path, const CrontabSource& source, CrontabJobs& out) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  const Crontab tab = read_crontab(text.str(), source);
+// The line of a last line without a newline that cron would read (not blank, not a
+// comment): Debian's cron ignores the whole file then. 0 when there is none.
+int unended_line(const std::string& text) {
+  if (text.empty() || text.back() == '\n') return 0;
+  const std::size_t start = text.rfind('\n') == std::string::npos ? 0 : text.rfind('\n') + 1;
+  const std::size_t first = text.find_first_not_of(" \t", start);
+  if (first == std::string::npos || text[first] == '#') return 0;
+  return static_cast<int>(std::count(text.begin(), text.end(), '\n')) + 1;
+}
+
+void read_one(const std::string& path, const FileRule& rule, const CrontabSource& source,
+              CrontabJobs& out) {
+  auto text = read_checked(path, rule);
+  if (!text) {
+    out.errors.push_back(path + ": skipped: " + text.error().message);
+    return;
+  }
+  if (const int line = unended_line(text.value()); line != 0) {
+    out.errors.push_back(path + ":" + std::to_string(line) +
+                         ": skipped: no newline at the end of the file, so Debian's cron "
+                         "ignores the whole file (end its last line)");
+    return;
+  }
+  const Crontab tab = read_crontab(text.value(), source);
   for (const CrontabMessage& m : tab.errors) out.errors.push_back(m.to_string());
   for (const CrontabMessage& m : tab.warnings) out.warnings.push_back(m.to_string());
   for (const CrontabEntry& entry : tab.entries) {
@@ -82,12 +146,9 @@ CrontabJobs load_crontabs(const std::vector<std::string>& sources, const TimeZon
   for (const std::string& source : sources) {
     std::error_code ec;
     if (!fs::exists(source, ec)) continue;
+    const FileRule root{0, "root"};
     if (!fs::is_directory(source, ec)) {
-      if (auto why = unsafe(source, 0, "root"); !why.empty()) {
-        out.errors.push_back(source + ": skipped: " + why);
-      } else {
-        read_one(source, CrontabSource{source, CrontabFormat::kSystem, "", zone}, out);
-      }
+      read_one(source, root, CrontabSource{source, CrontabFormat::kSystem, "", zone}, out);
       continue;
     }
     const bool spool = fs::path(source).filename() == "crontabs";
@@ -96,23 +157,17 @@ CrontabJobs load_crontabs(const std::vector<std::string>& sources, const TimeZon
       if (name[0] == '.') continue;  // such as a crontab being installed
       if (!spool) {
         if (!cron_d_name(name)) continue;  // as cron skips backups such as php.dpkg-old
-        if (auto why = unsafe(path, 0, "root"); !why.empty()) {
-          out.errors.push_back(path + ": skipped: " + why);
-          continue;
-        }
-        read_one(path, CrontabSource{path, CrontabFormat::kSystem, "", zone}, out);
+        read_one(path, root, CrontabSource{path, CrontabFormat::kSystem, "", zone}, out);
         continue;
       }
+      if (name.starts_with("tmp.")) continue;  // crontab(1)'s file being written, as cron skips
       const auto pw = lookup_user(name);
       if (!pw) {
         out.errors.push_back(path + ": skipped: no user named " + name);
         continue;
       }
-      if (auto why = unsafe(path, pw->uid, name); !why.empty()) {
-        out.errors.push_back(path + ": skipped: " + why);
-        continue;
-      }
-      read_one(path, CrontabSource{path, CrontabFormat::kUser, name, zone}, out);
+      read_one(path, FileRule{pw->uid, name, true},
+               CrontabSource{path, CrontabFormat::kUser, name, zone}, out);
     }
   }
   return out;
@@ -130,7 +185,7 @@ std::string crontab_fingerprint(const std::vector<std::string>& sources) {
     }
     out += path + " " + std::to_string(st.st_size) + " " + std::to_string(st.st_mtim.tv_sec) + "." +
            std::to_string(st.st_mtim.tv_nsec) + " " + std::to_string(st.st_mode) + " " +
-           std::to_string(st.st_uid);
+           std::to_string(st.st_uid) + " " + std::to_string(st.st_nlink);
     // A file changed in the last 2 s may change again within the same tick of its time
     // (ext4 keeps it in jiffies), to the same size, unseen. Until its time is older, the
     // fingerprint differs on every look, so the file is read again ("racy git").

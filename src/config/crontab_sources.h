@@ -27,10 +27,13 @@ struct CrontabJobs {
 ///  - any other directory is read as /etc/cron.d: each file in the system format, skipping
 ///    names that are not only letters, digits, '-' and '_' (as Debian's cron skips
 ///    *.dpkg-old and the like).
-/// Every file must be a regular file not writable by group or others, owned by root (system
-/// format) or by its user (spool); a file that is not is skipped with the reason. Lines cron
-/// could not read are skipped; the rest load. A missing source is not an error (cron's
-/// directories may be absent).
+/// As Debian's cron checks them: a system crontab must be a regular file (or a symlink owned
+/// by root to one) owned by root and not writable by group or others; a spool crontab a
+/// regular file (no symlink) owned by its user or root, mode exactly 0600; either with one
+/// hard link only. A file that is not is skipped with the reason; so is a file whose last
+/// line lacks its newline (cron ignores all of it). Spool files named tmp.* (crontab(1)
+/// writing one) are passed over silently. Lines cron could not read are skipped; the rest
+/// load. A missing source is not an error (cron's directories may be absent).
 CrontabJobs load_crontabs(const std::vector<std::string>& sources, const TimeZone& zone);
 
 /// A text that changes when a crontab of `sources` is added, removed or modified (paths,
