@@ -229,12 +229,10 @@ control::Answer<control::ListReply> Control::on(const control::ListRequest&, con
   control::ListReply reply;
   reply.paused_all = engine_.paused_all();
   for (const std::string& skipped : engine_.config().cron.skipped) {
-    // Root's files (/etc/crontab, cron.d) are root's to see; a spool crontab, its user's.
-    const std::string own = "/crontabs/" + caller.user;
-    const std::size_t at = skipped.find(own);
-    const std::size_t end = at == std::string::npos ? at : at + own.size();
-    const bool theirs = end != std::string::npos && end <= skipped.size() &&
-                        (end == skipped.size() || skipped[end] == ':');
+    // Root's files (/etc/crontab, cron.d) are root's to see; a spool crontab, its user's:
+    // by the path the line starts with (its message may quote any text).
+    const std::string path = skipped.substr(0, skipped.find(':'));
+    const bool theirs = path.ends_with("/crontabs/" + caller.user);
     if (caller.admin || theirs) reply.skipped.push_back(skipped);
   }
   for (const Engine::JobInfo& info : engine_.jobs()) {

@@ -125,25 +125,28 @@ TEST_CASE("a user's crontab in the spool runs as that user, with its HOME", "[cr
       "GREETING=\"hello there\"\n0 5 * * * id -u; echo \"$HOME $GREETING\"; cat % in%put\n"
       "61 5 * * * true\n",
       0600);
-  REQUIRE(::chown(tab.c_str(), pw->pw_uid, pw->pw_gid) == 0);
   write_mode(dir, "spool/crontabs/nobody-here", "0 5 * * * true\n", 0600);
+  // A line of root's whose message quotes the user's spool path is still root's only.
+  write_mode(dir, "systab", "17 3 * * * /crontabs/" + std::string(user) + " true\n", 0644);
+  REQUIRE(::chown(tab.c_str(), pw->pw_uid, pw->pw_gid) == 0);
   dir.write("jobs.d/none.toml", "");
   ::chmod((dir / "jobs.d/none.toml").c_str(), 0644);
   const std::string config = dir.write(
       "skedd.toml", "[daemon]\nstate_dir = \"" + dir / "state" + "\"\nsocket = \"" +
                         dir / "skedd.sock" + "\"\ntimezone = \"UTC\"\n[cron]\nsources = [\"" +
-                        dir / "spool/crontabs" + "\"]\n");
+                        dir / "spool/crontabs" + "\", \"" + dir / "systab" + "\"]\n");
   ::chmod(config.c_str(), 0644);
   Daemon d(dir, config);
   const json read = d.wait_for("crontabs_read");
   d.wait_for("listening");  // crontabs are read before the control socket is bound
   CHECK(read["jobs"] == 1);
-  CHECK(d.events_named("crontab_error").size() == 2);  // no user named nobody-here; minute 61
+  // No user named nobody-here; minute 61; systab's user.
+  CHECK(d.events_named("crontab_error").size() == 3);
   // Each sees in `skedctl list` what was skipped of theirs: the user their own line only.
   const json mine = json::parse(skedctl(dir, {"list", "--json"}, account.as).out);
   REQUIRE(mine["skipped"].size() == 1);
   CHECK(mine["skipped"][0].get<std::string>().find(tab + ":3: minute field: 61") == 0);
-  CHECK(json::parse(skedctl(dir, {"list", "--json"}).out)["skipped"].size() == 2);
+  CHECK(json::parse(skedctl(dir, {"list", "--json"}).out)["skipped"].size() == 3);
   const std::string name = job_named(dir, std::string("cron:") + user + ":");
   REQUIRE_FALSE(name.empty());
   const CommandResult run = skedctl(dir, {"trigger", name, "--wait", "--json"});

@@ -370,7 +370,7 @@ sleep 300
 // process exited on the first SIGTERM.
 TEST_CASE("SIGTERM with on_shutdown = stop exits promptly when runs exit on SIGTERM", "[daemon]") {
   TempDir dir;
-  const std::string config = write_config(dir, "on_shutdown = \"stop\"\nkill_grace = \"3s\"\n",
+  const std::string config = write_config(dir, "on_shutdown = \"stop\"\nkill_grace = \"30s\"\n",
                                           job(dir, "polite", R"(cron = "* * * * * *")", R"(
 echo ready > "$DIR/ready.$SKEDD_RUN_ID"
 sleep 300 &
@@ -382,7 +382,7 @@ wait
 
   const auto t0 = std::chrono::steady_clock::now();
   d.signal(SIGTERM);
-  const std::optional<int> status = d.wait_exit(8000ms);
+  const std::optional<int> status = d.wait_exit(40000ms);
   const auto elapsed = std::chrono::steady_clock::now() - t0;
   SHOW_LOG(d);
   REQUIRE(status.has_value());
@@ -391,7 +391,9 @@ wait
   REQUIRE(finished.size() == 1);
   CHECK(finished[0]["state"] == "cancelled");
   CHECK(finished[0]["signal"] == "SIGTERM");
-  CHECK(elapsed < 1500ms);  // half of kill_grace: nothing was left to wait for
+  // Not the 30 s of kill_grace: nothing was left to wait for. (A loaded CI machine took 1.56 s
+  // once; the bound is that far from both.)
+  CHECK(elapsed < 15s);
 }
 
 TEST_CASE("SIGTERM with on_shutdown = leave: the run outlives skedd and its fd 3 still works",
