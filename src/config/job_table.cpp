@@ -16,6 +16,7 @@
 #include "skedd/cron/crontab_import.h"
 #include "skedd/time/duration.h"
 #include "skedd/util/size.h"
+#include "util/suggest.h"
 
 namespace skedd::config {
 namespace {
@@ -314,7 +315,8 @@ std::string unknown_key_message(std::string_view key) {
   std::pair<std::size_t, std::size_t> best_rank{3, 0};
   for (const KeyHandler& h : kHandlers) {
     const std::string_view candidate = h.key;
-    const std::size_t d = edit_distance(key, candidate);
+    // Exact (uncapped): the rank below orders stem matches by it.
+    const std::size_t d = edit_distance(key, candidate, key.size() + candidate.size());
     const bool same_stem = key.size() >= 4 && candidate.substr(0, 4) == key.substr(0, 4);
     const std::pair<std::size_t, std::size_t> rank{same_stem ? std::min<std::size_t>(d, 1) : d, d};
     if (rank < best_rank) {

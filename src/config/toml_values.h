@@ -33,7 +33,4 @@ Problem want_enum(const toml::node& n, std::optional<E> (*parse)(std::string_vie
   return std::nullopt;
 }
 
-/// Levenshtein distance, for "did you mean" on unknown keys.
-std::size_t edit_distance(std::string_view a, std::string_view b);
-
 }  // namespace skedd::config

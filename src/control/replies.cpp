@@ -159,11 +159,10 @@ json encode(const AddReply& r) {
 json encode(const VersionsReply& r) {
   json versions = json::array();
   for (const VersionsReply::Version& v : r.versions) {
-    versions.push_back(
-        {{"version", v.version},
-         {"definition", v.definition},
-         {"normalized", v.normalized},
-         {"removed", v.definition.empty()}});
+    versions.push_back({{"version", v.version},
+                        {"definition", v.definition},
+                        {"normalized", v.normalized},
+                        {"removed", v.definition.empty()}});
   }
   return {{"job", r.job}, {"versions", std::move(versions)}, {"current", r.current}};
 }

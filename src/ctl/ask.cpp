@@ -142,11 +142,6 @@ int wait_for_run(const Common& c, std::uint64_t id) {
   const bool tty = ::isatty(STDERR_FILENO) && !c.json;
   double shown = -1;
   auto last_status = std::chrono::steady_clock::now() - std::chrono::seconds(1);
-  // "started 12s ago", from the run's start.
-  const auto relative_since = [](const json& run) {
-    const std::string ago = relative(str(run, "started", ""));
-    return "started " + ago;
-  };
   for (;;) {
     auto r = client->call(control::RunRequest{RunId{id}});
     if (!r) {
@@ -173,7 +168,8 @@ int wait_for_run(const Common& c, std::uint64_t id) {
           last_status = now;
           const std::string state = str(run, "state");
           std::cerr << "\rrun " << id << " of " << str(run, "job") << ": " << state
-                    << (state == "scheduled" ? ", waiting to start" : ", " + relative_since(run))
+                    << (state == "scheduled" ? ", waiting to start"
+                                             : ", started " + relative(str(run, "started", "")))
                     << "\x1b[K" << std::flush;
           shown = 0;  // a line to end
         }
