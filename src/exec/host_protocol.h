@@ -28,13 +28,12 @@
 #include "skedd/util/result.h"
 #include "util/unique_fd.h"
 
-#ifndef SKEDD_RUNHOST_PROTOCOL
-#define SKEDD_RUNHOST_PROTOCOL 1
-#endif
-
 namespace skedd::runhost {
 
-inline constexpr int kRunHostProtocol = SKEDD_RUNHOST_PROTOCOL;
+/// Defined in host_protocol_version.cpp, an object of its own: the upgrade test's "next
+/// release" links the same daemon and run host objects with that one file compiled with
+/// SKEDD_RUNHOST_PROTOCOL=2 (CMakeLists.txt), instead of compiling the daemon twice.
+extern const int kRunHostProtocol;
 /// The largest packet either side sends or accepts (a spawn request with its environment).
 inline constexpr std::size_t kMaxMessage = 256 * 1024;
 /// The descriptors a spawn passes: stdin, output, control, cgroup.procs.
