@@ -126,17 +126,36 @@ void read_one(const std::string& path, const FileRule& rule, const CrontabSource
     return;
   }
   const Crontab tab = read_crontab(text.value(), source);
-  for (const CrontabMessage& m : tab.errors) out.errors.push_back(m.to_string());
-  for (const CrontabMessage& m : tab.warnings) out.warnings.push_back(m.to_string());
+  std::vector<CrontabMessage> errors = tab.errors;
+  std::vector<JobSpec> jobs;
   for (const CrontabEntry& entry : tab.entries) {
     auto spec = crontab_job_spec(entry, home_of);
     if (!spec) {
-      out.errors.push_back(path + ":" + std::to_string(entry.line) + ": " + spec.error().message);
+      errors.push_back({path, entry.line, "user \"" + entry.user + "\" does not exist"});
       continue;
     }
     intern_shared_parts(spec.value());
-    out.jobs.push_back(std::move(spec.value()));
+    jobs.push_back(std::move(spec.value()));
   }
+  for (const CrontabMessage& m : tab.warnings) out.warnings.push_back(m.to_string());
+  if (errors.empty()) {
+    for (JobSpec& job : jobs) out.jobs.push_back(std::move(job));
+    return;
+  }
+  // Debian's cron (user.c, load_user) stops at a line it cannot load and ignores the whole
+  // file ("Syntax error, this crontab file will be ignored"), an unknown user included.
+  std::sort(errors.begin(), errors.end(),
+            [](const CrontabMessage& a, const CrontabMessage& b) { return a.line < b.line; });
+  for (const CrontabMessage& m : errors) out.errors.push_back(m.to_string());
+  std::string lines;
+  for (const JobSpec& job : jobs) {
+    lines += (lines.empty() ? "" : ", ") + std::to_string(job.defined_at.line());
+  }
+  out.errors.push_back(
+      path + ":" + std::to_string(errors.front().line) +
+      ": the whole file is skipped: Debian's cron ignores a crontab with a "
+      "line it cannot load" +
+      (jobs.empty() ? std::string() : "; its other job lines (" + lines + ") do not run either"));
 }
 
 }  // namespace

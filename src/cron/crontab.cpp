@@ -38,6 +38,11 @@ class Reader {
   explicit Reader(const CrontabSource& source) : source_(source) {}
 
   void assignment(int line, CrontabVariable var) {
+    if (var.name.empty()) {
+      // cron puts "=value" in the job's environment, where no program can look it up.
+      warn(line, "a variable with an empty name: cron takes the line, and skedd ignores it");
+      return;
+    }
     if (var.name == "LOGNAME" || var.name == "USER") {
       warn(line, var.name + " cannot be set in a crontab: cron sets it to the job's user");
     }
@@ -46,9 +51,19 @@ class Reader {
                      "\" is not a number of minutes; cronie ignores it, and so does skedd");
     }
     if (var.name == "CRON_TZ") {
-      cron_tz_line_ = line;
       zone_ = std::nullopt;
-      if (!var.value.empty()) zone_ = TimeZone::load(var.value);
+      if (!var.value.empty()) {
+        // Debian's cron has no CRON_TZ (a plain variable there); skedd takes cronie's, but a
+        // zone it cannot load leaves the lines in the host's zone, as on Debian, rather
+        // than refusing them.
+        auto zone = TimeZone::load(var.value);
+        if (zone) {
+          zone_ = std::move(zone.value());
+        } else {
+          warn(line, "CRON_TZ: " + zone.error().message + "; the lines below run in the " +
+                         "host's zone (" + source_.default_zone.name() + ")");
+        }
+      }
     }
     for (CrontabVariable& v : env_) {
       if (v.name == var.name) {
@@ -62,27 +77,33 @@ class Reader {
   void job(int line, std::string_view text, bool has_newline) {
     auto fields = split_job_line(text, source_.format);
     if (!fields) return error(line, fields.error().message);
-    const TimeZone* zone = &source_.default_zone;
-    if (zone_) {
-      if (!*zone_) {
-        return error(line, "CRON_TZ (line " + std::to_string(cron_tz_line_) +
-                               "): " + zone_->error().message);
-      }
-      zone = &zone_->value();
-    }
-    auto schedule = parse_cron_schedule(fields->schedule, *zone);
+    const TimeZone& zone = zone_ ? *zone_ : source_.default_zone;
+    Result<Schedule> schedule =
+        fields->sets
+            ? Schedule{CronSchedule{cron_spec_from_sets(*fields->sets, zone)}, fields->schedule}
+            : parse_cron_schedule(fields->schedule, zone);
     if (!schedule) return error(line, schedule.error().message);
     // cron's load_entry: "a file without a \n before the EOF is rude".
     if (!has_newline) {
       return error(line, "no newline at the end of the file: cron does not run this last line");
     }
+    for (std::string& note : fields->notes) warn(line, std::move(note));
     CrontabEntry e;
     e.file = source_.path;
     e.line = line;
     e.user = source_.format == CrontabFormat::kSystem ? fields->user : source_.user;
     e.schedule = std::move(schedule.value());
-    e.zone = *zone;
+    e.cron_expression = fields->sets ? fields->expression : fields->schedule;
+    e.zone = zone;
     e.command_text = fields->command_text;
+    // A C string ends at a NUL: cron's strdup() of the command keeps what is before it.
+    if (const std::size_t nul = e.command_text.find('\0'); nul != std::string::npos) {
+      warn(line, "a NUL character in the command: cron runs only what is before it");
+      e.command_text.resize(nul);
+    }
+    if (e.command_text.empty()) {
+      warn(line, "an empty command: cron takes the line and its shell does nothing");
+    }
     split_command(e.command_text, e.command, e.input);
     e.env = env_;
     for (const CrontabVariable& v : env_) {
@@ -115,8 +136,7 @@ class Reader {
 
   const CrontabSource& source_;
   std::vector<CrontabVariable> env_;
-  std::optional<Result<TimeZone>> zone_;  // CRON_TZ: unset, or its zone (or why not)
-  int cron_tz_line_ = 0;
+  std::optional<TimeZone> zone_;  // CRON_TZ, when set to a zone skedd can load
   std::map<std::string, int> names_;
   Crontab crontab_;
 };
@@ -173,13 +193,12 @@ Crontab read_crontab(std::string_view text, const CrontabSource& source) {
     // cron's skip_comments() eats the blanks in front of every line it reads.
     while (!line.empty() && is_blank(line.front())) line.remove_prefix(1);
     if (line.empty() || line.front() == '#') continue;
-    // cron's C strings end at a NUL, cutting the line there; a command or value holding one
-    // cannot be passed to a process at all.
-    if (line.find('\0') != std::string_view::npos) {
-      reader.error(number, "a NUL character in the line: cron would cut the line there");
-      continue;
+    // load_env() reads the line as a C string: a NUL ends what it looks at.
+    const std::string_view before_nul = line.substr(0, line.find('\0'));
+    AssignmentParse a = parse_assignment(before_nul);
+    if (a.kind == AssignmentParse::kAssignment && before_nul.size() < line.size()) {
+      reader.warn(number, "a NUL character in the line: cron reads the assignment up to it");
     }
-    AssignmentParse a = parse_assignment(line);
     if (a.kind == AssignmentParse::kAssignment) {
       reader.assignment(number, std::move(a.variable));
     } else if (a.kind == AssignmentParse::kMalformed) {

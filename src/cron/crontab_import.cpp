@@ -139,8 +139,10 @@ class Importer {
                              e.command_text;
     out += "\n# " + source_.path + ":" + std::to_string(e.line) + ": " + comment_text(line) + "\n";
     out += "[job." + toml_key(file_job_name(e.job_name)) + "]\n";
-    out += "cron = " + toml_quote(e.schedule.text) + "\n";
-    if (const std::string* tz = crontab_variable(e, "CRON_TZ"); tz != nullptr && !tz->empty()) {
+    out += "cron = " + toml_quote(e.cron_expression) + "\n";
+    // A CRON_TZ skedd could not load left the line in the host's zone (a warning said so).
+    if (const std::string* tz = crontab_variable(e, "CRON_TZ");
+        tz != nullptr && !tz->empty() && e.zone.name() == *tz) {
       out += "timezone = " + toml_quote(*tz) + "\n";
     }
     const std::string shell = crontab_shell(e);

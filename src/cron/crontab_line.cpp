@@ -22,51 +22,159 @@ std::string_view next_word(std::string_view& rest) {
 
 constexpr std::array<std::string_view, 8> kMacros = {"@reboot", "@yearly", "@annually", "@monthly",
                                                      "@weekly", "@daily",  "@midnight", "@hourly"};
+// cron.h's MAX_COMMAND less the NUL.
+constexpr std::size_t kMaxCommand = 999;
 constexpr std::array<const char*, 5> kFieldNames = {"minute", "hour", "day-of-month", "month",
                                                     "day-of-week"};
-constexpr std::array<const char*, 5> kFieldMax = {"59", "23", "31", "12", "6"};
+constexpr std::array<int, 5> kLow = {0, 0, 1, 1, 0};
+constexpr std::array<int, 5> kHigh = {59, 23, 31, 12, 7};
+constexpr std::array<const char*, 12> kMonthNames = {"jan", "feb", "mar", "apr", "may", "jun",
+                                                     "jul", "aug", "sep", "oct", "nov", "dec"};
+constexpr std::array<const char*, 7> kDayNames = {"sun", "mon", "tue", "wed", "thu", "fri", "sat"};
 
-// What cron's get_list() takes and parse_cron() takes too; parse_cron() then checks ranges
-// and names. `expr` is the joined fields, `column` the field's offset in it.
-Status check_cron_field(std::size_t field, std::string_view text, std::string_view expr,
-                        std::size_t column) {
-  const auto error = [&](std::size_t at, const std::string& what) {
-    return Error::invalid_argument(std::string(kFieldNames[field]) + " field: " + what +
-                                   " (column " + std::to_string(column + at + 1) + " of \"" +
-                                   std::string(expr) + "\")");
-  };
-  const bool names = field == 3 || field == 4;
-  std::size_t item = 0;  // start of the current list item
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    if (is_alpha(c) && names) {
-      std::size_t end = i;
-      while (end < text.size() && is_alpha(text[end])) ++end;
-      if (end - i != 3) {
-        return error(i,
-                     "\"" + std::string(text.substr(i, end - i)) + "\" is not a three-letter name");
-      }
-      i = end - 1;
-    } else if (c == ',') {
-      item = i + 1;
-    } else if (c == '/') {
-      const std::string_view before = text.substr(item, i - item);
-      if (before != "*" && before.find('-') == std::string_view::npos) {
-        std::size_t end = text.find(',', i);
-        if (end == std::string_view::npos) end = text.size();
-        const std::string step(text.substr(i, end - i));
-        return error(item, "\"" + std::string(before) + step +
-                               "\" steps from a single value, which Debian's cron (\"bad "
-                               "minute\") and cronie refuse; write \"" +
-                               std::string(before) + "-" + kFieldMax[field] + step + "\" or \"" +
-                               std::string(before) + "\"");
-      }
-    } else if (!is_digit(c) && c != '*' && c != '-') {
-      return error(i, "'" + std::string(1, c) + "' is not cron syntax");
-    }
+bool same_letters(std::string_view word, const char* name) {
+  std::size_t i = 0;
+  for (; i < word.size() && name[i] != '\0'; ++i) {
+    const char c =
+        word[i] >= 'A' && word[i] <= 'Z' ? static_cast<char>(word[i] - 'A' + 'a') : word[i];
+    if (c != name[i]) return false;
   }
-  return Ok{};
+  return i == word.size() && name[i] == '\0';
 }
+
+constexpr bool is_alnum(char c) {
+  return is_alpha(c) || is_digit(c);
+}
+
+// One time field as Debian's cron reads it (entry.c: get_list, get_range, get_number):
+//   list = range {"," range};  range = "*" ["/" step] | value ["-" value ["/" step]]
+// where a value is the whole run of letters and digits there (a number, or a month or day
+// name in any case) and a step a number above 0. A value out of the field's range, a name
+// that is none, a missing value and a step on a single value ("5/10", a Debian patch) are
+// errors ("bad minute"). What follows a complete item other than ',' is skipped up to the
+// next blank, and a range that runs backwards (10-5) sets nothing: cron accepts both.
+class FieldReader {
+ public:
+  FieldReader(std::size_t field, std::string_view text, std::string_view expr, std::size_t column)
+      : field_(field), text_(text), expr_(expr), column_(column) {}
+
+  // Sets `bits`; `canonical` gets the field as parse_cron() reads it the same way (names as
+  // numbers, backward ranges and what cron ignores left out), `ignored` what cron ignores.
+  Status read(std::uint64_t& bits, std::string& canonical, std::string& ignored) {
+    bits = 0;
+    for (;;) {
+      if (auto s = range(bits, canonical); !s) return s;
+      if (at_ >= text_.size() || text_[at_] != ',') break;
+      ++at_;
+    }
+    if (at_ < text_.size()) {
+      ignored = std::string(text_.substr(at_));
+    } else if (!dropped_) {
+      canonical = std::string(text_);  // as written, names and all
+    }
+    return Ok{};
+  }
+
+ private:
+  Status range(std::uint64_t& bits, std::string& canonical) {
+    const std::size_t item = at_;
+    int first = kLow[field_];
+    int last = kHigh[field_];
+    std::string text = "*";
+    if (peek() == '*') {
+      ++at_;
+    } else {
+      if (auto s = value(first, true); !s) return s;
+      text = std::to_string(first);
+      if (peek() != '-') {
+        if (peek() == '/') return single_step(item);
+        bits |= std::uint64_t{1} << first;
+        canonical += (canonical.empty() ? "" : ",") + text;
+        return Ok{};
+      }
+      ++at_;
+      if (auto s = value(last, true); !s) return s;
+      text += "-" + std::to_string(last);
+    }
+    int step = 1;
+    if (peek() == '/') {
+      ++at_;
+      const std::size_t at = at_;
+      if (auto s = value(step, false); !s) return s;
+      if (step <= 0) return error(at, "a step of 0");
+      text += "/" + std::to_string(step);
+    }
+    for (int v = first; v <= last; v += step) bits |= std::uint64_t{1} << v;
+    if (first <= last) {
+      canonical += (canonical.empty() ? "" : ",") + text;
+    } else {
+      dropped_ = true;
+    }
+    return Ok{};
+  }
+
+  char peek() const { return at_ < text_.size() ? text_[at_] : '\0'; }
+
+  // get_number(): the run of letters and digits at `at_`, a name of the field or a number.
+  Status value(int& out, bool names) {
+    const std::size_t start = at_;
+    while (at_ < text_.size() && is_alnum(text_[at_])) ++at_;
+    const std::string_view word = text_.substr(start, at_ - start);
+    if (word.empty()) {
+      return error(start, at_ < text_.size()
+                              ? "'" + std::string(1, text_[at_]) + "' where a number belongs"
+                              : std::string("a number is missing at the end"));
+    }
+    if (names && (field_ == 3 || field_ == 4)) {
+      const auto* list = field_ == 3 ? kMonthNames.data() : kDayNames.data();
+      const std::size_t count = field_ == 3 ? kMonthNames.size() : kDayNames.size();
+      for (std::size_t i = 0; i < count; ++i) {
+        if (same_letters(word, list[i])) {
+          out = static_cast<int>(i) + kLow[field_];
+          return Ok{};
+        }
+      }
+    }
+    bool digits = word.size() <= 9;
+    for (char c : word) digits = digits && is_digit(c);
+    if (!digits) {
+      const bool named = names && (field_ == 3 || field_ == 4);
+      return error(start, "\"" + std::string(word) + "\" is not " +
+                              (named ? "a number or a three-letter name" : "a number"));
+    }
+    out = std::stoi(std::string(word));
+    if (names && (out < kLow[field_] || out > kHigh[field_])) {
+      return error(start, std::to_string(out) + " is out of range " + std::to_string(kLow[field_]) +
+                              "-" + std::to_string(kHigh[field_]));
+    }
+    return Ok{};
+  }
+
+  Status single_step(std::size_t item) {
+    const std::string before(text_.substr(item, at_ - item));
+    std::size_t end = text_.find(',', at_);
+    if (end == std::string_view::npos) end = text_.size();
+    const std::string step(text_.substr(at_, end - at_));
+    return error(item, "\"" + before + step +
+                           "\" steps from a single value, which Debian's cron (\"bad " +
+                           kFieldNames[field_] + "\") and cronie refuse; write \"" + before + "-" +
+                           std::to_string(field_ == 4 ? 6 : kHigh[field_]) + step + "\" or \"" +
+                           before + "\"");
+  }
+
+  Error error(std::size_t at, const std::string& what) const {
+    return Error::invalid_argument(std::string(kFieldNames[field_]) + " field: " + what +
+                                   " (column " + std::to_string(column_ + at + 1) + " of \"" +
+                                   std::string(expr_) + "\")");
+  }
+
+  std::size_t field_;
+  std::string_view text_;
+  std::string_view expr_;
+  std::size_t column_;
+  std::size_t at_ = 0;
+  bool dropped_ = false;  // a range that runs backwards, left out of the canonical text
+};
 
 std::string shown(std::string_view schedule) {
   return schedule.front() == '@' ? "\"" + std::string(schedule) + "\""
@@ -143,11 +251,12 @@ AssignmentParse parse_assignment(std::string_view line) {
   }
   AssignmentParse result;
   if (state == kFini || (state == kValue && quote == '\0')) {
-    while (state == kValue && !value.empty() && is_space(value.back())) value.pop_back();
-    if (name.empty()) {
-      result.kind = AssignmentParse::kMalformed;
-      result.problem = "empty variable name before '='";
-      return result;
+    // env.c then strips trailing blanks of any value (strdtb), and one more pair of matching
+    // quotes around what is left: A=" x " is " x", A="'x'" is x.
+    while (!value.empty() && is_space(value.back())) value.pop_back();
+    if (value.size() >= 2 && (value.front() == '\'' || value.front() == '"') &&
+        value.back() == value.front()) {
+      value = value.substr(1, value.size() - 2);
     }
     result.kind = AssignmentParse::kAssignment;
     result.variable = {std::move(name), std::move(value)};
@@ -199,8 +308,36 @@ Result<JobFields> split_job_line(std::string_view line, CrontabFormat format) {
           "command, got only \"" +
           out.schedule + "\"");
     }
+    std::array<std::uint64_t, 5> bits{};
+    std::array<std::string, 5> canonical;
     for (std::size_t f = 0; f < 5; ++f) {
-      if (auto s = check_cron_field(f, fields[f], out.schedule, columns[f]); !s) return s.error();
+      std::string ignored;
+      FieldReader reader(f, fields[f], out.schedule, columns[f]);
+      if (auto s = reader.read(bits[f], canonical[f], ignored); !s) return s.error();
+      if (!ignored.empty()) {
+        const std::string_view used = fields[f].substr(0, fields[f].size() - ignored.size());
+        out.notes.push_back(std::string(kFieldNames[f]) + " field \"" + std::string(fields[f]) +
+                            "\": Debian's cron reads \"" + std::string(used) + "\" and ignores \"" +
+                            ignored + "\", and so does skedd");
+      }
+    }
+    CronFieldSets sets;
+    sets.minutes = bits[0];
+    sets.hours = static_cast<std::uint32_t>(bits[1]);
+    sets.days_of_month = static_cast<std::uint32_t>(bits[2]);
+    sets.months = static_cast<std::uint16_t>(bits[3]);
+    // cron.c: Sunday is 0 and 7.
+    sets.days_of_week = static_cast<std::uint8_t>((bits[4] | bits[4] >> 7) & 0x7F);
+    sets.wall_time = fields[0].front() == '*' || fields[1].front() == '*';
+    sets.dom_star = fields[2].front() == '*';
+    sets.dow_star = fields[4].front() == '*';
+    out.sets = sets;
+    // A day field that matches nothing (fri-sun) leaves the other to decide when that one
+    // is not '*', as '*' would (the day rule): either matches, or both must.
+    if (canonical[2].empty() && !sets.dow_star) canonical[2] = "*";
+    if (canonical[4].empty() && !sets.dom_star) canonical[4] = "*";
+    for (const std::string& f : canonical) {
+      out.expression += (out.expression.empty() ? "" : " ") + (f.empty() ? "-" : f);
     }
   }
   const bool system = format == CrontabFormat::kSystem;
@@ -214,16 +351,24 @@ Result<JobFields> split_job_line(std::string_view line, CrontabFormat format) {
           "the user name starts with '*': cron refuses this as a sixth time field (crontabs "
           "have five)");
     }
+    // cron reads the user name up to a blank: with none before the end of the line, it
+    // reads on into the next line and finds no such user.
+    if (rest.empty()) {
+      return Error::invalid_argument("no command after the user name \"" + out.user + "\"");
+    }
   }
   while (!rest.empty() && is_blank(rest.front())) rest.remove_prefix(1);
-  if (rest.empty()) {
-    return Error::invalid_argument(system ? "no command after the user name \"" + out.user + "\""
-                                          : "no command after " + shown(out.schedule));
-  }
-  if (rest.front() == '*') {
+  if (!rest.empty() && rest.front() == '*') {
     return Error::invalid_argument(
         "the command starts with '*': cron refuses this as a sixth time field (crontabs have "
         "five)");
+  }
+  // cron's MAX_COMMAND: a command of 999 characters or more may have been cut, so cron
+  // refuses it ("bad command length" since Debian's Dont-silently-truncate-commands).
+  if (rest.size() >= kMaxCommand) {
+    return Error::invalid_argument("a command of " + std::to_string(rest.size()) +
+                                   " characters: Debian's cron takes at most " +
+                                   std::to_string(kMaxCommand - 1));
   }
   out.command_text = std::string(rest);
   return out;
@@ -237,8 +382,8 @@ void split_command(std::string_view text, std::string& command, std::string& inp
     const char c = text[i];
     if (c == '%') break;
     if (c == '\\' && i + 1 < text.size()) {
-      // A backslash takes the next character out of play; only "\%" loses the backslash.
-      if (text[i + 1] != '%') command += c;
+      // A backslash takes the next character out of play; "\%" and "\\" lose it.
+      if (text[i + 1] != '%' && text[i + 1] != '\\') command += c;
       command += text[++i];
       continue;
     }

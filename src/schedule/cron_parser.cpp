@@ -44,6 +44,12 @@ struct Token {
   std::size_t column;  // 0-based offset into the expression
 };
 
+// The Gregorian calendar repeats every 400 years: a day that never matches in one full cycle
+// never matches at all. Decided once per spec so next_after() never searches in vain.
+bool never_matches(const CronSpec& spec) {
+  return !spec.next_civil_match(cctz::civil_second(2000, 1, 1, 0, 0, 0), 2399).has_value();
+}
+
 }  // namespace
 
 // Parses one expression; a friend of CronSpec so it can fill the bitsets.
@@ -338,9 +344,23 @@ Result<CronSpec> parse_cron(std::string_view text, const TimeZone& zone) {
   CronSpec spec;
   spec.zone_ = zone;
   if (auto s = CronParser(trimmed, spec).parse(); !s) return s.error();
-  // The Gregorian calendar repeats every 400 years: a day that never matches in one full
-  // cycle never matches at all. Decided once here so next_after() never searches in vain.
-  spec.never_ = !spec.next_civil_match(cctz::civil_second(2000, 1, 1, 0, 0, 0), 2399).has_value();
+  spec.never_ = never_matches(spec);
+  return spec;
+}
+
+CronSpec cron_spec_from_sets(const CronFieldSets& sets, const TimeZone& zone) {
+  CronSpec spec;
+  spec.zone_ = zone;
+  spec.seconds_ = 1;  // second 0
+  spec.minutes_ = sets.minutes & ((std::uint64_t{1} << 60) - 1);
+  spec.hours_ = sets.hours & ((std::uint32_t{1} << 24) - 1);
+  spec.dom_ = sets.days_of_month & ~std::uint32_t{1};
+  spec.months_ = static_cast<std::uint16_t>(sets.months & 0x1FFE);
+  spec.dow_ = static_cast<std::uint8_t>(sets.days_of_week & 0x7F);
+  spec.dom_star_ = sets.dom_star;
+  spec.dow_star_ = sets.dow_star;
+  spec.wall_time_ = sets.wall_time;
+  spec.never_ = spec.minutes_ == 0 || spec.hours_ == 0 || never_matches(spec);
   return spec;
 }
 

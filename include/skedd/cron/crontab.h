@@ -50,7 +50,11 @@ struct CrontabEntry {
   /// The five time fields joined by single spaces, or the macro ("@daily", "@reboot"), in
   /// `zone`; cronie's day-field rule applies (DESIGN.md).
   Schedule schedule;
-  TimeZone zone;  ///< CRON_TZ when set and not empty, else CrontabSource::default_zone
+  /// The time fields as parse_cron() reads them to the same times ("5#2" is "5", names are
+  /// numbers, what cron ignores is left out), or the macro; a field that matches nothing is
+  /// "-" (the schedule then never fires).
+  std::string cron_expression;
+  TimeZone zone;  ///< CRON_TZ when set to a zone skedd loads, else CrontabSource::default_zone
   /// The command part of the line exactly as written (after the separating blanks, up to the
   /// end of the line): the job name's hash covers this text.
   std::string command_text;
@@ -89,16 +93,19 @@ struct Crontab {
   std::vector<CrontabMessage> warnings;  ///< loaded lines worth a note, in line order
 };
 
-/// Reads a crontab's text as Debian's cron and cronie do: blank lines and lines whose first
-/// non-blank character is '#' are skipped; NAME=value lines (cron's quoting: blanks around
-/// '=' optional, a value in matching single or double quotes keeps its blanks and loses the
-/// quotes, an empty value needs quotes) apply to the job lines after them; every other line
-/// is a job: five time fields (numbers, names jan-dec and sun-sat, ranges, lists, steps on a
-/// range or '*') or a macro (@reboot @yearly @annually @monthly @weekly @daily @midnight
-/// @hourly), then the user (kSystem), then the command. A line that cannot be read is an
-/// error naming the line and what is wrong, and is skipped; the other lines still load. As
-/// in cron, a job line without a newline at the end of the file is not loaded. Never fails
-/// as a whole.
+/// Reads a crontab's text as Debian's cron does (entry.c, env.c): blank lines and lines whose
+/// first non-blank character is '#' are skipped; NAME=value lines (cron's quoting: blanks
+/// around '=' optional, a value in matching single or double quotes keeps its leading blanks
+/// and loses the quotes, an empty value needs quotes; trailing blanks and one more pair of
+/// matching quotes go) apply to the job lines after them; every other line is a job: five
+/// time fields (numbers, names jan-dec and sun-sat, ranges, lists, steps on a range or '*';
+/// text after a complete item ignored, with a warning) or a macro (@reboot @yearly @annually
+/// @monthly @weekly @daily @midnight @hourly), then the user (kSystem), then the command.
+/// CRON_TZ (cronie's; a plain variable to Debian's cron) sets the zone of the lines after it.
+/// A line that cannot be read is an error naming the line and what is wrong; the other lines
+/// are still read, so that every error is reported (Debian's cron then ignores the whole
+/// file: load_crontabs does, the caller decides). As in cron, a job line without a newline
+/// at the end of the file is not loaded. Never fails as a whole.
 Crontab read_crontab(std::string_view text, const CrontabSource& source);
 
 /// The name cron jobs get: `cron:<file>:<hash>`, where <file> is the base name of `path` and

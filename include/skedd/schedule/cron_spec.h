@@ -34,6 +34,19 @@ struct FireTime {
   cctz::civil_second wanted{};
 };
 
+/// The five fields of a cron expression as sets, for a reader with a syntax of its own (crontab
+/// files, read as Debian's cron reads them): bit n set when value n matches.
+struct CronFieldSets {
+  std::uint64_t minutes = 0;        ///< bits 0..59
+  std::uint32_t hours = 0;          ///< bits 0..23
+  std::uint32_t days_of_month = 0;  ///< bits 1..31
+  std::uint16_t months = 0;         ///< bits 1..12
+  std::uint8_t days_of_week = 0;    ///< bits 0..6, 0 = Sunday
+  bool dom_star = false;            ///< the day-of-month text starts with '*' (the day rule)
+  bool dow_star = false;            ///< the day-of-week text starts with '*'
+  bool wall_time = false;           ///< the minute or hour text starts with '*' (DST handling)
+};
+
 /// A parsed cron expression bound to a time zone: field bitsets plus the cronie day rule.
 /// Immutable after parsing; next_after() is pure, thread-safe and does not allocate.
 class CronSpec {
@@ -74,6 +87,11 @@ class CronSpec {
   friend class CronParser;
   friend Result<CronSpec> parse_cron(std::string_view text, const TimeZone& zone);
 
+  /// The CronSpec of fields read elsewhere; bits outside the ranges above are ignored. Empty
+  /// sets are allowed: such a spec never fires (never_fires() says so).
+  CronSpec cron_spec_from_sets(const CronFieldSets& sets, const TimeZone& zone);
+  friend CronSpec cron_spec_from_sets(const CronFieldSets& sets, const TimeZone& zone);
+
   /// Bit d (1..31) set for each matching day of month m of year y.
   std::uint32_t day_mask(std::int64_t y, int m) const;
 
@@ -105,5 +123,9 @@ class CronSpec {
 /// day-of-week. Errors name the field, the token and its 1-based column, e.g.
 /// `minute field: 61 is out of range 0-59 (column 1 of "61 * * * *")`.
 Result<CronSpec> parse_cron(std::string_view text, const TimeZone& zone);
+
+/// The CronSpec of fields read elsewhere; bits outside the ranges above are ignored. Empty
+/// sets are allowed: such a spec never fires (never_fires() says so).
+CronSpec cron_spec_from_sets(const CronFieldSets& sets, const TimeZone& zone);
 
 }  // namespace skedd

@@ -98,3 +98,28 @@ TEST_CASE("a crontab whose last line has no newline is ignored whole, as Debian'
                 "cron.d/unended:2: skipped: no newline at the end of the file, so Debian's "
                 "cron ignores the whole file (end its last line)\n");
 }
+
+TEST_CASE("a crontab with a line cron cannot load is ignored whole, as Debian's cron does",
+          "[config]") {
+  if (::geteuid() != 0) std::_Exit(77);
+  TempDir dir("skedd-crontab-sources");
+  put(dir, "cron.d/bad-minute", "17 3 * * * root a\n61 3 * * * root b\n19 3 * * * root c\n", 0644);
+  put(dir, "cron.d/no-user", "17 3 * * * no-such-user-here a\n", 0644);
+  // What Debian's cron takes loads, with a warning: "5#2" is every Friday.
+  put(dir, "cron.d/lenient", "0 4 * * 5#2 root d\n", 0644);
+  const auto read = skedd::load_crontabs({dir / "cron.d"}, skedd::TimeZone());
+  REQUIRE(read.jobs.size() == 1);
+  CHECK(read.jobs[0].defined_at.file() == dir / "cron.d/lenient");
+  CHECK(read.warnings.size() == 1);
+  CHECK(errors_of(read) ==
+        dir / "cron.d/bad-minute:2: minute field: 61 is out of range 0-59 (column 1 of \"61 3 * "
+              "* *\")\n" +
+            dir /
+                "cron.d/bad-minute:2: the whole file is skipped: Debian's cron ignores a "
+                "crontab with a line it cannot load; its other job lines (1, 3) do not run "
+                "either\n" +
+            dir / "cron.d/no-user:1: user \"no-such-user-here\" does not exist\n" +
+            dir /
+                "cron.d/no-user:1: the whole file is skipped: Debian's cron ignores a crontab with "
+                "a line it cannot load\n");
+}

@@ -188,6 +188,12 @@ constexpr const char* kYearCorpus =
     "0 1-3 * * sun root repeated-hour\n"
     "*/15 * * * * root quarter\n"
     "0 9-17 * jan-mar,oct-dec mon-fri root office\n"
+    // What Debian's cron reads leniently: every Friday, minute 1, every 20 minutes, the 1st.
+    "0 5 * * 5#2 root fridays\n"
+    "1;2 7 * * * root minute-one\n"
+    "*/20.5 8 * * * root twenty\n"
+    "0 3 1 * fri-sun root first-of-month\n"
+    "0 3 1-5 * 6-0 root days-one-to-five\n"
     "@daily root d\n@weekly root w\n@monthly root m\n@yearly root y\n@hourly root h\n"
     "@reboot root boot\n"
     "CRON_TZ=America/New_York\n"
@@ -197,6 +203,8 @@ constexpr const char* kYearCorpus =
     "30 1,2 * * * root lord-howe\n"
     "CRON_TZ=Asia/Kolkata\n"
     "45 23 28-31 * * root kolkata-month-end\n"
+    "CRON_TZ=Mars/Olympus\n"
+    "0 6 * * * root mars-is-the-host-zone\n"
     "PATH=/usr/local/bin:/usr/bin:/bin\n"
     "MAILTO=\"\"\n"
     "0 4 * * * alice cd ~ && ./nightly.sh%input%\n";

@@ -10,6 +10,7 @@
 #include "cron/crontab_helpers.h"
 #include "schedule/schedule_helpers.h"
 #include "skedd/cron/crontab.h"
+#include "skedd/schedule/schedule.h"
 #include "skedd/time/timestamp.h"
 
 namespace {
@@ -229,7 +230,8 @@ TEST_CASE("'%' ends the command, the rest is stdin with '%' as newlines", "[cron
     {"* * * * * cat%50\\% off", "cat", "50% off\n"},
     {"* * * * * cat%a\\b", "cat", "a\\b\n"},
     {"* * * * * printf 'a\\tb'", "printf 'a\\tb'", ""},
-    {"* * * * * echo a\\\\%b", "echo a\\\\", "b\n"},
+    {"* * * * * echo a\\\\%b", "echo a\\", "b\n"},
+    {"* * * * * echo a\\\\b", "echo a\\b", ""},
     {"* * * * * cat%a\\\\%b", "cat", "a\\%b\n"},
     {"* * * * * cat%end\\", "cat", "end\\\n"},
   };
@@ -254,7 +256,9 @@ TEST_CASE("environment lines: cron's quoting, in effect for the lines after them
     {"FOO=bar", "FOO", "bar"},
     {"FOO = bar baz  ", "FOO", "bar baz"},
     {"  FOO\t=\tbar", "FOO", "bar"},
-    {"FOO=\"  spaced  \"", "FOO", "  spaced  "},
+    {"FOO=\"  spaced  \"", "FOO", "  spaced"},
+    {"FOO=\"'nested'\"", "FOO", "nested"},
+    {"FOO='\"x\"'", "FOO", "x"},
     {"FOO='single'  ", "FOO", "single"},
     {"FOO=\"it's\"", "FOO", "it's"},
     {"\"MY VAR\" = x", "MY VAR", "x"},
@@ -350,7 +354,7 @@ TEST_CASE("0 0 */2 * 1 is odd days that are Mondays (cronie's day rule)", "[cron
                                  "2026-01-15T00:00:00+01:00", "2026-01-16T00:00:00+01:00"});
 }
 
-TEST_CASE("bad lines: an error each with file, line and what is wrong, the rest loads",
+TEST_CASE("bad lines: an error each with file, line and what is wrong, the rest read",
           "[crontab]") {
   const Crontab c = read_crontab(
       "MAILTO=\n"
@@ -383,12 +387,10 @@ TEST_CASE("bad lines: an error each with file, line and what is wrong, the rest 
             "/etc/cron.d/broken:3: text after the closing \" of the value of FOO",
             "/etc/cron.d/broken:4: minute field: 61 is out of range 0-59 (column 1 of \"61 * * "
             "* *\")",
-            "/etc/cron.d/broken:5: day-of-week field: \"root\" is not a three-letter name "
-            "(column 9 of \"* * * * root\")",
-            "/etc/cron.d/broken:6: day-of-month field: 'L' is not cron syntax (column 5 of \"0 "
+            "/etc/cron.d/broken:5: day-of-week field: \"root\" is not a number or a "
+            "three-letter name (column 9 of \"* * * * root\")",
+            "/etc/cron.d/broken:6: day-of-month field: \"L\" is not a number (column 5 of \"0 "
             "0 L * *\")",
-            "/etc/cron.d/broken:7: day-of-week field: '#' is not cron syntax (column 10 of \"0 "
-            "0 * * 5#2\")",
             "/etc/cron.d/broken:8: minute field: \"5/10\" steps from a single value, which "
             "Debian's cron (\"bad minute\") and cronie refuse; write \"5-59/10\" or \"5\" "
             "(column 1 of \"5/10 * * * *\")",
@@ -403,46 +405,169 @@ TEST_CASE("bad lines: an error each with file, line and what is wrong, the rest 
             "day-of-week) and a command, got only \"0 5 * *\"",
             "/etc/cron.d/broken:14: the user name starts with '*': cron refuses this as a sixth "
             "time field (crontabs have five)",
-            "/etc/cron.d/broken:15: month field: unknown name \"foo\" (column 11 of \"0 0 * "
-            "jan-foo *\")",
-            "/etc/cron.d/broken:17: CRON_TZ (line 16): unknown time zone \"Mars/Olympus\" "
-            "(expected an IANA name such as \"Europe/Berlin\")",
+            "/etc/cron.d/broken:15: month field: \"foo\" is not a number or a three-letter "
+            "name (column 11 of \"0 0 * jan-foo *\")",
             "/etc/cron.d/broken:21: no newline at the end of the file: cron does not run this "
             "last line",
         });
+  // What Debian's cron takes although it looks wrong: text after a complete item ("#2"),
+  // and a CRON_TZ (a plain variable to Debian's cron) naming no zone.
   CHECK(messages(c.warnings) ==
-        std::vector<std::string>{"/etc/cron.d/broken:20: \"0 0 30 2 *\" never fires"});
-  REQUIRE(c.entries.size() == 2);
-  CHECK(c.entries[0].line == 19);
-  CHECK(c.entries[0].zone.name() == "UTC");
-  CHECK(c.entries[0].command == "good");
-  CHECK(c.entries[1].line == 20);
-}
-
-TEST_CASE("a line with a NUL character is an error, job or variable", "[crontab]") {
-  using namespace std::string_literals;
-  const Crontab c = read_crontab("FOO=a\0b\n@daily echo a\0b\n# a \0 in a comment\n@daily ok\n"s,
-                                 user_file("bob"));
-  CHECK(messages(c.errors) ==
         std::vector<std::string>{
-            "/var/spool/cron/crontabs/bob:1: a NUL character in the line: cron would cut the "
-            "line there",
-            "/var/spool/cron/crontabs/bob:2: a NUL character in the line: cron would cut the "
-            "line there"});
-  REQUIRE(c.entries.size() == 1);
-  CHECK(c.entries[0].command == "ok");
-  CHECK(c.entries[0].env.empty());
+            "/etc/cron.d/broken:7: day-of-week field \"5#2\": Debian's cron reads \"5\" and "
+            "ignores \"#2\", and so does skedd",
+            "/etc/cron.d/broken:16: CRON_TZ: unknown time zone \"Mars/Olympus\" (expected an "
+            "IANA name such as \"Europe/Berlin\"); the lines below run in the host's zone "
+            "(Europe/Berlin)",
+            "/etc/cron.d/broken:20: \"0 0 30 2 *\" never fires"});
+  REQUIRE(c.entries.size() == 4);
+  CHECK(c.entries[0].line == 7);
+  CHECK(c.entries[0].schedule.text == "0 0 * * 5#2");
+  CHECK(fires(c.entries[0], "2026-01-01T00:00:00Z", 2) ==
+        std::vector<std::string>{"2026-01-02T00:00:00+01:00", "2026-01-09T00:00:00+01:00"});
+  CHECK(c.entries[1].line == 17);
+  CHECK(c.entries[1].zone.name() == "Europe/Berlin");
+  CHECK(c.entries[2].line == 19);
+  CHECK(c.entries[2].zone.name() == "UTC");
+  CHECK(c.entries[2].command == "good");
+  CHECK(c.entries[3].line == 20);
 }
 
-TEST_CASE("user format: errors name the missing command and a sixth time field", "[crontab]") {
-  const Crontab c = read_crontab("* * * * * * /bin/x\n@daily\n@daily   \n", user_file("bob"));
+TEST_CASE("time fields as Debian's cron reads them, lenient where it is", "[crontab]") {
+  struct Row {
+    const char* fields;
+    const char* first_fires;  // from 2026-01-01T00:00:00Z in Europe/Berlin, or "never"
+    const char* note;         // the warning, or ""
+  };
+  // clang-format off
+  const Row rows[] = {
+    {"1;2 3 * * *", "2026-01-01T03:01:00+01:00 2026-01-02T03:01:00+01:00",
+     "minute field \"1;2\": Debian's cron reads \"1\" and ignores \";2\", and so does skedd"},
+    {"*x 3 1 1 *", "2026-01-01T03:00:00+01:00 2026-01-01T03:01:00+01:00",
+     "minute field \"*x\": Debian's cron reads \"*\" and ignores \"x\", and so does skedd"},
+    {"*/20.5 3 1 1 *", "2026-01-01T03:00:00+01:00 2026-01-01T03:20:00+01:00",
+     "minute field \"*/20.5\": Debian's cron reads \"*/20\" and ignores \".5\", and so does skedd"},
+    {"1.,2 3 1 1 *", "2026-01-01T03:01:00+01:00 2027-01-01T03:01:00+01:00",
+     "minute field \"1.,2\": Debian's cron reads \"1\" and ignores \".,2\", and so does skedd"},
+    {"0 3 * JAN,Feb mon", "2026-01-05T03:00:00+01:00 2026-01-12T03:00:00+01:00", ""},
+    {"0 3 * * 7", "2026-01-04T03:00:00+01:00 2026-01-11T03:00:00+01:00", ""},
+    {"0 3 * * 5-7", "2026-01-02T03:00:00+01:00 2026-01-03T03:00:00+01:00", ""},
+    {"0 3 * * */3", "2026-01-03T03:00:00+01:00 2026-01-04T03:00:00+01:00", ""},
+    {"0 3 * * sun-sat/2", "2026-01-01T03:00:00+01:00 2026-01-03T03:00:00+01:00", ""},
+    {"05 003 * * *", "2026-01-01T03:05:00+01:00 2026-01-02T03:05:00+01:00", ""},
+    // A range that runs backwards sets nothing: the minute field is empty, so never; in the
+    // day of week, fri-sun is no day, and with a '*' day of month (both must match) never...
+    {"10-5 * * * *", "never", ""},
+    {"0 3 * * fri-sun", "never", ""},
+    // ...but with a day of month given, either matches: only the 1st.
+    {"0 3 1 * fri-sun", "2026-01-01T03:00:00+01:00 2026-02-01T03:00:00+01:00", ""},
+  };
+  // clang-format on
+  for (const Row& row : rows) {
+    INFO(row.fields);
+    const Crontab c =
+        read_clean(std::string(row.fields) + " root job\n", system_file("/etc/cron.d/d"));
+    REQUIRE(c.entries.size() == 1);
+    std::string got;
+    for (const std::string& f : fires(c.entries[0], "2026-01-01T00:00:00Z", 2)) {
+      got += (got.empty() ? "" : " ") + f;
+    }
+    CHECK((got.empty() ? "never" : got) == row.first_fires);
+    // What skedctl import-crontab writes as `cron =` fires at the same times in a jobs.d job.
+    if (!got.empty()) {
+      auto strict = skedd::parse_cron_schedule(c.entries[0].cron_expression, c.entries[0].zone);
+      INFO(c.entries[0].cron_expression);
+      REQUIRE(strict);
+      CrontabEntry same = c.entries[0];
+      same.schedule = strict.value();
+      CHECK(fires(same, "2026-01-01T00:00:00Z", 2) ==
+            fires(c.entries[0], "2026-01-01T00:00:00Z", 2));
+    }
+    std::vector<std::string> notes;
+    for (const auto& w : c.warnings) {
+      if (w.message.find("never fires") == std::string::npos) notes.push_back(w.message);
+    }
+    CHECK(notes == (*row.note ? std::vector<std::string>{row.note} : std::vector<std::string>{}));
+  }
+
+  struct Bad {
+    const char* fields;
+    const char* error;
+  };
+  // clang-format off
+  const Bad bad[] = {
+    {"1L * * * *", "minute field: \"1L\" is not a number (column 1 of \"1L * * * *\")"},
+    {"1x,2 * * * *", "minute field: \"1x\" is not a number (column 1 of \"1x,2 * * * *\")"},
+    {"? * * * *", "minute field: '?' where a number belongs (column 1 of \"? * * * *\")"},
+    {"0 0 15W * *", "day-of-month field: \"15W\" is not a number (column 5 of \"0 0 15W * *\")"},
+    {"0 0 * jan1 *", "month field: \"jan1\" is not a number or a three-letter name (column 7 of "
+                     "\"0 0 * jan1 *\")"},
+    {"0 0 * january *", "month field: \"january\" is not a number or a three-letter name "
+                        "(column 7 of \"0 0 * january *\")"},
+    {"0 0 0 * *", "day-of-month field: 0 is out of range 1-31 (column 5 of \"0 0 0 * *\")"},
+    {"0 0 * * 8", "day-of-week field: 8 is out of range 0-7 (column 9 of \"0 0 * * 8\")"},
+    {"*/0 * * * *", "minute field: a step of 0 (column 3 of \"*/0 * * * *\")"},
+    {"*/ * * * *", "minute field: a number is missing at the end (column 3 of \"*/ * * * *\")"},
+    {"1, * * * *", "minute field: a number is missing at the end (column 3 of \"1, * * * *\")"},
+    {"-5 * * * *", "minute field: '-' where a number belongs (column 1 of \"-5 * * * *\")"},
+    {"*/mon * * * *", "minute field: \"mon\" is not a number (column 3 of \"*/mon * * * *\")"},
+  };
+  // clang-format on
+  for (const Bad& row : bad) {
+    INFO(row.fields);
+    const Crontab c =
+        read_crontab(std::string(row.fields) + " root job\n", system_file("/etc/cron.d/d"));
+    CHECK(c.entries.empty());
+    CHECK(messages(c.errors) ==
+          std::vector<std::string>{std::string("/etc/cron.d/d:1: ") + row.error});
+  }
+}
+
+TEST_CASE("a NUL character ends a value or a command, as in cron's C strings", "[crontab]") {
+  using namespace std::string_literals;
+  const Crontab c =
+      read_clean("FOO=a\0b\n@daily echo a\0b\n# a \0 in a comment\n@daily ok\n"s, user_file("bob"));
+  CHECK(messages(c.warnings) ==
+        std::vector<std::string>{
+            "/var/spool/cron/crontabs/bob:1: a NUL character in the line: cron reads the "
+            "assignment up to it",
+            "/var/spool/cron/crontabs/bob:2: a NUL character in the command: cron runs only what "
+            "is before it"});
+  REQUIRE(c.entries.size() == 2);
+  CHECK(c.entries[0].command == "echo a");
+  CHECK(c.entries[0].env == std::vector<CrontabVariable>{{"FOO", "a"}});
+  CHECK(c.entries[1].command == "ok");
+}
+
+TEST_CASE("user format: a sixth time field is an error, an empty command is taken", "[crontab]") {
+  const Crontab c = read_crontab("* * * * * * /bin/x\n@daily\n@daily   \n=x\n", user_file("bob"));
   CHECK(messages(c.errors) ==
         std::vector<std::string>{
             "/var/spool/cron/crontabs/bob:1: the command starts with '*': cron refuses this as "
-            "a sixth time field (crontabs have five)",
-            "/var/spool/cron/crontabs/bob:2: no command after \"@daily\"",
-            "/var/spool/cron/crontabs/bob:3: no command after \"@daily\""});
-  CHECK(c.entries.empty());
+            "a sixth time field (crontabs have five)"});
+  CHECK(messages(c.warnings) ==
+        std::vector<std::string>{
+            "/var/spool/cron/crontabs/bob:2: an empty command: cron takes the line and its "
+            "shell does nothing",
+            "/var/spool/cron/crontabs/bob:3: an empty command: cron takes the line and its "
+            "shell does nothing",
+            "/var/spool/cron/crontabs/bob:4: a variable with an empty name: cron takes the "
+            "line, and skedd ignores it"});
+  REQUIRE(c.entries.size() == 2);
+  CHECK(c.entries[0].command.empty());
+}
+
+TEST_CASE("system format: an empty command after the user and a blank, a long command",
+          "[crontab]") {
+  const Crontab c = read_crontab("17 3 * * * root \n17 3 * * * root " + std::string(999, 'x') +
+                                     "\n17 3 * * * root " + std::string(998, 'y') + "\n",
+                                 system_file("/etc/cron.d/long"));
+  CHECK(messages(c.errors) ==
+        std::vector<std::string>{"/etc/cron.d/long:2: a command of 999 characters: Debian's "
+                                 "cron takes at most 998"});
+  REQUIRE(c.entries.size() == 2);
+  CHECK(c.entries[0].command.empty());
+  CHECK(c.entries[1].command.size() == 998);
 }
 
 TEST_CASE("notes on lines that load: RANDOM_DELAY, LOGNAME", "[crontab]") {
