@@ -54,7 +54,10 @@ std::string file_job_name(const std::string& cron_name) {
 // Whether everything of `entry` that goes into the TOML is UTF-8, each piece on its own: two
 // invalid pieces can join into a valid sequence (found by fuzz/crontab_fuzz.cpp).
 bool all_utf8(const CrontabEntry& entry) {
-  if (!valid_utf8(entry.user) || !valid_utf8(entry.command_text)) return false;
+  if (!valid_utf8(entry.user) || !valid_utf8(entry.command_text) ||
+      !valid_utf8(entry.schedule.text)) {
+    return false;
+  }
   return std::all_of(entry.env.begin(), entry.env.end(), [](const CrontabVariable& v) {
     return valid_utf8(v.name) && valid_utf8(v.value);
   });

@@ -172,6 +172,20 @@ TEST_CASE("fuzz crontab-crash-b5f9ec6a: invalid UTF-8 split across variables is 
   CHECK(imported.imported == 0);
 }
 
+TEST_CASE("fuzz import: invalid UTF-8 in text cron ignores in a time field is refused",
+          "[crontab]") {
+  // "*\xff2" is '*' to Debian's cron; the line's comment in the TOML would hold the byte.
+  const CrontabImport imported = import_text(
+      "0 *\xff"
+      "2 * * * /bin/sync\n",
+      skedd::testing::user_file("fuzz"));
+  CHECK(imported.failed);
+  CHECK(imported.imported == 0);
+  CHECK(imported.messages.back() ==
+        "/var/spool/cron/crontabs/fuzz:1: error: not valid UTF-8, which TOML cannot hold; not "
+        "imported");
+}
+
 // Schedules of every kind a crontab has, in four zones, two of them through DST changes in
 // 2026 (Berlin: 29 Mar and 25 Oct; New York: 8 Mar and 1 Nov; Lord Howe moves 30 minutes).
 constexpr const char* kYearCorpus =
