@@ -236,4 +236,28 @@ bool cron_daemon_running() {
   return false;
 }
 
+std::vector<std::string> cron_files_among(const std::vector<std::string>& sources) {
+  std::vector<std::string> out;
+  for (const std::string& source : sources) {
+    std::string path = fs::path(source).lexically_normal().string();
+    while (path.size() > 1 && path.back() == '/') path.pop_back();
+    if (path == "/etc/crontab" || path == "/etc/cron.d" || path == "/var/spool/cron" ||
+        path == "/var/spool/cron/crontabs") {
+      out.push_back(source);
+    }
+  }
+  return out;
+}
+
+std::string cron_conflict(const std::vector<std::string>& sources, bool cron_running) {
+  if (!cron_running) return {};
+  const std::vector<std::string> files = cron_files_among(sources);
+  if (files.empty()) return {};
+  std::string list;
+  for (const std::string& f : files) list += (list.empty() ? "" : ", ") + f;
+  return "a cron daemon runs too and [cron] sources names its files (" + list +
+         "): every line runs twice; stop cron (systemctl disable --now cron) or change [cron] "
+         "sources";
+}
+
 }  // namespace skedd

@@ -45,4 +45,12 @@ std::string crontab_fingerprint(const std::vector<std::string>& sources);
 /// sources set, every job would then run twice.
 bool cron_daemon_running();
 
+/// Of `sources`, those that are cron's own files (/etc/crontab, /etc/cron.d, the spool
+/// /var/spool/cron/crontabs, or /var/spool/cron above it), which a running cron reads too.
+std::vector<std::string> cron_files_among(const std::vector<std::string>& sources);
+
+/// The warning skedd gives (at start, in `skedctl status`) when `cron_running` and `sources`
+/// name cron's files: every line would run twice. Empty when there is nothing to say.
+std::string cron_conflict(const std::vector<std::string>& sources, bool cron_running);
+
 }  // namespace skedd

@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <vector>
 
+#include "config/crontab_sources.h"
 #include "exec/host_protocol.h"
 #include "exec/run_setup.h"
 #include "runtime/log_fields.h"
@@ -210,17 +211,26 @@ control::Answer<control::StatusReply> Control::on(const control::StatusRequest&,
       if (info.paused) ++paused;
     }
   }
-  return control::StatusReply{kVersion,
-                              ::getpid(),
-                              engine_.started_at(),
-                              jobs,
-                              paused,
-                              engine_.paused_all(),
-                              engine_.draining(),
-                              counts.running,
-                              counts.queued,
-                              counts.max_concurrent_runs,
-                              health};
+  control::StatusReply reply{kVersion,
+                             ::getpid(),
+                             engine_.started_at(),
+                             jobs,
+                             paused,
+                             engine_.paused_all(),
+                             engine_.draining(),
+                             counts.running,
+                             counts.queued,
+                             counts.max_concurrent_runs,
+                             health,
+                             {}};
+  // A walk over /proc (a few hundred entries), only where sources name cron's files.
+  const std::vector<std::string>& sources = engine_.config().cron.sources;
+  if (!cron_files_among(sources).empty()) {
+    if (std::string conflict = cron_conflict(sources, cron_daemon_running()); !conflict.empty()) {
+      reply.warnings.push_back(std::move(conflict));
+    }
+  }
+  return reply;
 }
 
 control::Answer<control::ListReply> Control::on(const control::ListRequest&, const Caller& caller) {

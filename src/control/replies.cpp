@@ -66,7 +66,8 @@ json encode(const StatusReply& r) {
       {"running", r.running},
       {"queued", r.queued},
       {"max_concurrent_runs", r.max_concurrent_runs},
-      {"store", {{"ok", r.store.ok}, {"error", r.store.error}, {"unwritten", r.store.unwritten}}}};
+      {"store", {{"ok", r.store.ok}, {"error", r.store.error}, {"unwritten", r.store.unwritten}}},
+      {"warnings", r.warnings}};
 }
 
 json encode(const ListReply& r) {

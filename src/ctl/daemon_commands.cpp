@@ -96,6 +96,9 @@ class StatusCommand final : public SocketCommand {
                       : "FAILING: " + str(r["store"], "error") + " (" +
                             r["store"]["unwritten"].dump() + " writes waiting)")
               << '\n';
+    for (const json& w : r.value("warnings", json::array())) {
+      std::cout << "warning: " << w.get<std::string>() << '\n';
+    }
     return kExitOk;
   }
 

@@ -181,11 +181,10 @@ int run_daemon(skedd::DaemonSettings settings, skedd::Config cfg,
     std::cerr << "skedd: " << store.error().message << '\n';
     return kExitStore;
   }
-  if (!cfg.cron.sources.empty() && skedd::cron_daemon_running()) {
-    skedd::log_event(spdlog::level::warn, "cron_running",
-                     {{"effect",
-                       "a cron daemon runs too: every crontab job would run twice; "
-                       "stop cron or empty [cron] sources"}});
+  if (const std::string conflict = skedd::cron_conflict(
+          cfg.cron.sources, !cfg.cron.sources.empty() && skedd::cron_daemon_running());
+      !conflict.empty()) {
+    skedd::log_event(spdlog::level::warn, "cron_running", {{"effect", conflict}});
   }
   const rlimit original_nofile = raise_fd_limit();
   // Orphans of runs (children of a run's main process that outlive it) become skedd's children,

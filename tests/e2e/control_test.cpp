@@ -69,6 +69,45 @@ std::string at_in(std::chrono::milliseconds lead) {
 
 }  // namespace
 
+TEST_CASE("skedctl status warns while cron runs on the crontabs [cron] sources names",
+          "[control]") {
+  // cron's spool, absent on a machine without cron: nothing of it is loaded.
+  const std::string spool = "/var/spool/cron/crontabs";
+  if (std::filesystem::exists(spool)) std::_Exit(77);
+  TempDir dir("skedd-control-test");
+  write_config(dir, "");
+  const std::string config = dir.write(
+      "skedd.toml", "[daemon]\nstate_dir = \"" + dir / "state" + "\"\nsocket = \"" +
+                        dir / "skedd.sock" + "\"\n[cron]\nsources = [\"" + spool + "\"]\n");
+  Daemon d(dir, config);
+  d.wait_for("listening");
+  // A process named cron, as cron_daemon_running() looks for (/proc/PID/comm).
+  std::filesystem::copy_file("/bin/sleep", dir / "cron");
+  ::chmod((dir / "cron").c_str(), 0755);
+  const pid_t cron = ::fork();
+  REQUIRE(cron >= 0);
+  if (cron == 0) {
+    ::execl((dir / "cron").c_str(), "cron", "60", static_cast<char*>(nullptr));
+    std::_Exit(127);
+  }
+  struct Reap {
+    pid_t pid;
+    ~Reap() {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, nullptr, 0);
+    }
+  } reap{cron};
+  REQUIRE(skedd::test::wait_until(
+      [&] { return !skedctl_json(dir, {"status"})["warnings"].empty(); }, 5000ms));
+  const json status = skedctl_json(dir, {"status"});
+  CHECK(status["warnings"] ==
+        json::array({"a cron daemon runs too and [cron] sources names its files (" + spool +
+                     "): every line runs twice; stop cron (systemctl disable --now cron) or "
+                     "change [cron] sources"}));
+  CHECK(skedctl(dir, {"status"}).out.find("\nwarning: a cron daemon runs too") !=
+        std::string::npos);
+}
+
 TEST_CASE("skedctl status, list, show, trigger --wait, runs and logs over the socket",
           "[control]") {
   TempDir dir("skedd-control-test");

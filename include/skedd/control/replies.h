@@ -37,6 +37,8 @@ struct StatusReply {
   std::size_t queued = 0;
   int max_concurrent_runs = 0;
   StoreHealth store;
+  /// What the administrator should act on, such as cron running on the same crontabs.
+  std::vector<std::string> warnings;
 };
 
 struct ListReply {

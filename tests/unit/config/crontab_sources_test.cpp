@@ -123,3 +123,16 @@ TEST_CASE("a crontab with a line cron cannot load is ignored whole, as Debian's 
                 "cron.d/no-user:1: the whole file is skipped: Debian's cron ignores a crontab with "
                 "a line it cannot load\n");
 }
+
+TEST_CASE("cron running is a conflict only where sources name cron's own files", "[config]") {
+  using skedd::cron_conflict;
+  CHECK(cron_conflict({"/etc/cron.d", "/srv/tabs"}, false).empty());
+  CHECK(cron_conflict({"/srv/tabs", "/etc/skedd/crontabs"}, true).empty());
+  CHECK(skedd::cron_files_among({"/etc//crontab", "/etc/cron.d/", "/var/spool/cron/crontabs",
+                                 "/var/spool/cron", "/etc/cron.daily"}) ==
+        std::vector<std::string>{"/etc//crontab", "/etc/cron.d/", "/var/spool/cron/crontabs",
+                                 "/var/spool/cron"});
+  CHECK(cron_conflict({"/srv/tabs", "/etc/crontab"}, true) ==
+        "a cron daemon runs too and [cron] sources names its files (/etc/crontab): every line "
+        "runs twice; stop cron (systemctl disable --now cron) or change [cron] sources");
+}
