@@ -76,6 +76,9 @@ class Importer {
       return warn(e.line, "\"" + e.schedule.text +
                               "\" never fires (cron keeps it but does not run it); not imported");
     }
+    if (crontab_shell_script(e).empty()) {
+      return warn(e.line, "the command is empty and does nothing; not imported");
+    }
     notes(e);
     write_job(e);
   }

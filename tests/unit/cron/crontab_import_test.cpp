@@ -141,6 +141,20 @@ TEST_CASE("import: errors and notes in line order, failed when a line was not re
   CHECK(cfg.jobs[1].options->env.count("LOGNAME") == 0);
 }
 
+TEST_CASE("import: a line with an empty command is left out with a warning", "[crontab]") {
+  // fuzz_import found the empty command written as command = "", which does not load.
+  const CrontabImport imported = import_text("MAILTO=\"\"\n*/5 * * * *x/bin/warmup\n@hourly date\n",
+                                             skedd::testing::user_file("alice"));
+  CHECK(imported.imported == 1);
+  CHECK_FALSE(imported.failed);
+  CHECK(std::count(imported.messages.begin(), imported.messages.end(),
+                   "/var/spool/cron/crontabs/alice:2: warning: the command is empty and does "
+                   "nothing; not imported") == 1);
+  const skedd::Config cfg = load_imported(imported.toml);
+  REQUIRE(cfg.jobs.size() == 1);
+  CHECK(cfg.jobs[0].schedule->text == "@hourly");
+}
+
 TEST_CASE("import: text TOML cannot hold is refused, the rest is escaped", "[crontab]") {
   CHECK(skedd::toml_quote("a\"b\\c\n\t\x01\x7f") == "\"a\\\"b\\\\c\\n\\t\\u0001\\u007F\"");
   const CrontabImport imported = import_text(
