@@ -149,6 +149,10 @@ Status HostSpawner::hello() {
     const int version = answer->value("version", 0);
     if (version == kRunHostProtocol) {
       host_pid_ = answer->value("pid", 0);
+      session_.reset();
+      const auto started = answer->value("started", std::uint64_t{0});
+      const auto connection = answer->value("connection", std::uint64_t{0});
+      if (started != 0 && connection != 0) session_ = HostSession{host_pid_, started, connection};
       hosted_.clear();
       for (const json& r : answer->value("runs", json::array())) {
         hosted_[r.value("pid", 0)] =
@@ -291,6 +295,7 @@ void HostSpawner::lost(const std::string& why) {
              {"effect",
               "its runs are adopted with unknown exits; new runs are spawned by skedd "
               "until a host is started again"}});
+  session_.reset();
   boost::system::error_code ignored;
   socket_->close(ignored);
   asio::post(io_, [old = std::shared_ptr<asio::posix::stream_descriptor>(std::move(socket_))] {});
@@ -434,6 +439,10 @@ void HostSpawner::take_told() {
     if (!got.value()) break;
     on_message(got.value()->body);
   }
+}
+
+std::optional<HostSession> HostSpawner::host_session() {
+  return socket_ ? session_ : std::nullopt;
 }
 
 std::optional<ProcessExit> HostSpawner::kept_exit(pid_t pid, std::uint64_t start) {

@@ -56,6 +56,7 @@ class HostSpawner final : public ProcessSpawner {
   void reap_orphans() override;
   std::optional<ProcessExit> kept_exit(pid_t pid, std::uint64_t start) override;
   std::optional<std::pair<pid_t, std::uint64_t>> kept_run(std::uint64_t run_id) override;
+  std::optional<HostSession> host_session() override;
   void release(pid_t pid, std::uint64_t start) override;
   Status send_input(pid_t pid, std::uint64_t start, const std::string& line) override;
 
@@ -96,6 +97,9 @@ class HostSpawner final : public ProcessSpawner {
   HostSettings settings_;
   std::unique_ptr<boost::asio::posix::stream_descriptor> socket_;
   pid_t host_pid_ = 0;
+  /// Learnt at the hello; nullopt from a host that does not say, and once the host is lost
+  /// (a reconnection is another session).
+  std::optional<HostSession> session_;
   struct Hosted {
     std::uint64_t start = 0;
     std::uint64_t run = 0;  ///< the run id it was spawned as, 0 when the host did not say

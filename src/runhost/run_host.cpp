@@ -131,9 +131,14 @@ void RunHost::accept() {
           // Only skedd's user (the host's own) is served.
           if (::getsockopt(fd.get(), SOL_SOCKET, SO_PEERCRED, &peer, &len) == 0 &&
               peer.uid == ::geteuid()) {
-            // One skedd at a time: a new one replaces one that went away.
-            if (client_) drop_client("replaced by a new connection");
+            // One skedd at a time: a new one replaces one that went away, once what that
+            // one sent has been handled.
+            if (client_) {
+              drain_client();
+              drop_client("replaced by a new connection");
+            }
             client_ = std::make_unique<asio::posix::stream_descriptor>(io_, fd.release());
+            ++connections_;
             idle_.cancel();
             read_client();
           } else {
@@ -157,6 +162,17 @@ void RunHost::read_client() {
                         }
                         read_client();
                       });
+}
+
+void RunHost::drain_client() {
+  // A spawn a killed skedd sent is in the socket still: handled now (its answer goes nowhere)
+  // so that the next skedd's hello has it among the runs, and a request missing there was
+  // never sent.
+  while (client_) {
+    auto got = receive_message(client_->native_handle());
+    if (!got || !got.value()) return;
+    handle(*got.value());
+  }
 }
 
 void RunHost::drop_client(const std::string& why) {
@@ -201,6 +217,8 @@ void RunHost::hello(const json& body) {
   reply({{"op", "hello"},
          {"version", kRunHostProtocol},
          {"pid", ::getpid()},
+         {"started", process_start_time(::getpid()).value_or(0)},
+         {"connection", connections_},
          {"exits", std::move(exits)},
          {"runs", std::move(runs)}});
   if (body.value("version", 0) != kRunHostProtocol) {

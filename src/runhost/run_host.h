@@ -62,6 +62,8 @@ class RunHost {
   Status listen();
   void accept();
   void read_client();
+  /// Handles, in order, what the connected skedd sent before a new one replaces it.
+  void drain_client();
   void handle(Message& m);
   void hello(const nlohmann::json& body);
   void spawn(Message& m);
@@ -98,6 +100,10 @@ class RunHost {
   boost::asio::signal_set child_signal_;
   boost::asio::signal_set stop_signals_;
   bool stopping_ = false;  ///< skedd said stop: exit once the last run has ended
+  /// skedd connections accepted since this host started (across a re-exec: since then). A
+  /// skedd that finds the connection after its predecessor's knows this host got every
+  /// request its predecessor sent (the hello's "connection").
+  std::uint64_t connections_ = 0;
 };
 
 }  // namespace skedd::runhost

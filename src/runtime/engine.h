@@ -407,6 +407,8 @@ class Engine {
   /// This boot is the one the store last ran in (boot ids compared at start): only then can
   /// a recorded run's process still be running.
   bool same_boot_ = false;
+  /// This skedd's run host session follows the previous skedd's (see start()).
+  bool host_continuous_ = false;
   /// Store::identities(), read at start for recovery.
   std::map<std::string, RunId> identity_since_;
   bool paused_all_ = false;

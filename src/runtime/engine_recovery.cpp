@@ -9,6 +9,7 @@
 #include <variant>
 
 #include "exec/proc.h"
+#include "exec/run_files.h"
 #include "runtime/engine.h"
 #include "runtime/log_fields.h"
 #include "skedd/core/catch_up.h"
@@ -17,6 +18,11 @@
 
 namespace skedd {
 namespace {
+
+/// "PID START CONNECTION", as the store's meta keeps it.
+std::string encode_host_session(const HostSession& s) {
+  return std::to_string(s.pid) + " " + std::to_string(s.start) + " " + std::to_string(s.connection);
+}
 
 using nlohmann::json;
 
@@ -71,6 +77,17 @@ void Engine::start(std::vector<ApiJob> api_jobs) {
   // Before any fire is recorded: a run this skedd starts is committed after the boot it
   // started in, so a skedd killed at any moment leaves its runs adoptable.
   store_.put_meta("boot_id", boot);
+  // The run host's session, also before any fire is recorded. When this skedd's session is
+  // the one after the previous skedd's (the same host, the next connection), that host got
+  // every spawn the previous skedd asked for: a run it neither runs nor kept never spawned.
+  // A host that is lost and reconnected, restarted or re-executed starts another count.
+  const std::optional<HostSession> session = spawner_.host_session();
+  const auto stored_session = store_.meta("run_host");
+  host_continuous_ =
+      same_boot && session && session->connection > 1 && stored_session && stored_session.value() &&
+      *stored_session.value() ==
+          encode_host_session(HostSession{session->pid, session->start, session->connection - 1});
+  store_.put_meta("run_host", session ? encode_host_session(*session) : "");
 
   // The next fires the previous skedd planned, for `every` jobs that have not fired yet.
   auto planned = store_.next_fires();
@@ -175,34 +192,49 @@ void Engine::recover_runs(Instant now, std::vector<RunRecord> spawning) {
   // again as the same attempt; with one, its process is looked for (its pid was not recorded).
   for (RunRecord& record : unspawned.value()) {
     struct stat st {};
-    if (record.log_path.empty() || ::lstat(record.log_path.c_str(), &st) != 0) {
-      const std::optional<JobId> job = job_of_record(record.job, record.run);
-      if (!job && job_by_name_.contains(record.job)) {
-        store_.delete_run(record.run);  // of an ended identity: never offered to the new one
+    RunId reserved{};  // the run id the fire is offered under again (0: a new one)
+    if (!record.log_path.empty() && ::lstat(record.log_path.c_str(), &st) == 0) {
+      if (const auto pid =
+              same_boot_ ? spawner_.find_run(record.run.value, supervisor_.control_path(record.run))
+                         : std::nullopt) {
+        record.pid = *pid;
+        record.pid_start = spawner_.start_time(*pid);
+        running->push_back(std::move(record));
         continue;
       }
-      if (!job) continue;  // kept until its job is back
-      StoreGroup group(store_);
-      store_.delete_run(record.run);
-      const int resumes = interrupted.count(record.job, record.scheduled, record.run);
-      offer_recovered(*job,
-                      PendingFire{record.job, record.scheduled, record.started - record.lateness,
-                                  record.attempt, resumes},
-                      now);
+      if (const auto kept = same_boot_ ? spawner_.kept_run(record.run.value) : std::nullopt) {
+        // It ended while skedd was down, and the run host kept its exit: recorded as it ended,
+        // not taken for a run that ended unseen.
+        record.pid = kept->first;
+        record.pid_start = kept->second;
+        running->push_back(std::move(record));
+        continue;
+      }
+      // Neither running nor kept by the run host that got every spawn the previous skedd
+      // asked for, and its log empty: skedd stopped between making the run's files and
+      // asking for the spawn. The spawn never began after all.
+      if (!host_continuous_ || !S_ISREG(st.st_mode) || st.st_size != 0) {
+        running->push_back(std::move(record));
+        continue;
+      }
+      ::unlink(record.log_path.c_str());
+      remove_control_file(supervisor_.control_path(record.run));
+      // Under its own id: a pending fire that reserved it is settled by that run alone.
+      reserved = record.run;
+    }
+    const std::optional<JobId> job = job_of_record(record.job, record.run);
+    if (!job && job_by_name_.contains(record.job)) {
+      store_.delete_run(record.run);  // of an ended identity: never offered to the new one
       continue;
     }
-    if (const auto pid =
-            same_boot_ ? spawner_.find_run(record.run.value, supervisor_.control_path(record.run))
-                       : std::nullopt) {
-      record.pid = *pid;
-      record.pid_start = spawner_.start_time(*pid);
-    } else if (const auto kept = same_boot_ ? spawner_.kept_run(record.run.value) : std::nullopt) {
-      // It ended while skedd was down, and the run host kept its exit: recorded as it ended,
-      // not taken for a run that ended unseen.
-      record.pid = kept->first;
-      record.pid_start = kept->second;
-    }
-    running->push_back(std::move(record));
+    if (!job) continue;  // kept until its job is back
+    StoreGroup group(store_);
+    store_.delete_run(record.run);
+    const int resumes = interrupted.count(record.job, record.scheduled, record.run);
+    offer_recovered(*job,
+                    PendingFire{record.job, record.scheduled, record.started - record.lateness,
+                                record.attempt, resumes, reserved},
+                    now);
   }
   for (RunRecord& record : running.value()) {
     // A run of an ended identity of the name is not the loaded job's: never adopted as one of

@@ -126,6 +126,7 @@ class FakeSpawner final : public ProcessSpawner {
     if (it == kept_.end() || it->second.first != start) return std::nullopt;
     return it->second.second;
   }
+  std::optional<HostSession> host_session() override { return session_; }
   void release(pid_t pid, std::uint64_t start) override {
     released_.emplace_back(pid, start);
     kept_.erase(pid);
@@ -155,6 +156,8 @@ class FakeSpawner final : public ProcessSpawner {
   }
   /// What release() was told, in order.
   const std::vector<std::pair<pid_t, std::uint64_t>>& released() const { return released_; }
+  /// The run host session host_session() reports (nullopt: none, the default).
+  void set_session(std::optional<HostSession> session) { session_ = session; }
   /// The next spawn fails with `error`.
   void fail_next(Error error) { fail_next_ = std::move(error); }
   /// Processes spawned from now on survive these signals (SIGKILL always kills).
@@ -240,6 +243,7 @@ class FakeSpawner final : public ProcessSpawner {
   std::set<int> ignore_next_;
   bool leftovers_next_ = false;
   bool refuse_watch_ = false;
+  std::optional<HostSession> session_;
   int orphan_reaps_ = 0;
   bool hold_answers_ = false;
   std::vector<std::pair<Result<pid_t>, OnSpawned>> held_;

@@ -285,7 +285,11 @@ class JobHistory {
         const NotRunRecord* nr = not_run_at(d);
         const bool missed = nr != nullptr && nr->reason == NotRunReason::kMissedWhileDown;
         const bool last_here = i + 1 == due.size();
-        const bool latest = last_here && window_known;
+        // A missed record reaching past the window was written by a later skedd: the next
+        // one was killed after loading the job and before committing its catch-up, and the
+        // one after it caught up both windows as one (whose latest is checked with its own).
+        const bool spans_on = missed && nr->last >= until;
+        const bool latest = last_here && window_known && !spans_on;
         std::string want;
         if (job_.catch_up == CatchUp::kAll && !ran(d)) want = "run (catch_up = \"all\")";
         if (job_.catch_up == CatchUp::kNone && (!missed || ran(d))) {

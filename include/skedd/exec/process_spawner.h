@@ -59,6 +59,14 @@ struct ProcessExit {
   std::optional<Instant> ended;
 };
 
+/// The run host a spawner is connected to, and which of its connections this is.
+struct HostSession {
+  pid_t pid = 0;
+  std::uint64_t start = 0;       ///< the host's start time (as start_time() gives it)
+  std::uint64_t connection = 0;  ///< 1 for the first skedd it served, and so on
+  bool operator==(const HostSession&) const = default;
+};
+
 /// The runtime's seam to processes: the whole life of a run's processes, from spawn to the
 /// exit, goes through it (the supervisor makes no process system call of its own). The real
 /// one forks and watches pidfds; tests use a fake that records spawns and ends them on demand;
@@ -117,6 +125,10 @@ class ProcessSpawner {
     (void)run_id;
     return std::nullopt;
   }
+  /// The run host this spawner is connected to and its connection, from the start: a skedd
+  /// whose host session follows its predecessor's (the same host, the next connection) knows
+  /// that the host got every spawn its predecessor asked for. nullopt: no host.
+  virtual std::optional<HostSession> host_session() { return std::nullopt; }
   /// The end of the run of `pid` (started at `start`) is durable: a kept exit may go.
   virtual void release(pid_t pid, std::uint64_t start) { (void)pid, (void)start; }
   /// Hands `line` (no newline) to the input of running process `pid` (its descriptor 4).

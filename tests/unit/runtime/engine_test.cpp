@@ -4,7 +4,9 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <fstream>
 
+#include "exec/proc.h"
 #include "runtime/runtime_rig.h"
 
 namespace {
@@ -345,6 +347,72 @@ command = ["/bin/backup"]
   // Released once its end is committed, so that the host forgets it.
   REQUIRE(rig.spawner.released().size() == 1);
   CHECK(rig.spawner.released()[0] == std::pair<pid_t, std::uint64_t>(pid, 4242));
+}
+
+TEST_CASE("runtime: a spawn the run host never got is offered again, not taken as interrupted",
+          "[runtime]") {
+  // skedd was killed after making a run's files (its log exists, empty) and before its spawn
+  // request reached the run host. The soak kill loop found it recorded as interrupted.
+  RuntimeRig rig(R"([job.backup]
+cron = "29 7 * * *"
+command = ["/bin/backup"]
+)");
+  std::filesystem::create_directories(rig.dir / "state/logs");
+  const std::string log = rig.dir / "state/logs/backup.42.log";
+  { std::ofstream touch(log); }
+  skedd::RunRecord record = left_running("backup", "2026-03-08T07:29:00Z", 0, 0);
+  record.state = RunState::kScheduled;
+  record.pid.reset();
+  record.pid_start.reset();
+  record.log_path = log;
+  rig.store->put_run(record);
+  rig.store->put_meta("boot_id", skedd::current_boot_id());
+  rig.store->put_meta("run_host", "9000 1234 4");
+  SECTION("the host served the previous skedd from its start: the same attempt runs") {
+    rig.spawner.set_session(skedd::HostSession{9000, 1234, 5});
+    rig.start();
+    CHECK(rig.sink.count(EventKind::kRunInterrupted) == 0);
+    REQUIRE(rig.spawns() == 1);
+    CHECK(RuntimeRig::env(rig.spawned(0), "SKEDD_ATTEMPT") == "1");
+    CHECK(RuntimeRig::env(rig.spawned(0), "SKEDD_SCHEDULED_AT") == "2026-03-08T07:29:00Z");
+    CHECK(RuntimeRig::env(rig.spawned(0), "SKEDD_RUN_ID") == "42");
+  }
+  SECTION("reserved by a pending fire, not a run record: that fire is settled by the run") {
+    rig.store->delete_run(skedd::RunId{42});
+    rig.store->put_fire(
+        skedd::PendingFire{"backup", record.scheduled, record.scheduled, 1, 0, skedd::RunId{42}});
+    rig.spawner.set_session(skedd::HostSession{9000, 1234, 5});
+    rig.start();
+    CHECK(rig.sink.count(EventKind::kRunInterrupted) == 0);
+    REQUIRE(rig.spawns() == 1);
+    CHECK(RuntimeRig::env(rig.spawned(0), "SKEDD_RUN_ID") == "42");
+    auto pending = rig.store->pending_fires();
+    REQUIRE(pending);
+    CHECK(pending->empty());
+  }
+  SECTION("another connection came between, or another host: interrupted, as before") {
+    rig.spawner.set_session(GENERATE(skedd::HostSession{9000, 1234, 6},
+                                     skedd::HostSession{9000, 99, 5},
+                                     skedd::HostSession{9001, 1234, 5}));
+    rig.start();
+    CHECK(rig.sink.count(EventKind::kRunInterrupted) == 1);
+    CHECK(std::filesystem::exists(log));
+  }
+  SECTION("the log is not empty: something ran") {
+    { std::ofstream(log) << "partial output\n"; }
+    rig.spawner.set_session(skedd::HostSession{9000, 1234, 5});
+    rig.start();
+    CHECK(rig.sink.count(EventKind::kRunInterrupted) == 1);
+  }
+  // The session is recorded for the next skedd.
+  auto stored = rig.store->meta("run_host");
+  REQUIRE(stored);
+  CHECK(stored.value() == std::optional<std::string>(
+                              rig.spawner.host_session()
+                                  ? std::to_string(rig.spawner.host_session()->pid) + " " +
+                                        std::to_string(rig.spawner.host_session()->start) + " " +
+                                        std::to_string(rig.spawner.host_session()->connection)
+                                  : ""));
 }
 
 TEST_CASE("runtime: a run that ended unseen fails as unknown, or is rerun if its job says so",
