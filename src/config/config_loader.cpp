@@ -16,6 +16,7 @@
 #include "config/diagnostics.h"
 #include "config/file_safety.h"
 #include "config/job_table.h"
+#include "config/workflow_table.h"
 #include "skedd/config/config.h"
 #include "skedd/time/duration.h"
 #include "skedd/util/size.h"
@@ -371,16 +372,17 @@ std::vector<std::string> list_job_files(const fs::path& dir) {
 void read_jobs_of(const toml::table& root, const std::string& file, bool main,
                   const config::JobContext& ctx, std::vector<JobSpec>& out, Diagnostics& diag) {
   static constexpr const char* kMainKeys[] = {"daemon", "pools", "store", "defaults",
-                                              "cron",   "http",  "job"};
+                                              "cron",   "http",  "job",   "workflow"};
   for (auto&& [key, node] : config::in_file_order(root)) {
-    const bool known = key.str() == "job" ||
+    const bool known = key.str() == "job" || key.str() == "workflow" ||
                        (main && std::find(std::begin(kMainKeys), std::end(kMainKeys), key.str()) !=
                                     std::end(kMainKeys));
     if (!known) {
       diag.add(file, key.source(),
                "unknown table \"" + std::string(key.str()) + "\"" +
-                   (main ? " (expected daemon, pools, store, defaults, cron, http or job)"
-                         : " (a jobs file holds only [job.NAME] tables)"));
+                   (main ? " (expected daemon, pools, store, defaults, cron, http, job or "
+                           "workflow)"
+                         : " (a jobs file holds only [job.NAME] and [workflow.NAME] tables)"));
     }
   }
   if (const toml::table* jobs = sub_table(root, "job", file, diag)) {
@@ -423,24 +425,42 @@ Result<Config> config_from(const toml::table* root, const std::string& path,
   const toml::table* defaults = sub_table(*root, "defaults", path, diag);
   if (defaults != nullptr) config::check_defaults_table(*defaults, path, cfg.pools, diag);
 
-  const config::JobContext ctx{cfg.daemon, cfg.pools, defaults, path};
-  read_jobs_of(*root, path, true, ctx, cfg.jobs, diag);
-
+  // Every file is parsed before any job is read: a job without a schedule is a workflow's
+  // step, and the workflow may be in any file.
   const bool jobs_dir_explicit = root->at_path("daemon.jobs_dir").is_string();
   const fs::path jobs_dir = resolve(base, cfg.daemon.jobs_dir);
+  struct JobFile {
+    std::string file;
+    std::optional<toml::table> root;
+    config::Diagnostics parse_errors;  ///< reported in file order, with its jobs' errors
+  };
+  std::vector<JobFile> job_files;
   std::error_code ec;
   if (!options.read_jobs_dir) {
     // The main file alone (parse_config() of text that has no directory).
   } else if (fs::is_directory(jobs_dir, ec)) {
     for (const std::string& file : list_job_files(jobs_dir)) {
       cfg.files.push_back(file);
-      if (std::optional<toml::table> jobs_root = parse_file(file, options, diag)) {
-        read_jobs_of(*jobs_root, file, false, ctx, cfg.jobs, diag);
-      }
+      JobFile& f = job_files.emplace_back();
+      f.file = file;
+      f.root = parse_file(file, options, f.parse_errors);
     }
   } else if (jobs_dir_explicit) {
     diag.add(path, root->at_path("daemon.jobs_dir").node()->source(),
              "daemon.jobs_dir: \"" + jobs_dir.string() + "\" is not a directory");
+  }
+  std::map<std::string, std::string> step_jobs;
+  config::collect_step_jobs(*root, step_jobs);
+  for (const JobFile& f : job_files) {
+    if (f.root) config::collect_step_jobs(*f.root, step_jobs);
+  }
+
+  config::JobContext ctx{cfg.daemon, cfg.pools, defaults, path};
+  ctx.step_jobs = &step_jobs;
+  read_jobs_of(*root, path, true, ctx, cfg.jobs, diag);
+  for (JobFile& f : job_files) {
+    diag.append(std::move(f.parse_errors));
+    if (f.root) read_jobs_of(*f.root, f.file, false, ctx, cfg.jobs, diag);
   }
 
   // A name is one job, wherever it is defined. Within a file names are unique (TOML keys are),
@@ -460,7 +480,33 @@ Result<Config> config_from(const toml::table* root, const std::string& path,
     if (end == cfg.jobs.size()) break;
     for (std::size_t i = begin; i < end; ++i) seen.emplace(cfg.jobs[i].name, &cfg.jobs[i]);
   }
+  // Workflows, once every job is known.
+  const auto has_job_table = [&](const std::string& name) {
+    if (root->at_path("job").as_table() && (*root)["job"][name]) return true;
+    return std::any_of(job_files.begin(), job_files.end(), [&](const JobFile& f) {
+      return f.root && (*f.root)["job"].as_table() && (*f.root)["job"][name];
+    });
+  };
+  if (const toml::table* t = sub_table(*root, "workflow", path, diag)) {
+    config::read_workflow_tables(*t, path, cfg.daemon.timezone, cfg.jobs, has_job_table,
+                                 cfg.workflows, diag);
+  }
+  for (const JobFile& f : job_files) {
+    if (!f.root) continue;
+    if (const toml::table* t = sub_table(*f.root, "workflow", f.file, diag)) {
+      config::read_workflow_tables(*t, f.file, cfg.daemon.timezone, cfg.jobs, has_job_table,
+                                   cfg.workflows, diag);
+    }
+  }
   if (!diag.empty()) return Error::invalid_argument(diag.joined());
+  // Steps fire only through their workflows: not among the scheduled jobs.
+  if (!step_jobs.empty()) {
+    const auto steps =
+        std::stable_partition(cfg.jobs.begin(), cfg.jobs.end(),
+                              [&](const JobSpec& job) { return !step_jobs.contains(job.name); });
+    std::move(steps, cfg.jobs.end(), std::back_inserter(cfg.step_jobs));
+    cfg.jobs.erase(steps, cfg.jobs.end());
+  }
 
   cfg.daemon.state_dir = resolve(base, cfg.daemon.state_dir);
   cfg.daemon.socket = resolve(base, cfg.daemon.socket);

@@ -357,8 +357,25 @@ bool finish_job(Pending& p, const toml::table& table, const std::string& file,
                 Diagnostics& diag) {
   const std::size_t errors_before = diag.size();
   const int schedules = (p.cron ? 1 : 0) + (p.every ? 1 : 0) + (p.at ? 1 : 0);
-  if (schedules == 0) {
+  const std::string* workflow = nullptr;  // the workflow whose step it is
+  if (ctx.step_jobs != nullptr) {
+    if (auto it = ctx.step_jobs->find(p.spec.name); it != ctx.step_jobs->end()) {
+      workflow = &it->second;
+    }
+  }
+  if (schedules == 0 && workflow != nullptr) {
+    // A step of a workflow: it fires only through it.
+  } else if (schedules == 0) {
     diag.add(file, table.source(), prefix + "no schedule: set one of cron, every or at");
+  } else if (workflow != nullptr) {
+    const Pending::Located& own = p.cron ? *p.cron : p.every ? *p.every : *p.at;
+    diag.add(file, own.where,
+             prefix +
+                 (p.cron    ? "cron"
+                  : p.every ? "every"
+                            : "at") +
+                 ": it is a step of workflow \"" + *workflow +
+                 "\", which alone fires it: a step's job has no schedule of its own");
   } else if (schedules > 1) {
     const auto& second = p.at ? p.at : p.every;
     diag.add(file, second->where, prefix + "more than one of cron, every and at is set");

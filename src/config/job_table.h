@@ -17,6 +17,9 @@ struct JobContext {
   const std::map<std::string, int>& pools;
   const toml::table* defaults = nullptr;  ///< the [defaults] table, if any
   std::string defaults_file;
+  /// The jobs workflows name as steps, each with the first workflow naming it: such a job has
+  /// no schedule of its own (and another job must have one). Null: none.
+  const std::map<std::string, std::string>* step_jobs = nullptr;
 };
 
 /// Reads every [job.NAME] table of `jobs` (the value of the top-level "job" key of `file`)

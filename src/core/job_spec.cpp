@@ -123,8 +123,13 @@ std::string SourceLocation::to_string() const {
 }
 
 Status validate_job_name(std::string_view name) {
+  return validate_name("job", name);
+}
+
+Status validate_name(std::string_view kind, std::string_view name) {
   const auto bad = [&](const std::string& why) {
-    return Error::invalid_argument("invalid job name \"" + std::string(name) + "\": " + why);
+    return Error::invalid_argument("invalid " + std::string(kind) + " name \"" + std::string(name) +
+                                   "\": " + why);
   };
   if (name.empty()) return bad("empty");
   if (name.size() > 64) return bad("longer than 64 characters");

@@ -103,6 +103,15 @@ Result<Config> read_config(const DaemonSettings& settings) {
   if (!settings.socket.empty()) cfg->daemon.socket = from_current_dir(settings.socket);
   if (settings.no_cgroups) cfg->daemon.use_cgroups = false;
   add_crontab_jobs(cfg.value());
+  for (const WorkflowSpec& w : cfg->workflows) {
+    log_event(spdlog::level::warn, "workflow_not_run",
+              {{"workflow", w.name},
+               {"steps", w.steps.size()},
+               {"defined_at", w.defined_at.to_string()},
+               {"effect",
+                "checked, not run: this release does not run workflows yet, and their step "
+                "jobs have no schedule"}});
+  }
   return cfg;
 }
 

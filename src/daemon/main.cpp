@@ -238,7 +238,12 @@ int main(int argc, char** argv) {
       return kExitConfig;
     }
     std::cout << settings->config_path << ": OK, " << cfg->jobs.size() << " job(s) in "
-              << cfg->files.size() << " file(s)\n";
+              << cfg->files.size() << " file(s)";
+    if (!cfg->workflows.empty()) {
+      std::cout << ", " << cfg->workflows.size() << " workflow(s) of " << cfg->step_jobs.size()
+                << " step job(s) (checked; this release does not run workflows yet)";
+    }
+    std::cout << "\n";
     return 0;
   }
   // Everything skedd creates from here on (database, logs, FIFOs, its own log file) is

@@ -72,6 +72,34 @@ command = ["/usr/bin/poll"]
   CHECK(r.err.empty());
 }
 
+TEST_CASE("skedd --check-config counts workflows, which this release does not run", "[cli]") {
+  TempDir dir;
+  const std::string main = dir.write("skedd.toml", R"([daemon]
+timezone = "UTC"
+
+[workflow.nightly]
+cron = "0 2 * * *"
+steps.extract = { job = "extract" }
+steps.load = { job = "load", needs = ["extract"] }
+)");
+  dir.write("jobs.d/steps.toml", R"([job.extract]
+command = ["/bin/true"]
+
+[job.load]
+command = ["/bin/true"]
+
+[job.hourly]
+cron = "@hourly"
+command = ["/bin/true"]
+)");
+  const Run r = skedd({"--check-config", "--config", main});
+  SHOW(r);
+  CHECK(r.exit_code == 0);
+  CHECK(r.out == main +
+                     ": OK, 1 job(s) in 2 file(s), 1 workflow(s) of 2 step job(s) (checked; this "
+                     "release does not run workflows yet)\n");
+}
+
 TEST_CASE("skedd --check-config refuses an invalid configuration with exit 78", "[cli]") {
   TempDir dir;
   const std::string main = dir.write("skedd.toml", "[daemon]\ntimezone = \"UTC\"\n");

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "skedd/core/job_spec.h"
+#include "skedd/core/workflow.h"
 #include "skedd/time/time_zone.h"
 #include "skedd/time/types.h"
 #include "skedd/util/result.h"
@@ -134,7 +135,11 @@ struct Config {
   StoreConfig store;
   CronConfig cron;
   HttpConfig http;
-  std::vector<JobSpec> jobs;       ///< in file order, files in name order
+  std::vector<JobSpec> jobs;  ///< in file order, files in name order
+  /// [workflow.NAME] tables, in file order. Checked at load; this release does not run them yet.
+  std::vector<WorkflowSpec> workflows;
+  /// The jobs workflows name as steps (they have no schedule of their own), in file order.
+  std::vector<JobSpec> step_jobs;
   std::vector<std::string> files;  ///< every file read
 };
 

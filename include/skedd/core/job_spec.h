@@ -197,6 +197,8 @@ inline bool is_handler_job(const JobSpec& spec) {
 /// Checks a job name against [A-Za-z0-9][A-Za-z0-9_.-]{0,63} (names become file names).
 /// The message says what is wrong with it.
 Status validate_job_name(std::string_view name);
+/// The same rule for the name of a `kind` of thing ("workflow", "step"), named in the message.
+Status validate_name(std::string_view kind, std::string_view name);
 
 /// Parses a signal name ("TERM", "SIGTERM", "INT", "HUP", "USR1", ...) or number.
 std::optional<int> signal_from_string(std::string_view s);

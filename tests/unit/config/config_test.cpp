@@ -898,7 +898,7 @@ TEST_CASE("a job name defined twice names both locations", "[config]") {
             dir / "jobs.d/b.toml:3:1: job \"backup\" is already defined at " + main + ":4:1");
 }
 
-TEST_CASE("a jobs file holds only [job.NAME] tables", "[config]") {
+TEST_CASE("a jobs file holds only [job.NAME] and [workflow.NAME] tables", "[config]") {
   TempDir dir;
   SECTION("jobs file") {
     CHECK(job_file_error(dir,
@@ -906,13 +906,13 @@ TEST_CASE("a jobs file holds only [job.NAME] tables", "[config]") {
                          "command = \"true\"\n") ==
           dir /
               "jobs.d/job.toml:1:2: unknown table \"daemon\" (a jobs file holds only "
-              "[job.NAME] tables)");
+              "[job.NAME] and [workflow.NAME] tables)");
   }
   SECTION("main file") {
     const std::string main = dir.write("skedd.toml", "[deamon]\ntimezone = \"UTC\"\n");
     CHECK(load_error(main) == main +
                                   ":1:2: unknown table \"deamon\" (expected daemon, pools, "
-                                  "store, defaults, cron, http or job)");
+                                  "store, defaults, cron, http, job or workflow)");
   }
   SECTION("a job table that is not a table") {
     CHECK(job_file_error(dir, "job.a = \"0 3 * * *\"\n") ==
