@@ -160,12 +160,14 @@ void read_workflow(const std::string& name, const toml::table& table, const std:
   const toml::node* steps_node = nullptr;
   for (auto&& [key, value] : in_file_order(table)) {
     const std::string k(key.str());
+    // A named reference: clang 14 cannot capture a structured binding.
+    const toml::node& node = value;
     const auto located = [&](std::optional<Located>& slot) {
       std::string text;
-      if (auto problem = want_string(value, text)) {
-        diag.add(file, value.source(), prefix + k + ": " + *problem);
+      if (auto problem = want_string(node, text)) {
+        diag.add(file, node.source(), prefix + k + ": " + *problem);
       } else {
-        slot = Located{text, value.source()};
+        slot = Located{text, node.source()};
       }
     };
     if (k == "cron") {
