@@ -164,9 +164,11 @@ std::variant<Engine::JobInfo, Failure> Control::visible_job(const Caller& caller
   return *info;
 }
 
-std::variant<RunRecord, Failure> Control::visible_run(const Caller& caller, RunId id) {
+std::variant<RunRecord, Failure> Control::visible_run(const Caller& caller, RunId id,
+                                                      bool outputs) {
   RunQuery query(std::nullopt, std::nullopt, 1);
   query.run = id;
+  query.outputs = outputs;
   auto runs = store_.runs(query);
   if (!runs) return store_failure(runs.error());
   if (runs->empty() && engine_.has_live_run(id)) {
@@ -417,7 +419,8 @@ control::Answer<control::SendReply> Control::on(const control::SendRequest& requ
 
 control::Answer<control::RunReply> Control::on(const control::RunRequest& request,
                                                const Caller& caller) {
-  auto found = visible_run(caller, request.run);
+  // Its outputs are the owner's as the run is (authorized against the run's recorded owner).
+  auto found = visible_run(caller, request.run, true);
   if (auto* failure = std::get_if<Failure>(&found)) return *failure;
   return control::RunReply{std::move(std::get<RunRecord>(found))};
 }

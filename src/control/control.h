@@ -95,7 +95,9 @@ class Control {
   std::variant<Engine::JobInfo, control::Failure> visible_job(const Caller& caller,
                                                               const std::string& name) const;
   /// The run's record, if the caller may see it.
-  std::variant<RunRecord, control::Failure> visible_run(const Caller& caller, RunId id);
+  /// `outputs`: with the run's outputs (RunQuery::outputs).
+  std::variant<RunRecord, control::Failure> visible_run(const Caller& caller, RunId id,
+                                                        bool outputs = false);
   std::optional<control::Failure> root_only(const Caller& caller, const char* what) const;
   control::Answer<control::AddReply> put_job(const control::AddRequest& request,
                                              const Caller& caller);

@@ -51,6 +51,7 @@ json encode(const RunRecord& r) {
   }
   if (!r.message.empty()) j["message"] = r.message;
   if (r.frozen.count() > 0) j["frozen_s"] = seconds(r.frozen);
+  if (!r.outputs.empty()) j["outputs"] = r.outputs;
   return j;
 }
 

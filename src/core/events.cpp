@@ -92,6 +92,8 @@ std::string_view event_name(EventKind kind) {
       return "hook_coalesced";
     case EventKind::kCheckpoint:
       return "checkpoint";
+    case EventKind::kOutput:
+      return "output";
     case EventKind::kProgress:
       return "progress";
     case EventKind::kHeartbeat:

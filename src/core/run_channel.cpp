@@ -67,7 +67,58 @@ Result<RunChannelLine> parse_run_channel_line(std::string_view line) {
     }
     return RunChannelLine{ExitLine{code}};
   }
-  return bad(line, "unknown message (expected checkpoint, progress, heartbeat or exit)");
+  if (keyword == "output") {
+    const std::string_view rest = rest_after(line, keyword.size());
+    const std::string_view key = rest.substr(0, rest.find(' '));
+    if (auto valid = validate_output_key(key); !valid) {
+      return bad(line, "output: " + valid.error().message);
+    }
+    const std::string_view value =
+        key.size() < rest.size() ? rest.substr(key.size() + 1) : std::string_view();
+    if (value.find('\0') != std::string_view::npos) {
+      // Handed on as an environment variable, which cannot hold one.
+      return bad(line, "output value holds a NUL byte");
+    }
+    return RunChannelLine{OutputLine{std::string(key), std::string(value)}};
+  }
+  return bad(line, "unknown message (expected checkpoint, progress, heartbeat, exit or output)");
+}
+
+Status validate_output_key(std::string_view key) {
+  const auto invalid = [&](const std::string& why) {
+    return Error::invalid_argument("invalid output key \"" + std::string(key.substr(0, 80)) +
+                                   "\": " + why);
+  };
+  if (key.empty()) return invalid("empty");
+  if (key.size() > 64) return invalid("longer than 64 characters");
+  const auto letter = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); };
+  if (!letter(key[0])) return invalid("must start with a letter");
+  for (std::size_t i = 1; i < key.size(); ++i) {
+    const char c = key[i];
+    if (!letter(c) && !(c >= '0' && c <= '9') && c != '_') {
+      return invalid("character " + std::to_string(i + 1) + " is not a letter, digit or '_'");
+    }
+  }
+  return Ok{};
+}
+
+bool OutputBudget::admit(const std::string& key, std::size_t value_size) {
+  const std::size_t size = key.size() + value_size;
+  const auto it = sizes_.find(key);
+  const std::size_t earlier = it == sizes_.end() ? 0 : it->second;
+  if (bytes_ - earlier + size > kMaxOutputBytes) return false;
+  bytes_ = bytes_ - earlier + size;
+  sizes_[key] = size;
+  return true;
+}
+
+void OutputBudget::restore(const std::map<std::string, std::string>& outputs) {
+  for (const auto& [key, value] : outputs) {
+    const std::size_t size = key.size() + value.size();
+    const auto it = sizes_.find(key);
+    bytes_ = bytes_ - (it == sizes_.end() ? 0 : it->second) + size;
+    sizes_[key] = size;
+  }
 }
 
 bool LineSplitter::next(std::string& line) {

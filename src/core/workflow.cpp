@@ -125,24 +125,6 @@ std::string input_variable(std::string_view step, std::string_view key) {
   return out;
 }
 
-Status validate_output_key(std::string_view key) {
-  const auto bad = [&](const std::string& why) {
-    return Error::invalid_argument("invalid output key \"" + std::string(key.substr(0, 80)) +
-                                   "\": " + why);
-  };
-  if (key.empty()) return bad("empty");
-  if (key.size() > 64) return bad("longer than 64 characters");
-  const auto letter = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); };
-  if (!letter(key[0])) return bad("must start with a letter");
-  for (std::size_t i = 1; i < key.size(); ++i) {
-    const char c = key[i];
-    if (!letter(c) && !(c >= '0' && c <= '9') && c != '_') {
-      return bad("character " + std::to_string(i + 1) + " is not a letter, digit or '_'");
-    }
-  }
-  return Ok{};
-}
-
 WorkflowPlan plan_workflow(const WorkflowSpec& workflow, const std::vector<StepStatus>& steps,
                            bool paused, bool cancelled) {
   WorkflowPlan plan;

@@ -133,6 +133,22 @@ int run_exit_code(const json& run) {
   return kExitFailure;  // failed with no exit status of its own (unknown exit, interrupted)
 }
 
+namespace {
+
+// A run's outputs under its result line, a key a line; a long value cut (--json has all).
+void print_outputs(const json& run) {
+  constexpr std::size_t kShown = 200;
+  const auto outputs = run.find("outputs");
+  if (outputs == run.end() || !outputs->is_object()) return;
+  for (const auto& [key, value] : outputs->items()) {
+    std::string text = value.is_string() ? value.get<std::string>() : value.dump();
+    if (text.size() > kShown) text = text.substr(0, kShown) + "...";
+    std::cout << "  output " << key << " = " << text << '\n';
+  }
+}
+
+}  // namespace
+
 int wait_for_run(const Common& c, std::uint64_t id) {
   auto client = Client::connect(find_socket(*c.socket));
   if (!client) {
@@ -184,6 +200,7 @@ int wait_for_run(const Common& c, std::uint64_t id) {
           if (run.contains("signal")) std::cout << ", signal " << run["signal"];
           if (run.contains("message")) std::cout << ": " << str(run, "message");
           std::cout << '\n';
+          print_outputs(run);
         }
         return run_exit_code(run);
       }

@@ -13,6 +13,7 @@
 
 #include "ctl/command.h"
 #include "ctl/table.h"
+#include "skedd/core/run_channel.h"
 
 namespace skedd::ctl {
 namespace {
@@ -27,22 +28,30 @@ int write_control(const std::string& line) {
   const int fd = std::atoi(fd_text);
   const std::string out = line + "\n";
   // The channel is non-blocking (a run must never hang on it while skedd is stopped): when
-  // it is full, skedd is busy or not reading; tried again for up to a second.
+  // it is full, skedd is busy or not reading; tried again for up to a second. A line longer
+  // than the pipe's atomic size may go in parts: the rest follows.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(1);
-  for (;;) {
-    const ssize_t n = ::write(fd, out.data(), out.size());
-    if (n == static_cast<ssize_t>(out.size())) return kExitOk;
+  std::size_t written = 0;
+  while (written < out.size()) {
+    const ssize_t n = ::write(fd, out.data() + written, out.size() - written);
+    if (n > 0) {
+      written += static_cast<std::size_t>(n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
     if (n < 0 && errno == EAGAIN && std::chrono::steady_clock::now() < deadline) {
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
       continue;
     }
-    if (n < 0) {
-      std::perror("skedctl: writing to SKEDD_CONTROL_FD");
+    if (n < 0 && errno == EAGAIN) {
+      std::cerr << "skedctl: writing to SKEDD_CONTROL_FD: still full after a second (is skedd "
+                   "reading?)\n";
     } else {
-      std::cerr << "skedctl: writing to SKEDD_CONTROL_FD: a short write\n";
+      std::perror("skedctl: writing to SKEDD_CONTROL_FD");
     }
     return kExitFailure;
   }
+  return kExitOk;
 }
 
 class CheckpointCommand final : public Command {
@@ -63,6 +72,35 @@ class CheckpointCommand final : public Command {
 
  private:
   std::string text_;
+};
+
+class OutputCommand final : public Command {
+ public:
+  OutputCommand()
+      : Command("output",
+                "inside a job: record a result for the steps after it (durable before skedd "
+                "reads on)") {}
+  void declare(CLI::App& sub) override {
+    sub.add_option("key", key_, "[A-Za-z][A-Za-z0-9_]{0,63}")->required();
+    sub.add_option("value", words_, "the value, one line (words joined by a space)");
+  }
+  int run() override {
+    if (auto valid = validate_output_key(key_); !valid) {
+      std::cerr << "skedctl: " << valid.error().message << '\n';
+      return kExitUsage;
+    }
+    std::string line = "output " + key_;
+    for (const std::string& w : words_) line += " " + w;
+    if (line.find('\n') != std::string::npos) {
+      std::cerr << "skedctl: an output value is one line\n";
+      return kExitUsage;
+    }
+    return write_control(line);
+  }
+
+ private:
+  std::string key_;
+  std::vector<std::string> words_;
 };
 
 class ProgressCommand final : public Command {
@@ -90,6 +128,7 @@ Commands run_channel_commands() {
   Commands out;
   out.push_back(std::make_unique<CheckpointCommand>());
   out.push_back(std::make_unique<ProgressCommand>());
+  out.push_back(std::make_unique<OutputCommand>());
   return out;
 }
 

@@ -177,7 +177,9 @@ void Engine::start(std::vector<ApiJob> api_jobs) {
 }
 
 void Engine::recover_runs(Instant now, std::vector<RunRecord> spawning) {
-  auto running = store_.runs(RunQuery{std::nullopt, RunState::kRunning, 1'000'000});
+  RunQuery live(std::nullopt, RunState::kRunning, 1'000'000);
+  live.outputs = true;  // an adopted run's outputs count against its bound
+  auto running = store_.runs(live);
   auto unspawned = store_.runs(RunQuery{std::nullopt, RunState::kScheduled, 1'000'000});
   if (!running || !unspawned) {
     events_.emit(Severity::kWarn, EventKind::kStoreReadFailed,

@@ -45,6 +45,20 @@ void RunContext::progress(double percent, const std::string& message) {
   sink_.progress(info_.run, percent, message);
 }
 
+void RunContext::output(const std::string& key, const std::string& value) {
+  if (auto valid = validate_output_key(key); !valid) {
+    throw std::invalid_argument(valid.error().message);
+  }
+  if (value.find('\0') != std::string::npos) {
+    throw std::invalid_argument("output " + key + ": the value holds a NUL byte");
+  }
+  if (!outputs_.admit(key, value.size())) {
+    throw std::length_error("output " + key + ": the run's outputs would pass " +
+                            std::to_string(kMaxOutputBytes) + " bytes in all");
+  }
+  sink_.output(info_.run, key, value);
+}
+
 void RunContext::heartbeat() {
   sink_.heartbeat(info_.run);
 }
@@ -109,6 +123,15 @@ class HandlerRunner::RunSink final : public RunContext::Sink {
     if (over_) return;
     ensure_row();
     store_.put_progress(run, percent, message);
+  }
+  void output(RunId run, const std::string& key, const std::string& value) override {
+    touch();
+    std::lock_guard lock(mu_);
+    if (over_) return;
+    // The row first, as for a checkpoint: a run that dies now is then recorded interrupted,
+    // and its fire's next attempt (another run id) starts without these outputs.
+    ensure_row();
+    store_.put_output(run, key, value);
   }
   void heartbeat(RunId) override { touch(); }
   /// When the handler last gave a sign of life (its start, a heartbeat, progress or a

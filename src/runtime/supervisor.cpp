@@ -389,6 +389,7 @@ bool Supervisor::adopt(const RunRecord& record, JobId job, std::shared_ptr<const
   run.last_activity = clock_.mono_now();
   run.frozen = record.frozen;
   run.owner = record.owner;
+  run.outputs.restore(record.outputs);
   run.files.log_path = record.log_path;
   run.files.control_path = control_path(record.run);
   if (!watch_exit(run, true)) return false;

@@ -142,10 +142,12 @@ class Supervisor {
   void watch_control(Run& run);
   /// Reads what the run's control channel holds into its line buffer.
   void read_control(Run& run);
-  /// Handles buffered lines; after a checkpoint it stops until the store has committed it,
-  /// unless `to_end` (the run has ended: its final record follows the checkpoint anyway).
+  /// Handles buffered lines; after a checkpoint or an output it stops until the store has
+  /// committed it, unless `to_end` (the run has ended: its final record follows anyway).
   void handle_lines(Run& run, bool to_end);
   void handle_control_line(Run& run, const std::string& line, bool to_end);
+  /// Holds the run's next line until what it wrote last is committed.
+  void read_on_when_committed(Run& run);
   /// The run's main process has exited (its status unknown when adopted).
   void on_exit(RunId id, const ProcessExit& exit);
   /// Has the spawner tell on_exit() of the run's exit; the run is running from then on.

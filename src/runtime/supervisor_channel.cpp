@@ -56,17 +56,24 @@ void Supervisor::handle_control_line(Run& run, const std::string& line, bool to_
           store_.put_checkpoint(run.id, msg.text);
           events_.emit(Severity::kInfo, EventKind::kCheckpoint,
                        {{"job", run.spec->name}, {"run", run.id.value}, {"checkpoint", msg.text}});
-          if (to_end) return;
-          // The run's next line waits until this checkpoint is committed: a run that goes
-          // on after a checkpoint may rely on it (the writer commits at once for a waiter).
-          run.awaiting_commit = true;
-          const RunId id = run.id;
-          after_commit(store_, commit_gate_, [this, id](const Status&) {
-            const auto it = runs_.find(id);
-            if (it == runs_.end() || !it->second->awaiting_commit) return;
-            it->second->awaiting_commit = false;
-            handle_lines(*it->second, false);
-          });
+          if (!to_end) read_on_when_committed(run);
+        } else if constexpr (std::is_same_v<T, OutputLine>) {
+          if (!run.outputs.admit(msg.key, msg.value.size())) {
+            events_.emit(
+                Severity::kWarn, EventKind::kRunChannelError,
+                {{"job", run.spec->name},
+                 {"run", run.id.value},
+                 {"error", "output " + msg.key + " dropped: the run's outputs would " + "pass " +
+                               std::to_string(kMaxOutputBytes) + " bytes in all"}});
+            return;
+          }
+          store_.put_output(run.id, msg.key, msg.value);
+          events_.emit(Severity::kInfo, EventKind::kOutput,
+                       {{"job", run.spec->name},
+                        {"run", run.id.value},
+                        {"key", msg.key},
+                        {"bytes", msg.value.size()}});
+          if (!to_end) read_on_when_committed(run);
         } else if constexpr (std::is_same_v<T, ProgressLine>) {
           run.progress = msg.percent;
           run.progress_message = msg.message;
@@ -84,6 +91,19 @@ void Supervisor::handle_control_line(Run& run, const std::string& line, bool to_
         }
       },
       parsed.value());
+}
+
+void Supervisor::read_on_when_committed(Run& run) {
+  // The run's next line waits until this checkpoint or output is committed: a run that goes
+  // on after one may rely on it (the writer commits at once for a waiter).
+  run.awaiting_commit = true;
+  const RunId id = run.id;
+  after_commit(store_, commit_gate_, [this, id](const Status&) {
+    const auto it = runs_.find(id);
+    if (it == runs_.end() || !it->second->awaiting_commit) return;
+    it->second->awaiting_commit = false;
+    handle_lines(*it->second, false);
+  });
 }
 
 void Supervisor::write_progress(Run& run) {

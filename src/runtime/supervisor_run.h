@@ -31,7 +31,8 @@ struct Supervisor::Run : StartedRun {
   std::unique_ptr<asio::posix::stream_descriptor> control;
   std::array<char, 4096> read_buffer{};
   LineSplitter lines;
-  bool awaiting_commit = false;  ///< of a checkpoint: its next line waits
+  bool awaiting_commit = false;  ///< of a checkpoint or output: its next line waits
+  OutputBudget outputs;          ///< what its outputs take of kMaxOutputBytes
   std::optional<double> progress;
   std::string progress_message;
   MonoInstant progress_written{};   ///< when progress was last written and logged

@@ -22,6 +22,7 @@ class MemoryStore final : public Store {
   void delete_run(RunId run) override {
     std::lock_guard lock(mu_);
     runs_.erase(run);
+    outputs_.erase(run);
   }
   void put_fire(const PendingFire& fire) override {
     std::lock_guard lock(mu_);
@@ -45,6 +46,10 @@ class MemoryStore final : public Store {
   void put_checkpoint(RunId run, const std::string& checkpoint) override {
     std::lock_guard lock(mu_);
     if (auto it = runs_.find(run); it != runs_.end()) it->second.checkpoint = checkpoint;
+  }
+  void put_output(RunId run, const std::string& key, const std::string& value) override {
+    std::lock_guard lock(mu_);
+    outputs_[run][key] = value;
   }
   void put_not_run(const NotRunRecord& record) override {
     std::lock_guard lock(mu_);
@@ -115,6 +120,7 @@ class MemoryStore final : public Store {
       const bool old = cutoff && run.ended && *run.ended < *cutoff;
       if (!live && ((keep_runs > 0 && n > keep_runs) || old)) {
         if (!run.log_path.empty()) logs.push_back(run.log_path);
+        outputs_.erase(run.run);
         it = std::make_reverse_iterator(runs_.erase(std::next(it).base()));
       } else {
         ++it;
@@ -145,6 +151,12 @@ class MemoryStore final : public Store {
       if (query.run && run.run != *query.run) continue;
       if (query.since && run.started < *query.since) continue;
       out.push_back(run);
+      out.back().outputs.clear();
+      if (query.outputs) {
+        if (const auto o = outputs_.find(run.run); o != outputs_.end()) {
+          out.back().outputs = o->second;
+        }
+      }
     }
     return out;
   }
@@ -282,6 +294,8 @@ class MemoryStore final : public Store {
 
   std::mutex mu_;
   std::map<RunId, RunRecord> runs_;  ///< by id: the newest last
+  /// Each run's outputs, apart from its record as in the SQLite store (put_run() leaves them).
+  std::map<RunId, std::map<std::string, std::string>> outputs_;
   std::map<RunId, PendingFire> pending_;
   std::map<std::uint64_t, NotRunRecord> not_run_;  ///< by id, in the order written
   std::uint64_t next_not_run_id_ = 1;

@@ -80,6 +80,19 @@ Result<std::vector<RunRecord>> SqliteStore::runs(const RunQuery& query) {
     while (q.executeStep()) {
       out.push_back(read_run(q));
     }
+    if (query.outputs) {
+      SQLite::Statement o(*reader_db_, "SELECT key, value FROM run_outputs WHERE run = ?");
+      for (RunRecord& r : out) {
+        o.bind(1, static_cast<std::int64_t>(r.run.value));
+        while (o.executeStep()) {
+          const SQLite::Column value = o.getColumn(1);
+          r.outputs.emplace(o.getColumn(0).getString(),
+                            std::string(static_cast<const char*>(value.getBlob()),
+                                        static_cast<std::size_t>(value.getBytes())));
+        }
+        o.reset();
+      }
+    }
     return out;
   } catch (const std::exception& e) {
     return Error::io(std::string("reading runs: ") + e.what());

@@ -91,6 +91,11 @@ inline constexpr const char* kMigrations[] = {
     // or by a reload does) deleted them by scanning the whole table, and with 100,000 jobs'
     // fires pending that took milliseconds per add, on the writer every fire waits for.
     R"(CREATE INDEX pending_by_job ON pending_fires (job, run);)",
+    // A run's `output KEY VALUE` results, a row per key: a run that gives many small outputs
+    // writes each alone, not its whole set again. Deleted with their run.
+    R"(CREATE TABLE run_outputs (
+         run INTEGER NOT NULL, key TEXT NOT NULL, value BLOB NOT NULL, PRIMARY KEY (run, key))
+         WITHOUT ROWID;)",
 };
 inline constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 

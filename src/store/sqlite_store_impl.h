@@ -74,6 +74,11 @@ struct CheckpointOp {
   RunId run;
   std::string text;
 };
+struct OutputOp {
+  RunId run;
+  std::string key;
+  std::string value;
+};
 struct DeleteRunOp {
   RunId run;
 };
@@ -128,7 +133,7 @@ struct PruneOp {
   std::vector<std::int64_t> runs;
   std::optional<Instant> cutoff;
 };
-using Op = std::variant<RunRecord, CheckpointOp, NotRunRecord, PendingFire, FireTakenOp,
+using Op = std::variant<RunRecord, CheckpointOp, OutputOp, NotRunRecord, PendingFire, FireTakenOp,
                         FireNotRunOp, MetaOp, PruneOp, DeleteRunOp, ProgressOp, NextFireOp,
                         NextFiresOp, PausedOp, VersionOp, JobRowsOp, RetireOp, OwnerOp>;
 
@@ -164,6 +169,9 @@ class SqliteStore final : public Store {
   void put_run(RunRecord run) override { enqueue(std::move(run)); }
   void put_checkpoint(RunId run, const std::string& text) override {
     enqueue(CheckpointOp{run, text});
+  }
+  void put_output(RunId run, const std::string& key, const std::string& value) override {
+    enqueue(OutputOp{run, key, value});
   }
   void put_not_run(const NotRunRecord& record) override { enqueue(record); }
   void put_fire_not_run(const NotRunRecord& record, std::optional<Instant> next) override {
@@ -369,7 +377,9 @@ class SqliteStore final : public Store {
   std::unique_ptr<SQLite::Statement> upsert_fire_, upsert_meta_, delete_run_, delete_not_run_,
       update_checkpoint_, extend_not_run_, delete_pending_, update_progress_, upsert_next_,
       delete_next_, insert_paused_, delete_paused_, insert_version_, delete_meta_, upsert_identity_,
-      delete_old_pending_, delete_job_state_;
+      delete_old_pending_, delete_job_state_, upsert_output_, delete_outputs_;
+  /// Deletes run `id`'s record and its outputs.
+  void delete_run_rows(std::int64_t id);
   /// Applies the batch; runs, fires taken and fires not run go by kind in multi-row statements,
   /// each job's writes in their order (see the definition).
   void apply_batch(const std::vector<Op>& batch);

@@ -137,6 +137,13 @@ void SqliteStore::apply(const Op& op) {
     q.bind(1, cp->text);
     q.bind(2, static_cast<std::int64_t>(cp->run.value));
     q.exec();
+  } else if (const auto* output = std::get_if<OutputOp>(&op)) {
+    SQLite::Statement& q = statement(
+        upsert_output_, "INSERT OR REPLACE INTO run_outputs (run, key, value) VALUES (?,?,?)");
+    q.bind(1, static_cast<std::int64_t>(output->run.value));
+    q.bindNoCopy(2, output->key);
+    q.bindNoCopy(3, output->value.data(), static_cast<int>(output->value.size()));
+    q.exec();
   } else if (const auto* progress = std::get_if<ProgressOp>(&op)) {
     SQLite::Statement& q = statement(
         update_progress_, "UPDATE runs SET progress = ?, progress_message = ? WHERE id = ?");
@@ -161,9 +168,7 @@ void SqliteStore::apply(const Op& op) {
     q.exec();
   } else if (const auto* del = std::get_if<DeleteRunOp>(&op)) {
     write_held_rows();  // the run may be the record of a held row's fire
-    SQLite::Statement& q = statement(delete_run_, "DELETE FROM runs WHERE id = ?");
-    q.bind(1, static_cast<std::int64_t>(del->run.value));
-    q.exec();
+    delete_run_rows(static_cast<std::int64_t>(del->run.value));
   } else if (const auto* paused = std::get_if<PausedOp>(&op)) {
     SQLite::Statement& q =
         paused->paused ? statement(insert_paused_, "INSERT OR IGNORE INTO paused (job) VALUES (?)")
@@ -189,12 +194,7 @@ void SqliteStore::apply(const Op& op) {
   } else {
     const auto& prune = std::get<PruneOp>(op);
     write_held_rows();  // as for DeleteRunOp
-    SQLite::Statement& q = statement(delete_run_, "DELETE FROM runs WHERE id = ?");
-    for (std::int64_t id : prune.runs) {
-      q.bind(1, id);
-      q.exec();
-      q.reset();
-    }
+    for (std::int64_t id : prune.runs) delete_run_rows(id);
     if (prune.cutoff) {
       SQLite::Statement& nr = statement(delete_not_run_, "DELETE FROM not_run WHERE last_us < ?");
       nr.bind(1, us(*prune.cutoff));
@@ -202,6 +202,15 @@ void SqliteStore::apply(const Op& op) {
       tails_.clear();  // a record being extended may be gone
     }
   }
+}
+
+void SqliteStore::delete_run_rows(std::int64_t id) {
+  SQLite::Statement& run = statement(delete_run_, "DELETE FROM runs WHERE id = ?");
+  run.bind(1, id);
+  run.exec();
+  SQLite::Statement& outputs = statement(delete_outputs_, "DELETE FROM run_outputs WHERE run = ?");
+  outputs.bind(1, id);
+  outputs.exec();
 }
 
 namespace {

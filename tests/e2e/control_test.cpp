@@ -626,6 +626,50 @@ exit 7
   CHECK(skedctl(dir, {"checkpoint", "x"}).exit_code == 1);
 }
 
+TEST_CASE("a run's outputs: from fd 3 and skedctl output, bounded, shown by wait", "[control]") {
+  TempDir dir("skedd-control-test");
+  const std::string skedctl_path = SKEDCTL_BINARY;
+  const std::string config = write_config(dir, R"([job.results]
+every = "1h"
+command = '''
+echo "output rows 1200" >&3
+)" + skedctl_path + R"( output path /srv/dump one.sql
+echo "output rows 1300" >&3
+big=$(head -c 40000 /dev/zero | tr '\0' a)
+)" + skedctl_path + R"( output big1 "$big"
+)" + skedctl_path + R"( output big2 "$big"
+echo "output 2bad x" >&3
+)" + skedctl_path + R"( output bad-key x 2>/dev/null || echo "refused $?"
+'''
+)");
+  Daemon d(dir, config);
+  d.wait_for("job_loaded");
+  const CommandResult waited = skedctl(dir, {"trigger", "results", "--wait", "--json"});
+  SHOW(waited);
+  REQUIRE(waited.exit_code == 0);
+  const json run = json::parse(waited.out);
+  CHECK(run["outputs"] ==
+        json{{"big1", std::string(40000, 'a')}, {"path", "/srv/dump one.sql"}, {"rows", "1300"}});
+  const std::string id = run["run"].dump();
+  // big2 would pass 64 KiB in all: dropped and said why; the bad key is named.
+  const auto errors = d.events_named("run_channel_error");
+  REQUIRE(errors.size() == 2);
+  CHECK(errors[0]["error"] ==
+        "output big2 dropped: the run's outputs would pass 65536 bytes in all");
+  CHECK(errors[1]["error"] ==
+        "output: invalid output key \"2bad\": must start with a letter in \"output 2bad x\"");
+  CHECK(d.events_named("output").size() == 4);
+  CHECK(skedctl(dir, {"logs", id}).out == "refused 2\n");
+
+  const CommandResult text = skedctl(dir, {"wait", id});
+  SHOW(text);
+  CHECK(text.out == "run " + id + " of results succeeded, exit code 0\n  output big1 = " +
+                        std::string(200, 'a') +
+                        "...\n  output path = /srv/dump one.sql\n  output rows = 1300\n");
+  // The history lists runs without their outputs; the run itself has them.
+  CHECK_FALSE(skedctl_json(dir, {"runs", "results"})["runs"][0].contains("outputs"));
+}
+
 TEST_CASE("skedd --user keeps to the XDG places, and skedctl --user finds it", "[control]") {
   TempDir dir("skedd-control-test");
   const std::string home = dir / "home";

@@ -480,7 +480,7 @@ echo done
   CHECK(error["job"] == "talker");
   CHECK(error["level"] == "warning");
   CHECK(error["error"] ==
-        "unknown message (expected checkpoint, progress, heartbeat or exit) in \"bogus\"");
+        "unknown message (expected checkpoint, progress, heartbeat, exit or output) in \"bogus\"");
   CHECK(finished["state"] == "succeeded");
   CHECK(slurp(finished["log"]) == "done\n");
 

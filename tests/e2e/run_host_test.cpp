@@ -97,6 +97,50 @@ TEST_CASE("a run that ends while skedd is stopped is recorded as it ended, not r
   CHECK(*r.ended <= std::chrono::time_point_cast<skedd::Duration>(ended_by));
 }
 
+TEST_CASE("kill -9 of skedd: an adopted run's outputs are kept and still count to its bound",
+          "[runhost]") {
+  TempDir dir;
+  const std::string skedctl = SKEDCTL_BINARY;
+  const std::string config = write_config(
+      dir, "",
+      job(dir, "outs", at_line(),
+          "big=$(head -c 60000 /dev/zero | tr '\\0' a)\n" + skedctl + " output first \"$big\"\n" +
+              "touch \"$DIR/wrote\"\n" + kWaitForGo + skedctl +
+              " output second \"$(head -c 10000 /dev/zero | tr '\\0' b)\"\n" +
+              "echo output third 3 >&3\n"));
+  Daemon first(dir, config);
+  const Json started = first.wait_for("run_started", of_job("outs"));
+  first.wait_for("output", of_run(started));
+  REQUIRE(wait_until([&] { return std::filesystem::exists(dir / "wrote"); }, 5000ms));
+  first.signal(SIGKILL);
+  first.wait_exit(5000ms);
+  first.leave_runs();
+
+  Daemon second(dir, config);
+  second.wait_for("run_adopted", of_run(started));
+  dir.write("go", "");
+  const Json finished = second.wait_for("run_finished", of_run(started));
+  SHOW_LOG(second);
+  CHECK(finished["state"] == "succeeded");
+  // 60,005 bytes kept from before: `second` would pass 64 KiB in all, `third` fits.
+  const auto errors = second.events_named("run_channel_error", of_run(started));
+  REQUIRE(errors.size() == 1);
+  CHECK(errors[0]["error"] ==
+        "output second dropped: the run's outputs would pass 65536 bytes in all");
+  second.signal(SIGTERM);
+  REQUIRE(second.wait_exit(5000ms) == 0);
+  auto store = skedd::open_sqlite_store(dir / "state/skedd.db");
+  REQUIRE(store.ok());
+  skedd::RunQuery query;
+  query.run = skedd::RunId{started["run"].get<std::uint64_t>()};
+  query.outputs = true;
+  const auto runs = store.value()->runs(query);
+  REQUIRE(runs.ok());
+  REQUIRE(runs->size() == 1);
+  CHECK(runs->front().outputs ==
+        std::map<std::string, std::string>{{"first", std::string(60000, 'a')}, {"third", "3"}});
+}
+
 TEST_CASE("a relative --state-dir and --socket are taken from the current directory", "[runhost]") {
   // The run host is started with the state dir and refuses a relative one: without the daemon
   // making it absolute, runs fell back to skedd's own spawner (bench_control found it).

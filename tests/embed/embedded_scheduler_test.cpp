@@ -3,7 +3,9 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <future>
+#include <map>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -398,6 +400,54 @@ TEST_CASE("libskedd: a retry gets the failed attempt's last checkpoint", "[embed
   CHECK(second.attempt == 2);
   std::lock_guard lock(mu);
   CHECK(given == std::vector<std::string>{"", "page 7"});
+}
+
+TEST_CASE("libskedd: a handler's outputs are recorded with its run, checked and bounded",
+          "[embed]") {
+  skedd::test::TempDir dir("skedd-embed");
+  Events events;
+  std::mutex mu;
+  std::vector<std::string> refused;
+  FakeTime time;
+  EmbeddedScheduler s(time.io, time.options(dir));
+  time.scheduler = &s;
+  REQUIRE(s.register_handler("extract", [&](RunContext& run) {
+    run.output("rows", "1200");
+    run.output("path", "/srv/dump one.sql");
+    run.output("rows", "1300");  // replaces
+    const auto refuse = [&](const std::function<void()>& attempt) {
+      try {
+        attempt();
+      } catch (const std::exception& e) {
+        std::lock_guard lock(mu);
+        refused.push_back(e.what());
+      }
+    };
+    refuse([&] { run.output("row-count", "1"); });
+    refuse([&] { run.output("nul", std::string("a\0b", 3)); });
+    refuse([&] { run.output("big", std::string(skedd::kMaxOutputBytes, 'x')); });
+  }));
+  s.on_run(std::ref(events));
+  REQUIRE(s.start());
+  REQUIRE(s.add(job("e", "extract")));
+  const auto run = s.trigger("e");
+  REQUIRE(run);
+  events.wait("e", RunState::kSucceeded);
+  skedd::RunQuery query;
+  query.run = run.value();
+  query.outputs = true;
+  REQUIRE(s.flush());
+  const auto runs = s.runs(query);
+  REQUIRE(runs);
+  REQUIRE(runs->size() == 1);
+  CHECK(runs->front().outputs ==
+        std::map<std::string, std::string>{{"path", "/srv/dump one.sql"}, {"rows", "1300"}});
+  std::lock_guard lock(mu);
+  CHECK(refused ==
+        std::vector<std::string>{
+            "invalid output key \"row-count\": character 4 is not a letter, digit or '_'",
+            "output nul: the value holds a NUL byte",
+            "output big: the run's outputs would pass 65536 bytes in all"});
 }
 
 TEST_CASE("libskedd: jobs and an unfinished handler run survive a stop and start", "[embed]") {

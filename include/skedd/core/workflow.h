@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "skedd/core/job_spec.h"
+#include "skedd/core/run_channel.h"
 #include "skedd/schedule/schedule.h"
 #include "skedd/time/time_zone.h"
 #include "skedd/time/types.h"
@@ -63,15 +64,11 @@ struct WorkflowSpec {
 constexpr std::size_t kMaxWorkflowSteps = 1000;
 constexpr std::size_t kMaxStepNeeds = 100;
 constexpr std::size_t kMaxRequirements = 100;
-/// A step's outputs in all (keys and values), as its `output KEY VALUE` lines give them.
-constexpr std::size_t kMaxStepOutputBytes = 64 * 1024;
 
 /// The part of SKEDD_IN_<STEP>_<KEY> a step's name gives: upper-cased, `.` and `-` as `_`.
 std::string step_variable_part(std::string_view step);
 /// SKEDD_IN_<STEP>_<KEY>: how step `step`'s output `key` reaches the steps after it.
 std::string input_variable(std::string_view step, std::string_view key);
-/// Checks an output key against [A-Za-z][A-Za-z0-9_]{0,63}; the message says what is wrong.
-Status validate_output_key(std::string_view key);
 
 /// Where a step of a workflow run is.
 enum class StepState : std::uint8_t {

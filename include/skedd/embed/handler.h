@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "skedd/core/run.h"
+#include "skedd/core/run_channel.h"
 #include "skedd/time/types.h"
 #include "skedd/util/result.h"
 
@@ -28,6 +29,8 @@ class RunContext {
     /// commit of it failed (false; it stays queued and is retried).
     virtual bool checkpoint(RunId run, const std::string& text) = 0;
     virtual void progress(RunId run, double percent, const std::string& message) = 0;
+    /// Records the run's output `key` (valid, within the run's bound: RunContext checks).
+    virtual void output(RunId run, const std::string& key, const std::string& value) = 0;
     /// The run says it is alive (see RunContext::heartbeat()).
     virtual void heartbeat(RunId run) { (void)run; }
     /// The oldest line given to the run (`skedctl send`) not yet taken; nullopt when none.
@@ -70,6 +73,12 @@ class RunContext {
   bool checkpoint(std::string text);
   /// Records progress: `percent` in [0, 100] and an optional message. Does not wait.
   void progress(double percent, const std::string& message = {});
+  /// Records a result of the run: `key` matching [A-Za-z][A-Za-z0-9_]{0,63} (else
+  /// std::invalid_argument), `value` without a NUL byte (else std::invalid_argument); a key
+  /// given again replaces its value. At most 64 KiB of keys and values in all per run (more
+  /// throws std::length_error, keeping the earlier ones). Shown with the run, and handed to
+  /// the workflow steps after it. Does not wait (durable no later than the run's end).
+  void output(const std::string& key, const std::string& value);
   /// Says the run is alive, and nothing more: like progress() and checkpoint(), it keeps a
   /// job with a stall_timeout from being marked stalled. Cheap (no store write); does not wait.
   void heartbeat();
@@ -87,6 +96,7 @@ class RunContext {
   Info info_;
   Sink& sink_;
   std::stop_token stop_;
+  OutputBudget outputs_;
 };
 
 /// A handler: returning ends the run as succeeded (or timed_out/cancelled when it returns

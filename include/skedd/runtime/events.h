@@ -60,6 +60,7 @@ enum class EventKind : std::uint8_t {
   kHookFired,
   kHookCoalesced,
   kCheckpoint,
+  kOutput,
   kProgress,
   kHeartbeat,
   kRunChannelError,

@@ -43,6 +43,9 @@ struct RunRecord {
   /// against it, never against whoever holds the job's name now. nullopt: the daemon's own
   /// uid (handler runs, which run inside the daemon).
   std::optional<uid_t> owner;
+  /// Its `output KEY VALUE` results by key (the latest value of each), as Store::put_output()
+  /// recorded them: read only when RunQuery::outputs asks, never written by put_run().
+  std::map<std::string, std::string> outputs;
 };
 
 /// Whether `run` is a process run that failed before it had a process (its user gone, its
@@ -120,6 +123,8 @@ struct RunQuery {
   std::optional<uid_t> owner;
   /// With `job`: the runs of the job's current identity only (see Store::retire_job()).
   bool current_identity = true;
+  /// Fills each run's RunRecord::outputs (one more read per run).
+  bool outputs = false;
 };
 
 /// Durable history. Writes are queued and committed in batches by one writer, so the caller
@@ -149,6 +154,10 @@ class Store {
   virtual void put_progress(RunId run, double percent, const std::string& message) = 0;
   /// Records the run's latest checkpoint.
   virtual void put_checkpoint(RunId run, const std::string& checkpoint) = 0;
+  /// Records the run's output `key` (replacing an earlier value of it). Kept until the run's
+  /// record is deleted or pruned. REQUIRES: a valid key (validate_output_key()); the caller
+  /// bounds a run's outputs (OutputBudget).
+  virtual void put_output(RunId run, const std::string& key, const std::string& value) = 0;
   /// Records fires that did not run. When the job's latest history entry is a not-run record
   /// with the same state and reason, that record grows (its `last` and `count`) instead. The
   /// pending fire of `record.run` (if any) is no longer pending, and the job's last fire is at

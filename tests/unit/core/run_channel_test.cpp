@@ -38,7 +38,7 @@ TEST_CASE("run channel lines parse", "[run_channel]") {
 
 TEST_CASE("run channel errors quote the line", "[run_channel]") {
   CHECK(error_of("bogus") ==
-        "unknown message (expected checkpoint, progress, heartbeat or exit) in \"bogus\"");
+        "unknown message (expected checkpoint, progress, heartbeat, exit or output) in \"bogus\"");
   CHECK(error_of("progress lots") ==
         "progress wants a percentage from 0 to 100 in \"progress lots\"");
   CHECK(error_of("progress 101") ==
@@ -47,12 +47,55 @@ TEST_CASE("run channel errors quote the line", "[run_channel]") {
   CHECK(error_of("exit 256") == "exit wants a code from 0 to 255 in \"exit 256\"");
   CHECK(error_of("exit") == "exit wants a code from 0 to 255 in \"exit\"");
   CHECK(error_of("heartbeat now") ==
-        "unknown message (expected checkpoint, progress, heartbeat or exit) in \"heartbeat now\"");
+        "unknown message (expected checkpoint, progress, heartbeat, exit or output) in \"heartbeat "
+        "now\"");
   const std::string huge = "checkpoint " + std::string(skedd::kMaxCheckpoint + 1, 'x');
   CHECK(error_of(huge) ==
         "checkpoint longer than 65536 bytes in \"checkpoint " + std::string(29, 'x') + "...\"");
   // Stored whole, it would reach the next attempt's SKEDD_CHECKPOINT cut at the NUL.
   CHECK(error_of(std::string("checkpoint step\0two", 20)).find("checkpoint holds a NUL byte") == 0);
+}
+
+TEST_CASE("run channel output lines give a key and the rest of the line", "[run_channel]") {
+  auto out = parse_run_channel_line("output rows_2 1200 rows, 3 files");
+  REQUIRE(out.ok());
+  CHECK(std::get<skedd::OutputLine>(out.value()).key == "rows_2");
+  CHECK(std::get<skedd::OutputLine>(out.value()).value == "1200 rows, 3 files");
+  auto bare = parse_run_channel_line("output done\r");
+  REQUIRE(bare.ok());
+  CHECK(std::get<skedd::OutputLine>(bare.value()).key == "done");
+  CHECK(std::get<skedd::OutputLine>(bare.value()).value.empty());
+
+  CHECK(error_of("output") == "output: invalid output key \"\": empty in \"output\"");
+  CHECK(error_of("output 2x 1") ==
+        "output: invalid output key \"2x\": must start with a letter in \"output 2x 1\"");
+  CHECK(error_of("output row-count 1") ==
+        "output: invalid output key \"row-count\": character 4 is not a letter, digit or '_' "
+        "in \"output row-count 1\"");
+  CHECK(error_of("output " + std::string(65, 'k')) ==
+        "output: invalid output key \"" + std::string(65, 'k') +
+            "\": longer than 64 characters in \"output " + std::string(33, 'k') + "...\"");
+  // Handed on in the environment, which cannot hold a NUL.
+  CHECK(error_of(std::string("output k a\0b", 12)).find("output value holds a NUL byte") == 0);
+}
+
+TEST_CASE("an output budget counts a key once, at its latest value", "[run_channel]") {
+  skedd::OutputBudget budget;
+  CHECK(budget.admit("a", 10));
+  CHECK(budget.bytes() == 11);
+  CHECK(budget.admit("a", 4));  // replaces: 1 + 4
+  CHECK(budget.bytes() == 5);
+  CHECK(budget.admit("b", skedd::kMaxOutputBytes - 5 - 1));
+  CHECK(budget.bytes() == skedd::kMaxOutputBytes);
+  CHECK_FALSE(budget.admit("c", 0));  // one more byte: refused, nothing counted
+  CHECK(budget.bytes() == skedd::kMaxOutputBytes);
+  CHECK(budget.admit("a", 3));  // a smaller value of a key fits
+  CHECK(budget.bytes() == skedd::kMaxOutputBytes - 1);
+
+  skedd::OutputBudget adopted;
+  adopted.restore({{"k", std::string(skedd::kMaxOutputBytes - 1, 'v')}});
+  CHECK(adopted.bytes() == skedd::kMaxOutputBytes);
+  CHECK_FALSE(adopted.admit("other", 1));
 }
 
 TEST_CASE("the line splitter returns whole lines and cuts runaway ones", "[run_channel]") {

@@ -159,6 +159,9 @@ class BehindStore final : public Store {
   void put_checkpoint(RunId run, const std::string& checkpoint) override {
     s_->put_checkpoint(run, checkpoint);
   }
+  void put_output(RunId run, const std::string& key, const std::string& value) override {
+    s_->put_output(run, key, value);
+  }
   void put_not_run(const NotRunRecord& record) override { s_->put_not_run(record); }
   void put_fire_not_run(const NotRunRecord& record, std::optional<Instant> next) override {
     s_->put_fire_not_run(record, next);

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <future>
+#include <map>
 #include <optional>
 #include <string>
 #include <tuple>
@@ -160,6 +161,45 @@ TEST_CASE("store contract: retention keeps the newest runs of each job and drops
     for (const auto& r : remaining.value()) left.push_back(r.run.value);
     CHECK(left == std::vector<std::uint64_t>{7, 6, 5});
     CHECK(store.not_run("a", 10)->empty());
+  });
+}
+
+TEST_CASE("store contract: a run's outputs are kept by key until its record goes", "[store]") {
+  for_each_store([](skedd::Store& store) {
+    store.put_run(run(1, "a", RunState::kRunning));
+    store.put_output(skedd::RunId{1}, "rows", "1200");
+    store.put_output(skedd::RunId{1}, "path", "/srv/dump one.sql");
+    store.put_output(skedd::RunId{1}, "rows", "1300");  // replaces
+    store.put_output(skedd::RunId{2}, "empty", "");     // before its record, as a handler may
+    skedd::RunRecord ended = run(1, "a", RunState::kSucceeded);
+    ended.ended = at("2026-01-01T00:00:00Z");
+    store.put_run(ended);  // a run's record written again leaves its outputs
+    skedd::RunRecord second = run(2, "a", RunState::kSucceeded);
+    second.ended = at("2026-01-02T00:00:00Z");
+    store.put_run(second);
+    store.put_run(run(3, "a", RunState::kRunning));
+    REQUIRE(store.flush().ok());
+
+    skedd::RunQuery with({}, std::nullopt, 10);
+    with.outputs = true;
+    const auto runs = store.runs(with);
+    REQUIRE(runs.ok());
+    REQUIRE(runs->size() == 3);
+    CHECK(runs.value()[2].outputs ==
+          std::map<std::string, std::string>{{"path", "/srv/dump one.sql"}, {"rows", "1300"}});
+    CHECK(runs.value()[1].outputs == std::map<std::string, std::string>{{"empty", ""}});
+    CHECK(runs.value()[0].outputs.empty());
+    // Not asked for: not read.
+    for (const skedd::RunRecord& r : store.runs({}).value()) CHECK(r.outputs.empty());
+
+    store.delete_run(skedd::RunId{2});
+    REQUIRE(store.prune(1, std::nullopt).ok());  // run 1 goes: 3 is the newest
+    REQUIRE(store.flush().ok());
+    // A record written again under a deleted id starts with none.
+    store.put_run(run(1, "a", RunState::kRunning));
+    store.put_run(run(2, "a", RunState::kRunning));
+    REQUIRE(store.flush().ok());
+    for (const skedd::RunRecord& r : store.runs(with).value()) CHECK(r.outputs.empty());
   });
 }
 
