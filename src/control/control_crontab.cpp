@@ -124,6 +124,15 @@ control::Answer<control::CrontabReply> Control::crontab(const control::CrontabRe
     for (const CrontabMessage& e : tab.errors) message += "\n" + e.to_string();
     return Failure{control::kInvalidArgument, message};
   }
+  // Bounded as jobs added over the socket are: each line is a job skedd schedules. Root's
+  // own requests (for any user) are not.
+  const int max_jobs = engine_.config().daemon.max_jobs_per_user;
+  if (!caller.admin && tab.entries.size() > static_cast<std::size_t>(max_jobs)) {
+    return Failure{control::kPermissionDenied,
+                   "the crontab has " + std::to_string(tab.entries.size()) + " jobs; at most " +
+                       std::to_string(max_jobs) +
+                       " per user ([daemon] max_jobs_per_user); nothing was installed"};
+  }
   std::error_code ec;
   if (!fs::exists(spool, ec)) {
     fs::create_directories(spool, ec);

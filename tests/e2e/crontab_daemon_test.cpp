@@ -182,7 +182,8 @@ TEST_CASE("skedctl crontab installs, lists, edits and removes a user's crontab t
   ::chmod((dir / "jobs.d/none.toml").c_str(), 0644);
   const std::string config = dir.write(
       "skedd.toml", "[daemon]\nstate_dir = \"" + dir / "state" + "\"\nsocket = \"" +
-                        dir / "skedd.sock" + "\"\ntimezone = \"UTC\"\n[cron]\nsources = [\"" +
+                        dir / "skedd.sock" +
+                        "\"\ntimezone = \"UTC\"\nmax_jobs_per_user = 2\n[cron]\nsources = [\"" +
                         dir / "spool/crontabs" + "\"]\nallow = \"" + dir / "cron.allow" +
                         "\"\ndeny = \"" + dir / "cron.deny" + "\"\n");
   ::chmod(config.c_str(), 0644);
@@ -228,6 +229,21 @@ TEST_CASE("skedctl crontab installs, lists, edits and removes a user's crontab t
   SHOW(edited);
   CHECK(edited.exit_code == 0);
   CHECK(as_user({"-l"}).out == "# mine\n0 6 * * * echo six\n30 7 * * * echo half\n");
+
+  // A user's crontab holds at most max_jobs_per_user jobs (2 here); root's requests are not
+  // bounded so.
+  const std::string three =
+      dir.write("threetab", "0 1 * * * echo one\n0 2 * * * echo two\n0 3 * * * echo three\n");
+  ::chmod(three.c_str(), 0644);
+  const CommandResult too_many = as_user({three});
+  SHOW(too_many);
+  CHECK(too_many.exit_code == 4);
+  CHECK(too_many.err ==
+        "skedctl crontab: the crontab has 3 jobs; at most 2 per user ([daemon] "
+        "max_jobs_per_user); nothing was installed\n");
+  CHECK(as_user({"-l"}).out == "# mine\n0 6 * * * echo six\n30 7 * * * echo half\n");
+  CHECK(skedctl(dir, {"crontab", "-u", user, three}).exit_code == 0);
+  CHECK(as_user({"-l"}).out == "0 1 * * * echo one\n0 2 * * * echo two\n0 3 * * * echo three\n");
 
   // Only root uses -u; cron.deny and cron.allow are honoured.
   CHECK(as_user({"-u", "root", "-l"}).exit_code == 4);
