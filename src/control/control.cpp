@@ -350,6 +350,13 @@ control::Answer<control::TriggerReply> Control::on(const control::TriggerRequest
                                                    const Caller& caller) {
   auto found = visible_job(caller, request.job);
   if (auto* failure = std::get_if<Failure>(&found)) return *failure;
+  if (const auto step = Engine::step_of_job(request.job)) {
+    return Failure{control::kConflict, "job \"" + request.job + "\" is step " + step->second +
+                                           " of workflow " + step->first +
+                                           ": it runs in that workflow's runs (skedctl workflow "
+                                           "trigger " +
+                                           step->first + ")"};
+  }
   const auto triggered = engine_.trigger(request.job, request.force);
   if (!triggered) return Failure{control::kConflict, "skedd is shutting down"};
   if (triggered->outcome == OfferOutcome::kSkipped) {

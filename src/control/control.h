@@ -78,6 +78,8 @@ class Control {
   }
   control::Answer<control::VersionsReply> on(const control::VersionsRequest& request,
                                              const Caller& caller);
+  control::Answer<control::WorkflowReply> on(const control::WorkflowRequest& request,
+                                             const Caller& caller);
   control::Answer<control::RemoveReply> on(const control::RemoveRequest& request,
                                            const Caller& caller) {
     return remove_job(request, caller);

@@ -112,6 +112,29 @@ std::variant<Request, Failure> decode_op(const std::string& op, Fields& f) {
     r.max_bytes = f.count("max_bytes", r.max_bytes, 1024 * 1024);
     return r;
   }
+  if (op == "workflow") {
+    WorkflowRequest r;
+    const std::string action = f.string("action");
+    if (action == "list") {
+      r.action = WorkflowRequest::Action::kList;
+    } else if (action == "trigger") {
+      r.action = WorkflowRequest::Action::kTrigger;
+      r.workflow = f.string("workflow");
+      r.force = f.boolean("force");
+    } else if (action == "runs") {
+      r.action = WorkflowRequest::Action::kRuns;
+      r.workflow = f.string("workflow", false);
+      if (const std::uint64_t run = f.count("run", 0, UINT64_MAX); run != 0) r.run = RunId{run};
+      r.limit = f.count("limit", 20, 1000);
+    } else if (action == "cancel") {
+      r.action = WorkflowRequest::Action::kCancel;
+      r.run = run_id();
+    } else if (!f.failure()) {
+      return Failure{kInvalidArgument,
+                     "op \"workflow\": action must be list, trigger, runs or cancel"};
+    }
+    return r;
+  }
   if (op == "reload") return ReloadRequest{};
   if (op == "drain") return DrainRequest{};
   if (op == "crontab") {
@@ -243,6 +266,7 @@ const char* op_name(const Request& request) {
     const char* operator()(const CrontabRequest&) const { return "crontab"; }
     const char* operator()(const SendRequest&) const { return "send"; }
     const char* operator()(const VersionsRequest&) const { return "versions"; }
+    const char* operator()(const WorkflowRequest&) const { return "workflow"; }
   };
   return std::visit(Visitor{}, request);
 }
@@ -299,6 +323,14 @@ std::string encode_request(const json& id, const Request& request) {
       if (r.merge) j["merge"] = true;
     }
     void operator()(const VersionsRequest& r) const { j["job"] = r.job; }
+    void operator()(const WorkflowRequest& r) const {
+      static constexpr const char* kActions[] = {"list", "trigger", "runs", "cancel"};
+      j["action"] = kActions[static_cast<int>(r.action)];
+      if (!r.workflow.empty()) j["workflow"] = r.workflow;
+      if (r.run) j["run"] = r.run->value;
+      if (r.force) j["force"] = true;
+      if (r.action == WorkflowRequest::Action::kRuns) j["limit"] = r.limit;
+    }
     void operator()(const RemoveRequest& r) const { j["job"] = r.job; }
   };
   std::visit(Visitor{j}, request);

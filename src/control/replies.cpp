@@ -179,4 +179,51 @@ json encode(const CrontabReply& r) {
   return {{"user", r.user}, {"installed", r.installed}, {"jobs", r.jobs}, {"warnings", r.warnings}};
 }
 
+json encode(const WorkflowReply& r) {
+  using Action = WorkflowRequest::Action;
+  if (r.action == Action::kTrigger) return {{"run", r.run.value}};
+  if (r.action == Action::kCancel) return {{"run", r.run.value}, {"cancelled", true}};
+  if (r.action == Action::kList) {
+    json workflows = json::array();
+    for (const WorkflowReply::Workflow& w : r.workflows) {
+      json steps = json::array();
+      for (const WorkflowReply::Step& s : w.steps) {
+        steps.push_back({{"name", s.name}, {"job", s.job}, {"needs", s.needs}, {"when", s.when}});
+      }
+      workflows.push_back({{"name", w.name},
+                           {"schedule", w.schedule.empty() ? json(nullptr) : json(w.schedule)},
+                           {"user", w.user},
+                           {"overlap", w.overlap},
+                           {"defined_at", w.defined_at},
+                           {"steps", std::move(steps)},
+                           {"running", w.running}});
+    }
+    return {{"workflows", std::move(workflows)}};
+  }
+  json runs = json::array();
+  for (const WorkflowRunRecord& run : r.runs) {
+    json steps = json::array();
+    std::size_t settled = 0;
+    for (const WorkflowStepRecord& s : run.steps) {
+      json step{{"step", s.step}, {"state", to_string(s.state)}};
+      if (s.reason != SkipReason::kNone) step["reason"] = to_string(s.reason);
+      if (s.run.value != 0) step["run"] = s.run.value;
+      if (s.state != StepState::kPending && s.state != StepState::kRunning) ++settled;
+      steps.push_back(std::move(step));
+    }
+    json j{{"run", run.id.value},
+           {"workflow", run.workflow},
+           {"scheduled", utc(run.scheduled)},
+           {"state", to_string(run.state)},
+           {"started", utc(run.started)},
+           {"ended", time_or_null(run.ended)},
+           {"settled", settled},
+           {"total", run.steps.size()},
+           {"steps", std::move(steps)}};
+    if (!run.message.empty()) j["message"] = run.message;
+    runs.push_back(std::move(j));
+  }
+  return {{"runs", std::move(runs)}};
+}
+
 }  // namespace skedd::control

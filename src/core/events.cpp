@@ -88,6 +88,14 @@ std::string_view event_name(EventKind kind) {
       return "run_active_again";
     case EventKind::kHookFired:
       return "hook_fired";
+    case EventKind::kWorkflowRunStarted:
+      return "workflow_run_started";
+    case EventKind::kWorkflowStepStarted:
+      return "workflow_step_started";
+    case EventKind::kWorkflowStepSkipped:
+      return "workflow_step_skipped";
+    case EventKind::kWorkflowRunFinished:
+      return "workflow_run_finished";
     case EventKind::kHookCoalesced:
       return "hook_coalesced";
     case EventKind::kCheckpoint:

@@ -70,6 +70,32 @@ const char* to_string(StepState s) {
   return "?";
 }
 
+std::optional<StepState> step_state_from_string(std::string_view s) {
+  for (StepState v :
+       {StepState::kPending, StepState::kRunning, StepState::kSucceeded, StepState::kFailed,
+        StepState::kUnknown, StepState::kSkipped, StepState::kCancelled}) {
+    if (s == to_string(v)) return v;
+  }
+  return std::nullopt;
+}
+
+std::optional<SkipReason> skip_reason_from_string(std::string_view s) {
+  for (SkipReason v : {SkipReason::kNone, SkipReason::kUpstreamFailed, SkipReason::kUpstreamSkipped,
+                       SkipReason::kConditionFalse, SkipReason::kCancelled}) {
+    if (s == to_string(v)) return v;
+  }
+  return std::nullopt;
+}
+
+std::optional<WorkflowRunState> workflow_run_state_from_string(std::string_view s) {
+  for (WorkflowRunState v :
+       {WorkflowRunState::kPending, WorkflowRunState::kRunning, WorkflowRunState::kSucceeded,
+        WorkflowRunState::kFailed, WorkflowRunState::kCancelled, WorkflowRunState::kPaused}) {
+    if (s == to_string(v)) return v;
+  }
+  return std::nullopt;
+}
+
 const char* to_string(SkipReason r) {
   switch (r) {
     case SkipReason::kNone:
@@ -177,6 +203,7 @@ WorkflowPlan plan_workflow(const WorkflowSpec& workflow, const std::vector<StepS
   }
   bool failed = false;
   for (const StepStatus& s : now) {
+    if (s.state == StepState::kRunning) started_any = true;  // started now or before
     if (settled(s)) ++plan.settled;
     if (s.state == StepState::kFailed || s.state == StepState::kUnknown ||
         s.state == StepState::kCancelled) {

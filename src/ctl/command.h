@@ -51,5 +51,7 @@ Commands run_channel_commands();
 std::unique_ptr<Command> import_crontab_command();
 /// crontab(1) through skedd; `socket` as for daemon_commands().
 std::unique_ptr<Command> crontab_command(std::shared_ptr<const std::string> socket);
+/// skedctl workflow list|show|trigger|runs|cancel; `socket` as for daemon_commands().
+std::unique_ptr<Command> workflow_command(std::shared_ptr<const std::string> socket);
 
 }  // namespace skedd::ctl

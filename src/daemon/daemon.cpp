@@ -104,13 +104,14 @@ Result<Config> read_config(const DaemonSettings& settings) {
   if (settings.no_cgroups) cfg->daemon.use_cgroups = false;
   add_crontab_jobs(cfg.value());
   for (const WorkflowSpec& w : cfg->workflows) {
-    log_event(spdlog::level::warn, "workflow_not_run",
-              {{"workflow", w.name},
-               {"steps", w.steps.size()},
-               {"defined_at", w.defined_at.to_string()},
-               {"effect",
-                "checked, not run: this release does not run workflows yet, and their step "
-                "jobs have no schedule"}});
+    if (!w.schedule) continue;
+    log_event(
+        spdlog::level::warn, "workflow_schedule_not_run",
+        {{"workflow", w.name},
+         {"schedule", w.schedule->text},
+         {"defined_at", w.defined_at.to_string()},
+         {"effect", "this release runs workflows when triggered only (skedctl workflow trigger " +
+                        w.name + "), not on their schedule"}});
   }
   return cfg;
 }

@@ -241,7 +241,8 @@ int main(int argc, char** argv) {
               << cfg->files.size() << " file(s)";
     if (!cfg->workflows.empty()) {
       std::cout << ", " << cfg->workflows.size() << " workflow(s) of " << cfg->step_jobs.size()
-                << " step job(s) (checked; this release does not run workflows yet)";
+                << " step job(s) (run when triggered; this release does not run them on their "
+                   "schedule)";
     }
     std::cout << "\n";
     return 0;

@@ -22,6 +22,7 @@
 #include "skedd/core/run_channel.h"
 #include "skedd/core/scheduler.h"
 #include "skedd/core/timer_queue.h"
+#include "skedd/core/workflow.h"
 #include "skedd/exec/process_spawner.h"
 #include "skedd/runtime/events.h"
 #include "skedd/runtime/timers.h"
@@ -162,6 +163,31 @@ class Engine {
   /// Whether the calling thread runs handlers (any thread may ask).
   bool on_handler_thread() const { return handlers_.on_pool_thread(); }
 
+  // Workflows (engine_workflows.cpp): each step a run of its step job "WORKFLOW::STEP".
+  struct WorkflowInfo {
+    std::shared_ptr<const WorkflowSpec> spec;
+    std::size_t running = 0;  ///< its runs going on
+  };
+  /// The loaded workflows, by name.
+  std::vector<WorkflowInfo> workflows() const;
+  std::optional<WorkflowInfo> workflow(const std::string& name) const;
+  /// A step job's workflow and step ("nightly::extract"), or nullopt for any other name.
+  static std::optional<std::pair<std::string, std::string>> step_of_job(const std::string& name);
+  /// The step job of `step` of `workflow`: "WORKFLOW::STEP" ("::" is in no job name, hook job
+  /// "JOB:KIND" or crontab job "cron:USER:HASH").
+  static std::string step_job_name(const std::string& workflow, const std::string& step) {
+    return workflow + "::" + step;
+  }
+  /// Starts a run of workflow `name` now; its first steps are fired at once. kNotFound; or
+  /// kConflict while skedd is paused or shutting down, when a run of it goes on and its
+  /// overlap is not "allow" (unless `force`), or when it has `requires` (not waited for yet).
+  Result<RunId> trigger_workflow(const std::string& name, bool force);
+  /// Cancels a workflow run going on: its running steps are cancelled, and the steps not yet
+  /// started are recorded as not run (cancelled). False when it is not going on.
+  bool cancel_workflow_run(RunId id);
+  /// Whether workflow run `id` is going on here.
+  bool has_live_workflow_run(RunId id) const { return live_workflows_.contains(id); }
+
   /// Called on the loop's thread when a run starts and when it ends (its slot freed).
   void set_run_observer(std::function<void(const RunEvent&)> observer) {
     observer_ = std::move(observer);
@@ -169,6 +195,32 @@ class Engine {
 
  private:
   JobInfo info_of(JobId id) const;
+  /// Loads `config`'s workflows and appends their step jobs to `specs`.
+  void append_step_specs(const Config& config, std::vector<std::shared_ptr<const JobSpec>>& specs);
+  /// Plans workflow run `id` again: records the steps that will not run, fires those that may
+  /// start, and records the run (ended, once every step has settled).
+  void advance_workflow(RunId id);
+  /// A run has ended: when it is a step of a workflow run going on, that step has (unless
+  /// `retried`) and the workflow run moves on. False when it is no step.
+  bool workflow_step_ended(const RunOutcome& outcome, bool retried);
+  /// At launch of a step's run: the outputs of the steps before it, as SKEDD_IN_STEP_KEY
+  /// variables (a process) or in params as "skedd_in" (a handler, whose `spec` is replaced).
+  void add_step_inputs(RunId run, const Fire& fire, std::shared_ptr<const JobSpec>& spec);
+  /// At start: workflow runs an earlier skedd left going on are recorded failed.
+  void fail_unfinished_workflow_runs();
+  struct LiveWorkflowRun {
+    WorkflowRunRecord record;
+    /// The definition it started with, kept for all its steps across reloads.
+    std::shared_ptr<const WorkflowSpec> spec;
+    bool cancelled = false;
+  };
+  std::map<std::string, std::shared_ptr<const WorkflowSpec>> workflows_;
+  /// The workflow runs going on, by id; erased when they end.
+  std::map<RunId, LiveWorkflowRun> live_workflows_;
+  /// The step fires of the runs going on: (step job, the workflow run's instant) -> (workflow
+  /// run, step index). Each of a workflow's runs has an instant of its own, so a step's fire
+  /// (and its retries, fires of the same instant) names one. Erased when the step settles.
+  std::map<std::pair<std::uint32_t, Instant>, std::pair<RunId, std::size_t>> step_fires_;
   struct Job {
     std::shared_ptr<const JobSpec> spec;  ///< its dispatch policy: Dispatcher::policy_of(*spec)
     bool removed = false;  ///< by a reload; the slot stays so that ids are never reused

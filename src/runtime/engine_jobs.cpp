@@ -54,6 +54,7 @@ void Engine::reload(Config config) {
     config.daemon.socket = config_.daemon.socket;
   }
   std::vector<SpecPtr> specs = with_api_specs(std::exchange(config.jobs, {}), api_jobs_.entries());
+  append_step_specs(config, specs);
   load_lines_ = 0;
   NameIndex<> previous = std::exchange(job_by_name_, NameIndex<>(name_of_job()));
   int kept = 0, changed = 0, added = 0;

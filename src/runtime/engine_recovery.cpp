@@ -30,7 +30,9 @@ using nlohmann::json;
 
 void Engine::start(std::vector<ApiJob> api_jobs) {
   jobs_.reserve(config_.jobs.size() + api_jobs.size());
-  for (SpecPtr& spec : with_api_specs(std::exchange(config_.jobs, {}), api_jobs)) {
+  std::vector<SpecPtr> specs = with_api_specs(std::exchange(config_.jobs, {}), api_jobs);
+  append_step_specs(config_, specs);
+  for (SpecPtr& spec : specs) {
     jobs_.push_back(Job{std::move(spec)});
   }
   // The jobs are filed by name, and the API jobs apart, on a thread of their own while they
@@ -161,6 +163,7 @@ void Engine::start(std::vector<ApiJob> api_jobs) {
     events_.emit(Severity::kWarn, EventKind::kStoreReadFailed,
                  {{"error", pending.error().message}});
   }
+  fail_unfinished_workflow_runs();
   for (const auto& [id, since] : catch_ups) {
     // Up to the job's first scheduled fire, not to `now`: time passes while the jobs are
     // added, and a fire between `now` and when its job was added (strictly after which the

@@ -99,7 +99,10 @@ void Engine::start_run(const Fire& fire, std::vector<RunId>& recorded,
 void Engine::launch(RunId id, const Fire& fire, std::shared_ptr<const JobSpec> spec,
                     std::string checkpoint) {
   if (observer_) observer_(RunEvent{id, spec->name, fire.scheduled, fire.attempt});
-  if (spec->options->hook_of) spec = with_hook_context(id, std::move(spec));
+  if (step_of_job(spec->name)) add_step_inputs(id, fire, spec);
+  if (spec->options->hook_of || hook_contexts_.contains(id)) {
+    spec = with_hook_context(id, std::move(spec));
+  }
   if (is_handler_job(*spec)) {
     handlers_.start(id, fire.job, std::move(spec), fire, std::move(checkpoint));
   } else {
@@ -109,7 +112,9 @@ void Engine::launch(RunId id, const Fire& fire, std::shared_ptr<const JobSpec> s
 
 void Engine::on_run_finished(const RunOutcome& outcome) {
   dispatcher_.finished(outcome.job, outcome.run);
-  hooks_of_end(outcome, maybe_retry(outcome));
+  const bool retried = maybe_retry(outcome);
+  hooks_of_end(outcome, retried);
+  workflow_step_ended(outcome, retried);
   if (observer_) {
     observer_(RunEvent{outcome.run, outcome.spec->name, outcome.fire.scheduled,
                        outcome.fire.attempt, outcome.state});

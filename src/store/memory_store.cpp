@@ -51,6 +51,24 @@ class MemoryStore final : public Store {
     std::lock_guard lock(mu_);
     outputs_[run][key] = value;
   }
+  void put_workflow_run(const WorkflowRunRecord& run) override {
+    std::lock_guard lock(mu_);
+    WorkflowRunRecord& kept = workflow_runs_[run.id] = run;
+    if (!is_final(kept.state)) kept.ended.reset();  // as the SQLite store keeps it
+  }
+  Result<std::vector<WorkflowRunRecord>> workflow_runs(const WorkflowRunQuery& query) override {
+    std::lock_guard lock(mu_);
+    std::vector<WorkflowRunRecord> out;
+    for (auto it = workflow_runs_.rbegin(); it != workflow_runs_.rend(); ++it) {
+      if (out.size() >= query.limit) break;
+      const WorkflowRunRecord& r = it->second;
+      if (query.workflow && r.workflow != *query.workflow) continue;
+      if (query.id && r.id != *query.id) continue;
+      if (query.unfinished && r.ended) continue;
+      out.push_back(r);
+    }
+    return out;
+  }
   void put_not_run(const NotRunRecord& record) override {
     std::lock_guard lock(mu_);
     move_last_fire(record.job, record.last);
@@ -122,6 +140,17 @@ class MemoryStore final : public Store {
         if (!run.log_path.empty()) logs.push_back(run.log_path);
         outputs_.erase(run.run);
         it = std::make_reverse_iterator(runs_.erase(std::next(it).base()));
+      } else {
+        ++it;
+      }
+    }
+    std::map<std::string, std::size_t> seen_workflow;
+    for (auto it = workflow_runs_.rbegin(); it != workflow_runs_.rend();) {
+      const WorkflowRunRecord& r = it->second;
+      const std::size_t n = ++seen_workflow[r.workflow];
+      const bool old = cutoff && r.ended && *r.ended < *cutoff;
+      if (r.ended && ((keep_runs > 0 && n > keep_runs) || old)) {
+        it = std::make_reverse_iterator(workflow_runs_.erase(std::next(it).base()));
       } else {
         ++it;
       }
@@ -296,6 +325,7 @@ class MemoryStore final : public Store {
   std::map<RunId, RunRecord> runs_;  ///< by id: the newest last
   /// Each run's outputs, apart from its record as in the SQLite store (put_run() leaves them).
   std::map<RunId, std::map<std::string, std::string>> outputs_;
+  std::map<RunId, WorkflowRunRecord> workflow_runs_;  ///< by id: the newest last
   std::map<RunId, PendingFire> pending_;
   std::map<std::uint64_t, NotRunRecord> not_run_;  ///< by id, in the order written
   std::uint64_t next_not_run_id_ = 1;

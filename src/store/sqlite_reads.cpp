@@ -312,7 +312,7 @@ Result<std::optional<std::string>> SqliteStore::meta(const std::string& key) {
 
 Result<std::vector<std::string>> SqliteStore::prune(std::size_t keep_runs,
                                                     std::optional<Instant> cutoff) {
-  PruneOp op{{}, cutoff};
+  PruneOp op{{}, cutoff, keep_runs};
   std::vector<std::string> logs;
   {
     std::lock_guard lock(read_mu_);
@@ -334,8 +334,64 @@ Result<std::vector<std::string>> SqliteStore::prune(std::size_t keep_runs,
       return Error::io(std::string("selecting runs to prune: ") + e.what());
     }
   }
-  if (!op.runs.empty() || cutoff) enqueue(std::move(op));
+  if (!op.runs.empty() || cutoff || keep_runs > 0) enqueue(std::move(op));
   return logs;
+}
+
+Result<std::vector<WorkflowRunRecord>> SqliteStore::workflow_runs(const WorkflowRunQuery& query) {
+  std::lock_guard lock(read_mu_);
+  try {
+    std::string where = "WHERE true";
+    if (query.workflow) where += " AND workflow = ?1";
+    if (query.id) where += " AND id = ?2";
+    if (query.unfinished) where += " AND ended_us IS NULL";
+    SQLite::Statement q(*reader_db_,
+                        "SELECT id, workflow, scheduled_us, state, started_us, ended_us, owner, "
+                        "message, steps FROM workflow_runs " +
+                            where + " ORDER BY id DESC LIMIT ?3");
+    if (query.workflow) q.bind(1, *query.workflow);
+    if (query.id) q.bind(2, static_cast<std::int64_t>(query.id->value));
+    q.bind(3, static_cast<std::int64_t>(query.limit));
+    std::vector<WorkflowRunRecord> out;
+    while (q.executeStep()) {
+      WorkflowRunRecord r;
+      r.id = RunId{static_cast<std::uint64_t>(q.getColumn(0).getInt64())};
+      r.workflow = q.getColumn(1).getString();
+      r.scheduled = instant(q.getColumn(2).getInt64());
+      const std::string state = q.getColumn(3).getString();
+      r.state = workflow_run_state_from_string(state).value_or(WorkflowRunState::kFailed);
+      r.started = instant(q.getColumn(4).getInt64());
+      if (!q.getColumn(5).isNull()) r.ended = instant(q.getColumn(5).getInt64());
+      if (!q.getColumn(6).isNull()) r.owner = static_cast<uid_t>(q.getColumn(6).getInt64());
+      r.message = q.getColumn(7).getString();
+      const std::string steps = q.getColumn(8).getString();
+      std::size_t start = 0;
+      while (start < steps.size()) {
+        std::size_t end = steps.find('\n', start);
+        if (end == std::string::npos) end = steps.size();
+        const std::string_view line(steps.data() + start, end - start);
+        start = end + 1;
+        std::vector<std::string_view> f;
+        for (std::size_t b = 0;;) {
+          const std::size_t tab = line.find('\t', b);
+          f.push_back(line.substr(b, tab == std::string_view::npos ? line.npos : tab - b));
+          if (tab == std::string_view::npos) break;
+          b = tab + 1;
+        }
+        if (f.size() != 4) continue;
+        WorkflowStepRecord s;
+        s.step = std::string(f[0]);
+        s.state = step_state_from_string(f[1]).value_or(StepState::kUnknown);
+        s.reason = skip_reason_from_string(f[2]).value_or(SkipReason::kNone);
+        s.run = RunId{std::strtoull(std::string(f[3]).c_str(), nullptr, 10)};
+        r.steps.push_back(std::move(s));
+      }
+      out.push_back(std::move(r));
+    }
+    return out;
+  } catch (const std::exception& e) {
+    return Error::io(std::string("reading workflow runs: ") + e.what());
+  }
 }
 
 }  // namespace skedd::sqlite_store

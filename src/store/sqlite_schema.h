@@ -96,6 +96,13 @@ inline constexpr const char* kMigrations[] = {
     R"(CREATE TABLE run_outputs (
          run INTEGER NOT NULL, key TEXT NOT NULL, value BLOB NOT NULL, PRIMARY KEY (run, key))
          WITHOUT ROWID;)",
+    // Workflow runs, a row each, rewritten whole as their steps move on: `steps` holds a line
+    // per step, "NAME<TAB>STATE<TAB>REASON<TAB>RUN" (names and states hold neither).
+    R"(CREATE TABLE workflow_runs (
+         id INTEGER PRIMARY KEY, workflow TEXT NOT NULL, scheduled_us INTEGER NOT NULL,
+         state TEXT NOT NULL, started_us INTEGER NOT NULL, ended_us INTEGER, owner INTEGER,
+         message TEXT NOT NULL DEFAULT '', steps TEXT NOT NULL);
+       CREATE INDEX workflow_runs_by_workflow ON workflow_runs (workflow, id);)",
 };
 inline constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 

@@ -132,10 +132,12 @@ struct OwnerOp {
 struct PruneOp {
   std::vector<std::int64_t> runs;
   std::optional<Instant> cutoff;
+  std::size_t keep_runs = 0;  ///< of each workflow's runs (see Store::prune())
 };
-using Op = std::variant<RunRecord, CheckpointOp, OutputOp, NotRunRecord, PendingFire, FireTakenOp,
-                        FireNotRunOp, MetaOp, PruneOp, DeleteRunOp, ProgressOp, NextFireOp,
-                        NextFiresOp, PausedOp, VersionOp, JobRowsOp, RetireOp, OwnerOp>;
+using Op =
+    std::variant<RunRecord, CheckpointOp, OutputOp, WorkflowRunRecord, NotRunRecord, PendingFire,
+                 FireTakenOp, FireNotRunOp, MetaOp, PruneOp, DeleteRunOp, ProgressOp, NextFireOp,
+                 NextFiresOp, PausedOp, VersionOp, JobRowsOp, RetireOp, OwnerOp>;
 
 class SqliteStore final : public Store {
  public:
@@ -173,6 +175,8 @@ class SqliteStore final : public Store {
   void put_output(RunId run, const std::string& key, const std::string& value) override {
     enqueue(OutputOp{run, key, value});
   }
+  void put_workflow_run(const WorkflowRunRecord& run) override { enqueue(run); }
+  Result<std::vector<WorkflowRunRecord>> workflow_runs(const WorkflowRunQuery& query) override;
   void put_not_run(const NotRunRecord& record) override { enqueue(record); }
   void put_fire_not_run(const NotRunRecord& record, std::optional<Instant> next) override {
     enqueue(FireNotRunOp{record, next});
@@ -377,7 +381,8 @@ class SqliteStore final : public Store {
   std::unique_ptr<SQLite::Statement> upsert_fire_, upsert_meta_, delete_run_, delete_not_run_,
       update_checkpoint_, extend_not_run_, delete_pending_, update_progress_, upsert_next_,
       delete_next_, insert_paused_, delete_paused_, insert_version_, delete_meta_, upsert_identity_,
-      delete_old_pending_, delete_job_state_, upsert_output_, delete_outputs_;
+      delete_old_pending_, delete_job_state_, upsert_output_, delete_outputs_, upsert_workflow_run_;
+  void write_workflow_run(const WorkflowRunRecord& run);
   /// Deletes run `id`'s record and its outputs.
   void delete_run_rows(std::int64_t id);
   /// Applies the batch; runs, fires taken and fires not run go by kind in multi-row statements,

@@ -137,6 +137,8 @@ void SqliteStore::apply(const Op& op) {
     q.bind(1, cp->text);
     q.bind(2, static_cast<std::int64_t>(cp->run.value));
     q.exec();
+  } else if (const auto* workflow = std::get_if<WorkflowRunRecord>(&op)) {
+    write_workflow_run(*workflow);
   } else if (const auto* output = std::get_if<OutputOp>(&op)) {
     SQLite::Statement& q = statement(
         upsert_output_, "INSERT OR REPLACE INTO run_outputs (run, key, value) VALUES (?,?,?)");
@@ -195,6 +197,17 @@ void SqliteStore::apply(const Op& op) {
     const auto& prune = std::get<PruneOp>(op);
     write_held_rows();  // as for DeleteRunOp
     for (std::int64_t id : prune.runs) delete_run_rows(id);
+    // Workflow runs by the same rules as runs: the newest keep_runs of each workflow, and
+    // none that ended before the cutoff (never one that has not ended).
+    SQLite::Statement workflows(
+        *writer_db_,
+        "DELETE FROM workflow_runs WHERE id IN (SELECT id FROM (SELECT id, ended_us, "
+        "ROW_NUMBER() OVER (PARTITION BY workflow ORDER BY id DESC) AS n FROM workflow_runs) "
+        "WHERE ended_us IS NOT NULL AND ((?1 > 0 AND n > ?1) OR (?2 IS NOT NULL AND "
+        "ended_us < ?2)))");
+    workflows.bind(1, static_cast<std::int64_t>(prune.keep_runs));
+    if (prune.cutoff) workflows.bind(2, us(*prune.cutoff));
+    workflows.exec();
     if (prune.cutoff) {
       SQLite::Statement& nr = statement(delete_not_run_, "DELETE FROM not_run WHERE last_us < ?");
       nr.bind(1, us(*prune.cutoff));
@@ -202,6 +215,28 @@ void SqliteStore::apply(const Op& op) {
       tails_.clear();  // a record being extended may be gone
     }
   }
+}
+
+void SqliteStore::write_workflow_run(const WorkflowRunRecord& run) {
+  std::string steps;
+  for (const WorkflowStepRecord& s : run.steps) {
+    steps += s.step + '\t' + to_string(s.state) + '\t' + to_string(s.reason) + '\t' +
+             std::to_string(s.run.value) + '\n';
+  }
+  SQLite::Statement& q =
+      statement(upsert_workflow_run_,
+                "INSERT OR REPLACE INTO workflow_runs (id, workflow, scheduled_us, state, "
+                "started_us, ended_us, owner, message, steps) VALUES (?,?,?,?,?,?,?,?,?)");
+  q.bind(1, static_cast<std::int64_t>(run.id.value));
+  q.bindNoCopy(2, run.workflow);
+  q.bind(3, us(run.scheduled));
+  q.bindNoCopy(4, to_string(run.state));
+  q.bind(5, us(run.started));
+  if (run.ended && is_final(run.state)) q.bind(6, us(*run.ended));
+  if (run.owner) q.bind(7, static_cast<std::int64_t>(*run.owner));
+  q.bindNoCopy(8, run.message);
+  q.bind(9, steps);
+  q.exec();
 }
 
 void SqliteStore::delete_run_rows(std::int64_t id) {

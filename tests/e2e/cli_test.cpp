@@ -72,7 +72,7 @@ command = ["/usr/bin/poll"]
   CHECK(r.err.empty());
 }
 
-TEST_CASE("skedd --check-config counts workflows, which this release does not run", "[cli]") {
+TEST_CASE("skedd --check-config counts workflows, run when triggered only", "[cli]") {
   TempDir dir;
   const std::string main = dir.write("skedd.toml", R"([daemon]
 timezone = "UTC"
@@ -96,8 +96,8 @@ command = ["/bin/true"]
   SHOW(r);
   CHECK(r.exit_code == 0);
   CHECK(r.out == main +
-                     ": OK, 1 job(s) in 2 file(s), 1 workflow(s) of 2 step job(s) (checked; this "
-                     "release does not run workflows yet)\n");
+                     ": OK, 1 job(s) in 2 file(s), 1 workflow(s) of 2 step job(s) (run when "
+                     "triggered; this release does not run them on their schedule)\n");
 }
 
 TEST_CASE("skedd --check-config refuses an invalid configuration with exit 78", "[cli]") {

@@ -100,6 +100,15 @@ struct CrontabRequest {
   std::string user;  ///< empty: the caller's own (another user's: root only)
   std::string text;  ///< kPut
 };
+/// `skedctl workflow ...`: list the workflows, trigger one, read its runs, cancel a run.
+struct WorkflowRequest {
+  enum class Action : std::uint8_t { kList, kTrigger, kRuns, kCancel };
+  Action action = Action::kList;
+  std::string workflow;      ///< trigger; runs (empty: every workflow's)
+  std::optional<RunId> run;  ///< runs (that one only); cancel
+  bool force = false;        ///< trigger: start even when a run of it goes on
+  std::size_t limit = 20;    ///< runs
+};
 struct ReloadRequest {};
 /// Stop starting runs (global pause, queued fires held); the reply has the running count.
 struct DrainRequest {};
@@ -111,7 +120,7 @@ struct SetRequest {
 using Request = std::variant<StatusRequest, ListRequest, ShowRequest, PauseRequest, TriggerRequest,
                              CancelRequest, RunRequest, RunsRequest, LogsRequest, ReloadRequest,
                              SetRequest, AddRequest, RemoveRequest, DrainRequest, CrontabRequest,
-                             SendRequest, VersionsRequest>;
+                             SendRequest, VersionsRequest, WorkflowRequest>;
 
 /// A decoded line: the request id to echo (null when the line had none or was unreadable)
 /// and the request, or why it was refused.

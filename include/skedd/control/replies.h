@@ -178,6 +178,28 @@ struct CrontabReply {
   std::vector<std::string> warnings;
 };
 
+struct WorkflowReply {
+  struct Step {
+    std::string name;
+    std::string job;
+    std::vector<std::string> needs;
+    std::string when;
+  };
+  struct Workflow {
+    std::string name;
+    std::string schedule;  ///< empty: trigger only
+    std::string user;
+    std::string overlap;
+    std::string defined_at;
+    std::vector<Step> steps;
+    std::size_t running = 0;
+  };
+  WorkflowRequest::Action action = WorkflowRequest::Action::kList;
+  std::vector<Workflow> workflows;      ///< list
+  RunId run{};                          ///< trigger: the new run; cancel: the cancelled one
+  std::vector<WorkflowRunRecord> runs;  ///< runs, newest first
+};
+
 nlohmann::json encode(const StatusReply& reply);
 nlohmann::json encode(const ListReply& reply);
 nlohmann::json encode(const ShowReply& reply);
@@ -195,6 +217,7 @@ nlohmann::json encode(const AddReply& reply);
 nlohmann::json encode(const RemoveReply& reply);
 nlohmann::json encode(const VersionsReply& reply);
 nlohmann::json encode(const CrontabReply& reply);
+nlohmann::json encode(const WorkflowReply& reply);
 /// A run as every reply shows it.
 nlohmann::json encode(const RunRecord& run);
 

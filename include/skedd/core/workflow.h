@@ -81,6 +81,7 @@ enum class StepState : std::uint8_t {
   kCancelled,  ///< its run was cancelled
 };
 const char* to_string(StepState s);
+std::optional<StepState> step_state_from_string(std::string_view s);
 
 /// Why a step did not run.
 enum class SkipReason : std::uint8_t {
@@ -91,6 +92,7 @@ enum class SkipReason : std::uint8_t {
   kCancelled,        ///< the workflow run was cancelled before it started
 };
 const char* to_string(SkipReason r);
+std::optional<SkipReason> skip_reason_from_string(std::string_view s);
 
 struct StepStatus {
   StepState state = StepState::kPending;
@@ -106,6 +108,12 @@ enum class WorkflowRunState : std::uint8_t {
   kPaused,
 };
 const char* to_string(WorkflowRunState s);
+std::optional<WorkflowRunState> workflow_run_state_from_string(std::string_view s);
+/// Whether a workflow run in state `s` has ended (succeeded, failed, cancelled).
+inline bool is_final(WorkflowRunState s) {
+  return s == WorkflowRunState::kSucceeded || s == WorkflowRunState::kFailed ||
+         s == WorkflowRunState::kCancelled;
+}
 
 /// What a workflow run does next.
 struct WorkflowPlan {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "skedd/core/run.h"
+#include "skedd/core/workflow.h"
 #include "skedd/time/types.h"
 #include "skedd/util/result.h"
 
@@ -109,6 +110,36 @@ struct NotRunRecord {
   RunId run{};
 };
 
+/// One step of a workflow run, as recorded.
+struct WorkflowStepRecord {
+  std::string step;
+  StepState state = StepState::kPending;
+  SkipReason reason = SkipReason::kNone;  ///< with kSkipped
+  RunId run{};                            ///< its latest run (retries are runs too); 0: none
+};
+
+/// A workflow run: its state and its steps' (each step's runs are runs of its step job).
+struct WorkflowRunRecord {
+  RunId id;  ///< issued from the run ids, so never the id of a run
+  std::string workflow;
+  Instant scheduled{};  ///< its fire's instant: each step's run is a fire of this instant
+  WorkflowRunState state = WorkflowRunState::kRunning;
+  Instant started{};
+  std::optional<Instant> ended;
+  /// The uid its steps run as (the workflow's user); nullopt: skedd's own.
+  std::optional<uid_t> owner;
+  std::string message;                    ///< why it ended so, when it did not end by itself
+  std::vector<WorkflowStepRecord> steps;  ///< in the workflow's step order
+};
+
+/// Which workflow runs to read, newest first.
+struct WorkflowRunQuery {
+  std::optional<std::string> workflow;
+  std::optional<RunId> id;
+  bool unfinished = false;  ///< those not ended only
+  std::size_t limit = 100;
+};
+
 /// Which runs to read, newest first.
 struct RunQuery {
   RunQuery(std::optional<std::string> job_ = std::nullopt,
@@ -158,6 +189,8 @@ class Store {
   /// record is deleted or pruned. REQUIRES: a valid key (validate_output_key()); the caller
   /// bounds a run's outputs (OutputBudget).
   virtual void put_output(RunId run, const std::string& key, const std::string& value) = 0;
+  /// Records a workflow run as it is now (replacing its earlier record).
+  virtual void put_workflow_run(const WorkflowRunRecord& run) = 0;
   /// Records fires that did not run. When the job's latest history entry is a not-run record
   /// with the same state and reason, that record grows (its `last` and `count`) instead. The
   /// pending fire of `record.run` (if any) is no longer pending, and the job's last fire is at
@@ -246,6 +279,7 @@ class Store {
   virtual Result<std::map<std::string, RunId>> identities() = 0;
   /// A daemon-wide value, or nullopt when never set.
   virtual Result<std::optional<std::string>> meta(const std::string& key) = 0;
+  virtual Result<std::vector<WorkflowRunRecord>> workflow_runs(const WorkflowRunQuery& query) = 0;
 };
 
 /// Keeps the writes of its scope in one transaction.

@@ -51,6 +51,8 @@ TEST_CASE("workflow plan: a pipeline starts its first step, then each after the 
       skedd::plan_workflow(w, states({StepState::kSucceeded, StepState::kRunning}), false, false);
   CHECK(plan.start.empty());
   CHECK(plan.settled == 1);
+  // Started before this plan, still running: the run is running, not pending.
+  CHECK(plan.state == WorkflowRunState::kRunning);
 
   // Every step succeeded: the failure branch is not taken, and the run succeeded.
   plan = skedd::plan_workflow(w,

@@ -162,6 +162,10 @@ class BehindStore final : public Store {
   void put_output(RunId run, const std::string& key, const std::string& value) override {
     s_->put_output(run, key, value);
   }
+  void put_workflow_run(const WorkflowRunRecord& run) override { s_->put_workflow_run(run); }
+  Result<std::vector<WorkflowRunRecord>> workflow_runs(const WorkflowRunQuery& query) override {
+    return s_->workflow_runs(query);
+  }
   void put_not_run(const NotRunRecord& record) override { s_->put_not_run(record); }
   void put_fire_not_run(const NotRunRecord& record, std::optional<Instant> next) override {
     s_->put_fire_not_run(record, next);

@@ -203,6 +203,81 @@ TEST_CASE("store contract: a run's outputs are kept by key until its record goes
   });
 }
 
+TEST_CASE("store contract: workflow runs are kept whole with their steps, and pruned", "[store]") {
+  for_each_store([](skedd::Store& store) {
+    using skedd::StepState;
+    using skedd::WorkflowRunState;
+    skedd::WorkflowRunRecord first;
+    first.id = skedd::RunId{10};
+    first.workflow = "nightly";
+    first.scheduled = at("2026-01-01T02:00:00Z");
+    first.started = at("2026-01-01T02:00:00.5Z");
+    first.ended = at("2026-01-01T02:10:00Z");  // not kept: it has not ended
+    first.owner = 1000;
+    first.steps = {{"extract", StepState::kSucceeded, skedd::SkipReason::kNone, skedd::RunId{11}},
+                   {"load.db", StepState::kRunning, skedd::SkipReason::kNone, skedd::RunId{12}},
+                   {"alert", StepState::kPending, skedd::SkipReason::kNone, skedd::RunId{0}}};
+    store.put_workflow_run(first);
+    skedd::WorkflowRunRecord other = first;
+    other.id = skedd::RunId{20};
+    other.workflow = "hourly";
+    other.owner.reset();
+    other.steps.resize(1);
+    store.put_workflow_run(other);
+    REQUIRE(store.flush().ok());
+    const auto all = store.workflow_runs({});
+    REQUIRE(all.ok());
+    REQUIRE(all->size() == 2);
+    CHECK(all.value()[0].id.value == 20);  // newest first
+    const skedd::WorkflowRunRecord& read = all.value()[1];
+    CHECK(read.workflow == "nightly");
+    CHECK(read.scheduled == first.scheduled);
+    CHECK(read.started == first.started);
+    CHECK_FALSE(read.ended.has_value());
+    CHECK(read.state == WorkflowRunState::kRunning);
+    CHECK(read.owner == std::optional<uid_t>(1000));
+    REQUIRE(read.steps.size() == 3);
+    CHECK(read.steps[1].step == "load.db");
+    CHECK(read.steps[1].state == StepState::kRunning);
+    CHECK(read.steps[1].run.value == 12);
+    CHECK(read.steps[2].run.value == 0);
+    CHECK_FALSE(all.value()[0].owner.has_value());
+
+    // Rewritten as it ends: the last record is what is kept.
+    first.state = WorkflowRunState::kFailed;
+    first.message = "step load.db failed";
+    first.steps[1].state = StepState::kFailed;
+    first.steps[2] = {"alert", StepState::kSkipped, skedd::SkipReason::kConditionFalse,
+                      skedd::RunId{0}};
+    store.put_workflow_run(first);
+    REQUIRE(store.flush().ok());
+    skedd::WorkflowRunQuery nightly;
+    nightly.workflow = "nightly";
+    const auto ended = store.workflow_runs(nightly);
+    REQUIRE(ended.ok());
+    REQUIRE(ended->size() == 1);
+    CHECK(ended.value()[0].state == WorkflowRunState::kFailed);
+    CHECK(ended.value()[0].ended == first.ended);
+    CHECK(ended.value()[0].message == "step load.db failed");
+    CHECK(ended.value()[0].steps[2].state == StepState::kSkipped);
+    CHECK(ended.value()[0].steps[2].reason == skedd::SkipReason::kConditionFalse);
+    skedd::WorkflowRunQuery unfinished;
+    unfinished.unfinished = true;
+    CHECK(store.workflow_runs(unfinished)->front().id.value == 20);
+    CHECK(store.workflow_runs(unfinished)->size() == 1);
+    skedd::WorkflowRunQuery by_id;
+    by_id.id = skedd::RunId{20};
+    CHECK(store.workflow_runs(by_id)->front().workflow == "hourly");
+
+    // Pruned as runs are; one still running is never.
+    REQUIRE(store.prune(0, at("2026-01-02T00:00:00Z")).ok());
+    REQUIRE(store.flush().ok());
+    const auto left = store.workflow_runs({});
+    REQUIRE(left->size() == 1);
+    CHECK(left->front().id.value == 20);
+  });
+}
+
 TEST_CASE("store contract: a fire is pending until its run or not-run record is written",
           "[store]") {
   for_each_store([](skedd::Store& store) {

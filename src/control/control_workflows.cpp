@@ -1,0 +1,106 @@
+// The control socket's workflow requests: list, trigger, runs and cancel. A workflow belongs
+// to the user its steps run as; its runs are authorized against the owner recorded with them.
+#include "control/control.h"
+#include "runtime/engine.h"
+
+namespace skedd {
+
+using control::Failure;
+
+namespace {
+
+// The job spec a workflow's steps run as (its first step's), nullptr when not loaded.
+std::shared_ptr<const JobSpec> first_step_spec(const Engine& engine, const WorkflowSpec& workflow) {
+  if (workflow.steps.empty()) return nullptr;
+  const auto info = engine.job(Engine::step_job_name(workflow.name, workflow.steps.front().name));
+  return info ? info->spec : nullptr;
+}
+
+Failure history_unreadable(const Error& error) {
+  return {control::kStoreUnavailable, "reading the workflow runs: " + error.message};
+}
+
+}  // namespace
+
+control::Answer<control::WorkflowReply> Control::on(const control::WorkflowRequest& request,
+                                                    const Caller& caller) {
+  using Action = control::WorkflowRequest::Action;
+  control::WorkflowReply reply;
+  reply.action = request.action;
+  const auto visible = [&](const WorkflowSpec& w) {
+    const auto spec = first_step_spec(engine_, w);
+    return caller.admin || (spec && owns(caller, *spec));
+  };
+  switch (request.action) {
+    case Action::kList:
+      for (const Engine::WorkflowInfo& info : engine_.workflows()) {
+        const WorkflowSpec& w = *info.spec;
+        if (!visible(w)) continue;
+        control::WorkflowReply::Workflow out;
+        out.name = w.name;
+        if (w.schedule) out.schedule = w.schedule->text;
+        const auto spec = first_step_spec(engine_, w);
+        out.user =
+            w.user ? *w.user : (spec && spec->options->user ? *spec->options->user : daemon_user_);
+        out.overlap = to_string(w.overlap);
+        out.defined_at = w.defined_at.to_string();
+        for (const StepSpec& step : w.steps) {
+          control::WorkflowReply::Step s{step.name, step.job, {}, to_string(step.when)};
+          for (const std::size_t need : step.needs) s.needs.push_back(w.steps[need].name);
+          out.steps.push_back(std::move(s));
+        }
+        out.running = info.running;
+        reply.workflows.push_back(std::move(out));
+      }
+      return reply;
+    case Action::kTrigger: {
+      const auto info = engine_.workflow(request.workflow);
+      if (!info || !visible(*info->spec)) {
+        return Failure{control::kJobNotFound, "no workflow named \"" + request.workflow + "\""};
+      }
+      auto run = engine_.trigger_workflow(request.workflow, request.force);
+      if (!run) {
+        return Failure{
+            run.error().code == ErrorCode::kNotFound ? control::kJobNotFound : control::kConflict,
+            run.error().message};
+      }
+      reply.run = run.value();
+      return reply;
+    }
+    case Action::kRuns:
+    case Action::kCancel: {
+      WorkflowRunQuery query;
+      if (!request.workflow.empty()) query.workflow = request.workflow;
+      query.id = request.run;
+      query.limit = request.action == Action::kCancel ? 1 : request.limit;
+      (void)store_.flush();  // a run just triggered or moved on is read as it is now
+      auto runs = store_.workflow_runs(query);
+      if (!runs) return history_unreadable(runs.error());
+      // Another user reads the runs recorded as theirs only.
+      std::erase_if(runs.value(),
+                    [&](const WorkflowRunRecord& r) { return !caller.owns_run(r.owner); });
+      if (request.action == Action::kRuns) {
+        if (request.run && runs->empty()) {
+          return Failure{control::kRunNotFound,
+                         "no workflow run " + std::to_string(request.run->value)};
+        }
+        reply.runs = std::move(runs.value());
+        return reply;
+      }
+      if (runs->empty()) {
+        return Failure{control::kRunNotFound,
+                       "no workflow run " + std::to_string(request.run->value)};
+      }
+      if (!engine_.cancel_workflow_run(*request.run)) {
+        return Failure{control::kConflict, "workflow run " + std::to_string(request.run->value) +
+                                               " is not going on (" +
+                                               to_string(runs->front().state) + ")"};
+      }
+      reply.run = *request.run;
+      return reply;
+    }
+  }
+  return Failure{control::kInvalidArgument, "unknown workflow action"};
+}
+
+}  // namespace skedd

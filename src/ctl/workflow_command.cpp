@@ -1,0 +1,206 @@
+// skedctl workflow: list, show, trigger (and wait), runs and cancel of workflows.
+#include <signal.h>
+
+#include <chrono>
+#include <iostream>
+#include <thread>
+
+#include "ctl/ask.h"
+#include "ctl/command.h"
+#include "ctl/table.h"
+
+namespace skedd::ctl {
+namespace {
+
+using nlohmann::json;
+using WorkflowAction = control::WorkflowRequest::Action;
+
+// A workflow run's exit code for `trigger --wait`: 0 succeeded, 1 failed, 143 cancelled.
+int workflow_exit_code(const json& run) {
+  const std::string state = str(run, "state");
+  if (state == "succeeded") return kExitOk;
+  if (state == "cancelled") return 128 + SIGTERM;
+  return kExitFailure;
+}
+
+// A workflow run as a line, and its steps under it.
+void print_workflow_run(std::ostream& out, const json& run) {
+  out << "workflow run " << run["run"] << " of " << str(run, "workflow") << ": "
+      << str(run, "state") << ", " << run["settled"] << "/" << run["total"]
+      << " steps settled, started " << relative(str(run, "started", "")) << '\n';
+  if (run.contains("message")) out << "  " << str(run, "message") << '\n';
+  Table steps({"  STEP", "STATE", "REASON", "RUN"});
+  for (const json& step : run["steps"]) {
+    steps.add(
+        {"  " + str(step, "step"), str(step, "state"), str(step, "reason"), str(step, "run")});
+  }
+  steps.print(out);
+}
+
+class WorkflowCommand final : public SocketCommand {
+ public:
+  explicit WorkflowCommand(std::shared_ptr<const std::string> socket)
+      : SocketCommand("workflow", "workflows: list, show, trigger, runs, cancel",
+                      std::move(socket)) {}
+  void declare(CLI::App& sub) override {
+    sub.require_subcommand(1);
+    list_ = sub.add_subcommand("list", "the workflows, their schedules and steps");
+    show_ = sub.add_subcommand("show", "one workflow's steps and its latest runs");
+    show_->add_option("workflow", name_, "workflow name")->required();
+    trigger_ = sub.add_subcommand("trigger", "start a run of a workflow now");
+    trigger_->add_option("workflow", name_, "workflow name")->required();
+    trigger_->add_flag("--force", force_, "start it even while a run of it goes on");
+    trigger_->add_flag("--wait", wait_,
+                       "wait for the run to end: exit 0 succeeded, 1 failed, 143 cancelled");
+    runs_ = sub.add_subcommand("runs", "workflow runs with their steps, newest first");
+    runs_->add_option("workflow", name_, "only this workflow's runs");
+    runs_->add_option("--run", run_, "only this workflow run");
+    runs_->add_option("-n,--limit", limit_, "at most this many")
+        ->check(CLI::Range(1, 1000))
+        ->capture_default_str();
+    cancel_ = sub.add_subcommand("cancel", "cancel a workflow run going on");
+    cancel_->add_option("run", run_, "workflow run id")->required();
+    for (CLI::App* s : {list_, show_, trigger_, runs_, cancel_}) {
+      s->add_flag("--json", c_.json, "print JSON");
+    }
+  }
+  int run() override {
+    if (list_->parsed()) return list();
+    if (show_->parsed()) return show();
+    if (trigger_->parsed()) return trigger();
+    if (runs_->parsed()) return runs();
+    control::WorkflowRequest r;
+    r.action = WorkflowAction::kCancel;
+    r.run = RunId{run_};
+    return simple(
+        c_, r, [](const json& reply) { return "cancelled workflow run " + reply["run"].dump(); });
+  }
+
+ private:
+  int list() {
+    json reply;
+    control::WorkflowRequest r;
+    if (const int rc = ask(c_, r, &reply); rc != kExitOk) return rc;
+    if (c_.json) {
+      std::cout << reply.dump() << '\n';
+      return kExitOk;
+    }
+    Table table({"NAME", "SCHEDULE", "USER", "STEPS", "RUNNING"});
+    for (const json& w : reply["workflows"]) {
+      table.add({str(w, "name"), str(w, "schedule", "(trigger only)"), str(w, "user"),
+                 std::to_string(w["steps"].size()), w["running"].dump()});
+    }
+    table.print(std::cout);
+    return kExitOk;
+  }
+  int show() {
+    json list;
+    control::WorkflowRequest r;
+    if (const int rc = ask(c_, r, &list); rc != kExitOk) return rc;
+    const json* found = nullptr;
+    for (const json& w : list["workflows"]) {
+      if (w["name"] == name_) found = &w;
+    }
+    if (found == nullptr) {
+      print_error(c_, control::kJobNotFound, "no workflow named \"" + name_ + "\"");
+      return kExitNotFound;
+    }
+    json runs;
+    control::WorkflowRequest q;
+    q.action = WorkflowAction::kRuns;
+    q.workflow = name_;
+    q.limit = 5;
+    if (const int rc = ask(c_, q, &runs); rc != kExitOk) return rc;
+    if (c_.json) {
+      std::cout << json{{"workflow", *found}, {"runs", runs["runs"]}}.dump() << '\n';
+      return kExitOk;
+    }
+    const json& w = *found;
+    std::cout << "workflow " << str(w, "name") << " (" << str(w, "defined_at") << ")\n"
+              << "  schedule: " << str(w, "schedule", "none (trigger only)")
+              << "\n  user: " << str(w, "user") << "\n  overlap: " << str(w, "overlap") << '\n';
+    Table steps({"  STEP", "JOB", "NEEDS", "WHEN"});
+    for (const json& s : w["steps"]) {
+      std::string needs;
+      for (const json& n : s["needs"]) needs += (needs.empty() ? "" : ",") + n.get<std::string>();
+      steps.add(
+          {"  " + str(s, "name"), str(s, "job"), needs.empty() ? "-" : needs, str(s, "when")});
+    }
+    steps.print(std::cout);
+    for (const json& run : runs["runs"]) print_workflow_run(std::cout, run);
+    return kExitOk;
+  }
+  int trigger() {
+    json reply;
+    control::WorkflowRequest r;
+    r.action = WorkflowAction::kTrigger;
+    r.workflow = name_;
+    r.force = force_;
+    if (const int rc = ask(c_, r, &reply, wait_ ? kExitSelf : kExitFailure); rc != kExitOk) {
+      return rc;
+    }
+    const std::uint64_t id = reply["run"].get<std::uint64_t>();
+    if (!wait_) {
+      std::cout << (c_.json ? reply.dump()
+                            : "triggered workflow " + name_ + ": run " + std::to_string(id))
+                << '\n';
+      return kExitOk;
+    }
+    if (!c_.json) std::cerr << "triggered workflow " << name_ << ": run " << id << '\n';
+    control::WorkflowRequest q;
+    q.action = WorkflowAction::kRuns;
+    q.run = RunId{id};
+    for (;;) {
+      json runs;
+      json error;
+      if (const int rc = ask_quietly(c_, q, &runs, &error, kExitSelf); rc != kExitOk) {
+        print_error(c_, error.value("code", "?"), error.value("message", "request failed"));
+        return rc == kExitFailure ? kExitSelf : rc;
+      }
+      const json& run = runs["runs"][0];
+      if (!run["ended"].is_null()) {
+        if (c_.json) {
+          std::cout << run.dump() << '\n';
+        } else {
+          print_workflow_run(std::cout, run);
+        }
+        return workflow_exit_code(run);
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+  }
+  int runs() {
+    json reply;
+    control::WorkflowRequest r;
+    r.action = WorkflowAction::kRuns;
+    r.workflow = name_;
+    if (run_ != 0) r.run = RunId{run_};
+    r.limit = limit_;
+    if (const int rc = ask(c_, r, &reply); rc != kExitOk) return rc;
+    if (c_.json) {
+      std::cout << reply.dump() << '\n';
+      return kExitOk;
+    }
+    for (const json& run : reply["runs"]) print_workflow_run(std::cout, run);
+    return kExitOk;
+  }
+
+  CLI::App* list_ = nullptr;
+  CLI::App* show_ = nullptr;
+  CLI::App* trigger_ = nullptr;
+  CLI::App* runs_ = nullptr;
+  CLI::App* cancel_ = nullptr;
+  std::string name_;
+  bool force_ = false;
+  bool wait_ = false;
+  std::uint64_t run_ = 0;
+  std::size_t limit_ = 20;
+};
+
+}  // namespace
+
+std::unique_ptr<Command> workflow_command(std::shared_ptr<const std::string> socket) {
+  return std::make_unique<WorkflowCommand>(std::move(socket));
+}
+
+}  // namespace skedd::ctl

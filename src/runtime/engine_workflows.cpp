@@ -1,0 +1,329 @@
+// The engine's workflows: a workflow run fires each step as a run of its step job
+// ("WORKFLOW::STEP", loaded beside the jobs like a hook job and never due by itself) once the
+// steps it needs have settled, hands it their outputs, and records the run after each change.
+#include <nlohmann/json.hpp>
+
+#include "runtime/engine.h"
+#include "runtime/log_fields.h"
+#include "skedd/time/timestamp.h"
+
+namespace skedd {
+namespace {
+
+using nlohmann::json;
+
+// Step job `step` of `workflow`: `job`'s definition, fired by its workflow runs only.
+std::shared_ptr<const JobSpec> step_spec(const WorkflowSpec& workflow, const StepSpec& step,
+                                         const JobSpec& job) {
+  JobSpec s = job;
+  s.name = Engine::step_job_name(workflow.name, step.name);
+  Schedule never{AtSchedule{Instant{}}, "step " + step.name + " of workflow " + workflow.name};
+  s.schedule = SharedValue<Schedule>(std::move(never));
+  JobOptions options = *job.options;
+  // The workflow's overlap policy decides which of its runs go on; within them, each fire of a
+  // step is a run of its own. Its alert hooks are the workflow's failure steps.
+  options.overlap = OverlapPolicy::kAllow;
+  options.catch_up = CatchUp::kNone;
+  options.starting_deadline.reset();
+  options.jitter = Duration{0};
+  options.hooks = {};
+  options.hook_shell = {};
+  options.hook_context = {
+      {"SKEDD_WORKFLOW", workflow.name}, {"SKEDD_STEP", step.name}, {"SKEDD_JOB", job.name}};
+  s.options = SharedValue<JobOptions>(std::move(options));
+  return std::make_shared<const JobSpec>(std::move(s));
+}
+
+// How a step's run ended, as its workflow's planner counts it.
+StepState step_state_of(RunState state, bool retryable) {
+  switch (state) {
+    case RunState::kSucceeded:
+      return StepState::kSucceeded;
+    case RunState::kCancelled:
+      return StepState::kCancelled;
+    case RunState::kFailed:
+      return retryable ? StepState::kFailed : StepState::kUnknown;
+    case RunState::kScheduled:
+    case RunState::kRunning:
+    case RunState::kPaused:
+      return StepState::kRunning;
+    default:
+      return StepState::kFailed;  // timed out, killed, stalled, interrupted, not run
+  }
+}
+
+}  // namespace
+
+std::optional<std::pair<std::string, std::string>> Engine::step_of_job(const std::string& name) {
+  const std::size_t at = name.find("::");
+  if (at == std::string::npos) return std::nullopt;
+  return std::pair{name.substr(0, at), name.substr(at + 2)};
+}
+
+void Engine::append_step_specs(const Config& config,
+                               std::vector<std::shared_ptr<const JobSpec>>& specs) {
+  workflows_.clear();
+  for (const WorkflowSpec& w : config.workflows) {
+    auto shared = std::make_shared<const WorkflowSpec>(w);
+    for (const StepSpec& step : w.steps) {
+      const auto job = std::find_if(config.step_jobs.begin(), config.step_jobs.end(),
+                                    [&](const JobSpec& j) { return j.name == step.job; });
+      if (job != config.step_jobs.end()) specs.push_back(step_spec(w, step, *job));
+    }
+    workflows_.emplace(w.name, std::move(shared));
+  }
+}
+
+std::vector<Engine::WorkflowInfo> Engine::workflows() const {
+  std::vector<WorkflowInfo> out;
+  for (const auto& [name, spec] : workflows_) out.push_back(*workflow(name));
+  return out;
+}
+
+std::optional<Engine::WorkflowInfo> Engine::workflow(const std::string& name) const {
+  const auto it = workflows_.find(name);
+  if (it == workflows_.end()) return std::nullopt;
+  WorkflowInfo info{it->second, 0};
+  for (const auto& [id, live] : live_workflows_) {
+    if (live.record.workflow == name) ++info.running;
+  }
+  return info;
+}
+
+Result<RunId> Engine::trigger_workflow(const std::string& name, bool force) {
+  const auto it = workflows_.find(name);
+  if (it == workflows_.end()) return Error::not_found("no workflow named \"" + name + "\"");
+  if (shutting_down_) return Error{ErrorCode::kConflict, "skedd is shutting down"};
+  if (paused_all_) return Error{ErrorCode::kConflict, "skedd is paused (resume --all)"};
+  const std::shared_ptr<const WorkflowSpec>& spec = it->second;
+  if (!spec->requirements.empty()) {
+    return Error{ErrorCode::kConflict, "workflow \"" + name +
+                                           "\" has requires, which this release checks at load " +
+                                           "but does not yet wait for: it is not run"};
+  }
+  Instant scheduled = clock_.wall_now();
+  for (const auto& [id, live] : live_workflows_) {
+    if (live.record.workflow != name) continue;
+    if (!force && spec->overlap != OverlapPolicy::kAllow) {
+      return Error{ErrorCode::kConflict, "workflow \"" + name + "\" has a run going on (run " +
+                                             std::to_string(id.value) +
+                                             ") and this release starts another only with " +
+                                             "overlap = \"allow\" or --force"};
+    }
+    // Each run of a workflow has an instant of its own: its steps' fires are keyed by it.
+    if (live.record.scheduled >= scheduled) scheduled = live.record.scheduled + Duration{1};
+  }
+  WorkflowRunRecord record;
+  record.id = reserve_run_id();
+  record.workflow = name;
+  record.scheduled = scheduled;
+  record.state = WorkflowRunState::kRunning;
+  record.started = clock_.wall_now();
+  for (const StepSpec& step : spec->steps) {
+    record.steps.push_back(WorkflowStepRecord{step.name, StepState::kPending, SkipReason::kNone});
+  }
+  if (const auto job = job_by_name_.find(step_job_name(name, spec->steps.front().name))) {
+    if (!is_handler_job(*jobs_[job->value].spec)) {
+      record.owner = supervisor_.owner_of(*jobs_[job->value].spec);
+    }
+  }
+  const RunId id = record.id;
+  events_.emit(Severity::kInfo, EventKind::kWorkflowRunStarted,
+               {{"workflow", name},
+                {"run", id.value},
+                {"scheduled", utc(scheduled)},
+                {"steps", spec->steps.size()}});
+  live_workflows_.emplace(id, LiveWorkflowRun{std::move(record), spec});
+  advance_workflow(id);
+  pump();
+  rearm();
+  return id;
+}
+
+bool Engine::cancel_workflow_run(RunId id) {
+  const auto it = live_workflows_.find(id);
+  if (it == live_workflows_.end()) return false;
+  it->second.cancelled = true;
+  for (WorkflowStepRecord& step : it->second.record.steps) {
+    if (step.state != StepState::kRunning || step.run.value == 0) continue;
+    // A running step ends through its run's end; one cancelled before it was spawned, or
+    // waiting for a slot, ends here.
+    if (cancel(step.run) && has_live_run(step.run)) continue;
+    step.state = StepState::kCancelled;
+    if (const auto job = job_by_name_.find(step_job_name(it->second.record.workflow, step.step))) {
+      step_fires_.erase({job->value, it->second.record.scheduled});
+    }
+  }
+  advance_workflow(id);
+  return true;
+}
+
+void Engine::advance_workflow(RunId id) {
+  const auto it = live_workflows_.find(id);
+  if (it == live_workflows_.end()) return;
+  LiveWorkflowRun& live = it->second;
+  WorkflowRunRecord& record = live.record;
+  const WorkflowSpec& spec = *live.spec;
+  WorkflowPlan plan;
+  for (bool again = true; again;) {
+    again = false;
+    std::vector<StepStatus> states;
+    for (const WorkflowStepRecord& s : record.steps) {
+      states.push_back(StepStatus{s.state, s.reason});
+    }
+    plan = plan_workflow(spec, states, false, live.cancelled);
+    for (const auto& [index, reason] : plan.skip) {
+      record.steps[index].state = StepState::kSkipped;
+      record.steps[index].reason = reason;
+      events_.emit(Severity::kInfo, EventKind::kWorkflowStepSkipped,
+                   {{"workflow", record.workflow},
+                    {"run", id.value},
+                    {"step", record.steps[index].step},
+                    {"reason", to_string(reason)}});
+    }
+    for (const std::size_t index : plan.start) {
+      WorkflowStepRecord& step = record.steps[index];
+      const auto job = job_by_name_.find(step_job_name(record.workflow, step.step));
+      if (!job || jobs_[job->value].removed) {
+        // Its job went with a reload that removed the step: it fails, and the run is planned
+        // again (the steps after it may be decided by that).
+        step.state = StepState::kFailed;
+        record.message = "step " + step.step + ": its job is no longer loaded";
+        again = true;
+        continue;
+      }
+      DispatchPolicy policy = policy_of(*jobs_[job->value].spec);
+      policy.overlap = OverlapPolicy::kAllow;
+      step_fires_[{job->value, record.scheduled}] = {id, index};
+      const Triggered fired = handle_fire(Fire{*job, record.scheduled, clock_.wall_now()}, &policy);
+      step.state = StepState::kRunning;
+      step.run = fired.run;
+      events_.emit(Severity::kInfo, EventKind::kWorkflowStepStarted,
+                   {{"workflow", record.workflow},
+                    {"run", id.value},
+                    {"step", step.step},
+                    {"step_run", fired.run.value}});
+    }
+  }
+  record.state = plan.state;
+  if (is_final(record.state)) {
+    record.ended = clock_.wall_now();
+    events_.emit(record.state == WorkflowRunState::kSucceeded ? Severity::kInfo : Severity::kWarn,
+                 EventKind::kWorkflowRunFinished,
+                 {{"workflow", record.workflow},
+                  {"run", id.value},
+                  {"state", to_string(record.state)},
+                  {"steps", record.steps.size()},
+                  {"duration_s", seconds(*record.ended - record.started)}});
+  }
+  store_.put_workflow_run(record);
+  if (is_final(record.state)) live_workflows_.erase(it);
+}
+
+bool Engine::workflow_step_ended(const RunOutcome& outcome, bool retried) {
+  const auto it = step_fires_.find({outcome.job.value, outcome.fire.scheduled});
+  if (it == step_fires_.end()) return false;
+  const auto [id, index] = it->second;
+  const auto live = live_workflows_.find(id);
+  if (live == live_workflows_.end()) return false;
+  WorkflowStepRecord& step = live->second.record.steps[index];
+  step.run = outcome.run;
+  if (retried) {
+    // Its next attempt is a run of the same fire: the step goes on.
+    store_.put_workflow_run(live->second.record);
+    return true;
+  }
+  step.state = step_state_of(outcome.state, outcome.retryable);
+  step_fires_.erase(it);
+  advance_workflow(id);
+  return true;
+}
+
+void Engine::add_step_inputs(RunId run, const Fire& fire, std::shared_ptr<const JobSpec>& spec) {
+  const auto it = step_fires_.find({fire.job.value, fire.scheduled});
+  if (it == step_fires_.end()) return;
+  const auto live = live_workflows_.find(it->second.first);
+  if (live == live_workflows_.end()) return;
+  const WorkflowRunRecord& record = live->second.record;
+  const WorkflowSpec& workflow = *live->second.spec;
+  // The outputs of every step before it (those it needs, theirs, and so on), from their
+  // latest runs. Committed: this run's own record was committed after theirs.
+  std::vector<bool> before(workflow.steps.size(), false);
+  std::vector<std::size_t> todo{it->second.second};
+  while (!todo.empty()) {
+    const std::size_t i = todo.back();
+    todo.pop_back();
+    for (const std::size_t need : workflow.steps[i].needs) {
+      if (!before[need]) {
+        before[need] = true;
+        todo.push_back(need);
+      }
+    }
+  }
+  std::map<std::string, std::string> context{
+      {"SKEDD_WORKFLOW_RUN", std::to_string(record.id.value)}};
+  json inputs = json::object();
+  for (std::size_t i = 0; i < before.size(); ++i) {
+    if (!before[i] || record.steps[i].run.value == 0) continue;
+    RunQuery query(std::nullopt, std::nullopt, 1);
+    query.run = record.steps[i].run;
+    query.outputs = true;
+    auto runs = store_.runs(query);
+    if (!runs) {
+      events_.emit(Severity::kWarn, EventKind::kStoreReadFailed, {{"error", runs.error().message}});
+      continue;
+    }
+    if (runs->empty()) continue;
+    for (const auto& [key, value] : runs->front().outputs) {
+      context[input_variable(record.steps[i].step, key)] = value;
+      inputs[record.steps[i].step][key] = value;
+    }
+  }
+  if (is_handler_job(*spec)) {
+    // A handler step has them in its params, as "skedd_in": {STEP: {KEY: VALUE}}.
+    auto copy = std::make_shared<JobSpec>(*spec);
+    json params = copy->params.empty() ? json::object() : json::parse(copy->params, nullptr, false);
+    if (!params.is_object()) params = json::object();
+    params["skedd_in"] = std::move(inputs);
+    copy->params = params.dump();
+    spec = std::move(copy);
+    return;
+  }
+  auto& kept = hook_contexts_[run];
+  for (auto& [name, value] : context) kept[name] = std::move(value);
+}
+
+void Engine::fail_unfinished_workflow_runs() {
+  WorkflowRunQuery query;
+  query.unfinished = true;
+  query.limit = 100'000;
+  auto unfinished = store_.workflow_runs(query);
+  if (!unfinished) {
+    events_.emit(Severity::kWarn, EventKind::kStoreReadFailed,
+                 {{"error", unfinished.error().message}});
+    return;
+  }
+  for (WorkflowRunRecord& record : unfinished.value()) {
+    record.state = WorkflowRunState::kFailed;
+    record.ended = clock_.wall_now();
+    record.message =
+        "interrupted by a restart of skedd (this release does not resume workflow "
+        "runs; the runs of its steps were recovered as runs)";
+    for (WorkflowStepRecord& step : record.steps) {
+      if (step.state == StepState::kPending) {
+        step.state = StepState::kSkipped;
+        step.reason = SkipReason::kCancelled;
+      } else if (step.state == StepState::kRunning) {
+        step.state = StepState::kUnknown;
+      }
+    }
+    store_.put_workflow_run(record);
+    events_.emit(Severity::kWarn, EventKind::kWorkflowRunFinished,
+                 {{"workflow", record.workflow},
+                  {"run", record.id.value},
+                  {"state", to_string(record.state)},
+                  {"message", record.message}});
+  }
+}
+
+}  // namespace skedd
