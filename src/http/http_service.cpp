@@ -408,9 +408,9 @@ std::variant<control::Request, HttpResponse> HttpService::api_request(const Http
         }
       }
       const auto limit = number_of(req.query, "limit", 20, 1000);
-      if (!limit) {
+      if (!limit || *limit == 0) {
         return error_response(400, control::kInvalidArgument,
-                              "limit: must be a number from 0 to 1000");
+                              "limit: must be a number from 1 to 1000");
       }
       r.limit = *limit;
       return r;

@@ -204,6 +204,10 @@ command = ["/bin/sleep", "30"]
   CHECK(http_get(a, "/api/v1/runs/" + run + "/log", {}).status == 401);  // no token, no log
   CHECK(http_get(a, "/api/v1/runs?job=hello").json()["runs"].size() == 1);
   CHECK(http_get(a, "/api/v1/runs?state=nosuch").status == 400);
+  // The limit is 1 to 1000, as skedd(8) says (0 read no run at all).
+  CHECK(http_get(a, "/api/v1/runs?limit=0").status == 400);
+  CHECK(http_get(a, "/api/v1/runs?limit=1001").status == 400);
+  CHECK(http_get(a, "/api/v1/runs?limit=1").json()["runs"].size() == 1);
   CHECK(http_get(a, "/api/v1/runs/12").status == 404);
   CHECK(http_get(a, "/api/v1/runs/abc").status == 400);
   // Methods are checked per path.
