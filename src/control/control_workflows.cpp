@@ -35,13 +35,13 @@ control::Answer<control::WorkflowReply> Control::on(const control::WorkflowReque
     case Action::kList:
       for (const Engine::WorkflowInfo& info : engine_.workflows()) {
         const WorkflowSpec& w = *info.spec;
-        if (!visible(w)) continue;
+        const auto spec = first_step_spec(engine_, w);
+        if (!caller.admin && !(spec && owns(caller, *spec))) continue;
         control::WorkflowReply::Workflow out;
         out.name = w.name;
         if (w.schedule) out.schedule = w.schedule->text;
-        const auto spec = first_step_spec(engine_, w);
-        out.user =
-            w.user ? *w.user : (spec && spec->options->user ? *spec->options->user : daemon_user_);
+        // The user its steps run as (the workflow's `user`, when it sets one, is the same).
+        out.user = spec && spec->options->user ? *spec->options->user : daemon_user_;
         out.overlap = to_string(w.overlap);
         out.defined_at = w.defined_at.to_string();
         for (const StepSpec& step : w.steps) {

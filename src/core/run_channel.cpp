@@ -102,23 +102,22 @@ Status validate_output_key(std::string_view key) {
   return Ok{};
 }
 
+void OutputBudget::count(const std::string& key, std::size_t size) {
+  std::size_t& kept = sizes_[key];  // 0 for a new key
+  bytes_ = bytes_ - kept + size;
+  kept = size;
+}
+
 bool OutputBudget::admit(const std::string& key, std::size_t value_size) {
-  const std::size_t size = key.size() + value_size;
   const auto it = sizes_.find(key);
   const std::size_t earlier = it == sizes_.end() ? 0 : it->second;
-  if (bytes_ - earlier + size > kMaxOutputBytes) return false;
-  bytes_ = bytes_ - earlier + size;
-  sizes_[key] = size;
+  if (bytes_ - earlier + key.size() + value_size > kMaxOutputBytes) return false;
+  count(key, key.size() + value_size);
   return true;
 }
 
 void OutputBudget::restore(const std::map<std::string, std::string>& outputs) {
-  for (const auto& [key, value] : outputs) {
-    const std::size_t size = key.size() + value.size();
-    const auto it = sizes_.find(key);
-    bytes_ = bytes_ - (it == sizes_.end() ? 0 : it->second) + size;
-    sizes_[key] = size;
-  }
+  for (const auto& [key, value] : outputs) count(key, key.size() + value.size());
 }
 
 bool LineSplitter::next(std::string& line) {

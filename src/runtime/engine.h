@@ -185,8 +185,6 @@ class Engine {
   /// Cancels a workflow run going on: its running steps are cancelled, and the steps not yet
   /// started are recorded as not run (cancelled). False when it is not going on.
   bool cancel_workflow_run(RunId id);
-  /// Whether workflow run `id` is going on here.
-  bool has_live_workflow_run(RunId id) const { return live_workflows_.contains(id); }
 
   /// Called on the loop's thread when a run starts and when it ends (its slot freed).
   void set_run_observer(std::function<void(const RunEvent&)> observer) {

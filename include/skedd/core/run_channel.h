@@ -55,6 +55,8 @@ class OutputBudget {
   std::size_t bytes() const { return bytes_; }
 
  private:
+  /// Counts `key` at `size` bytes (key and value) in place of its earlier size.
+  void count(const std::string& key, std::size_t size);
   std::map<std::string, std::size_t> sizes_;  ///< key -> key and value bytes
   std::size_t bytes_ = 0;
 };
