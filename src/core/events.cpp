@@ -96,6 +96,8 @@ std::string_view event_name(EventKind kind) {
       return "workflow_step_skipped";
     case EventKind::kWorkflowRunFinished:
       return "workflow_run_finished";
+    case EventKind::kWorkflowInputsCut:
+      return "workflow_inputs_cut";
     case EventKind::kHookCoalesced:
       return "hook_coalesced";
     case EventKind::kCheckpoint:

@@ -12,6 +12,13 @@ namespace {
 
 using nlohmann::json;
 
+// At most this many runs of one workflow go on at once (its overlap and --force aside): each
+// holds its definition and steps in memory, and any user may trigger their own workflows.
+constexpr std::size_t kMaxLiveRunsPerWorkflow = 16;
+// The outputs a step receives in all (variable names and values): within what execve(2)
+// takes, and what one launch copies in the daemon (1000 steps of 64 KiB would be 64 MiB).
+constexpr std::size_t kMaxStepInputBytes = 1024 * 1024;
+
 // Step job `step` of `workflow`: `job`'s definition, fired by its workflow runs only.
 std::shared_ptr<const JobSpec> step_spec(const WorkflowSpec& workflow, const StepSpec& step,
                                          const JobSpec& job) {
@@ -102,8 +109,14 @@ Result<RunId> Engine::trigger_workflow(const std::string& name, bool force) {
                                            "but does not yet wait for: it is not run"};
   }
   Instant scheduled = clock_.wall_now();
+  std::size_t going_on = 0;
   for (const auto& [id, live] : live_workflows_) {
     if (live.record.workflow != name) continue;
+    if (++going_on >= kMaxLiveRunsPerWorkflow) {
+      return Error{ErrorCode::kConflict, "workflow \"" + name + "\" has " +
+                                             std::to_string(kMaxLiveRunsPerWorkflow) +
+                                             " runs going on, the most at once"};
+    }
     if (!force && spec->overlap != OverlapPolicy::kAllow) {
       return Error{ErrorCode::kConflict, "workflow \"" + name + "\" has a run going on (run " +
                                              std::to_string(id.value) +
@@ -263,6 +276,8 @@ void Engine::add_step_inputs(RunId run, const Fire& fire, std::shared_ptr<const 
   std::map<std::string, std::string> context{
       {"SKEDD_WORKFLOW_RUN", std::to_string(record.id.value)}};
   json inputs = json::object();
+  std::size_t bytes = 0;
+  std::size_t dropped = 0;
   for (std::size_t i = 0; i < before.size(); ++i) {
     if (!before[i] || record.steps[i].run.value == 0) continue;
     RunQuery query(std::nullopt, std::nullopt, 1);
@@ -275,9 +290,24 @@ void Engine::add_step_inputs(RunId run, const Fire& fire, std::shared_ptr<const 
     }
     if (runs->empty()) continue;
     for (const auto& [key, value] : runs->front().outputs) {
-      context[input_variable(record.steps[i].step, key)] = value;
+      std::string variable = input_variable(record.steps[i].step, key);
+      if (bytes + variable.size() + value.size() > kMaxStepInputBytes) {
+        ++dropped;
+        continue;
+      }
+      bytes += variable.size() + value.size();
+      context[std::move(variable)] = value;
       inputs[record.steps[i].step][key] = value;
     }
+  }
+  if (dropped > 0) {
+    events_.emit(Severity::kWarn, EventKind::kWorkflowInputsCut,
+                 {{"workflow", record.workflow},
+                  {"run", record.id.value},
+                  {"step", record.steps[it->second.second].step},
+                  {"kept_bytes", bytes},
+                  {"dropped", dropped},
+                  {"limit_bytes", kMaxStepInputBytes}});
   }
   if (is_handler_job(*spec)) {
     // A handler step has them in its params, as "skedd_in": {STEP: {KEY: VALUE}}.

@@ -178,3 +178,47 @@ steps.then  = { job = "after", needs = ["first"] }
   CHECK(steps["first"]["state"] == "unknown");
   CHECK(steps["then"]["reason"] == "cancelled");
 }
+
+TEST_CASE("a workflow's runs going on and the inputs a step receives are bounded", "[workflow]") {
+  TempDir dir;
+  const std::string skedctl_path = SKEDCTL_BINARY;
+  // `many`: one waiting step, overlap allow. `chain`: 19 steps in a row, each giving a 60,000
+  // byte output; the last counts the inputs it received.
+  std::string jobs =
+      job(dir, "hold", "", "while [ ! -e \"$DIR/go\" ]; do sleep 0.05; done\n") +
+      job(dir, "big", "",
+          "v=$(head -c 60000 /dev/zero | tr '\\0' x)\n" + skedctl_path + " output v \"$v\"\n") +
+      job(dir, "count", "", "env | grep -c '^SKEDD_IN_'\n") +
+      "[workflow.many]\noverlap = \"allow\"\nsteps.only = { job = \"hold\" }\n"
+      "[workflow.chain]\nsteps.s1 = { job = \"big\" }\n";
+  for (int i = 2; i <= 18; ++i) {
+    jobs += "steps.s" + std::to_string(i) + " = { job = \"big\", needs = [\"s" +
+            std::to_string(i - 1) + "\"] }\n";
+  }
+  jobs += "steps.last = { job = \"count\", needs = [\"s18\"] }\n";
+  const std::string config = write_config(dir, "", jobs);
+  Daemon d(dir, config);
+  d.wait_for("listening");
+
+  for (int i = 0; i < 16; ++i) {
+    REQUIRE(skedctl(dir, {"workflow", "trigger", "many"}).exit_code == 0);
+  }
+  const CommandResult refused = skedctl(dir, {"workflow", "trigger", "many", "--force"});
+  CHECK(refused.exit_code == 1);
+  CHECK(refused.err ==
+        "skedctl: workflow \"many\" has 16 runs going on, the most at once (CONFLICT)\n");
+  dir.write("go", "");
+
+  const CommandResult chain = skedctl(dir, {"workflow", "trigger", "chain", "--wait", "--json"});
+  SHOW(chain);
+  SHOW_LOG(d);
+  REQUIRE(chain.exit_code == 0);
+  auto steps = steps_of(json::parse(chain.out));
+  // 17 of the 18 outputs before it fit in 1 MiB of names and values; the last is left out.
+  CHECK(log_of(dir, steps["last"]) == "17\n");
+  const auto cut = d.events_named("workflow_inputs_cut");
+  REQUIRE(cut.size() == 1);
+  CHECK(cut[0]["step"] == "last");
+  CHECK(cut[0]["dropped"] == 1);
+  CHECK(cut[0]["limit_bytes"] == 1048576);
+}

@@ -62,6 +62,7 @@ enum class EventKind : std::uint8_t {
   kWorkflowStepStarted,
   kWorkflowStepSkipped,
   kWorkflowRunFinished,
+  kWorkflowInputsCut,
   kHookCoalesced,
   kCheckpoint,
   kOutput,
