@@ -350,6 +350,11 @@ control::Answer<control::TriggerReply> Control::on(const control::TriggerRequest
                                                    const Caller& caller) {
   auto found = visible_job(caller, request.job);
   if (auto* failure = std::get_if<Failure>(&found)) return *failure;
+  if (const auto workflow = Engine::workflow_of_schedule_job(request.job)) {
+    return Failure{control::kConflict, "job \"" + request.job +
+                                           "\" holds the schedule of workflow " + *workflow +
+                                           " (skedctl workflow trigger " + *workflow + ")"};
+  }
   if (const auto step = Engine::step_of_job(request.job)) {
     return Failure{control::kConflict, "job \"" + request.job + "\" is step " + step->second +
                                            " of workflow " + step->first +

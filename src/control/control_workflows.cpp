@@ -39,7 +39,13 @@ control::Answer<control::WorkflowReply> Control::on(const control::WorkflowReque
         if (!caller.admin && !(spec && owns(caller, *spec))) continue;
         control::WorkflowReply::Workflow out;
         out.name = w.name;
-        if (w.schedule) out.schedule = w.schedule->text;
+        if (w.schedule) {
+          out.schedule = w.schedule->text;
+          if (const auto job = engine_.job(Engine::schedule_job_name(w.name))) {
+            out.next = job->next;
+            out.paused = job->paused;
+          }
+        }
         // The user its steps run as (the workflow's `user`, when it sets one, is the same).
         out.user = spec && spec->options->user ? *spec->options->user : daemon_user_;
         out.overlap = to_string(w.overlap);

@@ -192,6 +192,8 @@ json encode(const WorkflowReply& r) {
       }
       workflows.push_back({{"name", w.name},
                            {"schedule", w.schedule.empty() ? json(nullptr) : json(w.schedule)},
+                           {"next", time_or_null(w.next)},
+                           {"paused", w.paused},
                            {"user", w.user},
                            {"overlap", w.overlap},
                            {"defined_at", w.defined_at},

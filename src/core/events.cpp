@@ -98,6 +98,12 @@ std::string_view event_name(EventKind kind) {
       return "workflow_run_finished";
     case EventKind::kWorkflowInputsCut:
       return "workflow_inputs_cut";
+    case EventKind::kWorkflowFireSkipped:
+      return "workflow_fire_skipped";
+    case EventKind::kWorkflowRunResumed:
+      return "workflow_run_resumed";
+    case EventKind::kWorkflowRequirementWait:
+      return "workflow_requirement_wait";
     case EventKind::kHookCoalesced:
       return "hook_coalesced";
     case EventKind::kCheckpoint:

@@ -85,9 +85,12 @@ class WorkflowCommand final : public SocketCommand {
       std::cout << reply.dump() << '\n';
       return kExitOk;
     }
-    Table table({"NAME", "SCHEDULE", "USER", "STEPS", "RUNNING"});
+    Table table({"NAME", "SCHEDULE", "NEXT", "USER", "STEPS", "RUNNING"});
     for (const json& w : reply["workflows"]) {
-      table.add({str(w, "name"), str(w, "schedule", "(trigger only)"), str(w, "user"),
+      const std::string next = w.value("paused", false) ? "paused"
+                               : w["next"].is_string()  ? relative(str(w, "next"))
+                                                        : "-";
+      table.add({str(w, "name"), str(w, "schedule", "(trigger only)"), next, str(w, "user"),
                  std::to_string(w["steps"].size()), w["running"].dump()});
     }
     table.print(std::cout);
@@ -118,6 +121,9 @@ class WorkflowCommand final : public SocketCommand {
     const json& w = *found;
     std::cout << "workflow " << str(w, "name") << " (" << str(w, "defined_at") << ")\n"
               << "  schedule: " << str(w, "schedule", "none (trigger only)")
+              << (w.value("paused", false) ? " (paused)"
+                  : w["next"].is_string()  ? ", next " + relative(str(w, "next"))
+                                           : std::string())
               << "\n  user: " << str(w, "user") << "\n  overlap: " << str(w, "overlap") << '\n';
     Table steps({"  STEP", "JOB", "NEEDS", "WHEN"});
     for (const json& s : w["steps"]) {

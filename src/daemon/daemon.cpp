@@ -103,16 +103,6 @@ Result<Config> read_config(const DaemonSettings& settings) {
   if (!settings.socket.empty()) cfg->daemon.socket = from_current_dir(settings.socket);
   if (settings.no_cgroups) cfg->daemon.use_cgroups = false;
   add_crontab_jobs(cfg.value());
-  for (const WorkflowSpec& w : cfg->workflows) {
-    if (!w.schedule) continue;
-    log_event(
-        spdlog::level::warn, "workflow_schedule_not_run",
-        {{"workflow", w.name},
-         {"schedule", w.schedule->text},
-         {"defined_at", w.defined_at.to_string()},
-         {"effect", "this release runs workflows when triggered only (skedctl workflow trigger " +
-                        w.name + "), not on their schedule"}});
-  }
   return cfg;
 }
 

@@ -206,9 +206,14 @@ Engine::Triggered Engine::handle_fire(Fire fire, const DispatchPolicy* policy) {
   const Job& job = jobs_[fire.job.value];
   const bool recorded = fire.run.value != 0;
   if (!recorded) fire.run = reserve_run_id();
+  if (recovered_step_fires_) note_recovered_fire(fire.job, fire.scheduled, fire.run);
   if (fire.attempt == 1 && !policy && job_paused(job.spec->name)) {
     record_skipped(fire, recorded, NotRunReason::kPaused);
     return {OfferOutcome::kSkipped, fire.run};
+  }
+  if (job.spec->command.empty() && !is_handler_job(*job.spec) &&
+      workflow_of_schedule_job(job.spec->name)) {
+    return fire_workflow(fire, recorded);
   }
   // One write: the fire is pending (or not run) and the job's last fire moves with it, so
   // that after a crash the fire is either recorded or still ahead of the last fire.

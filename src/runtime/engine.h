@@ -178,6 +178,13 @@ class Engine {
   static std::string step_job_name(const std::string& workflow, const std::string& step) {
     return workflow + "::" + step;
   }
+  /// The job that holds a scheduled workflow's schedule: "WORKFLOW::@schedule" (no step is
+  /// called "@schedule"). Its fires start workflow runs; it runs nothing itself.
+  static std::string schedule_job_name(const std::string& workflow) {
+    return workflow + "::@schedule";
+  }
+  /// The workflow whose schedule job `name` is, or nullopt.
+  static std::optional<std::string> workflow_of_schedule_job(const std::string& name);
   /// Starts a run of workflow `name` now; its first steps are fired at once. kNotFound; or
   /// kConflict while skedd is paused or shutting down, when a run of it goes on and its
   /// overlap is not "allow" (unless `force`), or when it has `requires` (not waited for yet).
@@ -204,8 +211,26 @@ class Engine {
   /// At launch of a step's run: the outputs of the steps before it, as SKEDD_IN_STEP_KEY
   /// variables (a process) or in params as "skedd_in" (a handler, whose `spec` is replaced).
   void add_step_inputs(RunId run, const Fire& fire, std::shared_ptr<const JobSpec>& spec);
-  /// At start: workflow runs an earlier skedd left going on are recorded failed.
-  void fail_unfinished_workflow_runs();
+  /// At start, before runs are recovered: the workflow runs an earlier skedd left going on go
+  /// on (a run whose workflow is gone or whose steps changed is recorded failed), their
+  /// unsettled steps' fires known, so that the recovery of a step's run is noted.
+  void reload_unfinished_workflow_runs();
+  /// A fire of `job` of instant `scheduled` (as run `run`) is recovered: adopted, resumed or
+  /// offered again. Noted when it is a step of a workflow run going on.
+  void note_recovered_fire(JobId job, Instant scheduled, RunId run);
+  /// At start, after runs are recovered: each step of the reloaded workflow runs is running
+  /// (its fire recovered), settled as its last recorded run ended, or pending; then each run
+  /// is planned again.
+  void settle_recovered_workflow_runs();
+  /// Records workflow run `record` (one not going on here) failed, with `message`.
+  void fail_workflow_record(WorkflowRunRecord& record, const std::string& message);
+  /// Starts a run of workflow `name` of instant `scheduled` (a fire of its schedule) or, with
+  /// nullopt, of now (a trigger). The refusals of trigger_workflow().
+  Result<RunId> start_workflow_run(const std::string& name, std::optional<Instant> scheduled,
+                                   bool force);
+  /// A fire of a workflow's schedule job: a workflow run starts, recorded as the fire's run
+  /// (succeeded at once, naming it), or the fire is recorded skipped when none may.
+  Triggered fire_workflow(const Fire& fire, bool recorded);
   struct LiveWorkflowRun {
     WorkflowRunRecord record;
     /// The definition it started with, kept for all its steps across reloads.
@@ -219,6 +244,9 @@ class Engine {
   /// run, step index). Each of a workflow's runs has an instant of its own, so a step's fire
   /// (and its retries, fires of the same instant) names one. Erased when the step settles.
   std::map<std::pair<std::uint32_t, Instant>, std::pair<RunId, std::size_t>> step_fires_;
+  /// While recovery runs at start: the step fires recovered (see note_recovered_fire()), with
+  /// their runs. Emptied when settle_recovered_workflow_runs() has read it.
+  std::optional<std::map<std::pair<std::uint32_t, Instant>, RunId>> recovered_step_fires_;
   struct Job {
     std::shared_ptr<const JobSpec> spec;  ///< its dispatch policy: Dispatcher::policy_of(*spec)
     bool removed = false;  ///< by a reload; the slot stays so that ids are never reused

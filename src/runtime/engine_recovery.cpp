@@ -153,6 +153,7 @@ void Engine::start(std::vector<ApiJob> api_jobs) {
       return true;
     });
   }
+  reload_unfinished_workflow_runs();
   // Runs first, so that recovered and catch-up fires meet the adopted runs under their
   // overlap policy.
   recover_runs(now, std::move(spawning));
@@ -163,7 +164,7 @@ void Engine::start(std::vector<ApiJob> api_jobs) {
     events_.emit(Severity::kWarn, EventKind::kStoreReadFailed,
                  {{"error", pending.error().message}});
   }
-  fail_unfinished_workflow_runs();
+  settle_recovered_workflow_runs();
   for (const auto& [id, since] : catch_ups) {
     // Up to the job's first scheduled fire, not to `now`: time passes while the jobs are
     // added, and a fire between `now` and when its job was added (strictly after which the
@@ -257,6 +258,7 @@ void Engine::recover_runs(Instant now, std::vector<RunRecord> spawning) {
       const Job& j = jobs_[job->value];
       if (supervisor_.adopt(record, *job, j.spec)) {
         dispatcher_.adopt(*job, record.run, j.spec->options->pool, policy_of(*j.spec).share);
+        note_recovered_fire(*job, record.scheduled, record.run);
         if (record.state != RunState::kRunning) {
           record.state = RunState::kRunning;
           store_.put_run(record);
@@ -341,6 +343,7 @@ void Engine::offer_recovered(JobId id, const PendingFire& pending, Instant now) 
   events_.emit(Severity::kInfo, EventKind::kFireRecovered,
                {{"job", spec.name}, {"scheduled", utc(fire.scheduled)}, {"attempt", fire.attempt}});
   if (fire.due > now) {
+    note_recovered_fire(id, fire.scheduled, fire.run);
     if (fire.attempt > 1) {
       scheduler_.schedule_retry(fire, fire.due - now);
     } else {

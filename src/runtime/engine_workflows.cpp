@@ -41,6 +41,21 @@ std::shared_ptr<const JobSpec> step_spec(const WorkflowSpec& workflow, const Ste
   return std::make_shared<const JobSpec>(std::move(s));
 }
 
+// The schedule job of a workflow with a schedule: its fires start the workflow's runs (see
+// Engine::fire_workflow()); it has no command, so it never reaches the dispatcher.
+std::shared_ptr<const JobSpec> schedule_spec(const WorkflowSpec& workflow) {
+  JobSpec s;
+  s.name = Engine::schedule_job_name(workflow.name);
+  s.schedule = SharedValue<Schedule>(*workflow.schedule);
+  s.zone = workflow.zone;
+  s.defined_at = workflow.defined_at;
+  JobOptions options;
+  options.user = workflow.user;
+  options.overlap = OverlapPolicy::kAllow;  // the workflow's overlap decides (fire_workflow())
+  s.options = SharedValue<JobOptions>(std::move(options));
+  return std::make_shared<const JobSpec>(std::move(s));
+}
+
 // How a step's run ended, as its workflow's planner counts it.
 StepState step_state_of(RunState state, bool retryable) {
   switch (state) {
@@ -61,6 +76,12 @@ StepState step_state_of(RunState state, bool retryable) {
 
 }  // namespace
 
+std::optional<std::string> Engine::workflow_of_schedule_job(const std::string& name) {
+  constexpr std::string_view kSuffix = "::@schedule";
+  if (!name.ends_with(kSuffix)) return std::nullopt;
+  return name.substr(0, name.size() - kSuffix.size());
+}
+
 std::optional<std::pair<std::string, std::string>> Engine::step_of_job(const std::string& name) {
   const std::size_t at = name.find("::");
   if (at == std::string::npos) return std::nullopt;
@@ -77,6 +98,7 @@ void Engine::append_step_specs(const Config& config,
                                     [&](const JobSpec& j) { return j.name == step.job; });
       if (job != config.step_jobs.end()) specs.push_back(step_spec(w, step, *job));
     }
+    if (w.schedule) specs.push_back(schedule_spec(w));
     workflows_.emplace(w.name, std::move(shared));
   }
 }
@@ -98,6 +120,11 @@ std::optional<Engine::WorkflowInfo> Engine::workflow(const std::string& name) co
 }
 
 Result<RunId> Engine::trigger_workflow(const std::string& name, bool force) {
+  return start_workflow_run(name, std::nullopt, force);
+}
+
+Result<RunId> Engine::start_workflow_run(const std::string& name, std::optional<Instant> fired,
+                                         bool force) {
   const auto it = workflows_.find(name);
   if (it == workflows_.end()) return Error::not_found("no workflow named \"" + name + "\"");
   if (shutting_down_) return Error{ErrorCode::kConflict, "skedd is shutting down"};
@@ -108,7 +135,8 @@ Result<RunId> Engine::trigger_workflow(const std::string& name, bool force) {
                                            "\" has requires, which this release checks at load " +
                                            "but does not yet wait for: it is not run"};
   }
-  Instant scheduled = clock_.wall_now();
+  // A fire's instant is the run's (SKEDD_SCHEDULED_AT of its steps); a trigger's is now.
+  Instant scheduled = fired.value_or(clock_.wall_now());
   std::size_t going_on = 0;
   for (const auto& [id, live] : live_workflows_) {
     if (live.record.workflow != name) continue;
@@ -124,7 +152,10 @@ Result<RunId> Engine::trigger_workflow(const std::string& name, bool force) {
                                              "overlap = \"allow\" or --force"};
     }
     // Each run of a workflow has an instant of its own: its steps' fires are keyed by it.
-    if (live.record.scheduled >= scheduled) scheduled = live.record.scheduled + Duration{1};
+    // Triggered runs take the next free microsecond; a fire keeps its own unless taken.
+    if (fired ? live.record.scheduled == scheduled : live.record.scheduled >= scheduled) {
+      scheduled = live.record.scheduled + Duration{1};
+    }
   }
   WorkflowRunRecord record;
   record.id = reserve_run_id();
@@ -145,12 +176,47 @@ Result<RunId> Engine::trigger_workflow(const std::string& name, bool force) {
                {{"workflow", name},
                 {"run", id.value},
                 {"scheduled", utc(scheduled)},
+                {"by", fired ? "schedule" : "trigger"},
                 {"steps", spec->steps.size()}});
   live_workflows_.emplace(id, LiveWorkflowRun{std::move(record), spec});
   advance_workflow(id);
   pump();
   rearm();
   return id;
+}
+
+Engine::Triggered Engine::fire_workflow(const Fire& fire, bool recorded) {
+  const JobSpec& spec = *jobs_[fire.job.value].spec;
+  const std::string workflow = *workflow_of_schedule_job(spec.name);
+  auto started = start_workflow_run(workflow, fire.scheduled, false);
+  if (!started) {
+    // Its overlap, a bound or a requirement refuses it: recorded as a skipped fire of the
+    // schedule job, with the reason in the event.
+    events_.emit(Severity::kInfo, EventKind::kWorkflowFireSkipped,
+                 {{"workflow", workflow},
+                  {"scheduled", utc(fire.scheduled)},
+                  {"reason", started.error().message}});
+    record_skipped(fire, recorded, NotRunReason::kOverlap);
+    return {OfferOutcome::kSkipped, fire.run};
+  }
+  // The fire's run: it started the workflow run and is over. One write with the fire taken,
+  // so that after a crash the fire is either before the last fire or recorded as run.
+  StoreGroup group(store_);
+  if (!recorded) record_pending(fire);
+  const Instant now = clock_.wall_now();
+  RunRecord run;
+  run.run = fire.run;
+  run.job = spec.name;
+  run.scheduled = fire.scheduled;
+  run.attempt = fire.attempt;
+  run.state = RunState::kSucceeded;
+  run.started = now;
+  run.ended = now;
+  run.lateness = now > fire.scheduled ? now - fire.scheduled : Duration{0};
+  run.message = "started workflow run " + std::to_string(started->value);
+  run.owner = supervisor_.owner_of(spec);
+  store_.put_run(std::move(run));
+  return {OfferOutcome::kReady, fire.run};
 }
 
 bool Engine::cancel_workflow_run(RunId id) {
@@ -323,7 +389,28 @@ void Engine::add_step_inputs(RunId run, const Fire& fire, std::shared_ptr<const 
   for (auto& [name, value] : context) kept[name] = std::move(value);
 }
 
-void Engine::fail_unfinished_workflow_runs() {
+void Engine::fail_workflow_record(WorkflowRunRecord& record, const std::string& message) {
+  record.state = WorkflowRunState::kFailed;
+  record.ended = clock_.wall_now();
+  record.message = message;
+  for (WorkflowStepRecord& step : record.steps) {
+    if (step.state == StepState::kPending) {
+      step.state = StepState::kSkipped;
+      step.reason = SkipReason::kCancelled;
+    } else if (step.state == StepState::kRunning) {
+      step.state = StepState::kUnknown;
+    }
+  }
+  store_.put_workflow_run(record);
+  events_.emit(Severity::kWarn, EventKind::kWorkflowRunFinished,
+               {{"workflow", record.workflow},
+                {"run", record.id.value},
+                {"state", to_string(record.state)},
+                {"message", record.message}});
+}
+
+void Engine::reload_unfinished_workflow_runs() {
+  recovered_step_fires_.emplace();
   WorkflowRunQuery query;
   query.unfinished = true;
   query.limit = 100'000;
@@ -334,26 +421,91 @@ void Engine::fail_unfinished_workflow_runs() {
     return;
   }
   for (WorkflowRunRecord& record : unfinished.value()) {
-    record.state = WorkflowRunState::kFailed;
-    record.ended = clock_.wall_now();
-    record.message =
-        "interrupted by a restart of skedd (this release does not resume workflow "
-        "runs; the runs of its steps were recovered as runs)";
-    for (WorkflowStepRecord& step : record.steps) {
-      if (step.state == StepState::kPending) {
-        step.state = StepState::kSkipped;
-        step.reason = SkipReason::kCancelled;
-      } else if (step.state == StepState::kRunning) {
-        step.state = StepState::kUnknown;
+    const auto it = workflows_.find(record.workflow);
+    // It goes on with the definition loaded now: the steps must be the ones it ran so far.
+    bool same = it != workflows_.end() && it->second->steps.size() == record.steps.size();
+    for (std::size_t i = 0; same && i < record.steps.size(); ++i) {
+      same = it->second->steps[i].name == record.steps[i].step;
+    }
+    if (!same) {
+      fail_workflow_record(record, it == workflows_.end()
+                                       ? "interrupted by a restart of skedd: its workflow is no "
+                                         "longer defined"
+                                       : "interrupted by a restart of skedd: its workflow's steps "
+                                         "changed meanwhile");
+      continue;
+    }
+    for (std::size_t i = 0; i < record.steps.size(); ++i) {
+      const StepState state = record.steps[i].state;
+      if (state != StepState::kPending && state != StepState::kRunning) continue;
+      if (const auto job =
+              job_by_name_.find(step_job_name(record.workflow, record.steps[i].step))) {
+        step_fires_[{job->value, record.scheduled}] = {record.id, i};
       }
     }
-    store_.put_workflow_run(record);
-    events_.emit(Severity::kWarn, EventKind::kWorkflowRunFinished,
-                 {{"workflow", record.workflow},
-                  {"run", record.id.value},
-                  {"state", to_string(record.state)},
-                  {"message", record.message}});
+    const RunId id = record.id;
+    live_workflows_.emplace(id, LiveWorkflowRun{std::move(record), it->second});
   }
+}
+
+void Engine::note_recovered_fire(JobId job, Instant scheduled, RunId run) {
+  if (!recovered_step_fires_ || !step_fires_.contains({job.value, scheduled})) return;
+  (*recovered_step_fires_)[{job.value, scheduled}] = run;
+}
+
+void Engine::settle_recovered_workflow_runs() {
+  const auto recovered = std::move(recovered_step_fires_);
+  recovered_step_fires_.reset();
+  if (!recovered) return;
+  std::vector<RunId> ids;
+  for (auto& [id, live] : live_workflows_) {
+    ids.push_back(id);
+    WorkflowRunRecord& record = live.record;
+    for (WorkflowStepRecord& step : record.steps) {
+      if (step.state != StepState::kPending && step.state != StepState::kRunning) continue;
+      const auto job = job_by_name_.find(step_job_name(record.workflow, step.step));
+      if (!job) continue;  // planned again below: a step whose job is gone fails there
+      const std::pair key{job->value, record.scheduled};
+      if (const auto r = recovered->find(key); r != recovered->end()) {
+        // Adopted, resumed or offered again: it settles when that run ends.
+        step.state = StepState::kRunning;
+        if (r->second.value != 0) step.run = r->second;
+        continue;
+      }
+      // Not recovered: its last run ended before the stop (its end not yet in this record),
+      // or it never started. Its step job's latest run of this instant says which.
+      step_fires_.erase(key);
+      RunQuery query(step_job_name(record.workflow, step.step), std::nullopt, 1'000);
+      query.since = record.started;
+      auto runs = store_.runs(query);
+      if (!runs) {
+        events_.emit(Severity::kWarn, EventKind::kStoreReadFailed,
+                     {{"error", runs.error().message}});
+      }
+      const RunRecord* last = nullptr;
+      if (runs) {
+        for (const RunRecord& r : runs.value()) {
+          if (r.scheduled == record.scheduled) {
+            last = &r;
+            break;
+          }
+        }
+      }
+      if (last != nullptr && last->state != RunState::kScheduled &&
+          last->state != RunState::kRunning && last->state != RunState::kPaused) {
+        // A failure with neither exit code nor signal from a process that ran: unknown.
+        const bool unknown =
+            last->state == RunState::kFailed && last->pid && !last->exit_code && !last->signal;
+        step.state = step_state_of(last->state, !unknown);
+        step.run = last->run;
+      } else if (step.state == StepState::kRunning) {
+        step.state = StepState::kUnknown;  // recorded running, and no run of it is known
+      }
+    }
+    events_.emit(Severity::kInfo, EventKind::kWorkflowRunResumed,
+                 {{"workflow", record.workflow}, {"run", id.value}});
+  }
+  for (const RunId id : ids) advance_workflow(id);
 }
 
 }  // namespace skedd

@@ -2,8 +2,10 @@
 // order their needs give, hands each step the outputs of the steps before it, takes the
 // failure branch, and records the workflow run with every step's state and reason.
 #include <signal.h>
+#include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -126,7 +128,7 @@ TEST_CASE("a workflow runs its steps in order, hands on outputs and takes the fa
   CHECK(skedctl(dir, {"workflow", "trigger", "nope"}).exit_code == 3);
 }
 
-TEST_CASE("a workflow run is cancelled, and one a restart interrupted is recorded failed",
+TEST_CASE("a workflow run is cancelled, and one a stop left going on goes on after it",
           "[workflow]") {
   TempDir dir;
   const std::string config =
@@ -166,17 +168,92 @@ steps.then  = { job = "after", needs = ["first"] }
     d.leave_runs();
   }
   dir.write("go", "");
-  Daemon again(dir, config);
-  again.wait_for("listening");
+  {
+    // It goes on: its running step was left to the run host and is adopted, then the next.
+    Daemon again(dir, config);
+    again.wait_for("workflow_run_resumed");
+    const json finished = again.wait_for("workflow_run_finished");
+    SHOW_LOG(again);
+    CHECK(finished["state"] == "succeeded");
+    const json runs = json::parse(skedctl(dir, {"workflow", "runs", "slow", "--json"}).out);
+    REQUIRE(runs["runs"].size() == 2);
+    CHECK(runs["runs"][0]["state"] == "succeeded");
+    auto steps = steps_of(runs["runs"][0]);
+    CHECK(steps["first"]["state"] == "succeeded");
+    CHECK(steps["then"]["state"] == "succeeded");
+    CHECK(json::parse(skedctl(dir, {"runs", "slow::first", "--json"}).out)["runs"].size() == 2);
+
+    // Left going on again, and the workflow's steps change while skedd is down.
+    ::unlink((dir / "go").c_str());
+    skedctl(dir, {"workflow", "trigger", "slow"});
+    again.wait_for("run_started", [](const skedd::test::Json& e) { return e["run"] != nullptr; });
+    again.signal(SIGTERM);
+    REQUIRE(again.wait_exit(5000ms) == 0);
+    again.leave_runs();
+  }
+  dir.write("go", "");
+  const std::string changed =
+      write_config(dir, "",
+                   job(dir, "wait", "", "while [ ! -e \"$DIR/go\" ]; do sleep 0.05; done\n") +
+                       job(dir, "after", "", "true\n") + R"([workflow.slow]
+steps.first = { job = "wait" }
+steps.second = { job = "after", needs = ["first"] }
+)");
+  Daemon third(dir, changed);
+  third.wait_for("listening");
   const json runs = json::parse(skedctl(dir, {"workflow", "runs", "slow", "--json"}).out);
-  SHOW_LOG(again);
-  REQUIRE(runs["runs"].size() == 2);
+  SHOW_LOG(third);
+  REQUIRE(runs["runs"].size() == 3);
   CHECK(runs["runs"][0]["state"] == "failed");
-  CHECK(runs["runs"][0]["message"].get<std::string>().find("interrupted by a restart of skedd") ==
-        0);
+  CHECK(runs["runs"][0]["message"] ==
+        "interrupted by a restart of skedd: its workflow's steps changed meanwhile");
   auto steps = steps_of(runs["runs"][0]);
   CHECK(steps["first"]["state"] == "unknown");
   CHECK(steps["then"]["reason"] == "cancelled");
+}
+
+TEST_CASE("kill -9 of skedd mid-step: the workflow run goes on where it was", "[workflow]") {
+  TempDir dir;
+  const std::string config = write_config(
+      dir, "",
+      job(dir, "rows", "", "echo \"output rows 7\" >&3\n") +
+          job(dir, "double", "",
+              "touch \"$DIR/started\"\nwhile [ ! -e \"$DIR/go\" ]; do sleep 0.05; done\n"
+              "echo \"output n $((SKEDD_IN_A_ROWS * 2))\" >&3\n") +
+          job(dir, "report", "", "echo \"$SKEDD_IN_A_ROWS $SKEDD_IN_B_N\"\n") + R"([workflow.chain]
+steps.a = { job = "rows" }
+steps.b = { job = "double", needs = ["a"] }
+steps.c = { job = "report", needs = ["b"] }
+)");
+  std::string id;
+  {
+    Daemon first(dir, config);
+    first.wait_for("listening");
+    id = json::parse(skedctl(dir, {"workflow", "trigger", "chain", "--json"}).out)["run"].dump();
+    REQUIRE(
+        skedd::test::wait_until([&] { return std::filesystem::exists(dir / "started"); }, 5000ms));
+    first.signal(SIGKILL);
+    first.wait_exit(5000ms);
+    first.leave_runs();
+  }
+  Daemon second(dir, config);
+  const json resumed = second.wait_for("workflow_run_resumed");
+  CHECK(resumed["run"].dump() == id);
+  second.wait_for("run_adopted");
+  dir.write("go", "");
+  const json finished = second.wait_for("workflow_run_finished");
+  SHOW_LOG(second);
+  CHECK(finished["state"] == "succeeded");
+  const json runs = json::parse(skedctl(dir, {"workflow", "runs", "--run", id, "--json"}).out);
+  REQUIRE(runs["runs"].size() == 1);
+  auto steps = steps_of(runs["runs"][0]);
+  CHECK(steps["a"]["state"] == "succeeded");
+  CHECK(steps["b"]["state"] == "succeeded");
+  // The finished step was not run again; the one going on was adopted, not started anew; the
+  // outputs of both reached the last.
+  CHECK(json::parse(skedctl(dir, {"runs", "chain::a", "--json"}).out)["runs"].size() == 1);
+  CHECK(json::parse(skedctl(dir, {"runs", "chain::b", "--json"}).out)["runs"].size() == 1);
+  CHECK(log_of(dir, steps["c"]) == "7 14\n");
 }
 
 TEST_CASE("a workflow's runs going on and the inputs a step receives are bounded", "[workflow]") {
@@ -221,4 +298,63 @@ TEST_CASE("a workflow's runs going on and the inputs a step receives are bounded
   CHECK(cut[0]["step"] == "last");
   CHECK(cut[0]["dropped"] == 1);
   CHECK(cut[0]["limit_bytes"] == 1048576);
+}
+
+TEST_CASE("a workflow runs on its schedule, each run a fire of its instant", "[workflow]") {
+  TempDir dir;
+  const std::string config =
+      write_config(dir, "",
+                   job(dir, "stamp", "", "echo \"output at $SKEDD_SCHEDULED_AT\" >&3\n") +
+                       job(dir, "hold", "", "while [ ! -e \"$DIR/go\" ]; do sleep 0.05; done\n") +
+                       R"([workflow.ticker]
+every = "1s"
+steps.only = { job = "stamp" }
+[workflow.slow]
+every = "1s"
+steps.only = { job = "hold" }
+)");
+  Daemon d(dir, config);
+  d.wait_for("listening");
+  d.wait_for("workflow_run_finished", 2,
+             [](const skedd::test::Json& e) { return e["workflow"] == "ticker"; });
+  // `slow` has a run going on: its next fires are recorded skipped (overlap = "skip").
+  const auto skipped = d.wait_for("workflow_fire_skipped");
+  CHECK(skipped["workflow"] == "slow");
+  CHECK(skipped["reason"].get<std::string>().find("has a run going on") != std::string::npos);
+  dir.write("go", "");
+
+  const json runs = json::parse(skedctl(dir, {"workflow", "runs", "ticker", "--json"}).out);
+  SHOW_LOG(d);
+  REQUIRE(runs["runs"].size() >= 2);
+  const json& run = runs["runs"][runs["runs"].size() - 1];  // the first
+  CHECK(run["state"] == "succeeded");
+  // Its step ran as a fire of the workflow run's instant, which is a fire of the schedule.
+  auto steps = steps_of(run);
+  const json step = json::parse(skedctl(dir, {"wait", steps["only"]["run"].dump(), "--json"}).out);
+  CHECK(step["scheduled"] == run["scheduled"]);
+  CHECK(step["outputs"]["at"] == run["scheduled"]);
+  // The schedule job records each fire as a run that started a workflow run.
+  const json fires = json::parse(skedctl(dir, {"runs", "ticker::@schedule", "--json"}).out);
+  bool found = false;
+  for (const json& f : fires["runs"]) {
+    if (f["message"] == "started workflow run " + run["run"].dump()) {
+      found = true;
+      CHECK(f["scheduled"] == run["scheduled"]);
+      CHECK(f["state"] == "succeeded");
+    }
+  }
+  CHECK(found);
+  const json list = json::parse(skedctl(dir, {"workflow", "list", "--json"}).out);
+  CHECK(list["workflows"][1]["schedule"] == "every 1s");
+  CHECK(list["workflows"][1]["next"].is_string());
+  CHECK(list["workflows"][1]["paused"] == false);
+  // Pausing the schedule job pauses the workflow's schedule (its fires are recorded skipped).
+  REQUIRE(skedctl(dir, {"pause", "ticker::@schedule"}).exit_code == 0);
+  const json paused = json::parse(skedctl(dir, {"workflow", "list", "--json"}).out);
+  CHECK(paused["workflows"][1]["paused"] == true);
+  CHECK(skedctl(dir, {"workflow", "list"}).out.find("ticker  every 1s  paused") !=
+        std::string::npos);
+  const CommandResult direct = skedctl(dir, {"trigger", "ticker::@schedule"});
+  CHECK(direct.exit_code == 1);
+  CHECK(direct.err.find("holds the schedule of workflow ticker") != std::string::npos);
 }

@@ -187,7 +187,9 @@ struct WorkflowReply {
   };
   struct Workflow {
     std::string name;
-    std::string schedule;  ///< empty: trigger only
+    std::string schedule;         ///< empty: trigger only
+    std::optional<Instant> next;  ///< its schedule's next fire
+    bool paused = false;          ///< its schedule job is paused
     std::string user;
     std::string overlap;
     std::string defined_at;
