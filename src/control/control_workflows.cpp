@@ -74,11 +74,14 @@ control::Answer<control::WorkflowReply> Control::on(const control::WorkflowReque
       return reply;
     }
     case Action::kRuns:
-    case Action::kCancel: {
+    case Action::kCancel:
+    case Action::kRetry:
+    case Action::kPause:
+    case Action::kResume: {
       WorkflowRunQuery query;
       if (!request.workflow.empty()) query.workflow = request.workflow;
       query.id = request.run;
-      query.limit = request.action == Action::kCancel ? 1 : request.limit;
+      query.limit = request.action == Action::kRuns ? request.limit : 1;
       (void)store_.flush();  // a run just triggered or moved on is read as it is now
       auto runs = store_.workflow_runs(query);
       if (!runs) return history_unreadable(runs.error());
@@ -96,6 +99,25 @@ control::Answer<control::WorkflowReply> Control::on(const control::WorkflowReque
       if (runs->empty()) {
         return Failure{control::kRunNotFound,
                        "no workflow run " + std::to_string(request.run->value)};
+      }
+      if (request.action == Action::kRetry) {
+        auto retried = engine_.retry_workflow_run(*request.run, request.from);
+        if (!retried) {
+          return Failure{retried.error().code == ErrorCode::kNotFound ? control::kInvalidArgument
+                                                                      : control::kConflict,
+                         retried.error().message};
+        }
+        reply.run = *request.run;
+        return reply;
+      }
+      if (request.action != Action::kCancel) {
+        if (!engine_.set_workflow_run_paused(*request.run, request.action == Action::kPause)) {
+          return Failure{control::kConflict, "workflow run " + std::to_string(request.run->value) +
+                                                 " is not going on (" +
+                                                 to_string(runs->front().state) + ")"};
+        }
+        reply.run = *request.run;
+        return reply;
       }
       if (!engine_.cancel_workflow_run(*request.run)) {
         return Failure{control::kConflict, "workflow run " + std::to_string(request.run->value) +

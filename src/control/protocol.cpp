@@ -126,12 +126,19 @@ std::variant<Request, Failure> decode_op(const std::string& op, Fields& f) {
       r.workflow = f.string("workflow", false);
       if (const std::uint64_t run = f.count("run", 0, UINT64_MAX); run != 0) r.run = RunId{run};
       r.limit = f.count("limit", 20, 1000);
-    } else if (action == "cancel") {
-      r.action = WorkflowRequest::Action::kCancel;
+    } else if (action == "cancel" || action == "pause" || action == "resume") {
+      r.action = action == "cancel"  ? WorkflowRequest::Action::kCancel
+                 : action == "pause" ? WorkflowRequest::Action::kPause
+                                     : WorkflowRequest::Action::kResume;
       r.run = run_id();
+    } else if (action == "retry") {
+      r.action = WorkflowRequest::Action::kRetry;
+      r.run = run_id();
+      r.from = f.string("from");
     } else if (!f.failure()) {
       return Failure{kInvalidArgument,
-                     "op \"workflow\": action must be list, trigger, runs or cancel"};
+                     "op \"workflow\": action must be list, trigger, runs, cancel, retry, pause "
+                     "or resume"};
     }
     return r;
   }
@@ -324,11 +331,13 @@ std::string encode_request(const json& id, const Request& request) {
     }
     void operator()(const VersionsRequest& r) const { j["job"] = r.job; }
     void operator()(const WorkflowRequest& r) const {
-      static constexpr const char* kActions[] = {"list", "trigger", "runs", "cancel"};
+      static constexpr const char* kActions[] = {"list",  "trigger", "runs",  "cancel",
+                                                 "retry", "pause",   "resume"};
       j["action"] = kActions[static_cast<int>(r.action)];
       if (!r.workflow.empty()) j["workflow"] = r.workflow;
       if (r.run) j["run"] = r.run->value;
       if (r.force) j["force"] = true;
+      if (!r.from.empty()) j["from"] = r.from;
       if (r.action == WorkflowRequest::Action::kRuns) j["limit"] = r.limit;
     }
     void operator()(const RemoveRequest& r) const { j["job"] = r.job; }

@@ -183,6 +183,10 @@ json encode(const WorkflowReply& r) {
   using Action = WorkflowRequest::Action;
   if (r.action == Action::kTrigger) return {{"run", r.run.value}};
   if (r.action == Action::kCancel) return {{"run", r.run.value}, {"cancelled", true}};
+  if (r.action == Action::kRetry) return {{"run", r.run.value}, {"retried", true}};
+  if (r.action == Action::kPause || r.action == Action::kResume) {
+    return {{"run", r.run.value}, {"paused", r.action == Action::kPause}};
+  }
   if (r.action == Action::kList) {
     json workflows = json::array();
     for (const WorkflowReply::Workflow& w : r.workflows) {

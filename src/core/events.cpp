@@ -102,6 +102,12 @@ std::string_view event_name(EventKind kind) {
       return "workflow_fire_skipped";
     case EventKind::kWorkflowRunResumed:
       return "workflow_run_resumed";
+    case EventKind::kWorkflowRunRetried:
+      return "workflow_run_retried";
+    case EventKind::kWorkflowRunPaused:
+      return "workflow_run_paused";
+    case EventKind::kWorkflowRunResumedFromPause:
+      return "workflow_run_unpaused";
     case EventKind::kWorkflowRequirementWait:
       return "workflow_requirement_wait";
     case EventKind::kHookCoalesced:

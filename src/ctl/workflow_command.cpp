@@ -1,4 +1,4 @@
-// skedctl workflow: list, show, trigger (and wait), runs and cancel of workflows.
+// skedctl workflow: list, show, trigger (and wait), runs, cancel, retry, pause and resume.
 #include <signal.h>
 
 #include <chrono>
@@ -40,7 +40,8 @@ void print_workflow_run(std::ostream& out, const json& run) {
 class WorkflowCommand final : public SocketCommand {
  public:
   explicit WorkflowCommand(std::shared_ptr<const std::string> socket)
-      : SocketCommand("workflow", "workflows: list, show, trigger, runs, cancel",
+      : SocketCommand("workflow",
+                      "workflows: list, show, trigger, runs, cancel, retry, pause, resume",
                       std::move(socket)) {}
   void declare(CLI::App& sub) override {
     sub.require_subcommand(1);
@@ -60,7 +61,19 @@ class WorkflowCommand final : public SocketCommand {
         ->capture_default_str();
     cancel_ = sub.add_subcommand("cancel", "cancel a workflow run going on");
     cancel_->add_option("run", run_, "workflow run id")->required();
-    for (CLI::App* s : {list_, show_, trigger_, runs_, cancel_}) {
+    retry_ = sub.add_subcommand(
+        "retry", "run an ended workflow run again from a step, keeping the steps before it");
+    retry_->add_option("run", run_, "workflow run id")->required();
+    retry_->add_option("--from", from_, "the step to run again, with every step after it")
+        ->required();
+    retry_->add_flag("--wait", wait_,
+                     "wait for the run to end: exit 0 succeeded, 1 failed, 143 cancelled");
+    pause_ =
+        sub.add_subcommand("pause", "pause a workflow run: no step starts, running ones pause");
+    pause_->add_option("run", run_, "workflow run id")->required();
+    resume_ = sub.add_subcommand("resume", "resume a paused workflow run");
+    resume_->add_option("run", run_, "workflow run id")->required();
+    for (CLI::App* s : {list_, show_, trigger_, runs_, cancel_, retry_, pause_, resume_}) {
       s->add_flag("--json", c_.json, "print JSON");
     }
   }
@@ -69,6 +82,16 @@ class WorkflowCommand final : public SocketCommand {
     if (show_->parsed()) return show();
     if (trigger_->parsed()) return trigger();
     if (runs_->parsed()) return runs();
+    if (retry_->parsed()) return retry();
+    if (pause_->parsed() || resume_->parsed()) {
+      control::WorkflowRequest r;
+      r.action = pause_->parsed() ? WorkflowAction::kPause : WorkflowAction::kResume;
+      r.run = RunId{run_};
+      return simple(c_, r, [](const json& reply) {
+        return std::string(reply["paused"] == true ? "paused" : "resumed") + " workflow run " +
+               reply["run"].dump();
+      });
+    }
     control::WorkflowRequest r;
     r.action = WorkflowAction::kCancel;
     r.run = RunId{run_};
@@ -153,6 +176,27 @@ class WorkflowCommand final : public SocketCommand {
       return kExitOk;
     }
     if (!c_.json) std::cerr << "triggered workflow " << name_ << ": run " << id << '\n';
+    return wait_for_end(id);
+  }
+  int retry() {
+    json reply;
+    control::WorkflowRequest r;
+    r.action = WorkflowAction::kRetry;
+    r.run = RunId{run_};
+    r.from = from_;
+    if (const int rc = ask(c_, r, &reply, wait_ ? kExitSelf : kExitFailure); rc != kExitOk) {
+      return rc;
+    }
+    const std::string said = "retrying workflow run " + std::to_string(run_) + " from " + from_;
+    if (!wait_) {
+      std::cout << (c_.json ? reply.dump() : said) << '\n';
+      return kExitOk;
+    }
+    if (!c_.json) std::cerr << said << '\n';
+    return wait_for_end(run_);
+  }
+  // Waits for workflow run `id` to end, prints it, and exits as workflow_exit_code() says.
+  int wait_for_end(std::uint64_t id) {
     control::WorkflowRequest q;
     q.action = WorkflowAction::kRuns;
     q.run = RunId{id};
@@ -196,7 +240,11 @@ class WorkflowCommand final : public SocketCommand {
   CLI::App* trigger_ = nullptr;
   CLI::App* runs_ = nullptr;
   CLI::App* cancel_ = nullptr;
+  CLI::App* retry_ = nullptr;
+  CLI::App* pause_ = nullptr;
+  CLI::App* resume_ = nullptr;
   std::string name_;
+  std::string from_;
   bool force_ = false;
   bool wait_ = false;
   std::uint64_t run_ = 0;

@@ -192,6 +192,16 @@ class Engine {
   /// Cancels a workflow run going on: its running steps are cancelled, and the steps not yet
   /// started are recorded as not run (cancelled). False when it is not going on.
   bool cancel_workflow_run(RunId id);
+  /// Runs ended workflow run `id` again from step `from`: that step and every step after it
+  /// (those that need it, theirs, and so on) are pending again and run as a new fire of the
+  /// run's instant; the other steps keep their state and runs, so their outputs reach the
+  /// steps run again. kNotFound (no such run or step); kConflict while it goes on, when its
+  /// steps changed since, or as trigger_workflow() refuses a second run.
+  Result<RunId> retry_workflow_run(RunId id, const std::string& from);
+  /// Pauses (or resumes) workflow run `id` going on: no step of it starts while it is paused,
+  /// and its running steps' runs are paused as `skedctl pause --run` pauses a run. False when
+  /// it is not going on.
+  bool set_workflow_run_paused(RunId id, bool paused);
 
   /// Called on the loop's thread when a run starts and when it ends (its slot freed).
   void set_run_observer(std::function<void(const RunEvent&)> observer) {
@@ -224,6 +234,10 @@ class Engine {
   void settle_recovered_workflow_runs();
   /// Records workflow run `record` (one not going on here) failed, with `message`.
   void fail_workflow_record(WorkflowRunRecord& record, const std::string& message);
+  /// Why a run of workflow `spec` may not start now (it is not `except`): skedd is shutting
+  /// down or paused, its bound of runs going on, or its overlap (unless `force`).
+  std::optional<Error> workflow_run_refused(const WorkflowSpec& spec, bool force,
+                                            RunId except = RunId{}) const;
   /// Starts a run of workflow `name` of instant `scheduled` (a fire of its schedule) or, with
   /// nullopt, of now (a trigger). The refusals of trigger_workflow().
   Result<RunId> start_workflow_run(const std::string& name, std::optional<Instant> scheduled,
@@ -236,6 +250,7 @@ class Engine {
     /// The definition it started with, kept for all its steps across reloads.
     std::shared_ptr<const WorkflowSpec> spec;
     bool cancelled = false;
+    bool paused = false;
   };
   std::map<std::string, std::shared_ptr<const WorkflowSpec>> workflows_;
   /// The workflow runs going on, by id; erased when they end.

@@ -127,30 +127,12 @@ Result<RunId> Engine::start_workflow_run(const std::string& name, std::optional<
                                          bool force) {
   const auto it = workflows_.find(name);
   if (it == workflows_.end()) return Error::not_found("no workflow named \"" + name + "\"");
-  if (shutting_down_) return Error{ErrorCode::kConflict, "skedd is shutting down"};
-  if (paused_all_) return Error{ErrorCode::kConflict, "skedd is paused (resume --all)"};
   const std::shared_ptr<const WorkflowSpec>& spec = it->second;
-  if (!spec->requirements.empty()) {
-    return Error{ErrorCode::kConflict, "workflow \"" + name +
-                                           "\" has requires, which this release checks at load " +
-                                           "but does not yet wait for: it is not run"};
-  }
+  if (auto refused = workflow_run_refused(*spec, force)) return *refused;
   // A fire's instant is the run's (SKEDD_SCHEDULED_AT of its steps); a trigger's is now.
   Instant scheduled = fired.value_or(clock_.wall_now());
-  std::size_t going_on = 0;
   for (const auto& [id, live] : live_workflows_) {
     if (live.record.workflow != name) continue;
-    if (++going_on >= kMaxLiveRunsPerWorkflow) {
-      return Error{ErrorCode::kConflict, "workflow \"" + name + "\" has " +
-                                             std::to_string(kMaxLiveRunsPerWorkflow) +
-                                             " runs going on, the most at once"};
-    }
-    if (!force && spec->overlap != OverlapPolicy::kAllow) {
-      return Error{ErrorCode::kConflict, "workflow \"" + name + "\" has a run going on (run " +
-                                             std::to_string(id.value) +
-                                             ") and this release starts another only with " +
-                                             "overlap = \"allow\" or --force"};
-    }
     // Each run of a workflow has an instant of its own: its steps' fires are keyed by it.
     // Triggered runs take the next free microsecond; a fire keeps its own unless taken.
     if (fired ? live.record.scheduled == scheduled : live.record.scheduled >= scheduled) {
@@ -183,6 +165,112 @@ Result<RunId> Engine::start_workflow_run(const std::string& name, std::optional<
   pump();
   rearm();
   return id;
+}
+
+std::optional<Error> Engine::workflow_run_refused(const WorkflowSpec& spec, bool force,
+                                                  RunId except) const {
+  if (shutting_down_) return Error{ErrorCode::kConflict, "skedd is shutting down"};
+  if (paused_all_) return Error{ErrorCode::kConflict, "skedd is paused (resume --all)"};
+  if (!spec.requirements.empty()) {
+    return Error{ErrorCode::kConflict, "workflow \"" + spec.name +
+                                           "\" has requires, which this release checks at load " +
+                                           "but does not yet wait for: it is not run"};
+  }
+  std::size_t going_on = 0;
+  for (const auto& [id, live] : live_workflows_) {
+    if (live.record.workflow != spec.name || id == except) continue;
+    if (++going_on >= kMaxLiveRunsPerWorkflow) {
+      return Error{ErrorCode::kConflict, "workflow \"" + spec.name + "\" has " +
+                                             std::to_string(kMaxLiveRunsPerWorkflow) +
+                                             " runs going on, the most at once"};
+    }
+    if (!force && spec.overlap != OverlapPolicy::kAllow) {
+      return Error{ErrorCode::kConflict, "workflow \"" + spec.name + "\" has a run going on (run " +
+                                             std::to_string(id.value) +
+                                             ") and this release starts another only with " +
+                                             "overlap = \"allow\" or --force"};
+    }
+  }
+  return std::nullopt;
+}
+
+Result<RunId> Engine::retry_workflow_run(RunId id, const std::string& from) {
+  if (live_workflows_.contains(id)) {
+    return Error{ErrorCode::kConflict, "workflow run " + std::to_string(id.value) +
+                                           " is going on: retry it once it has ended"};
+  }
+  WorkflowRunQuery query;
+  query.id = id;
+  query.limit = 1;
+  auto found = store_.workflow_runs(query);
+  if (!found) return found.error();
+  if (found->empty()) return Error::not_found("no workflow run " + std::to_string(id.value));
+  WorkflowRunRecord record = std::move(found->front());
+  const auto it = workflows_.find(record.workflow);
+  bool same = it != workflows_.end() && it->second->steps.size() == record.steps.size();
+  for (std::size_t i = 0; same && i < record.steps.size(); ++i) {
+    same = it->second->steps[i].name == record.steps[i].step;
+  }
+  if (!same) {
+    return Error{
+        ErrorCode::kConflict,
+        "workflow " + record.workflow +
+            (it == workflows_.end() ? " is no longer defined"
+                                    : "'s steps changed since run " + std::to_string(id.value) +
+                                          ": trigger a new run instead")};
+  }
+  const WorkflowSpec& spec = *it->second;
+  std::optional<std::size_t> start;
+  std::string names;
+  for (std::size_t i = 0; i < spec.steps.size(); ++i) {
+    if (spec.steps[i].name == from) start = i;
+    names += (names.empty() ? "" : ", ") + spec.steps[i].name;
+  }
+  if (!start) {
+    return Error::not_found("workflow " + spec.name + " has no step \"" + from +
+                            "\" (its steps: " + names + ")");
+  }
+  if (auto refused = workflow_run_refused(spec, false, id)) return *refused;
+  // The step and those after it: steps come after the steps they need.
+  std::vector<bool> again(spec.steps.size(), false);
+  again[*start] = true;
+  for (std::size_t i = *start + 1; i < spec.steps.size(); ++i) {
+    for (const std::size_t need : spec.steps[i].needs) again[i] = again[i] || again[need];
+  }
+  for (std::size_t i = 0; i < spec.steps.size(); ++i) {
+    if (!again[i]) continue;
+    record.steps[i] =
+        WorkflowStepRecord{record.steps[i].step, StepState::kPending, SkipReason::kNone, RunId{}};
+  }
+  record.state = WorkflowRunState::kRunning;
+  record.ended.reset();
+  record.message = "retried from step " + from;
+  events_.emit(Severity::kInfo, EventKind::kWorkflowRunRetried,
+               {{"workflow", record.workflow},
+                {"run", id.value},
+                {"from", from},
+                {"steps", std::count(again.begin(), again.end(), true)}});
+  live_workflows_.emplace(id, LiveWorkflowRun{std::move(record), it->second});
+  advance_workflow(id);
+  pump();
+  rearm();
+  return id;
+}
+
+bool Engine::set_workflow_run_paused(RunId id, bool paused) {
+  const auto it = live_workflows_.find(id);
+  if (it == live_workflows_.end()) return false;
+  it->second.paused = paused;
+  for (const WorkflowStepRecord& step : it->second.record.steps) {
+    if (step.state == StepState::kRunning && step.run.value != 0) set_run_paused(step.run, paused);
+  }
+  events_.emit(Severity::kInfo,
+               paused ? EventKind::kWorkflowRunPaused : EventKind::kWorkflowRunResumedFromPause,
+               {{"workflow", it->second.record.workflow}, {"run", id.value}});
+  advance_workflow(id);
+  pump();
+  rearm();
+  return true;
 }
 
 Engine::Triggered Engine::fire_workflow(const Fire& fire, bool recorded) {
@@ -222,6 +310,7 @@ Engine::Triggered Engine::fire_workflow(const Fire& fire, bool recorded) {
 bool Engine::cancel_workflow_run(RunId id) {
   const auto it = live_workflows_.find(id);
   if (it == live_workflows_.end()) return false;
+  if (it->second.paused) set_workflow_run_paused(id, false);  // its frozen steps take the signal
   it->second.cancelled = true;
   for (WorkflowStepRecord& step : it->second.record.steps) {
     if (step.state != StepState::kRunning || step.run.value == 0) continue;
@@ -250,7 +339,7 @@ void Engine::advance_workflow(RunId id) {
     for (const WorkflowStepRecord& s : record.steps) {
       states.push_back(StepStatus{s.state, s.reason});
     }
-    plan = plan_workflow(spec, states, false, live.cancelled);
+    plan = plan_workflow(spec, states, live.paused && !live.cancelled, live.cancelled);
     for (const auto& [index, reason] : plan.skip) {
       record.steps[index].state = StepState::kSkipped;
       record.steps[index].reason = reason;
@@ -444,7 +533,10 @@ void Engine::reload_unfinished_workflow_runs() {
       }
     }
     const RunId id = record.id;
-    live_workflows_.emplace(id, LiveWorkflowRun{std::move(record), it->second});
+    const bool paused = record.state == WorkflowRunState::kPaused;
+    auto& live =
+        live_workflows_.emplace(id, LiveWorkflowRun{std::move(record), it->second}).first->second;
+    live.paused = paused;
   }
 }
 

@@ -95,7 +95,32 @@ TEST_CASE("a workflow runs its steps in order, hands on outputs and takes the fa
   CHECK(transform["scheduled"] == run["scheduled"]);
   CHECK(transform["outputs"] == json{{"rows", "1201"}});
 
+  // Retried from validate once it would pass: extract and transform keep their runs, and
+  // their outputs reach store.
   dir.write("valid", "");
+  const std::string id = run["run"].dump();
+  const CommandResult nope = skedctl(dir, {"workflow", "retry", id, "--from", "nope"});
+  CHECK(nope.exit_code == 1);
+  CHECK(nope.err ==
+        "skedctl: workflow pipe has no step \"nope\" (its steps: extract, transform, validate, "
+        "store, alert) (INVALID_ARGUMENT)\n");
+  const CommandResult retried =
+      skedctl(dir, {"workflow", "retry", id, "--from", "validate", "--wait", "--json"});
+  SHOW(retried);
+  CHECK(retried.exit_code == 0);
+  const json again = json::parse(retried.out);
+  CHECK(again["run"] == run["run"]);
+  CHECK(again["state"] == "succeeded");
+  CHECK(again["message"] == "retried from step validate");
+  auto retried_steps = steps_of(again);
+  CHECK(retried_steps["extract"]["run"] == steps["extract"]["run"]);
+  CHECK(retried_steps["transform"]["run"] == steps["transform"]["run"]);
+  CHECK(retried_steps["validate"]["run"] != steps["validate"]["run"]);
+  CHECK(retried_steps["validate"]["state"] == "succeeded");
+  CHECK(retried_steps["alert"]["reason"] == "condition_false");
+  CHECK(log_of(dir, retried_steps["store"]) == "stored 1201 of 1200\n");
+  CHECK(json::parse(skedctl(dir, {"runs", "pipe::extract", "--json"}).out)["runs"].size() == 1);
+
   const CommandResult succeeded = skedctl(dir, {"workflow", "trigger", "pipe", "--wait"});
   SHOW(succeeded);
   CHECK(succeeded.exit_code == 0);
@@ -107,13 +132,15 @@ TEST_CASE("a workflow runs its steps in order, hands on outputs and takes the fa
   CHECK(steps["alert"]["state"] == "skipped");
   CHECK(steps["alert"]["reason"] == "condition_false");
   CHECK(log_of(dir, steps["store"]) == "stored 1201 of 1200\n");
-  CHECK(runs["runs"][1]["state"] == "failed");
+  CHECK(runs["runs"][1]["state"] == "succeeded");
+  CHECK(runs["runs"][1]["run"] == run["run"]);
 
   const std::vector<skedd::test::Json> finished = d.events_named("workflow_run_finished");
-  REQUIRE(finished.size() == 2);
+  REQUIRE(finished.size() == 3);
   CHECK(finished[0]["state"] == "failed");
   CHECK(finished[1]["state"] == "succeeded");
-  CHECK(d.events_named("workflow_step_skipped").size() == 2);
+  CHECK(d.events_named("workflow_step_skipped").size() == 3);
+  CHECK(d.events_named("workflow_run_retried").size() == 1);
 
   // A step job fires only through its workflow.
   const CommandResult direct = skedctl(dir, {"trigger", "pipe::extract"});
@@ -148,6 +175,18 @@ steps.then  = { job = "after", needs = ["first"] }
     const CommandResult second = skedctl(dir, {"workflow", "trigger", "slow"});
     CHECK(second.exit_code == 1);
     CHECK(second.err.find("has a run going on (run " + id + ")") != std::string::npos);
+    const CommandResult early = skedctl(dir, {"workflow", "retry", id, "--from", "then"});
+    CHECK(early.err ==
+          "skedctl: workflow run " + id + " is going on: retry it once it has ended (CONFLICT)\n");
+    // Paused: its running step's run is paused too; resumed, it goes on.
+    CHECK(skedctl(dir, {"workflow", "pause", id}).out == "paused workflow run " + id + "\n");
+    const json paused = json::parse(skedctl(dir, {"workflow", "runs", "--run", id, "--json"}).out);
+    CHECK(paused["runs"][0]["state"] == "paused");
+    CHECK(json::parse(skedctl(dir, {"runs", "slow::first", "--json"}).out)["runs"][0]["state"] ==
+          "paused");
+    CHECK(skedctl(dir, {"workflow", "resume", id}).exit_code == 0);
+    const json resumed = json::parse(skedctl(dir, {"workflow", "runs", "--run", id, "--json"}).out);
+    CHECK(resumed["runs"][0]["state"] == "running");
     CHECK(skedctl(dir, {"workflow", "cancel", id}).exit_code == 0);
     d.wait_for("workflow_run_finished");
     const json runs = json::parse(skedctl(dir, {"workflow", "runs", "--run", id, "--json"}).out);

@@ -102,10 +102,11 @@ struct CrontabRequest {
 };
 /// `skedctl workflow ...`: list the workflows, trigger one, read its runs, cancel a run.
 struct WorkflowRequest {
-  enum class Action : std::uint8_t { kList, kTrigger, kRuns, kCancel };
+  enum class Action : std::uint8_t { kList, kTrigger, kRuns, kCancel, kRetry, kPause, kResume };
   Action action = Action::kList;
   std::string workflow;      ///< trigger; runs (empty: every workflow's)
-  std::optional<RunId> run;  ///< runs (that one only); cancel
+  std::optional<RunId> run;  ///< runs (that one only); cancel, retry, pause, resume
+  std::string from;          ///< retry: the step to run again from
   bool force = false;        ///< trigger: start even when a run of it goes on
   std::size_t limit = 20;    ///< runs
 };
