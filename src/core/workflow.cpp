@@ -80,8 +80,9 @@ std::optional<StepState> step_state_from_string(std::string_view s) {
 }
 
 std::optional<SkipReason> skip_reason_from_string(std::string_view s) {
-  for (SkipReason v : {SkipReason::kNone, SkipReason::kUpstreamFailed, SkipReason::kUpstreamSkipped,
-                       SkipReason::kConditionFalse, SkipReason::kCancelled}) {
+  for (SkipReason v :
+       {SkipReason::kNone, SkipReason::kUpstreamFailed, SkipReason::kUpstreamSkipped,
+        SkipReason::kConditionFalse, SkipReason::kCancelled, SkipReason::kRequirementNotMet}) {
     if (s == to_string(v)) return v;
   }
   return std::nullopt;
@@ -90,7 +91,8 @@ std::optional<SkipReason> skip_reason_from_string(std::string_view s) {
 std::optional<WorkflowRunState> workflow_run_state_from_string(std::string_view s) {
   for (WorkflowRunState v :
        {WorkflowRunState::kPending, WorkflowRunState::kRunning, WorkflowRunState::kSucceeded,
-        WorkflowRunState::kFailed, WorkflowRunState::kCancelled, WorkflowRunState::kPaused}) {
+        WorkflowRunState::kFailed, WorkflowRunState::kCancelled, WorkflowRunState::kPaused,
+        WorkflowRunState::kNotRun}) {
     if (s == to_string(v)) return v;
   }
   return std::nullopt;
@@ -108,6 +110,8 @@ const char* to_string(SkipReason r) {
       return "condition_false";
     case SkipReason::kCancelled:
       return "cancelled";
+    case SkipReason::kRequirementNotMet:
+      return "requirement_not_met";
   }
   return "?";
 }
@@ -126,6 +130,8 @@ const char* to_string(WorkflowRunState s) {
       return "cancelled";
     case WorkflowRunState::kPaused:
       return "paused";
+    case WorkflowRunState::kNotRun:
+      return "not_run";
   }
   return "?";
 }

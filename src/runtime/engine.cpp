@@ -119,6 +119,7 @@ void Engine::rearm() {
     if (s) *s -= kLookahead;
     if (s && store_behind_) s = std::max(*s, clock_.mono_now() + kBehindPoll);
     if (!held_.empty() && (!s || held_.front().due < *s)) s = held_.front().due;
+    if (const auto w = next_requirement_deadline(); w && (!s || *w < *s)) s = w;
     if (s) *s = on_grain(*s);
     if (s && (!mono_at || *s < *mono_at)) mono_at = s;
   }
@@ -192,6 +193,7 @@ void Engine::tick() {
       }
     }
     for (const Fire& fire : due) handle_fire(fire);
+    check_waiting_workflows();
     held_back_ = behind;  // folds from here on are the scheduler's own lateness
     if (!due.empty() && mono_now - last_seen_written_ >= kLastSeenInterval) {
       last_seen_written_ = mono_now;

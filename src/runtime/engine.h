@@ -232,6 +232,16 @@ class Engine {
   /// (its fire recovered), settled as its last recorded run ended, or pending; then each run
   /// is planned again.
   void settle_recovered_workflow_runs();
+  /// Workflow run `id`, waiting for its requirements: starts its steps when they are all met
+  /// (`succeeded`: a job whose run just succeeded, so met whatever the store has committed),
+  /// or is recorded not run once an unmet one's wait_up_to has passed.
+  void check_requirements(RunId id, const std::string* succeeded = nullptr);
+  /// A run of `job` succeeded: the workflow runs waiting for it are checked.
+  void requirement_job_succeeded(const std::string& job);
+  /// Checks the waiting workflow runs whose wait has passed (tick()).
+  void check_waiting_workflows();
+  /// When the first waiting workflow run's wait passes.
+  std::optional<MonoInstant> next_requirement_deadline() const;
   /// Records workflow run `record` (one not going on here) failed, with `message`.
   void fail_workflow_record(WorkflowRunRecord& record, const std::string& message);
   /// Why a run of workflow `spec` may not start now (it is not `except`): skedd is shutting
@@ -251,6 +261,9 @@ class Engine {
     std::shared_ptr<const WorkflowSpec> spec;
     bool cancelled = false;
     bool paused = false;
+    /// While it waits for its workflow's `requires`: since when (each one's wait_up_to counts
+    /// from then). No step starts meanwhile.
+    std::optional<MonoInstant> waiting_since = std::nullopt;
   };
   std::map<std::string, std::shared_ptr<const WorkflowSpec>> workflows_;
   /// The workflow runs going on, by id; erased when they end.

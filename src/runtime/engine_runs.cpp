@@ -115,6 +115,7 @@ void Engine::on_run_finished(const RunOutcome& outcome) {
   const bool retried = maybe_retry(outcome);
   hooks_of_end(outcome, retried);
   workflow_step_ended(outcome, retried);
+  if (outcome.state == RunState::kSucceeded) requirement_job_succeeded(outcome.spec->name);
   if (observer_) {
     observer_(RunEvent{outcome.run, outcome.spec->name, outcome.fire.scheduled,
                        outcome.fire.attempt, outcome.state});

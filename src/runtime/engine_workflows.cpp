@@ -5,6 +5,7 @@
 
 #include "runtime/engine.h"
 #include "runtime/log_fields.h"
+#include "skedd/time/duration.h"
 #include "skedd/time/timestamp.h"
 
 namespace skedd {
@@ -160,8 +161,14 @@ Result<RunId> Engine::start_workflow_run(const std::string& name, std::optional<
                 {"scheduled", utc(scheduled)},
                 {"by", fired ? "schedule" : "trigger"},
                 {"steps", spec->steps.size()}});
-  live_workflows_.emplace(id, LiveWorkflowRun{std::move(record), spec});
-  advance_workflow(id);
+  LiveWorkflowRun& live =
+      live_workflows_.emplace(id, LiveWorkflowRun{std::move(record), spec}).first->second;
+  if (!spec->requirements.empty()) {
+    live.waiting_since = clock_.mono_now();
+    check_requirements(id);
+  } else {
+    advance_workflow(id);
+  }
   pump();
   rearm();
   return id;
@@ -171,11 +178,6 @@ std::optional<Error> Engine::workflow_run_refused(const WorkflowSpec& spec, bool
                                                   RunId except) const {
   if (shutting_down_) return Error{ErrorCode::kConflict, "skedd is shutting down"};
   if (paused_all_) return Error{ErrorCode::kConflict, "skedd is paused (resume --all)"};
-  if (!spec.requirements.empty()) {
-    return Error{ErrorCode::kConflict, "workflow \"" + spec.name +
-                                           "\" has requires, which this release checks at load " +
-                                           "but does not yet wait for: it is not run"};
-  }
   std::size_t going_on = 0;
   for (const auto& [id, live] : live_workflows_) {
     if (live.record.workflow != spec.name || id == except) continue;
@@ -312,6 +314,7 @@ bool Engine::cancel_workflow_run(RunId id) {
   if (it == live_workflows_.end()) return false;
   if (it->second.paused) set_workflow_run_paused(id, false);  // its frozen steps take the signal
   it->second.cancelled = true;
+  it->second.waiting_since.reset();
   for (WorkflowStepRecord& step : it->second.record.steps) {
     if (step.state != StepState::kRunning || step.run.value == 0) continue;
     // A running step ends through its run's end; one cancelled before it was spawned, or
@@ -326,11 +329,117 @@ bool Engine::cancel_workflow_run(RunId id) {
   return true;
 }
 
+void Engine::check_requirements(RunId id, const std::string* succeeded) {
+  const auto it = live_workflows_.find(id);
+  if (it == live_workflows_.end() || !it->second.waiting_since) return;
+  LiveWorkflowRun& live = it->second;
+  const Instant now = clock_.wall_now();
+  const Duration waited = clock_.mono_now() - *live.waiting_since;
+  const Requirement* unmet = nullptr;
+  for (const Requirement& r : live.spec->requirements) {
+    bool met = succeeded != nullptr && *succeeded == r.job;
+    if (!met) {
+      // Its job's latest success (of the job's current identity), as committed.
+      auto runs = store_.runs(RunQuery{r.job, RunState::kSucceeded, 1});
+      if (!runs) {
+        events_.emit(Severity::kWarn, EventKind::kStoreReadFailed,
+                     {{"error", runs.error().message}});
+      } else if (!runs->empty() && runs->front().ended) {
+        met = *runs->front().ended >= now - r.succeeded_within;
+      }
+    }
+    if (met) continue;
+    // The unmet one whose wait ends first decides.
+    if (unmet == nullptr || r.wait_up_to < unmet->wait_up_to) unmet = &r;
+  }
+  WorkflowRunRecord& record = live.record;
+  if (unmet == nullptr) {
+    live.waiting_since.reset();
+    record.message.clear();
+    advance_workflow(id);
+    return;
+  }
+  if (waited < unmet->wait_up_to) {
+    if (record.message.empty()) {
+      record.state = WorkflowRunState::kPending;
+      record.message = "waiting up to " + format_duration(unmet->wait_up_to) + " for job " +
+                       unmet->job + " to succeed within " +
+                       format_duration(unmet->succeeded_within);
+      events_.emit(Severity::kInfo, EventKind::kWorkflowRequirementWait,
+                   {{"workflow", record.workflow},
+                    {"run", id.value},
+                    {"job", unmet->job},
+                    {"succeeded_within_s", seconds(unmet->succeeded_within)},
+                    {"wait_up_to_s", seconds(unmet->wait_up_to)}});
+      store_.put_workflow_run(record);
+    }
+    return;
+  }
+  // Not met in time: no step runs.
+  record.state = WorkflowRunState::kNotRun;
+  record.ended = now;
+  record.message =
+      "requirement_not_met: job " + unmet->job + " has not succeeded within " +
+      format_duration(unmet->succeeded_within) +
+      (unmet->wait_up_to > Duration{0} ? " (waited " + format_duration(unmet->wait_up_to) + ")"
+                                       : std::string());
+  for (WorkflowStepRecord& step : record.steps) {
+    step.state = StepState::kSkipped;
+    step.reason = SkipReason::kRequirementNotMet;
+  }
+  events_.emit(Severity::kWarn, EventKind::kWorkflowRunFinished,
+               {{"workflow", record.workflow},
+                {"run", id.value},
+                {"state", to_string(record.state)},
+                {"message", record.message}});
+  store_.put_workflow_run(record);
+  live_workflows_.erase(it);
+}
+
+void Engine::requirement_job_succeeded(const std::string& job) {
+  std::vector<RunId> waiting;
+  for (const auto& [id, live] : live_workflows_) {
+    if (!live.waiting_since) continue;
+    for (const Requirement& r : live.spec->requirements) {
+      if (r.job == job) waiting.push_back(id);
+    }
+  }
+  for (const RunId id : waiting) check_requirements(id, &job);
+}
+
+void Engine::check_waiting_workflows() {
+  const MonoInstant now = clock_.mono_now();
+  std::vector<RunId> due;
+  for (const auto& [id, live] : live_workflows_) {
+    if (!live.waiting_since) continue;
+    for (const Requirement& r : live.spec->requirements) {
+      if (*live.waiting_since + r.wait_up_to <= now) {
+        due.push_back(id);
+        break;
+      }
+    }
+  }
+  for (const RunId id : due) check_requirements(id);
+}
+
+std::optional<MonoInstant> Engine::next_requirement_deadline() const {
+  std::optional<MonoInstant> first;
+  for (const auto& [id, live] : live_workflows_) {
+    if (!live.waiting_since) continue;
+    for (const Requirement& r : live.spec->requirements) {
+      const MonoInstant at = *live.waiting_since + r.wait_up_to;
+      if (!first || at < *first) first = at;
+    }
+  }
+  return first;
+}
+
 void Engine::advance_workflow(RunId id) {
   const auto it = live_workflows_.find(id);
   if (it == live_workflows_.end()) return;
   LiveWorkflowRun& live = it->second;
   WorkflowRunRecord& record = live.record;
+  if (live.waiting_since && !live.cancelled) return;  // check_requirements() starts it
   const WorkflowSpec& spec = *live.spec;
   WorkflowPlan plan;
   for (bool again = true; again;) {
@@ -537,6 +646,13 @@ void Engine::reload_unfinished_workflow_runs() {
     auto& live =
         live_workflows_.emplace(id, LiveWorkflowRun{std::move(record), it->second}).first->second;
     live.paused = paused;
+    if (!live.spec->requirements.empty() &&
+        std::all_of(live.record.steps.begin(), live.record.steps.end(),
+                    [](const WorkflowStepRecord& s) { return s.state == StepState::kPending; })) {
+      // It was waiting for its requirements: it waits on, counting from its start.
+      const Duration since = clock_.wall_now() - live.record.started;
+      live.waiting_since = clock_.mono_now() - std::max(since, Duration{0});
+    }
   }
 }
 
@@ -597,7 +713,14 @@ void Engine::settle_recovered_workflow_runs() {
     events_.emit(Severity::kInfo, EventKind::kWorkflowRunResumed,
                  {{"workflow", record.workflow}, {"run", id.value}});
   }
-  for (const RunId id : ids) advance_workflow(id);
+  for (const RunId id : ids) {
+    const auto it = live_workflows_.find(id);
+    if (it != live_workflows_.end() && it->second.waiting_since) {
+      check_requirements(id);
+    } else {
+      advance_workflow(id);
+    }
+  }
 }
 
 }  // namespace skedd

@@ -397,3 +397,57 @@ steps.only = { job = "hold" }
   CHECK(direct.exit_code == 1);
   CHECK(direct.err.find("holds the schedule of workflow ticker") != std::string::npos);
 }
+
+TEST_CASE("a workflow run waits for its requirements, up to wait_up_to", "[workflow]") {
+  constexpr const char* kLater = "at = \"2099-01-01T00:00:00Z\"";
+  TempDir dir;
+  const std::string config =
+      write_config(dir, "",
+                   job(dir, "dump", kLater, "true\n") + job(dir, "never", kLater, "true\n") +
+                       job(dir, "use", "", "echo used\n") + job(dir, "use2", "", "true\n") +
+                       job(dir, "use3", "", "true\n") + R"([workflow.strict]
+requires = [{ job = "dump", succeeded_within = "1h" }]
+steps.only = { job = "use" }
+[workflow.gated]
+requires = [{ job = "dump", succeeded_within = "1h", wait_up_to = "1h" }]
+steps.only = { job = "use2" }
+[workflow.brief]
+requires = [{ job = "never", succeeded_within = "1h", wait_up_to = "1s" }]
+steps.only = { job = "use3" }
+)");
+  Daemon d(dir, config);
+  d.wait_for("listening");
+
+  // wait_up_to 0 (the default): not met now, not run.
+  const CommandResult strict = skedctl(dir, {"workflow", "trigger", "strict", "--wait", "--json"});
+  SHOW(strict);
+  CHECK(strict.exit_code == 1);
+  json run = json::parse(strict.out);
+  CHECK(run["state"] == "not_run");
+  CHECK(run["message"] == "requirement_not_met: job dump has not succeeded within 1h");
+  CHECK(steps_of(run)["only"]["reason"] == "requirement_not_met");
+
+  // It waits: pending until dump succeeds, then its steps run.
+  const std::string gated =
+      json::parse(skedctl(dir, {"workflow", "trigger", "gated", "--json"}).out)["run"].dump();
+  const json wait = d.wait_for("workflow_requirement_wait");
+  CHECK(wait["job"] == "dump");
+  run = json::parse(skedctl(dir, {"workflow", "runs", "--run", gated, "--json"}).out)["runs"][0];
+  CHECK(run["state"] == "pending");
+  CHECK(run["message"] == "waiting up to 1h for job dump to succeed within 1h");
+  REQUIRE(skedctl(dir, {"trigger", "dump", "--wait"}).exit_code == 0);
+  const json finished = d.wait_for("workflow_run_finished", [&](const skedd::test::Json& e) {
+    return e["run"].dump() == gated;
+  });
+  SHOW_LOG(d);
+  CHECK(finished["state"] == "succeeded");
+  // Met now: the strict one runs at once.
+  CHECK(skedctl(dir, {"workflow", "trigger", "strict", "--wait"}).exit_code == 0);
+
+  // Not met within wait_up_to: recorded not run once it has passed.
+  const CommandResult brief = skedctl(dir, {"workflow", "trigger", "brief", "--wait", "--json"});
+  CHECK(brief.exit_code == 1);
+  run = json::parse(brief.out);
+  CHECK(run["state"] == "not_run");
+  CHECK(run["message"] == "requirement_not_met: job never has not succeeded within 1h (waited 1s)");
+}

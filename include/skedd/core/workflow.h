@@ -86,10 +86,11 @@ std::optional<StepState> step_state_from_string(std::string_view s);
 /// Why a step did not run.
 enum class SkipReason : std::uint8_t {
   kNone,
-  kUpstreamFailed,   ///< `when = "success"` and a step it needs failed
-  kUpstreamSkipped,  ///< `when = "success"` and a step it needs did not run, none failing
-  kConditionFalse,   ///< `when = "failure"` and no step it needs failed
-  kCancelled,        ///< the workflow run was cancelled before it started
+  kUpstreamFailed,     ///< `when = "success"` and a step it needs failed
+  kUpstreamSkipped,    ///< `when = "success"` and a step it needs did not run, none failing
+  kConditionFalse,     ///< `when = "failure"` and no step it needs failed
+  kCancelled,          ///< the workflow run was cancelled before it started
+  kRequirementNotMet,  ///< the workflow's `requires` were not met within their wait_up_to
 };
 const char* to_string(SkipReason r);
 std::optional<SkipReason> skip_reason_from_string(std::string_view s);
@@ -106,13 +107,14 @@ enum class WorkflowRunState : std::uint8_t {
   kFailed,
   kCancelled,
   kPaused,
+  kNotRun,  ///< its `requires` were not met in time: no step ran
 };
 const char* to_string(WorkflowRunState s);
 std::optional<WorkflowRunState> workflow_run_state_from_string(std::string_view s);
 /// Whether a workflow run in state `s` has ended (succeeded, failed, cancelled).
 inline bool is_final(WorkflowRunState s) {
   return s == WorkflowRunState::kSucceeded || s == WorkflowRunState::kFailed ||
-         s == WorkflowRunState::kCancelled;
+         s == WorkflowRunState::kCancelled || s == WorkflowRunState::kNotRun;
 }
 
 /// What a workflow run does next.
