@@ -241,8 +241,7 @@ int main(int argc, char** argv) {
               << cfg->files.size() << " file(s)";
     if (!cfg->workflows.empty()) {
       std::cout << ", " << cfg->workflows.size() << " workflow(s) of " << cfg->step_jobs.size()
-                << " step job(s) (run when triggered; this release does not run them on their "
-                   "schedule)";
+                << " step job(s)";
     }
     std::cout << "\n";
     return 0;

@@ -184,6 +184,21 @@ Status EmbeddedScheduler::start() {
   }
   d.store = std::move(store.value());
   Config config = d.config();
+  if (!d.options.definitions.empty()) {
+    LoadOptions load;
+    load.check_file_safety = false;
+    load.read_jobs_dir = false;
+    load.handlers = config.daemon.handlers;
+    auto defined = parse_config(d.options.definitions, "definitions", load);
+    if (!defined) {
+      d.store.reset();
+      ::close(std::exchange(d.lock_fd, -1));
+      return defined.error();
+    }
+    config.jobs = std::move(defined->jobs);
+    config.workflows = std::move(defined->workflows);
+    config.step_jobs = std::move(defined->step_jobs);
+  }
   // Jobs added before, as last recorded; one whose handler is gone is left out, loudly.
   auto api_jobs = Engine::recorded_api_jobs(*d.store, config, Events(d.options.events));
   if (!api_jobs) return api_jobs.error();
@@ -322,6 +337,35 @@ Result<std::vector<std::string>> EmbeddedScheduler::jobs() {
 Result<std::vector<RunRecord>> EmbeddedScheduler::runs(const RunQuery& query) {
   if (auto ok = impl_->running(); !ok) return ok.error();
   return impl_->store->runs(query);
+}
+
+Result<RunId> EmbeddedScheduler::trigger_workflow(const std::string& name) {
+  if (auto ok = impl_->running(); !ok) return ok.error();
+  return impl_->on_loop([&] { return impl_->engine->trigger_workflow(name, false); });
+}
+
+Status EmbeddedScheduler::retry_workflow(RunId run, const std::string& from) {
+  if (auto ok = impl_->running(); !ok) return ok;
+  return impl_->on_loop([&]() -> Status {
+    auto retried = impl_->engine->retry_workflow_run(run, from);
+    if (!retried) return retried.error();
+    return Ok{};
+  });
+}
+
+Status EmbeddedScheduler::cancel_workflow(RunId run) {
+  if (auto ok = impl_->running(); !ok) return ok;
+  return impl_->on_loop([&]() -> Status {
+    if (impl_->engine->cancel_workflow_run(run)) return Ok{};
+    return Error::not_found("workflow run " + std::to_string(run.value) + " is not going on");
+  });
+}
+
+Result<std::vector<WorkflowRunRecord>> EmbeddedScheduler::workflow_runs(
+    const WorkflowRunQuery& query) {
+  if (auto ok = impl_->running(); !ok) return ok.error();
+  if (auto flushed = impl_->store->flush(); !flushed) return flushed.error();
+  return impl_->store->workflow_runs(query);
 }
 
 Status EmbeddedScheduler::flush() {

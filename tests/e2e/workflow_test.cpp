@@ -451,3 +451,51 @@ steps.only = { job = "use3" }
   CHECK(run["state"] == "not_run");
   CHECK(run["message"] == "requirement_not_met: job never has not succeeded within 1h (waited 1s)");
 }
+
+TEST_CASE("etc/jobs.d/pipeline.toml runs, fails validation, and is retried from validate",
+          "[workflow]") {
+  TempDir dir;
+  // The example as shipped, without its nightly schedule (no test waits for a wall-clock time)
+  // and with validate wanting more rows than transform gives.
+  std::string example = skedd::test::read_whole_file(SKEDD_SOURCE_DIR "/etc/jobs.d/pipeline.toml");
+  const std::size_t cron = example.find("cron = \"15 3 * * *\"\n");
+  REQUIRE(cron != std::string::npos);
+  example.erase(cron, std::string("cron = \"15 3 * * *\"\n").size());
+  const auto with_min_rows = [&](const std::string& rows) {
+    std::string text = example;
+    const std::size_t at = text.find("MIN_ROWS = \"1000\"");
+    REQUIRE(at != std::string::npos);
+    return text.replace(at, std::string("MIN_ROWS = \"1000\"").size(),
+                        "MIN_ROWS = \"" + rows + "\"");
+  };
+  const std::string config = write_config(dir, "", with_min_rows("5000"));
+  Daemon d(dir, config);
+  d.wait_for("listening");
+
+  const CommandResult failed =
+      skedctl(dir, {"workflow", "trigger", "pipeline", "--wait", "--json"});
+  SHOW(failed);
+  SHOW_LOG(d);
+  CHECK(failed.exit_code == 1);
+  const json run = json::parse(failed.out);
+  auto steps = steps_of(run);
+  CHECK(steps["validate"]["state"] == "failed");
+  CHECK(log_of(dir, steps["validate"]) == "only 1197 rows, want 5000\n");
+  CHECK(steps["store"]["reason"] == "upstream_failed");
+  CHECK(log_of(dir, steps["alert"]) == "paging: workflow run " + run["run"].dump() + " failed\n");
+
+  // Fixed and reloaded, the run is retried from validate: extract is not run again, and its
+  // outputs and transform's reach validate and store.
+  write_config(dir, "", with_min_rows("1000"));
+  REQUIRE(skedctl(dir, {"reload"}).exit_code == 0);
+  const CommandResult retried = skedctl(
+      dir, {"workflow", "retry", run["run"].dump(), "--from", "validate", "--wait", "--json"});
+  SHOW(retried);
+  CHECK(retried.exit_code == 0);
+  const json again = json::parse(retried.out);
+  auto after = steps_of(again);
+  CHECK(after["extract"]["run"] == steps["extract"]["run"]);
+  CHECK(log_of(dir, after["store"]) ==
+        "stored 1197 of 1200 rows from orders-" + steps["extract"]["run"].dump() + ".csv\n");
+  CHECK(after["alert"]["reason"] == "condition_false");
+}

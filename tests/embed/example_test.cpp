@@ -6,11 +6,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <map>
+#include <sstream>
 #include <string>
 #include <vector>
 
 #include <catch2/catch.hpp>
 
+#include "support/command.h"
 #include "support/daemon.h"
 #include "support/temp_dir.h"
 
@@ -124,3 +127,61 @@ TEST_CASE("examples/report_service resumes its export from the checkpoint after 
 }
 
 }  // namespace
+
+namespace {
+
+// "  STEP STATE[ REASON][ run ID]" lines of pipeline_service's output, by step.
+std::map<std::string, std::string> pipeline_steps(const std::string& out) {
+  std::map<std::string, std::string> steps;
+  std::istringstream in(out);
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("  ", 0) != 0) continue;
+    const std::size_t space = line.find(' ', 2);
+    steps[line.substr(2, space - 2)] = line.substr(space + 1);
+  }
+  return steps;
+}
+
+}  // namespace
+
+TEST_CASE("examples/pipeline_service fails validation, is retried from validate, outputs kept",
+          "[embed]") {
+  skedd::test::TempDir dir;
+  const std::string state = dir / "state";
+  const skedd::test::CommandResult first =
+      skedd::test::run_command({PIPELINE_SERVICE_BINARY, state, "run"});
+  SHOW(first);
+  CHECK(first.exit_code == 1);
+  auto steps = pipeline_steps(first.out);
+  const std::string extract = steps["extract"];
+  CHECK(extract.rfind("succeeded run ", 0) == 0);
+  CHECK(steps["validate"].rfind("failed run ", 0) == 0);
+  CHECK(steps["store"] == "skipped upstream_failed");
+  CHECK(steps["alert"].rfind("succeeded run ", 0) == 0);
+  CHECK(slurp(dir / "state/paged.log") == "paged\n");
+  const std::size_t at = first.out.find(": failed\n");
+  REQUIRE(first.out.rfind("workflow run ", 0) == 0);
+  REQUIRE(at != std::string::npos);
+  const std::string id = first.out.substr(13, at - 13);
+
+  // Approved now: retried from validate by another process on the same state, the extract
+  // and transform of the first run are kept, and their outputs reach validate and store.
+  dir.write("state/approved", "");
+  const skedd::test::CommandResult retried =
+      skedd::test::run_command({PIPELINE_SERVICE_BINARY, state, "retry", id, "validate"});
+  SHOW(retried);
+  CHECK(retried.exit_code == 0);
+  CHECK(retried.out.rfind("workflow run " + id + ": succeeded\n", 0) == 0);
+  steps = pipeline_steps(retried.out);
+  CHECK(steps["extract"] == extract);
+  CHECK(steps["alert"] == "skipped condition_false");
+  const std::string extract_run = extract.substr(std::string("succeeded run ").size());
+  CHECK(slurp(dir / "state/stored.log") ==
+        "stored 1197 of 1200 rows from orders-" + extract_run + ".csv\n");
+  const skedd::test::CommandResult bad =
+      skedd::test::run_command({PIPELINE_SERVICE_BINARY, state, "retry", id, "nope"});
+  CHECK(bad.exit_code == 1);
+  CHECK(bad.err ==
+        "pipeline_service: workflow pipeline has no step \"nope\" (its steps: extract, "
+        "transform, validate, store, alert)\n");
+}

@@ -73,6 +73,7 @@ for f in ./usr/sbin/skedd ./usr/sbin/skedd-runhost ./usr/bin/skedctl ./lib/syste
   ./usr/share/man/man5/skedd-jobs.5.gz ./usr/share/bash-completion/completions/skedctl \
   ./usr/share/zsh/vendor-completions/_skedctl ./usr/share/fish/vendor_completions.d/skedctl.fish \
   ./usr/share/doc/skedd/examples/skedd.toml ./usr/share/doc/skedd/examples/jobs.d/examples.toml \
+  ./usr/share/doc/skedd/examples/jobs.d/pipeline.toml \
   ./usr/share/doc/skedd/changelog.gz ./usr/share/doc/skedd/copyright; do
   echo "$contents" | grep -q " $f\$" || problem "skedd package lacks $f"
 done

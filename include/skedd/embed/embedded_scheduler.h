@@ -51,6 +51,11 @@ struct EmbeddedOptions {
   /// (tests/fakes) implements both, and its advance() fires what comes due, with no sleep.
   const Clock* clock = nullptr;
   TimerService* timers = nullptr;
+  /// Jobs and workflows loaded by every start(), as a jobs file of skedd-jobs(5) gives them:
+  /// `[job.NAME]` and `[workflow.NAME]` tables (steps may be handlers or commands). They are
+  /// not recorded as added jobs: the program gives them again at each start. start() fails
+  /// on an error in them, naming "definitions:LINE:COLUMN".
+  std::string definitions;
 };
 
 /// The scheduler of the skedd daemon, embedded: the same schedules, priorities, pools,
@@ -125,6 +130,18 @@ class EmbeddedScheduler {
   Result<std::vector<std::string>> jobs();
   /// Recorded runs, newest first (read from the store; any thread).
   Result<std::vector<RunRecord>> runs(const RunQuery& query);
+
+  /// Workflows (EmbeddedOptions::definitions; skedd-jobs(5) WORKFLOWS). A handler step
+  /// returns its outputs with RunContext::output() and receives those of the steps before it
+  /// in its params as "skedd_in": {"STEP": {"KEY": "VALUE"}}.
+  /// Starts a run of workflow `name` now (kNotFound; kConflict as skedctl's trigger refuses).
+  Result<RunId> trigger_workflow(const std::string& name);
+  /// Runs ended workflow run `run` again from step `from`, keeping the steps before it.
+  Status retry_workflow(RunId run, const std::string& from);
+  /// Cancels a workflow run going on (kNotFound when it is not going on).
+  Status cancel_workflow(RunId run);
+  /// Recorded workflow runs, newest first, each with its steps and their runs.
+  Result<std::vector<WorkflowRunRecord>> workflow_runs(const WorkflowRunQuery& query);
   /// Waits until every write so far is committed.
   Status flush();
 
