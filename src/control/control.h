@@ -80,6 +80,8 @@ class Control {
                                              const Caller& caller);
   control::Answer<control::WorkflowReply> on(const control::WorkflowRequest& request,
                                              const Caller& caller);
+  control::Answer<control::BackfillReply> on(const control::BackfillRequest& request,
+                                             const Caller& caller);
   control::Answer<control::RemoveReply> on(const control::RemoveRequest& request,
                                            const Caller& caller) {
     return remove_job(request, caller);

@@ -2,6 +2,7 @@
 // to the user its steps run as; its runs are authorized against the owner recorded with them.
 #include "control/control.h"
 #include "runtime/engine.h"
+#include "skedd/time/timestamp.h"
 
 namespace skedd {
 
@@ -129,6 +130,41 @@ control::Answer<control::WorkflowReply> Control::on(const control::WorkflowReque
     }
   }
   return Failure{control::kInvalidArgument, "unknown workflow action"};
+}
+
+control::Answer<control::BackfillReply> Control::on(const control::BackfillRequest& request,
+                                                    const Caller& caller) {
+  // Only the caller's own jobs and workflows (root: any).
+  if (const auto info = engine_.workflow(request.name)) {
+    const auto spec = first_step_spec(engine_, *info->spec);
+    if (!caller.admin && !(spec && owns(caller, *spec))) {
+      return Failure{control::kJobNotFound, "no job or workflow named \"" + request.name + "\""};
+    }
+  } else {
+    auto found = visible_job(caller, request.name);
+    if (auto* failure = std::get_if<Failure>(&found)) return *failure;
+  }
+  const auto instant = [](const char* flag, const std::string& text) -> Result<Instant> {
+    auto t = parse_rfc3339(text);
+    if (!t) {
+      return Error::invalid_argument(std::string(flag) + " " + text + ": " + t.error().message +
+                                     " (an RFC 3339 time such as 2026-12-01T02:00:00Z)");
+    }
+    return t.value();
+  };
+  auto from = instant("--from", request.from);
+  if (!from) return Failure{control::kInvalidArgument, from.error().message};
+  auto to = instant("--to", request.to);
+  if (!to) return Failure{control::kInvalidArgument, to.error().message};
+  auto plan = engine_.backfill(request.name, *from, *to, request.concurrency, request.rerun);
+  if (!plan) {
+    const ErrorCode code = plan.error().code;
+    return Failure{code == ErrorCode::kNotFound          ? control::kJobNotFound
+                   : code == ErrorCode::kInvalidArgument ? control::kInvalidArgument
+                                                         : control::kConflict,
+                   plan.error().message};
+  }
+  return control::BackfillReply{plan->id, plan->fires, plan->skipped};
 }
 
 }  // namespace skedd

@@ -167,6 +167,15 @@ std::variant<Request, Failure> decode_op(const std::string& op, Fields& f) {
     return r;
   }
   if (op == "versions") return VersionsRequest{f.string("job")};
+  if (op == "backfill") {
+    BackfillRequest r;
+    r.name = f.string("name");
+    r.from = f.string("from");
+    r.to = f.string("to");
+    r.concurrency = static_cast<int>(f.count("concurrency", 1, 16));
+    r.rerun = f.boolean("rerun");
+    return r;
+  }
   if (op == "remove") return RemoveRequest{f.string("job")};
   if (op == "set") {
     SetRequest r;
@@ -273,6 +282,7 @@ const char* op_name(const Request& request) {
     const char* operator()(const CrontabRequest&) const { return "crontab"; }
     const char* operator()(const SendRequest&) const { return "send"; }
     const char* operator()(const VersionsRequest&) const { return "versions"; }
+    const char* operator()(const BackfillRequest&) const { return "backfill"; }
     const char* operator()(const WorkflowRequest&) const { return "workflow"; }
   };
   return std::visit(Visitor{}, request);
@@ -330,6 +340,13 @@ std::string encode_request(const json& id, const Request& request) {
       if (r.merge) j["merge"] = true;
     }
     void operator()(const VersionsRequest& r) const { j["job"] = r.job; }
+    void operator()(const BackfillRequest& r) const {
+      j["name"] = r.name;
+      j["from"] = r.from;
+      j["to"] = r.to;
+      j["concurrency"] = r.concurrency;
+      if (r.rerun) j["rerun"] = true;
+    }
     void operator()(const WorkflowRequest& r) const {
       static constexpr const char* kActions[] = {"list",  "trigger", "runs",  "cancel",
                                                  "retry", "pause",   "resume"};

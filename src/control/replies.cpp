@@ -173,6 +173,10 @@ json encode(const RemoveReply& r) {
   return {{"job", r.job}, {"removed", true}};
 }
 
+json encode(const BackfillReply& r) {
+  return {{"backfill", r.backfill}, {"fires", r.fires}, {"skipped", r.skipped}};
+}
+
 json encode(const CrontabReply& r) {
   if (r.text) return {{"user", r.user}, {"text", *r.text}};
   if (r.removed) return {{"user", r.user}, {"removed", true}};

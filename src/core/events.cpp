@@ -104,6 +104,12 @@ std::string_view event_name(EventKind kind) {
       return "workflow_run_resumed";
     case EventKind::kWorkflowRunRetried:
       return "workflow_run_retried";
+    case EventKind::kBackfillStarted:
+      return "backfill_started";
+    case EventKind::kBackfillFinished:
+      return "backfill_finished";
+    case EventKind::kBackfillFireFailed:
+      return "backfill_fire_failed";
     case EventKind::kWorkflowRunPaused:
       return "workflow_run_paused";
     case EventKind::kWorkflowRunResumedFromPause:

@@ -53,5 +53,6 @@ std::unique_ptr<Command> import_crontab_command();
 std::unique_ptr<Command> crontab_command(std::shared_ptr<const std::string> socket);
 /// skedctl workflow list|show|trigger|runs|cancel; `socket` as for daemon_commands().
 std::unique_ptr<Command> workflow_command(std::shared_ptr<const std::string> socket);
+std::unique_ptr<Command> backfill_command(std::shared_ptr<const std::string> socket);
 
 }  // namespace skedd::ctl

@@ -40,6 +40,7 @@ int main(int argc, char** argv) {
   commands.push_back(skedd::ctl::import_crontab_command());
   commands.push_back(skedd::ctl::crontab_command(socket));
   commands.push_back(skedd::ctl::workflow_command(socket));
+  commands.push_back(skedd::ctl::backfill_command(socket));
 
   CLI::App app{"skedctl: control and inspect skedd"};
   app.add_option("--socket", *socket,

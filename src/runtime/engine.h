@@ -4,6 +4,7 @@
 
 #include <sys/types.h>
 
+#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
@@ -203,6 +204,24 @@ class Engine {
   /// it is not going on.
   bool set_workflow_run_paused(RunId id, bool paused);
 
+  // Backfill (engine_backfill.cpp): the fires of a past interval, a sliding window at a time.
+  struct BackfillPlan {
+    std::uint64_t id = 0;
+    std::size_t fires = 0;    ///< to run
+    std::size_t skipped = 0;  ///< already run or recorded (without `rerun`)
+  };
+  /// At most this many fires in one backfill, and backfills going on at once.
+  static constexpr std::size_t kMaxBackfillFires = 10'000;
+  static constexpr std::size_t kMaxBackfills = 16;
+  /// Runs the fires of job or workflow `name`'s schedule in [from, to], oldest first, at most
+  /// `concurrency` at a time (the next starts as soon as one ends), each a fire of its own
+  /// instant. Fires already run or recorded (runs, not-run records; for a workflow, its runs)
+  /// are left out unless `rerun` (a job's then run as their next attempt). kNotFound; kInvalid
+  /// argument (no schedule, an empty or reversed interval, more than kMaxBackfillFires fires);
+  /// kConflict (kMaxBackfills going on, shutting down).
+  Result<BackfillPlan> backfill(const std::string& name, Instant from, Instant to, int concurrency,
+                                bool rerun);
+
   /// Called on the loop's thread when a run starts and when it ends (its slot freed).
   void set_run_observer(std::function<void(const RunEvent&)> observer) {
     observer_ = std::move(observer);
@@ -275,6 +294,29 @@ class Engine {
   /// While recovery runs at start: the step fires recovered (see note_recovered_fire()), with
   /// their runs. Emptied when settle_recovered_workflow_runs() has read it.
   std::optional<std::map<std::pair<std::uint32_t, Instant>, RunId>> recovered_step_fires_;
+  struct Backfill {
+    std::string name;
+    std::optional<JobId> job;                  ///< nullopt: a workflow
+    std::deque<std::pair<Instant, int>> todo;  ///< fires not started yet, with their attempt
+    std::set<Instant> going;                   ///< started, not ended
+    int concurrency = 1;
+    std::size_t total = 0;
+    MonoInstant started{};
+  };
+  /// Starts backfill `id`'s next fires while it has room; ends it when all have ended.
+  void backfill_next(std::uint64_t id);
+  /// A fire of a backfill ended (a job's last attempt, or a workflow run).
+  void backfill_fire_ended(std::uint64_t id, Instant scheduled);
+  /// Workflow run `id` ended: a backfill's fire, maybe.
+  void workflow_run_ended(RunId id);
+  /// The backfills going on, by id; erased when their last fire ends. A restart forgets
+  /// them (their started fires are recovered as fires; run the backfill again for the rest).
+  std::map<std::uint64_t, Backfill> backfills_;
+  std::uint64_t next_backfill_ = 1;
+  /// Their started fires: a job's (job, instant), a workflow's run -> backfill. Erased when
+  /// the fire ends.
+  std::map<std::pair<std::uint32_t, Instant>, std::uint64_t> backfill_fires_;
+  std::map<RunId, std::pair<std::uint64_t, Instant>> backfill_workflow_runs_;
   struct Job {
     std::shared_ptr<const JobSpec> spec;  ///< its dispatch policy: Dispatcher::policy_of(*spec)
     bool removed = false;  ///< by a reload; the slot stays so that ids are never reused

@@ -116,6 +116,14 @@ void Engine::on_run_finished(const RunOutcome& outcome) {
   hooks_of_end(outcome, retried);
   workflow_step_ended(outcome, retried);
   if (outcome.state == RunState::kSucceeded) requirement_job_succeeded(outcome.spec->name);
+  if (!retried && !backfill_fires_.empty()) {
+    const auto b = backfill_fires_.find({outcome.job.value, outcome.fire.scheduled});
+    if (b != backfill_fires_.end()) {
+      const std::uint64_t id = b->second;
+      backfill_fires_.erase(b);
+      backfill_fire_ended(id, outcome.fire.scheduled);
+    }
+  }
   if (observer_) {
     observer_(RunEvent{outcome.run, outcome.spec->name, outcome.fire.scheduled,
                        outcome.fire.attempt, outcome.state});

@@ -57,6 +57,16 @@ std::shared_ptr<const JobSpec> schedule_spec(const WorkflowSpec& workflow) {
   return std::make_shared<const JobSpec>(std::move(s));
 }
 
+// Whether `workflow` has the steps `record` ran (by name, in order): a workflow run goes on, or
+// is retried, with the definition loaded now only then.
+bool has_steps_of(const WorkflowSpec& workflow, const WorkflowRunRecord& record) {
+  if (workflow.steps.size() != record.steps.size()) return false;
+  for (std::size_t i = 0; i < record.steps.size(); ++i) {
+    if (workflow.steps[i].name != record.steps[i].step) return false;
+  }
+  return true;
+}
+
 // How a step's run ended, as its workflow's planner counts it.
 StepState step_state_of(RunState state, bool retryable) {
   switch (state) {
@@ -209,10 +219,7 @@ Result<RunId> Engine::retry_workflow_run(RunId id, const std::string& from) {
   if (found->empty()) return Error::not_found("no workflow run " + std::to_string(id.value));
   WorkflowRunRecord record = std::move(found->front());
   const auto it = workflows_.find(record.workflow);
-  bool same = it != workflows_.end() && it->second->steps.size() == record.steps.size();
-  for (std::size_t i = 0; same && i < record.steps.size(); ++i) {
-    same = it->second->steps[i].name == record.steps[i].step;
-  }
+  const bool same = it != workflows_.end() && has_steps_of(*it->second, record);
   if (!same) {
     return Error{
         ErrorCode::kConflict,
@@ -394,6 +401,7 @@ void Engine::check_requirements(RunId id, const std::string* succeeded) {
                 {"message", record.message}});
   store_.put_workflow_run(record);
   live_workflows_.erase(it);
+  workflow_run_ended(id);
 }
 
 void Engine::requirement_job_succeeded(const std::string& job) {
@@ -494,7 +502,10 @@ void Engine::advance_workflow(RunId id) {
                   {"duration_s", seconds(*record.ended - record.started)}});
   }
   store_.put_workflow_run(record);
-  if (is_final(record.state)) live_workflows_.erase(it);
+  if (is_final(record.state)) {
+    live_workflows_.erase(it);
+    workflow_run_ended(id);
+  }
 }
 
 bool Engine::workflow_step_ended(const RunOutcome& outcome, bool retried) {
@@ -621,10 +632,7 @@ void Engine::reload_unfinished_workflow_runs() {
   for (WorkflowRunRecord& record : unfinished.value()) {
     const auto it = workflows_.find(record.workflow);
     // It goes on with the definition loaded now: the steps must be the ones it ran so far.
-    bool same = it != workflows_.end() && it->second->steps.size() == record.steps.size();
-    for (std::size_t i = 0; same && i < record.steps.size(); ++i) {
-      same = it->second->steps[i].name == record.steps[i].step;
-    }
+    const bool same = it != workflows_.end() && has_steps_of(*it->second, record);
     if (!same) {
       fail_workflow_record(record, it == workflows_.end()
                                        ? "interrupted by a restart of skedd: its workflow is no "

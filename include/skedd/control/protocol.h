@@ -110,6 +110,15 @@ struct WorkflowRequest {
   bool force = false;        ///< trigger: start even when a run of it goes on
   std::size_t limit = 20;    ///< runs
 };
+/// `skedctl backfill NAME --from T --to T`: the fires of a past interval of a job's or a
+/// workflow's schedule (RFC 3339 instants, read by the daemon).
+struct BackfillRequest {
+  std::string name;
+  std::string from;
+  std::string to;
+  int concurrency = 1;
+  bool rerun = false;
+};
 struct ReloadRequest {};
 /// Stop starting runs (global pause, queued fires held); the reply has the running count.
 struct DrainRequest {};
@@ -121,7 +130,7 @@ struct SetRequest {
 using Request = std::variant<StatusRequest, ListRequest, ShowRequest, PauseRequest, TriggerRequest,
                              CancelRequest, RunRequest, RunsRequest, LogsRequest, ReloadRequest,
                              SetRequest, AddRequest, RemoveRequest, DrainRequest, CrontabRequest,
-                             SendRequest, VersionsRequest, WorkflowRequest>;
+                             SendRequest, VersionsRequest, WorkflowRequest, BackfillRequest>;
 
 /// A decoded line: the request id to echo (null when the line had none or was unreadable)
 /// and the request, or why it was refused.

@@ -169,6 +169,12 @@ struct VersionsReply {
   int current = 0;                ///< the loaded one; 0 when the job is not loaded
 };
 
+struct BackfillReply {
+  std::uint64_t backfill = 0;
+  std::size_t fires = 0;    ///< to run
+  std::size_t skipped = 0;  ///< already run or recorded
+};
+
 struct CrontabReply {
   std::string user;
   std::optional<std::string> text;  ///< get
@@ -218,6 +224,7 @@ nlohmann::json encode(const SetReply& reply);
 nlohmann::json encode(const AddReply& reply);
 nlohmann::json encode(const RemoveReply& reply);
 nlohmann::json encode(const VersionsReply& reply);
+nlohmann::json encode(const BackfillReply& reply);
 nlohmann::json encode(const CrontabReply& reply);
 nlohmann::json encode(const WorkflowReply& reply);
 /// A run as every reply shows it.
