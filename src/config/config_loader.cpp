@@ -2,6 +2,7 @@
 // together; nothing is applied unless the whole configuration is valid.
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -19,6 +20,7 @@
 #include "config/workflow_table.h"
 #include "skedd/config/config.h"
 #include "skedd/time/duration.h"
+#include "skedd/util/random.h"
 #include "skedd/util/size.h"
 #include "util/suggest.h"
 
@@ -499,6 +501,45 @@ Result<Config> config_from(const toml::table* root, const std::string& path,
     }
   }
   if (!diag.empty()) return Error::invalid_argument(diag.joined());
+  // Each workflow's version: a digest of its table, its steps' job tables and the main file's
+  // [defaults], as TOML (so any change to what its steps run changes it).
+  const auto job_table = [&](const std::string& name) -> const toml::node* {
+    if (const toml::node* n =
+            root->at_path("job").as_table() ? (*root)["job"][name].node() : nullptr) {
+      return n;
+    }
+    for (const JobFile& f : job_files) {
+      if (f.root && (*f.root)["job"].as_table()) {
+        if (const toml::node* n = (*f.root)["job"][name].node()) return n;
+      }
+    }
+    return nullptr;
+  };
+  const auto workflow_table = [&](const std::string& name) -> const toml::node* {
+    if (const toml::node* n = (*root)["workflow"][name].node()) return n;
+    for (const JobFile& f : job_files) {
+      if (f.root) {
+        if (const toml::node* n = (*f.root)["workflow"][name].node()) return n;
+      }
+    }
+    return nullptr;
+  };
+  for (WorkflowSpec& w : cfg.workflows) {
+    std::ostringstream text;
+    const auto add = [&text](const toml::node* n) {
+      if (const toml::table* t = n != nullptr ? n->as_table() : nullptr) {
+        text << toml::toml_formatter(*t) << '\n';
+      }
+      text << '\x1e';
+    };
+    add(workflow_table(w.name));
+    add((*root)["defaults"].node());
+    for (const StepSpec& step : w.steps) add(job_table(step.job));
+    char hex[17];
+    std::snprintf(hex, sizeof hex, "%016llx",
+                  static_cast<unsigned long long>(stable_hash(text.str())));
+    w.version.assign(hex, 12);
+  }
   // Steps fire only through their workflows: not among the scheduled jobs.
   if (!step_jobs.empty()) {
     const auto steps =

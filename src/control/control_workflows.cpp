@@ -57,6 +57,7 @@ control::Answer<control::WorkflowReply> Control::on(const control::WorkflowReque
           out.steps.push_back(std::move(s));
         }
         out.running = info.running;
+        out.version = w.version;
         reply.workflows.push_back(std::move(out));
       }
       return reply;

@@ -206,7 +206,8 @@ json encode(const WorkflowReply& r) {
                            {"overlap", w.overlap},
                            {"defined_at", w.defined_at},
                            {"steps", std::move(steps)},
-                           {"running", w.running}});
+                           {"running", w.running},
+                           {"version", w.version}});
     }
     return {{"workflows", std::move(workflows)}};
   }
@@ -231,6 +232,7 @@ json encode(const WorkflowReply& r) {
            {"total", run.steps.size()},
            {"steps", std::move(steps)}};
     if (!run.message.empty()) j["message"] = run.message;
+    if (!run.version.empty()) j["version"] = run.version;
     runs.push_back(std::move(j));
   }
   return {{"runs", std::move(runs)}};

@@ -27,7 +27,8 @@ int workflow_exit_code(const json& run) {
 void print_workflow_run(std::ostream& out, const json& run) {
   out << "workflow run " << run["run"] << " of " << str(run, "workflow") << ": "
       << str(run, "state") << ", " << run["settled"] << "/" << run["total"]
-      << " steps settled, started " << relative(str(run, "started", "")) << '\n';
+      << " steps settled, started " << relative(str(run, "started", ""))
+      << (run.contains("version") ? ", version " + str(run, "version") : std::string()) << '\n';
   if (run.contains("message")) out << "  " << str(run, "message") << '\n';
   Table steps({"  STEP", "STATE", "REASON", "RUN"});
   for (const json& step : run["steps"]) {
@@ -147,7 +148,8 @@ class WorkflowCommand final : public SocketCommand {
               << (w.value("paused", false) ? " (paused)"
                   : w["next"].is_string()  ? ", next " + relative(str(w, "next"))
                                            : std::string())
-              << "\n  user: " << str(w, "user") << "\n  overlap: " << str(w, "overlap") << '\n';
+              << "\n  user: " << str(w, "user") << "\n  overlap: " << str(w, "overlap")
+              << "\n  version: " << str(w, "version", "-") << '\n';
     Table steps({"  STEP", "JOB", "NEEDS", "WHEN"});
     for (const json& s : w["steps"]) {
       std::string needs;

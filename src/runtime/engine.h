@@ -229,6 +229,8 @@ class Engine {
 
  private:
   JobInfo info_of(JobId id) const;
+  /// The definitions of `workflow`'s step jobs as loaded now (nullptr: not loaded).
+  std::vector<std::shared_ptr<const JobSpec>> step_specs_of(const WorkflowSpec& workflow) const;
   /// Loads `config`'s workflows and appends their step jobs to `specs`.
   void append_step_specs(const Config& config, std::vector<std::shared_ptr<const JobSpec>>& specs);
   /// Plans workflow run `id` again: records the steps that will not run, fires those that may
@@ -280,6 +282,9 @@ class Engine {
     std::shared_ptr<const WorkflowSpec> spec;
     bool cancelled = false;
     bool paused = false;
+    /// Its steps' job definitions as they were when it started (nullptr: not loaded then),
+    /// which its steps run with whatever a reload does meanwhile. Taken again at a restart.
+    std::vector<std::shared_ptr<const JobSpec>> step_specs = {};
     /// While it waits for its workflow's `requires`: since when (each one's wait_up_to counts
     /// from then). No step starts meanwhile.
     std::optional<MonoInstant> waiting_since = std::nullopt;

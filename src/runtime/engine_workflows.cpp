@@ -114,6 +114,16 @@ void Engine::append_step_specs(const Config& config,
   }
 }
 
+std::vector<std::shared_ptr<const JobSpec>> Engine::step_specs_of(
+    const WorkflowSpec& workflow) const {
+  std::vector<std::shared_ptr<const JobSpec>> specs;
+  for (const StepSpec& step : workflow.steps) {
+    const auto job = job_by_name_.find(step_job_name(workflow.name, step.name));
+    specs.push_back(job && !jobs_[job->value].removed ? jobs_[job->value].spec : nullptr);
+  }
+  return specs;
+}
+
 std::vector<Engine::WorkflowInfo> Engine::workflows() const {
   std::vector<WorkflowInfo> out;
   for (const auto& [name, spec] : workflows_) out.push_back(*workflow(name));
@@ -156,6 +166,7 @@ Result<RunId> Engine::start_workflow_run(const std::string& name, std::optional<
   record.scheduled = scheduled;
   record.state = WorkflowRunState::kRunning;
   record.started = clock_.wall_now();
+  record.version = spec->version;
   for (const StepSpec& step : spec->steps) {
     record.steps.push_back(WorkflowStepRecord{step.name, StepState::kPending, SkipReason::kNone});
   }
@@ -173,6 +184,7 @@ Result<RunId> Engine::start_workflow_run(const std::string& name, std::optional<
                 {"steps", spec->steps.size()}});
   LiveWorkflowRun& live =
       live_workflows_.emplace(id, LiveWorkflowRun{std::move(record), spec}).first->second;
+  live.step_specs = step_specs_of(*spec);
   if (!spec->requirements.empty()) {
     live.waiting_since = clock_.mono_now();
     check_requirements(id);
@@ -253,13 +265,19 @@ Result<RunId> Engine::retry_workflow_run(RunId id, const std::string& from) {
   }
   record.state = WorkflowRunState::kRunning;
   record.ended.reset();
-  record.message = "retried from step " + from;
+  // The steps run again run with the definitions loaded now (the fix a retry follows).
+  record.message = "retried from step " + from +
+                   (record.version != spec.version
+                        ? " with version " + spec.version + " (was " + record.version + ")"
+                        : std::string());
+  record.version = spec.version;
   events_.emit(Severity::kInfo, EventKind::kWorkflowRunRetried,
                {{"workflow", record.workflow},
                 {"run", id.value},
                 {"from", from},
                 {"steps", std::count(again.begin(), again.end(), true)}});
-  live_workflows_.emplace(id, LiveWorkflowRun{std::move(record), it->second});
+  live_workflows_.emplace(id, LiveWorkflowRun{std::move(record), it->second})
+      .first->second.step_specs = step_specs_of(spec);
   advance_workflow(id);
   pump();
   rearm();
@@ -532,6 +550,11 @@ void Engine::add_step_inputs(RunId run, const Fire& fire, std::shared_ptr<const 
   if (it == step_fires_.end()) return;
   const auto live = live_workflows_.find(it->second.first);
   if (live == live_workflows_.end()) return;
+  // The step runs with the definition its workflow run started with.
+  if (it->second.second < live->second.step_specs.size() &&
+      live->second.step_specs[it->second.second]) {
+    spec = live->second.step_specs[it->second.second];
+  }
   const WorkflowRunRecord& record = live->second.record;
   const WorkflowSpec& workflow = *live->second.spec;
   // The outputs of every step before it (those it needs, theirs, and so on), from their
@@ -653,6 +676,7 @@ void Engine::reload_unfinished_workflow_runs() {
     const bool paused = record.state == WorkflowRunState::kPaused;
     auto& live =
         live_workflows_.emplace(id, LiveWorkflowRun{std::move(record), it->second}).first->second;
+    live.step_specs = step_specs_of(*live.spec);
     live.paused = paused;
     if (!live.spec->requirements.empty() &&
         std::all_of(live.record.steps.begin(), live.record.steps.end(),

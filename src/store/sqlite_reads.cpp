@@ -347,7 +347,7 @@ Result<std::vector<WorkflowRunRecord>> SqliteStore::workflow_runs(const Workflow
     if (query.unfinished) where += " AND ended_us IS NULL";
     SQLite::Statement q(*reader_db_,
                         "SELECT id, workflow, scheduled_us, state, started_us, ended_us, owner, "
-                        "message, steps FROM workflow_runs " +
+                        "message, steps, version FROM workflow_runs " +
                             where + " ORDER BY id DESC LIMIT ?3");
     if (query.workflow) q.bind(1, *query.workflow);
     if (query.id) q.bind(2, static_cast<std::int64_t>(query.id->value));
@@ -364,6 +364,7 @@ Result<std::vector<WorkflowRunRecord>> SqliteStore::workflow_runs(const Workflow
       if (!q.getColumn(5).isNull()) r.ended = instant(q.getColumn(5).getInt64());
       if (!q.getColumn(6).isNull()) r.owner = static_cast<uid_t>(q.getColumn(6).getInt64());
       r.message = q.getColumn(7).getString();
+      r.version = q.getColumn(9).getString();
       const std::string steps = q.getColumn(8).getString();
       std::size_t start = 0;
       while (start < steps.size()) {

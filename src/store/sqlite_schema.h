@@ -103,6 +103,8 @@ inline constexpr const char* kMigrations[] = {
          state TEXT NOT NULL, started_us INTEGER NOT NULL, ended_us INTEGER, owner INTEGER,
          message TEXT NOT NULL DEFAULT '', steps TEXT NOT NULL);
        CREATE INDEX workflow_runs_by_workflow ON workflow_runs (workflow, id);)",
+    // The version of its definitions a workflow run runs with (WorkflowSpec::version).
+    R"(ALTER TABLE workflow_runs ADD COLUMN version TEXT NOT NULL DEFAULT '';)",
 };
 inline constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 

@@ -226,7 +226,8 @@ void SqliteStore::write_workflow_run(const WorkflowRunRecord& run) {
   SQLite::Statement& q =
       statement(upsert_workflow_run_,
                 "INSERT OR REPLACE INTO workflow_runs (id, workflow, scheduled_us, state, "
-                "started_us, ended_us, owner, message, steps) VALUES (?,?,?,?,?,?,?,?,?)");
+                "started_us, ended_us, owner, message, steps, version) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?)");
   q.bind(1, static_cast<std::int64_t>(run.id.value));
   q.bindNoCopy(2, run.workflow);
   q.bind(3, us(run.scheduled));
@@ -236,6 +237,7 @@ void SqliteStore::write_workflow_run(const WorkflowRunRecord& run) {
   if (run.owner) q.bind(7, static_cast<std::int64_t>(*run.owner));
   q.bindNoCopy(8, run.message);
   q.bind(9, steps);
+  q.bindNoCopy(10, run.version);
   q.exec();
 }
 

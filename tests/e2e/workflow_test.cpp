@@ -499,3 +499,51 @@ TEST_CASE("etc/jobs.d/pipeline.toml runs, fails validation, and is retried from 
         "stored 1197 of 1200 rows from orders-" + steps["extract"]["run"].dump() + ".csv\n");
   CHECK(after["alert"]["reason"] == "condition_false");
 }
+
+TEST_CASE("a workflow run keeps the definitions it started with across a reload", "[workflow]") {
+  TempDir dir;
+  const auto jobs = [&](const std::string& says) {
+    return job(dir, "wait", "", "while [ ! -e \"$DIR/go\" ]; do sleep 0.05; done\n") +
+           job(dir, "say", "", "echo " + says + "\n") + R"([workflow.pinned]
+steps.first = { job = "wait" }
+steps.then  = { job = "say", needs = ["first"] }
+)";
+  };
+  const std::string config = write_config(dir, "", jobs("v1"));
+  Daemon d(dir, config);
+  d.wait_for("listening");
+  const std::string before =
+      json::parse(skedctl(dir, {"workflow", "list", "--json"}).out)["workflows"][0]["version"];
+  CHECK(before.size() == 12);
+  const std::string id =
+      json::parse(skedctl(dir, {"workflow", "trigger", "pinned", "--json"}).out)["run"].dump();
+  d.wait_for("run_started");
+  // `say` changes while the run goes on: its step, started after the reload, still says v1.
+  write_config(dir, "", jobs("v2"));
+  REQUIRE(skedctl(dir, {"reload"}).exit_code == 0);
+  const std::string after =
+      json::parse(skedctl(dir, {"workflow", "list", "--json"}).out)["workflows"][0]["version"];
+  CHECK(after != before);
+  dir.write("go", "");
+  d.wait_for("workflow_run_finished");
+  json run = json::parse(skedctl(dir, {"workflow", "runs", "--run", id, "--json"}).out)["runs"][0];
+  SHOW_LOG(d);
+  CHECK(run["version"] == before);
+  CHECK(log_of(dir, steps_of(run)["then"]) == "v1\n");
+  CHECK(skedctl(dir, {"workflow", "runs", "--run", id}).out.find(", version " + before + "\n") !=
+        std::string::npos);
+  // A new run runs the new definitions.
+  const CommandResult next = skedctl(dir, {"workflow", "trigger", "pinned", "--wait", "--json"});
+  run = json::parse(next.out);
+  CHECK(run["version"] == after);
+  CHECK(log_of(dir, steps_of(run)["then"]) == "v2\n");
+  // A retry runs the steps again with the definitions loaded now, and says so.
+  write_config(dir, "", jobs("v3"));
+  REQUIRE(skedctl(dir, {"reload"}).exit_code == 0);
+  const CommandResult retried =
+      skedctl(dir, {"workflow", "retry", id, "--from", "then", "--wait", "--json"});
+  run = json::parse(retried.out);
+  CHECK(log_of(dir, steps_of(run)["then"]) == "v3\n");
+  CHECK(run["message"].get<std::string>().rfind("retried from step then with version ", 0) == 0);
+  CHECK(run["message"].get<std::string>().find("(was " + before + ")") != std::string::npos);
+}

@@ -201,6 +201,7 @@ struct WorkflowReply {
     std::string defined_at;
     std::vector<Step> steps;
     std::size_t running = 0;
+    std::string version;  ///< of the loaded definitions
   };
   WorkflowRequest::Action action = WorkflowRequest::Action::kList;
   std::vector<Workflow> workflows;      ///< list

@@ -58,6 +58,9 @@ struct WorkflowSpec {
   std::vector<StepSpec> steps;
   std::vector<Requirement> requirements;
   SourceLocation defined_at;
+  /// Names the definitions its runs run with (the loader's digest of the workflow's table,
+  /// its steps' job tables and [defaults]): 12 hex digits, the same while they are the same.
+  std::string version;
 };
 
 /// At most this many steps in a workflow, needs of a step, and requirements.

@@ -130,6 +130,7 @@ struct WorkflowRunRecord {
   std::optional<uid_t> owner;
   std::string message;                    ///< why it ended so, when it did not end by itself
   std::vector<WorkflowStepRecord> steps;  ///< in the workflow's step order
+  std::string version;  ///< the definitions it runs with (WorkflowSpec::version); empty: unknown
 };
 
 /// Which workflow runs to read, newest first.

@@ -218,6 +218,7 @@ TEST_CASE("store contract: workflow runs are kept whole with their steps, and pr
     first.started = at("2026-01-01T02:00:00.5Z");
     first.ended = at("2026-01-01T02:10:00Z");  // not kept: it has not ended
     first.owner = 1000;
+    first.version = "0123456789ab";
     first.steps = {{"extract", StepState::kSucceeded, skedd::SkipReason::kNone, skedd::RunId{11}},
                    {"load.db", StepState::kRunning, skedd::SkipReason::kNone, skedd::RunId{12}},
                    {"alert", StepState::kPending, skedd::SkipReason::kNone, skedd::RunId{0}}};
@@ -240,6 +241,8 @@ TEST_CASE("store contract: workflow runs are kept whole with their steps, and pr
     CHECK_FALSE(read.ended.has_value());
     CHECK(read.state == WorkflowRunState::kRunning);
     CHECK(read.owner == std::optional<uid_t>(1000));
+    CHECK(read.version == "0123456789ab");
+    CHECK(all.value()[0].version == "0123456789ab");
     REQUIRE(read.steps.size() == 3);
     CHECK(read.steps[1].step == "load.db");
     CHECK(read.steps[1].state == StepState::kRunning);
