@@ -1,5 +1,7 @@
 // The control socket's workflow requests: list, trigger, runs and cancel. A workflow belongs
 // to the user its steps run as; its runs are authorized against the owner recorded with them.
+#include <algorithm>
+
 #include "control/control.h"
 #include "runtime/engine.h"
 #include "skedd/time/timestamp.h"
@@ -15,6 +17,37 @@ std::shared_ptr<const JobSpec> first_step_spec(const Engine& engine, const Workf
   if (workflow.steps.empty()) return nullptr;
   const auto info = engine.job(Engine::step_job_name(workflow.name, workflow.steps.front().name));
   return info ? info->spec : nullptr;
+}
+
+// The records of `runs`' step runs, and each step job's usual duration: the median of its
+// last 20 successful runs. What cannot be read is left out.
+void add_step_runs(Store& store, const std::vector<WorkflowRunRecord>& runs,
+                   std::map<RunId, control::WorkflowReply::StepRun>& out) {
+  std::map<std::string, std::optional<Duration>> usual;  // by step job
+  for (const WorkflowRunRecord& run : runs) {
+    for (const WorkflowStepRecord& step : run.steps) {
+      if (step.run.value == 0) continue;
+      RunQuery query(std::nullopt, std::nullopt, 1);
+      query.run = step.run;
+      auto found = store.runs(query);
+      if (!found || found->empty()) continue;
+      const std::string job = Engine::step_job_name(run.workflow, step.step);
+      auto [it, fresh] = usual.try_emplace(job);
+      if (fresh) {
+        if (auto done = store.runs(RunQuery{job, RunState::kSucceeded, 20})) {
+          std::vector<Duration> took;
+          for (const RunRecord& r : done.value()) {
+            if (r.ended) took.push_back(*r.ended - r.started);
+          }
+          if (!took.empty()) {
+            std::nth_element(took.begin(), took.begin() + took.size() / 2, took.end());
+            it->second = took[took.size() / 2];
+          }
+        }
+      }
+      out[step.run] = control::WorkflowReply::StepRun{std::move(found->front()), it->second};
+    }
+  }
 }
 
 Failure history_unreadable(const Error& error) {
@@ -95,6 +128,7 @@ control::Answer<control::WorkflowReply> Control::on(const control::WorkflowReque
           return Failure{control::kRunNotFound,
                          "no workflow run " + std::to_string(request.run->value)};
         }
+        if (request.tree) add_step_runs(store_, runs.value(), reply.step_runs);
         reply.runs = std::move(runs.value());
         return reply;
       }

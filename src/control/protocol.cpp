@@ -126,6 +126,8 @@ std::variant<Request, Failure> decode_op(const std::string& op, Fields& f) {
       r.workflow = f.string("workflow", false);
       if (const std::uint64_t run = f.count("run", 0, UINT64_MAX); run != 0) r.run = RunId{run};
       r.limit = f.count("limit", 20, 1000);
+      r.tree = f.boolean("tree");
+      if (r.tree) r.limit = std::min<std::size_t>(r.limit, 20);
     } else if (action == "cancel" || action == "pause" || action == "resume") {
       r.action = action == "cancel"  ? WorkflowRequest::Action::kCancel
                  : action == "pause" ? WorkflowRequest::Action::kPause
@@ -355,6 +357,7 @@ std::string encode_request(const json& id, const Request& request) {
       if (r.run) j["run"] = r.run->value;
       if (r.force) j["force"] = true;
       if (!r.from.empty()) j["from"] = r.from;
+      if (r.tree) j["tree"] = true;
       if (r.action == WorkflowRequest::Action::kRuns) j["limit"] = r.limit;
     }
     void operator()(const RemoveRequest& r) const { j["job"] = r.job; }

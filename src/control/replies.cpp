@@ -219,6 +219,15 @@ json encode(const WorkflowReply& r) {
       json step{{"step", s.step}, {"state", to_string(s.state)}};
       if (s.reason != SkipReason::kNone) step["reason"] = to_string(s.reason);
       if (s.run.value != 0) step["run"] = s.run.value;
+      if (const auto d = r.step_runs.find(s.run); s.run.value != 0 && d != r.step_runs.end()) {
+        const RunRecord& sr = d->second.run;
+        step["run_state"] = to_string(sr.state);
+        step["attempt"] = sr.attempt;
+        step["started"] = utc(sr.started);
+        step["ended"] = time_or_null(sr.ended);
+        if (sr.ended) step["duration_s"] = seconds(*sr.ended - sr.started);
+        if (d->second.usual) step["usual_s"] = seconds(*d->second.usual);
+      }
       if (s.state != StepState::kPending && s.state != StepState::kRunning) ++settled;
       steps.push_back(std::move(step));
     }

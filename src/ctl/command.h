@@ -54,5 +54,10 @@ std::unique_ptr<Command> crontab_command(std::shared_ptr<const std::string> sock
 /// skedctl workflow list|show|trigger|runs|cancel; `socket` as for daemon_commands().
 std::unique_ptr<Command> workflow_command(std::shared_ptr<const std::string> socket);
 std::unique_ptr<Command> backfill_command(std::shared_ptr<const std::string> socket);
+struct Common;
+/// `skedctl runs --tree` and `workflow runs --tree`: workflow runs (of `workflow`, or all;
+/// `run` alone when not 0) as trees of their steps. Returns the exit code.
+int print_workflow_trees(const Common& c, const std::string& workflow, std::uint64_t run,
+                         std::size_t limit);
 
 }  // namespace skedd::ctl

@@ -577,9 +577,13 @@ class RunsCommand final : public SocketCommand {
     sub.add_flag("-w,--wide", wide_,
                  "cut no column; the scheduled instant, attempt, end and reason as columns");
     sub.add_flag("--utc", utc_, "times in UTC (RFC 3339)");
+    sub.add_flag("--tree", tree_,
+                 "workflow runs (of workflow JOB, or all) as trees of their steps, with their "
+                 "times and usual durations");
     declare_json(sub);
   }
   int run() override {
+    if (tree_) return print_workflow_trees(c_, job_, 0, std::min<std::size_t>(r_.limit, 20));
     if (!job_.empty()) r_.job = job_;
     if (!state_.empty()) {
       r_.state = run_state_from_string(state_);
@@ -621,6 +625,7 @@ class RunsCommand final : public SocketCommand {
   std::string job_, state_, since_;
   bool wide_ = false;
   bool utc_ = false;
+  bool tree_ = false;
 };
 
 class ReloadCommand final : public SocketCommand {

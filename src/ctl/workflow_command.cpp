@@ -8,6 +8,7 @@
 #include "ctl/ask.h"
 #include "ctl/command.h"
 #include "ctl/table.h"
+#include "skedd/time/duration.h"
 
 namespace skedd::ctl {
 namespace {
@@ -38,6 +39,54 @@ void print_workflow_run(std::ostream& out, const json& run) {
   steps.print(out);
 }
 
+// "1m 3s" for a number of seconds.
+std::string took(double s) {
+  return format_duration(std::chrono::duration_cast<Duration>(std::chrono::duration<double>(s)));
+}
+
+// A workflow run as a tree: each step under the steps it needs (indented by its depth), with
+// its state, run, how long it took or has been running, and how long it usually takes.
+void print_workflow_tree(std::ostream& out, const json& run, const json* workflow) {
+  out << "workflow run " << run["run"] << " of " << str(run, "workflow") << ": "
+      << str(run, "state") << ", " << run["settled"] << "/" << run["total"]
+      << " steps settled, started " << relative(str(run, "started", ""))
+      << (run.contains("version") ? ", version " + str(run, "version") : std::string()) << '\n';
+  if (run.contains("message")) out << "  " << str(run, "message") << '\n';
+  // Depths from the workflow's needs (the loaded definition; flat when it is not loaded).
+  std::map<std::string, int> depth;
+  std::map<std::string, std::string> needs_of;
+  if (workflow != nullptr) {
+    for (const json& s : (*workflow)["steps"]) {
+      int d = 0;
+      std::string needs;
+      for (const json& n : s["needs"]) {
+        d = std::max(d, depth[n.get<std::string>()] + 1);
+        needs += (needs.empty() ? "" : ", ") + n.get<std::string>();
+      }
+      depth[str(s, "name")] = d;
+      needs_of[str(s, "name")] = needs;
+    }
+  }
+  Table steps({"  STEP", "STATE", "RUN", "TIME", "USUALLY", "NEEDS"});
+  for (const json& step : run["steps"]) {
+    const std::string name = str(step, "step");
+    std::string time = "-";
+    if (step.contains("duration_s")) {
+      time = "took " + took(step["duration_s"].get<double>());
+    } else if (step.contains("started")) {
+      time = "started " + relative(str(step, "started"));
+    }
+    std::string state = str(step, "state");
+    if (step.contains("reason")) state += " (" + str(step, "reason") + ")";
+    if (step.value("attempt", 1) > 1) state += ", attempt " + step["attempt"].dump();
+    steps.add({"  " + std::string(2 * static_cast<std::size_t>(depth[name]), ' ') + name, state,
+               str(step, "run"), time,
+               step.contains("usual_s") ? took(step["usual_s"].get<double>()) : "-",
+               needs_of[name].empty() ? "-" : needs_of[name]});
+  }
+  steps.print(out);
+}
+
 class WorkflowCommand final : public SocketCommand {
  public:
   explicit WorkflowCommand(std::shared_ptr<const std::string> socket)
@@ -57,9 +106,11 @@ class WorkflowCommand final : public SocketCommand {
     runs_ = sub.add_subcommand("runs", "workflow runs with their steps, newest first");
     runs_->add_option("workflow", name_, "only this workflow's runs");
     runs_->add_option("--run", run_, "only this workflow run");
-    runs_->add_option("-n,--limit", limit_, "at most this many")
+    runs_->add_option("-n,--limit", limit_, "at most this many (with --tree, 20)")
         ->check(CLI::Range(1, 1000))
         ->capture_default_str();
+    runs_->add_flag("--tree", tree_,
+                    "each run as a tree of its steps, with their times and usual durations");
     cancel_ = sub.add_subcommand("cancel", "cancel a workflow run going on");
     cancel_->add_option("run", run_, "workflow run id")->required();
     retry_ = sub.add_subcommand(
@@ -222,6 +273,7 @@ class WorkflowCommand final : public SocketCommand {
     }
   }
   int runs() {
+    if (tree_) return print_workflow_trees(c_, name_, run_, limit_);
     json reply;
     control::WorkflowRequest r;
     r.action = WorkflowAction::kRuns;
@@ -249,6 +301,7 @@ class WorkflowCommand final : public SocketCommand {
   std::string from_;
   bool force_ = false;
   bool wait_ = false;
+  bool tree_ = false;
   std::uint64_t run_ = 0;
   std::size_t limit_ = 20;
 };
@@ -286,6 +339,32 @@ class BackfillCommand final : public SocketCommand {
 };
 
 }  // namespace
+
+int print_workflow_trees(const Common& c, const std::string& workflow, std::uint64_t run,
+                         std::size_t limit) {
+  control::WorkflowRequest r;
+  r.action = WorkflowAction::kRuns;
+  r.workflow = workflow;
+  if (run != 0) r.run = RunId{run};
+  r.limit = limit;
+  r.tree = true;
+  json reply;
+  if (const int rc = ask(c, r, &reply); rc != kExitOk) return rc;
+  if (c.json) {
+    std::cout << reply.dump() << '\n';
+    return kExitOk;
+  }
+  json list;
+  if (const int rc = ask(c, control::WorkflowRequest{}, &list); rc != kExitOk) return rc;
+  for (const json& one : reply["runs"]) {
+    const json* found = nullptr;
+    for (const json& w : list["workflows"]) {
+      if (w["name"] == one["workflow"]) found = &w;
+    }
+    print_workflow_tree(std::cout, one, found);
+  }
+  return kExitOk;
+}
 
 std::unique_ptr<Command> backfill_command(std::shared_ptr<const std::string> socket) {
   return std::make_unique<BackfillCommand>(std::move(socket));

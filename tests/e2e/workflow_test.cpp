@@ -153,6 +153,19 @@ TEST_CASE("a workflow runs its steps in order, hands on outputs and takes the fa
   CHECK(list["workflows"][0]["steps"][4] ==
         json{{"name", "alert"}, {"job", "page"}, {"needs", {"store"}}, {"when", "failure"}});
   CHECK(skedctl(dir, {"workflow", "trigger", "nope"}).exit_code == 3);
+
+  // As trees: each step under those it needs, with its times and usual duration.
+  const json tree = json::parse(skedctl(dir, {"runs", "--tree", "pipe", "--json"}).out);
+  REQUIRE(tree["runs"].size() == 2);
+  const json& extract = tree["runs"][0]["steps"][0];
+  CHECK(extract["run_state"] == "succeeded");
+  CHECK(extract["duration_s"].is_number());
+  CHECK(extract["usual_s"].is_number());  // the median of its successful runs
+  CHECK_FALSE(tree["runs"][0]["steps"][4].contains("started"));  // alert did not run
+  const std::string text = skedctl(dir, {"runs", "--tree", "pipe"}).out;
+  CHECK(text.find("\n  extract  ") != std::string::npos);
+  CHECK(text.find("\n    transform  ") != std::string::npos);
+  CHECK(text.find("\n        store  ") != std::string::npos);
 }
 
 TEST_CASE("a workflow run is cancelled, and one a stop left going on goes on after it",
@@ -187,6 +200,10 @@ steps.then  = { job = "after", needs = ["first"] }
     CHECK(skedctl(dir, {"workflow", "resume", id}).exit_code == 0);
     const json resumed = json::parse(skedctl(dir, {"workflow", "runs", "--run", id, "--json"}).out);
     CHECK(resumed["runs"][0]["state"] == "running");
+    const std::string tree = skedctl(dir, {"workflow", "runs", "--run", id, "--tree"}).out;
+    INFO(tree);
+    CHECK(tree.find("running  ") != std::string::npos);
+    CHECK(tree.find("started ") != std::string::npos);
     CHECK(skedctl(dir, {"workflow", "cancel", id}).exit_code == 0);
     d.wait_for("workflow_run_finished");
     const json runs = json::parse(skedctl(dir, {"workflow", "runs", "--run", id, "--json"}).out);

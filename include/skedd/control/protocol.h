@@ -107,6 +107,7 @@ struct WorkflowRequest {
   std::string workflow;      ///< trigger; runs (empty: every workflow's)
   std::optional<RunId> run;  ///< runs (that one only); cancel, retry, pause, resume
   std::string from;          ///< retry: the step to run again from
+  bool tree = false;         ///< runs: each step's times and usual duration too (at most 20 runs)
   bool force = false;        ///< trigger: start even when a run of it goes on
   std::size_t limit = 20;    ///< runs
 };

@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <variant>
@@ -207,6 +208,13 @@ struct WorkflowReply {
   std::vector<Workflow> workflows;      ///< list
   RunId run{};                          ///< trigger: the new run; cancel: the cancelled one
   std::vector<WorkflowRunRecord> runs;  ///< runs, newest first
+  /// runs with `tree`: each step run's record, and its step job's usual duration (the median
+  /// of its last 20 successful runs; none without one).
+  struct StepRun {
+    RunRecord run;
+    std::optional<Duration> usual;
+  };
+  std::map<RunId, StepRun> step_runs;
 };
 
 nlohmann::json encode(const StatusReply& reply);
