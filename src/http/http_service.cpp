@@ -336,11 +336,58 @@ HttpResponse HttpService::ui(const HttpRequest& req, const std::optional<Peer>& 
     }
   }
   const Result<UserInfo> who = lookup_user(std::to_string(caller->uid));
+  // The workflows the caller sees, each with its latest run (bounded: 100 at most).
+  json workflows = json::array();
+  ControlReply wlist = control_.handle(control::WorkflowRequest{}, *caller);
+  if (auto* j = std::get_if<json>(&wlist)) {
+    for (const json& w : (*j)["workflows"]) {
+      if (workflows.size() >= 100) break;
+      json row = w;
+      control::WorkflowRequest latest;
+      latest.action = control::WorkflowRequest::Action::kRuns;
+      latest.workflow = w.value("name", "");
+      latest.limit = 1;
+      latest.tree = true;
+      ControlReply runs = control_.handle(latest, *caller);
+      if (auto* r = std::get_if<json>(&runs); r != nullptr && !(*r)["runs"].empty()) {
+        row["latest"] = (*r)["runs"][0];
+      }
+      workflows.push_back(std::move(row));
+    }
+  }
   page.body = render_overview(rows, std::get<json>(list).value("paused_all", false), now,
                               who ? who->name : "uid " + std::to_string(caller->uid), can_act,
-                              jobs.size() - shown);
+                              jobs.size() - shown, workflows);
   return page;
 }
+
+namespace {
+
+// POST .../NAME/backfill?from=T&to=T[&concurrency=N][&rerun=1]: the backfill of job or
+// workflow `name`.
+std::variant<control::Request, HttpResponse> backfill_request(const HttpRequest& req,
+                                                              const std::string& name) {
+  control::BackfillRequest b;
+  b.name = name;
+  const auto from = req.query.find("from");
+  const auto to = req.query.find("to");
+  if (from == req.query.end() || to == req.query.end()) {
+    return error_response(400, control::kInvalidArgument,
+                          "backfill needs ?from=TIME&to=TIME (RFC 3339)");
+  }
+  b.from = from->second;
+  b.to = to->second;
+  const auto concurrency = number_of(req.query, "concurrency", 1, 16);
+  if (!concurrency || *concurrency == 0) {
+    return error_response(400, control::kInvalidArgument,
+                          "concurrency: must be a number from 1 to 16");
+  }
+  b.concurrency = static_cast<int>(*concurrency);
+  b.rerun = flag_of(req.query, "rerun");
+  return b;
+}
+
+}  // namespace
 
 std::variant<control::Request, HttpResponse> HttpService::api_request(const HttpRequest& req) {
   const std::vector<std::string> seg = segments(req.path);
@@ -377,6 +424,7 @@ std::variant<control::Request, HttpResponse> HttpService::api_request(const Http
     if (seg.size() == 5) {
       if (!post) return method_not_allowed("POST");
       if (seg[4] == "trigger") return control::TriggerRequest{job, flag_of(req.query, "force")};
+      if (seg[4] == "backfill") return backfill_request(req, job);
       if (seg[4] == "pause" || seg[4] == "resume") {
         control::PauseRequest p;
         p.job = job;
@@ -443,6 +491,72 @@ std::variant<control::Request, HttpResponse> HttpService::api_request(const Http
         p.pause = seg[4] == "pause";
         return p;
       }
+    }
+    return not_found();
+  }
+  if (what == "workflows") {
+    using Action = control::WorkflowRequest::Action;
+    control::WorkflowRequest w;
+    if (seg.size() == 3) {
+      if (!get) return method_not_allowed("GET");
+      return w;  // the list
+    }
+    if (seg.size() == 5 && seg[4] == "trigger") {
+      if (!post) return method_not_allowed("POST");
+      w.action = Action::kTrigger;
+      w.workflow = seg[3];
+      w.force = flag_of(req.query, "force");
+      return w;
+    }
+    if (seg.size() == 5 && seg[4] == "backfill") {
+      if (!post) return method_not_allowed("POST");
+      return backfill_request(req, seg[3]);
+    }
+    return not_found();
+  }
+  if (what == "workflow-runs") {
+    using Action = control::WorkflowRequest::Action;
+    control::WorkflowRequest w;
+    w.action = Action::kRuns;
+    w.tree = true;
+    if (seg.size() == 3) {
+      if (!get) return method_not_allowed("GET");
+      if (const auto name = req.query.find("workflow"); name != req.query.end()) {
+        w.workflow = name->second;
+      }
+      const auto limit = number_of(req.query, "limit", 20, 20);
+      if (!limit || *limit == 0) {
+        return error_response(400, control::kInvalidArgument,
+                              "limit: must be a number from 1 to 20");
+      }
+      w.limit = *limit;
+      return w;
+    }
+    const std::optional<RunId> run = run_id_of(seg[3]);
+    if (!run) {
+      return error_response(400, control::kInvalidArgument,
+                            "\"" + seg[3] + "\" is not a workflow run id (a positive number)");
+    }
+    w.run = *run;
+    if (seg.size() == 4) {
+      if (!get) return method_not_allowed("GET");
+      return w;
+    }
+    if (seg.size() == 5) {
+      if (!post) return method_not_allowed("POST");
+      w.tree = false;
+      if (seg[4] == "cancel") w.action = Action::kCancel;
+      if (seg[4] == "pause") w.action = Action::kPause;
+      if (seg[4] == "resume") w.action = Action::kResume;
+      if (seg[4] == "retry") {
+        const auto from = req.query.find("from");
+        if (from == req.query.end() || from->second.empty()) {
+          return error_response(400, control::kInvalidArgument, "retry needs ?from=STEP");
+        }
+        w.action = Action::kRetry;
+        w.from = from->second;
+      }
+      if (w.action != Action::kRuns) return w;
     }
     return not_found();
   }

@@ -150,6 +150,7 @@ bool Metrics::counted(EventKind kind) {
     case EventKind::kApiJobRemoved:
     case EventKind::kHookFired:
     case EventKind::kHookCoalesced:
+    case EventKind::kWorkflowRunFinished:
       return true;
     default:
       return false;
@@ -204,6 +205,16 @@ void Metrics::emit(const Event& event) {
       ++of(f).hooks[{f.value("hook", "unknown"),
                      event.kind == EventKind::kHookFired ? "fired" : "coalesced"}];
       break;
+    case EventKind::kWorkflowRunFinished: {
+      WorkflowCounters& c = workflows_[f.value("workflow", "")];
+      const std::string state = f.value("state", "unknown");
+      ++c.runs[state];
+      const double now =
+          unix_seconds(std::chrono::time_point_cast<Duration>(std::chrono::system_clock::now()));
+      if (state == "succeeded") c.last_success = now;
+      if (state == "failed" || state == "not_run") c.last_failure = now;
+      break;
+    }
     case EventKind::kRunResumed:
       ++resumed_;
       break;
@@ -241,6 +252,23 @@ void Metrics::seed(Store& store) {
     if (!latest) continue;  // the timestamps start unknown, as for a job that never ran
     for (const auto& [job, run] : latest.value()) {
       if (run.ended) jobs_[job].*field = unix_seconds(*run.ended);
+    }
+  }
+  // Workflows: from their newest runs (a workflow whose last success is older than its
+  // newest 10,000 runs of all workflows starts unknown).
+  WorkflowRunQuery query;
+  query.limit = 10'000;
+  if (auto runs = store.workflow_runs(query)) {
+    for (const WorkflowRunRecord& r : runs.value()) {
+      if (!r.ended) continue;
+      WorkflowCounters& c = workflows_[r.workflow];
+      if (r.state == WorkflowRunState::kSucceeded && !c.last_success) {
+        c.last_success = unix_seconds(*r.ended);
+      }
+      if ((r.state == WorkflowRunState::kFailed || r.state == WorkflowRunState::kNotRun) &&
+          !c.last_failure) {
+        c.last_failure = unix_seconds(*r.ended);
+      }
     }
   }
 }
@@ -453,6 +481,55 @@ std::string Metrics::render(const Engine& engine, const Viewer& viewer,
             w.histogram("skedd_run_duration_seconds", job_label(info.spec->name), c.duration,
                         kDurationBounds);
           });
+  // Workflows the viewer sees: those whose steps run as a user the viewer may see.
+  std::vector<Engine::WorkflowInfo> workflows;
+  for (Engine::WorkflowInfo& info : engine.workflows()) {
+    const auto first =
+        engine.job(Engine::step_job_name(info.spec->name, info.spec->steps.front().name));
+    if (viewer.admin || (first && viewer.sees && viewer.sees(*first->spec))) {
+      workflows.push_back(std::move(info));
+    }
+  }
+  static const WorkflowCounters kNone;
+  const auto counters = [&](const std::string& name) -> const WorkflowCounters& {
+    const auto it = workflows_.find(name);
+    return it == workflows_.end() ? kNone : it->second;
+  };
+  const auto label = [](const std::string& name) {
+    return "workflow=\"" + label_value(name) + "\"";
+  };
+  if (!workflows.empty()) {
+    w.family("skedd_workflow_runs_going_on", "gauge",
+             "The workflow's runs going on (pending, running or paused).");
+    for (const auto& info : workflows) {
+      w.sample("skedd_workflow_runs_going_on", label(info.spec->name),
+               static_cast<double>(info.running));
+    }
+    w.family("skedd_workflow_runs_total", "counter",
+             "The workflow's runs that ended since skedd started, by state.");
+    for (const auto& info : workflows) {
+      for (const char* state : {"succeeded", "failed", "cancelled", "not_run"}) {
+        const auto& runs = counters(info.spec->name).runs;
+        const auto n = runs.find(state);
+        w.sample("skedd_workflow_runs_total", label(info.spec->name) + ",state=\"" + state + "\"",
+                 n == runs.end() ? 0.0 : static_cast<double>(n->second));
+      }
+    }
+    w.family("skedd_workflow_last_success_timestamp_seconds", "gauge",
+             "When the workflow's last successful run ended (Unix seconds).");
+    for (const auto& info : workflows) {
+      if (const auto t = counters(info.spec->name).last_success) {
+        w.sample("skedd_workflow_last_success_timestamp_seconds", label(info.spec->name), *t);
+      }
+    }
+    w.family("skedd_workflow_last_failure_timestamp_seconds", "gauge",
+             "When the workflow's last failed (or not run) run ended (Unix seconds).");
+    for (const auto& info : workflows) {
+      if (const auto t = counters(info.spec->name).last_failure) {
+        w.sample("skedd_workflow_last_failure_timestamp_seconds", label(info.spec->name), *t);
+      }
+    }
+  }
   return w.take();
 }
 

@@ -44,6 +44,14 @@ struct JobCounters {
   std::map<std::pair<std::string, std::string>, std::uint64_t> hooks;  ///< (hook, outcome)
 };
 
+/// What the metrics keep of a workflow since skedd started (its last success and failure
+/// seeded from the history).
+struct WorkflowCounters {
+  std::map<std::string, std::uint64_t> runs;  ///< ended, by state
+  std::optional<double> last_success;         ///< Unix seconds
+  std::optional<double> last_failure;
+};
+
 /// Who scrapes: everything (root, or metrics_public), or the jobs `sees` admits.
 using Viewer = JobViewer;
 
@@ -81,6 +89,7 @@ class Metrics final : public EventSink {
   JobCounters& of(const nlohmann::json& fields);
   EventSink& next_;
   std::map<std::string, JobCounters> jobs_;
+  std::map<std::string, WorkflowCounters> workflows_;
   std::uint64_t resumed_ = 0;
   std::uint64_t adopted_ = 0;
   std::uint64_t clock_jumps_ = 0;

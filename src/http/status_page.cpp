@@ -148,7 +148,8 @@ std::string status_of_job(const PageJob& row, bool paused_all, double now) {
 }
 
 std::string render_overview(const std::vector<PageJob>& rows, bool paused_all, double now,
-                            const std::string& user, bool can_act, std::size_t more) {
+                            const std::string& user, bool can_act, std::size_t more,
+                            const nlohmann::json& workflows) {
   std::string out = head("skedd");
   out += "<h1>skedd</h1>\n<p class=\"note\" id=\"summary\">" + std::to_string(rows.size()) +
          " job(s) of " + html_escape(user) + (paused_all ? "; every job is paused" : "") +
@@ -204,6 +205,46 @@ std::string render_overview(const std::vector<PageJob>& rows, bool paused_all, d
   if (more > 0) {
     out += "<p class=\"note\">" + std::to_string(more) +
            " more job(s) not shown ([http] metrics_max_jobs).</p>\n";
+  }
+  if (!workflows.empty()) {
+    // Which step of each workflow's latest run is going on, since when, and how long it
+    // usually takes: the troubleshooting guide's first question.
+    out +=
+        "<h2>Workflows</h2>\n<table id=\"workflows\"><thead><tr><th>Workflow</th>"
+        "<th>Schedule</th><th>Latest run</th><th>Steps</th><th>Going on</th><th>Next</th>"
+        "</tr></thead><tbody>\n";
+    for (const json& w : workflows) {
+      const std::string name = w.value("name", "");
+      out += "<tr data-workflow=\"" + html_escape(name) + "\"><td>" + html_escape(name) +
+             "</td><td>" + html_escape(w["schedule"].is_string() ? w.value("schedule", "") : "") +
+             "</td>";
+      const json latest = w.value("latest", json());
+      if (latest.is_object()) {
+        const std::string state = latest.value("state", "");
+        out += "<td><span class=\"s-text " + html_escape(state) + "\">" + html_escape(state) +
+               "</span> " + html_escape(std::to_string(latest.value("run", 0ULL))) + ", " +
+               relative(latest.value("started", json()), now) + "</td><td>" +
+               std::to_string(latest.value("settled", 0)) + "/" +
+               std::to_string(latest.value("total", 0)) + "</td><td>";
+        for (const json& step : latest.value("steps", json::array())) {
+          if (step.value("state", "") != "running") continue;
+          out += html_escape(step.value("step", "")) + " since " +
+                 relative(step.value("started", json()), now);
+          if (step.contains("usual_s")) {
+            out += " (usually " + span(step["usual_s"].get<double>()) + ")";
+          }
+          out += "<br>";
+        }
+        out += "</td>";
+      } else {
+        out += "<td>none yet</td><td></td><td></td>";
+      }
+      out += "<td>" +
+             (w.value("paused", false) ? std::string("paused")
+                                       : relative(w.value("next", json()), now)) +
+             "</td></tr>\n";
+    }
+    out += "</tbody></table>\n";
   }
   out += "</body></html>\n";
   return out;

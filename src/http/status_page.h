@@ -26,8 +26,11 @@ std::string status_of_job(const PageJob& row, bool paused_all, double now);
 
 /// The overview: one row per job. `can_act`: trigger and pause buttons (a caller with a
 /// token, and not read-only). `more`: jobs beyond those shown.
+/// `workflows`: the workflows the user sees (`skedctl workflow list --json`'s entries), each
+/// with "latest", its newest run as `workflow runs --tree --json` gives it (or absent).
 std::string render_overview(const std::vector<PageJob>& rows, bool paused_all, double now,
-                            const std::string& user, bool can_act, std::size_t more);
+                            const std::string& user, bool can_act, std::size_t more,
+                            const nlohmann::json& workflows = nlohmann::json::array());
 
 /// A job's page: its definition (`show`'s reply), runs, fires not run, and a live tail of a
 /// running run's log (an inline script, allowed by `nonce`, that asks the log API every 2 s).

@@ -684,3 +684,50 @@ command = ["/bin/true"]
   }
   CHECK_FALSE(others.ended());
 }
+
+TEST_CASE("HTTP: workflows, their runs as trees, retry, metrics and the status page",
+          "[http][workflow]") {
+  TempDir dir("skedd-http-test");
+  Daemon d(dir, write_http_config(dir, R"([job.first]
+command = ["/bin/sh", "-c", "echo output n 3 >&3"]
+[job.second]
+command = ["/bin/sh", "-c", "test -e \")" + dir / "ok" +
+                                           R"(\""]
+[workflow.flow]
+steps.a = { job = "first" }
+steps.b = { job = "second", needs = ["a"] }
+)"));
+  const std::string a = http_address_of(d);
+  const HttpReply list = http_get(a, "/api/v1/workflows");
+  REQUIRE(list.status == 200);
+  CHECK(list.json()["workflows"][0]["name"] == "flow");
+
+  const HttpReply triggered = http_post(a, "/api/v1/workflows/flow/trigger");
+  REQUIRE(triggered.status == 200);
+  const std::string id = triggered.json()["run"].dump();
+  d.wait_for("workflow_run_finished");
+  const HttpReply run = http_get(a, "/api/v1/workflow-runs/" + id);
+  REQUIRE(run.status == 200);
+  const json failed = run.json()["runs"][0];
+  CHECK(failed["state"] == "failed");
+  CHECK(failed["steps"][0]["duration_s"].is_number());
+  CHECK(failed["steps"][1]["run_state"] == "failed");
+  CHECK(http_get(a, "/api/v1/workflow-runs/12345").status == 404);
+
+  dir.write("ok", "");
+  CHECK(http_post(a, "/api/v1/workflow-runs/" + id + "/retry").status == 400);  // no ?from
+  REQUIRE(http_post(a, "/api/v1/workflow-runs/" + id + "/retry?from=b").status == 200);
+  d.wait_for("workflow_run_finished", 2);
+  CHECK(http_get(a, "/api/v1/workflow-runs?workflow=flow").json()["runs"][0]["state"] ==
+        "succeeded");
+
+  const auto m = parsed_metrics(dir, http_get(a, "/metrics").body);
+  CHECK(m.at("skedd_workflow_runs_total{state=\"failed\",workflow=\"flow\"}") == 1);
+  CHECK(m.at("skedd_workflow_runs_total{state=\"succeeded\",workflow=\"flow\"}") == 1);
+  CHECK(m.at("skedd_workflow_runs_going_on{workflow=\"flow\"}") == 0);
+  CHECK(m.count("skedd_workflow_last_success_timestamp_seconds{workflow=\"flow\"}") == 1);
+  const HttpReply page = http_get(a, "/ui");
+  REQUIRE(page.status == 200);
+  CHECK(page.body.find("<tr data-workflow=\"flow\"><td>flow</td>") != std::string::npos);
+  CHECK(page.body.find(">succeeded</span> " + id + ", ") != std::string::npos);
+}
