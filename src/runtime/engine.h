@@ -267,8 +267,10 @@ class Engine {
   void fail_workflow_record(WorkflowRunRecord& record, const std::string& message);
   /// Why a run of workflow `spec` may not start now (it is not `except`): skedd is shutting
   /// down or paused, its bound of runs going on, or its overlap (unless `force`).
+  /// `strict`: any run going on refuses it unless overlap = "allow" (a retry); otherwise
+  /// "queue" refuses only while one is queued, and "replace" never.
   std::optional<Error> workflow_run_refused(const WorkflowSpec& spec, bool force,
-                                            RunId except = RunId{}) const;
+                                            RunId except = RunId{}, bool strict = false) const;
   /// Starts a run of workflow `name` of instant `scheduled` (a fire of its schedule) or, with
   /// nullopt, of now (a trigger). The refusals of trigger_workflow().
   Result<RunId> start_workflow_run(const std::string& name, std::optional<Instant> scheduled,
@@ -282,6 +284,8 @@ class Engine {
     std::shared_ptr<const WorkflowSpec> spec;
     bool cancelled = false;
     bool paused = false;
+    /// Waits, overlap = "queue", for the workflow's run going on to end (state pending).
+    bool queued = false;
     /// Its steps' job definitions as they were when it started (nullptr: not loaded then),
     /// which its steps run with whatever a reload does meanwhile. Taken again at a restart.
     std::vector<std::shared_ptr<const JobSpec>> step_specs = {};
@@ -312,8 +316,11 @@ class Engine {
   void backfill_next(std::uint64_t id);
   /// A fire of a backfill ended (a job's last attempt, or a workflow run).
   void backfill_fire_ended(std::uint64_t id, Instant scheduled);
-  /// Workflow run `id` ended: a backfill's fire, maybe.
-  void workflow_run_ended(RunId id);
+  /// Workflow run `id` of `workflow` ended: a run of it queued behind starts, and a backfill
+  /// whose fire it was moves on.
+  void workflow_run_ended(RunId id, const std::string& workflow);
+  /// Starts the first run of `workflow` queued (overlap = "queue") when none other goes on.
+  void start_queued_run(const std::string& workflow);
   /// The backfills going on, by id; erased when their last fire ends. A restart forgets
   /// them (their started fires are recovered as fires; run the backfill again for the rest).
   std::map<std::uint64_t, Backfill> backfills_;

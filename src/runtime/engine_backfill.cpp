@@ -171,12 +171,35 @@ void Engine::backfill_fire_ended(std::uint64_t id, Instant scheduled) {
   backfill_next(id);
 }
 
-void Engine::workflow_run_ended(RunId id) {
+void Engine::workflow_run_ended(RunId id, const std::string& workflow) {
+  start_queued_run(workflow);
   const auto it = backfill_workflow_runs_.find(id);
   if (it == backfill_workflow_runs_.end()) return;
   const auto [backfill, scheduled] = it->second;
   backfill_workflow_runs_.erase(it);
   backfill_fire_ended(backfill, scheduled);
+}
+
+void Engine::start_queued_run(const std::string& workflow) {
+  RunId first{};
+  for (const auto& [id, live] : live_workflows_) {
+    if (live.record.workflow != workflow) continue;
+    if (!live.queued) return;  // a run of it goes on: the queued one waits on
+    if (first.value == 0) first = id;
+  }
+  if (first.value == 0) return;
+  {
+    LiveWorkflowRun& live = live_workflows_.at(first);
+    live.queued = false;
+    live.record.message.clear();
+    live.record.state = WorkflowRunState::kRunning;
+    if (live.spec->requirements.empty()) {
+      advance_workflow(first);
+      return;
+    }
+    live.waiting_since = clock_.mono_now();
+  }
+  check_requirements(first);
 }
 
 }  // namespace skedd

@@ -57,6 +57,9 @@ std::shared_ptr<const JobSpec> schedule_spec(const WorkflowSpec& workflow) {
   return std::make_shared<const JobSpec>(std::move(s));
 }
 
+// The message of a run that overlap = "queue" keeps waiting (read back after a restart).
+constexpr std::string_view kQueuedBehind = "queued behind workflow run ";
+
 // Whether `workflow` has the steps `record` ran (by name, in order): a workflow run goes on, or
 // is retried, with the definition loaded now only then.
 bool has_steps_of(const WorkflowSpec& workflow, const WorkflowRunRecord& record) {
@@ -176,16 +179,43 @@ Result<RunId> Engine::start_workflow_run(const std::string& name, std::optional<
     }
   }
   const RunId id = record.id;
+  // Under overlap "queue" it waits for the run going on; under "replace" that run is
+  // cancelled and this one starts now.
+  std::optional<RunId> behind;
+  std::vector<RunId> replaced;
+  if (!force &&
+      (spec->overlap == OverlapPolicy::kQueue || spec->overlap == OverlapPolicy::kReplace)) {
+    for (const auto& [other, live] : live_workflows_) {
+      if (live.record.workflow != name || live.cancelled) continue;
+      if (spec->overlap == OverlapPolicy::kQueue) {
+        behind = other;
+      } else {
+        replaced.push_back(other);
+      }
+    }
+  }
   events_.emit(Severity::kInfo, EventKind::kWorkflowRunStarted,
                {{"workflow", name},
                 {"run", id.value},
                 {"scheduled", utc(scheduled)},
                 {"by", fired ? "schedule" : "trigger"},
-                {"steps", spec->steps.size()}});
+                {"steps", spec->steps.size()},
+                {"queued_behind", behind ? json(behind->value) : json(nullptr)}});
   LiveWorkflowRun& live =
       live_workflows_.emplace(id, LiveWorkflowRun{std::move(record), spec}).first->second;
   live.step_specs = step_specs_of(*spec);
-  if (!spec->requirements.empty()) {
+  for (const RunId other : replaced) {
+    live_workflows_.at(other).record.message =
+        "replaced by workflow run " + std::to_string(id.value) + " (overlap = \"replace\")";
+    cancel_workflow_run(other);
+  }
+  if (behind) {
+    live.queued = true;
+    live.record.state = WorkflowRunState::kPending;
+    live.record.message =
+        std::string(kQueuedBehind) + std::to_string(behind->value) + " (overlap = \"queue\")";
+    store_.put_workflow_run(live.record);
+  } else if (!spec->requirements.empty()) {
     live.waiting_since = clock_.mono_now();
     check_requirements(id);
   } else {
@@ -197,7 +227,7 @@ Result<RunId> Engine::start_workflow_run(const std::string& name, std::optional<
 }
 
 std::optional<Error> Engine::workflow_run_refused(const WorkflowSpec& spec, bool force,
-                                                  RunId except) const {
+                                                  RunId except, bool strict) const {
   if (shutting_down_) return Error{ErrorCode::kConflict, "skedd is shutting down"};
   if (paused_all_) return Error{ErrorCode::kConflict, "skedd is paused (resume --all)"};
   std::size_t going_on = 0;
@@ -208,11 +238,17 @@ std::optional<Error> Engine::workflow_run_refused(const WorkflowSpec& spec, bool
                                              std::to_string(kMaxLiveRunsPerWorkflow) +
                                              " runs going on, the most at once"};
     }
-    if (!force && spec.overlap != OverlapPolicy::kAllow) {
+    if (force || spec.overlap == OverlapPolicy::kAllow) continue;
+    if (strict || spec.overlap == OverlapPolicy::kSkip) {
       return Error{ErrorCode::kConflict, "workflow \"" + spec.name + "\" has a run going on (run " +
+                                             std::to_string(id.value) + ") and its overlap is \"" +
+                                             to_string(spec.overlap) + "\"" +
+                                             (strict ? "" : " (--force starts one)")};
+    }
+    if (spec.overlap == OverlapPolicy::kQueue && live.queued) {
+      return Error{ErrorCode::kConflict, "workflow \"" + spec.name + "\" has a run queued (run " +
                                              std::to_string(id.value) +
-                                             ") and this release starts another only with " +
-                                             "overlap = \"allow\" or --force"};
+                                             ") already; overlap = \"queue\" keeps one"};
     }
   }
   return std::nullopt;
@@ -251,7 +287,7 @@ Result<RunId> Engine::retry_workflow_run(RunId id, const std::string& from) {
     return Error::not_found("workflow " + spec.name + " has no step \"" + from +
                             "\" (its steps: " + names + ")");
   }
-  if (auto refused = workflow_run_refused(spec, false, id)) return *refused;
+  if (auto refused = workflow_run_refused(spec, false, id, true)) return *refused;
   // The step and those after it: steps come after the steps they need.
   std::vector<bool> again(spec.steps.size(), false);
   again[*start] = true;
@@ -340,6 +376,7 @@ bool Engine::cancel_workflow_run(RunId id) {
   if (it->second.paused) set_workflow_run_paused(id, false);  // its frozen steps take the signal
   it->second.cancelled = true;
   it->second.waiting_since.reset();
+  it->second.queued = false;
   for (WorkflowStepRecord& step : it->second.record.steps) {
     if (step.state != StepState::kRunning || step.run.value == 0) continue;
     // A running step ends through its run's end; one cancelled before it was spawned, or
@@ -418,8 +455,9 @@ void Engine::check_requirements(RunId id, const std::string* succeeded) {
                 {"state", to_string(record.state)},
                 {"message", record.message}});
   store_.put_workflow_run(record);
+  const std::string workflow = record.workflow;
   live_workflows_.erase(it);
-  workflow_run_ended(id);
+  workflow_run_ended(id, workflow);
 }
 
 void Engine::requirement_job_succeeded(const std::string& job) {
@@ -465,7 +503,8 @@ void Engine::advance_workflow(RunId id) {
   if (it == live_workflows_.end()) return;
   LiveWorkflowRun& live = it->second;
   WorkflowRunRecord& record = live.record;
-  if (live.waiting_since && !live.cancelled) return;  // check_requirements() starts it
+  // check_requirements() or the end of the run it is queued behind starts it.
+  if ((live.waiting_since || live.queued) && !live.cancelled) return;
   const WorkflowSpec& spec = *live.spec;
   WorkflowPlan plan;
   for (bool again = true; again;) {
@@ -521,8 +560,9 @@ void Engine::advance_workflow(RunId id) {
   }
   store_.put_workflow_run(record);
   if (is_final(record.state)) {
+    const std::string workflow = record.workflow;
     live_workflows_.erase(it);
-    workflow_run_ended(id);
+    workflow_run_ended(id, workflow);
   }
 }
 
@@ -678,7 +718,9 @@ void Engine::reload_unfinished_workflow_runs() {
         live_workflows_.emplace(id, LiveWorkflowRun{std::move(record), it->second}).first->second;
     live.step_specs = step_specs_of(*live.spec);
     live.paused = paused;
-    if (!live.spec->requirements.empty() &&
+    live.queued = live.record.state == WorkflowRunState::kPending &&
+                  live.record.message.rfind(kQueuedBehind, 0) == 0;
+    if (!live.queued && !live.spec->requirements.empty() &&
         std::all_of(live.record.steps.begin(), live.record.steps.end(),
                     [](const WorkflowStepRecord& s) { return s.state == StepState::kPending; })) {
       // It was waiting for its requirements: it waits on, counting from its start.
@@ -745,14 +787,19 @@ void Engine::settle_recovered_workflow_runs() {
     events_.emit(Severity::kInfo, EventKind::kWorkflowRunResumed,
                  {{"workflow", record.workflow}, {"run", id.value}});
   }
+  std::set<std::string> names;
   for (const RunId id : ids) {
     const auto it = live_workflows_.find(id);
-    if (it != live_workflows_.end() && it->second.waiting_since) {
+    if (it == live_workflows_.end()) continue;
+    names.insert(it->second.record.workflow);
+    if (it->second.waiting_since) {
       check_requirements(id);
     } else {
       advance_workflow(id);
     }
   }
+  // A run queued behind one that did not go on past the restart starts now.
+  for (const std::string& name : names) start_queued_run(name);
 }
 
 }  // namespace skedd

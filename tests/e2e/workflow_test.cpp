@@ -564,3 +564,57 @@ steps.then  = { job = "say", needs = ["first"] }
   CHECK(run["message"].get<std::string>().rfind("retried from step then with version ", 0) == 0);
   CHECK(run["message"].get<std::string>().find("(was " + before + ")") != std::string::npos);
 }
+
+TEST_CASE("a workflow's overlap queues a second run behind the first, or replaces it",
+          "[workflow]") {
+  TempDir dir;
+  const std::string config = write_config(
+      dir, "",
+      job(dir, "hold", "", "while [ ! -e \"$DIR/go\" ]; do sleep 0.05; done\n") +
+          job(dir, "hold2", "", "while [ ! -e \"$DIR/go2\" ]; do sleep 0.05; done\n") +
+          "[workflow.queued]\noverlap = \"queue\"\nsteps.only = { job = \"hold\" }\n"
+          "[workflow.replaced]\noverlap = \"replace\"\nsteps.only = { job = \"hold2\" }\n");
+  Daemon d(dir, config);
+  d.wait_for("listening");
+  const auto trigger = [&](const std::string& name) {
+    const CommandResult r = skedctl(dir, {"workflow", "trigger", name, "--json"});
+    REQUIRE(r.exit_code == 0);
+    return json::parse(r.out)["run"].dump();
+  };
+  const auto run_of = [&](const std::string& id) {
+    return json::parse(skedctl(dir, {"workflow", "runs", "--run", id, "--json"}).out)["runs"][0];
+  };
+
+  const std::string first = trigger("queued");
+  d.wait_for("run_started");
+  const std::string second = trigger("queued");
+  CHECK(run_of(second)["state"] == "pending");
+  CHECK(run_of(second)["message"] ==
+        "queued behind workflow run " + first + " (overlap = \"queue\")");
+  const CommandResult third = skedctl(dir, {"workflow", "trigger", "queued"});
+  CHECK(third.err == "skedctl: workflow \"queued\" has a run queued (run " + second +
+                         ") already; overlap = \"queue\" keeps one (CONFLICT)\n");
+  dir.write("go", "");
+  d.wait_for("workflow_run_finished", 2,
+             [](const skedd::test::Json& e) { return e["workflow"] == "queued"; });
+  CHECK(run_of(first)["state"] == "succeeded");
+  CHECK(run_of(second)["state"] == "succeeded");
+  CHECK_FALSE(run_of(second).contains("message"));
+
+  const std::string old = trigger("replaced");
+  d.wait_for("run_started",
+             [](const skedd::test::Json& e) { return e["job"] == "replaced::only"; });
+  const std::string newer = trigger("replaced");
+  const json ended = d.wait_for("workflow_run_finished", [](const skedd::test::Json& e) {
+    return e["workflow"] == "replaced";
+  });
+  SHOW_LOG(d);
+  CHECK(ended["run"].dump() == old);
+  CHECK(ended["state"] == "cancelled");
+  CHECK(run_of(old)["message"] == "replaced by workflow run " + newer + " (overlap = \"replace\")");
+  CHECK(run_of(newer)["state"] == "running");
+  dir.write("go2", "");
+  d.wait_for("workflow_run_finished", 2,
+             [](const skedd::test::Json& e) { return e["workflow"] == "replaced"; });
+  CHECK(run_of(newer)["state"] == "succeeded");
+}
