@@ -29,6 +29,7 @@ void add_step_runs(Store& store, const std::vector<WorkflowRunRecord>& runs,
       if (step.run.value == 0) continue;
       RunQuery query(std::nullopt, std::nullopt, 1);
       query.run = step.run;
+      query.outputs = true;
       auto found = store.runs(query);
       if (!found || found->empty()) continue;
       const std::string job = Engine::step_job_name(run.workflow, step.step);
@@ -128,7 +129,21 @@ control::Answer<control::WorkflowReply> Control::on(const control::WorkflowReque
           return Failure{control::kRunNotFound,
                          "no workflow run " + std::to_string(request.run->value)};
         }
-        if (request.tree) add_step_runs(store_, runs.value(), reply.step_runs);
+        if (request.tree) {
+          add_step_runs(store_, runs.value(), reply.step_runs);
+          for (const WorkflowRunRecord& r : runs.value()) {
+            const auto info = engine_.workflow(r.workflow);
+            if (!info || reply.final_steps.contains(r.workflow)) continue;
+            std::vector<bool> needed(info->spec->steps.size(), false);
+            for (const StepSpec& s : info->spec->steps) {
+              for (const std::size_t n : s.needs) needed[n] = true;
+            }
+            auto& finals = reply.final_steps[r.workflow];
+            for (std::size_t i = 0; i < needed.size(); ++i) {
+              if (!needed[i]) finals.insert(info->spec->steps[i].name);
+            }
+          }
+        }
         reply.runs = std::move(runs.value());
         return reply;
       }

@@ -242,6 +242,18 @@ json encode(const WorkflowReply& r) {
            {"steps", std::move(steps)}};
     if (!run.message.empty()) j["message"] = run.message;
     if (!run.version.empty()) j["version"] = run.version;
+    // Its outputs: those of its final steps that ran.
+    if (const auto finals = r.final_steps.find(run.workflow); finals != r.final_steps.end()) {
+      json outputs = json::object();
+      for (const WorkflowStepRecord& s : run.steps) {
+        const auto d = r.step_runs.find(s.run);
+        if (s.run.value == 0 || d == r.step_runs.end() || !finals->second.contains(s.step)) {
+          continue;
+        }
+        for (const auto& [key, value] : d->second.run.outputs) outputs[s.step][key] = value;
+      }
+      j["outputs"] = std::move(outputs);
+    }
     runs.push_back(std::move(j));
   }
   return {{"runs", std::move(runs)}};

@@ -24,6 +24,18 @@ int workflow_exit_code(const json& run) {
   return kExitFailure;
 }
 
+// A workflow run's outputs (its final steps'), a line each, values cut at 200 bytes.
+void print_workflow_outputs(std::ostream& out, const json& run) {
+  if (!run.contains("outputs")) return;
+  for (const auto& [step, keys] : run["outputs"].items()) {
+    for (const auto& [key, value] : keys.items()) {
+      std::string v = value.get<std::string>();
+      if (v.size() > 200) v = v.substr(0, 200) + "...";
+      out << "  output " << step << '.' << key << ": " << v << '\n';
+    }
+  }
+}
+
 // A workflow run as a line, and its steps under it.
 void print_workflow_run(std::ostream& out, const json& run) {
   out << "workflow run " << run["run"] << " of " << str(run, "workflow") << ": "
@@ -37,6 +49,7 @@ void print_workflow_run(std::ostream& out, const json& run) {
         {"  " + str(step, "step"), str(step, "state"), str(step, "reason"), str(step, "run")});
   }
   steps.print(out);
+  print_workflow_outputs(out, run);
 }
 
 // "1m 3s" for a number of seconds.
@@ -85,6 +98,7 @@ void print_workflow_tree(std::ostream& out, const json& run, const json* workflo
                needs_of[name].empty() ? "-" : needs_of[name]});
   }
   steps.print(out);
+  print_workflow_outputs(out, run);
 }
 
 class WorkflowCommand final : public SocketCommand {
@@ -253,6 +267,7 @@ class WorkflowCommand final : public SocketCommand {
     control::WorkflowRequest q;
     q.action = WorkflowAction::kRuns;
     q.run = RunId{id};
+    q.tree = true;  // its outputs, and its steps' times
     for (;;) {
       json runs;
       json error;

@@ -119,6 +119,8 @@ TEST_CASE("a workflow runs its steps in order, hands on outputs and takes the fa
   CHECK(retried_steps["validate"]["state"] == "succeeded");
   CHECK(retried_steps["alert"]["reason"] == "condition_false");
   CHECK(log_of(dir, retried_steps["store"]) == "stored 1201 of 1200\n");
+  // Its outputs are its final steps': alert did not run, and store gives none.
+  CHECK(again["outputs"] == json::object());
   CHECK(json::parse(skedctl(dir, {"runs", "pipe::extract", "--json"}).out)["runs"].size() == 1);
 
   const CommandResult succeeded = skedctl(dir, {"workflow", "trigger", "pipe", "--wait"});
@@ -310,6 +312,9 @@ steps.c = { job = "report", needs = ["b"] }
   CHECK(json::parse(skedctl(dir, {"runs", "chain::a", "--json"}).out)["runs"].size() == 1);
   CHECK(json::parse(skedctl(dir, {"runs", "chain::b", "--json"}).out)["runs"].size() == 1);
   CHECK(log_of(dir, steps["c"]) == "7 14\n");
+  // Shown with the run: the outputs of its final steps (c gives none; b is not final).
+  const json tree = json::parse(skedctl(dir, {"runs", "--tree", "chain", "--json"}).out);
+  CHECK(tree["runs"][0]["outputs"] == json::object());
 }
 
 TEST_CASE("a workflow's runs going on and the inputs a step receives are bounded", "[workflow]") {
@@ -389,6 +394,14 @@ steps.only = { job = "hold" }
   const json step = json::parse(skedctl(dir, {"wait", steps["only"]["run"].dump(), "--json"}).out);
   CHECK(step["scheduled"] == run["scheduled"]);
   CHECK(step["outputs"]["at"] == run["scheduled"]);
+  // The workflow run's outputs are those of its final steps, shown with it.
+  const json tree = json::parse(
+      skedctl(dir, {"workflow", "runs", "ticker", "--run", run["run"].dump(), "--tree", "--json"})
+          .out);
+  CHECK(tree["runs"][0]["outputs"] == json{{"only", {{"at", run["scheduled"]}}}});
+  CHECK(skedctl(dir, {"workflow", "runs", "ticker", "--run", run["run"].dump(), "--tree"})
+            .out.find("\n  output only.at: " + run["scheduled"].get<std::string>() + "\n") !=
+        std::string::npos);
   // The schedule job records each fire as a run that started a workflow run.
   const json fires = json::parse(skedctl(dir, {"runs", "ticker::@schedule", "--json"}).out);
   bool found = false;

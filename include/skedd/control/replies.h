@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <variant>
 #include <vector>
@@ -215,6 +216,9 @@ struct WorkflowReply {
     std::optional<Duration> usual;
   };
   std::map<RunId, StepRun> step_runs;
+  /// With `tree`: each workflow's final steps (those no step needs), whose outputs are the
+  /// workflow run's outputs.
+  std::map<std::string, std::set<std::string>> final_steps;
 };
 
 nlohmann::json encode(const StatusReply& reply);
