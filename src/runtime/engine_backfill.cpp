@@ -116,10 +116,22 @@ Result<Engine::BackfillPlan> Engine::backfill(const std::string& name, Instant f
 }
 
 void Engine::backfill_next(std::uint64_t id) {
-  const auto it = backfills_.find(id);
-  if (it == backfills_.end()) return;
-  Backfill& b = it->second;
-  while (static_cast<int>(b.going.size()) < b.concurrency && !b.todo.empty()) {
+  // Found again after each start: a start may end runs at once (a spawn refused), and their
+  // ends come back here, moving this backfill on (or ending it) meanwhile.
+  for (;;) {
+    const auto it = backfills_.find(id);
+    if (it == backfills_.end()) return;
+    Backfill& b = it->second;
+    if (b.going.empty() && b.todo.empty()) {
+      events_.emit(Severity::kInfo, EventKind::kBackfillFinished,
+                   {{"backfill", id},
+                    {"name", b.name},
+                    {"fires", b.total},
+                    {"duration_s", seconds(clock_.mono_now() - b.started)}});
+      backfills_.erase(it);
+      return;
+    }
+    if (static_cast<int>(b.going.size()) >= b.concurrency || b.todo.empty()) return;
     const auto [scheduled, attempt] = b.todo.front();
     b.todo.pop_front();
     if (b.job) {
@@ -130,37 +142,33 @@ void Engine::backfill_next(std::uint64_t id) {
       DispatchPolicy policy = policy_of(*jobs_[job.value].spec);
       policy.overlap = OverlapPolicy::kAllow;
       policy.starting_deadline.reset();
-      Fire fire{job, scheduled, clock_.wall_now(), attempt};
       backfill_fires_[{job.value, scheduled}] = id;
       b.going.insert(scheduled);
+      const Fire fire{job, scheduled, clock_.wall_now(), attempt};
       if (handle_fire(fire, &policy).outcome == OfferOutcome::kSkipped) {
         backfill_fires_.erase({job.value, scheduled});
-        b.going.erase(scheduled);
+        if (const auto again = backfills_.find(id); again != backfills_.end()) {
+          again->second.going.erase(scheduled);
+        }
       }
       continue;
     }
-    auto run = start_workflow_run(b.name, scheduled, true);
+    const std::string name = b.name;
+    auto run = start_workflow_run(name, scheduled, true);
     if (!run) {
       events_.emit(Severity::kWarn, EventKind::kBackfillFireFailed,
                    {{"backfill", id},
-                    {"name", b.name},
+                    {"name", name},
                     {"scheduled", utc(scheduled)},
                     {"error", run.error().message}});
       continue;
     }
     // It may have ended at once (requirements not met): then it is not going on.
-    if (live_workflows_.contains(run.value())) {
+    const auto again = backfills_.find(id);
+    if (again != backfills_.end() && live_workflows_.contains(run.value())) {
       backfill_workflow_runs_[run.value()] = {id, scheduled};
-      b.going.insert(scheduled);
+      again->second.going.insert(scheduled);
     }
-  }
-  if (b.going.empty() && b.todo.empty()) {
-    events_.emit(Severity::kInfo, EventKind::kBackfillFinished,
-                 {{"backfill", id},
-                  {"name", b.name},
-                  {"fires", b.total},
-                  {"duration_s", seconds(clock_.mono_now() - b.started)}});
-    backfills_.erase(it);
   }
 }
 
