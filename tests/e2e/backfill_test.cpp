@@ -1,6 +1,8 @@
 // Backfill end to end: the fires of a past interval run as fires of their own instants, with a
 // sliding window of --concurrency at a time (not batches); fires already run are left out
 // unless --rerun; a workflow's fires are workflow runs of their instants.
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
@@ -130,4 +132,41 @@ rmdir "$DIR/slots/$SKEDD_RUN_ID"
         "skedctl: the interval holds more than 10000 fires, the most one backfill runs "
         "(INVALID_ARGUMENT)\n");
   CHECK(skedctl(dir, {"backfill", "nope", "--from", from, "--to", to}).exit_code == 3);
+}
+
+TEST_CASE("another user cannot backfill, trigger, retry or read root's workflows",
+          "[backfill][workflow]") {
+  const skedd::test::TestUser account = skedd::test::test_user_or_skip();
+  TempDir dir;
+  ::chmod(dir.path().c_str(), 0755);  // the socket is reachable; root's jobs are not theirs
+  const std::string config = write_config(
+      dir, "",
+      job(dir, "nightly", "cron = \"0 * * * *\"", "true\n") + job(dir, "step", "", "true\n") +
+          "[workflow.w]\ncron = \"0 * * * *\"\nsteps.only = { job = \"step\" }\n");
+  for (const char* f : {"skedd.toml", "jobs.d/test.toml"}) ::chmod((dir / f).c_str(), 0644);
+  Daemon d(dir, config);
+  d.wait_for("listening");
+  const auto hour = std::chrono::floor<std::chrono::hours>(std::chrono::system_clock::now());
+  const std::string from = skedd::test::rfc3339_utc_ms(hour - 3h);
+  const std::string to = skedd::test::rfc3339_utc_ms(hour - 1h);
+  const auto as_user = [&](std::vector<std::string> args) {
+    return skedctl(dir, std::move(args), account.as);
+  };
+  const CommandResult job = as_user({"backfill", "nightly", "--from", from, "--to", to});
+  CHECK(job.exit_code != 0);
+  CHECK(job.err ==
+        "skedctl: job \"nightly\" does not run as " + account.name + " (PERMISSION_DENIED)\n");
+  const CommandResult workflow = as_user({"backfill", "w", "--from", from, "--to", to});
+  CHECK(workflow.err == "skedctl: no job or workflow named \"w\" (JOB_NOT_FOUND)\n");
+  CHECK(as_user({"workflow", "trigger", "w"}).exit_code == 3);
+  CHECK(json::parse(as_user({"workflow", "list", "--json"}).out)["workflows"].empty());
+
+  const json run = json::parse(skedctl(dir, {"workflow", "trigger", "w", "--wait", "--json"}).out);
+  REQUIRE(run["state"] == "succeeded");
+  const std::string id = run["run"].dump();
+  CHECK(json::parse(as_user({"workflow", "runs", "--json"}).out)["runs"].empty());
+  CHECK(as_user({"workflow", "retry", id, "--from", "only"}).err ==
+        "skedctl: no workflow run " + id + " (RUN_NOT_FOUND)\n");
+  CHECK(as_user({"workflow", "cancel", id}).exit_code != 0);
+  CHECK(as_user({"runs", "--tree", "--json"}).out.find("\"runs\":[]") != std::string::npos);
 }
