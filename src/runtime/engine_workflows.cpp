@@ -704,6 +704,15 @@ void Engine::reload_unfinished_workflow_runs() {
                                          "changed meanwhile");
       continue;
     }
+    if (!record.version.empty() && record.version != it->second->version) {
+      // Its definitions changed while skedd was down: the steps still to run run the new
+      // ones, and the run says so (the queued message, read back below, is kept).
+      if (record.message.rfind(kQueuedBehind, 0) != 0) {
+        record.message = "went on after a restart of skedd with version " + it->second->version +
+                         " (was " + record.version + ")";
+      }
+      record.version = it->second->version;
+    }
     for (std::size_t i = 0; i < record.steps.size(); ++i) {
       const StepState state = record.steps[i].state;
       if (state != StepState::kPending && state != StepState::kRunning) continue;

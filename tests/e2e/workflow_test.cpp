@@ -272,28 +272,34 @@ steps.second = { job = "after", needs = ["first"] }
 
 TEST_CASE("kill -9 of skedd mid-step: the workflow run goes on where it was", "[workflow]") {
   TempDir dir;
-  const std::string config = write_config(
-      dir, "",
-      job(dir, "rows", "", "echo \"output rows 7\" >&3\n") +
-          job(dir, "double", "",
-              "touch \"$DIR/started\"\nwhile [ ! -e \"$DIR/go\" ]; do sleep 0.05; done\n"
-              "echo \"output n $((SKEDD_IN_A_ROWS * 2))\" >&3\n") +
-          job(dir, "report", "", "echo \"$SKEDD_IN_A_ROWS $SKEDD_IN_B_N\"\n") + R"([workflow.chain]
+  const auto jobs = [&](const std::string& says) {
+    return job(dir, "rows", "", "echo \"output rows 7\" >&3\n") +
+           job(dir, "double", "",
+               "touch \"$DIR/started\"\nwhile [ ! -e \"$DIR/go\" ]; do sleep 0.05; done\n"
+               "echo \"output n $((SKEDD_IN_A_ROWS * 2))\" >&3\n") +
+           job(dir, "report", "", "echo \"" + says + " $SKEDD_IN_A_ROWS $SKEDD_IN_B_N\"\n") +
+           R"([workflow.chain]
 steps.a = { job = "rows" }
 steps.b = { job = "double", needs = ["a"] }
 steps.c = { job = "report", needs = ["b"] }
-)");
-  std::string id;
+)";
+  };
+  std::string config = write_config(dir, "", jobs("first"));
+  std::string id, version;
   {
     Daemon first(dir, config);
     first.wait_for("listening");
     id = json::parse(skedctl(dir, {"workflow", "trigger", "chain", "--json"}).out)["run"].dump();
     REQUIRE(
         skedd::test::wait_until([&] { return std::filesystem::exists(dir / "started"); }, 5000ms));
+    version = json::parse(
+        skedctl(dir, {"workflow", "runs", "--run", id, "--json"}).out)["runs"][0]["version"];
     first.signal(SIGKILL);
     first.wait_exit(5000ms);
     first.leave_runs();
   }
+  // The last step's job changes while skedd is down: the run goes on with it, and says so.
+  config = write_config(dir, "", jobs("then"));
   Daemon second(dir, config);
   const json resumed = second.wait_for("workflow_run_resumed");
   CHECK(resumed["run"].dump() == id);
@@ -311,7 +317,11 @@ steps.c = { job = "report", needs = ["b"] }
   // outputs of both reached the last.
   CHECK(json::parse(skedctl(dir, {"runs", "chain::a", "--json"}).out)["runs"].size() == 1);
   CHECK(json::parse(skedctl(dir, {"runs", "chain::b", "--json"}).out)["runs"].size() == 1);
-  CHECK(log_of(dir, steps["c"]) == "7 14\n");
+  CHECK(log_of(dir, steps["c"]) == "then 7 14\n");
+  const json& after = runs["runs"][0];
+  CHECK(after["version"] != version);
+  CHECK(after["message"] == "went on after a restart of skedd with version " +
+                                after["version"].get<std::string>() + " (was " + version + ")");
   // Shown with the run: the outputs of its final steps (c gives none; b is not final).
   const json tree = json::parse(skedctl(dir, {"runs", "--tree", "chain", "--json"}).out);
   CHECK(tree["runs"][0]["outputs"] == json::object());
