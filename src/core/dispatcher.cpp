@@ -310,6 +310,26 @@ const Fire* Dispatcher::waiting(RunId run) const {
   return nullptr;
 }
 
+std::optional<Fire> Dispatcher::withdraw(RunId run) {
+  for (const auto& [key, queued] : ready_) {
+    if (queued.fire.run != run) continue;
+    const JobId job = queued.fire.job;
+    const StartKey at = key;  // remove_ready() frees the node `key` is in
+    Fire fire = remove_ready(state_of(job), at).fire;
+    settle(job);
+    return fire;
+  }
+  for (auto& [job, state] : jobs_) {
+    if (!state.pending || state.pending->fire.run != run) continue;
+    const JobId id = job;  // settle() may give the entry `job` is in to spare_
+    Fire fire = std::move(state.pending->fire);
+    state.pending.reset();
+    settle(id);
+    return fire;
+  }
+  return std::nullopt;
+}
+
 bool Dispatcher::has_pending(JobId job) const {
   const auto it = jobs_.find(job);
   return it != jobs_.end() && it->second.pending.has_value();

@@ -44,6 +44,8 @@ const char* to_string(NotRunReason r) {
       return "dst_skip";
     case NotRunReason::kOverloaded:
       return "overloaded";
+    case NotRunReason::kCancelled:
+      return "cancelled";
   }
   return "unknown";
 }

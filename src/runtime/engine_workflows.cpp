@@ -380,8 +380,12 @@ bool Engine::cancel_workflow_run(RunId id) {
   for (WorkflowStepRecord& step : it->second.record.steps) {
     if (step.state != StepState::kRunning || step.run.value == 0) continue;
     // A running step ends through its run's end; one cancelled before it was spawned, or
-    // waiting for a slot, ends here.
-    if (cancel(step.run) && has_live_run(step.run)) continue;
+    // waiting for a slot (taken out, so that it never starts), ends here.
+    if (const auto waiting = dispatcher_.withdraw(step.run)) {
+      record_not_run(*waiting, RunState::kSkipped, NotRunReason::kCancelled);
+    } else if (cancel(step.run) && has_live_run(step.run)) {
+      continue;
+    }
     step.state = StepState::kCancelled;
     if (const auto job = job_by_name_.find(step_job_name(it->second.record.workflow, step.step))) {
       step_fires_.erase({job->value, it->second.record.scheduled});

@@ -143,7 +143,7 @@ Result<std::vector<NotRunRecord>> SqliteStore::not_run(const std::string& job, s
       r.job = job;
       r.state = run_state_from_string(q.getColumn(0).getString()).value_or(RunState::kMissed);
       const std::string reason = q.getColumn(1).getString();
-      for (int i = 0; i <= static_cast<int>(NotRunReason::kOverloaded); ++i) {
+      for (int i = 0; i <= static_cast<int>(NotRunReason::kCancelled); ++i) {
         if (reason == to_string(static_cast<NotRunReason>(i)))
           r.reason = static_cast<NotRunReason>(i);
       }

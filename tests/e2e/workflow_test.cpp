@@ -641,3 +641,34 @@ TEST_CASE("a workflow's overlap queues a second run behind the first, or replace
              [](const skedd::test::Json& e) { return e["workflow"] == "replaced"; });
   CHECK(run_of(newer)["state"] == "succeeded");
 }
+
+TEST_CASE("a step waiting for a run slot when its workflow run is cancelled never starts",
+          "[workflow]") {
+  TempDir dir;
+  const std::string config = write_config(
+      dir, "max_concurrent_runs = 1\n",
+      job(dir, "hold", "", "while [ ! -e \"$DIR/go\" ]; do sleep 0.05; done\n") +
+          job(dir, "also", "", "touch \"$DIR/also-ran\"\n") +
+          job(dir, "probe", "at = \"2099-01-01T00:00:00Z\"", "true\n") +
+          "[workflow.w]\nsteps.a = { job = \"hold\" }\nsteps.b = { job = \"also\" }\n");
+  Daemon d(dir, config);
+  d.wait_for("listening");
+  const std::string id =
+      json::parse(skedctl(dir, {"workflow", "trigger", "w", "--json"}).out)["run"].dump();
+  d.wait_for("run_started");  // a; b waits for the one slot
+  REQUIRE(skedctl(dir, {"workflow", "cancel", id}).exit_code == 0);
+  d.wait_for("workflow_run_finished");
+  // The slot is free again: a fire still waiting would start before this one.
+  REQUIRE(skedctl(dir, {"trigger", "probe", "--wait"}).exit_code == 0);
+  SHOW_LOG(d);
+  CHECK_FALSE(std::filesystem::exists(dir / "also-ran"));
+  CHECK(json::parse(skedctl(dir, {"runs", "w::b", "--json"}).out)["runs"].empty());
+  const json run =
+      json::parse(skedctl(dir, {"workflow", "runs", "--run", id, "--json"}).out)["runs"][0];
+  CHECK(run["state"] == "cancelled");
+  CHECK(steps_of(run)["b"]["state"] == "cancelled");
+  const auto not_run =
+      d.events_named("fire_not_run", [](const skedd::test::Json& e) { return e["job"] == "w::b"; });
+  REQUIRE(not_run.size() == 1);
+  CHECK(not_run[0]["reason"] == "cancelled");
+}

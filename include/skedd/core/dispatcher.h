@@ -139,6 +139,9 @@ class Dispatcher {
   /// The fire that waits, ready or pending, to become run `run`; nullptr when none does.
   /// O(waiting fires): for a control request, not the hot path.
   const Fire* waiting(RunId run) const;
+  /// Takes the fire that waits, ready or pending, to become run `run` out of the dispatcher
+  /// (it will not start); nullopt when none does. O(waiting fires), as waiting().
+  std::optional<Fire> withdraw(RunId run);
 
  private:
   /// A ready queue position: higher priority, then earlier due, then earlier offer.

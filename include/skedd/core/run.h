@@ -71,6 +71,7 @@ enum class NotRunReason : std::uint8_t {
   kDstSkip,           ///< dst_skipped = "skip"
   /// folded into a later fire while no fires were taken because the store was behind
   kOverloaded,
+  kCancelled,  ///< cancelled while it waited to start (its workflow run was cancelled)
 };
 const char* to_string(NotRunReason r);
 

@@ -357,3 +357,31 @@ TEST_CASE("policy_of copies the dispatch fields of a job", "[dispatcher]") {
   CHECK(p.pool == "disk");
   CHECK(p.starting_deadline == std::optional<skedd::Duration>(2h));
 }
+
+TEST_CASE("withdraw takes a ready or pending fire out: it never starts", "[dispatcher]") {
+  Dispatcher d(DispatchLimits{1, {}});
+  Fire ready = fire(1, 0s);
+  ready.run = RunId{7};
+  Fire waits = fire(2, 1s);
+  waits.run = RunId{8};
+  d.offer(ready, allow());
+  d.offer(waits, allow());
+  CHECK(take_and_start(d) == Names{"1@0"});
+  // Job 1 runs; a further fire of it waits as its pending one (overlap queue).
+  Fire queued = fire(1, 2s);
+  queued.run = RunId{9};
+  CHECK(d.offer(queued, policy(OverlapPolicy::kQueue)).outcome == OfferOutcome::kPending);
+
+  const auto taken = d.withdraw(RunId{8});
+  REQUIRE(taken.has_value());
+  CHECK(taken->job.value == 2);
+  CHECK(d.ready_size() == 0);
+  CHECK_FALSE(d.withdraw(RunId{8}).has_value());
+  REQUIRE(d.withdraw(RunId{9}).has_value());
+  CHECK_FALSE(d.has_pending(JobId{1}));
+  CHECK_FALSE(d.withdraw(RunId{7}).has_value());  // started: not waiting
+
+  d.finished(JobId{1}, RunId{101});
+  CHECK(take_and_start(d) == Names{});
+  CHECK(d.running() == 0);
+}
