@@ -63,6 +63,22 @@ const Scheduler::Scheduled* Scheduler::find(JobId id) const {
   return &jobs_[id.value];
 }
 
+std::optional<Fire> Scheduler::withdraw_retry(JobId job, Instant scheduled) {
+  const auto it = retries_.find(job.value);
+  if (it == retries_.end()) return std::nullopt;
+  for (const std::uint64_t key : it->second) {
+    const auto f = retry_fires_.find(key);
+    if (f == retry_fires_.end() || f->second.scheduled != scheduled) continue;
+    Fire fire = std::move(f->second);
+    retry_fires_.erase(f);
+    mono_.remove(key);
+    it->second.erase(key);
+    if (it->second.empty()) retries_.erase(it);
+    return fire;
+  }
+  return std::nullopt;
+}
+
 const Fire* Scheduler::retry_of(RunId run) const {
   for (const auto& [key, fire] : retry_fires_) {
     if (fire.run == run) return &fire;

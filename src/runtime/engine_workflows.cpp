@@ -388,7 +388,13 @@ bool Engine::cancel_workflow_run(RunId id) {
     }
     step.state = StepState::kCancelled;
     if (const auto job = job_by_name_.find(step_job_name(it->second.record.workflow, step.step))) {
-      step_fires_.erase({job->value, it->second.record.scheduled});
+      const Instant scheduled = it->second.record.scheduled;
+      step_fires_.erase({job->value, scheduled});
+      // Its last attempt failed and the next waits for its time: it never comes.
+      if (const auto retry = scheduler_.withdraw_retry(*job, scheduled)) {
+        checkpoints_.erase({job->value, scheduled});
+        record_not_run(*retry, RunState::kSkipped, NotRunReason::kCancelled);
+      }
     }
   }
   advance_workflow(id);

@@ -672,3 +672,29 @@ TEST_CASE("a step waiting for a run slot when its workflow run is cancelled neve
   REQUIRE(not_run.size() == 1);
   CHECK(not_run[0]["reason"] == "cancelled");
 }
+
+TEST_CASE("a step whose retry waits when its workflow run is cancelled is not retried",
+          "[workflow]") {
+  TempDir dir;
+  const std::string config =
+      write_config(dir, "",
+                   job(dir, "flaky", "", "echo ran >> \"$DIR/attempts\"\nexit 1\n",
+                       "retries = 2\nretry_backoff = \"1s\"\n") +
+                       "[workflow.w]\nsteps.only = { job = \"flaky\" }\n");
+  Daemon d(dir, config);
+  d.wait_for("listening");
+  const std::string id =
+      json::parse(skedctl(dir, {"workflow", "trigger", "w", "--json"}).out)["run"].dump();
+  d.wait_for("retry_scheduled");
+  REQUIRE(skedctl(dir, {"workflow", "cancel", id}).exit_code == 0);
+  const json finished = d.wait_for("workflow_run_finished");
+  CHECK(finished["state"] == "cancelled");
+  const json not_run =
+      d.wait_for("fire_not_run", [](const skedd::test::Json& e) { return e["job"] == "w::only"; });
+  CHECK(not_run["reason"] == "cancelled");
+  // Its retry was due 1 s after the failure: it does not come.
+  CHECK_FALSE(
+      skedd::test::wait_until([&] { return d.events_named("run_started").size() > 1; }, 2500ms));
+  SHOW_LOG(d);
+  CHECK(skedd::test::slurp(dir / "attempts") == "ran\n");
+}

@@ -63,6 +63,9 @@ class Scheduler {
 
   /// The next fire of `id` (its scheduled instant, before jitter), if it has one.
   std::optional<Instant> next_fire(JobId id) const;
+  /// Takes the retry of `job`'s fire of instant `scheduled` out (it will not fire); nullopt
+  /// when none waits. O(the job's retries waiting).
+  std::optional<Fire> withdraw_retry(JobId job, Instant scheduled);
   /// The retry that is to become run `run`; nullptr when none is. O(retries waiting).
   const Fire* retry_of(RunId run) const;
 

@@ -241,6 +241,25 @@ TEST_CASE("retries come due on the monotonic clock after their delay", "[schedul
   CHECK(utc(fires[0].scheduled) == "2026-01-01T00:00:00Z");
 }
 
+TEST_CASE("a retry withdrawn by its fire's instant never comes due", "[scheduler]") {
+  Fixture f;
+  const JobSpec job = cron_job("r", "0 0 1 1 *");
+  f.scheduler.add(JobId{0}, job);
+  Fire first{JobId{0}, at("2026-01-01T00:00:00Z"), at("2026-01-01T00:00:00Z"), 2};
+  Fire second{JobId{0}, at("2026-01-02T00:00:00Z"), at("2026-01-02T00:00:00Z"), 2};
+  f.scheduler.schedule_retry(first, 30s);
+  f.scheduler.schedule_retry(second, 30s);
+  CHECK_FALSE(f.scheduler.withdraw_retry(JobId{0}, at("2026-01-03T00:00:00Z")).has_value());
+  const auto taken = f.scheduler.withdraw_retry(JobId{0}, first.scheduled);
+  REQUIRE(taken.has_value());
+  CHECK(taken->attempt == 2);
+  CHECK_FALSE(f.scheduler.withdraw_retry(JobId{0}, first.scheduled).has_value());
+  f.clock.advance(30s);
+  const auto fires = f.scheduler.pop_due();
+  REQUIRE(fires.size() == 1);  // the other fire's retry only
+  CHECK(utc(fires[0].scheduled) == "2026-01-02T00:00:00Z");
+}
+
 TEST_CASE("removing a job drops its next fire and its retries", "[scheduler]") {
   Fixture f;
   const JobSpec job = cron_job("r", "* * * * *");
