@@ -122,6 +122,15 @@ class TableReader {
         bad(*n, key, d.error().message);
     }
   }
+  // A duration of at most `hi`, whose text (`hi_text`) the message names.
+  void duration(const char* key, Duration hi, const char* hi_text, Duration& out) {
+    Duration d = out;
+    const toml::node* n = table_.get(key);
+    duration(key, d);
+    if (n == nullptr || d == out) return;
+    if (d > hi) return bad(*n, key, std::string("must be at most ") + hi_text);
+    out = d;
+  }
   template <typename E>
   void choice(const char* key, std::initializer_list<std::pair<const char*, E>> choices, E& out) {
     if (const toml::node* n = use(key)) {
@@ -247,6 +256,7 @@ void read_store(const toml::table& t, const std::string& file, StoreConfig& s, D
   r.integer("keep_days", 0, 100000, s.keep_days);
   r.integer("max_unwritten", 1, 100000000, s.max_unwritten);
   r.integer("keep_versions", 1, 1000000, s.keep_versions);
+  r.duration("busy_timeout", std::chrono::minutes(10), "\"10m\"", s.busy_timeout);
   r.reject_unknown();
 }
 

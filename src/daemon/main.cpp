@@ -176,7 +176,11 @@ int run_daemon(skedd::DaemonSettings settings, skedd::Config cfg,
   }
   auto store = skedd::open_sqlite_store(
       cfg.daemon.state_dir + "/skedd.db",
-      skedd::SqliteStoreOptions{cfg.store.synchronous == skedd::Synchronous::kFull, 5000});
+      skedd::SqliteStoreOptions{
+          cfg.store.synchronous == skedd::Synchronous::kFull,
+          static_cast<int>(
+              std::chrono::duration_cast<std::chrono::milliseconds>(cfg.store.busy_timeout)
+                  .count())});
   if (!store) {
     std::cerr << "skedd: " << store.error().message << '\n';
     return kExitStore;

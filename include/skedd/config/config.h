@@ -79,6 +79,8 @@ struct StoreConfig {
   int max_unwritten = 20000;
   /// Versions of an API job's definition kept (older ones are deleted as new ones come).
   int keep_versions = 10;
+  /// How long a statement waits for a lock another process holds on the database.
+  Duration busy_timeout = std::chrono::seconds(5);
 };
 
 /// The [cron] table.

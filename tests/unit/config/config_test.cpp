@@ -1146,6 +1146,7 @@ TEST_CASE("the bounds on users read, default and are range-checked", "[config]")
   CHECK(defaults.daemon.max_connections == 256);
   CHECK(defaults.daemon.max_connections_per_user == 32);
   CHECK(defaults.store.keep_versions == 10);
+  CHECK(defaults.store.busy_timeout == std::chrono::seconds(5));
   CHECK(load_ok(dir.write("skedd.toml", "[daemon]\nmax_concurrent_runs = 2\n"))
             .daemon.runs_per_user() == 1);
 
@@ -1153,7 +1154,7 @@ TEST_CASE("the bounds on users read, default and are range-checked", "[config]")
       "skedd.toml",
       "[daemon]\nmax_runs_per_user = 3\nallow_user_handlers = true\nmax_log_size = \"1M\"\n"
       "max_jobs_per_user = 5\nmax_definition_size = 2048\nmax_connections = 64\n"
-      "max_connections_per_user = 4\n[store]\nkeep_versions = 2\n"));
+      "max_connections_per_user = 4\n[store]\nkeep_versions = 2\nbusy_timeout = \"30s\"\n"));
   CHECK(set.daemon.runs_per_user() == 3);
   CHECK(set.daemon.allow_user_handlers);
   CHECK(set.daemon.max_log_size == 1u << 20);
@@ -1162,16 +1163,20 @@ TEST_CASE("the bounds on users read, default and are range-checked", "[config]")
   CHECK(set.daemon.max_connections == 64);
   CHECK(set.daemon.max_connections_per_user == 4);
   CHECK(set.store.keep_versions == 2);
+  CHECK(set.store.busy_timeout == std::chrono::seconds(30));
 
   const std::string bad = dir.write("skedd.toml",
                                     "[daemon]\nmax_log_size = \"1K\"\n"
-                                    "max_connections = 8\n[store]\nkeep_versions = 0\n");
+                                    "max_connections = 8\n[store]\nkeep_versions = 0\n"
+                                    "busy_timeout = \"11m\"\n");
   const auto refused = skedd::load_config(bad);
   REQUIRE_FALSE(refused.ok());
   CHECK(refused.error().message.find("max_log_size") != std::string::npos);
   CHECK(refused.error().message.find("max_connections: must be an integer from 32 to 100000") !=
         std::string::npos);
   CHECK(refused.error().message.find("keep_versions: must be an integer from 1 to 1000000") !=
+        std::string::npos);
+  CHECK(refused.error().message.find(":6:16: store.busy_timeout: must be at most \"10m\"") !=
         std::string::npos);
 }
 
