@@ -65,8 +65,14 @@ void Engine::start(std::vector<ApiJob> api_jobs) {
     events_.emit(Severity::kWarn, EventKind::kStoreReadFailed,
                  {{"error", last_fires.error().message}});
   std::optional<Instant> last_seen;
-  if (auto seen = store_.meta("last_seen"); seen && seen.value()) {
+  const auto seen = store_.meta("last_seen");
+  if (seen && seen.value()) {
     if (auto t = parse_rfc3339(*seen.value())) last_seen = t.value();
+  } else if (seen) {
+    // A store no skedd has recorded itself up in: this one is up from `now`, recorded at
+    // once, so that one killed while it starts leaves the instant later one-shots catch up
+    // from. (A recorded time moves on only at the end, once the catch-ups from it are queued.)
+    store_.put_meta("last_seen", format_rfc3339_utc(now));
   }
   // Empty when unreadable: then @reboot jobs run at every start.
   const std::string boot = current_boot_id();
@@ -116,9 +122,11 @@ void Engine::start(std::vector<ApiJob> api_jobs) {
     }
     schedule_added(id, anchor, &next_fires);
     // A one-shot has no last fire: whether it passed while skedd was down is measured from
-    // when skedd was last seen. Other jobs catch up from their own last fire only, so that a
+    // when skedd was last seen, or on a first start from `now` (one due while the jobs are
+    // added is caught up). Other jobs catch up from their own last fire only, so that a
     // job added while skedd was down does not "catch up" fires from before it existed.
-    const std::optional<Instant> since = spec.schedule->is_at() && !last ? last_seen : last;
+    const std::optional<Instant> since =
+        spec.schedule->is_at() && !last ? last_seen.value_or(now) : last;
     if (since && !spec.schedule->is_reboot()) catch_ups.emplace_back(id, *since);
   }
   store_.put_next_fires(std::move(next_fires));
