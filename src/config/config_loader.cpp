@@ -8,6 +8,7 @@
 #include <fstream>
 #include <map>
 #include <optional>
+#include <regex>
 #include <sstream>
 #include <unordered_map>
 
@@ -257,6 +258,24 @@ void read_store(const toml::table& t, const std::string& file, StoreConfig& s, D
   r.integer("max_unwritten", 1, 100000000, s.max_unwritten);
   r.integer("keep_versions", 1, 1000000, s.keep_versions);
   r.duration("busy_timeout", std::chrono::minutes(10), "\"10m\"", s.busy_timeout);
+  r.choice<StoreBackend>("backend",
+                         {{"sqlite", StoreBackend::kSqlite}, {"postgres", StoreBackend::kPostgres}},
+                         s.backend);
+  r.string("url", s.url);
+  r.string("passfile", s.passfile);
+  r.string("schema", s.schema);
+  // The url's own syntax (and that it holds no password) is libpq's to check: the daemon
+  // checks it before it connects, naming [store] url.
+  if (s.backend == StoreBackend::kPostgres && s.url.empty()) {
+    diag.add(file, "store: backend = \"postgres\" needs url = \"postgresql://...\"");
+  }
+  if (!s.passfile.empty() && s.passfile.front() != '/') {
+    r.bad(*t.get("passfile"), "passfile", "must be an absolute path");
+  }
+  static const std::regex kSchema("[a-z_][a-z0-9_]{0,62}");
+  if (!std::regex_match(s.schema, kSchema)) {
+    r.bad(*t.get("schema"), "schema", "must match [a-z_][a-z0-9_]{0,62}");
+  }
   r.reject_unknown();
 }
 

@@ -24,11 +24,13 @@
 #include <CLI/CLI.hpp>
 
 #include "config/crontab_sources.h"
+#include "config/file_safety.h"
 #include "daemon/builtin_handlers.h"
 #include "daemon/daemon.h"
 #include "daemon/event_log.h"
 #include "skedd/config/config.h"
 #include "skedd/exec/process_spawner.h"
+#include "skedd/store/postgres_store.h"
 #include "skedd/store/sqlite_store.h"
 #include "skedd/time/clock.h"
 #include "skedd/time/timestamp.h"
@@ -160,6 +162,46 @@ skedd::Result<skedd::DaemonSettings> settings_of(const Options& o,
   return settings;
 }
 
+// What [store] names that only the daemon can check (libpq parses the url; the passfile is
+// a secret): a url without a password, a passfile as cron wants a crontab and readable by
+// its owner alone.
+skedd::Status check_store_config(const skedd::StoreConfig& s) {
+  if (s.backend != skedd::StoreBackend::kPostgres) return skedd::Ok{};
+  if (auto ok = skedd::check_postgres_url(s.url); !ok) {
+    return skedd::Error::invalid_argument("[store] url: " + ok.error().message);
+  }
+  if (!s.passfile.empty()) {
+    if (auto safe = skedd::config::check_file_safety(s.passfile); !safe) {
+      return skedd::Error::invalid_argument("[store] passfile: " + safe.error().message);
+    }
+    struct stat st {};
+    if (::stat(s.passfile.c_str(), &st) == 0 && (st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
+      return skedd::Error::invalid_argument("[store] passfile: " + s.passfile +
+                                            ": readable by group or others (chmod 0600 it)");
+    }
+  }
+  return skedd::Ok{};
+}
+
+// The store [store] names: the SQLite file in the state dir, or the PostgreSQL database.
+skedd::Result<std::unique_ptr<skedd::Store>> open_store(const skedd::Config& cfg) {
+  if (cfg.store.backend == skedd::StoreBackend::kPostgres) {
+    if (auto ok = check_store_config(cfg.store); !ok) return ok.error();
+    skedd::PostgresStoreOptions options;
+    options.url = cfg.store.url;
+    options.passfile = cfg.store.passfile;
+    options.schema = cfg.store.schema;
+    return skedd::open_postgres_store(options);
+  }
+  return skedd::open_sqlite_store(
+      cfg.daemon.state_dir + "/skedd.db",
+      skedd::SqliteStoreOptions{
+          cfg.store.synchronous == skedd::Synchronous::kFull,
+          static_cast<int>(
+              std::chrono::duration_cast<std::chrono::milliseconds>(cfg.store.busy_timeout)
+                  .count())});
+}
+
 // Opens the state (private, locked, its database) and runs the daemon on `cfg` until it is
 // stopped; returns skedd's exit status.
 int run_daemon(skedd::DaemonSettings settings, skedd::Config cfg,
@@ -174,13 +216,7 @@ int run_daemon(skedd::DaemonSettings settings, skedd::Config cfg,
     std::cerr << "skedd: " << lock.error().message << '\n';
     return lock.error().code == skedd::ErrorCode::kConflict ? kExitInUse : kExitCantCreate;
   }
-  auto store = skedd::open_sqlite_store(
-      cfg.daemon.state_dir + "/skedd.db",
-      skedd::SqliteStoreOptions{
-          cfg.store.synchronous == skedd::Synchronous::kFull,
-          static_cast<int>(
-              std::chrono::duration_cast<std::chrono::milliseconds>(cfg.store.busy_timeout)
-                  .count())});
+  auto store = open_store(cfg);
   if (!store) {
     std::cerr << "skedd: " << store.error().message << '\n';
     return kExitStore;
@@ -239,6 +275,11 @@ int main(int argc, char** argv) {
     if (!cfg) {
       std::cerr << cfg.error().message << "\nskedd: configuration " << settings->config_path
                 << " is invalid\n";
+      return kExitConfig;
+    }
+    if (auto store = check_store_config(cfg->store); !store) {
+      std::cerr << settings->config_path << ": " << store.error().message
+                << "\nskedd: configuration " << settings->config_path << " is invalid\n";
       return kExitConfig;
     }
     std::cout << settings->config_path << ": OK, " << cfg->jobs.size() << " job(s) in "

@@ -70,8 +70,18 @@ struct DaemonConfig {
   std::set<std::string> handlers;
 };
 
+/// Where the history is kept: the SQLite file in the state dir, or a PostgreSQL database.
+enum class StoreBackend { kSqlite, kPostgres };
+
 /// The [store] table.
 struct StoreConfig {
+  StoreBackend backend = StoreBackend::kSqlite;
+  /// backend = "postgres": the libpq connection string or URI, without a password.
+  std::string url;
+  /// The libpq password file (0600, root's), "" for none.
+  std::string passfile;
+  /// The schema skedd's tables are in.
+  std::string schema = "skedd";
   Synchronous synchronous = Synchronous::kNormal;
   int keep_runs = 100;
   int keep_days = 30;

@@ -17,6 +17,7 @@
 
 #include "skedd/store/memory_store.h"
 #include "skedd/time/timestamp.h"
+#include "store/pg_test_schema.h"
 #include "store/store_test_helpers.h"
 #include "support/temp_dir.h"
 
@@ -32,12 +33,24 @@ using store_test::sched;
 // Runs `test` on a new store of each implementation, each in a section named after it, so
 // that a failure says which store it failed on. The SQLite store commits on its writer's
 // thread: a test flushes before it reads (at once on the memory store).
+// The PostgreSQL store too when the run has a server (ctest's store_contract_postgres: the
+// fixture of scripts/pg-test-server), each test in a schema of its own.
 void for_each_store(const std::function<void(skedd::Store&)>& test) {
-  for (const std::string kind : {"sqlite", "memory"}) {
+  const std::optional<std::string> pg_url = store_test::postgres_url();
+  for (const std::string kind : {"sqlite", "memory", "postgres"}) {
+    if (kind == "postgres" && !pg_url) continue;
     DYNAMIC_SECTION(kind << " store") {
       skedd::test::TempDir dir("skedd-store-test");
-      const auto store =
-          kind == "sqlite" ? store_test::open(dir / "skedd.db") : skedd::make_memory_store();
+      std::optional<store_test::PgSchema> schema;  // outlives the store: dropped after it
+      std::unique_ptr<skedd::Store> store;
+      if (kind == "sqlite") {
+        store = store_test::open(dir / "skedd.db");
+      } else if (kind == "memory") {
+        store = skedd::make_memory_store();
+      } else {
+        schema.emplace(*pg_url);
+        store = schema->open();
+      }
       test(*store);
     }
   }
