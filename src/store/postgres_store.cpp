@@ -73,7 +73,7 @@ constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 // after a failed commit before it tries again (doubling up to the longest).
 constexpr std::size_t kMaxBatch = 2000;
 constexpr auto kFirstBackoff = std::chrono::milliseconds(50);
-constexpr auto kLongestBackoff = std::chrono::seconds(2);
+constexpr auto kLongestBackoff = std::chrono::seconds(1);
 // Jobs per statement of put_next_fires().
 constexpr std::size_t kNextFiresChunk = 5000;
 

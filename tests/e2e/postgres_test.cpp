@@ -5,7 +5,9 @@
 #include <sys/stat.h>
 
 #include <chrono>
+#include <sstream>
 #include <string>
+#include <thread>
 
 #include <catch2/catch.hpp>
 
@@ -97,4 +99,47 @@ TEST_CASE("skedd --check-config refuses a PostgreSQL url with a password, naming
   CHECK(b.exit_code == 78);
   CHECK_THAT(b.err, Catch::Contains("needs url") && Catch::Contains("store.passfile") &&
                         Catch::Contains("store.schema"));
+}
+
+TEST_CASE("skedd on PostgreSQL: the database restarts, skedd goes on and nothing is lost",
+          "[.postgres]") {
+  // A server of the test's own (the fixture's is shared with tests running beside this one).
+  TempDir dir;
+  const std::string server = std::string(SKEDD_SOURCE_DIR) + "/scripts/pg-test-server";
+  struct Stopped {
+    std::string server, where;
+    ~Stopped() { skedd::test::run_command({server, "stop", where}); }
+  } stopped{server, dir / "pg"};
+  REQUIRE(skedd::test::run_command({server, "start", dir / "pg"}).exit_code == 0);
+  store_test::PgSchema schema(
+      skedd::test::slurp(dir / "pg/url").substr(0, skedd::test::slurp(dir / "pg/url").find('\n')));
+  const std::string config = skedd::test::write_config(
+      dir, store_lines(schema),
+      skedd::test::job(dir, "tick", "every = \"1s\"", "echo \"$SKEDD_RUN_ID\" >> \"$DIR/stamps\"\n",
+                       "catch_up = \"all\""));
+  Daemon d(dir, config);
+  d.wait_for("run_finished", 2, skedd::test::of_job("tick"));
+  REQUIRE(skedd::test::run_command({server, "down", dir / "pg"}).exit_code == 0);
+  d.wait_for("store_unwritable", 1, {}, std::chrono::milliseconds(10000));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  REQUIRE(skedd::test::run_command({server, "up", dir / "pg"}).exit_code == 0);
+  d.wait_for("store_writable", 1, {}, std::chrono::milliseconds(10000));
+  const std::size_t before = d.events_named("run_finished").size();
+  d.wait_for("run_finished", before + 1, skedd::test::of_job("tick"));
+  d.signal(SIGTERM);
+  REQUIRE(d.wait_exit(std::chrono::milliseconds(10000)) == 0);
+  // Every run that started (its own stamp) is in the history, ended.
+  auto store = schema.open();
+  std::istringstream stamps(skedd::test::slurp(dir / "stamps"));
+  int checked = 0;
+  for (std::string line; std::getline(stamps, line); ++checked) {
+    skedd::RunQuery q;
+    q.run = skedd::RunId{std::stoull(line)};
+    const auto runs = store->runs(q);
+    REQUIRE(runs.ok());
+    INFO("run " << line);
+    REQUIRE(runs->size() == 1);
+    CHECK(runs.value()[0].state == skedd::RunState::kSucceeded);
+  }
+  CHECK(checked >= 3);
 }
