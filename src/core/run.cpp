@@ -50,4 +50,11 @@ const char* to_string(NotRunReason r) {
   return "unknown";
 }
 
+std::optional<NotRunReason> not_run_reason_from_string(std::string_view s) {
+  for (int i = 0; i <= static_cast<int>(NotRunReason::kCancelled); ++i) {
+    if (s == to_string(static_cast<NotRunReason>(i))) return static_cast<NotRunReason>(i);
+  }
+  return std::nullopt;
+}
+
 }  // namespace skedd

@@ -18,6 +18,7 @@
 #include <tuple>
 
 #include "store/pg_conn.h"
+#include "store/workflow_steps.h"
 #include "util/thread_name.h"
 
 namespace skedd {
@@ -86,6 +87,13 @@ Instant instant(std::int64_t v) {
 Param id(RunId run) {
   return pg::integer(static_cast<std::int64_t>(run.value));
 }
+// `ids` as one bigint[] parameter (its text form), for `= ANY($n::bigint[])`.
+template <typename Ids, typename Value>
+Param bigint_array(const Ids& ids, const Value& value) {
+  std::string list = "{";
+  for (const auto& v : ids) list += (list.size() > 1 ? "," : "") + std::to_string(value(v));
+  return pg::text(list + '}');
+}
 
 constexpr const char* kRunColumns =
     "SELECT id, job, scheduled_us, attempt, state, exit_code, signal, pid, started_us, ended_us, "
@@ -115,13 +123,6 @@ RunRecord read_run(const Rows& q, int i) {
   r.output_tail = q.bytes_at(i, 18);
   if (auto v = q.opt(i, 19)) r.owner = static_cast<uid_t>(*v);
   return r;
-}
-
-NotRunReason reason_from(const std::string& s) {
-  for (int i = 0; i <= static_cast<int>(NotRunReason::kCancelled); ++i) {
-    if (s == to_string(static_cast<NotRunReason>(i))) return static_cast<NotRunReason>(i);
-  }
-  return NotRunReason::kOverlap;
 }
 
 // A queued write (`apply` on the writer's connection, inside its batch's transaction), or a
@@ -239,12 +240,7 @@ class PostgresStore final : public Store {
     });
   }
   void put_workflow_run(const WorkflowRunRecord& run) override {
-    std::string steps;
-    for (const WorkflowStepRecord& s : run.steps) {
-      steps += s.step + '\t' + to_string(s.state) + '\t' + to_string(s.reason) + '\t' +
-               std::to_string(s.run.value) + '\n';
-    }
-    enqueue([run, steps = std::move(steps)](Conn& c) {
+    enqueue([run, steps = encode_workflow_steps(run.steps)](Conn& c) {
       c.exec(
           "INSERT INTO workflow_runs (id, workflow, scheduled_us, state, started_us, ended_us, "
           "owner, message, steps, version) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10) "
@@ -372,13 +368,9 @@ class PostgresStore final : public Store {
     });
     if (!selected) return selected.error();
     enqueue([ids = std::move(ids), keep, before](Conn& c) {
-      std::string list = "{";
-      for (std::size_t i = 0; i < ids.size(); ++i) {
-        list += (i ? "," : "") + std::to_string(ids[i]);
-      }
-      list += '}';
-      c.exec("DELETE FROM runs WHERE id = ANY($1::bigint[])", {pg::text(list)});
-      c.exec("DELETE FROM run_outputs WHERE run = ANY($1::bigint[])", {pg::text(list)});
+      const Param list = bigint_array(ids, [](std::int64_t v) { return v; });
+      c.exec("DELETE FROM runs WHERE id = ANY($1::bigint[])", {list});
+      c.exec("DELETE FROM run_outputs WHERE run = ANY($1::bigint[])", {list});
       c.exec(
           "DELETE FROM workflow_runs WHERE id IN (SELECT id FROM (SELECT id, ended_us, "
           "ROW_NUMBER() OVER (PARTITION BY workflow ORDER BY id DESC) AS n FROM workflow_runs) "
@@ -454,14 +446,9 @@ class PostgresStore final : public Store {
       const Rows q = c.exec(kRunColumns + where + " ORDER BY id DESC LIMIT " + limit, params);
       for (int i = 0; i < q.size(); ++i) out.push_back(read_run(q, i));
       if (query.outputs && !out.empty()) {
-        std::string list = "{";
-        for (std::size_t i = 0; i < out.size(); ++i) {
-          list += (i ? "," : "") + std::to_string(out[i].run.value);
-        }
-        list += '}';
         const Rows o =
             c.exec("SELECT run, key, value FROM run_outputs WHERE run = ANY($1::bigint[])",
-                   {pg::text(list)});
+                   {bigint_array(out, [](const RunRecord& r) { return r.run.value; })});
         std::map<std::uint64_t, RunRecord*> by_id;
         for (RunRecord& r : out) by_id[r.run.value] = &r;
         for (int i = 0; i < o.size(); ++i) {
@@ -509,7 +496,7 @@ class PostgresStore final : public Store {
         NotRunRecord r;
         r.job = job;
         r.state = run_state_from_string(q.str(i, 0)).value_or(RunState::kMissed);
-        r.reason = reason_from(q.str(i, 1));
+        r.reason = not_run_reason_from_string(q.str(i, 1)).value_or(NotRunReason::kOverlap);
         r.first = instant(q.i64(i, 2));
         r.last = instant(q.i64(i, 3));
         r.count = static_cast<std::uint64_t>(q.i64(i, 4));
@@ -631,27 +618,7 @@ class PostgresStore final : public Store {
     if (auto v = q.opt(i, 5)) r.ended = instant(*v);
     if (auto v = q.opt(i, 6)) r.owner = static_cast<uid_t>(*v);
     r.message = q.bytes_at(i, 7);
-    const std::string steps = q.str(i, 8);
-    std::size_t start = 0;
-    while (start < steps.size()) {
-      std::size_t end = steps.find('\n', start);
-      if (end == std::string::npos) end = steps.size();
-      std::vector<std::string> f;
-      std::size_t from = start;
-      for (std::size_t tab; (tab = steps.find('\t', from)) < end; from = tab + 1) {
-        f.push_back(steps.substr(from, tab - from));
-      }
-      f.push_back(steps.substr(from, end - from));
-      if (f.size() == 4) {
-        WorkflowStepRecord s;
-        s.step = f[0];
-        s.state = step_state_from_string(f[1]).value_or(StepState::kUnknown);
-        s.reason = skip_reason_from_string(f[2]).value_or(SkipReason::kNone);
-        s.run = RunId{std::stoull(f[3])};
-        r.steps.push_back(std::move(s));
-      }
-      start = end + 1;
-    }
+    r.steps = decode_workflow_steps(q.str(i, 8));
     r.version = q.str(i, 9);
     return r;
   }

@@ -1,6 +1,7 @@
 // The SQLite store's queries, on the reader connection (one caller at a time, under
 // read_mu_).
 #include "store/sqlite_store_impl.h"
+#include "store/workflow_steps.h"
 
 namespace skedd::sqlite_store {
 
@@ -142,11 +143,8 @@ Result<std::vector<NotRunRecord>> SqliteStore::not_run(const std::string& job, s
       NotRunRecord r;
       r.job = job;
       r.state = run_state_from_string(q.getColumn(0).getString()).value_or(RunState::kMissed);
-      const std::string reason = q.getColumn(1).getString();
-      for (int i = 0; i <= static_cast<int>(NotRunReason::kCancelled); ++i) {
-        if (reason == to_string(static_cast<NotRunReason>(i)))
-          r.reason = static_cast<NotRunReason>(i);
-      }
+      r.reason =
+          not_run_reason_from_string(q.getColumn(1).getString()).value_or(NotRunReason::kOverlap);
       r.first = instant(q.getColumn(2).getInt64());
       r.last = instant(q.getColumn(3).getInt64());
       r.count = static_cast<std::uint64_t>(q.getColumn(4).getInt64());
@@ -365,28 +363,7 @@ Result<std::vector<WorkflowRunRecord>> SqliteStore::workflow_runs(const Workflow
       if (!q.getColumn(6).isNull()) r.owner = static_cast<uid_t>(q.getColumn(6).getInt64());
       r.message = q.getColumn(7).getString();
       r.version = q.getColumn(9).getString();
-      const std::string steps = q.getColumn(8).getString();
-      std::size_t start = 0;
-      while (start < steps.size()) {
-        std::size_t end = steps.find('\n', start);
-        if (end == std::string::npos) end = steps.size();
-        const std::string_view line(steps.data() + start, end - start);
-        start = end + 1;
-        std::vector<std::string_view> f;
-        for (std::size_t b = 0;;) {
-          const std::size_t tab = line.find('\t', b);
-          f.push_back(line.substr(b, tab == std::string_view::npos ? line.npos : tab - b));
-          if (tab == std::string_view::npos) break;
-          b = tab + 1;
-        }
-        if (f.size() != 4) continue;
-        WorkflowStepRecord s;
-        s.step = std::string(f[0]);
-        s.state = step_state_from_string(f[1]).value_or(StepState::kUnknown);
-        s.reason = skip_reason_from_string(f[2]).value_or(SkipReason::kNone);
-        s.run = RunId{std::strtoull(std::string(f[3]).c_str(), nullptr, 10)};
-        r.steps.push_back(std::move(s));
-      }
+      r.steps = decode_workflow_steps(q.getColumn(8).getString());
       out.push_back(std::move(r));
     }
     return out;

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "store/sqlite_store_impl.h"
+#include "store/workflow_steps.h"
 
 namespace skedd::sqlite_store {
 
@@ -218,11 +219,7 @@ void SqliteStore::apply(const Op& op) {
 }
 
 void SqliteStore::write_workflow_run(const WorkflowRunRecord& run) {
-  std::string steps;
-  for (const WorkflowStepRecord& s : run.steps) {
-    steps += s.step + '\t' + to_string(s.state) + '\t' + to_string(s.reason) + '\t' +
-             std::to_string(s.run.value) + '\n';
-  }
+  const std::string steps = encode_workflow_steps(run.steps);
   SQLite::Statement& q =
       statement(upsert_workflow_run_,
                 "INSERT OR REPLACE INTO workflow_runs (id, workflow, scheduled_us, state, "

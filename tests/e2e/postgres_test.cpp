@@ -111,8 +111,8 @@ TEST_CASE("skedd on PostgreSQL: the database restarts, skedd goes on and nothing
     ~Stopped() { skedd::test::run_command({server, "stop", where}); }
   } stopped{server, dir / "pg"};
   REQUIRE(skedd::test::run_command({server, "start", dir / "pg"}).exit_code == 0);
-  store_test::PgSchema schema(
-      skedd::test::slurp(dir / "pg/url").substr(0, skedd::test::slurp(dir / "pg/url").find('\n')));
+  const std::string url = skedd::test::slurp(dir / "pg/url");
+  store_test::PgSchema schema(url.substr(0, url.find('\n')));
   const std::string config = skedd::test::write_config(
       dir, store_lines(schema),
       skedd::test::job(dir, "tick", "every = \"1s\"", "echo \"$SKEDD_RUN_ID\" >> \"$DIR/stamps\"\n",

@@ -74,6 +74,7 @@ enum class NotRunReason : std::uint8_t {
   kCancelled,  ///< cancelled while it waited to start (its workflow run was cancelled)
 };
 const char* to_string(NotRunReason r);
+std::optional<NotRunReason> not_run_reason_from_string(std::string_view s);
 
 /// A run started (state kRunning) or ended (its final state), as an observer hears of it.
 struct RunEvent {
